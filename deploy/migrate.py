@@ -1,0 +1,134 @@
+"""Versioned, idempotent SQL migrations (``greenwatch db migrate``).
+
+Migrations are the files ``deploy/migrations/NNN_name[.flavor].sql``. A file without a flavor
+runs everywhere; ``.plain.sql`` and ``.timescaledb.sql`` are the two variants of one step, and
+the runner picks one by detection: TimescaleDB when the extension is available in the server,
+plain PostgreSQL (native partitioning, sink-maintained rollups) otherwise. Applied steps are
+recorded in ``schema_migrations`` of the current schema (``search_path``), so a second run does
+nothing and tests can migrate a private schema each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+_FILE = re.compile(
+    r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)(?:\.(?P<flavor>plain|timescaledb))?\.sql$"
+)
+
+
+class Flavor(StrEnum):
+    PLAIN = "plain"
+    TIMESCALEDB = "timescaledb"
+
+
+class MigrationError(Exception):
+    """A migration file set is inconsistent or a step failed (carries the step)."""
+
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(f"migration {step}: {reason}")
+        self.step = step
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    version: int
+    name: str
+    flavor: Flavor | None
+    text: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationReport:
+    flavor: Flavor
+    schema: str
+    applied: tuple[str, ...]
+    already: tuple[str, ...]
+    partitions_created: int
+
+
+def discover_steps(flavor: Flavor) -> list[Step]:
+    """Migration steps for ``flavor`` in version order; raises MigrationError on gaps."""
+    by_version: dict[int, Step] = {}
+    for entry in resources.files("deploy.migrations").iterdir():
+        match = _FILE.match(entry.name)
+        if match is None:
+            continue
+        file_flavor = Flavor(match["flavor"]) if match["flavor"] else None
+        if file_flavor is not None and file_flavor is not flavor:
+            continue
+        version = int(match["version"])
+        if version in by_version:
+            raise MigrationError(entry.name, f"two files for version {version:03d}")
+        by_version[version] = Step(version, match["name"], file_flavor, entry.read_text("utf-8"))
+    return [by_version[v] for v in sorted(by_version)]
+
+
+def detect_flavor(conn: psycopg.Connection[Any]) -> Flavor:
+    """TimescaleDB when the server offers the extension, plain PostgreSQL otherwise."""
+    row = conn.execute(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+    ).fetchone()
+    return Flavor.TIMESCALEDB if row else Flavor.PLAIN
+
+
+def migrate(conn: psycopg.Connection[Any], flavor: Flavor | None = None) -> MigrationReport:
+    """Apply pending steps in one transaction per step, under an advisory lock per schema.
+
+    Blocks while another migrator holds the lock. Raises MigrationError when a step fails
+    (that step is rolled back; earlier ones stay applied) or when an applied step's flavor
+    differs from this run's.
+    """
+    chosen = flavor or detect_flavor(conn)
+    schema = str(conn.execute("SELECT current_schema()").fetchone()[0])
+    with conn.transaction():
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version integer PRIMARY KEY, name text NOT NULL, flavor text NOT NULL,
+                   checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+    applied: list[str] = []
+    already: list[str] = []
+    for step in discover_steps(chosen):
+        label = f"{step.version:03d}_{step.name}"
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
+            row = conn.execute(
+                "SELECT flavor FROM schema_migrations WHERE version = %s", (step.version,)
+            ).fetchone()
+            if row is not None:
+                if step.flavor is not None and row[0] != chosen.value:
+                    raise MigrationError(label, f"applied as {row[0]}, this run is {chosen}")
+                already.append(label)
+                continue
+            try:
+                conn.execute(step.text.encode())
+            except psycopg.Error as exc:
+                raise MigrationError(label, str(exc).strip()) from exc
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, flavor, checksum)"
+                " VALUES (%s, %s, %s, %s)",
+                (step.version, step.name, chosen.value, step.checksum),
+            )
+            applied.append(label)
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT gw_ensure_measurement_partitions(now() - interval '13 months',"
+            " now() + interval '3 months')"
+        ).fetchone()
+    created = int(row[0]) if row else 0
+    return MigrationReport(chosen, schema, tuple(applied), tuple(already), created)

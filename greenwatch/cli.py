@@ -1,0 +1,33 @@
+"""The ``greenwatch`` command: the composition root.
+
+It reads settings once (``greenwatch.settings``) and hands them to the command groups that
+each package contributes. Packages never read settings themselves.
+"""
+
+from __future__ import annotations
+
+import typer
+from deploy.stack_cli import stack_app
+
+from deploy.db_cli import db_app
+from greenwatch.settings import load_settings
+from schemas.cli import schemas_app
+
+app = typer.Typer(
+    name="greenwatch",
+    help="Greenwatch: real-time enforcement of emission and energy provisions "
+    "(HJ 212 ingest, Kafka streams, PostgreSQL/TimescaleDB, alerts).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """Load settings (environment, prefix GREENWATCH_) once for every command."""
+    ctx.obj = load_settings()
+
+
+app.add_typer(stack_app, name="stack")
+app.add_typer(db_app, name="db")
+app.add_typer(schemas_app, name="schemas")
