@@ -93,7 +93,10 @@ def migrate(conn: psycopg.Connection[Any], flavor: Flavor | None = None) -> Migr
     differs from this run's.
     """
     chosen = flavor or detect_flavor(conn)
-    schema = str(conn.execute("SELECT current_schema()").fetchone()[0])
+    current = conn.execute("SELECT current_schema()").fetchone()
+    if current is None or current[0] is None:
+        raise MigrationError("000", "no current schema: check search_path")
+    schema = str(current[0])
     with conn.transaction():
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         conn.execute(
