@@ -1,0 +1,310 @@
+"""The local stack's Kafka: one broker+controller in KRaft mode, run from Maven-resolved jars.
+
+Layout under ``<state_dir>/kafka``::
+
+    libs/               jars fetched by `make install` (mvn, deploy/kafka/pom.xml)
+    cluster.id          KRaft cluster id, generated once and kept
+    server.properties   broker config, rewritten on every start from the settings
+    log4j.properties    logging config
+    data/               log.dirs (formatted once by kafka.tools.StorageTool)
+    kafka.log           broker log (log4j, rolling)
+    kafka.out           JVM stdout/stderr (crashes before log4j starts land here)
+    kafka.pid           pid of the running broker
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy import processes
+from deploy.processes import Notify
+from deploy.stack_errors import MissingDependency, PortInUse, ServiceStartFailed, ServiceStopFailed
+
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 30.0
+HEAP_OPTIONS = ("-Xms256m", "-Xmx512m")
+_MAIN_CLASS = "kafka.Kafka"
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaLayout:
+    """Paths and ports of the local broker, derived from the settings."""
+
+    home: Path
+    port: int
+    controller_port: int
+
+    @property
+    def libs(self) -> Path:
+        return self.home / "libs"
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def properties(self) -> Path:
+        return self.home / "server.properties"
+
+    @property
+    def log4j(self) -> Path:
+        return self.home / "log4j.properties"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "kafka.log"
+
+    @property
+    def out_file(self) -> Path:
+        return self.home / "kafka.out"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "kafka.pid"
+
+    @property
+    def cluster_id_file(self) -> Path:
+        return self.home / "cluster.id"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def layout(state_dir: Path, port: int, controller_port: int) -> KafkaLayout:
+    """The broker's layout under ``state_dir`` (made absolute)."""
+    return KafkaLayout(state_dir.resolve() / "kafka", port, controller_port)
+
+
+def running_pid(kafka: KafkaLayout) -> int | None:
+    """Pid of our broker if it runs; removes a stale pid file (and says so through ``notify``)."""
+    pid = processes.read_pid(kafka.pid_file)
+    if pid is not None and processes.is_running(pid, _MAIN_CLASS, str(kafka.properties)):
+        return pid
+    return None
+
+
+def clean_stale_pid(kafka: KafkaLayout, notify: Notify) -> None:
+    """Delete a pid file whose process is gone (a crash or a reboot), telling ``notify``."""
+    pid = processes.read_pid(kafka.pid_file)
+    if kafka.pid_file.exists() and running_pid(kafka) is None:
+        notify(f"kafka: removing stale pid file {kafka.pid_file} (process {pid} is not running)")
+        kafka.pid_file.unlink(missing_ok=True)
+
+
+def start(kafka: KafkaLayout, notify: Notify) -> int:
+    """Start the broker detached (own session) unless it runs; return its pid.
+
+    Blocks until it started (not until healthy: see ``deploy.stack``). Raises
+    ``MissingDependency`` (no java, no jars), ``PortInUse``, ``ServiceStartFailed``.
+    """
+    clean_stale_pid(kafka, notify)
+    pid = running_pid(kafka)
+    if pid is not None:
+        notify(f"kafka: already running (pid {pid}) on {kafka.bootstrap}")
+        return pid
+    java = _java()
+    if not any(kafka.libs.glob("kafka_*.jar")):
+        raise MissingDependency(
+            f"Kafka jars in {kafka.libs}", "run `make install` (it fetches them with Maven)"
+        )
+    for port, setting in (
+        (kafka.port, "GREENWATCH_KAFKA_PORT"),
+        (kafka.controller_port, "GREENWATCH_KAFKA_CONTROLLER_PORT"),
+    ):
+        if processes.port_in_use(port):
+            raise PortInUse("kafka", port, setting)
+    kafka.data.mkdir(parents=True, exist_ok=True)
+    _write_config(kafka)
+    _format_storage(kafka, java)
+    return _launch(kafka, java, notify)
+
+
+def stop(kafka: KafkaLayout, notify: Notify) -> bool:
+    """Stop our broker (SIGTERM, wait, SIGKILL as last resort). Returns True if it was running.
+
+    Blocks up to ``STOP_TIMEOUT_S``; raises ``ServiceStopFailed`` if it survives.
+    """
+    clean_stale_pid(kafka, notify)
+    pid = running_pid(kafka)
+    if pid is None:
+        return False
+    notify(f"kafka: stopping (pid {pid})")
+    if not processes.terminate(pid, STOP_TIMEOUT_S):
+        raise ServiceStopFailed("kafka", pid, kafka.log_file)
+    kafka.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def cluster_id(kafka: KafkaLayout) -> str:
+    """The KRaft cluster id kept in the state dir, generated (22-char base64url) on first use."""
+    if kafka.cluster_id_file.exists():
+        return kafka.cluster_id_file.read_text().strip()
+    new_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    kafka.home.mkdir(parents=True, exist_ok=True)
+    kafka.cluster_id_file.write_text(new_id + "\n")
+    return new_id
+
+
+def server_properties(kafka: KafkaLayout) -> str:
+    """The broker config: single node, both roles, replication factor 1 everywhere."""
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{kafka.controller_port}",
+        "listeners": (
+            f"PLAINTEXT://127.0.0.1:{kafka.port},CONTROLLER://127.0.0.1:{kafka.controller_port}"
+        ),
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{kafka.port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(kafka.data),
+        "num.partitions": "4",
+        "default.replication.factor": "1",
+        "min.insync.replicas": "1",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "4",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "4",
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "true",
+        "delete.topic.enable": "true",
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "log.retention.hours": "168",
+        "log.segment.bytes": str(256 * 1024 * 1024),
+    }
+    lines = ["# Written by `greenwatch stack up` on every start; edit deploy/kafka_service.py."]
+    lines += [f"{key}={value}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _log4j_properties(kafka: KafkaLayout) -> str:
+    return "\n".join(
+        [
+            "log4j.rootLogger=INFO, file",
+            "log4j.appender.file=org.apache.log4j.RollingFileAppender",
+            f"log4j.appender.file.File={kafka.log_file}",
+            "log4j.appender.file.MaxFileSize=10MB",
+            "log4j.appender.file.MaxBackupIndex=3",
+            "log4j.appender.file.layout=org.apache.log4j.PatternLayout",
+            "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n",
+            "log4j.logger.kafka=INFO",
+            "log4j.logger.org.apache.kafka=INFO",
+            "log4j.logger.kafka.request.logger=WARN",
+            "log4j.logger.state.change.logger=WARN",
+            "",
+        ]
+    )
+
+
+def _write_config(kafka: KafkaLayout) -> None:
+    kafka.properties.write_text(server_properties(kafka))
+    kafka.log4j.write_text(_log4j_properties(kafka))
+
+
+def _java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    candidate = Path(java_home, "bin", "java") if java_home else None
+    if candidate is not None and candidate.exists():
+        return str(candidate)
+    found = shutil.which("java")
+    if found is None:
+        raise MissingDependency("java (JRE 17+)", "run `make install` or install openjdk-17")
+    return found
+
+
+def _java_command(kafka: KafkaLayout, java: str, main: str, *args: str) -> list[str]:
+    return [
+        java,
+        *HEAP_OPTIONS,
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j.configuration=file:{kafka.log4j}",
+        f"-Dkafka.logs.dir={kafka.home}",
+        "-cp",
+        f"{kafka.libs}/*",
+        main,
+        *args,
+    ]
+
+
+def _format_storage(kafka: KafkaLayout, java: str) -> None:
+    """Format ``log.dirs`` once (``meta.properties`` marks it formatted)."""
+    if (kafka.data / "meta.properties").exists():
+        return
+    command = _java_command(
+        kafka,
+        java,
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        cluster_id(kafka),
+        "-c",
+        str(kafka.properties),
+        "--ignore-formatted",
+    )
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+    if result.returncode != 0:
+        kafka.out_file.write_text(result.stdout + result.stderr)
+        raise ServiceStartFailed(
+            "kafka",
+            "formatting the KRaft storage failed",
+            kafka.out_file,
+            processes.tail(kafka.out_file),
+        )
+
+
+def _launch(kafka: KafkaLayout, java: str, notify: Notify) -> int:
+    command = _java_command(kafka, java, _MAIN_CLASS, str(kafka.properties))
+    with kafka.out_file.open("ab") as out:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=kafka.home,
+        )
+    kafka.pid_file.write_text(f"{process.pid}\n")
+    notify(f"kafka: started (pid {process.pid}), log {kafka.log_file}")
+    return process.pid
+
+
+def is_healthy(bootstrap: str, timeout_s: float = 5.0) -> bool:
+    """True if a broker at ``bootstrap`` answers a metadata request with at least one broker.
+
+    Blocks up to about ``timeout_s``. Never raises for an unreachable broker.
+    """
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    if not processes.port_answers(int(port), host or "127.0.0.1", timeout_s=min(timeout_s, 1.0)):
+        return False
+    from kafka import KafkaAdminClient  # lazy: kafka-python is slow to import
+
+    timeout_ms = int(timeout_s * 1000)
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="greenwatch-stack-health",
+            request_timeout_ms=timeout_ms,
+            bootstrap_timeout_ms=timeout_ms,
+        )
+    except Exception:  # kafka-python raises assorted KafkaError subclasses and OSErrors
+        return False
+    try:
+        cluster = admin.describe_cluster()
+        return bool(cluster.get("brokers"))
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            admin.close()

@@ -1,0 +1,325 @@
+"""The local stack's PostgreSQL: Debian's server binaries on their own port and data directory.
+
+Layout under ``<state_dir>/postgres`` (owned by the ``postgres`` user when we run as root,
+because the server refuses to run as root)::
+
+    data/               the cluster (initdb once); data/greenwatch.conf holds our tuning
+    run/                unix socket directory
+    postgres.log        server log (pg_ctl -l)
+
+Roles: bootstrap superuser ``postgres`` (trust over the unix socket only); application role
+``greenwatch`` / password ``greenwatch`` (scram over TCP on 127.0.0.1), owner of database
+``greenwatch``, with CREATEDB. TimescaleDB is detected, never required.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from deploy import processes
+from deploy.processes import Notify
+from deploy.stack_errors import MissingDependency, PortInUse, ServiceStartFailed, ServiceStopFailed
+
+START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 60
+SERVICE_USER = "postgres"  # used when we run as root
+SUPERUSER = "postgres"
+APP_ROLE = "greenwatch"
+APP_PASSWORD = "greenwatch"
+APP_DATABASE = "greenwatch"
+
+#: Tuning for a small (2-core, a few GB) development machine. Durability stays on.
+TUNING = {
+    "shared_buffers": "256MB",
+    "effective_cache_size": "1GB",
+    "work_mem": "8MB",
+    "maintenance_work_mem": "128MB",
+    "max_connections": "100",
+    "max_worker_processes": "8",
+    "max_parallel_workers": "2",
+    "max_parallel_workers_per_gather": "1",
+    "wal_buffers": "16MB",
+    "max_wal_size": "1GB",
+    "checkpoint_completion_target": "0.9",
+    "random_page_cost": "1.1",
+    "fsync": "on",
+    "synchronous_commit": "on",
+    "full_page_writes": "on",
+    "timezone": "'UTC'",
+    "log_timezone": "'UTC'",
+    "log_min_duration_statement": "1000",
+    "log_line_prefix": "'%m [%p] %q%u@%d '",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresLayout:
+    """Paths and port of the local cluster, derived from the settings."""
+
+    home: Path
+    port: int
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "postgres.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data / "postmaster.pid"
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:{self.port}/{APP_DATABASE}"
+
+
+def layout(state_dir: Path, port: int) -> PostgresLayout:
+    """The cluster's layout under ``state_dir`` (made absolute)."""
+    return PostgresLayout(state_dir.resolve() / "postgres", port)
+
+
+def bin_dir() -> Path:
+    """Directory of the newest installed server binaries (Debian: /usr/lib/postgresql/N/bin).
+
+    Raises ``MissingDependency`` when no server is installed.
+    """
+    override = os.environ.get("GREENWATCH_PG_BINDIR")
+    if override:
+        return Path(override)
+    candidates = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/postgres")]
+    if candidates:
+        return max(candidates, key=lambda p: _version_key(p.parent.name))
+    found = shutil.which("pg_ctl")
+    if found is not None and (Path(found).parent / "postgres").exists():
+        return Path(found).parent
+    raise MissingDependency(
+        "the PostgreSQL server", "run `make install` (apt-get install postgresql)"
+    )
+
+
+def running_pid(pg: PostgresLayout) -> int | None:
+    """Pid of our postmaster if it runs (read from ``postmaster.pid``), else None."""
+    pid = processes.read_pid(pg.pid_file)
+    if pid is not None and processes.is_running(pid, "postgres", str(pg.data)):
+        return pid
+    return None
+
+
+def clean_stale_pid(pg: PostgresLayout, notify: Notify) -> None:
+    """Delete a ``postmaster.pid`` left by a crash or reboot, telling ``notify``."""
+    if pg.pid_file.exists() and running_pid(pg) is None:
+        pid = processes.read_pid(pg.pid_file)
+        notify(f"postgres: removing stale pid file {pg.pid_file} (process {pid} is not running)")
+        pg.pid_file.unlink(missing_ok=True)
+
+
+def start(pg: PostgresLayout, notify: Notify) -> int:
+    """Init (once), start and bootstrap the cluster unless it runs; return the postmaster pid.
+
+    Blocks until the server accepts connections and the ``greenwatch`` role and database exist.
+    Raises ``MissingDependency``, ``PortInUse``, ``ServiceStartFailed``.
+    """
+    clean_stale_pid(pg, notify)
+    pid = running_pid(pg)
+    if pid is not None:
+        notify(f"postgres: already running (pid {pid}) on 127.0.0.1:{pg.port}")
+        return pid
+    bindir = bin_dir()
+    if processes.port_in_use(pg.port):
+        raise PortInUse("postgres", pg.port, "GREENWATCH_POSTGRES_PORT")
+    _prepare_dirs(pg)
+    _initdb(pg, bindir, notify)
+    _write_tuning(pg)
+    options = f"-p {pg.port} -k {pg.socket_dir} -c listen_addresses=127.0.0.1"
+    result = _run_as_service_user(
+        [
+            str(bindir / "pg_ctl"),
+            *("-D", str(pg.data), "-o", options, "-l", str(pg.log_file)),
+            *("-w", "-t", str(START_TIMEOUT_S), "start"),
+        ],
+        cwd=pg.home,
+        timeout_s=START_TIMEOUT_S + 10,
+    )
+    if result.returncode != 0:
+        raise ServiceStartFailed(
+            "postgres",
+            f"pg_ctl start failed: {result.stdout.strip()} {result.stderr.strip()}",
+            pg.log_file,
+            processes.tail(pg.log_file),
+        )
+    _bootstrap_roles(pg)
+    pid = running_pid(pg)
+    if pid is None:
+        raise ServiceStartFailed("postgres", "the server exited after starting", pg.log_file)
+    notify(f"postgres: started (pid {pid}), log {pg.log_file}")
+    return pid
+
+
+def stop(pg: PostgresLayout, notify: Notify) -> bool:
+    """Stop our cluster (``pg_ctl stop -m fast``). Returns True if it was running.
+
+    Blocks up to ``STOP_TIMEOUT_S``; raises ``ServiceStopFailed`` if it survives.
+    """
+    clean_stale_pid(pg, notify)
+    pid = running_pid(pg)
+    if pid is None:
+        return False
+    notify(f"postgres: stopping (pid {pid})")
+    result = _run_as_service_user(
+        [
+            str(bin_dir() / "pg_ctl"),
+            *("-D", str(pg.data), "-m", "fast", "-w", "-t", str(STOP_TIMEOUT_S), "stop"),
+        ],
+        cwd=pg.home,
+        timeout_s=STOP_TIMEOUT_S + 10,
+    )
+    if result.returncode != 0 and running_pid(pg) is not None:
+        raise ServiceStopFailed("postgres", pid, pg.log_file)
+    return True
+
+
+def is_healthy(dsn: str, timeout_s: float = 3.0) -> bool:
+    """True if ``SELECT 1`` succeeds on ``dsn``. Blocks up to about ``timeout_s``; never raises."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=max(1, int(timeout_s))) as conn:
+            return conn.execute("SELECT 1").fetchone() == (1,)
+    except psycopg.Error:
+        return False
+
+
+def timescaledb_available(dsn: str) -> bool:
+    """True if the server offers the ``timescaledb`` extension (installed or installable)."""
+    query = "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+    try:
+        with psycopg.connect(dsn, connect_timeout=3) as conn:
+            return conn.execute(query).fetchone() is not None
+    except psycopg.Error:
+        return False
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", name)) or (0,)
+
+
+def _service_user() -> pwd.struct_passwd | None:
+    """The account the server runs as when we are root; None when we are not root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVICE_USER)
+    except KeyError as exc:
+        raise MissingDependency(
+            f"the '{SERVICE_USER}' system user",
+            "run `make install` (the Debian postgresql package creates it)",
+        ) from exc
+
+
+def _run_as_service_user(
+    command: list[str], cwd: Path, timeout_s: float
+) -> subprocess.CompletedProcess[str]:
+    user = _service_user()
+    if user is not None:
+        command = ["runuser", "-u", user.pw_name, "--", *command]
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout_s,
+    )
+
+
+def _prepare_dirs(pg: PostgresLayout) -> None:
+    """Create home and socket dirs owned by the service user and check it can reach them."""
+    pg.socket_dir.mkdir(parents=True, exist_ok=True)
+    user = _service_user()
+    if user is None:
+        return
+    for path in (pg.home, pg.socket_dir, *pg.home.glob("*.log")):
+        os.chown(path, user.pw_uid, user.pw_gid)
+    pg.home.chmod(0o755)
+    probe = _run_as_service_user(["test", "-w", str(pg.home)], cwd=Path("/"), timeout_s=10)
+    if probe.returncode != 0:
+        raise ServiceStartFailed(
+            "postgres",
+            f"the '{user.pw_name}' user cannot write {pg.home}; make every parent directory "
+            "traversable (chmod o+x) or choose another GREENWATCH_STATE_DIR",
+            pg.log_file,
+        )
+
+
+def _initdb(pg: PostgresLayout, bindir: Path, notify: Notify) -> None:
+    """Create the cluster once (``PG_VERSION`` marks it done)."""
+    if (pg.data / "PG_VERSION").exists():
+        return
+    if pg.data.exists():  # a half-made cluster from an interrupted initdb: it is ours to redo
+        shutil.rmtree(pg.data)
+    notify(f"postgres: initdb {pg.data}")
+    result = _run_as_service_user(
+        [
+            str(bindir / "initdb"),
+            *("-D", str(pg.data), "-U", SUPERUSER, "-E", "UTF8", "--no-locale"),
+            *("--auth-local=trust", "--auth-host=scram-sha-256"),
+        ],
+        cwd=pg.home,
+        timeout_s=120,
+    )
+    if result.returncode != 0:
+        with pg.log_file.open("a") as log:
+            log.write(result.stdout + result.stderr)
+        raise ServiceStartFailed(
+            "postgres", "initdb failed", pg.log_file, processes.tail(pg.log_file)
+        )
+    with (pg.data / "postgresql.conf").open("a") as conf:
+        conf.write("\n# Greenwatch local stack tuning, rewritten on every start:\n")
+        conf.write("include_if_exists = 'greenwatch.conf'\n")
+
+
+def _write_tuning(pg: PostgresLayout) -> None:
+    target = pg.data / "greenwatch.conf"
+    lines = ["# Written by `greenwatch stack up`; edit deploy/postgres_service.py (TUNING)."]
+    lines += [f"{key} = {value}" for key, value in TUNING.items()]
+    target.write_text("\n".join(lines) + "\n")
+    user = _service_user()
+    if user is not None:
+        os.chown(target, user.pw_uid, user.pw_gid)
+
+
+def _bootstrap_roles(pg: PostgresLayout) -> None:
+    """Create the application role and database if missing (idempotent)."""
+    admin = psycopg.connect(
+        host=str(pg.socket_dir), port=pg.port, user=SUPERUSER, dbname="postgres", autocommit=True
+    )
+    with contextlib.closing(admin) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone() is None:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                    sql.Identifier(APP_ROLE), sql.Literal(APP_PASSWORD)
+                )
+            )
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [APP_DATABASE])
+        if exists.fetchone() is None:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(APP_DATABASE), sql.Identifier(APP_ROLE)
+                )
+            )

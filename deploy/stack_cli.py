@@ -1,0 +1,101 @@
+"""``greenwatch stack ...``: start, stop and probe the local Kafka + PostgreSQL stack."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from deploy import stack
+from deploy.stack_errors import StackError
+from greenwatch.settings import Settings
+
+stack_app = typer.Typer(
+    help="The local stack: one Kafka broker (KRaft) and one PostgreSQL cluster under the "
+    "state directory (GREENWATCH_STATE_DIR, default .greenwatch). Services set explicitly "
+    "(GREENWATCH_KAFKA_BOOTSTRAP, GREENWATCH_DATABASE_URL) are external and never started.",
+    no_args_is_help=True,
+)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.obj
+    if not isinstance(settings, Settings):  # called without the root callback (tests)
+        settings = Settings()
+        ctx.obj = settings
+    return settings
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+@stack_app.command()
+def up(
+    ctx: typer.Context,
+    timeout: float = typer.Option(90.0, help="Seconds to wait for Kafka to answer."),
+) -> None:
+    """Start Kafka and PostgreSQL if they are not running; wait until both answer.
+
+    Reuses running services. Prints the bootstrap servers and the DSN. Exit code 1 with the
+    log file to read when a service fails to start.
+    """
+    settings = _settings(ctx)
+    try:
+        result = stack.up(settings, notify=_say, timeout_s=timeout)
+    except StackError as exc:
+        _say(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    _print_addresses(result.status)
+    if not result.status.all_up:
+        _say("error: not every service answers; see `greenwatch stack status`")
+        raise typer.Exit(1)
+
+
+@stack_app.command()
+def down(ctx: typer.Context) -> None:
+    """Stop the local Kafka and PostgreSQL (SIGTERM / pg_ctl stop -m fast). Idempotent."""
+    settings = _settings(ctx)
+    try:
+        stopped = stack.down(settings, notify=_say)
+    except StackError as exc:
+        _say(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    _say("stopped: " + (", ".join(sorted(stopped)) if stopped else "nothing was running"))
+
+
+@stack_app.command()
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Probe Kafka (metadata request) and PostgreSQL (SELECT 1).
+
+    Exit code 0 when both answer, 1 otherwise. --json prints
+    {"kafka": {"bootstrap", "up"}, "postgres": {"dsn", "up", "timescaledb"}}.
+    """
+    result = stack.status(_settings(ctx))
+    if as_json:
+        typer.echo(json.dumps(result.as_json()))
+    else:
+        _print_status(result)
+    if not result.all_up:
+        raise typer.Exit(1)
+
+
+def _print_addresses(result: stack.StackStatus) -> None:
+    typer.echo(f"GREENWATCH_KAFKA_BOOTSTRAP={result.kafka.bootstrap}")
+    typer.echo(f"GREENWATCH_DATABASE_URL={result.as_json()['postgres']['dsn']}")
+
+
+def _print_status(result: stack.StackStatus) -> None:
+    def word(up: bool) -> str:
+        return "up" if up else "DOWN"
+
+    where_k = f"local pid {result.kafka.pid}" if result.kafka.local else "external"
+    where_p = f"local pid {result.postgres.pid}" if result.postgres.local else "external"
+    typer.echo(f"kafka     {word(result.kafka.up):4}  {result.kafka.bootstrap}  ({where_k})")
+    typer.echo(
+        f"postgres  {word(result.postgres.up):4}  {result.as_json()['postgres']['dsn']}  "
+        f"({where_p}; timescaledb {'yes' if result.postgres.timescaledb else 'no'})"
+    )
