@@ -92,8 +92,13 @@ def _print_status(result: stack.StackStatus) -> None:
     def word(up: bool) -> str:
         return "up" if up else "DOWN"
 
-    where_k = f"local pid {result.kafka.pid}" if result.kafka.local else "external"
-    where_p = f"local pid {result.postgres.pid}" if result.postgres.local else "external"
+    def where(local: bool, pid: int | None) -> str:
+        if not local:
+            return "external"
+        return f"local, pid {pid}" if pid is not None else "local, not running"
+
+    where_k = where(result.kafka.local, result.kafka.pid)
+    where_p = where(result.postgres.local, result.postgres.pid)
     typer.echo(f"kafka     {word(result.kafka.up):4}  {result.kafka.bootstrap}  ({where_k})")
     typer.echo(
         f"postgres  {word(result.postgres.up):4}  {result.as_json()['postgres']['dsn']}  "

@@ -1,0 +1,158 @@
+"""The local stack as a user meets it: `greenwatch stack ...` and the services it provides."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from deploy import stack
+from deploy.stack_cli import stack_app
+from greenwatch.settings import Settings
+
+if TYPE_CHECKING:
+    from services import PgSchema, Services
+
+runner = CliRunner()
+
+
+def test_status_json_reports_both_services_up(services: Services) -> None:
+    settings = services.settings
+    result = runner.invoke(stack_app, ["status", "--json"], obj=settings)
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) == {"kafka", "postgres"}
+    assert report["kafka"] == {"bootstrap": services.kafka_bootstrap, "up": True}
+    assert report["postgres"]["up"] is True
+    assert isinstance(report["postgres"]["timescaledb"], bool)
+
+
+def test_greenwatch_command_reports_status(services: Services) -> None:
+    executable = Path(sys.executable).with_name("greenwatch")
+    env = {
+        **os.environ,
+        "GREENWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
+        "GREENWATCH_DATABASE_URL": services.database_url,
+    }
+    done = subprocess.run(
+        [str(executable), "stack", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["kafka"]["up"] and report["postgres"]["up"]
+    assert "greenwatch:greenwatch@" not in report["postgres"]["dsn"]  # external: redacted
+
+
+def test_kafka_round_trip(services: Services, kafka_topic_factory: Callable[..., str]) -> None:
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    topic = kafka_topic_factory("roundtrip")
+    bootstrap = services.kafka_bootstrap
+    payload = uuid.uuid4().hex.encode()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer.send(topic, key=b"device-1", value=payload).get(timeout=15)
+    producer.close()
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    partition = TopicPartition(topic, 0)
+    consumer.assign([partition])
+    consumer.seek_to_beginning(partition)
+    received: list[tuple[bytes, bytes]] = []
+    deadline = time.monotonic() + 15
+    while not received and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            received += [(r.key, r.value) for r in records]
+    consumer.close()
+
+    assert received == [(b"device-1", payload)]
+
+
+def test_postgres_answers_in_the_test_schema(
+    pg_schema: PgSchema, db_conn: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    db_conn.execute("CREATE TABLE reading (device text PRIMARY KEY, value double precision)")
+    db_conn.execute("INSERT INTO reading VALUES ('d1', 1.5)")
+
+    assert db_conn.execute("SELECT 1").fetchone() == (1,)
+    assert db_conn.execute("SELECT current_schema()").fetchone() == (pg_schema.name,)
+    assert db_conn.execute("SELECT value FROM reading").fetchall() == [(1.5,)]
+
+
+def test_second_up_reuses_running_services(services: Services) -> None:
+    if services.origin != "local":
+        pytest.skip("only the local stack is started by `stack up`")
+    settings = services.settings
+    before = stack.status(settings)
+
+    result = runner.invoke(stack_app, ["up"], obj=settings)
+
+    assert result.exit_code == 0, result.output
+    assert "already running" in result.output
+    after = stack.status(settings)
+    assert (after.kafka.pid, after.postgres.pid) == (before.kafka.pid, before.postgres.pid)
+    assert after.all_up
+
+
+def test_status_of_unreachable_services_is_down_and_redacted() -> None:
+    settings = Settings(
+        kafka_bootstrap=f"127.0.0.1:{_free_port()}",
+        database_url=f"postgresql://someone:secret@127.0.0.1:{_free_port()}/db",
+    )
+    result = runner.invoke(stack_app, ["status", "--json"], obj=settings)
+
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["kafka"]["up"] is False and report["postgres"]["up"] is False
+    assert "secret" not in result.stdout
+
+
+def test_up_without_kafka_jars_says_run_make_install(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, kafka_port=_free_port())
+    result = runner.invoke(stack_app, ["up"], obj=settings)
+
+    assert result.exit_code == 1
+    assert "make install" in result.output
+
+
+def test_up_refuses_a_port_held_by_someone_else(tmp_path: Path, foreign_listener: int) -> None:
+    settings = Settings(
+        state_dir=tmp_path, kafka_bootstrap="127.0.0.1:9", postgres_port=foreign_listener
+    )
+    result = runner.invoke(stack_app, ["up"], obj=settings)
+
+    assert result.exit_code == 1
+    assert f"port 127.0.0.1:{foreign_listener} is already in use" in result.output
+    assert "GREENWATCH_POSTGRES_PORT" in result.output
+
+
+@pytest.fixture
+def foreign_listener() -> Iterator[int]:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

@@ -1,0 +1,147 @@
+"""Where tests find Kafka and PostgreSQL, in the order of design.md:
+
+1. explicit settings: ``GREENWATCH_KAFKA_BOOTSTRAP`` and ``GREENWATCH_DATABASE_URL`` (both set);
+2. testcontainers (Kafka + ``timescale/timescaledb``) when a Docker engine answers a ping;
+3. the local stack (``deploy.stack``): started if needed, and stopped at the end only if
+   this session started it.
+
+A service given by env is used as is even when the other one comes from step 2 or 3.
+Set ``GREENWATCH_TEST_DOCKER=0`` to skip the Docker probe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from deploy import stack
+from greenwatch.settings import Settings, database_dsn, kafka_servers
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
+TIMESCALEDB_IMAGE = "timescale/timescaledb:2.17.2-pg16"
+Origin = Literal["env", "testcontainers", "local"]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Addresses of the services under test and where they came from.
+
+    ``settings`` points at exactly these services (give it to CLI commands as ``obj``).
+    """
+
+    kafka_bootstrap: str
+    database_url: str
+    origin: Origin
+    settings: Settings
+
+
+@dataclass(frozen=True, slots=True)
+class PgSchema:
+    """A per-test schema; ``dsn`` connects with ``search_path`` = ``<name>, public``."""
+
+    name: str
+    dsn: str
+
+
+def _say(message: str) -> None:
+    print(f"[services] {message}", file=sys.stderr)
+
+
+def docker_available(timeout_s: int = 2) -> bool:
+    """True if a Docker engine answers a ping within ``timeout_s``; never raises."""
+    if os.environ.get("GREENWATCH_TEST_DOCKER") == "0":
+        return False
+    if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
+        return False
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        client = docker.from_env(timeout=timeout_s)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # docker raises DockerException, requests errors, OSError
+        return False
+
+
+def base_settings() -> Settings:
+    """Settings from the environment, with the state dir anchored at the repository root."""
+    if "GREENWATCH_STATE_DIR" in os.environ:
+        return Settings()
+    return Settings(state_dir=REPO_ROOT / ".greenwatch")
+
+
+@contextlib.contextmanager
+def provide_services() -> Iterator[Services]:
+    """Yield reachable services for the whole session; clean up only what was started here."""
+    settings = base_settings()
+    if settings.kafka_bootstrap and settings.database_url:
+        yield Services(kafka_servers(settings), database_dsn(settings), "env", settings)
+    elif docker_available():
+        with _containers(settings) as services:
+            yield services
+    else:
+        with _local_stack(settings) as services:
+            yield services
+
+
+@contextlib.contextmanager
+def _local_stack(settings: Settings) -> Iterator[Services]:
+    result = stack.up(settings, notify=_say)
+    if not result.status.all_up:
+        raise RuntimeError(f"local stack did not come up: {result.status.as_json()}")
+    try:
+        yield Services(kafka_servers(settings), database_dsn(settings), "local", settings)
+    finally:
+        if result.started:
+            _say(f"stopping what this session started: {', '.join(sorted(result.started))}")
+            stack.down(settings, notify=_say, services=result.started)
+
+
+@contextlib.contextmanager
+def _containers(settings: Settings) -> Iterator[Services]:
+    """Start only the containers the environment did not provide."""
+    with contextlib.ExitStack() as started:
+        bootstrap = settings.kafka_bootstrap
+        if bootstrap is None:
+            kafka: Any = started.enter_context(_kafka_container())
+            bootstrap = str(kafka.get_bootstrap_server())
+        dsn = database_dsn(settings) if settings.database_url else None
+        if dsn is None:
+            postgres: Any = started.enter_context(_timescaledb_container())
+            dsn = str(postgres.get_connection_url(driver=None))
+        pointed = Settings(
+            **{**settings.model_dump(), "kafka_bootstrap": bootstrap, "database_url": dsn}
+        )
+        yield Services(bootstrap, dsn, "testcontainers", pointed)
+
+
+def _kafka_container() -> Any:
+    try:
+        from testcontainers.community.kafka import KafkaContainer
+    except ImportError:
+        from testcontainers.kafka import KafkaContainer
+    return KafkaContainer(KAFKA_IMAGE)
+
+
+def _timescaledb_container() -> Any:
+    try:
+        from testcontainers.community.postgres import (
+            PostgresContainer,
+        )
+    except ImportError:
+        from testcontainers.postgres import PostgresContainer
+    return PostgresContainer(
+        TIMESCALEDB_IMAGE,
+        username="greenwatch",
+        password="greenwatch",
+        dbname="greenwatch",
+        driver=None,
+    )
