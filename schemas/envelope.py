@@ -1,7 +1,7 @@
 """Wire models of raw input: what gateways put on the ``raw.*`` topics and the dead letters.
 
 The raw topics are the immutable, replayable record: the payload is kept byte for byte
-(base64 in JSON) together with who sent it and when it arrived.
+(URL-safe base64 (RFC 4648 §5) in JSON) together with who sent it and when it arrived.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, Base64Bytes, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
@@ -26,20 +26,22 @@ class Protocol(StrEnum):
 class RawEnvelope(BaseModel):
     """One received unit of input (one HJ 212 frame, one JSON document), as received."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
 
     schema_version: int = SCHEMA_VERSION
     protocol: Protocol
     device_id: str = Field(description="Device id: the HJ 212 MN, or the meter id.")
     peer: str = Field(description="Remote address 'host:port' the bytes came from.")
     received_at: AwareDatetime = Field(description="When the gateway received the bytes.")
-    payload: Base64Bytes = Field(description="The bytes as received (one frame), base64 in JSON.")
+    payload: bytes = Field(
+        description="The bytes as received (one frame); URL-safe base64 (RFC 4648 §5) in JSON."
+    )
 
 
 class DeadLetter(BaseModel):
     """Input that could not be processed, with the original bytes and the reason."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
 
     schema_version: int = SCHEMA_VERSION
     source: str = Field(description="Component that rejected it, e.g. 'gateway.hj212'.")
@@ -48,4 +50,4 @@ class DeadLetter(BaseModel):
     peer: str | None = None
     device_id: str | None = None
     received_at: datetime
-    payload: Base64Bytes
+    payload: bytes = Field(description="The original bytes; URL-safe base64 (RFC 4648 §5) in JSON.")
