@@ -11,6 +11,7 @@ from deploy.stack_cli import stack_app
 
 from deploy.db_cli import db_app
 from greenwatch.settings import load_settings
+from ingest.hj212.cli import hj212_app
 from schemas.cli import schemas_app
 
 app = typer.Typer(
@@ -31,3 +32,4 @@ def main(ctx: typer.Context) -> None:
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(hj212_app, name="hj212")
