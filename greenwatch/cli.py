@@ -25,8 +25,12 @@ app = typer.Typer(
 
 @app.callback()
 def main(ctx: typer.Context) -> None:
-    """Load settings (environment, prefix GREENWATCH_) once for every command."""
-    ctx.obj = load_settings()
+    """Load settings (environment, prefix GREENWATCH_) once for every command.
+
+    A caller that already holds settings (tests, the demo) passes them as ``obj``.
+    """
+    if ctx.obj is None:
+        ctx.obj = load_settings()
 
 
 app.add_typer(stack_app, name="stack")
