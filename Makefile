@@ -25,7 +25,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 export GREENWATCH_STATE_DIR ?= $(STATE)
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: help install system-packages test check demo bench stack-up stack-down stack-status
+.PHONY: FORCE help install system-packages test check demo bench stack-up stack-down stack-status
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
@@ -44,7 +44,8 @@ system-packages:
 	  $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-$(STAMPS)/venv: pyproject.toml deploy/constraints.txt
+# FORCE when the thing itself is gone, so a deleted .venv or libs/ is rebuilt despite the stamp.
+$(STAMPS)/venv: pyproject.toml deploy/constraints.txt $(if $(wildcard $(BIN)/python),,FORCE)
 	@mkdir -p $(STAMPS)
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c deploy/constraints.txt -e '.[dev]'
@@ -52,7 +53,7 @@ $(STAMPS)/venv: pyproject.toml deploy/constraints.txt
 
 # Fetched beside the live directory and swapped only when different: a running broker keeps
 # its jars.
-$(STAMPS)/kafka-libs: deploy/kafka/pom.xml
+$(STAMPS)/kafka-libs: deploy/kafka/pom.xml $(if $(wildcard $(KAFKA_LIBS)/kafka_2.13-*.jar),,FORCE)
 	@mkdir -p $(STAMPS)
 	rm -rf $(KAFKA_LIBS).new
 	mvn -q -B -Dstyle.color=never -f deploy/kafka/pom.xml dependency:copy-dependencies \
@@ -91,3 +92,5 @@ stack-down:
 
 stack-status:
 	$(BIN)/greenwatch stack status
+
+FORCE:
