@@ -166,4 +166,6 @@ def encode_command(
     except (ValidationError, EncodeError) as error:
         typer.echo(f"cannot build frame: {error}", err=True)
         raise typer.Exit(2) from None
-    sys.stdout.write(frame)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(frame.encode("utf-8"))
+    sys.stdout.buffer.flush()
