@@ -163,6 +163,21 @@ class AlertPolicy(_Frozen):
     valid_hours_per_day: int = 20
     grace_minutes: int = 10
     o2_disagreement_pct: float = 5.0
+    # Alert lifecycle (alerts/, docs/alerts.md).
+    resolve_after_compliant_days: int = 1
+    """Daily-load alerts resolve after this many compliant valid days."""
+    quality_pending_minutes: int = 5
+    """A data-quality condition must hold this long before its alert fires."""
+    quality_resolve_minutes: int = 10
+    """A cleared data-quality condition must stay clear this long before the alert resolves."""
+    quality_escalate_hours: int = 24
+    """A data-quality alert still firing after this long is escalated (the regulator is told)."""
+    held_recheck_minutes: int = 5
+    """How often an open alert whose first notice is held back (inhibited) is re-checked."""
+    inhibiting_quality_kinds: tuple[str, ...] = ("silent",)
+    """Firing data-quality kinds that hold back a device's outlet's notices up to exceedance."""
+    evasion_quality_kinds: tuple[str, ...] = ("tampering",)
+    """Firing data-quality kinds that count as evading supervision (Order No. 30 Art. 6(1))."""
 
 
 class Region(_Frozen):
