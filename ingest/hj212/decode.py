@@ -159,23 +159,21 @@ def parse_segment(text: str) -> Packet:
         data_time = parse_data_time(data_time_text)
         if data_time is None:
             warnings = ("bad_data_time: DataTime is not a valid 14- or 17-digit date",)
+    # Positional: this runs once per frame and keywords cost a microsecond here.
     return Packet(
-        st=st,
-        cn=cn,
-        mn=mn,
-        pw=fields.pop("PW", None),
-        qn=fields.pop("QN", None),
-        flag=flag,
-        version=None if flag is None else (flag >> 2) & 0x3F,
-        needs_ack=flag is not None and bool(flag & 1),
-        split=split,
-        pnum=pnum,
-        pno=pno,
-        data_time=data_time,
-        values=values,
-        cp_params=cp_params,
-        extra=fields,
-        warnings=warnings,
+        st,
+        cn,
+        mn,
+        fields.pop("PW", None),
+        fields.pop("QN", None),
+        flag,
+        pnum,
+        pno,
+        data_time,
+        values,
+        cp_params,
+        fields,
+        warnings,
     )
 
 
@@ -205,7 +203,7 @@ def _cp_items(body: str) -> tuple[dict[str, dict[str, FactorValue]], dict[str, s
     params: dict[str, str] = {}
     if not body:
         return values, params
-    text_suffixes = TEXT_SUFFIXES
+    key_cache = _KEY_CACHE
     number_chars = _NUMBER_CHARS
     for pair in body.replace(";", ",").split(","):
         key, sep, value = pair.partition("=")
@@ -213,16 +211,17 @@ def _cp_items(body: str) -> tuple[dict[str, dict[str, FactorValue]], dict[str, s
             if not pair:
                 continue
             raise DecodeError(ReasonCode.BAD_CP, "CP item is not key=value")
-        factor, dash, suffix = key.rpartition("-")
-        if not dash:
+        parsed = key_cache.get(key)
+        if parsed is None:
+            parsed = _cp_key(key)
+        factor, suffix, is_text = parsed
+        if factor is None:
             params[key] = value
             continue
-        if not factor or not suffix:
-            raise DecodeError(ReasonCode.BAD_CP, f"CP key {key!r} is not factor-suffix")
         factor_values = values.get(factor)
         if factor_values is None:
             factor_values = values[factor] = {}
-        if suffix in text_suffixes or value.strip(number_chars):
+        if is_text or value.strip(number_chars):
             factor_values[suffix] = value
         else:
             try:
@@ -230,6 +229,26 @@ def _cp_items(body: str) -> tuple[dict[str, dict[str, FactorValue]], dict[str, s
             except ValueError:
                 factor_values[suffix] = value
     return values, params
+
+
+_KEY_CACHE: dict[str, tuple[str | None, str, bool]] = {}
+_KEY_CACHE_SIZE: Final = 8192
+
+
+def _cp_key(key: str) -> tuple[str | None, str, bool]:
+    """(factor, suffix, value stays text) for ``factor-suffix``; (None, key, True) for a CP
+    parameter. Remembered: a network sends the same few hundred keys over and over."""
+    factor, dash, suffix = key.rpartition("-")
+    if not dash:
+        parsed: tuple[str | None, str, bool] = (None, key, True)
+    elif not factor or not suffix:
+        raise DecodeError(ReasonCode.BAD_CP, f"CP key {key!r} is not factor-suffix")
+    else:
+        parsed = (factor, suffix, suffix in TEXT_SUFFIXES)
+    if len(_KEY_CACHE) >= _KEY_CACHE_SIZE:
+        _KEY_CACHE.clear()
+    _KEY_CACHE[key] = parsed
+    return parsed
 
 
 def _small_int(text: str | None, name: str, max_digits: int) -> int | None:

@@ -33,10 +33,11 @@ class Packet:
     - ``pw``: access password. Never shown by ``repr`` and never printed by the CLI.
     - ``mn``: device id.
     - ``flag``: the ``Flag`` field, ``None`` when absent (2005-era traffic).
-    - ``version``: ``(flag >> 2) & 0x3F`` (0 HJ/T 212-2005, 1 HJ 212-2017, 2 HJ 212-2025);
-      ``None`` when there is no ``Flag``.
-    - ``needs_ack``: A bit (flag & 1): the sender waits for a 9014 data ack with the same QN.
-    - ``split``: D bit (flag & 2): one part of a split packet; ``pnum``/``pno`` then present.
+    - ``version`` (property): ``(flag >> 2) & 0x3F`` (0 HJ/T 212-2005, 1 HJ 212-2017,
+      2 HJ 212-2025); ``None`` when there is no ``Flag``.
+    - ``needs_ack`` (property): A bit (flag & 1): the sender waits for a 9014 data ack.
+    - ``split`` (property): D bit (flag & 2): one part of a split packet; ``pnum``/``pno``
+      are then present.
     - ``pnum``, ``pno``: total packets and this packet's number (1-based), or ``None``.
     - ``data_time``: ``DataTime`` as an aware datetime in UTC+8 (14 or 17 digits; the 17th
       to 15th digits are milliseconds), ``None`` when absent or not a valid date; the raw
@@ -60,9 +61,6 @@ class Packet:
     pw: str | None = field(default=None, repr=False)
     qn: str | None = None
     flag: int | None = None
-    version: int | None = None
-    needs_ack: bool = False
-    split: bool = False
     pnum: int | None = None
     pno: int | None = None
     data_time: datetime | None = None
@@ -70,6 +68,22 @@ class Packet:
     cp_params: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+    @property
+    def version(self) -> int | None:
+        """Protocol version from Flag bits V5..V0: 0 HJ/T 212-2005, 1 HJ 212-2017, 2 HJ
+        212-2025; ``None`` without a Flag (typical of 2005-era traffic)."""
+        return None if self.flag is None else (self.flag >> 2) & 0x3F
+
+    @property
+    def needs_ack(self) -> bool:
+        """A bit: the sender waits for a 9014 data ack with the same QN."""
+        return self.flag is not None and bool(self.flag & 1)
+
+    @property
+    def split(self) -> bool:
+        """D bit: one part of a split packet, numbered by ``pnum``/``pno``."""
+        return self.flag is not None and bool(self.flag & 2)
 
 
 @dataclass(frozen=True, slots=True)
