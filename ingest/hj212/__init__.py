@@ -23,6 +23,7 @@ from ingest.hj212.encode import (
     encode_qn_rtn,
     format_data_time,
     format_number,
+    frame_segment,
 )
 from ingest.hj212.errors import DecodeError, EncodeError, Hj212Error, ReasonCode
 from ingest.hj212.packet import CHINA_TZ, FactorValue, Inspection, Packet
@@ -52,6 +53,7 @@ __all__ = [
     "factor_code_2005_to_2017",
     "format_data_time",
     "format_number",
+    "frame_segment",
     "inspect",
     "parse_data_time",
 ]
