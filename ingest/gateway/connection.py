@@ -1,0 +1,284 @@
+"""One device connection of the HJ 212 gateway (an ``asyncio.Protocol``).
+
+Per received chunk: frames are cut by ``FrameExtractor``, each decided by ``Admission``, and
+published: admitted frames to the raw topic (key = MN), everything else to the dead-letter
+topic with its bytes and reason. A 9014 ack goes back only after Kafka acknowledged the raw
+record, so an acked frame is durable. Request answers (9011, authentication failures) go back
+at once.
+
+Backpressure, per connection: at most ``max_inflight_per_connection`` records in flight; when
+the budget (or the global one) is full, or when the device does not read its acks (the
+transport's write buffer is over its high mark), the connection stops reading; the kernel's
+TCP window then slows that device only. Frames already buffered wait in the extractor;
+nothing is dropped. All work runs on the event loop thread; nothing here blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Final, Protocol
+
+from ingest.gateway.admission import AUTH_BAD_PASSWORD, AUTH_UNKNOWN_MN, Admission, Admitted
+from ingest.gateway.config import GatewayConfig
+from ingest.gateway.framing import Frame, FrameExtractor, Junk
+from ingest.gateway.publisher import Completion
+from ingest.gateway.split import SplitAssembler
+from ingest.gateway.stats import ACCEPTED, GatewayStats
+from ingest.hj212 import CrcVariant
+from schemas.envelope import DeadLetter, RawEnvelope
+from schemas.envelope import Protocol as WireProtocol
+
+PUBLISH_FAILED: Final = "publish_failed"
+"""``frames`` result of an admitted frame Kafka did not acknowledge (no ack is sent)."""
+_AUTH_REASONS: Final = frozenset({AUTH_UNKNOWN_MN, AUTH_BAD_PASSWORD})
+_WRITE_HIGH_WATER: Final = 64 * 1024
+_ACK_9014: Final = "9014"
+_ANSWER_9011: Final = "9011"
+
+
+class Hub(Protocol):
+    """What a connection needs from the gateway that owns it (``ingest.gateway.server``)."""
+
+    config: GatewayConfig
+    admission: Admission
+    stats: GatewayStats
+    inflight_total: int
+
+    def send(self, topic: str, key: bytes, value: bytes, done: Completion) -> None: ...
+    def opened(self, connection: Hj212Connection) -> bool: ...
+    def closed(self, connection: Hj212Connection) -> None: ...
+    def device_online(self, mn: str) -> None: ...
+    def device_offline(self, mn: str) -> None: ...
+    def wait_for_budget(self, connection: Hj212Connection) -> None: ...
+
+
+class Hj212Connection(asyncio.Protocol):
+    """State of one TCP connection: framing, budget, devices seen, split packets."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._config = hub.config
+        self._extractor = FrameExtractor(hub.config.max_frame_bytes)
+        self._splits = SplitAssembler(hub.config.split_timeout_s)
+        self._transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.last_activity = time.monotonic()
+        self.inflight = 0
+        self.mns: set[str] = set()
+        self._crc_hint: CrcVariant = "hj212"
+        self._received_at = datetime.now(UTC)
+        self._received_mono = time.perf_counter()
+        self._reading_paused = False
+        self._writing_paused = False
+        self._auth_failures = 0
+        self._garbage_run = 0
+        self._open = False
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if not self._hub.opened(self):
+            transport.abort()
+            return
+        self._open = True
+        transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_activity = time.monotonic()
+        self._received_at = datetime.now(UTC)
+        self._received_mono = time.perf_counter()
+        self._hub.stats.bytes_received += len(data)
+        self._extractor.feed(data)
+        self.pump()
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self.pump()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._open:
+            return
+        self._open = False
+        for event in self._extractor.close():
+            if isinstance(event, Junk):
+                self._handle_junk(event)
+        incomplete = len(self._splits.drain())
+        if incomplete:
+            self._hub.stats.split["incomplete"] += incomplete
+        for mn in self.mns:
+            self._hub.device_offline(mn)
+        self.mns.clear()
+        self._hub.closed(self)
+
+    # -- flow ------------------------------------------------------------------------------
+
+    @property
+    def waiting_for_budget(self) -> bool:
+        """Paused by the gateway's own budget (not the device's fault)."""
+        return self._reading_paused and not self._writing_paused
+
+    def pump(self) -> None:
+        """Handle buffered frames while the budget allows; pause or resume reading."""
+        hub, config = self._hub, self._config
+        while self._open:
+            if self._writing_paused:
+                return
+            if (
+                self.inflight >= config.max_inflight_per_connection
+                or hub.inflight_total >= config.max_inflight_total
+            ):
+                self._pause_reading()
+                hub.wait_for_budget(self)
+                return
+            event = self._extractor.next_event()
+            if event is None:
+                break
+            if isinstance(event, Frame):
+                self._handle_frame(event.data)
+            else:
+                self._handle_junk(event)
+        if self._reading_paused and self._open and self._transport is not None:
+            self._reading_paused = False
+            self._transport.resume_reading()
+
+    def close(self, reason: str) -> None:
+        """Close the connection (flushing replies already written) and count why."""
+        if self._transport is not None and not self._transport.is_closing():
+            self._hub.stats.closed[reason] += 1
+            self._transport.close()
+
+    def expire_splits(self, now: float) -> None:
+        """Count split packets given up (called by the gateway's periodic sweep)."""
+        given_up = len(self._splits.expire(now))
+        if given_up:
+            self._hub.stats.split["incomplete"] += given_up
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self._transport is not None:
+            self._reading_paused = True
+            self._transport.pause_reading()
+
+    # -- frames ----------------------------------------------------------------------------
+
+    def _handle_frame(self, frame: bytes) -> None:
+        decision = self._hub.admission.admit(frame, self._received_at, self._crc_hint)
+        if isinstance(decision, Admitted):
+            self._garbage_run = 0
+            self._auth_failures = 0
+            self._publish_admitted(decision, frame)
+            return
+        stats = self._hub.stats
+        stats.frames[decision.reason] += 1
+        self._dead_letter(decision.reason, decision.message, frame, decision.device_id)
+        if decision.reply is not None:
+            self._write(decision.reply, _ANSWER_9011)
+        if decision.reason in _AUTH_REASONS:
+            self._auth_failures += 1
+            limit = self._config.max_auth_failures
+            if limit and self._auth_failures >= limit:
+                self.close("auth_failures")
+        else:
+            self._garbage_run = 0
+
+    def _publish_admitted(self, admitted: Admitted, frame: bytes) -> None:
+        packet, stats, hub = admitted.packet, self._hub.stats, self._hub
+        mn = packet.mn
+        self._crc_hint = admitted.crc
+        if mn not in self.mns:
+            self.mns.add(mn)
+            hub.device_online(mn)
+        if admitted.skewed:
+            stats.clock_skewed += 1
+        if packet.split and self._splits.add(packet, time.monotonic()) is not None:
+            stats.split["complete"] += 1
+        envelope = RawEnvelope(
+            protocol=WireProtocol.HJ212,
+            device_id=mn,
+            peer=self.peer,
+            received_at=self._received_at,
+            payload=frame,
+        )
+        started = self._received_mono
+        reply = admitted.reply
+
+        def done(error: BaseException | None) -> None:
+            self._settle()
+            if error is not None:
+                stats.frames[PUBLISH_FAILED] += 1
+                stats.publish_failed["raw"] += 1
+                return
+            stats.frames[ACCEPTED] += 1
+            stats.published["raw"] += 1
+            stats.latency.record(time.perf_counter() - started)
+            if reply is not None:
+                self._write(reply, _ACK_9014)
+
+        self._in_flight()
+        hub.send(self._config.raw_topic, mn.encode(), envelope.model_dump_json().encode(), done)
+
+    def _handle_junk(self, junk: Junk) -> None:
+        stats = self._hub.stats
+        stats.frames[junk.reason.value] += 1
+        message = f"{len(junk.data)} bytes that are not an HJ 212 frame ({junk.reason.value})"
+        self._dead_letter(junk.reason.value, message, junk.data, None)
+        self._garbage_run += len(junk.data)
+        limit = self._config.max_garbage_bytes
+        if limit and self._garbage_run >= limit:
+            self.close("garbage")
+
+    def _dead_letter(self, reason: str, message: str, payload: bytes, mn: str | None) -> None:
+        record = DeadLetter(
+            source=self._config.deadletter_source,
+            reason=reason,
+            message=message,
+            peer=self.peer,
+            device_id=mn,
+            received_at=self._received_at,
+            payload=payload,
+        )
+        stats = self._hub.stats
+
+        def done(error: BaseException | None) -> None:
+            self._settle()
+            if error is None:
+                stats.published["deadletter"] += 1
+            else:
+                stats.publish_failed["deadletter"] += 1
+
+        self._in_flight()
+        key = (mn or self.peer).encode()
+        self._hub.send(self._config.deadletter_topic, key, record.model_dump_json().encode(), done)
+
+    def _in_flight(self) -> None:
+        self.inflight += 1
+        self._hub.inflight_total += 1
+
+    def _settle(self) -> None:
+        """One record acknowledged or failed: resume a paused connection at half budget."""
+        self.inflight -= 1
+        self._hub.inflight_total -= 1
+        if (
+            self._reading_paused
+            and not self._writing_paused
+            and self.inflight <= self._config.max_inflight_per_connection // 2
+        ):
+            self.pump()
+
+    def _write(self, reply: bytes, cn: str) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(reply)
+            self._hub.stats.acks[cn] += 1

@@ -1,0 +1,151 @@
+"""The HJ 212 gateway: an asyncio TCP server that owns the connections, the Kafka publisher,
+the global in-flight budget, the devices-online count and the periodic sweep (idle timeout,
+split-packet expiry).
+
+Lifecycle: ``Gateway.start`` binds and accepts; ``Gateway.stop`` stops accepting, lets records
+in flight be acknowledged (and their acks written) for up to ``drain_timeout_s``, closes the
+connections and the producer. Everything runs on one event loop; gateways scale out as
+processes (``reuse_port``) or hosts, each with its own producer (design.md: stateless
+gateways, partition by MN).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Final
+
+from ingest.gateway.admission import Admission
+from ingest.gateway.config import GatewayConfig
+from ingest.gateway.connection import Hj212Connection
+from ingest.gateway.publisher import Completion, KafkaPublisher
+from ingest.gateway.stats import GatewayStats
+
+_SWEEP_MAX_S: Final = 5.0
+
+
+class Gateway:
+    """Shared state of all connections of one gateway process (the connections' ``Hub``)."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        admission: Admission,
+        publisher: KafkaPublisher,
+        stats: GatewayStats | None = None,
+    ) -> None:
+        self.config = config
+        self.admission = admission
+        self.stats = stats or GatewayStats()
+        self.inflight_total = 0
+        self._publisher = publisher
+        self._connections: set[Hj212Connection] = set()
+        self._devices: dict[str, int] = {}  # MN -> open connections it authenticated on
+        self._waiting: set[Hj212Connection] = set()
+        self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- what connections call -------------------------------------------------------------
+
+    def send(self, topic: str, key: bytes, value: bytes, done: Completion) -> None:
+        def settled(error: BaseException | None) -> None:
+            done(error)
+            self._wake_waiting()
+
+        self._publisher.send(topic, key, value, settled)
+
+    def opened(self, connection: Hj212Connection) -> bool:
+        if len(self._connections) >= self.config.max_connections:
+            self.stats.connections["refused_limit"] += 1
+            return False
+        self._connections.add(connection)
+        self.stats.connections["accepted"] += 1
+        return True
+
+    def closed(self, connection: Hj212Connection) -> None:
+        self._connections.discard(connection)
+        self._waiting.discard(connection)
+
+    def device_online(self, mn: str) -> None:
+        self._devices[mn] = self._devices.get(mn, 0) + 1
+
+    def device_offline(self, mn: str) -> None:
+        left = self._devices.get(mn, 0) - 1
+        if left > 0:
+            self._devices[mn] = left
+        else:
+            self._devices.pop(mn, None)
+
+    def wait_for_budget(self, connection: Hj212Connection) -> None:
+        self._waiting.add(connection)
+
+    # -- views -----------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (useful with ``port=0``). Raises ``RuntimeError`` before start."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("gateway is not listening")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def connections_open(self) -> int:
+        return len(self._connections)
+
+    @property
+    def devices_online(self) -> int:
+        """Distinct MNs authenticated on at least one open connection."""
+        return len(self._devices)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind and start accepting connections. Raises ``OSError`` when the port is taken."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: Hj212Connection(self),
+            self.config.host,
+            self.config.port,
+            reuse_port=self.config.reuse_port or None,
+            backlog=1024,
+        )
+        self._sweeper = asyncio.create_task(self._sweep(), name="gateway-sweep")
+
+    async def stop(self, drain_timeout_s: float = 10.0) -> None:
+        """Stop accepting, drain records in flight (acks still written), close everything."""
+        if self._server is not None:
+            self._server.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        deadline = time.monotonic() + drain_timeout_s
+        while self.inflight_total > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for connection in list(self._connections):
+            connection.close("shutdown")
+        await asyncio.sleep(0)  # let transports flush and report connection_lost
+        await self._publisher.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _sweep(self) -> None:
+        """Close idle connections and expire split packets, every few seconds."""
+        interval = min(_SWEEP_MAX_S, max(0.05, self.config.idle_timeout_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for connection in list(self._connections):
+                connection.expire_splits(now)
+                idle = now - connection.last_activity
+                if idle >= self.config.idle_timeout_s and not connection.waiting_for_budget:
+                    connection.close("idle")
+
+    def _wake_waiting(self) -> None:
+        """Resume connections paused by the global budget once it is half free."""
+        if not self._waiting or self.inflight_total > self.config.max_inflight_total // 2:
+            return
+        waiting, self._waiting = self._waiting, set()
+        for connection in waiting:
+            connection.pump()
