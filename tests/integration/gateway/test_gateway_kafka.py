@@ -1,0 +1,294 @@
+"""The HJ 212 gateway over real TCP into the real Kafka: what devices and consumers of the raw
+and dead-letter topics observe."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "gateway"))
+from gateway_fixtures import DEVICE, PASSWORD, frame, registry
+
+from ingest.gateway.config import GatewayConfig
+from ingest.gateway.publisher import ProducerOptions
+from ingest.gateway.runner import GatewayThread, RunOptions
+from ingest.hj212 import Packet, decode
+from schemas.envelope import DeadLetter, RawEnvelope
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@dataclass
+class Running:
+    """A gateway under test and the topics it writes."""
+
+    thread: GatewayThread
+    raw_topic: str
+    deadletter_topic: str
+    bootstrap: str
+
+    def connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.thread.port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def raw(self, count: int) -> list[tuple[bytes, RawEnvelope]]:
+        return [
+            (k, RawEnvelope.model_validate_json(v)) for k, v in self._read(self.raw_topic, count)
+        ]
+
+    def dead_letters(self, count: int) -> list[DeadLetter]:
+        return [
+            DeadLetter.model_validate_json(v) for _, v in self._read(self.deadletter_topic, count)
+        ]
+
+    def _read(self, topic: str, count: int, quiet_s: float = 1.0) -> list[tuple[bytes, bytes]]:
+        """``count`` records, then a short wait proving there are no more."""
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        records: list[tuple[bytes, bytes]] = []
+        deadline = time.monotonic() + 30
+        quiet_until: float | None = None
+        try:
+            while time.monotonic() < deadline:
+                for batch in consumer.poll(timeout_ms=200).values():
+                    records.extend((r.key, r.value) for r in batch)
+                if len(records) >= count:
+                    quiet_until = quiet_until or time.monotonic() + quiet_s
+                    if time.monotonic() >= quiet_until:
+                        break
+        finally:
+            consumer.close()
+        return records
+
+
+GatewayFactory = Callable[..., Running]
+
+
+@pytest.fixture
+def start_gateway(
+    services: Any, kafka_topic_factory: Callable[..., str]
+) -> Iterator[GatewayFactory]:
+    started: list[GatewayThread] = []
+
+    def start(**overrides: Any) -> Running:
+        options = overrides.pop("run_options", None)
+        config = GatewayConfig(
+            raw_topic=kafka_topic_factory("raw", partitions=2),
+            deadletter_topic=kafka_topic_factory("dl"),
+            host="127.0.0.1",
+            port=0,
+            clock_skew_limit_s=0,
+            **overrides,
+        )
+        thread = GatewayThread(
+            config, registry(), ProducerOptions(services.kafka_bootstrap), options
+        )
+        started.append(thread.__enter__())
+        return Running(thread, config.raw_topic, config.deadletter_topic, services.kafka_bootstrap)
+
+    yield start
+    for thread in started:
+        thread.stop()
+
+
+def _replies(sock: socket.socket, count: int) -> list[Packet]:
+    """Read ``count`` reply frames (CR LF terminated) from the gateway."""
+    data = b""
+    deadline = time.monotonic() + 20
+    while data.count(b"\r\n") < count and time.monotonic() < deadline:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return [decode(line + b"\r\n") for line in data.split(b"\r\n") if line]
+
+
+def _closed_by_peer(sock: socket.socket, timeout_s: float = 10) -> bool:
+    sock.settimeout(timeout_s)
+    try:
+        while chunk := sock.recv(65536):
+            del chunk
+        return True
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_glued_and_split_frames_are_published_exactly_and_acked(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway()
+    frames = [
+        frame(values={"a21026": {"Avg": float(n)}}, qn=f"2026030110300000{n}") for n in range(4)
+    ]
+    with running.connect() as sock:
+        sock.sendall(frames[0] + frames[1] + frames[2][:17])  # two glued, one cut mid-header
+        time.sleep(0.2)
+        sock.sendall(frames[2][17:-1])
+        time.sleep(0.2)
+        sock.sendall(frames[2][-1:] + frames[3])
+        acks = _replies(sock, 4)
+
+    assert sorted(a.qn or "" for a in acks) == sorted(decode(f).qn or "" for f in frames)
+    assert {(a.cn, a.st) for a in acks} == {("9014", "91")}
+    published = running.raw(4)
+    assert sorted(e.payload for _, e in published) == sorted(frames)
+    key, envelope = published[0]
+    assert key == DEVICE.encode()
+    assert envelope.device_id == DEVICE and envelope.protocol == "hj212"
+    assert envelope.peer.startswith("127.0.0.1:")
+    assert abs(time.time() - envelope.received_at.timestamp()) < 60
+
+
+def test_garbage_between_frames_goes_to_dead_letters_and_frames_still_pass(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway()
+    first, second = frame(qn="20260301103000001"), frame(qn="20260301103000002")
+    with running.connect() as sock:
+        sock.sendall(first + b"\x00\x01AT+CSQ\r\n" + second)
+        assert len(_replies(sock, 2)) == 2
+
+    [letter] = running.dead_letters(1)
+    assert (letter.reason, letter.payload, letter.source) == (
+        "garbage",
+        b"\x00\x01AT+CSQ\r\n",
+        "gateway.hj212",
+    )
+    assert len(running.raw(2)) == 2
+
+
+def test_bad_crc_frame_is_dead_lettered_with_its_bytes_and_not_acked(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway()
+    good = frame(qn="20260301103000001")
+    damaged = good.replace(b"Avg=12.5", b"Avg=99.5")
+    with running.connect() as sock:
+        sock.sendall(damaged + good)
+        [ack] = _replies(sock, 1)
+    assert ack.qn == "20260301103000001"
+    [letter] = running.dead_letters(1)
+    assert (letter.reason, letter.device_id, letter.payload) == ("bad_crc", DEVICE, damaged)
+    assert [e.payload for _, e in running.raw(1)] == [good]
+
+
+def test_unknown_mn_and_wrong_password_are_refused_answered_and_dead_lettered(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway(max_auth_failures=3)
+    with running.connect() as sock:
+        sock.sendall(frame(mn="INTRUDER-01") + frame(pw="wrong-pw-42"))
+        answers = _replies(sock, 2)
+        assert sorted((a.cn, a.cp_params["QnRtn"]) for a in answers) == [
+            ("9011", "3"),
+            ("9011", "4"),
+        ]
+        sock.sendall(frame(pw="wrong-pw-43"))  # third failure in a row: the gateway hangs up
+        assert _closed_by_peer(sock)
+
+    letters = running.dead_letters(3)
+    assert sorted(d.reason for d in letters) == [
+        "auth_bad_password",
+        "auth_bad_password",
+        "auth_unknown_mn",
+    ]
+    assert all("wrong-pw" not in d.message and PASSWORD not in d.message for d in letters)
+    assert running.raw(0) == []
+    assert running.thread.stats.closed["auth_failures"] == 1
+
+
+def test_frames_without_a_bit_are_published_without_reply(start_gateway: GatewayFactory) -> None:
+    running = start_gateway()
+    with running.connect() as sock:
+        sock.sendall(frame(flag=4, qn="20260301103000001") + frame(flag=5, qn="20260301103000002"))
+        [ack] = _replies(sock, 1)
+        sock.settimeout(1.0)
+        with pytest.raises(TimeoutError):
+            sock.recv(65536)
+    assert ack.qn == "20260301103000002"
+    assert len(running.raw(2)) == 2
+
+
+def test_each_part_of_a_split_packet_is_acked_and_published(start_gateway: GatewayFactory) -> None:
+    running = start_gateway()
+    parts = [
+        frame(flag=7, pnum=2, pno=n, values={f"a2100{n}": {"Avg": 1.0}}, qn="20260301103000009")
+        for n in (1, 2)
+    ]
+    with running.connect() as sock:
+        for part in parts:
+            sock.sendall(part)
+            [ack] = _replies(sock, 1)  # a stop-and-wait device waits for each part's ack
+            assert ack.qn == "20260301103000009"
+    assert sorted(e.payload for _, e in running.raw(2)) == sorted(parts)
+    assert running.thread.stats.split["complete"] == 1
+
+
+def test_a_stalled_or_oversized_client_does_not_hold_up_others(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway(max_frame_bytes=1024)
+    big = frame(values={f"a9{n:04d}": {"Avg": 1.0} for n in range(100)}, qn="20260301103000001")
+    with running.connect() as stalled, running.connect() as hostile, running.connect() as device:
+        stalled.sendall(frame()[:40])  # then says nothing
+        hostile.sendall(big)
+        device.sendall(frame(qn="20260301103000002"))
+        [ack] = _replies(device, 1)
+        assert ack.qn == "20260301103000002"
+    letters = {d.reason: d.payload for d in running.dead_letters(2)}
+    assert letters == {"frame_too_large": big[:1024], "truncated": frame()[:40]}
+
+
+def test_idle_connections_are_closed(start_gateway: GatewayFactory) -> None:
+    running = start_gateway(idle_timeout_s=0.5)
+    with running.connect() as sock:
+        sock.sendall(frame()[:20])
+        assert _closed_by_peer(sock)
+    assert running.thread.stats.closed["idle"] == 1
+    assert [d.reason for d in running.dead_letters(1)] == ["truncated"]
+
+
+def test_connections_beyond_the_limit_are_refused(start_gateway: GatewayFactory) -> None:
+    running = start_gateway(max_connections=1)
+    with running.connect() as first:
+        first.sendall(frame(qn="20260301103000001"))
+        assert len(_replies(first, 1)) == 1
+        with running.connect() as second:
+            assert _closed_by_peer(second)
+    assert running.thread.stats.connections["refused_limit"] == 1
+
+
+def test_metrics_endpoint_reports_frames_by_result_and_devices_online(
+    start_gateway: GatewayFactory,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    running = start_gateway(run_options=RunOptions(metrics_port=port))
+    with running.connect() as sock:
+        sock.sendall(frame(qn="20260301103000001") + b"noise" + frame(qn="20260301103000002"))
+        assert len(_replies(sock, 2)) == 2
+        text = (
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        )
+    assert 'greenwatch_gateway_hj212_frames_total{result="accepted"} 2.0' in text
+    assert 'greenwatch_gateway_hj212_frames_total{result="garbage"} 1.0' in text
+    assert "greenwatch_gateway_hj212_devices_online 1.0" in text
+    json.dumps(text)  # exposition is plain text
