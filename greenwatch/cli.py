@@ -13,6 +13,7 @@ from deploy.db_cli import db_app
 from greenwatch.settings import load_settings
 from ingest.hj212.cli import hj212_app
 from schemas.cli import schemas_app
+from streams.cli import replay_command
 
 app = typer.Typer(
     name="greenwatch",
@@ -37,3 +38,4 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(hj212_app, name="hj212")
+app.command("replay")(replay_command)

@@ -1,0 +1,360 @@
+"""The stream engine: per-device event-time windows over normalized measurements.
+
+The same ``Engine`` is driven by the offline replay (``streams.replay``) and by the faust
+worker, so replay equals streaming by construction. It does no I/O: what the store already
+holds is handed to it through ``hydrate`` / ``hydrate_year``.
+
+Contract (docs/processing.md; /work/notes/engine_contract.md), with these refinements:
+
+- ``missing_hours`` may return a whole China day of device-hours: when a measurement touches
+  a day the engine holds no state for (a new day, a restart, late data for a day already
+  dropped), every hour of that day it does not hold is listed, because the daily aggregate
+  needs all of them. Adapters should fetch them in one query per (device, day).
+- ``hydrate_year(outlet_id, factor, year, ytd)`` accepts either the contract's float (a
+  year-to-date load carried as an opaque prior) or, preferably, a mapping China day → daily
+  load (kg) as stored: with per-day loads a day the engine closes again after a crash or a
+  replay replaces its stored value instead of being counted twice.
+- Unknown devices (not in the registry) are ignored by every method and counted in
+  ``skipped``; ``normalize_packet`` refuses them before they get here.
+- ``tick(now)`` also closes the windows of devices it finds silent (their last hour and day
+  would otherwise wait for data that do not come), comparing window ends with ``now``.
+
+Windows: an hour closes when the device's watermark (the latest event time of its rtd/minute
+data: sampling instant, or minute end) passes hour end + ``policy.grace_minutes``; a day when
+it passes day end + grace. Data from more than ``policy.clock_skew_seconds`` in the future of
+their ``received_at`` do not advance the watermark. Late data for a closed hour (after
+``hydrate``) re-aggregate it and re-issue the aggregates and verdicts that changed, then the
+day (and the annual verdicts of the days after it). Only what a closed hour contributes to
+its day is kept (``HourSummary``); a closed day is kept one more day for late data, then
+dropped. Loads and means are order-independent (``math.fsum``), so feeding the same data in
+any order or batching ends with the same latest outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from math import fsum
+from typing import Final
+
+from schemas.alert import QualitySignal
+from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from schemas.registry import Registry
+from schemas.verdict import Verdict
+from streams.domain.context import DeviceContext, device_context
+from streams.domain.daily import HourSummary, aggregate_day, fingerprint
+from streams.domain.evaluate import judge_annual_load, judge_daily_load, judge_hour
+from streams.domain.hourly import aggregate_hour
+from streams.domain.minutes import FactorReadings
+from streams.domain.periods import DAY, HOUR, MINUTE, day_start, day_start_of, hour_start
+from streams.domain.quality import DeviceQuality
+
+DeviceHour = tuple[str, datetime]
+"""(device MN, hour start, aware UTC+8)."""
+YearKey = tuple[str, str, int]
+"""(outlet id, factor, China calendar year)."""
+Output = AggregateValue | Verdict | QualitySignal
+
+AGGREGATED: Final = frozenset({PeriodKind.RTD, PeriodKind.MINUTE})
+"""Periods the engine aggregates; hour (2061) and day (2031) data are stored, not used."""
+CLOSED_DAY_RETENTION: Final = DAY
+"""How long a closed day's hourly summaries stay in memory for late data (beyond it, late
+data make the engine ask for the whole day again)."""
+HOURS_PER_DAY: Final = 24
+
+
+@dataclass(slots=True)
+class _DayState:
+    hours: dict[str, dict[datetime, HourSummary]] = field(default_factory=dict)
+    issued: dict[str, int] = field(default_factory=dict)
+    closed: bool = False
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class _DeviceState:
+    context: DeviceContext
+    watermark: datetime | None = None
+    hours: dict[datetime, dict[str, FactorReadings]] = field(default_factory=dict)
+    days: dict[datetime, _DayState] = field(default_factory=dict)
+    quality: DeviceQuality = field(default_factory=DeviceQuality)
+
+
+@dataclass(slots=True)
+class _YearState:
+    prior_kg: float = 0.0
+    days: dict[date, float] = field(default_factory=dict)
+    issued: dict[date, float] = field(default_factory=dict)
+
+
+class Engine:
+    """Aggregation, judgement and quality signals for every device of one registry.
+
+    Not thread-safe; call from one task. Every method returns at once (no I/O).
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._policy = registry.policy
+        self._grace = timedelta(minutes=registry.policy.grace_minutes)
+        self._skew = timedelta(seconds=registry.policy.clock_skew_seconds)
+        self._devices: dict[str, _DeviceState] = {}
+        self._unknown: set[str] = set()
+        self._years: dict[YearKey, _YearState] = {}
+        self.skipped = 0
+        """Measurements of devices the registry does not know, ignored so far."""
+
+    def held_windows(self) -> tuple[int, int]:
+        """(hour buffers, day states) held in memory, over all devices (for metrics)."""
+        hours = sum(len(state.hours) for state in self._devices.values())
+        days = sum(len(state.days) for state in self._devices.values())
+        return hours, days
+
+    # -- hydration ---------------------------------------------------------------------------
+
+    def missing_hours(self, measurements: Sequence[Measurement]) -> set[DeviceHour]:
+        """Device-hours these measurements touch that the engine holds no state for."""
+        missing: set[DeviceHour] = set()
+        seen: set[DeviceHour] = set()
+        for measurement in measurements:
+            if measurement.period not in AGGREGATED:
+                continue
+            key = (measurement.device_id, hour_start(measurement.period_start))
+            if key in seen:
+                continue
+            seen.add(key)
+            state = self._device(key[0])
+            if state is None or key[1] in state.hours:
+                continue
+            day = day_start(key[1])
+            if day in state.days:
+                missing.add(key)
+                continue
+            for index in range(HOURS_PER_DAY):
+                hour = day + index * HOUR
+                if hour not in state.hours:
+                    missing.add((key[0], hour))
+        return missing
+
+    def hydrate(self, device_hour: DeviceHour, stored: Sequence[Measurement]) -> None:
+        """Give the engine what the store holds for ``device_hour`` ([] is fine). Re-sent
+        values replace earlier ones, so overlap with later ``ingest`` calls is harmless."""
+        state = self._device(device_hour[0])
+        if state is None:
+            return
+        hour = hour_start(device_hour[1])
+        buffer = self._open_hour(state, hour)
+        for measurement in stored:
+            if (
+                measurement.device_id == state.context.device_id
+                and measurement.period in AGGREGATED
+                and hour_start(measurement.period_start) == hour
+            ):
+                _add(buffer, measurement)
+
+    def missing_years(self, measurements: Sequence[Measurement]) -> set[YearKey]:
+        """(outlet, factor, year) with an annual quota that these measurements may close a
+        day of and for which the engine holds no year-to-date state."""
+        missing: set[YearKey] = set()
+        seen: set[tuple[str, int]] = set()
+        for measurement in measurements:
+            state = self._device(measurement.device_id)
+            if state is None:
+                continue
+            start = measurement.period_start
+            for year in {day_start(start).year, day_start(start - DAY - self._grace).year}:
+                if (measurement.device_id, year) in seen:
+                    continue
+                seen.add((measurement.device_id, year))
+                for factor, quota in state.context.outlet.load_quotas.items():
+                    key = (state.context.outlet_id, factor, year)
+                    if quota.annual_kg is not None and key not in self._years:
+                        missing.add(key)
+        return missing
+
+    def hydrate_year(
+        self, outlet_id: str, factor: str, year: int, ytd_load_kg: float | Mapping[date, float]
+    ) -> None:
+        """Stored daily loads (China day → kg) of ``year``, or a year-to-date total, for the
+        annual quota. Days the engine has closed itself keep the engine's value."""
+        state = self._years.setdefault((outlet_id, factor, year), _YearState())
+        if isinstance(ytd_load_kg, Mapping):
+            for day, load in ytd_load_kg.items():
+                if day.year == year and day not in state.days:
+                    state.days[day] = load
+        else:
+            state.prior_kg = ytd_load_kg
+        for day, ytd in _year_to_date(state):
+            state.issued.setdefault(day, ytd)
+
+    # -- processing --------------------------------------------------------------------------
+
+    def ingest(self, measurements: Sequence[Measurement]) -> list[Output]:
+        """Add measurements; return the aggregates, verdicts and quality signals that closed
+        or changed. Hours not hydrated are treated as hydrated with []."""
+        outputs: list[Output] = []
+        touched: dict[str, _DeviceState] = {}
+        ordered = sorted(measurements, key=lambda m: (m.device_id, m.period_start))
+        for measurement in ordered:
+            state = self._device(measurement.device_id)
+            if state is None:
+                self.skipped += 1
+                continue
+            outputs.extend(state.quality.observe(state.context, measurement, self._policy))
+            if measurement.period not in AGGREGATED:
+                continue
+            buffer = self._open_hour(state, hour_start(measurement.period_start))
+            if _add(buffer, measurement):
+                self._advance(state, measurement)
+                touched[state.context.device_id] = state
+        for state in touched.values():
+            if state.watermark is not None:
+                outputs.extend(self._close_ripe(state, state.watermark))
+        return outputs
+
+    def close_all(self) -> list[Output]:
+        """Close every open window (end of a replay)."""
+        outputs: list[Output] = []
+        for mn in sorted(self._devices):
+            outputs.extend(self._close_ripe(self._devices[mn], None))
+        return outputs
+
+    def tick(self, now: datetime) -> list[Output]:
+        """Silence detection at wall-clock ``now``; closes the windows of silent devices
+        that end (plus grace) before ``now``."""
+        outputs: list[Output] = []
+        for mn in sorted(self._devices):
+            state = self._devices[mn]
+            signal = state.quality.check_silence(state.context, now, self._policy)
+            if signal is not None:
+                outputs.append(signal)
+            if state.quality.silent:
+                outputs.extend(self._close_ripe(state, now))
+        return outputs
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _device(self, mn: str) -> _DeviceState | None:
+        state = self._devices.get(mn)
+        if state is None and mn not in self._unknown:
+            context = device_context(self._registry, mn)
+            if context is None:
+                self._unknown.add(mn)
+                return None
+            state = self._devices[mn] = _DeviceState(context)
+        return state
+
+    def _open_hour(self, state: _DeviceState, hour: datetime) -> dict[str, FactorReadings]:
+        buffer = state.hours.get(hour)
+        if buffer is None:
+            buffer = state.hours[hour] = {}
+            day = day_start(hour)
+            if day not in state.days:
+                state.days[day] = _DayState()
+        return buffer
+
+    def _advance(self, state: _DeviceState, measurement: Measurement) -> None:
+        event = measurement.period_start
+        if measurement.period is PeriodKind.MINUTE:
+            event += MINUTE
+        if measurement.period_start > measurement.received_at + self._skew:
+            return
+        if state.watermark is None or event > state.watermark:
+            state.watermark = event
+
+    def _close_ripe(self, state: _DeviceState, watermark: datetime | None) -> list[Output]:
+        """Close hours and days that end (plus grace) at or before ``watermark``; None
+        closes everything."""
+        outputs: list[Output] = []
+        for hour in sorted(state.hours):
+            if watermark is None or hour + HOUR + self._grace <= watermark:
+                outputs.extend(self._close_hour(state, hour))
+        for day in sorted(state.days):
+            day_state = state.days[day]
+            if watermark is not None and day + DAY + self._grace > watermark:
+                continue
+            if not day_state.closed or day_state.dirty:
+                outputs.extend(self._close_day(state, day, day_state))
+            expired = watermark is not None and (
+                day + DAY + self._grace + CLOSED_DAY_RETENTION <= watermark
+            )
+            if expired and not any(day <= h < day + DAY for h in state.hours):
+                del state.days[day]
+        return outputs
+
+    def _close_hour(self, state: _DeviceState, hour: datetime) -> list[Output]:
+        readings = state.hours.pop(hour)
+        context = state.context
+        day_state = state.days.setdefault(day_start(hour), _DayState())
+        outputs: list[Output] = []
+        for result in aggregate_hour(context, hour, readings, self._policy):
+            summary = HourSummary.of(result.aggregate)
+            hours = day_state.hours.setdefault(result.aggregate.factor, {})
+            previous = hours.get(hour)
+            hours[hour] = summary
+            if previous is not None and previous.fingerprint == summary.fingerprint:
+                continue
+            day_state.dirty = True
+            outputs.append(result.aggregate)
+            verdict = judge_hour(result, context, self._registry)
+            if verdict is not None:
+                outputs.append(verdict)
+        return outputs
+
+    def _close_day(self, state: _DeviceState, day: datetime, day_state: _DayState) -> list[Output]:
+        context = state.context
+        outputs: list[Output] = []
+        for factor in sorted(day_state.hours):
+            aggregate = aggregate_day(context, day, factor, day_state.hours[factor], self._policy)
+            mark = fingerprint(aggregate)
+            if day_state.issued.get(factor) == mark:
+                continue
+            day_state.issued[factor] = mark
+            outputs.append(aggregate)
+            verdict = judge_daily_load(aggregate, context, self._policy)
+            if verdict is not None:
+                outputs.append(verdict)
+            quota = context.quota(factor)
+            if quota is not None and quota.annual_kg is not None:
+                outputs.extend(self._record_day_load(context, factor, day, aggregate.load_kg))
+        day_state.closed = True
+        day_state.dirty = False
+        return outputs
+
+    def _record_day_load(
+        self, context: DeviceContext, factor: str, day: datetime, load_kg: float | None
+    ) -> list[Output]:
+        """Update the year-to-date state with a (re)closed day's load and issue the annual
+        verdicts of that day and of later closed days whose year-to-date value changed."""
+        year = self._years.setdefault((context.outlet_id, factor, day.year), _YearState())
+        if load_kg is None:
+            year.days.pop(day.date(), None)
+        else:
+            year.days[day.date()] = load_kg
+        outputs: list[Output] = []
+        for counted, (closed_day, ytd) in enumerate(_year_to_date(year), start=1):
+            if closed_day < day.date() or year.issued.get(closed_day) == ytd:
+                continue
+            year.issued[closed_day] = ytd
+            verdict = judge_annual_load(
+                context, factor, day_start_of(closed_day), ytd, counted, self._policy
+            )
+            if verdict is not None:
+                outputs.append(verdict)
+        return outputs
+
+
+def _add(buffer: dict[str, FactorReadings], measurement: Measurement) -> bool:
+    readings = buffer.get(measurement.factor)
+    if readings is None:
+        readings = buffer[measurement.factor] = FactorReadings()
+    return readings.add(measurement)
+
+
+def _year_to_date(year: _YearState) -> Iterable[tuple[date, float]]:
+    """(day, year-to-date load through that day) for every day with a known load."""
+    loads: list[float] = [year.prior_kg] if year.prior_kg else []
+    for day in sorted(year.days):
+        loads.append(year.days[day])
+        yield day, fsum(loads)

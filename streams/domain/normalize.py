@@ -1,0 +1,121 @@
+"""Decoded HJ 212 packets → ``Measurement``s (one per factor), codes mapped to HJ 212-2017.
+
+Command → period: 2011 real-time (实时数据) → ``rtd``; 2051 minute (分钟数据) → ``minute``;
+2061 hourly (小时数据) → ``hour``; 2031 daily (日数据) → ``day``. Every other command
+(heartbeats, 9014 data acks, 2021 run status, 2041 run time…) carries no measurement and
+gives ``[]``.
+
+- ``period_start``: the packet's ``DataTime`` (China time). For minute/hour/day data it is the
+  start of the period and is floored to that boundary (a device that sends
+  ``DataTime=20240501120030`` for a minute means the minute starting 12:00); real-time data
+  keep the sampling instant.
+- Factor codes of HJ/T 212-2005 (``01``, ``B02``, ``S01``…) become 2017 codes through the
+  codec's map (``ingest.hj212.factor_code_2005_to_2017``, HJ 212-2017 Appendix B); unmapped
+  codes are kept as sent. ``factor_as_sent`` always keeps the original.
+- Suffixes used: Rtd, Avg, Min, Max, Cou, ZsRtd, ZsAvg (numbers) and Flag (default ``N``,
+  upper-cased). A factor with no numeric value (equipment status ``SB1-RS``, text values) is
+  skipped; when two codes map to the same 2017 factor the later one in the frame wins.
+- ``outlet_id`` comes from the registry; a packet from an MN the registry does not know is
+  refused with ``NormalizeError(UNKNOWN_DEVICE)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Final
+
+from ingest.hj212 import Packet, factor_code_2005_to_2017
+from ingest.hj212.packet import FactorValue
+from schemas.measurement import Measurement, PeriodKind
+from schemas.registry import Registry
+from streams.domain.errors import NormalizeError, NormalizeReason
+from streams.domain.periods import china_time, day_start, hour_start, minute_start
+
+PERIOD_OF_COMMAND: Final[Mapping[str, PeriodKind]] = {
+    "2011": PeriodKind.RTD,
+    "2051": PeriodKind.MINUTE,
+    "2061": PeriodKind.HOUR,
+    "2031": PeriodKind.DAY,
+}
+"""HJ 212-2017 command codes (CN) that carry measurements, and the period of each."""
+
+_NUMERIC_SUFFIXES: Final = (
+    ("Rtd", "rtd"),
+    ("Avg", "avg"),
+    ("Min", "min"),
+    ("Max", "max"),
+    ("Cou", "cou"),
+    ("ZsRtd", "zs_rtd"),
+    ("ZsAvg", "zs_avg"),
+)
+
+
+def normalize_packet(
+    packet: Packet, received_at: datetime, registry: Registry
+) -> list[Measurement]:
+    """The measurements of one decoded packet, received at ``received_at`` (aware).
+
+    Raises ``NormalizeError`` (``unknown_device``, ``missing_data_time``); pure otherwise.
+    """
+    period = PERIOD_OF_COMMAND.get(packet.cn)
+    if period is None:
+        return []
+    found = registry.device(packet.mn)
+    if found is None:
+        raise NormalizeError(
+            NormalizeReason.UNKNOWN_DEVICE, "MN is not in the registry", mn=packet.mn
+        )
+    if packet.data_time is None:
+        raise NormalizeError(
+            NormalizeReason.MISSING_DATA_TIME,
+            f"CN {packet.cn} without a readable DataTime",
+            mn=packet.mn,
+        )
+    _, outlet, _ = found
+    start = _period_start(packet.data_time, period)
+    code_map = factor_code_2005_to_2017()
+    measurements: dict[str, Measurement] = {}
+    for sent, fields in packet.values.items():
+        numbers = _numbers(fields)
+        if not numbers:
+            continue
+        factor = code_map.get(sent, sent)
+        measurements[factor] = Measurement(
+            device_id=packet.mn,
+            outlet_id=outlet.id,
+            factor=factor,
+            factor_as_sent=sent,
+            period=period,
+            period_start=start,
+            flag=_flag(fields.get("Flag")),
+            received_at=received_at,
+            qn=packet.qn,
+            **numbers,
+        )
+    return list(measurements.values())
+
+
+def _period_start(data_time: datetime, period: PeriodKind) -> datetime:
+    if period is PeriodKind.RTD:
+        return china_time(data_time)
+    if period is PeriodKind.MINUTE:
+        return minute_start(data_time)
+    if period is PeriodKind.HOUR:
+        return hour_start(data_time)
+    return day_start(data_time)
+
+
+def _numbers(fields: Mapping[str, FactorValue]) -> dict[str, float]:
+    numbers: dict[str, float] = {}
+    for suffix, attribute in _NUMERIC_SUFFIXES:
+        value = fields.get(suffix)
+        if isinstance(value, float):
+            numbers[attribute] = value
+    return numbers
+
+
+def _flag(value: FactorValue | None) -> str:
+    if isinstance(value, str) and value.strip():
+        return value.strip().upper()
+    return "N"

@@ -1,0 +1,52 @@
+"""Event-time periods: China time (UTC+8) minutes, hours and calendar days.
+
+HJ 212 ``DataTime`` is China Standard Time and marks the **start** of a minute (2051), hour
+(2061) or day (2031) period, or the sampling instant of real-time data (2011). Every datetime
+here is aware; functions accept any time zone and return China time, so values read back
+from PostgreSQL (session time zone) bucket the same way as values decoded from a frame.
+Days are China calendar days (00:00–24:00 UTC+8).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Final
+
+CHINA_TZ: Final = timezone(timedelta(hours=8))
+"""China Standard Time, UTC+8, the clock of HJ 212 DataTime."""
+
+MINUTE: Final = timedelta(minutes=1)
+HOUR: Final = timedelta(hours=1)
+DAY: Final = timedelta(days=1)
+
+
+def china_time(moment: datetime) -> datetime:
+    """``moment`` (aware) expressed in China time; raises ValueError when it is naive."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment.isoformat()}: event times must be aware")
+    return moment.astimezone(CHINA_TZ)
+
+
+def minute_start(moment: datetime) -> datetime:
+    """Start of the China-time minute containing ``moment``."""
+    return china_time(moment).replace(second=0, microsecond=0)
+
+
+def hour_start(moment: datetime) -> datetime:
+    """Start of the China-time hour containing ``moment``."""
+    return china_time(moment).replace(minute=0, second=0, microsecond=0)
+
+
+def day_start(moment: datetime) -> datetime:
+    """Start (00:00 UTC+8) of the China calendar day containing ``moment``."""
+    return china_time(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def china_date(moment: datetime) -> date:
+    """The China calendar day of ``moment``."""
+    return china_time(moment).date()
+
+
+def day_start_of(day: date) -> datetime:
+    """00:00 China time of calendar day ``day``."""
+    return datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ)

@@ -1,0 +1,194 @@
+"""Data-quality signals of one device (design.md, data-quality rung of the alert ladder).
+
+Each signal is emitted only when its condition starts (``active=True``) or ends
+(``active=False``), never per measurement:
+
+- ``flagged`` (per factor): a real-time or minute value flagged F/M/C/D/B (stopped,
+  maintenance, calibration, fault, communication fault); cleared by the next value with any
+  other flag.
+- ``flatline`` (per pollutant factor): the same non-zero valid value for at least
+  ``policy.flatline_minutes`` (first value's period start to the latest value's period end);
+  cleared when the value changes.
+- ``clock_skew`` (per device): ``|DataTime − received_at| > policy.clock_skew_seconds`` for
+  real-time data (DataTime is the sampling instant) and minute data (compared with the end of
+  the minute, when it is sent); cleared by the next value within the bound. Minute data
+  re-sent long after the fact (补发) also count as skewed: the signal says "this device's
+  data arrive far from their time stamps", which an operator should look at either way.
+- ``silent`` (per device): ``tick(now)`` finds no data received for more than
+  ``policy.silence_intervals × interval_s`` seconds; cleared by the next measurement.
+
+Signals follow event time per factor: a value older than the latest one already seen for its
+factor (late or re-sent data) does not change the flagged or flatline state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from schemas.alert import QualityKind, QualitySignal
+from schemas.measurement import INVALID_FOR_COMPLIANCE, Measurement, PeriodKind
+from schemas.registry import AlertPolicy
+from streams.domain import factors
+from streams.domain.context import DeviceContext
+from streams.domain.periods import MINUTE
+
+
+@dataclass(slots=True)
+class _Run:
+    """The current run of equal values of one factor."""
+
+    value: float
+    since: datetime
+    active: bool = False
+
+
+@dataclass(slots=True)
+class DeviceQuality:
+    """Quality state of one device: bounded by its number of factors."""
+
+    last_event: dict[str, datetime] = field(default_factory=dict)
+    flagged: dict[str, str] = field(default_factory=dict)
+    runs: dict[str, _Run] = field(default_factory=dict)
+    clock_skewed: bool = False
+    silent: bool = False
+    last_received: datetime | None = None
+
+    def observe(
+        self, device: DeviceContext, measurement: Measurement, policy: AlertPolicy
+    ) -> list[QualitySignal]:
+        """Signals that start or end with ``measurement`` (call in event-time order)."""
+        signals: list[QualitySignal] = []
+        received = measurement.received_at
+        if self.last_received is None or received > self.last_received:
+            self.last_received = received
+        if self.silent:
+            self.silent = False
+            signals.append(_signal(device, None, QualityKind.SILENT, False, received, {}))
+        if measurement.period not in (PeriodKind.RTD, PeriodKind.MINUTE):
+            return signals
+        end = measurement.period_start
+        if measurement.period is PeriodKind.MINUTE:
+            end += MINUTE
+        signals.extend(self._clock(device, measurement, end, policy))
+        factor = measurement.factor
+        last = self.last_event.get(factor)
+        if last is not None and measurement.period_start < last:
+            return signals
+        self.last_event[factor] = measurement.period_start
+        signals.extend(self._flag(device, measurement))
+        signals.extend(self._flatline(device, measurement, end, policy))
+        return signals
+
+    def check_silence(
+        self, device: DeviceContext, now: datetime, policy: AlertPolicy
+    ) -> QualitySignal | None:
+        """The ``silent`` signal when the device just went silent at ``now``, else None."""
+        if self.last_received is None or self.silent:
+            return None
+        allowed = timedelta(seconds=policy.silence_intervals * device.interval_s)
+        if now - self.last_received <= allowed:
+            return None
+        self.silent = True
+        detail = {
+            "last_received_at": self.last_received.isoformat(),
+            "silent_seconds": (now - self.last_received).total_seconds(),
+            "allowed_seconds": allowed.total_seconds(),
+        }
+        return _signal(device, None, QualityKind.SILENT, True, now, detail)
+
+    def _clock(
+        self, device: DeviceContext, measurement: Measurement, sent: datetime, policy: AlertPolicy
+    ) -> list[QualitySignal]:
+        skew = (measurement.received_at - sent).total_seconds()
+        skewed = abs(skew) > policy.clock_skew_seconds
+        if skewed == self.clock_skewed:
+            return []
+        self.clock_skewed = skewed
+        detail = {
+            "skew_seconds": skew,
+            "data_time": measurement.period_start.isoformat(),
+            "received_at": measurement.received_at.isoformat(),
+            "allowed_seconds": policy.clock_skew_seconds,
+        }
+        return [
+            _signal(device, None, QualityKind.CLOCK_SKEW, skewed, measurement.received_at, detail)
+        ]
+
+    def _flag(self, device: DeviceContext, measurement: Measurement) -> list[QualitySignal]:
+        factor, flag = measurement.factor, measurement.flag
+        previous = self.flagged.get(factor)
+        if flag in INVALID_FOR_COMPLIANCE and previous is None:
+            self.flagged[factor] = flag
+            detail = {"flag": flag}
+            return [
+                _signal(device, factor, QualityKind.FLAGGED, True, measurement.period_start, detail)
+            ]
+        if flag not in INVALID_FOR_COMPLIANCE and previous is not None:
+            del self.flagged[factor]
+            detail = {"flag": flag, "previous_flag": previous}
+            return [
+                _signal(
+                    device, factor, QualityKind.FLAGGED, False, measurement.period_start, detail
+                )
+            ]
+        return []
+
+    def _flatline(
+        self, device: DeviceContext, measurement: Measurement, end: datetime, policy: AlertPolicy
+    ) -> list[QualitySignal]:
+        factor = measurement.factor
+        value = measurement.rtd if measurement.period is PeriodKind.RTD else measurement.avg
+        if value is None or measurement.flag in INVALID_FOR_COMPLIANCE:
+            return []
+        if not factors.is_pollutant(factor):
+            return []
+        run = self.runs.get(factor)
+        if run is None or run.value != value:
+            self.runs[factor] = _Run(value, measurement.period_start)
+            if run is not None and run.active:
+                ended = {"value": run.value, "new_value": value}
+                return [
+                    _signal(
+                        device,
+                        factor,
+                        QualityKind.FLATLINE,
+                        False,
+                        measurement.period_start,
+                        ended,
+                    )
+                ]
+            return []
+        duration = end - run.since
+        if run.active or value == 0.0 or duration < timedelta(minutes=policy.flatline_minutes):
+            return []
+        run.active = True
+        detail: dict[str, Any] = {
+            "value": value,
+            "since": run.since.isoformat(),
+            "minutes": duration.total_seconds() / 60,
+        }
+        return [
+            _signal(device, factor, QualityKind.FLATLINE, True, measurement.period_start, detail)
+        ]
+
+
+def _signal(
+    device: DeviceContext,
+    factor: str | None,
+    kind: QualityKind,
+    active: bool,
+    observed_at: datetime,
+    detail: dict[str, Any],
+) -> QualitySignal:
+    return QualitySignal(
+        device_id=device.device_id,
+        outlet_id=device.outlet_id,
+        enterprise_id=device.enterprise_id,
+        factor=factor,
+        kind=kind,
+        active=active,
+        observed_at=observed_at,
+        detail=detail,
+    )

@@ -1,0 +1,252 @@
+"""Offline replay: HJ 212 lines → decode → normalize → ``Engine`` → latest outputs.
+
+The adapter the auditors use to re-derive every number (design.md: "any past verdict can be
+reproduced by ``greenwatch replay``"). It drives the very ``Engine`` the faust worker drives,
+with an in-memory store in place of PostgreSQL: every measurement it has seen is kept by
+device-hour and handed back through ``Engine.hydrate`` when the engine asks for an hour it
+holds no state for (late data), and every daily load it has issued through
+``Engine.hydrate_year``.
+
+Input: one frame per line (CR LF or LF). A line may start with an ISO 8601 receive time and a
+TAB (``2024-05-01T12:00:03+08:00<TAB>##0101…``), as a dump of the raw topic would; without
+it the frame's DataTime stands for the receive time (clock-skew detection is then moot).
+Lines that do not decode, packets from MNs not in the registry and measurement packets
+without DataTime are skipped and counted (``ReplayStats``), never fatal.
+
+Output: the **latest** revision of every hourly and daily aggregate and of every verdict, as
+dicts ``{"kind": "hourly" | "daily" | "verdict", **model fields}`` in a stable order: period
+start, outlet, factor, kind (hourly, daily, verdict), rule. With ``include_quality`` the
+quality signals follow, every one of them (they are events, not revisions), ordered by
+observation time, device, factor and kind.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Final
+
+from ingest.hj212 import CrcVariant, DecodeError, Packet, ReasonCode, decode, inspect
+from schemas.alert import QualitySignal
+from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from schemas.registry import CrcVariant as DeviceCrc
+from schemas.registry import Registry
+from schemas.verdict import Verdict
+from streams.domain.engine import AGGREGATED, DeviceHour, Engine, Output
+from streams.domain.errors import NormalizeError, NormalizeReason
+from streams.domain.normalize import PERIOD_OF_COMMAND, normalize_packet
+from streams.domain.periods import china_date, hour_start
+
+_CODEC_CRC: Final[dict[DeviceCrc, CrcVariant]] = {
+    DeviceCrc.HJ212: "hj212",
+    DeviceCrc.MODBUS: "modbus",
+    DeviceCrc.MODBUS_LE: "modbus-le",
+}
+_KIND_RANK: Final = {"hourly": 0, "daily": 1, "verdict": 2}
+
+MeasurementKey = tuple[str, PeriodKind, datetime]
+
+
+@dataclass(slots=True)
+class ReplayStats:
+    """What the replay read and skipped (printed on stderr by the CLI)."""
+
+    lines: int = 0
+    decoded: int = 0
+    undecodable: Counter[str] = field(default_factory=Counter)
+    bad_receive_time: int = 0
+    unknown_devices: Counter[str] = field(default_factory=Counter)
+    """Packets per MN that the registry does not know."""
+    missing_data_time: int = 0
+    measurements: int = 0
+
+
+class MemoryStore:
+    """The replay's stand-in for PostgreSQL: measurements by device-hour (natural key, last
+    write wins, like the sink's upsert) and the daily loads issued."""
+
+    def __init__(self) -> None:
+        self._hours: dict[DeviceHour, dict[MeasurementKey, Measurement]] = {}
+        self._daily_loads: dict[tuple[str, str, int], dict[date, float]] = {}
+
+    def add(self, measurements: Iterable[Measurement]) -> None:
+        for m in measurements:
+            if m.period in AGGREGATED:
+                key = (m.device_id, hour_start(m.period_start))
+                self._hours.setdefault(key, {})[(m.factor, m.period, m.period_start)] = m
+
+    def hour(self, device_hour: DeviceHour) -> list[Measurement]:
+        return list(self._hours.get(device_hour, {}).values())
+
+    def record(self, outputs: Iterable[Output]) -> None:
+        for output in outputs:
+            if isinstance(output, AggregateValue) and output.period is PeriodKind.DAY:
+                day = china_date(output.period_start)
+                loads = self._daily_loads.setdefault(
+                    (output.outlet_id, output.factor, day.year), {}
+                )
+                if output.load_kg is None:
+                    loads.pop(day, None)
+                else:
+                    loads[day] = output.load_kg
+
+    def daily_loads(self, outlet_id: str, factor: str, year: int) -> dict[date, float]:
+        return dict(self._daily_loads.get((outlet_id, factor, year), {}))
+
+
+class Replay:
+    """Feed lines, then ``finish()`` for the latest outputs. Not thread-safe."""
+
+    def __init__(self, registry: Registry, include_quality: bool = False) -> None:
+        self._registry = registry
+        self._engine = Engine(registry)
+        self._store = MemoryStore()
+        self._include_quality = include_quality
+        self._latest: dict[tuple[Any, ...], AggregateValue | Verdict] = {}
+        self._quality: list[QualitySignal] = []
+        self.stats = ReplayStats()
+
+    def feed_line(self, line: bytes) -> None:
+        """Decode, normalize and process one input line (blank lines are ignored)."""
+        line = line.rstrip(b"\r\n")
+        if not line.strip():
+            return
+        self.stats.lines += 1
+        received_at: datetime | None = None
+        if b"\t" in line:
+            stamp, line = line.split(b"\t", 1)
+            received_at = _receive_time(stamp)
+            if received_at is None:
+                self.stats.bad_receive_time += 1
+                return
+        packet = self._decode(line)
+        if packet is None:
+            return
+        self.stats.decoded += 1
+        self.process(self._normalize(packet, received_at))
+
+    def process(self, measurements: Sequence[Measurement]) -> None:
+        """Hydrate what the engine lacks from the store, store, then ingest one batch."""
+        if not measurements:
+            return
+        self.stats.measurements += len(measurements)
+        engine, store = self._engine, self._store
+        for device_hour in sorted(engine.missing_hours(measurements)):
+            engine.hydrate(device_hour, store.hour(device_hour))
+        for outlet_id, factor, year in sorted(engine.missing_years(measurements)):
+            engine.hydrate_year(outlet_id, factor, year, store.daily_loads(outlet_id, factor, year))
+        store.add(measurements)
+        self._keep(engine.ingest(measurements))
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Close every window; the latest outputs as JSON-ready dicts in the stable order."""
+        self._keep(self._engine.close_all())
+        rows = [(_sort_key(o), _row(o)) for o in self._latest.values()]
+        lines = [row for _, row in sorted(rows, key=lambda pair: pair[0])]
+        if self._include_quality:
+            for signal in sorted(self._quality, key=_quality_key):
+                lines.append({"kind": "quality", **signal.model_dump(mode="json")})
+        return lines
+
+    def _keep(self, outputs: list[Output]) -> None:
+        self._store.record(outputs)
+        for output in outputs:
+            if isinstance(output, QualitySignal):
+                if self._include_quality:
+                    self._quality.append(output)
+            elif isinstance(output, Verdict):
+                key: tuple[Any, ...] = (
+                    "v",
+                    output.outlet_id,
+                    output.factor,
+                    output.rule,
+                    output.period_start,
+                )
+                self._latest[key] = output
+            else:
+                key = ("a", output.outlet_id, output.factor, output.period, output.period_start)
+                self._latest[key] = output
+
+    def _decode(self, line: bytes) -> Packet | None:
+        try:
+            return decode(line)
+        except DecodeError as error:
+            if error.reason is ReasonCode.BAD_CRC:
+                packet = self._decode_with_device_crc(line)
+                if packet is not None:
+                    return packet
+            self.stats.undecodable[error.reason.value] += 1
+            return None
+
+    def _decode_with_device_crc(self, line: bytes) -> Packet | None:
+        """Retry a bad-CRC frame with the CRC variant its device is registered with."""
+        found = inspect(line)
+        if found.packet is None:
+            return None
+        device = self._registry.device(found.packet.mn)
+        if device is None or device[2].crc is DeviceCrc.HJ212:
+            return None
+        try:
+            return decode(line, crc=_CODEC_CRC[device[2].crc])
+        except DecodeError:
+            return None
+
+    def _normalize(self, packet: Packet, received_at: datetime | None) -> list[Measurement]:
+        received = received_at or packet.data_time
+        if received is None:
+            if packet.cn in PERIOD_OF_COMMAND:
+                self.stats.missing_data_time += 1
+            return []
+        try:
+            return normalize_packet(packet, received, self._registry)
+        except NormalizeError as error:
+            if error.reason is NormalizeReason.UNKNOWN_DEVICE:
+                self.stats.unknown_devices[packet.mn] += 1
+            else:
+                self.stats.missing_data_time += 1
+            return []
+
+
+def replay_lines(
+    lines: Iterable[bytes], registry: Registry, include_quality: bool = False
+) -> tuple[list[dict[str, Any]], ReplayStats]:
+    """Replay every line; the latest outputs (see the module doc) and the counts."""
+    replay = Replay(registry, include_quality)
+    for line in lines:
+        replay.feed_line(line)
+    return replay.finish(), replay.stats
+
+
+def _receive_time(stamp: bytes) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(stamp.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _row(output: AggregateValue | Verdict) -> dict[str, Any]:
+    if isinstance(output, Verdict):
+        kind = "verdict"
+    else:
+        kind = "hourly" if output.period is PeriodKind.HOUR else "daily"
+    return {"kind": kind, **output.model_dump(mode="json")}
+
+
+def _sort_key(output: AggregateValue | Verdict) -> tuple[datetime, str, str, int, str]:
+    if isinstance(output, Verdict):
+        return (output.period_start, output.outlet_id, output.factor, 2, output.rule.value)
+    rank = _KIND_RANK["hourly" if output.period is PeriodKind.HOUR else "daily"]
+    return (output.period_start, output.outlet_id, output.factor, rank, "")
+
+
+def _quality_key(signal: QualitySignal) -> tuple[datetime, str, str, str, bool]:
+    return (
+        signal.observed_at,
+        signal.device_id,
+        signal.factor or "",
+        signal.kind.value,
+        signal.active,
+    )
