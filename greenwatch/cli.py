@@ -11,6 +11,7 @@ from deploy.stack_cli import stack_app
 
 from deploy.db_cli import db_app
 from greenwatch.settings import load_settings
+from ingest.cli import gateway_app
 from ingest.hj212.cli import hj212_app
 from schemas.cli import schemas_app
 from streams.cli import replay_command
@@ -38,4 +39,5 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(hj212_app, name="hj212")
+app.add_typer(gateway_app, name="gateway")
 app.command("replay")(replay_command)

@@ -1,0 +1,137 @@
+"""``greenwatch gateway hj212`` and ``greenwatch simulate``: the ingest composition roots.
+
+They read ``Settings`` from ``ctx.obj`` (Kafka bootstrap, topic prefix, registry file), load the
+registry, and hand plain config objects to ``ingest.gateway`` and ``ingest.simulator``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from kafka.errors import KafkaError
+from rich.console import Console
+
+from greenwatch.settings import Settings, kafka_servers
+from ingest.gateway.config import GatewayConfig
+from ingest.gateway.publisher import ProducerOptions
+from ingest.gateway.runner import RunOptions, serve
+from schemas.registry import Registry, RegistryError, load_registry
+from schemas.topics import Topic, topic_name
+
+gateway_app = typer.Typer(
+    help="Device-facing gateways: HJ 212 over TCP into Kafka.", no_args_is_help=True
+)
+_err = Console(stderr=True)
+
+
+def _registry(settings: Settings, path: Path | None) -> Registry:
+    chosen = path or settings.registry_file
+    if chosen is None:
+        _err.print("[red]no registry: give --registry FILE or set GREENWATCH_REGISTRY_FILE[/red]")
+        raise typer.Exit(2)
+    try:
+        return load_registry(chosen)
+    except RegistryError as error:
+        _err.print(f"[red]registry {error.source}: {error.reason}[/red]")
+        raise typer.Exit(2) from None
+
+
+@gateway_app.command("hj212")
+def gateway_hj212(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="TCP port devices connect to.")] = 9212,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    registry: Annotated[
+        Path | None, typer.Option(help="Registry YAML (default: GREENWATCH_REGISTRY_FILE).")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Prometheus /metrics port (none if not given).")
+    ] = None,
+    max_frame_bytes: Annotated[int, typer.Option(help="Largest frame, CR LF included.")] = 8192,
+    idle_timeout: Annotated[float, typer.Option(help="Close after this many silent s.")] = 600.0,
+    max_connections: Annotated[int, typer.Option(help="Refuse connections beyond.")] = 10_000,
+    max_inflight_per_connection: Annotated[
+        int, typer.Option(help="Unacknowledged Kafka records per connection before pausing it.")
+    ] = 256,
+    max_inflight: Annotated[
+        int, typer.Option(help="Unacknowledged Kafka records in all before pausing reads.")
+    ] = 50_000,
+    max_auth_failures: Annotated[
+        int, typer.Option(help="Consecutive auth failures that close a connection (0: never).")
+    ] = 5,
+    max_garbage_bytes: Annotated[
+        int, typer.Option(help="Garbage bytes without a frame that close it (0: never).")
+    ] = 64 * 1024,
+    clock_skew_seconds: Annotated[
+        float | None,
+        typer.Option(help="Tolerated device clock error (default: registry policy; 0: off)."),
+    ] = None,
+    split_timeout: Annotated[
+        float, typer.Option(help="Seconds before a split packet counts incomplete.")
+    ] = 600.0,
+    linger_ms: Annotated[int, typer.Option(help="Kafka producer linger.")] = 5,
+    reuse_port: Annotated[
+        bool, typer.Option(help="SO_REUSEPORT: several gateway processes share the port.")
+    ] = False,
+    summary_interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between summary lines (default: 10 when interactive)."),
+    ] = None,
+) -> None:
+    """Accept HJ 212 devices over TCP and publish their frames to Kafka (raw + dead letters).
+
+    Runs until SIGINT/SIGTERM, then drains records in flight and exits.
+    """
+    settings: Settings = ctx.obj
+    config = GatewayConfig(
+        raw_topic=topic_name(settings.topic_prefix, Topic.RAW_HJ212),
+        deadletter_topic=topic_name(settings.topic_prefix, Topic.DEADLETTER),
+        host=host,
+        port=port,
+        max_frame_bytes=max_frame_bytes,
+        idle_timeout_s=idle_timeout,
+        max_connections=max_connections,
+        max_inflight_per_connection=max_inflight_per_connection,
+        max_inflight_total=max_inflight,
+        max_auth_failures=max_auth_failures,
+        max_garbage_bytes=max_garbage_bytes,
+        clock_skew_limit_s=clock_skew_seconds,
+        split_timeout_s=split_timeout,
+        reuse_port=reuse_port,
+    )
+    if summary_interval is None and sys.stderr.isatty():
+        summary_interval = 10.0
+    options = RunOptions(metrics_port=metrics_port, summary_interval_s=summary_interval)
+    producer = ProducerOptions(kafka_servers(settings), linger_ms=linger_ms)
+    loaded = _registry(settings, registry)
+    try:
+        asyncio.run(_serve_until_signal(config, loaded, producer, options))
+    except KafkaError as error:
+        _err.print(f"[red]Kafka at {producer.bootstrap} unavailable: {error}[/red]")
+        raise typer.Exit(1) from None
+    except OSError as error:
+        _err.print(f"[red]cannot listen on {host}:{port}: {error}[/red]")
+        raise typer.Exit(1) from None
+
+
+async def _serve_until_signal(
+    config: GatewayConfig, registry: Registry, producer: ProducerOptions, options: RunOptions
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    def ready(gateway: object) -> None:
+        _err.print(
+            f"gateway hj212 listening on {config.host}:{config.port} → {config.raw_topic} "
+            f"(dead letters {config.deadletter_topic}); registry {registry.version}"
+        )
+
+    stats = await serve(config, registry, producer, stop, options, _err.print, ready)
+    _err.print(f"gateway stopped: {stats.frames_total:,} frames, {dict(stats.frames)}")
