@@ -14,7 +14,7 @@ from greenwatch.settings import load_settings
 from ingest.cli import gateway_app
 from ingest.hj212.cli import hj212_app
 from schemas.cli import schemas_app
-from streams.cli import replay_command
+from streams.cli import replay_command, worker_command
 
 app = typer.Typer(
     name="greenwatch",
@@ -40,4 +40,5 @@ app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(hj212_app, name="hj212")
 app.add_typer(gateway_app, name="gateway")
+app.command("worker")(worker_command)
 app.command("replay")(replay_command)

@@ -12,6 +12,7 @@ from typing import BinaryIO
 import typer
 
 from schemas.registry import RegistryError, load_registry
+from streams.app import WorkerTuning
 from streams.replay import ReplayStats, replay_lines
 
 
@@ -88,3 +89,42 @@ def _summary(stats: ReplayStats, rows: list[dict[str, object]]) -> list[str]:
     counted = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
     lines.append(f"{stats.measurements} measurements → {len(rows)} lines ({counted})")
     return lines
+
+_WORKER = WorkerTuning()
+
+
+def worker_command(
+    ctx: typer.Context,
+    batch_size: int = typer.Option(
+        _WORKER.batch_size, min=1, help="Raw messages per batch (one database transaction)."
+    ),
+    batch_within: float = typer.Option(
+        _WORKER.batch_within_s, min=0.01, help="Seconds before a partial batch is processed."
+    ),
+    tick_interval: float = typer.Option(
+        _WORKER.tick_interval_s, min=0.1, help="Seconds between silence checks (Engine.tick)."
+    ),
+    commit_interval: float = typer.Option(
+        _WORKER.commit_interval_s, min=0.1, help="Seconds between offset commits of acked batches."
+    ),
+    metrics_port: int = typer.Option(
+        0, min=0, help="Serve Prometheus metrics on 127.0.0.1:PORT (0: off)."
+    ),
+    loglevel: str = typer.Option("info", help="faust/worker log level."),
+) -> None:
+    """Run one stream worker: raw HJ 212 topic → measurements, aggregates and verdicts in
+    PostgreSQL → hourly/verdicts/quality topics. Start several to share the partitions;
+    stops on SIGTERM/SIGINT. Exit code 2 when it cannot start (no registry, no Kafka)."""
+    from streams.worker import WorkerError, WorkerOptions, run_worker  # kafka-python: slow import
+
+    tuning = WorkerTuning(
+        batch_size=batch_size,
+        batch_within_s=batch_within,
+        tick_interval_s=tick_interval,
+        commit_interval_s=commit_interval,
+    )
+    try:
+        run_worker(ctx.obj, WorkerOptions(tuning, metrics_port, loglevel))
+    except WorkerError as error:
+        typer.echo(f"worker: {error.reason}", err=True)
+        raise typer.Exit(2) from None

@@ -1,0 +1,110 @@
+"""The faust-streaming App of the stream workers, built from ``Settings``.
+
+Every ``greenwatch worker`` process builds the same App: the faust app id is the Kafka
+consumer group (``<topic_prefix>-streams``), so several workers split the raw topic's
+partitions between them (one device's frames stay in one partition: the key is the MN).
+The app has no tables (``store=memory://``, window state lives in the engine and is rebuilt
+from PostgreSQL), no web server and no leader topic. Offsets are committed by faust's commit
+timer only for messages the agent acked, and the agent acks after the database commit (see
+``streams.agents`` and docs/streams.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import faust
+
+from greenwatch.settings import Settings, kafka_servers
+from schemas.topics import CATALOGUE, Topic, topic_name
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerTuning:
+    """Batching, buffering and timers of one worker.
+
+    - ``batch_size``: raw messages per batch (one database transaction);
+    - ``batch_within_s``: process a partial batch after this long without filling it;
+    - ``buffer_maxsize``: messages faust buffers per partition before it pauses fetching
+      (with the take buffer this bounds the memory of a worker whose database is down);
+    - ``tick_interval_s``: period of ``Engine.tick`` (silence detection), wall clock;
+    - ``commit_interval_s``: period of faust's offset commit of acked messages.
+    """
+
+    batch_size: int = 2000
+    batch_within_s: float = 0.5
+    buffer_maxsize: int = 4096
+    tick_interval_s: float = 30.0
+    commit_interval_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTopics:
+    """The faust topics the worker reads and writes."""
+
+    raw: faust.TopicT
+    dead_letters: faust.TopicT
+    hourly: faust.TopicT
+    verdicts: faust.TopicT
+    quality: faust.TopicT
+
+
+def group_id(settings: Settings) -> str:
+    """Consumer group (= faust app id) shared by every worker of a deployment."""
+    return f"{settings.topic_prefix}-streams" if settings.topic_prefix else "greenwatch-streams"
+
+
+def broker_urls(settings: Settings) -> list[str]:
+    """``kafka://host:port`` for each bootstrap server of the settings."""
+    return [f"kafka://{server.strip()}" for server in kafka_servers(settings).split(",")]
+
+
+def create_app(settings: Settings, tuning: WorkerTuning) -> faust.App:
+    """A configured faust App (not started); agents are added by ``streams.agents``.
+
+    Creates the faust data directory (``<state_dir>/streams``) if needed.
+    """
+    datadir = Path(settings.state_dir) / "streams"
+    datadir.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        group_id(settings),
+        broker=broker_urls(settings),
+        store="memory://",
+        autodiscover=False,
+        datadir=str(datadir),
+        web_enabled=False,
+        topic_disable_leader=True,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=tuning.commit_interval_s,
+        stream_buffer_maxsize=tuning.buffer_maxsize,
+        stream_wait_empty=True,
+        producer_acks=-1,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+
+def _partitions(topic: Topic) -> int:
+    return next(spec.partitions for spec in CATALOGUE if spec.topic is topic)
+
+
+def stream_topics(app: faust.App, prefix: str) -> StreamTopics:
+    """The worker's topics, named by ``schemas.topics.topic_name`` (raw bytes in and out)."""
+
+    def topic(which: Topic) -> faust.TopicT:
+        return app.topic(
+            topic_name(prefix, which),
+            partitions=_partitions(which),
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+
+    return StreamTopics(
+        raw=topic(Topic.RAW_HJ212),
+        dead_letters=topic(Topic.DEADLETTER),
+        hourly=topic(Topic.HOURLY),
+        verdicts=topic(Topic.VERDICTS),
+        quality=topic(Topic.QUALITY),
+    )

@@ -1,0 +1,408 @@
+"""The PostgreSQL sink: one transaction per batch, upserts on natural keys (psycopg 3).
+
+``PgSink.flush(batch)`` writes a batch's measurements, hourly/daily values, verdicts and dead
+letters in ONE transaction and returns only after ``COMMIT`` succeeded; the caller acks the
+batch's Kafka messages after that, so an offset is never committed before its rows (see
+docs/streams.md). Each table is written by ``COPY`` into a temporary staging table (created
+once per pooled connection, ``ON COMMIT DELETE ROWS``) followed by one
+``INSERT … SELECT … ON CONFLICT (natural key) DO UPDATE``, rows sorted by key so that two
+workers upserting overlapping keys lock them in the same order. Natural keys:
+
+- measurements ``(device_id, factor, period, period_start)``: a re-sent value replaces the old;
+- aggregates ``(outlet_id, factor, period, period_start)``: late data re-aggregate;
+- verdicts ``(outlet_id, factor, rule, period_start)``: ``revision`` increments only when the
+  judged value or the status changed, so a replayed batch changes nothing;
+- dead letters ``(source_topic, source_partition, source_offset)`` (migration 003).
+
+Then ``gw_refresh_measurement_hourly_keys`` recomputes the plain-PostgreSQL rollup for the
+device-hours whose hourly value was (re)computed (a no-op on TimescaleDB, where
+``measurement_hourly`` is a real-time continuous aggregate).
+
+Errors: a lost or refused connection (``psycopg.OperationalError``, ``PoolTimeout``) is
+retried with exponential backoff (tenacity) until it succeeds or ``RetryPolicy.give_up_after_s``
+passes (``None`` = forever, the worker's setting): while it retries the caller does not ack,
+so consumption pauses. Anything else (a programming error, a constraint the data break) is
+raised as is after the transaction rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    stop_never,
+    wait_exponential,
+)
+
+from schemas.envelope import DeadLetter
+from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from schemas.verdict import Verdict
+from streams.metrics import StreamMetrics
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+VerdictKey = tuple[str, str, str, datetime]
+"""(outlet_id, factor, rule, period_start): the natural key of a verdict."""
+
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (psycopg.OperationalError, PoolTimeout)
+"""Errors that mean "the database is unreachable or restarting": retried, never raised."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePosition:
+    """Where a Kafka message came from: the natural key of a worker's dead letter."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedInput:
+    """A dead letter with the Kafka position of the message it replaces."""
+
+    letter: DeadLetter
+    position: SourcePosition
+
+
+@dataclass(slots=True)
+class SinkBatch:
+    """Everything one batch writes, in one transaction."""
+
+    measurements: list[Measurement] = field(default_factory=list)
+    aggregates: list[AggregateValue] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    dead_letters: list[RejectedInput] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (
+            len(self.measurements)
+            + len(self.aggregates)
+            + len(self.verdicts)
+            + len(self.dead_letters)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FlushResult:
+    """Rows written by one committed flush; ``revisions`` maps each verdict to its revision."""
+
+    measurements: int
+    aggregates: int
+    verdicts: int
+    dead_letters: int
+    revisions: dict[VerdictKey, int]
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff for a lost database: waits ``initial_s``, doubling up to ``max_s``."""
+
+    initial_s: float = 0.2
+    max_s: float = 5.0
+    give_up_after_s: float | None = None
+
+
+_MEASUREMENT_COLUMNS = (
+    "device_id", "factor", "period", "period_start", "outlet_id", "factor_as_sent",
+    "rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "flag", "received_at", "qn",
+)  # fmt: skip
+_MEASUREMENT_KEY = ("device_id", "factor", "period", "period_start")
+_MEASUREMENT_VALUES = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "flag", "outlet_id")
+_AGGREGATE_COLUMNS = (
+    "outlet_id", "factor", "period", "period_start", "device_id", "valid", "valid_count",
+    "invalid_count", "flag_counts", "mean", "min", "max", "o2_measured", "o2_reference",
+    "o2_corrected", "device_o2_corrected", "o2_disagrees", "flow_std_m3h",
+    "emission_rate_kgh", "load_kg", "registry_version",
+)  # fmt: skip
+_AGGREGATE_KEY = ("outlet_id", "factor", "period", "period_start")
+_VERDICT_COLUMNS = (
+    "outlet_id", "factor", "rule", "period_start", "enterprise_id", "period", "value",
+    "limit_value", "ratio", "status", "standard", "evidence", "registry_version",
+)  # fmt: skip
+_VERDICT_KEY = ("outlet_id", "factor", "rule", "period_start")
+_DEAD_LETTER_COLUMNS = (
+    "source", "reason", "message", "peer", "device_id", "received_at", "payload",
+    "source_topic", "source_partition", "source_offset",
+)  # fmt: skip
+_STAGING = {
+    "measurements": ("gw_stage_measurements", _MEASUREMENT_COLUMNS),
+    "aggregates": ("gw_stage_aggregates", _AGGREGATE_COLUMNS),
+    "verdicts": ("gw_stage_verdicts", _VERDICT_COLUMNS),
+}
+
+
+def prepare_connection(conn: psycopg.Connection[Any]) -> None:
+    """Create the session's staging tables (pool ``configure`` hook; leaves the conn idle)."""
+    with conn.transaction():
+        for table, (stage, columns) in _STAGING.items():
+            conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS"
+                    " AS SELECT {} FROM {} WITH NO DATA"
+                ).format(sql.Identifier(stage), _names(columns), sql.Identifier(table))
+            )
+
+
+def create_pool(dsn: str, *, max_size: int = 2, name: str = "greenwatch-sink") -> ConnectionPool:
+    """The sink's connection pool: built once by the entry point and passed in.
+
+    Does not wait for the database: connections are made in the background and a flush
+    waits (and retries) until one is available.
+    """
+    return ConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        name=name,
+        configure=prepare_connection,
+        open=True,
+        timeout=10.0,
+        reconnect_timeout=3600.0,
+    )
+
+
+class PgSink:
+    """Writes batches to PostgreSQL; see the module docstring for the contract."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        retry: RetryPolicy | None = None,
+        metrics: StreamMetrics | None = None,
+    ) -> None:
+        self._pool = pool
+        self._retry = retry or RetryPolicy()
+        self._metrics = metrics
+
+    def flush(self, batch: SinkBatch) -> FlushResult:
+        """Write ``batch`` in one transaction; return after COMMIT. Blocks while retrying."""
+        started = time.perf_counter()
+        result = self.with_retry(lambda: self._flush_once(batch))
+        seconds = time.perf_counter() - started
+        if self._metrics is not None:
+            self._metrics.flush_seconds.observe(seconds)
+            rows = self._metrics.rows_written
+            rows.labels("measurements").inc(result.measurements)
+            rows.labels("aggregates").inc(result.aggregates)
+            rows.labels("verdicts").inc(result.verdicts)
+            rows.labels("dead_letters").inc(result.dead_letters)
+        return FlushResult(
+            result.measurements,
+            result.aggregates,
+            result.verdicts,
+            result.dead_letters,
+            result.revisions,
+            seconds,
+        )
+
+    def with_retry(self, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` (one transaction) until it does not fail on a lost database."""
+        policy = self._retry
+        stop = (
+            stop_never
+            if policy.give_up_after_s is None
+            else stop_after_delay(policy.give_up_after_s)
+        )
+        retrying = Retrying(
+            retry=retry_if_exception_type(TRANSIENT_ERRORS),
+            wait=wait_exponential(multiplier=policy.initial_s, max=policy.max_s),
+            stop=stop,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        if self._metrics is not None:
+            self._metrics.flush_retries.inc()
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "database unavailable (attempt %d, %s: %s); retrying, consumption paused",
+            state.attempt_number,
+            type(error).__name__,
+            str(error).strip().splitlines()[0] if error else "",
+        )
+
+    def _flush_once(self, batch: SinkBatch) -> FlushResult:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            measurements = upsert_measurements(cur, batch.measurements)
+            aggregates = upsert_aggregates(cur, batch.aggregates)
+            revisions = upsert_verdicts(cur, batch.verdicts)
+            dead_letters = insert_dead_letters(cur, batch.dead_letters)
+            refresh_rollups(cur, batch.aggregates)
+        return FlushResult(measurements, aggregates, len(revisions), dead_letters, revisions, 0.0)
+
+
+def _names(columns: Iterable[str]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+
+
+def _copy_to_stage(cur: psycopg.Cursor[Any], table: str, rows: Iterable[Sequence[object]]) -> None:
+    stage, columns = _STAGING[table]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(stage), _names(columns))
+    with cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _upsert_statement(
+    table: str, key: Sequence[str], updates: sql.Composable, *, returning: str = ""
+) -> sql.Composed:
+    stage, columns = _STAGING[table]
+    return sql.SQL(
+        "INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {stage} ORDER BY {key}"
+        " ON CONFLICT ({key}) DO UPDATE SET {updates}{returning}"
+    ).format(
+        table=sql.Identifier(table),
+        columns=_names(columns),
+        stage=sql.Identifier(stage),
+        key=_names(key),
+        updates=updates,
+        returning=sql.SQL(returning),
+    )
+
+
+def _set_excluded(columns: Iterable[str]) -> sql.Composed:
+    return sql.SQL(", ").join(
+        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns
+    )
+
+
+def upsert_measurements(cur: psycopg.Cursor[Any], measurements: Sequence[Measurement]) -> int:
+    """Upsert measurements (last one of a key in the batch wins); returns distinct keys."""
+    if not measurements:
+        return 0
+    latest: dict[tuple[str, str, str, datetime], Measurement] = {}
+    for m in measurements:
+        latest[(m.device_id, m.factor, m.period, m.period_start)] = m
+    _copy_to_stage(
+        cur,
+        "measurements",
+        (
+            (m.device_id, m.factor, m.period.value, m.period_start, m.outlet_id,
+             m.factor_as_sent, m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag,
+             m.received_at, m.qn)
+            for m in latest.values()
+        ),
+    )  # fmt: skip
+    changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
+        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in _MEASUREMENT_VALUES),
+        sql.SQL(", ").join(
+            sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in _MEASUREMENT_VALUES
+        ),
+    )
+    updates = sql.SQL("{} WHERE {}").format(
+        _set_excluded(c for c in _MEASUREMENT_COLUMNS if c not in _MEASUREMENT_KEY), changed
+    )
+    cur.execute(_upsert_statement("measurements", _MEASUREMENT_KEY, updates))
+    return len(latest)
+
+
+def upsert_aggregates(cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateValue]) -> int:
+    """Upsert hourly/daily values (the last of a key in the batch wins); returns keys."""
+    if not aggregates:
+        return 0
+    latest = {(a.outlet_id, a.factor, a.period, a.period_start): a for a in aggregates}
+    _copy_to_stage(
+        cur,
+        "aggregates",
+        (
+            (a.outlet_id, a.factor, a.period.value, a.period_start, a.device_id, a.valid,
+             a.valid_count, a.invalid_count, Jsonb(a.flag_counts), a.mean, a.min, a.max,
+             a.o2_measured, a.o2_reference, a.o2_corrected, a.device_o2_corrected,
+             a.o2_disagrees, a.flow_std_m3h, a.emission_rate_kgh, a.load_kg, a.registry_version)
+            for a in latest.values()
+        ),
+    )  # fmt: skip
+    updates = sql.SQL("{}, computed_at = now()").format(
+        _set_excluded(c for c in _AGGREGATE_COLUMNS if c not in _AGGREGATE_KEY)
+    )
+    cur.execute(_upsert_statement("aggregates", _AGGREGATE_KEY, updates))
+    return len(latest)
+
+
+def upsert_verdicts(cur: psycopg.Cursor[Any], verdicts: Sequence[Verdict]) -> dict[VerdictKey, int]:
+    """Upsert verdicts; a re-issue bumps ``revision`` only if value or status changed.
+
+    Returns the revision now stored for every verdict of the batch.
+    """
+    if not verdicts:
+        return {}
+    latest = {(v.outlet_id, v.factor, v.rule.value, v.period_start): v for v in verdicts}
+    _copy_to_stage(
+        cur,
+        "verdicts",
+        (
+            (v.outlet_id, v.factor, v.rule.value, v.period_start, v.enterprise_id,
+             v.period.value, v.value, v.limit, v.ratio, v.status.value, v.standard,
+             Jsonb(v.evidence), v.registry_version)
+            for v in latest.values()
+        ),
+    )  # fmt: skip
+    changed = sql.SQL("(t.value, t.status) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.status)")
+    updates = sql.SQL(
+        "{}, revision = t.revision + CASE WHEN {changed} THEN 1 ELSE 0 END,"
+        " issued_at = CASE WHEN {changed} THEN now() ELSE t.issued_at END"
+    ).format(_set_excluded(c for c in _VERDICT_COLUMNS if c not in _VERDICT_KEY), changed=changed)
+    cur.execute(
+        _upsert_statement(
+            "verdicts",
+            _VERDICT_KEY,
+            updates,
+            returning=" RETURNING outlet_id, factor, rule, period_start, revision",
+        )
+    )
+    return {(r[0], r[1], r[2], r[3]): int(r[4]) for r in cur.fetchall()}
+
+
+def insert_dead_letters(cur: psycopg.Cursor[Any], rejected: Sequence[RejectedInput]) -> int:
+    """Insert dead letters once per Kafka position; returns the rows new to the table."""
+    if not rejected:
+        return 0
+    statement = sql.SQL(
+        "INSERT INTO dead_letters ({}) VALUES ({}) ON CONFLICT"
+        " (source_topic, source_partition, source_offset) DO NOTHING"
+    ).format(
+        _names(_DEAD_LETTER_COLUMNS),
+        sql.SQL(", ").join(sql.Placeholder() * len(_DEAD_LETTER_COLUMNS)),
+    )
+    cur.executemany(
+        statement,
+        [
+            (r.letter.source, r.letter.reason, r.letter.message, r.letter.peer,
+             r.letter.device_id, r.letter.received_at, r.letter.payload, r.position.topic,
+             r.position.partition, r.position.offset)
+            for r in rejected
+        ],
+    )  # fmt: skip
+    return max(cur.rowcount, 0)
+
+
+def refresh_rollups(cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateValue]) -> None:
+    """Recompute ``measurement_hourly`` for the device-hours whose hourly value was written."""
+    keys = sorted(
+        {(a.device_id, a.period_start) for a in aggregates if a.period is PeriodKind.HOUR}
+    )
+    if not keys:
+        return
+    cur.execute(
+        "SELECT gw_refresh_measurement_hourly_keys(%s::text[], %s::timestamptz[])",
+        ([k[0] for k in keys], [k[1] for k in keys]),
+    )

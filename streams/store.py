@@ -1,0 +1,127 @@
+"""Hydration reads: what the database already holds for the engine's windows (psycopg 3).
+
+The worker keeps window state in memory only; when the engine meets a device-hour (or an
+outlet-year) it holds no state for (a restart, a rebalance, late data for a closed hour) it
+asks for it, and these queries answer from the committed rows, so the state a worker rebuilds
+is exactly what a worker that never stopped would hold. One query per batch, whatever the
+number of keys (keys are passed as arrays and joined with ``unnest``).
+
+Both methods block; errors are psycopg's (the caller retries ``OperationalError`` like the
+sink does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from psycopg.rows import class_row
+from psycopg_pool import ConnectionPool
+
+from schemas.measurement import Measurement
+
+DeviceHour = tuple[str, datetime]
+"""(device MN, start of the China-time hour)."""
+OutletYear = tuple[str, str, int]
+"""(outlet id, factor, China calendar year)."""
+
+CHINA_TZ = timezone(timedelta(hours=8))
+HOUR = timedelta(hours=1)
+
+_WINDOWS = """
+SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_start,
+       m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag, m.received_at, m.qn
+  FROM unnest(%(devices)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+       AS k(device_id, window_start, window_end)
+  JOIN measurements m
+    ON m.device_id = k.device_id
+   AND m.period_start >= k.window_start AND m.period_start < k.window_end
+ WHERE m.period IN ('rtd', 'minute')
+ ORDER BY m.device_id, m.period_start, m.factor, m.period
+"""
+
+_DAILY_LOADS = """
+SELECT k.outlet_id, k.factor, k.year, a.period_start, a.load_kg
+  FROM unnest(%(outlets)s::text[], %(factors)s::text[], %(years)s::int[],
+              %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+       AS k(outlet_id, factor, year, year_start, year_end)
+  JOIN aggregates a
+    ON a.outlet_id = k.outlet_id AND a.factor = k.factor AND a.period = 'day'
+   AND a.period_start >= k.year_start AND a.period_start < k.year_end
+ WHERE a.load_kg IS NOT NULL
+"""
+
+
+class PgStore:
+    """Reads for ``Engine.hydrate``/``hydrate_year`` over the sink's pool."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+
+    def device_hours(self, keys: Iterable[DeviceHour]) -> dict[DeviceHour, list[Measurement]]:
+        """Stored real-time and minute measurements of each device-hour, in time order.
+
+        Every requested key is in the result (an empty list when nothing is stored). The
+        engine asks for whole days at a time: hours are read as one range per device-day.
+        """
+        found: dict[DeviceHour, list[Measurement]] = {
+            (device, _china(hour)): [] for device, hour in keys
+        }
+        if not found:
+            return found
+        windows = _windows(found)
+        params = {
+            "devices": [w[0] for w in windows],
+            "starts": [w[1] for w in windows],
+            "ends": [w[2] for w in windows],
+        }
+        with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(Measurement)) as cur,
+        ):
+            for m in cur.execute(_WINDOWS, params):
+                hour = _china(m.period_start).replace(minute=0, second=0, microsecond=0)
+                bucket = found.get((m.device_id, hour))
+                if bucket is not None:
+                    bucket.append(m)
+        return found
+
+    def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
+        """Stored daily loads (China day → kg) of each outlet, factor and China year.
+
+        Every requested key is in the result (an empty mapping when nothing is stored).
+        """
+        wanted = sorted(set(keys))
+        found: dict[OutletYear, dict[date, float]] = {k: {} for k in wanted}
+        if not wanted:
+            return found
+        params: dict[str, Any] = {
+            "outlets": [k[0] for k in wanted],
+            "factors": [k[1] for k in wanted],
+            "years": [k[2] for k in wanted],
+            "starts": [_year_start(k[2]) for k in wanted],
+            "ends": [_year_start(k[2] + 1) for k in wanted],
+        }
+        with self._pool.connection() as conn:
+            for outlet_id, factor, year, start, load in conn.execute(_DAILY_LOADS, params):
+                found[(outlet_id, factor, int(year))][_china(start).date()] = float(load)
+        return found
+
+
+def _china(moment: datetime) -> datetime:
+    return moment.astimezone(CHINA_TZ)
+
+
+def _windows(keys: Iterable[DeviceHour]) -> list[tuple[str, datetime, datetime]]:
+    """One [first hour, last hour + 1 h) range per device and China day of ``keys``."""
+    spans: dict[tuple[str, date], tuple[datetime, datetime]] = {}
+    for device, hour in keys:
+        day = (device, hour.date())
+        first, last = spans.get(day, (hour, hour))
+        spans[day] = (min(first, hour), max(last, hour))
+    return sorted((device, first, last + HOUR) for (device, _), (first, last) in spans.items())
+
+
+def _year_start(year: int) -> datetime:
+    return datetime.combine(date(year, 1, 1), datetime.min.time(), CHINA_TZ)

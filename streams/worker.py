@@ -1,0 +1,129 @@
+"""Run one stream worker (``greenwatch worker``): the composition root of ``streams``.
+
+``run_worker(settings, tuning)`` loads the registry, creates the catalogue's topics that are
+missing (partitions and cleanup policy from ``schemas.topics.CATALOGUE``), builds the one
+psycopg pool, the sink, the store and the engine, adds the agents to the faust App and runs
+a faust Worker until SIGTERM/SIGINT. Several processes with the same settings form one
+consumer group and split the raw topic's partitions.
+
+Blocks; exits the process (faust's Worker raises ``SystemExit``). Raises ``WorkerError``
+before starting when the registry file is not set or invalid, or Kafka cannot be reached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import faust
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from prometheus_client import start_http_server
+
+from greenwatch.settings import Settings, database_dsn, kafka_servers
+from schemas.registry import Registry, RegistryError, load_registry
+from schemas.topics import CATALOGUE, topic_name
+from streams.agents import register_agents
+from streams.app import WorkerTuning, create_app, stream_topics
+from streams.domain.engine import Engine
+from streams.domain.normalize import normalize_packet
+from streams.metrics import StreamMetrics
+from streams.pipeline import Pipeline
+from streams.sink import PgSink, create_pool
+from streams.store import PgStore
+
+log = logging.getLogger(__name__)
+
+
+class WorkerError(Exception):
+    """The worker cannot start (carries the reason, shown to the operator)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """Process-level options: the tuning plus the metrics port (0 = no HTTP endpoint)."""
+
+    tuning: WorkerTuning = field(default_factory=WorkerTuning)
+    metrics_port: int = 0
+    loglevel: str = "info"
+
+
+def ensure_topics(bootstrap: str, prefix: str, timeout_s: float = 30.0) -> list[str]:
+    """Create the catalogue's missing topics under ``prefix``; returns the names created.
+
+    Raises WorkerError when Kafka does not answer within about ``timeout_s``.
+    """
+    timeout_ms = int(timeout_s * 1000)
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="greenwatch-worker-setup",
+            request_timeout_ms=timeout_ms,
+        )
+    except KafkaError as error:
+        raise WorkerError(f"Kafka at {bootstrap} is not reachable: {error}") from error
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(
+                topic_name(prefix, spec.topic),
+                num_partitions=spec.partitions,
+                replication_factor=1,
+                topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+            )
+            for spec in CATALOGUE
+            if topic_name(prefix, spec.topic) not in existing
+        ]
+        created: list[str] = []
+        for topic in wanted:  # one by one: a concurrent worker may create the same topic
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics([topic])
+                created.append(topic.name)
+        return created
+    except KafkaError as error:
+        raise WorkerError(f"cannot create topics on {bootstrap}: {error}") from error
+    finally:
+        admin.close()
+
+
+def _registry(settings: Settings) -> Registry:
+    if settings.registry_file is None:
+        raise WorkerError("no registry: set GREENWATCH_REGISTRY_FILE to the registry YAML")
+    try:
+        return load_registry(settings.registry_file)
+    except RegistryError as error:
+        raise WorkerError(str(error)) from error
+
+
+def run_worker(settings: Settings, options: WorkerOptions) -> None:
+    """Start the worker and block until it stops (see the module docstring)."""
+    registry = _registry(settings)
+    created = ensure_topics(kafka_servers(settings), settings.topic_prefix)
+    if created:
+        log.info("created topics %s", ", ".join(created))
+    metrics = StreamMetrics.create()
+    if options.metrics_port:
+        start_http_server(options.metrics_port, addr="127.0.0.1")
+    pool = create_pool(database_dsn(settings))
+    pipeline = Pipeline(
+        registry,
+        engine_factory=Engine,
+        normalize=normalize_packet,
+        sink=PgSink(pool, metrics=metrics),
+        store=PgStore(pool),
+        metrics=metrics,
+    )
+    app = create_app(settings, options.tuning)
+    register_agents(app, stream_topics(app, settings.topic_prefix), pipeline, options.tuning,
+                    metrics)  # fmt: skip
+    worker = faust.Worker(app, loglevel=options.loglevel, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    finally:
+        pool.close()

@@ -1,0 +1,138 @@
+"""The PostgreSQL sink against the real database: upserts on natural keys, revisions, dead
+letters once per Kafka position, the plain-PostgreSQL rollup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from deploy.migrate import migrate
+from schemas.envelope import DeadLetter
+from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from schemas.verdict import Rule, Verdict, VerdictStatus
+from streams.sink import PgSink, RejectedInput, SinkBatch, SourcePosition, create_pool
+
+CST = timezone(timedelta(hours=8))
+HOUR = datetime(2026, 3, 2, 10, tzinfo=CST)
+
+
+@pytest.fixture
+def sink_pool(db_conn: psycopg.Connection[Any], pg_schema: Any) -> Iterator[ConnectionPool]:
+    migrate(db_conn)
+    pool = create_pool(pg_schema.dsn)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def minute(i: int, value: float, flag: str = "N") -> Measurement:
+    return Measurement(
+        device_id="MN1",
+        outlet_id="O1",
+        factor="a21026",
+        factor_as_sent="a21026",
+        period=PeriodKind.MINUTE,
+        period_start=HOUR + timedelta(minutes=i),
+        avg=value,
+        flag=flag,
+        received_at=datetime(2026, 3, 2, 3, tzinfo=UTC),
+    )
+
+
+def verdict(value: float, status: VerdictStatus, evidence: dict[str, Any]) -> Verdict:
+    return Verdict(
+        enterprise_id="E1",
+        outlet_id="O1",
+        factor="a21026",
+        rule=Rule.HOURLY_CONCENTRATION,
+        period=PeriodKind.HOUR,
+        period_start=HOUR,
+        value=value,
+        limit=35.0,
+        ratio=value / 35.0,
+        status=status,
+        evidence=evidence,
+        registry_version="v1",
+    )
+
+
+def hourly(mean: float) -> AggregateValue:
+    return AggregateValue(
+        outlet_id="O1",
+        device_id="MN1",
+        factor="a21026",
+        period=PeriodKind.HOUR,
+        period_start=HOUR,
+        valid=True,
+        valid_count=60,
+        invalid_count=0,
+        flag_counts={"N": 60},
+        mean=mean,
+        registry_version="v1",
+    )
+
+
+def test_replayed_batch_changes_no_row(
+    sink_pool: ConnectionPool, db_conn: psycopg.Connection[Any]
+) -> None:
+    sink = PgSink(sink_pool)
+    batch = SinkBatch(
+        measurements=[minute(i, 10.0 + i) for i in range(60)] + [minute(0, 99.0)],
+        aggregates=[hourly(39.5)],
+        verdicts=[verdict(20.0, VerdictStatus.COMPLIANT, {"valid_minutes": 60})],
+    )
+    first = sink.flush(batch)
+    second = sink.flush(batch)
+    assert first.measurements == 60  # the re-sent minute 0 replaced the first in the batch
+    assert (
+        second.revisions == first.revisions == {("O1", "a21026", "hourly_concentration", HOUR): 1}
+    )
+    rows = db_conn.execute(
+        "SELECT count(*), max(avg) FILTER (WHERE period_start = %s) FROM measurements", (HOUR,)
+    ).fetchone()
+    assert rows == (60, 99.0)
+    assert db_conn.execute("SELECT count(*) FROM aggregates").fetchone() == (1,)
+    rollup = db_conn.execute(
+        "SELECT samples, max_value FROM measurement_hourly WHERE device_id = 'MN1'"
+    ).fetchall()
+    assert rollup == [(60, 99.0)]
+
+
+def test_verdict_revision_counts_only_changed_judgements(
+    sink_pool: ConnectionPool, db_conn: psycopg.Connection[Any]
+) -> None:
+    sink = PgSink(sink_pool)
+    key = ("O1", "a21026", "hourly_concentration", HOUR)
+    sink.flush(SinkBatch(verdicts=[verdict(20.0, VerdictStatus.COMPLIANT, {"n": 50})]))
+    same = sink.flush(SinkBatch(verdicts=[verdict(20.0, VerdictStatus.COMPLIANT, {"n": 51})]))
+    changed = sink.flush(SinkBatch(verdicts=[verdict(40.0, VerdictStatus.EXCEEDANCE, {"n": 60})]))
+    assert same.revisions[key] == 1
+    assert changed.revisions[key] == 2
+    row = db_conn.execute("SELECT status, revision, evidence FROM verdicts").fetchone()
+    assert row == ("exceedance", 2, {"n": 60})
+
+
+def test_dead_letter_is_stored_once_per_kafka_position(
+    sink_pool: ConnectionPool, db_conn: psycopg.Connection[Any]
+) -> None:
+    sink = PgSink(sink_pool)
+    letter = DeadLetter(
+        source="streams.hj212",
+        reason="bad_crc",
+        message="CRC does not match",
+        device_id="MN1",
+        received_at=datetime(2026, 3, 2, 3, tzinfo=UTC),
+        payload=b"##0010garbage\x00\r\n",
+    )
+    at = SourcePosition("gw.raw.hj212", 2, 41)
+    first = sink.flush(SinkBatch(dead_letters=[RejectedInput(letter, at)]))
+    again = sink.flush(SinkBatch(dead_letters=[RejectedInput(letter, at)]))
+    assert (first.dead_letters, again.dead_letters) == (1, 0)
+    row = db_conn.execute("SELECT reason, payload, source_offset FROM dead_letters").fetchall()
+    assert row == [("bad_crc", b"##0010garbage\x00\r\n", 41)]

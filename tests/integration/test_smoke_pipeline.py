@@ -1,0 +1,177 @@
+"""Smoke path of the whole pipeline on the real services: HJ 212 frames in RawEnvelopes on the
+raw topic → ``greenwatch worker`` (a real process) → rows in PostgreSQL; a garbage frame ends
+in the dead-letter topic and table while the good frames are stored."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from psycopg import sql
+
+from deploy.migrate import migrate
+from deploy.registry_store import store_registry
+from ingest.hj212 import CHINA_TZ, encode
+from schemas.envelope import DeadLetter, Protocol, RawEnvelope
+from schemas.registry import load_registry
+from schemas.topics import Topic, topic_name
+from streams.worker import ensure_topics
+
+REGISTRY = Path(__file__).parents[2] / "schemas" / "examples" / "demo-province.yaml"
+GREENWATCH = Path(sys.executable).parent / "greenwatch"
+DEVICES = ("DEMO-TP01-G1", "DEMO-CM01-K1")
+START = datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_TZ)
+MINUTES = 5
+FACTORS = {"a21026": 20.0, "a21002": 30.0, "a19001": 8.0}  # SO2, NOx mg/m³; O2 %
+
+
+def minute_frame(mn: str, at: datetime) -> bytes:
+    values = {f: {"Avg": v, "Min": v - 1, "Max": v + 1, "Flag": "N"} for f, v in FACTORS.items()}
+    frame = encode(st="31", cn="2051", mn=mn, pw="123456", flag=5, data_time=at, values=values)
+    return frame.encode()
+
+
+def envelope(mn: str, payload: bytes) -> bytes:
+    raw = RawEnvelope(
+        protocol=Protocol.HJ212,
+        device_id=mn,
+        peer="127.0.0.1:40000",
+        received_at=datetime.now(UTC),
+        payload=payload,
+    )
+    return raw.model_dump_json().encode()
+
+
+def wait_for(
+    what: str,
+    check: Callable[[], bool],
+    process: subprocess.Popen[bytes],
+    deadline_s: float,
+    log: Path,
+) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline and process.poll() is None:
+        if check():
+            return
+        time.sleep(0.3)
+    tail = log.read_text("utf-8", errors="replace")[-4000:] if log.exists() else ""
+    exited = process.poll()
+    state = f"worker exited ({exited})" if exited is not None else f"timed out ({deadline_s}s)"
+    pytest.fail(f"{state} waiting for {what}; worker log:\n{tail}")
+
+
+@contextlib.contextmanager
+def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    args = [str(GREENWATCH), "worker", "--batch-within", "0.2", "--tick-interval", "1"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
+
+
+@pytest.fixture
+def topic_prefix(services: Any) -> Iterator[str]:
+    prefix = f"smoke{uuid.uuid4().hex[:10]}"
+    yield prefix
+    admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
+    with contextlib.suppress(Exception):
+        admin.delete_topics([t for t in admin.list_topics() if t.startswith(f"{prefix}.")])
+    admin.close()
+
+
+def test_frames_become_rows_and_garbage_becomes_a_dead_letter(
+    services: Any,
+    pg_schema: Any,
+    db_conn: psycopg.Connection[Any],
+    topic_prefix: str,
+    tmp_path: Path,
+) -> None:
+    migrate(db_conn)
+    store_registry(db_conn, load_registry(REGISTRY))
+    ensure_topics(services.kafka_bootstrap, topic_prefix)
+    good = minute_frame("DEMO-TP01-G1", START + timedelta(minutes=MINUTES))
+    garbage = good[:-6] + (b"0000" if good[-6:-2] != b"0000" else b"FFFF") + b"\r\n"
+    producer = KafkaProducer(bootstrap_servers=services.kafka_bootstrap, acks="all")
+    raw_topic = topic_name(topic_prefix, Topic.RAW_HJ212)
+    for minute in range(MINUTES):
+        for mn in DEVICES:
+            frame = minute_frame(mn, START + timedelta(minutes=minute))
+            producer.send(raw_topic, key=mn.encode(), value=envelope(mn, frame))
+    producer.send(raw_topic, key=b"DEMO-TP01-G1", value=envelope("DEMO-TP01-G1", garbage))
+    producer.flush(timeout=30)
+    producer.close()
+
+    env = {
+        **os.environ,
+        "GREENWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
+        "GREENWATCH_DATABASE_URL": pg_schema.dsn,
+        "GREENWATCH_TOPIC_PREFIX": topic_prefix,
+        "GREENWATCH_REGISTRY_FILE": str(REGISTRY),
+        "GREENWATCH_STATE_DIR": str(tmp_path / "state"),
+    }
+    expected = len(DEVICES) * MINUTES * len(FACTORS)
+
+    def count(table: str) -> int:
+        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+        row = db_conn.execute(query).fetchone()
+        return int(row[0]) if row else 0
+
+    log = tmp_path / "worker.log"
+    with worker_process(env, log) as process:
+        wait_for(
+            f"{expected} measurements and 1 dead letter",
+            lambda: count("measurements") >= expected and count("dead_letters") >= 1,
+            process,
+            deadline_s=90,
+            log=log,
+        )
+
+    stored = db_conn.execute(
+        "SELECT device_id, factor, period, min(period_start), max(period_start), count(*),"
+        " min(avg), max(avg) FROM measurements GROUP BY 1, 2, 3 ORDER BY 1, 2"
+    ).fetchall()
+    assert [row[:3] for row in stored] == [
+        (mn, factor, "minute") for mn in sorted(DEVICES) for factor in sorted(FACTORS)
+    ]
+    for row in stored:
+        assert (row[3], row[4], row[5]) == (START, START + timedelta(minutes=MINUTES - 1), MINUTES)
+        assert row[6] == row[7] == FACTORS[row[1]]
+    letter = db_conn.execute("SELECT reason, payload, device_id FROM dead_letters").fetchall()
+    assert letter == [("bad_crc", garbage, "DEMO-TP01-G1")]
+    assert dead_letter_topic(services.kafka_bootstrap, topic_prefix) == [("bad_crc", garbage)]
+
+
+def dead_letter_topic(bootstrap: str, prefix: str) -> list[tuple[str, bytes]]:
+    consumer = KafkaConsumer(
+        topic_name(prefix, Topic.DEADLETTER),
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+    )
+    try:
+        letters = [DeadLetter.model_validate(json.loads(m.value)) for m in consumer]
+    finally:
+        consumer.close()
+    return [(letter.reason, letter.payload) for letter in letters]
