@@ -1,0 +1,276 @@
+"""The alert engine: one batch of inputs against the loaded alert records. Pure.
+
+The service (or a CLI command) loads, in one transaction, the records a batch touches plus the
+firing data-quality alerts of the outlets involved (they decide inhibition and evasion), builds
+a ``Batch``, feeds it verdicts, signals, ticks, acknowledgements or orders, then writes
+``Batch.changed``, ``Batch.events`` and ``Batch.outbox`` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from alerts.errors import RejectedInput, UnknownAlert
+from alerts.machine import step
+from alerts.messages import Message, render_alert, render_order
+from alerts.model import (
+    Acknowledge,
+    AlertRecord,
+    Conditions,
+    EventRecord,
+    MachineInput,
+    MaintenanceWindow,
+    NoticeKind,
+    OrderNoted,
+    RegulatorOrder,
+    Tick,
+)
+from alerts.routing import Subscription, route
+from alerts.rules import VerdictContext, assess_quality, assess_verdict, quality_key, verdict_key
+from schemas.alert import AlertLevel, AlertState, QualitySignal
+from schemas.registry import Enterprise, Registry
+from schemas.verdict import Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    """Everything besides the alert records that a batch reads (loaded per transaction)."""
+
+    registry: Registry
+    orders: tuple[RegulatorOrder, ...] = ()
+    """Orders in force."""
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    subscriptions: tuple[Subscription, ...] = ()
+
+    def enterprise(self, enterprise_id: str) -> Enterprise | None:
+        return next((e for e in self.registry.enterprises if e.id == enterprise_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One notification to one subscription, committed with the transition that caused it."""
+
+    alert_id: str | None
+    episode: int | None
+    subscription_id: int
+    enterprise_id: str
+    channel: str
+    kind: str
+    level: AlertLevel
+    title: str
+    body: str
+    not_before: datetime
+
+
+@dataclass(slots=True)
+class Batch:
+    """Applies inputs at ``now``; ``records`` holds every record the inputs may touch."""
+
+    world: World
+    records: dict[str, AlertRecord]
+    now: datetime
+    changed: dict[str, AlertRecord] = field(default_factory=dict)
+    events: list[EventRecord] = field(default_factory=list)
+    outbox: list[OutboxRow] = field(default_factory=list)
+
+    # --- inputs ---------------------------------------------------------------------
+
+    def verdict(self, verdict: Verdict) -> None:
+        """Apply one verdict; raises RejectedInput if its outlet belongs to another enterprise."""
+        enterprise_id = self._enterprise_of_outlet(verdict.outlet_id, verdict.enterprise_id)
+        key = verdict_key(verdict)
+        record = self.records.get(key.alert_id) or AlertRecord.blank(
+            key, enterprise_id, verdict.outlet_id, None
+        )
+        enterprise = self.world.enterprise(enterprise_id)
+        context = VerdictContext(
+            policy=self.world.registry.policy,
+            open_level=record.level if record.active else None,
+            art7_facility=enterprise.art7_facility if enterprise else False,
+            heavy_metal=self.world.registry.is_heavy_metal_or_pop(verdict.factor),
+            restriction_since=self._restriction_since(enterprise_id, verdict.outlet_id),
+            evasion=self._quality_firing(verdict.outlet_id, self._policy_kinds("evasion")),
+        )
+        assessment = assess_verdict(record.marks, verdict, context)
+        if not assessment.changed or (not assessment.inputs and not record.active):
+            return
+        record = replace(record, marks=assessment.marks)
+        for machine_input in assessment.inputs:
+            record = self._step(record, machine_input)
+        self._keep(record)
+
+    def signal(self, signal: QualitySignal) -> None:
+        """Apply one data-quality signal; raises RejectedInput for an unknown device."""
+        found = self.world.registry.device(signal.device_id)
+        outlet_id: str | None
+        if found is not None:
+            enterprise_id, outlet_id = found[0].id, found[1].id
+        elif signal.enterprise_id is not None:
+            enterprise_id, outlet_id = signal.enterprise_id, signal.outlet_id
+        else:
+            raise RejectedInput("unknown_device", f"device {signal.device_id} is not registered")
+        key = quality_key(signal)
+        record = self.records.get(key.alert_id) or AlertRecord.blank(
+            key, enterprise_id, outlet_id, signal.device_id
+        )
+        assessment = assess_quality(
+            record.marks, signal, self.world.registry.policy, self.world.registry.version
+        )
+        if not assessment.changed or (not record.active and not signal.active):
+            return
+        record = replace(record, marks=assessment.marks)
+        for machine_input in assessment.inputs:
+            record = self._step(record, machine_input)
+        self._keep(record)
+
+    def tick(self, alert_ids: Iterable[str]) -> None:
+        """Let time pass for these alerts (pending → firing, clearing → resolved, repeats)."""
+        for alert_id in alert_ids:
+            record = self.records.get(alert_id)
+            if record is not None and record.active:
+                self._keep(self._step(record, Tick()))
+
+    def acknowledge(self, alert_id: str, actor: str, note: str = "") -> AlertRecord:
+        """Acknowledge an alert; raises UnknownAlert or AlertNotOpen."""
+        record = self.records.get(alert_id)
+        if record is None or record.episode == 0:
+            raise UnknownAlert(alert_id)
+        record = self._step(record, Acknowledge(actor, note))
+        self._keep(record)
+        return record
+
+    def order(self, order: RegulatorOrder, lifted: bool) -> None:
+        """Record an order (or its lifting) on the active alerts it covers; tell the enterprise."""
+        action = "lift" if lifted else order.action.value
+        actor = (order.lifted_by or order.issued_by) if lifted else order.issued_by
+        evidence = {
+            "outlet_id": order.outlet_id,
+            "effective_from": order.effective_from.isoformat(),
+            "reason": order.reason,
+        }
+        for record in list(self.records.values()):
+            if record.active and order.covers(record.enterprise_id, record.outlet_id):
+                self._step(record, OrderNoted(action, actor, order.order_id, evidence))
+        message = render_order(order, self.world.registry, lifted)
+        self._enqueue(
+            None, None, order.enterprise_id, order.level, False, NoticeKind.ORDER, message
+        )
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _step(self, record: AlertRecord, machine_input: MachineInput) -> AlertRecord:
+        result = step(record, machine_input, self.now, self._conditions(record))
+        self.events.extend(result.events)
+        for intent in result.intents:
+            alert = intent.alert
+            message = render_alert(intent, self.world.registry)
+            escalated = alert.state is AlertState.ESCALATED
+            self._enqueue(
+                alert.alert_id,
+                alert.episode,
+                alert.enterprise_id,
+                alert.level,
+                escalated,
+                intent.kind,
+                message,
+            )
+        return result.alert
+
+    def _enqueue(
+        self,
+        alert_id: str | None,
+        episode: int | None,
+        enterprise_id: str,
+        level: AlertLevel,
+        escalated: bool,
+        kind: NoticeKind,
+        message: Message,
+    ) -> None:
+        subscriptions = self.world.subscriptions
+        for recipient in route(enterprise_id, level, escalated, subscriptions, self.now):
+            sub = recipient.subscription
+            self.outbox.append(
+                OutboxRow(
+                    alert_id=alert_id,
+                    episode=episode,
+                    subscription_id=sub.subscription_id,
+                    enterprise_id=enterprise_id,
+                    channel=sub.channel,
+                    kind=kind.value,
+                    level=level,
+                    title=message.title,
+                    body=message.body,
+                    not_before=recipient.not_before,
+                )
+            )
+
+    def _keep(self, record: AlertRecord) -> None:
+        if self.records.get(record.alert_id) != record:
+            self.records[record.alert_id] = record
+            self.changed[record.alert_id] = record
+
+    def _conditions(self, record: AlertRecord) -> Conditions:
+        policy = self.world.registry.policy
+        ends = [
+            w.ends_at
+            for w in self.world.maintenance
+            if w.covers(record.enterprise_id, record.outlet_id, self.now)
+        ]
+        inhibited = not record.key.is_quality and self._quality_firing(
+            record.outlet_id, self._policy_kinds("inhibiting")
+        )
+        return Conditions(
+            repeat_interval=timedelta(minutes=policy.repeat_interval_minutes),
+            held_recheck=timedelta(minutes=policy.held_recheck_minutes),
+            suppressed_until=max(ends) if ends else None,
+            inhibited=inhibited,
+        )
+
+    def _policy_kinds(self, which: str) -> frozenset[str]:
+        policy = self.world.registry.policy
+        kinds = (
+            policy.evasion_quality_kinds if which == "evasion" else policy.inhibiting_quality_kinds
+        )
+        return frozenset(f"quality.{kind}" for kind in kinds)
+
+    def _quality_firing(self, outlet_id: str | None, rules: frozenset[str]) -> bool:
+        if outlet_id is None:
+            return False
+        return any(
+            r.open and r.outlet_id == outlet_id and r.key.rule in rules
+            for r in self.records.values()
+        )
+
+    def _restriction_since(self, enterprise_id: str, outlet_id: str | None) -> datetime | None:
+        starts = [o.effective_from for o in self.world.orders if o.covers(enterprise_id, outlet_id)]
+        return min(starts) if starts else None
+
+    def _enterprise_of_outlet(self, outlet_id: str, claimed: str) -> str:
+        found = self.world.registry.outlet(outlet_id)
+        if found is None or found[0].id == claimed:
+            return claimed
+        raise RejectedInput(
+            "enterprise_mismatch",
+            f"outlet {outlet_id} belongs to {found[0].id}, the verdict says {claimed}",
+        )
+
+
+def keys_of(inputs: Iterable[Verdict | QualitySignal]) -> set[str]:
+    """Alert ids a batch of inputs may touch (for loading their records)."""
+    return {(verdict_key(i) if isinstance(i, Verdict) else quality_key(i)).alert_id for i in inputs}
+
+
+def outlets_of(inputs: Iterable[Verdict | QualitySignal], registry: Registry) -> set[str]:
+    """Outlets a batch of inputs concerns (their data-quality alerts are loaded too)."""
+    outlets: set[str] = set()
+    for item in inputs:
+        if isinstance(item, Verdict):
+            outlets.add(item.outlet_id)
+            continue
+        found = registry.device(item.device_id)
+        outlet = found[1].id if found is not None else item.outlet_id
+        if outlet is not None:
+            outlets.add(outlet)
+    return outlets

@@ -1,0 +1,174 @@
+"""Chinese notification texts: the outlet, factor, value, limit, standard and what the law
+requires next (texts in ``alerts/reference/messages.yaml``, a data file a regulator can
+correct). Pure: ``render_alert`` and ``render_order`` only format.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from alerts.ladder import Basis
+from alerts.model import NoticeKind, NotificationIntent, RegulatorOrder
+from alerts.routing import CHINA_TIME
+from schemas.registry import Registry
+
+_CJK_SPACE = re.compile(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A rendered notice: a one-line ``title`` and a multi-line ``body``."""
+
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """The texts of ``messages.yaml``, with folded lines re-joined without spaces."""
+
+    document: Mapping[str, Any]
+
+    def text(self, *path: str | int) -> str:
+        node: Any = self.document
+        for part in path:
+            node = node[part]
+        return _CJK_SPACE.sub("", str(node))
+
+    def get(self, section: str, key: str | int, default: str) -> str:
+        node = self.document.get(section, {})
+        return _CJK_SPACE.sub("", str(node[key])) if key in node else default
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> Catalogue:
+    """The packaged message catalogue (read once)."""
+    text = resources.files("alerts.reference").joinpath("messages.yaml").read_text("utf-8")
+    return Catalogue(yaml.safe_load(text))
+
+
+def china_time(moment: datetime) -> str:
+    return moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    enterprise: str
+    outlet: str
+    medium: str
+
+
+def _names(registry: Registry, enterprise_id: str, outlet_id: str | None) -> _Names:
+    found = registry.outlet(outlet_id) if outlet_id else None
+    if found is not None:
+        enterprise, outlet = found
+        return _Names(enterprise.name, f"{outlet.name}（{outlet.id}）", outlet.medium.value)
+    name = next((e.name for e in registry.enterprises if e.id == enterprise_id), enterprise_id)
+    return _Names(name, outlet_id or "全厂", "gas")
+
+
+def _standard_name(registry: Registry, standard: str | None) -> str:
+    if not standard:
+        return "—"
+    if standard.startswith("permit:"):
+        return f"排污许可证（{standard.removeprefix('permit:')}）"
+    try:
+        return f"{registry.standards.by_id(standard).name}（{standard}）"
+    except KeyError:
+        return standard
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, int | float) else "—"
+
+
+def next_step(basis: str, medium: str, evidence: Mapping[str, Any], registry: Registry) -> str:
+    """What the law requires next for an alert at ``basis`` (Chinese)."""
+    cat = catalogue()
+    fields = {
+        "medium_law": cat.get("medium_law", medium, cat.text("medium_law", "gas")),
+        "streak": evidence.get("streak", ""),
+        "warning_pct": round(registry.policy.warning_fraction * 100),
+    }
+    text = cat.get("next_step", basis, cat.text("next_step", Basis.EXCEEDANCE.value))
+    if evidence.get("capped_from"):
+        capped = cat.get("next_step", str(evidence["capped_from"]), "")
+        text = f"{capped}\n{text}" if capped else text
+    return text.format(**fields)
+
+
+def _period_line(evidence: Mapping[str, Any], unit: str) -> list[str]:
+    start = evidence.get("period_start")
+    if not start:
+        return []
+    label = {"hour": "小时均值", "day": "日排放量"}.get(str(evidence.get("period")), "累计值")
+    lines = [f"时段：{china_time(datetime.fromisoformat(str(start)))} 起（北京时间）{label}"]
+    ratio = evidence.get("ratio")
+    over = f"；为限值的 {ratio:.2f} 倍" if isinstance(ratio, int | float) else ""
+    lines.append(
+        f"监测值：{_number(evidence.get('value'))} {unit}；限值：{_number(evidence.get('limit'))}"
+        f" {unit}{over}"
+    )
+    return lines
+
+
+def render_alert(intent: NotificationIntent, registry: Registry) -> Message:
+    """Render a notice about an alert (opened, escalated, repeat, resolved)."""
+    cat = catalogue()
+    alert = intent.alert
+    evidence = alert.evidence
+    names = _names(registry, alert.enterprise_id, alert.outlet_id)
+    factor = alert.key.factor
+    factor_name = f"{cat.get('factors', factor, factor)}（{factor}）" if factor else "全部因子"
+    level_name = cat.text("levels", int(alert.level))
+    notice = cat.text("notices", intent.kind.value)
+    title = f"【{notice}·{level_name}】{names.enterprise} {names.outlet} {factor_name}"
+    rule_name = cat.get("rules", alert.key.rule, alert.key.rule)
+    unit = cat.text("units", "load" if "load" in alert.key.rule else names.medium)
+    lines = [
+        f"企业：{names.enterprise}（{alert.enterprise_id}）",
+        f"排放口：{names.outlet}" + (f"；设备：{alert.device_id}" if alert.device_id else ""),
+        f"监测因子：{factor_name}；判定规则：{rule_name}",
+        *_period_line(evidence, unit),
+        f"执行标准：{_standard_name(registry, evidence.get('standard'))}",
+        f"告警级别：{level_name}；状态：{cat.text('states', alert.state.value)}",
+    ]
+    if intent.kind is NoticeKind.RESOLVED:
+        lines.append(cat.text("resolved").format(streak=evidence.get("streak", "")))
+    else:
+        lines.append("依法要求：" + next_step(alert.basis, names.medium, evidence, registry))
+    lines.append(
+        f"告警编号：{alert.alert_id}（第 {alert.episode} 次）；时间：{china_time(intent.at)}"
+    )
+    return Message(title, "\n".join(lines))
+
+
+def render_order(order: RegulatorOrder, registry: Registry, lifted: bool) -> Message:
+    """Render a notice of a regulator's order (or its lifting) to the enterprise."""
+    cat = catalogue()
+    names = _names(registry, order.enterprise_id, order.outlet_id)
+    order_name = cat.text("order_names", order.action.value)
+    rectification = cat.text("rectification", "text")
+    if lifted:
+        text = cat.text("orders", "lift").format(order_name=order_name)
+        title = f"【{cat.text('notices', 'order')}·解除{order_name}】{names.enterprise}"
+    else:
+        text = cat.text("orders", order.action.value).format(rectification=rectification)
+        title = f"【{cat.text('notices', 'order')}·{order_name}】{names.enterprise}"
+    lines = [
+        f"企业：{names.enterprise}（{order.enterprise_id}）",
+        f"范围：{names.outlet if order.outlet_id else '全厂'}",
+        f"生效时间：{china_time(order.effective_from)}（北京时间）；决定人：{order.issued_by}",
+        *([f"事由：{order.reason}"] if order.reason else []),
+        text,
+        f"决定编号：{order.order_id}",
+    ]
+    return Message(title + (f" {names.outlet}" if order.outlet_id else ""), "\n".join(lines))

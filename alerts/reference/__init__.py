@@ -1,0 +1,1 @@
+"""Reference data of the alerts package (message texts, factor names)."""
