@@ -15,6 +15,9 @@ from schemas.registry import RegistryError, load_registry
 from streams.app import WorkerTuning
 from streams.replay import ReplayStats, replay_lines
 
+_LISTED_MNS = 20
+"""Unknown MNs named on stderr (all are counted)."""
+
 
 def replay_command(
     ctx: typer.Context,
@@ -73,7 +76,9 @@ def _summary(stats: ReplayStats, rows: list[dict[str, object]]) -> list[str]:
     ]
     if stats.unknown_devices:
         packets = sum(stats.unknown_devices.values())
-        names = ", ".join(sorted(stats.unknown_devices))
+        names = ", ".join(sorted(stats.unknown_devices)[:_LISTED_MNS])
+        if len(stats.unknown_devices) > _LISTED_MNS:
+            names += ", …"
         lines.append(
             f"{packets} packets from {len(stats.unknown_devices)} unknown MNs skipped: {names}"
         )
@@ -89,6 +94,7 @@ def _summary(stats: ReplayStats, rows: list[dict[str, object]]) -> list[str]:
     counted = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
     lines.append(f"{stats.measurements} measurements → {len(rows)} lines ({counted})")
     return lines
+
 
 _WORKER = WorkerTuning()
 

@@ -17,7 +17,9 @@ Output: the **latest** revision of every hourly and daily aggregate and of every
 dicts ``{"kind": "hourly" | "daily" | "verdict", **model fields}`` in a stable order: period
 start, outlet, factor, kind (hourly, daily, verdict), rule. With ``include_quality`` the
 quality signals follow, every one of them (they are events, not revisions), ordered by
-observation time, device, factor and kind.
+observation time, device, factor and signal kind; their ``QualitySignal.kind`` is printed
+as ``"signal"`` because ``"kind"`` is the line's kind (``{"kind": "quality", "signal":
+"flatline", ...}``).
 """
 
 from __future__ import annotations
@@ -147,7 +149,9 @@ class Replay:
         lines = [row for _, row in sorted(rows, key=lambda pair: pair[0])]
         if self._include_quality:
             for signal in sorted(self._quality, key=_quality_key):
-                lines.append({"kind": "quality", **signal.model_dump(mode="json")})
+                fields = signal.model_dump(mode="json")
+                fields["signal"] = fields.pop("kind")
+                lines.append({"kind": "quality", **fields})
         return lines
 
     def _keep(self, outputs: list[Output]) -> None:

@@ -14,8 +14,8 @@ one hour carries ``D = Q × 3.6 m³`` so the rate is ``G (kg/h) = C × Q × 3.6e
 stack conditions (工况流量, m³/s) and converted whenever the same minute has a flue gas
 temperature. A device that sends flow **without** any temperature is taken to report dry
 standard flow already (``FlowBasis.AS_REPORTED``), as CEMS that compute 标干流量 themselves do.
-A missing static pressure counts as 0 kPa (gauge) and a missing moisture as 0 %; both are
-recorded in ``StandardFlow.defaults`` so the evidence shows them. There is no barometric
+A missing (or implausible, beyond ±20 kPa) static pressure counts as 0 kPa (gauge) and a
+missing moisture as 0 %; each is recorded in ``StandardFlow.defaults``. There is no barometric
 factor in HJ 212-2017, so Ba is always 101 325 Pa.
 """
 
@@ -37,6 +37,10 @@ MG_M3_TO_KG: Final = 1e-6
 MG_L_TO_KG_PER_M3: Final = 1e-3
 """mg/L × m³ → kg."""
 LITRES_PER_M3: Final = 1000.0
+MAX_PLAUSIBLE_STATIC_PRESSURE_KPA: Final = 20.0
+"""Largest |static pressure| (gauge, kPa) taken as a reading: flue gas ducts run within a few
+kPa of ambient; larger values are another unit (Pa) or junk (``-5000``, ``123.456`` in the
+2016 capture) and count as missing (``static_pressure_implausible``)."""
 
 
 class FlowBasis(StrEnum):
@@ -55,7 +59,8 @@ class StandardFlow:
     m3h: float
     basis: FlowBasis
     defaults: tuple[str, ...] = ()
-    """Inputs that were missing and took their default: ``static_pressure``, ``humidity``."""
+    """Inputs that were missing and took their default: ``static_pressure``,
+    ``static_pressure_implausible``, ``humidity``."""
 
 
 def dry_standard_flow(
@@ -74,6 +79,12 @@ def dry_standard_flow(
     if temperature_c is None:
         return StandardFlow(actual_m3h, FlowBasis.AS_REPORTED)
     defaults: list[str] = []
+    if (
+        static_pressure_kpa is not None
+        and abs(static_pressure_kpa) > MAX_PLAUSIBLE_STATIC_PRESSURE_KPA
+    ):
+        defaults.append("static_pressure_implausible")
+        static_pressure_kpa = 0.0
     if static_pressure_kpa is None:
         defaults.append("static_pressure")
         static_pressure_kpa = 0.0

@@ -6,9 +6,11 @@ Each signal is emitted only when its condition starts (``active=True``) or ends
 - ``flagged`` (per factor): a real-time or minute value flagged F/M/C/D/B (stopped,
   maintenance, calibration, fault, communication fault); cleared by the next value with any
   other flag.
-- ``flatline`` (per pollutant factor): the same non-zero valid value for at least
-  ``policy.flatline_minutes`` (first value's period start to the latest value's period end);
-  cleared when the value changes.
+- ``flatline`` (per pollutant factor of a gas outlet): the same non-zero valid value for at
+  least ``policy.flatline_minutes`` (first value's period start to the latest value's period
+  end); cleared when the value changes. Water outlets are left out: their analysers (COD,
+  NH3-N, TP, TN; HJ 353–356-2019) measure in cycles, typically an hour, and repeat the last
+  result between cycles, so a constant value there is normal.
 - ``clock_skew`` (per device): ``|DataTime − received_at| > policy.clock_skew_seconds`` for
   real-time data (DataTime is the sampling instant) and minute data (compared with the end of
   the minute, when it is sent); cleared by the next value within the bound. Minute data
@@ -29,7 +31,7 @@ from typing import Any
 
 from schemas.alert import QualityKind, QualitySignal
 from schemas.measurement import INVALID_FOR_COMPLIANCE, Measurement, PeriodKind
-from schemas.registry import AlertPolicy
+from schemas.registry import AlertPolicy, Medium
 from streams.domain import factors
 from streams.domain.context import DeviceContext
 from streams.domain.periods import MINUTE
@@ -142,7 +144,7 @@ class DeviceQuality:
         value = measurement.rtd if measurement.period is PeriodKind.RTD else measurement.avg
         if value is None or measurement.flag in INVALID_FOR_COMPLIANCE:
             return []
-        if not factors.is_pollutant(factor):
+        if device.medium is not Medium.GAS or not factors.is_pollutant(factor):
             return []
         run = self.runs.get(factor)
         if run is None or run.value != value:
