@@ -7,7 +7,7 @@
 - ``load_kg``: the sum of the hourly loads of **every** hour that has one, valid or not (a
   load is mass that left the stack; an invalid hour's load is still the best estimate of
   it). Hours with no rate (no flow, no valid minute) add nothing: no substitution of missing
-  data (HJ 75-2017 §12) is made. ``emission_rate_kgh`` is the mean of the hourly rates,
+  data (HJ 75-2017; domain.md §3) is made. ``emission_rate_kgh`` is the mean of the hourly rates,
   ``flow_std_m3h`` the mean of the hourly flows.
 - ``flag_counts``: minutes by flag, summed over the hours.
 

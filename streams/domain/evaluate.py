@@ -108,6 +108,10 @@ def judge_hour(result: HourResult, device: DeviceContext, registry: Registry) ->
         "invalid_minutes": aggregate.invalid_count,
         "valid_minutes_required": policy.valid_minutes_per_hour,
         "flag_counts": aggregate.flag_counts,
+        "load_kg": aggregate.load_kg,
+        "rate_minutes": result.rate_minutes,
+        "flow_basis": list(result.flow_basis),
+        "flow_defaults": list(result.flow_defaults),
     }
     if status is VerdictStatus.SEVERE:
         evidence["severe_multiple"] = policy.severe_multiple
