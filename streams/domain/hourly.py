@@ -121,12 +121,7 @@ def _factor_result(
     o2_part = _O2Part()
     if pollutant and device.reference_o2 is not None:
         o2_part = _o2_correction(valid, o2, device.reference_o2)
-    rate = _RatePart()
-    if pollutant:
-        rate = _rates(device.medium, valid, flows)
-    elif factor in (factors.GAS_FLOW, factors.WATER_FLOW):
-        used = [flows[start].m3h for start in valid if start in flows]
-        rate = _RatePart(flow_m3h=_mean(used))
+    rate = _rate_part(device.medium, factor, valid, flows)
     device_corrected = _mean(
         [m.device_corrected for m in valid.values() if m.device_corrected is not None]
     )
@@ -161,6 +156,17 @@ def _factor_result(
         flow_basis=rate.basis,
         flow_defaults=rate.defaults,
     )
+
+
+def _rate_part(
+    medium: Medium, factor: str, valid: Minutes, flows: Mapping[datetime, StandardFlow]
+) -> _RatePart:
+    """Rates and loads of a pollutant; the mean flow of the flow factor itself; else nothing."""
+    if factors.is_pollutant(factor):
+        return _rates(medium, valid, flows)
+    if factor in (factors.GAS_FLOW, factors.WATER_FLOW):
+        return _RatePart(flow_m3h=_mean([flows[start].m3h for start in valid if start in flows]))
+    return _RatePart()
 
 
 def _o2_correction(valid: Minutes, o2: Mapping[datetime, float], reference: float) -> _O2Part:
