@@ -342,8 +342,8 @@ def _report(fleet: _Fleet, gauges: list[dict[str, float]], stored: int, cpu_s: f
         f"target {TARGET_FRAMES_PER_S:,} frames/s: {verdict}",
         f"client send -> 9014 ack: p50 {quantile(0.5)}, p99 {quantile(0.99)}, "
         f"p999 {quantile(0.999)}",
-        f"gateway receive -> Kafka ack (since start, per process): p50 {gauge('0.5')}, p99 {gauge('0.99')}, "
-        f"p999 {gauge('0.999')}",
+        f"gateway receive -> Kafka ack (since start, per process): p50 {gauge('0.5')}, "
+        f"p99 {gauge('0.99')}, p999 {gauge('0.999')}",
         f"raw topic holds {stored:,} records; fleet received {fleet.acks_total:,} acks",
         f"gateway CPU {cpu_s:.1f} s over {run_s:.0f} s run "
         f"({fleet.acks_total / cpu_s if cpu_s else 0:,.0f} frames per CPU-second)",
