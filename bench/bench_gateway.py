@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import socket
@@ -153,7 +154,7 @@ async def _drive(port: int) -> _Fleet:
     for index in range(CONNECTIONS):
         frames = _device_frames(index)
         _, device = await loop.create_connection(
-            lambda frames=frames: _Device(frames, fleet), "127.0.0.1", port
+            functools.partial(_Device, frames, fleet), "127.0.0.1", port
         )
         devices.append(device)
     await asyncio.sleep(WARMUP_S)
