@@ -17,7 +17,10 @@ Contract (docs/processing.md; /work/notes/engine_contract.md), with these refine
 - Unknown devices (not in the registry) are ignored by every method and counted in
   ``skipped``; ``normalize_packet`` refuses them before they get here.
 - ``tick(now)`` also closes the windows of devices it finds silent (their last hour and day
-  would otherwise wait for data that do not come), comparing window ends with ``now``.
+  would otherwise wait for data that do not come), comparing window ends with ``now``. It
+  knows the devices this engine has received data from; a registry device that never sent
+  anything since the engine started is not reported silent.
+- Extra read-only ``held_windows()`` (hour buffers, day states) for metrics.
 
 Windows: an hour closes when the device's watermark (the latest event time of its rtd/minute
 data: sampling instant, or minute end) passes hour end + ``policy.grace_minutes``; a day when
