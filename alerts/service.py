@@ -1,0 +1,294 @@
+"""``greenwatch alerts run``: the alert service (kafka-python consumer + PostgreSQL).
+
+Loop: poll a batch of verdicts (``<prefix>.verdicts``) and data-quality signals
+(``<prefix>.quality``); decode them (a record that cannot be decoded or applied goes to the
+dead-letter topic with its bytes and the reason, and to ``dead_letters``; processing goes on);
+apply them with the engine in **one transaction** that also writes the events and the outbox;
+after the commit publish the events on ``<prefix>.alert-events`` and the dead letters, flush,
+and only then commit the Kafka offsets (at-least-once input, exactly-once effects: verdicts and
+signals are idempotent in the rules). Every ``tick_s`` the due alerts are ticked (pending →
+firing, hysteresis, repeats, persistent data quality). The outbox dispatcher runs in a thread
+beside the loop unless disabled. Database or broker failures end the session; the loop starts
+a new one after a pause and resumes from the committed offsets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from pydantic import ValidationError
+
+from alerts.engine import Batch
+from alerts.errors import PoisonMessage, RejectedInput
+from alerts.notifier import Dispatcher, NotifierOptions
+from alerts.rules import quality_key, verdict_key
+from alerts.store import AlertStore
+from schemas.alert import QualitySignal
+from schemas.envelope import DeadLetter
+from schemas.registry import Registry
+from schemas.topics import CATALOGUE, Topic, topic_name
+from schemas.verdict import Verdict
+
+log = logging.getLogger(__name__)
+SOURCE = "alerts.service"
+Clock = Callable[[], datetime]
+Input = Verdict | QualitySignal
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceOptions:
+    group_id: str = "greenwatch-alerts"
+    tick_s: float = 5.0
+    poll_ms: int = 500
+    max_records: int = 500
+    notify: bool = True
+    restart_pause_s: float = 3.0
+    notifier: NotifierOptions = field(default_factory=NotifierOptions)
+
+
+@dataclass(slots=True)
+class Counters:
+    verdicts: int = 0
+    signals: int = 0
+    dead_letters: int = 0
+    events: int = 0
+    notices: int = 0
+
+    def add(self, batch: Batch, verdicts: int, signals: int, dead: int) -> None:
+        self.verdicts += verdicts
+        self.signals += signals
+        self.dead_letters += dead
+        self.events += len(batch.events)
+        self.notices += len(batch.outbox)
+
+
+def ensure_topics(bootstrap: str, prefix: str) -> None:
+    """Create the topics the service reads and writes if missing (catalogue partitions)."""
+    wanted = {Topic.VERDICTS, Topic.QUALITY, Topic.DEADLETTER, Topic.ALERT_EVENTS}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="greenwatch-alerts-admin")
+    try:
+        existing = set(admin.list_topics())
+        for spec in CATALOGUE:
+            name = topic_name(prefix, spec.topic)
+            if spec.topic in wanted and name not in existing:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    admin.create_topics([NewTopic(name, spec.partitions, 1)])
+    finally:
+        admin.close()
+
+
+def decode(topic: str, verdicts_topic: str, partition: int, offset: int, value: bytes) -> Input:
+    """A verdict or quality signal from its JSON; raises PoisonMessage."""
+    try:
+        if topic == verdicts_topic:
+            return Verdict.model_validate_json(value)
+        return QualitySignal.model_validate_json(value)
+    except (ValidationError, ValueError) as error:
+        reason = "invalid_verdict" if topic == verdicts_topic else "invalid_quality_signal"
+        raise PoisonMessage(topic, partition, offset, reason, str(error)[:500]) from error
+
+
+def scope(inputs: Iterable[Input], registry: Registry) -> tuple[set[str], set[str], set[str]]:
+    """Alert ids, outlets and enterprises a batch of inputs touches."""
+    ids: set[str] = set()
+    outlets: set[str] = set()
+    enterprises: set[str] = set()
+    for item in inputs:
+        if isinstance(item, Verdict):
+            ids.add(verdict_key(item).alert_id)
+            outlets.add(item.outlet_id)
+            enterprises.add(item.enterprise_id)
+            continue
+        ids.add(quality_key(item).alert_id)
+        found = registry.device(item.device_id)
+        if found is not None:
+            enterprises.add(found[0].id)
+            outlets.add(found[1].id)
+        elif item.enterprise_id is not None:
+            enterprises.add(item.enterprise_id)
+    return ids, outlets, enterprises
+
+
+class AlertService:
+    """The consumer loop; ``run`` blocks until ``stop`` is set."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        prefix: str,
+        dsn: str,
+        registry: Registry,
+        options: ServiceOptions | None = None,
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._dsn = dsn
+        self._registry = registry
+        self._options = options or ServiceOptions()
+        self._clock = clock
+        self._verdicts = topic_name(prefix, Topic.VERDICTS)
+        self._quality = topic_name(prefix, Topic.QUALITY)
+        self._deadletter = topic_name(prefix, Topic.DEADLETTER)
+        self._alert_events = topic_name(prefix, Topic.ALERT_EVENTS)
+        self._prefix = prefix
+        self.counters = Counters()
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume, apply, notify until ``stop``; restarts the session after failures."""
+        dispatcher_thread = None
+        if self._options.notify:
+            dispatcher = Dispatcher(
+                self._connect, options=self._options.notifier, clock=self._clock
+            )
+            dispatcher_thread = threading.Thread(
+                target=dispatcher.run, args=(stop,), name="alerts-notifier", daemon=True
+            )
+            dispatcher_thread.start()
+        while not stop.is_set():
+            try:
+                ensure_topics(self._bootstrap, self._prefix)
+                self._session(stop)
+            except (KafkaError, psycopg.OperationalError) as error:
+                log.warning("alerts: session ended (%s); restarting", error)
+                stop.wait(self._options.restart_pause_s)
+        if dispatcher_thread is not None:
+            dispatcher_thread.join(timeout=10)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
+
+    def _session(self, stop: threading.Event) -> None:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self._options.group_id,
+            client_id="greenwatch-alerts",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._options.max_records,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+        )
+        producer = KafkaProducer(
+            bootstrap_servers=self._bootstrap, acks="all", client_id="greenwatch-alerts"
+        )
+        try:
+            consumer.subscribe([self._verdicts, self._quality])
+            with self._connect() as conn:
+                self._loop(stop, consumer, producer, conn)
+        finally:
+            consumer.close()
+            producer.close(timeout=5)
+
+    def _loop(
+        self,
+        stop: threading.Event,
+        consumer: KafkaConsumer,
+        producer: KafkaProducer,
+        conn: psycopg.Connection[Any],
+    ) -> None:
+        next_tick = 0.0
+        next_report = time.monotonic() + 30
+        log.info("alerts: consuming %s, %s", self._verdicts, self._quality)
+        while not stop.is_set():
+            polled = consumer.poll(timeout_ms=self._options.poll_ms)
+            records = [r for batch in polled.values() for r in batch]
+            if records:
+                self.handle(records, conn, producer)
+                consumer.commit()
+            if time.monotonic() >= next_tick:
+                self.tick(conn, producer)
+                next_tick = time.monotonic() + self._options.tick_s
+            if time.monotonic() >= next_report:
+                log.info("alerts: %s", self.counters)
+                next_report = time.monotonic() + 30
+
+    def handle(
+        self, records: list[Any], conn: psycopg.Connection[Any], producer: KafkaProducer
+    ) -> Batch:
+        """Apply one polled batch: one DB transaction, then events and dead letters to Kafka."""
+        now = self._clock()
+        decoded: list[tuple[Any, Input]] = []
+        rejected: list[tuple[Any, str, str]] = []
+        for record in records:
+            try:
+                item = decode(
+                    record.topic, self._verdicts, record.partition, record.offset, record.value
+                )
+                decoded.append((record, item))
+            except PoisonMessage as poison:
+                rejected.append((record, poison.reason, poison.message))
+        with conn.transaction():
+            store = AlertStore(conn)
+            ids, outlets, enterprises = scope((item for _, item in decoded), self._registry)
+            batch = store.open_batch(self._registry, now, ids, outlets, enterprises)
+            for record, item in decoded:
+                try:
+                    if isinstance(item, Verdict):
+                        batch.verdict(item)
+                    else:
+                        batch.signal(item)
+                except RejectedInput as refused:
+                    rejected.append((record, refused.reason, refused.message))
+            for record, reason, message in rejected:
+                store.dead_letter(SOURCE, reason, message, _key(record), record.value or b"", now)
+            store.save(batch)
+        self._publish(producer, batch, rejected, now)
+        verdict_count = sum(isinstance(item, Verdict) for _, item in decoded)
+        self.counters.add(batch, verdict_count, len(decoded) - verdict_count, len(rejected))
+        return batch
+
+    def tick(self, conn: psycopg.Connection[Any], producer: KafkaProducer | None) -> Batch:
+        """Tick the alerts that are due (one transaction)."""
+        now = self._clock()
+        with conn.transaction():
+            store = AlertStore(conn)
+            due = store.due_alert_ids(now)
+            outlets, enterprises = store.outlets_of(due)
+            batch = store.open_batch(self._registry, now, due, outlets, enterprises)
+            batch.tick(due)
+            store.save(batch)
+        if producer is not None:
+            self._publish(producer, batch, [], now)
+        return batch
+
+    def _publish(
+        self,
+        producer: KafkaProducer,
+        batch: Batch,
+        rejected: list[tuple[Any, str, str]],
+        now: datetime,
+    ) -> None:
+        for record, reason, message in rejected:
+            letter = DeadLetter(
+                source=SOURCE,
+                reason=reason,
+                message=f"{record.topic}[{record.partition}]@{record.offset}: {message}",
+                device_id=_key(record),
+                received_at=now,
+                payload=record.value or b"",
+            )
+            producer.send(self._deadletter, value=letter.model_dump_json().encode())
+        for event in batch.events:
+            producer.send(
+                self._alert_events,
+                key=event.alert_id.encode(),
+                value=event.to_schema().model_dump_json().encode(),
+            )
+        if rejected or batch.events:
+            producer.flush(timeout=30)
+
+
+def _key(record: Any) -> str | None:
+    key = record.key
+    return key.decode("utf-8", "replace") if isinstance(key, bytes) else None
