@@ -11,6 +11,7 @@ from deploy.stack_cli import stack_app
 
 from alerts.cli import alerts_app
 from deploy.db_cli import db_app
+from grafana.cli import grafana_app
 from greenwatch.settings import load_settings
 from ingest.cli import gateway_app
 from ingest.hj212.cli import hj212_app
@@ -38,6 +39,7 @@ def main(ctx: typer.Context) -> None:
 
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
+app.add_typer(grafana_app, name="grafana")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(hj212_app, name="hj212")
 app.add_typer(gateway_app, name="gateway")
