@@ -74,6 +74,8 @@ class Batch:
     changed: dict[str, AlertRecord] = field(default_factory=dict)
     events: list[EventRecord] = field(default_factory=list)
     outbox: list[OutboxRow] = field(default_factory=list)
+    released_outlets: set[str] = field(default_factory=set)
+    """Outlets whose inhibiting data-quality alert stopped firing: their held notices are due."""
 
     # --- inputs ---------------------------------------------------------------------
 
@@ -207,7 +209,16 @@ class Batch:
             )
 
     def _keep(self, record: AlertRecord) -> None:
-        if self.records.get(record.alert_id) != record:
+        before = self.records.get(record.alert_id)
+        if (
+            before is not None
+            and before.open
+            and not record.open
+            and record.outlet_id is not None
+            and record.key.rule in self._policy_kinds("inhibiting")
+        ):
+            self.released_outlets.add(record.outlet_id)
+        if before != record:
             self.records[record.alert_id] = record
             self.changed[record.alert_id] = record
 

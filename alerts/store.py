@@ -238,7 +238,8 @@ class AlertStore:
         return {r["outlet_id"] for r in rows if r["outlet_id"]}, {r["enterprise_id"] for r in rows}
 
     def save(self, batch: Batch) -> None:
-        """Upsert changed records, append events, enqueue notices (same transaction)."""
+        """Upsert changed records, append events, enqueue notices (same transaction); alerts
+        whose notices an ended inhibition held back become due now."""
         with self._conn.cursor() as cur:
             if batch.changed:
                 cur.executemany(_UPSERT, [_record_params(r) for r in batch.changed.values()])
@@ -246,6 +247,12 @@ class AlertStore:
                 cur.executemany(_EVENT, [_event_params(e) for e in batch.events])
             if batch.outbox:
                 cur.executemany(_OUTBOX, [_outbox_params(o) for o in batch.outbox])
+            if batch.released_outlets:
+                cur.execute(
+                    "UPDATE alerts SET due_at = %s WHERE outlet_id = ANY(%s) AND due_at > %s"
+                    " AND state IN ('firing', 'escalated') AND notified_level IS NULL",
+                    (batch.now, sorted(batch.released_outlets), batch.now),
+                )
 
     def dead_letter(
         self, source: str, reason: str, message: str, key: str | None, payload: bytes, now: datetime
