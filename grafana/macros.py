@@ -123,7 +123,7 @@ def expand_macros(sql: str, context: QueryContext) -> str:
 def format_timestamp(moment: datetime) -> str:
     """Go's RFC 3339 with nanoseconds in UTC, as Grafana writes it: ``2024-05-01T02:00:00Z``."""
     utc = moment.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    text = utc.replace(tzinfo=None, microsecond=0).isoformat()
     if utc.microsecond:
         text += "." + f"{utc.microsecond:06d}".rstrip("0")
     return text + "Z"
