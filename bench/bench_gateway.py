@@ -279,7 +279,9 @@ def _cpu_seconds(pid: int) -> float:
 
 def _scrape(port: int) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    found = re.findall(r'publish_latency_quantile_seconds\{quantile="([0-9.]+)"\} (\S+)', text)
+    found = re.findall(
+        r'publish_latency_quantile_seconds\{protocol="hj212",quantile="([0-9.]+)"\} (\S+)', text
+    )
     return {quantile: float(value) for quantile, value in found}
 
 

@@ -1,6 +1,7 @@
 """Prometheus metrics of the gateway, read from ``GatewayStats`` at scrape time.
 
-Metric names (all prefixed ``greenwatch_gateway_hj212_``):
+Metric names (all prefixed ``greenwatch_gateway_``, every sample labelled ``protocol="hj212"``
+so that other gateways can share the names):
 
 - ``frames_total{result}``: frames by result: ``accepted`` (durable in the raw topic),
   ``publish_failed``, or the refusal/junk reason (``bad_crc``, ``auth_unknown_mn``,
@@ -30,13 +31,14 @@ from prometheus_client.registry import Collector
 
 from ingest.gateway.stats import GatewayStats, LatencyRecorder
 
-PREFIX: Final = "greenwatch_gateway_hj212_"
+PREFIX: Final = "greenwatch_gateway_"
+PROTOCOL: Final = "hj212"
 QUANTILES: Final = (0.5, 0.9, 0.99, 0.999)
 
 
 class GatewayCollector(Collector):
     """Exposes one gateway's stats; ``gauges`` returns (connections open, devices online,
-    records in flight) at scrape time."""
+    records in flight) at scrape time. Every sample carries ``protocol="hj212"``."""
 
     def __init__(self, stats: GatewayStats, gauges: Callable[[], tuple[int, int, int]]) -> None:
         self._stats = stats
@@ -45,59 +47,66 @@ class GatewayCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         stats = self._stats
         connections, devices, inflight = self._gauges()
-        yield _labelled("frames", "Frames by result.", "result", stats.frames)
-        yield GaugeMetricFamily(
-            PREFIX + "devices_online", "MNs authenticated on an open connection.", devices
-        )
-        yield GaugeMetricFamily(PREFIX + "connections_open", "Open connections.", connections)
-        yield GaugeMetricFamily(
-            PREFIX + "inflight_records", "Records sent to Kafka, not yet acknowledged.", inflight
-        )
-        yield _labelled("connections", "Connections by outcome.", "outcome", stats.connections)
-        yield _labelled("connections_closed", "Closed by the gateway.", "reason", stats.closed)
-        yield _labelled("replies", "Replies written, by CN.", "cn", stats.acks)
-        yield _labelled("split_packets", "Split packets.", "outcome", stats.split)
-        yield _labelled("published_records", "Records Kafka acked.", "topic", stats.published)
-        yield _labelled("publish_failures", "Records Kafka failed.", "topic", stats.publish_failed)
-        yield CounterMetricFamily(
-            PREFIX + "clock_skewed_frames",
+        yield _counter("frames", "Frames by result.", "result", stats.frames)
+        yield _gauge("devices_online", "MNs authenticated on an open connection.", devices)
+        yield _gauge("connections_open", "Open connections.", connections)
+        yield _gauge("inflight_records", "Records sent to Kafka, not yet acknowledged.", inflight)
+        yield _counter("connections", "Connections by outcome.", "outcome", stats.connections)
+        yield _counter("connections_closed", "Closed by the gateway.", "reason", stats.closed)
+        yield _counter("replies", "Replies written, by CN.", "cn", stats.acks)
+        yield _counter("split_packets", "Split packets.", "outcome", stats.split)
+        yield _counter("published_records", "Records Kafka acked.", "topic", stats.published)
+        yield _counter("publish_failures", "Records Kafka failed.", "topic", stats.publish_failed)
+        yield _total(
+            "clock_skewed_frames",
             "Admitted frames whose device clock is off by more than the limit.",
-            value=stats.clock_skewed,
+            stats.clock_skewed,
         )
-        yield CounterMetricFamily(
-            PREFIX + "received_bytes", "Bytes received.", value=stats.bytes_received
-        )
+        yield _total("received_bytes", "Bytes received.", stats.bytes_received)
         yield _histogram(stats.latency)
         quantiles = GaugeMetricFamily(
             PREFIX + "publish_latency_quantile_seconds",
             "Receive-to-Kafka-ack latency quantiles since start (±5 %).",
-            labels=["quantile"],
+            labels=["protocol", "quantile"],
         )
         for fraction in QUANTILES:
             value = stats.latency.percentile(fraction)
             if value is not None:
-                quantiles.add_metric([str(fraction)], value)
+                quantiles.add_metric([PROTOCOL, str(fraction)], value)
         yield quantiles
 
 
-def _labelled(
+def _counter(
     name: str, documentation: str, label: str, counts: Counter[str]
 ) -> CounterMetricFamily:
-    family = CounterMetricFamily(PREFIX + name, documentation, labels=[label])
+    family = CounterMetricFamily(PREFIX + name, documentation, labels=["protocol", label])
     for value, count in sorted(counts.items()):
-        family.add_metric([value], count)
+        family.add_metric([PROTOCOL, value], count)
+    return family
+
+
+def _total(name: str, documentation: str, value: int) -> CounterMetricFamily:
+    family = CounterMetricFamily(PREFIX + name, documentation, labels=["protocol"])
+    family.add_metric([PROTOCOL], value)
+    return family
+
+
+def _gauge(name: str, documentation: str, value: int) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(PREFIX + name, documentation, labels=["protocol"])
+    family.add_metric([PROTOCOL], value)
     return family
 
 
 def _histogram(latency: LatencyRecorder) -> HistogramMetricFamily:
     buckets = [(f"{bound:.6g}", count) for bound, count in latency.cumulative_by_octave()]
     buckets.append(("+Inf", latency.count))
-    return HistogramMetricFamily(
+    family = HistogramMetricFamily(
         PREFIX + "publish_latency_seconds",
         "Frame received to Kafka acknowledgement of its raw record.",
-        buckets=buckets,
-        sum_value=latency.total_s,
+        labels=["protocol"],
     )
+    family.add_metric([PROTOCOL], buckets, sum_value=latency.total_s)
+    return family
 
 
 def serve_metrics(

@@ -288,7 +288,7 @@ def test_metrics_endpoint_reports_frames_by_result_and_devices_online(
         text = (
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
         )
-    assert 'greenwatch_gateway_hj212_frames_total{result="accepted"} 2.0' in text
-    assert 'greenwatch_gateway_hj212_frames_total{result="garbage"} 1.0' in text
-    assert "greenwatch_gateway_hj212_devices_online 1.0" in text
+    assert 'greenwatch_gateway_frames_total{protocol="hj212",result="accepted"} 2.0' in text
+    assert 'greenwatch_gateway_frames_total{protocol="hj212",result="garbage"} 1.0' in text
+    assert 'greenwatch_gateway_devices_online{protocol="hj212"} 1.0' in text
     json.dumps(text)  # exposition is plain text

@@ -47,8 +47,13 @@ def test_prometheus_exposition_has_frames_by_result_and_devices_online() -> None
     registry = CollectorRegistry()
     registry.register(GatewayCollector(stats, lambda: (2, 1, 0)))
     text = generate_latest(registry).decode()
-    assert 'greenwatch_gateway_hj212_frames_total{result="accepted"} 3.0' in text
-    assert 'greenwatch_gateway_hj212_frames_total{result="garbage"} 1.0' in text
-    assert "greenwatch_gateway_hj212_devices_online 1.0" in text
-    assert 'greenwatch_gateway_hj212_publish_latency_seconds_bucket{le="+Inf"} 1.0' in text
-    assert 'greenwatch_gateway_hj212_publish_latency_seconds_bucket{le="0.00256"} 1.0' in text
+    assert 'greenwatch_gateway_frames_total{protocol="hj212",result="accepted"} 3.0' in text
+    assert 'greenwatch_gateway_frames_total{protocol="hj212",result="garbage"} 1.0' in text
+    assert 'greenwatch_gateway_devices_online{protocol="hj212"} 1.0' in text
+    assert (
+        'greenwatch_gateway_publish_latency_seconds_bucket{le="+Inf",protocol="hj212"} 1.0' in text
+    )
+    assert (
+        'greenwatch_gateway_publish_latency_seconds_bucket{le="0.00256",protocol="hj212"} 1.0'
+        in text
+    )
