@@ -13,7 +13,7 @@ from alerts.cli import alerts_app
 from deploy.db_cli import db_app
 from grafana.cli import grafana_app
 from greenwatch.settings import load_settings
-from ingest.cli import gateway_app
+from ingest.cli import gateway_app, simulate_command
 from ingest.hj212.cli import hj212_app
 from schemas.cli import schemas_app
 from streams.cli import replay_command, worker_command
@@ -43,6 +43,7 @@ app.add_typer(grafana_app, name="grafana")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(hj212_app, name="hj212")
 app.add_typer(gateway_app, name="gateway")
+app.command("simulate")(simulate_command)
 app.add_typer(alerts_app, name="alerts")
 app.command("worker")(worker_command)
 app.command("replay")(replay_command)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,17 @@ from greenwatch.settings import Settings, kafka_servers
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
 from ingest.gateway.runner import RunOptions, serve
+from ingest.hj212 import CHINA_TZ
+from ingest.simulator.episodes import Episode, EpisodeSpecError
+from ingest.simulator.fleet import FleetConfig, FleetStats
+from ingest.simulator.province import Province, build_province
+from ingest.simulator.session import (
+    SimulationOptions,
+    choose_episodes,
+    default_start,
+    simulate,
+    write_registry,
+)
 from schemas.registry import Registry, RegistryError, load_registry
 from schemas.topics import Topic, topic_name
 
@@ -135,3 +147,106 @@ async def _serve_until_signal(
 
     stats = await serve(config, registry, producer, stop, options, _err.print, ready)
     _err.print(f"gateway stopped: {stats.frames_total:,} frames, {dict(stats.frames)}")
+
+
+def _parse_start(text: str | None) -> datetime:
+    """``None``/``today``: today 00:00 China time; ``now``; or an ISO date-time (China time
+    when it carries no offset)."""
+    if text in (None, "today"):
+        return default_start()
+    if text == "now":
+        return datetime.now(CHINA_TZ).replace(microsecond=0)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected today, now or an ISO date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TZ)
+
+
+def _parse_gateway(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter(f"{text!r}: expected HOST:PORT")
+    return host, int(port)
+
+
+def simulate_command(
+    ctx: typer.Context,
+    gateway: Annotated[str, typer.Option(help="Gateway HOST:PORT.")] = "127.0.0.1:9212",
+    enterprises: Annotated[int, typer.Option(min=1, help="Enterprises to invent.")] = 12,
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same province and data.")] = 1,
+    speed: Annotated[
+        float, typer.Option(min=0.001, help="Simulated seconds per real second.")
+    ] = 1.0,
+    hours: Annotated[
+        float | None, typer.Option(help="Simulated hours to send (default: until Ctrl-C).")
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Simulated start: today (00:00 China time, default), now, or ISO."),
+    ] = None,
+    registry_out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the registry (default: STATE_DIR/simulator/…)."),
+    ] = None,
+    write_registry_only: Annotated[
+        bool, typer.Option("--write-registry-only", help="Write the registry and exit.")
+    ] = False,
+    episodes: Annotated[
+        str,
+        typer.Option(
+            help="auto (seeded plan), none, or KIND@TARGET+START/DURATION[:PARAM];… "
+            "(docs/simulator.md)."
+        ),
+    ] = "auto",
+    ack_fraction: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Devices sending Flag=5 (want 9014).")
+    ] = 0.3,
+    realtime_fraction: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Devices also sending CN 2011.")
+    ] = 0.2,
+    realtime_interval: Annotated[int, typer.Option(help="Seconds between CN 2011 frames.")] = 30,
+    summary_interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between summary lines (default: 5 when interactive)."),
+    ] = None,
+) -> None:
+    """Simulate a province of monitored enterprises sending HJ 212 data to the gateway."""
+    settings: Settings = ctx.obj
+    province = build_province(enterprises, seed, ack_fraction, realtime_fraction)
+    path = (
+        registry_out or settings.state_dir / "simulator" / f"registry-s{seed}-n{enterprises}.yaml"
+    )
+    write_registry(province, path)
+    _err.print(
+        f"registry {province.registry.version}: {len(province.registry.enterprises)} enterprises, "
+        f"{len(province.devices)} devices → {path}"
+    )
+    if write_registry_only:
+        return
+    host, port = _parse_gateway(gateway)
+    try:
+        chosen = choose_episodes(episodes, province, hours)
+    except EpisodeSpecError as error:
+        raise typer.BadParameter(str(error), param_hint="--episodes") from None
+    for episode in chosen:
+        _err.print(f"episode {episode.spec()}")
+    if summary_interval is None and sys.stderr.isatty():
+        summary_interval = 5.0
+    config = FleetConfig(host, port, _parse_start(start), speed=speed, hours=hours)
+    options = SimulationOptions(realtime_interval, summary_interval)
+    stats = asyncio.run(_simulate_until_signal(province, chosen, config, options))
+    _err.print(
+        f"simulation done: {stats.frames_sent:,} frames sent, {stats.acks:,} acks, "
+        f"answers {dict(stats.answers)}, corrupted {dict(stats.corrupted)}"
+    )
+
+
+async def _simulate_until_signal(
+    province: Province, episodes: list[Episode], config: FleetConfig, options: SimulationOptions
+) -> FleetStats:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return await simulate(province, episodes, config, options, _err.print, stop)
