@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from grafana.model import Step, ValueText
+from schemas.alert import AlertLevel, AlertState
 from schemas.measurement import INVALID_FOR_COMPLIANCE, DataFlag
 from schemas.verdict import Rule, VerdictStatus
 
@@ -87,3 +88,37 @@ CAPTURE_STEPS: tuple[Step, ...] = (
 )
 """Colours of a data capture rate (有效数据率): the 75 % / 90 % bands of HJ 75-2017's
 missing-data substitution rules."""
+
+OPEN_ALERT_STATES = sql_list([AlertState.FIRING.value, AlertState.ESCALATED.value])
+"""States of an alert that has fired and is not resolved (notices are due; alerts/model.py)."""
+
+LEVEL_TEXTS: tuple[ValueText, ...] = (
+    ValueText(str(AlertLevel.DATA_QUALITY.value), "数据质量 (data quality)", "blue"),
+    ValueText(str(AlertLevel.WARNING.value), "预警 (warning)", "yellow"),
+    ValueText(str(AlertLevel.EXCEEDANCE.value), "超标 (exceedance)", "orange"),
+    ValueText(str(AlertLevel.RESTRICT_PRODUCTION.value), "限制生产 (restrict production)", "red"),
+    ValueText(
+        str(AlertLevel.SUSPEND_FOR_RECTIFICATION.value),
+        "停产整治 (suspend for rectification)",
+        "dark-red",
+    ),
+)
+"""The alert ladder (design.md; MEP Order No. 30 (2014) Art. 5 and 6), by ``alerts.level``."""
+
+ALERT_STATE_TEXTS: tuple[ValueText, ...] = (
+    ValueText(AlertState.PENDING.value, "待确认 (pending)", "gray"),
+    ValueText(AlertState.FIRING.value, "告警中 (firing)", "red"),
+    ValueText(AlertState.ESCALATED.value, "已升级 (escalated)", "dark-red"),
+    ValueText(AlertState.RESOLVED.value, "已解除 (resolved)", "green"),
+)
+
+ALERT_EVENT_TEXTS: tuple[ValueText, ...] = (
+    ValueText("pending", "待确认 (pending)", "gray"),
+    ValueText("fired", "触发 (fired)", "red"),
+    ValueText("escalated", "升级 (escalated)", "dark-red"),
+    ValueText("repeated", "重复提醒 (repeated)", "orange"),
+    ValueText("acknowledged", "已确认 (acknowledged)", "blue"),
+    ValueText("resolved", "解除 (resolved)", "green"),
+    ValueText("withdrawn", "撤回 (withdrawn)", "gray"),
+)
+"""Kinds of ``alert_events`` rows written by the alert engine (alerts/machine.py)."""

@@ -10,6 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from alerts.ladder import Basis
+from grafana import alerts_dashboard
 from grafana.dashboards import COMMITTED_DIR, DASHBOARDS, FOLDER_UID, dashboard_filename
 from grafana.model import (
     DATASOURCE_TYPE,
@@ -156,3 +158,7 @@ def test_rendered_json_round_trips() -> None:
     for dashboard in DASHBOARDS:
         text = dashboard_json_text(dashboard)
         assert json.loads(text) == render_dashboard(dashboard)
+
+
+def test_every_alert_basis_code_has_a_display_text() -> None:
+    assert set(alerts_dashboard.BASIS_TEXT) == set(Basis)
