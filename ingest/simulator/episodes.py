@@ -61,8 +61,7 @@ DATA_KINDS: Final = frozenset(
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNIT_S: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 _SPEC: Final = re.compile(
-    r"^(?P<kind>\w+)@(?P<target>[^+]+)\+(?P<start>[\d.smhd]+)/"
-    r"(?P<duration>[\d.smhd]+)(?::(?P<param>.+))?$"
+    r"^(?P<kind>\w+)@(?P<target>[^+]+)\+(?P<start>[^/]+)/(?P<duration>[^:]+)(?::(?P<param>.+))?$"
 )
 _EXCEEDANCE_PARAM: Final = re.compile(r"^(?P<factor>[A-Za-z]\w*)?x(?P<multiple>\d+(?:\.\d+)?)$")
 

@@ -1,0 +1,89 @@
+"""The simulated province through the real gateway into the real Kafka: every intact frame is
+published and acked, every damaged or unauthenticated one is a dead letter."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from ingest.gateway.config import GatewayConfig
+from ingest.gateway.publisher import ProducerOptions
+from ingest.gateway.runner import GatewayThread
+from ingest.hj212 import CHINA_TZ
+from ingest.simulator.episodes import parse_episodes
+from ingest.simulator.fleet import FleetConfig
+from ingest.simulator.province import build_province
+from ingest.simulator.session import simulate
+from schemas.envelope import DeadLetter
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _count(bootstrap: str, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(partitions).values())
+    finally:
+        consumer.close()
+
+
+def _dead_letters(bootstrap: str, topic: str, count: int) -> list[DeadLetter]:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    letters: list[DeadLetter] = []
+    deadline = time.monotonic() + 30
+    try:
+        while len(letters) < count and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                letters.extend(DeadLetter.model_validate_json(r.value) for r in batch)
+    finally:
+        consumer.close()
+    return letters
+
+
+def test_two_simulated_hours_arrive_complete_with_rejects_by_reason(
+    services: Any, kafka_topic_factory: Callable[..., str]
+) -> None:
+    province = build_province(3, seed=11, ack_fraction=1.0, realtime_fraction=0.0)
+    corrupt_mn, impostor_mn = province.devices[0].mn, province.devices[2].mn
+    episodes = parse_episodes(
+        f"corrupt@{corrupt_mn}+10m/30m:1;bad_password@{impostor_mn}+1h/10m;exceedance@*+30m/20m"
+    )
+    config = GatewayConfig(
+        raw_topic=kafka_topic_factory("raw", partitions=2),
+        deadletter_topic=kafka_topic_factory("dl"),
+        host="127.0.0.1",
+        port=0,
+        clock_skew_limit_s=0,
+        max_auth_failures=0,
+    )
+    start = datetime(2026, 3, 2, tzinfo=CHINA_TZ)
+    with GatewayThread(config, province.registry, ProducerOptions(services.kafka_bootstrap)) as gw:
+        fleet = FleetConfig("127.0.0.1", gw.port, start, speed=4 * 3600, hours=2, drain_s=10)
+        sent = asyncio.run(simulate(province, episodes, fleet))
+        accepted = gw.stats.frames["accepted"]
+        frames = Counter(gw.stats.frames)
+
+    devices = len(province.devices)
+    assert sent.sent == Counter({"2051": devices * 120, "2061": devices * 2})
+    rejected = sent.corrupted["bad_crc"] + sent.corrupted["lost_characters"]
+    assert frames["auth_bad_password"] == 10
+    assert accepted == sent.frames_sent - rejected - 10
+    assert sent.acks == accepted
+    assert sent.answers == Counter({"3": 10})
+    assert _count(services.kafka_bootstrap, config.raw_topic) == accepted
+
+    letters = _dead_letters(services.kafka_bootstrap, config.deadletter_topic, 10 + rejected)
+    reasons = Counter(letter.reason for letter in letters)
+    assert reasons["auth_bad_password"] == 10
+    assert reasons["bad_crc"] + reasons["length_mismatch"] == rejected
+    assert reasons["garbage"] == sent.corrupted["line_noise"]
+    claimed = {letter.device_id for letter in letters if letter.reason != "garbage"}
+    assert claimed <= {corrupt_mn, impostor_mn, None}  # None: MN itself damaged
