@@ -16,11 +16,18 @@ nothing is dropped. All work runs on the event loop thread; nothing here blocks.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
-from ingest.gateway.admission import AUTH_BAD_PASSWORD, AUTH_UNKNOWN_MN, Admission, Admitted
+from ingest.gateway.admission import (
+    AUTH_BAD_PASSWORD,
+    AUTH_UNKNOWN_MN,
+    Admission,
+    Admitted,
+    Refused,
+)
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.framing import Frame, FrameExtractor, Junk
 from ingest.gateway.publisher import Completion
@@ -30,8 +37,12 @@ from ingest.hj212 import CrcVariant
 from schemas.envelope import DeadLetter, RawEnvelope
 from schemas.envelope import Protocol as WireProtocol
 
+_log = logging.getLogger(__name__)
+
 PUBLISH_FAILED: Final = "publish_failed"
 """``frames`` result of an admitted frame Kafka did not acknowledge (no ack is sent)."""
+INTERNAL_ERROR: Final = "internal_error"
+"""``frames`` result (and dead-letter reason) of a frame the gateway failed to process."""
 _AUTH_REASONS: Final = frozenset({AUTH_UNKNOWN_MN, AUTH_BAD_PASSWORD})
 _WRITE_HIGH_WATER: Final = 64 * 1024
 _ACK_9014: Final = "9014"
@@ -174,7 +185,13 @@ class Hj212Connection(asyncio.Protocol):
     # -- frames ----------------------------------------------------------------------------
 
     def _handle_frame(self, frame: bytes) -> None:
-        decision = self._hub.admission.admit(frame, self._received_at, self._crc_hint)
+        try:
+            decision = self._hub.admission.admit(frame, self._received_at, self._crc_hint)
+        except Exception:  # a bug in decoding one frame must not end the connection
+            _log.exception("admission failed for a frame from %s", self.peer)
+            decision = Refused(
+                INTERNAL_ERROR, "the gateway could not process this frame", None, None
+            )
         if isinstance(decision, Admitted):
             self._garbage_run = 0
             self._auth_failures = 0

@@ -74,7 +74,7 @@ class KafkaPublisher:
         """Queue one record; ``done`` runs on the loop once Kafka acknowledges or fails it."""
         try:
             future = self._producer.send(topic, key=key, value=value)
-        except KafkaError as error:
+        except Exception as error:  # KafkaError, or a client bug: reported, never raised
             self._loop.call_soon(done, error)
             return
         future.add_callback(lambda _metadata: self._complete(done, None))

@@ -292,3 +292,15 @@ def test_metrics_endpoint_reports_frames_by_result_and_devices_online(
     assert 'greenwatch_gateway_frames_total{protocol="hj212",result="garbage"} 1.0' in text
     assert 'greenwatch_gateway_devices_online{protocol="hj212"} 1.0' in text
     json.dumps(text)  # exposition is plain text
+
+
+def test_a_tiny_in_flight_budget_pauses_reading_without_losing_or_reordering(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway(max_inflight_per_connection=1)
+    frames = [frame(qn=f"20260301103{n:06d}") for n in range(60)]
+    with running.connect() as sock:
+        sock.sendall(b"".join(frames))
+        acks = _replies(sock, len(frames))
+    assert [a.qn for a in acks] == [decode(f).qn for f in frames]
+    assert sorted(e.payload for _, e in running.raw(len(frames))) == sorted(frames)

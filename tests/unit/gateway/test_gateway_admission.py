@@ -6,11 +6,14 @@ from datetime import timedelta
 
 import pytest
 from gateway_fixtures import DEVICE, MODBUS_DEVICE, NOW, PASSWORD, frame, registry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.gateway.admission import (
     AUTH_BAD_PASSWORD,
     AUTH_UNKNOWN_MN,
     BAD_SPLIT,
+    REFUSAL_REASONS,
     Admission,
     Admitted,
     Refused,
@@ -132,3 +135,20 @@ def test_split_part_numbers_out_of_range_are_refused(admission: Admission) -> No
     result = _refused(admission.admit(frame(flag=7, pnum=2, pno=3), NOW))
     assert result.reason == BAD_SPLIT
     assert _admitted(admission.admit(frame(flag=7, pnum=2, pno=2), NOW)).reply is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cut=st.integers(0, 400),
+    noise=st.binary(max_size=12),
+    position=st.integers(0, 400),
+)
+def test_any_damage_to_a_frame_is_admitted_or_refused_never_raised(
+    cut: int, noise: bytes, position: int
+) -> None:
+    good = frame()
+    damaged = good[:position] + noise + good[position + cut % 7 :]
+    result = Admission(registry()).admit(damaged, NOW)
+    assert isinstance(result, Admitted | Refused)
+    if isinstance(result, Refused):
+        assert result.reason in REFUSAL_REASONS
