@@ -155,5 +155,13 @@ def register_agents(
         if args and args[0]:
             await asyncio.to_thread(pipeline.reset)
 
+    async def on_assigned(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        if metrics is not None:
+            owned = [
+                tp for tp in app.consumer.assignment() if tp.topic == topics.raw.get_topic_name()
+            ]
+            metrics.assigned_partitions.set(len(owned))
+
     # mode's handler type spells the keyword-only ``signal`` argument in a way mypy rejects.
     app.on_partitions_revoked.connect(cast(Any, on_revoked))
+    app.on_partitions_assigned.connect(cast(Any, on_assigned))

@@ -29,7 +29,9 @@ class WorkerTuning:
     - ``buffer_maxsize``: messages faust buffers per partition before it pauses fetching
       (with the take buffer this bounds the memory of a worker whose database is down);
     - ``tick_interval_s``: period of ``Engine.tick`` (silence detection), wall clock;
-    - ``commit_interval_s``: period of faust's offset commit of acked messages.
+    - ``commit_interval_s``: period of faust's offset commit of acked messages;
+    - ``session_timeout_s``: how long the group waits for a silent (crashed) worker before
+      its partitions move to the others (heartbeats every third of it, at most 3 s).
     """
 
     batch_size: int = 2000
@@ -37,6 +39,7 @@ class WorkerTuning:
     buffer_maxsize: int = 4096
     tick_interval_s: float = 30.0
     commit_interval_s: float = 1.0
+    session_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,8 @@ def create_app(settings: Settings, tuning: WorkerTuning) -> faust.App:
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=tuning.commit_interval_s,
+        broker_session_timeout=tuning.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, tuning.session_timeout_s / 3),
         stream_buffer_maxsize=tuning.buffer_maxsize,
         stream_wait_empty=True,
         producer_acks=-1,

@@ -113,6 +113,11 @@ def worker_command(
     commit_interval: float = typer.Option(
         _WORKER.commit_interval_s, min=0.1, help="Seconds between offset commits of acked batches."
     ),
+    session_timeout: float = typer.Option(
+        _WORKER.session_timeout_s,
+        min=6.0,
+        help="Seconds before a silent worker's partitions move to the others.",
+    ),
     metrics_port: int = typer.Option(
         0, min=0, help="Serve Prometheus metrics on 127.0.0.1:PORT (0: off)."
     ),
@@ -128,6 +133,7 @@ def worker_command(
         batch_within_s=batch_within,
         tick_interval_s=tick_interval,
         commit_interval_s=commit_interval,
+        session_timeout_s=session_timeout,
     )
     try:
         run_worker(ctx.obj, WorkerOptions(tuning, metrics_port, loglevel))

@@ -14,7 +14,8 @@ Names (all prefixed ``greenwatch_streams_``):
 - ``flush_seconds``                  sink flush latency (one transaction per batch)
 - ``flush_retries_total``            flush attempts that failed on a lost database
 - ``batch_size``                     raw messages per processed batch
-- ``consumer_lag{partition}``        high watermark − committed offset per raw partition
+- ``consumer_lag{partition}``        high watermark − last processed offset per raw partition
+- ``assigned_partitions``            raw-topic partitions this worker owns (after a rebalance)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class StreamMetrics:
     flush_retries: Counter
     batch_size: Histogram
     consumer_lag: Gauge
+    assigned_partitions: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry = REGISTRY) -> StreamMetrics:
@@ -87,8 +89,13 @@ class StreamMetrics:
             ),
             consumer_lag=Gauge(
                 f"{_PREFIX}_consumer_lag",
-                "Raw topic messages not yet committed, per partition.",
+                "Raw topic messages after the last processed one, per partition.",
                 ["partition"],
+                registry=registry,
+            ),
+            assigned_partitions=Gauge(
+                f"{_PREFIX}_assigned_partitions",
+                "Raw topic partitions owned by this worker.",
                 registry=registry,
             ),
         )

@@ -38,6 +38,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
+from pydantic_core import to_jsonable_python
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -352,7 +353,7 @@ def upsert_verdicts(cur: psycopg.Cursor[Any], verdicts: Sequence[Verdict]) -> di
         (
             (v.outlet_id, v.factor, v.rule.value, v.period_start, v.enterprise_id,
              v.period.value, v.value, v.limit, v.ratio, v.status.value, v.standard,
-             Jsonb(v.evidence), v.registry_version)
+             Jsonb(to_jsonable_python(v.evidence)), v.registry_version)
             for v in latest.values()
         ),
     )  # fmt: skip

@@ -39,7 +39,9 @@ FACTORS = {"a21026": 20.0, "a21002": 30.0, "a19001": 8.0}  # SO2, NOx mg/m³; O2
 
 
 def minute_frame(mn: str, at: datetime) -> bytes:
-    values = {f: {"Avg": v, "Min": v - 1, "Max": v + 1, "Flag": "N"} for f, v in FACTORS.items()}
+    values: dict[str, dict[str, float | str]] = {
+        f: {"Avg": v, "Min": v - 1, "Max": v + 1, "Flag": "N"} for f, v in FACTORS.items()
+    }
     frame = encode(st="31", cn="2051", mn=mn, pw="123456", flag=5, data_time=at, values=values)
     return frame.encode()
 
