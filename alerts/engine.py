@@ -79,8 +79,9 @@ class Batch:
 
     # --- inputs ---------------------------------------------------------------------
 
-    def verdict(self, verdict: Verdict) -> None:
-        """Apply one verdict; raises RejectedInput if its outlet belongs to another enterprise."""
+    def verdict(self, verdict: Verdict, revision: int = 1) -> None:
+        """Apply one verdict (``revision``: its re-issue count); raises RejectedInput if its
+        outlet belongs to another enterprise."""
         enterprise_id = self._enterprise_of_outlet(verdict.outlet_id, verdict.enterprise_id)
         key = verdict_key(verdict)
         record = self.records.get(key.alert_id) or AlertRecord.blank(
@@ -95,8 +96,8 @@ class Batch:
             restriction_since=self._restriction_since(enterprise_id, verdict.outlet_id),
             evasion=self._quality_firing(verdict.outlet_id, self._policy_kinds("evasion")),
         )
-        assessment = assess_verdict(record.marks, verdict, context)
-        if not assessment.changed or (not assessment.inputs and not record.active):
+        assessment = assess_verdict(record.marks, verdict, context, revision)
+        if not assessment.changed:
             return
         record = replace(record, marks=assessment.marks)
         for machine_input in assessment.inputs:

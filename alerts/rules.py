@@ -93,16 +93,16 @@ def period_key(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def verdict_revision(verdict: Verdict) -> int:
-    """The verdict's revision (re-issued verdicts count up); 1 for producers without one."""
-    revision = getattr(verdict, "revision", None)
-    return revision if isinstance(revision, int) else 1
+def assess_verdict(
+    marks: Marks, verdict: Verdict, ctx: VerdictContext, revision: int = 1
+) -> Assessment:
+    """Mark ``verdict`` in the key's window and decide what the machine should do.
 
-
-def assess_verdict(marks: Marks, verdict: Verdict, ctx: VerdictContext) -> Assessment:
-    """Mark ``verdict`` in the key's window and decide what the machine should do."""
+    ``revision`` counts the verdict's re-issues (the streams send it as the ``revision``
+    Kafka header): a lower revision than the one marked for the period is stale and ignored.
+    """
     key = period_key(verdict.period_start)
-    mark = Mark(verdict.status.value, verdict.value, verdict.limit, verdict_revision(verdict))
+    mark = Mark(verdict.status.value, verdict.value, verdict.limit, revision)
     known = marks.get(key)
     if known is not None and (known == mark or known.revision > mark.revision):
         return Assessment(marks, (), changed=False)

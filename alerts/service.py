@@ -235,7 +235,7 @@ class AlertService:
             for record, item in decoded:
                 try:
                     if isinstance(item, Verdict):
-                        batch.verdict(item)
+                        batch.verdict(item, revision_of(record))
                     else:
                         batch.signal(item)
                 except RejectedInput as refused:
@@ -287,6 +287,17 @@ class AlertService:
             )
         if rejected or batch.events:
             producer.flush(timeout=30)
+
+
+def revision_of(record: Any) -> int:
+    """The ``revision`` header of a verdict record (streams/agents.py), 1 when absent."""
+    for name, value in record.headers or ():
+        if name == "revision":
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return 1
+    return 1
 
 
 def _key(record: Any) -> str | None:

@@ -201,7 +201,9 @@ class Feed:
         site: tuple[str, str, str] = POWER,
         factor: str = "a21026",
         limit: float = 35.0,
+        revision: int | None = None,
     ) -> Verdict:
+        """Send a verdict (with a ``revision`` header, as the streams do, when given)."""
         value = {"compliant": 0.5, "warning": 0.9, "exceedance": 1.5, "severe": 3.5}.get(
             status, 0.0
         )
@@ -214,7 +216,8 @@ class Feed:
             evidence={"valid_minutes": 60, "flag_counts": {"N": 60}},
             registry_version="alerts-it-1",
         )  # fmt: skip
-        self.raw(self.verdicts, site[1], item.model_dump_json().encode())
+        headers = [("revision", str(revision).encode())] if revision is not None else None
+        self.raw(self.verdicts, site[1], item.model_dump_json().encode(), headers)
         return item
 
     def signal(self, kind: QualityKind, active: bool, device: str = POWER[2]) -> None:
@@ -223,8 +226,10 @@ class Feed:
         )
         self.raw(self.quality, device, item.model_dump_json().encode())
 
-    def raw(self, topic: str, key: str, value: bytes) -> None:
-        self.producer.send(topic, key=key.encode(), value=value)
+    def raw(
+        self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        self.producer.send(topic, key=key.encode(), value=value, headers=headers)
         self.producer.flush(timeout=30)
 
     def close(self) -> None:

@@ -81,6 +81,16 @@ def test_flapping_duplicates_poison_and_a_failing_webhook(alerts_env: AlertsEnv)
     assert outbox_count(env, NOX) == 1
     assert env.query("SELECT count(*) FROM alert_events WHERE alert_id = %s", NOX) == [(1,)]
 
+    # A re-issued verdict (revision 2) wins over a stale re-send of revision 1.
+    env.feed.verdict(30, "exceedance", revision=2)
+    env.feed.verdict(30, "compliant", revision=1)
+    sentinel(env, 3)
+    hour30 = (datetime(2026, 3, 2, tzinfo=UTC) + timedelta(hours=30)).isoformat()
+    assert env.query("SELECT marks->%s->>'s' FROM alerts WHERE alert_id = %s", hour30, SO2) == [
+        ("exceedance",)
+    ]
+    assert env.alert(SO2) == ("firing", 2, 1)
+
     # Poison: bytes that are no verdict, and a verdict for another enterprise's outlet.
     env.feed.raw(env.feed.verdicts, POWER[1], b"\x00not json at all")
     forged = json.loads(
@@ -88,7 +98,7 @@ def test_flapping_duplicates_poison_and_a_failing_webhook(alerts_env: AlertsEnv)
     )
     forged["enterprise_id"] = SEWAGE[0]
     env.feed.raw(env.feed.verdicts, POWER[1], json.dumps(forged).encode())
-    sentinel(env, 2)
+    sentinel(env, 4)
     letters = dead_letters(env, 2)
     assert {letter.reason for letter in letters} == {"invalid_verdict", "enterprise_mismatch"}
     assert any(letter.payload == b"\x00not json at all" for letter in letters)

@@ -113,7 +113,12 @@ def test_signals_from_unknown_devices_are_refused_and_unknown_alerts_cannot_be_a
         batch.acknowledge("no/such/alert", "王五")
 
 
-def test_compliant_hours_of_a_quiet_key_write_nothing() -> None:
+def test_compliant_hours_are_remembered_without_opening_an_alert() -> None:
+    """Every judged hour is kept (so a late verdict is judged against all of them), but a
+    compliant hour opens nothing and tells nobody; a duplicate writes nothing at all."""
     run = Run(World(demo_registry(), subscriptions=SUBS))
     batch = run.verdict(verdict(0, "compliant"))
-    assert batch.changed == {} and batch.events == [] and batch.outbox == []
+    assert batch.events == [] and batch.outbox == []
+    record = batch.changed[SO2_ALERT]
+    assert record.episode == 0 and record.state is AlertState.RESOLVED and len(record.marks) == 1
+    assert run.verdict(verdict(0, "compliant")).changed == {}

@@ -7,7 +7,7 @@ from datetime import timedelta
 from alerts_fixtures import LEAD, SO2, T0, demo_registry, signal, verdict
 
 from alerts.ladder import Basis
-from alerts.model import Clear, Mark, Marks, Raise
+from alerts.model import Clear, Marks, Raise
 from alerts.rules import Assessment, VerdictContext, assess_quality, assess_verdict
 from schemas.alert import AlertLevel, QualityKind
 from schemas.verdict import Rule, Verdict
@@ -152,9 +152,13 @@ def test_the_same_verdict_twice_changes_nothing() -> None:
 
 
 def test_an_older_revision_never_overrides_a_newer_one() -> None:
-    marks = {verdict(0, "exceedance").period_start.isoformat(): Mark("exceedance", 50.0, 35.0, 2)}
-    stale = assess_verdict(marks, verdict(0, "compliant"), context())
+    first = assess_verdict({}, verdict(0, "exceedance"), context(), revision=2)
+    stale = assess_verdict(first.marks, verdict(0, "compliant"), context(), revision=1)
     assert not stale.changed
+    reissued = assess_verdict(
+        first.marks, verdict(0, "compliant"), context(open_level=AlertLevel.EXCEEDANCE), revision=3
+    )
+    assert reissued.changed and reissued.marks[next(iter(reissued.marks))].status == "compliant"
 
 
 def test_a_late_verdict_for_an_older_hour_still_raises_then_clears() -> None:
