@@ -44,6 +44,7 @@ from schemas.topics import Topic, topic_name
 CONNECTIONS = int(os.environ.get("BENCH_GATEWAY_CONNECTIONS", "200"))
 PROCESSES = int(os.environ.get("BENCH_GATEWAY_PROCESSES", "2"))
 WINDOW = int(os.environ.get("BENCH_GATEWAY_WINDOW", "8"))
+PACED_RATE = float(os.environ.get("BENCH_GATEWAY_PACED_RATE", "5000"))
 WARMUP_S = float(os.environ.get("BENCH_GATEWAY_WARMUP_S", "4"))
 MEASURE_S = float(os.environ.get("BENCH_GATEWAY_MEASURE_S", "12"))
 FRAMES_PER_DEVICE = 64  # distinct QNs cycled; > WINDOW so an ack's QN is unambiguous
@@ -71,9 +72,10 @@ def run() -> list[str]:
             for gateway in gateways:
                 _wait_listening(port, gateway)
             cpu_before = sum(_cpu_seconds(g.pid) for g in gateways)
-            fleet = asyncio.run(_drive(port))
+            fleet = asyncio.run(_drive(port, WINDOW))
             cpu_used = sum(_cpu_seconds(g.pid) for g in gateways) - cpu_before
             gauges = [_scrape(metrics_port) for metrics_port in metrics_ports]
+            paced = asyncio.run(_drive(port, 0, PACED_RATE))
         finally:
             for gateway in gateways:
                 gateway.terminate()
@@ -82,17 +84,19 @@ def run() -> list[str]:
                     gateway.wait(30)
         stored = _end_offsets(bootstrap, topic_name(prefix, Topic.RAW_HJ212))
         _delete_topics(bootstrap, prefix)
-    return _report(fleet, gauges, stored, cpu_used)
+    return [*_report(fleet, gauges, stored, cpu_used), *_report_paced(paced)]
 
 
 # -- the device fleet ------------------------------------------------------------------------
 
 
 class _Device(asyncio.Protocol):
-    """One connection: keeps ``WINDOW`` frames unacked, matches acks by QN."""
+    """One connection: keeps ``window`` frames unacked (0: sends only when told), matches
+    acks by QN."""
 
-    def __init__(self, frames: list[tuple[bytes, bytes]], fleet: _Fleet) -> None:
+    def __init__(self, frames: list[tuple[bytes, bytes]], fleet: _Fleet, window: int) -> None:
         self._frames = frames
+        self._window = window
         self._fleet = fleet
         self._next = 0
         self._sent_at: dict[bytes, float] = {}
@@ -102,7 +106,7 @@ class _Device(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self._send(WINDOW)
+        self.send(self._window)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -115,9 +119,10 @@ class _Device(asyncio.Protocol):
             if sent is not None:
                 self._fleet.acked(sent, now)
                 acked += 1
-        self._send(acked)
+        if self._window:
+            self.send(acked)
 
-    def _send(self, count: int) -> None:
+    def send(self, count: int) -> None:
         if self.transport is None or self._fleet.stopping:
             return
         now = time.perf_counter()
@@ -147,27 +152,46 @@ class _Fleet:
             self.latencies.append(now - sent)
 
 
-async def _drive(port: int) -> _Fleet:
+async def _drive(port: int, window: int, paced_rate: float | None = None) -> _Fleet:
+    """Connect the fleet; saturate with ``window`` frames per connection, or (``window`` 0)
+    send ``paced_rate`` frames/s round-robin over the connections."""
     fleet = _Fleet()
     loop = asyncio.get_running_loop()
     devices = []
     for index in range(CONNECTIONS):
         frames = _device_frames(index)
         _, device = await loop.create_connection(
-            functools.partial(_Device, frames, fleet), "127.0.0.1", port
+            functools.partial(_Device, frames, fleet, window), "127.0.0.1", port
         )
         devices.append(device)
+    pacer = asyncio.create_task(_pace(devices, paced_rate)) if paced_rate else None
     await asyncio.sleep(WARMUP_S)
     fleet.window_start = time.perf_counter()
     fleet.window_end = fleet.window_start + MEASURE_S
     await asyncio.sleep(MEASURE_S)
     fleet.stopping = True
+    if pacer is not None:
+        pacer.cancel()
     await asyncio.sleep(2)  # let the last acks arrive
     for device in devices:
         if device.transport is not None:
             device.transport.close()
     await asyncio.sleep(0.2)
     return fleet
+
+
+async def _pace(devices: list[_Device], rate: float) -> None:
+    """Send ``rate`` frames/s in total, one frame per device in turn, every 5 ms."""
+    owed, turn, last = 0.0, 0, time.perf_counter()
+    while True:
+        await asyncio.sleep(0.005)
+        now = time.perf_counter()
+        owed += (now - last) * rate
+        last = now
+        while owed >= 1:
+            devices[turn % len(devices)].send(1)
+            turn += 1
+            owed -= 1
 
 
 def _device_frames(index: int) -> list[tuple[bytes, bytes]]:
@@ -323,14 +347,28 @@ def _delete_topics(bootstrap: str, prefix: str) -> None:
         admin.close()
 
 
+def _quantile(latencies: list[float], q: float) -> str:
+    """``latencies`` sorted; the q quantile in ms."""
+    if not latencies:
+        return "-"
+    return f"{latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000:.1f} ms"
+
+
+def _report_paced(fleet: _Fleet) -> list[str]:
+    latencies = sorted(fleet.latencies)
+    return [
+        f"paced at {PACED_RATE:,.0f} frames/s offered ({fleet.acks_in_window / MEASURE_S:,.0f} "
+        f"acked/s): client send -> 9014 ack p50 {_quantile(latencies, 0.5)}, "
+        f"p99 {_quantile(latencies, 0.99)}, p999 {_quantile(latencies, 0.999)}"
+    ]
+
+
 def _report(fleet: _Fleet, gauges: list[dict[str, float]], stored: int, cpu_s: float) -> list[str]:
     rate = fleet.acks_in_window / MEASURE_S
     latencies = sorted(fleet.latencies)
 
     def quantile(q: float) -> str:
-        if not latencies:
-            return "-"
-        return f"{latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000:.1f} ms"
+        return _quantile(latencies, q)
 
     def gauge(q: str) -> str:
         found = [g[q] * 1000 for g in gauges if q in g]
@@ -345,9 +383,10 @@ def _report(fleet: _Fleet, gauges: list[dict[str, float]], stored: int, cpu_s: f
         f"target {TARGET_FRAMES_PER_S:,} frames/s: {verdict}",
         f"client send -> 9014 ack: p50 {quantile(0.5)}, p99 {quantile(0.99)}, "
         f"p999 {quantile(0.999)}",
-        f"gateway receive -> Kafka ack (since start, per process): p50 {gauge('0.5')}, "
+        f"gateway receive -> Kafka ack (saturation phase, per process): p50 {gauge('0.5')}, "
         f"p99 {gauge('0.99')}, p999 {gauge('0.999')}",
-        f"raw topic holds {stored:,} records; fleet received {fleet.acks_total:,} acks",
+        f"raw topic holds {stored:,} records after both phases; saturation phase received "
+        f"{fleet.acks_total:,} acks",
         f"gateway CPU {cpu_s:.1f} s over {run_s:.0f} s run "
         f"({fleet.acks_total / cpu_s if cpu_s else 0:,.0f} frames per CPU-second)",
     ]

@@ -7,6 +7,7 @@ registry, and hand plain config objects to ``ingest.gateway`` and ``ingest.simul
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 from datetime import datetime
@@ -39,6 +40,7 @@ gateway_app = typer.Typer(
     help="Device-facing gateways: HJ 212 over TCP into Kafka.", no_args_is_help=True
 )
 _err = Console(stderr=True)
+_GC_YOUNG_THRESHOLD = 50_000
 
 
 def _registry(settings: Settings, path: Path | None) -> Registry:
@@ -138,6 +140,11 @@ async def _serve_until_signal(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    # Per frame the gateway allocates a few dozen short-lived objects: collect the young
+    # generation less often, and keep what exists at start-up (registry, modules) out of
+    # full collections. Measured: fewer latency spikes in bench/bench_gateway.py.
+    gc.freeze()
+    gc.set_threshold(_GC_YOUNG_THRESHOLD, 20, 20)
 
     def ready(gateway: object) -> None:
         _err.print(
