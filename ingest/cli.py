@@ -43,6 +43,11 @@ _err = Console(stderr=True)
 _GC_YOUNG_THRESHOLD = 50_000
 
 
+def _summary(line: str) -> None:
+    """A summary line on stderr, never wrapped (rich colours it on a terminal)."""
+    _err.print(line, soft_wrap=True, highlight=sys.stderr.isatty())
+
+
 def _registry(settings: Settings, path: Path | None) -> Registry:
     chosen = path or settings.registry_file
     if chosen is None:
@@ -152,7 +157,7 @@ async def _serve_until_signal(
             f"(dead letters {config.deadletter_topic}); registry {registry.version}"
         )
 
-    stats = await serve(config, registry, producer, stop, options, _err.print, ready)
+    stats = await serve(config, registry, producer, stop, options, _summary, ready)
     _err.print(f"gateway stopped: {stats.frames_total:,} frames, {dict(stats.frames)}")
 
 
@@ -256,4 +261,4 @@ async def _simulate_until_signal(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    return await simulate(province, episodes, config, options, _err.print, stop)
+    return await simulate(province, episodes, config, options, _summary, stop)
