@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from alerts_harness import CEMENT, POWER, SEWAGE, wait_for
+from alerts_harness import CEMENT, POWER, SEWAGE, free_port, wait_for
 from conftest import AlertsEnv
 from kafka import KafkaConsumer
 
@@ -178,3 +178,35 @@ def test_silent_device_maintenance_and_acknowledgement(alerts_env: AlertsEnv) ->
     ) == [("maintenance",)]
     assert inbox.hooks_at("/B") == []
     assert env.service.alive(), env.service.log_text()
+
+
+def test_undeliverable_notice_is_retried_then_given_up_and_bad_channels_are_refused(
+    alerts_env: AlertsEnv,
+) -> None:
+    env = alerts_env
+    refused = env.cli_fails("subscribe", POWER[0], "--channel", "nonsense://nowhere")
+    assert "Apprise" in refused
+    closed = f"json://127.0.0.1:{free_port()}/nobody-listens"
+    env.cli("subscribe", POWER[0], "--channel", closed)
+    env.query(
+        "INSERT INTO alerts (alert_id, subject, factor, rule, enterprise_id, state, level, episode,"
+        " basis, registry_version) VALUES ('x/-/manual', 'x', NULL, 'manual', %s, 'firing', 2, 1,"
+        " 'exceedance', 'alerts-it-1') RETURNING alert_id",
+        POWER[0],
+    )
+    env.query(
+        "INSERT INTO notification_outbox (alert_id, episode, subscription_id, enterprise_id,"
+        " channel, kind, level, title, body, not_before, next_attempt_at)"
+        " SELECT 'x/-/manual', 1, subscription_id, %s, channel, 'opened', 2, '标题', '正文',"
+        " now(), now() FROM alert_subscriptions RETURNING outbox_id",
+        POWER[0],
+    )
+    for _ in range(3):
+        env.cli("notify", "--once", "--max-attempts", "2", "--retry-base-seconds", "0")
+    assert env.query("SELECT status, attempts FROM notification_outbox") == [("dead", 2)]
+    logged = env.query(
+        "SELECT attempt, ok, channel, error IS NOT NULL FROM notification_deliveries"
+        " ORDER BY attempt"
+    )
+    assert [(a, ok, failed) for a, ok, _, failed in logged] == [(1, False, True), (2, False, True)]
+    assert all("nobody-listens" in channel for _, _, channel, _ in logged)

@@ -105,6 +105,11 @@ def test_ladder_restart_order_suspend_and_resolve(alerts_env: AlertsEnv) -> None
     wait_for("resolved notice", lambda: mail_with(env, A_MAIL, "【告警解除"))
     assert env.alert(A_SO2) == ("resolved", 4, 1)
 
+    # The regulator lifts the order: logged, and A is told.
+    assert "lifted order" in env.cli("lift", POWER[0], "--by", "执法支队 张三")
+    wait_for("lift notice", lambda: mail_with(env, A_MAIL, "解除限制生产"))
+    assert "no order in force" in env.cli_fails("lift", POWER[0], "--by", "执法支队 张三")
+
     # The log tells the whole story, with the regulator's name and the evidence.
     kinds = env.query(
         "SELECT kind, actor, level FROM alert_events WHERE alert_id = %s ORDER BY event_id", A_SO2
@@ -133,4 +138,6 @@ def test_ladder_restart_order_suspend_and_resolve(alerts_env: AlertsEnv) -> None
     ) == [(0,)])  # fmt: skip
     delivered = env.query("SELECT count(*), bool_and(ok) FROM notification_deliveries")
     assert delivered[0][0] >= 10 and delivered[0][1] is True
+    log = env.cli("deliveries", "--enterprise", SEWAGE[0])
+    assert "sent" in log and POWER[0] not in log
     assert env.service.alive(), env.service.log_text()
