@@ -260,6 +260,22 @@ def run() -> list[str]:
     return lines
 
 
+def _prepare(schema_dsn: str, tmp: Path, document: dict[str, Any], registry: Registry) -> Path:
+    """Migrate the schema, store the registry, subscribe every enterprise; the registry file."""
+    registry_file = tmp / "registry.yaml"
+    registry_file.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
+    with psycopg.connect(schema_dsn, autocommit=True) as conn:
+        migrate(conn)
+        store_registry(conn, registry)
+        for e in registry.enterprises:
+            conn.execute(
+                "INSERT INTO alert_subscriptions (enterprise_id, audience, channel,"
+                " min_level, created_by) VALUES (%s, 'enterprise', %s, 1, 'bench')",
+                (e.id, f"json://127.0.0.1:9/{e.id}"),
+            )
+    return registry_file
+
+
 def _service_figures(
     bootstrap: str, dsn: str, document: dict[str, Any], registry: Registry, verdicts: list[Verdict]
 ) -> list[str]:
@@ -274,17 +290,7 @@ def _service_figures(
     service: subprocess.Popen[bytes] | None = None
     try:
         with fresh_schema(dsn) as schema_dsn, tempfile.TemporaryDirectory() as tmp:
-            registry_file = Path(tmp) / "registry.yaml"
-            registry_file.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
-            with psycopg.connect(schema_dsn, autocommit=True) as conn:
-                migrate(conn)
-                store_registry(conn, registry)
-                for e in registry.enterprises:
-                    conn.execute(
-                        "INSERT INTO alert_subscriptions (enterprise_id, audience, channel,"
-                        " min_level, created_by) VALUES (%s, 'enterprise', %s, 1, 'bench')",
-                        (e.id, f"json://127.0.0.1:9/{e.id}"),
-                    )
+            registry_file = _prepare(schema_dsn, Path(tmp), document, registry)
             _produce(producer, topics[0], verdicts)
             service = _start_service(
                 {
