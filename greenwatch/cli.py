@@ -7,10 +7,10 @@ each package contributes. Packages never read settings themselves.
 from __future__ import annotations
 
 import typer
-from deploy.stack_cli import stack_app
 
 from alerts.cli import alerts_app
 from deploy.db_cli import db_app
+from deploy.stack_cli import stack_app
 from grafana.cli import grafana_app
 from greenwatch.settings import load_settings
 from ingest.cli import gateway_app, simulate_command
