@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 EXIT_BATCH_FAILED: Final = 70
 """Exit status of a worker that stopped because a batch failed (EX_SOFTWARE)."""
+EXIT_STOPPED_UNFLUSHED: Final = 75
+"""Exit status of a worker told to stop while its batch waited for the database
+(EX_TEMPFAIL): the batch was not committed and is re-read by the next worker."""
 
 
 def raw_record(event: Any) -> RawRecord:
@@ -97,8 +100,16 @@ class Publisher:
         published.labels("deadletter").inc(len(outcome.dead_letters))
 
 
-def die(error: BaseException) -> None:
-    """Stop the process at once without acking anything more (see the module docstring)."""
+def die(error: BaseException, *, stopping: bool = False) -> None:
+    """Stop the process at once without acking anything more (see the module docstring).
+
+    ``stopping``: the worker was told to stop while the batch waited for the database; faust
+    would wait for the batch's acks forever, so the process ends here instead.
+    """
+    if stopping:
+        log.warning("stopped while the database was unreachable; the batch will be re-read")
+        logging.shutdown()
+        os._exit(EXIT_STOPPED_UNFLUSHED)
     log.critical("batch failed, stopping without committing it: %r", error, exc_info=error)
     logging.shutdown()
     os._exit(EXIT_BATCH_FAILED)
@@ -133,7 +144,7 @@ def register_agents(
                 outcome = await asyncio.to_thread(pipeline.process, records)
                 await publisher.publish(outcome)
             except Exception as error:
-                die(error)
+                die(error, stopping=pipeline.stopping)
             for event in events:
                 await stream.ack(event)
             _report_lag(app, events, metrics)
@@ -145,7 +156,7 @@ def register_agents(
             outcome = await asyncio.to_thread(pipeline.tick, datetime.now(UTC))
             await publisher.publish(outcome)
         except Exception as error:
-            die(error)
+            die(error, stopping=pipeline.stopping)
 
     app.timer(tuning.tick_interval_s, name="engine-tick")(tick)
 

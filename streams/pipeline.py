@@ -155,6 +155,17 @@ class Pipeline:
         self._metrics = metrics
         self._engine = engine_factory(registry)
         self._lock = threading.Lock()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Shutdown: a batch waiting for the database gives up (without the lock)."""
+        self._stopping = True
+        self._sink.stop()
+
+    @property
+    def stopping(self) -> bool:
+        """``stop()`` was called."""
+        return self._stopping
 
     def reset(self) -> None:
         """Forget all engine state (after a rebalance); it is re-read from the store on use."""

@@ -20,14 +20,15 @@ device-hours whose hourly value was (re)computed (a no-op on TimescaleDB, where
 
 Errors: a lost or refused connection (``psycopg.OperationalError``, ``PoolTimeout``) is
 retried with exponential backoff (tenacity) until it succeeds or ``RetryPolicy.give_up_after_s``
-passes (``None`` = forever, the worker's setting): while it retries the caller does not ack,
-so consumption pauses. Anything else (a programming error, a constraint the data break) is
-raised as is after the transaction rolled back.
+passes (``None`` = forever, the worker's setting) or ``stop()`` is called (shutdown): while it
+retries the caller does not ack, so consumption pauses. Anything else (a programming error,
+a constraint the data break) is raised as is after the transaction rolled back.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_delay,
     stop_never,
+    stop_when_event_set,
     wait_exponential,
 )
 
@@ -173,8 +175,11 @@ def create_pool(dsn: str, *, max_size: int = 2, name: str = "greenwatch-sink") -
         name=name,
         configure=prepare_connection,
         open=True,
-        timeout=10.0,
-        reconnect_timeout=3600.0,
+        timeout=5.0,
+        # The pool's own reconnection backs off without bound (1, 2, 4… s) until this
+        # timeout; a short one restarts the backoff so that a flush waiting for a database
+        # that came back gets a connection within seconds (the flush itself retries forever).
+        reconnect_timeout=10.0,
     )
 
 
@@ -191,6 +196,12 @@ class PgSink:
         self._pool = pool
         self._retry = retry or RetryPolicy()
         self._metrics = metrics
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Make a flush that is waiting for the database give up (worker shutdown): it
+        raises the last connection error at once instead of retrying; nothing is acked."""
+        self._stopping.set()
 
     def flush(self, batch: SinkBatch) -> FlushResult:
         """Write ``batch`` in one transaction; return after COMMIT. Blocks while retrying."""
@@ -224,11 +235,16 @@ class PgSink:
         retrying = Retrying(
             retry=retry_if_exception_type(TRANSIENT_ERRORS),
             wait=wait_exponential(multiplier=policy.initial_s, max=policy.max_s),
-            stop=stop,
+            stop=stop | stop_when_event_set(self._stopping),
+            sleep=self._pause,
             before_sleep=self._before_sleep,
             reraise=True,
         )
         return retrying(attempt)
+
+    def _pause(self, seconds: float) -> None:
+        """The backoff sleep; returns early when ``stop()`` is called."""
+        self._stopping.wait(seconds)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         if self._metrics is not None:

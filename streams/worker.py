@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import faust
 from kafka import KafkaAdminClient
@@ -92,6 +93,20 @@ def ensure_topics(bootstrap: str, prefix: str, timeout_s: float = 30.0) -> list[
         admin.close()
 
 
+class _Worker(faust.Worker):
+    """faust's Worker, telling the pipeline to stop before the app waits for its acks."""
+
+    def __init__(self, app: faust.App, pipeline: Pipeline, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._pipeline = pipeline
+
+    async def on_stop(self) -> None:
+        # Runs before the app stops: a batch retrying the database gives up and the process
+        # ends unacked (agents.die) instead of waiting forever in faust's wait_empty.
+        self._pipeline.stop()
+        await super().on_stop()
+
+
 def _registry(settings: Settings) -> Registry:
     if settings.registry_file is None:
         raise WorkerError("no registry: set GREENWATCH_REGISTRY_FILE to the registry YAML")
@@ -122,7 +137,7 @@ def run_worker(settings: Settings, options: WorkerOptions) -> None:
     app = create_app(settings, options.tuning)
     register_agents(app, stream_topics(app, settings.topic_prefix), pipeline, options.tuning,
                     metrics)  # fmt: skip
-    worker = faust.Worker(app, loglevel=options.loglevel, redirect_stdouts=False)
+    worker = _Worker(app, pipeline, loglevel=options.loglevel, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     finally:
