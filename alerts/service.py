@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 SOURCE = "alerts.service"
 Clock = Callable[[], datetime]
 Input = Verdict | QualitySignal
+Rejected = tuple[Any, str, str]
+"""A consumer record refused, with the reason code and a message."""
+Applied = tuple[Batch, list[Rejected]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +68,7 @@ class Counters:
     events: int = 0
     notices: int = 0
 
-    def add(self, batch: Batch, verdicts: int, signals: int, dead: int) -> None:
-        self.verdicts += verdicts
-        self.signals += signals
+    def add(self, batch: Batch, dead: int) -> None:
         self.dead_letters += dead
         self.events += len(batch.events)
         self.notices += len(batch.outbox)
@@ -215,11 +216,16 @@ class AlertService:
 
     def handle(
         self, records: list[Any], conn: psycopg.Connection[Any], producer: KafkaProducer
-    ) -> Batch:
-        """Apply one polled batch: one DB transaction, then events and dead letters to Kafka."""
+    ) -> list[Batch]:
+        """Apply one polled batch: one DB transaction, then events and dead letters to Kafka.
+
+        If the database refuses the batch's data (``DataError``/``IntegrityError``, e.g. a
+        non-finite number in a verdict's evidence), the records are applied one by one and the
+        one the database refuses becomes a dead letter (reason ``unstorable``).
+        """
         now = self._clock()
         decoded: list[tuple[Any, Input]] = []
-        rejected: list[tuple[Any, str, str]] = []
+        rejected: list[Rejected] = []
         for record in records:
             try:
                 item = decode(
@@ -228,6 +234,43 @@ class AlertService:
                 decoded.append((record, item))
             except PoisonMessage as poison:
                 rejected.append((record, poison.reason, poison.message))
+        try:
+            applied = [self._apply(conn, decoded, rejected, now)]
+        except (psycopg.DataError, psycopg.IntegrityError):
+            applied = self._apply_one_by_one(conn, decoded, now)
+            if rejected:
+                applied.append(self._apply(conn, [], rejected, now))
+        for batch, _ in applied:
+            self._publish(producer, batch)
+        self._publish_dead_letters(producer, [r for _, dead in applied for r in dead], now)
+        verdict_count = sum(isinstance(item, Verdict) for _, item in decoded)
+        self.counters.verdicts += verdict_count
+        self.counters.signals += len(decoded) - verdict_count
+        for batch, dead in applied:
+            self.counters.add(batch, len(dead))
+        return [batch for batch, _ in applied]
+
+    def _apply_one_by_one(
+        self, conn: psycopg.Connection[Any], decoded: list[tuple[Any, Input]], now: datetime
+    ) -> list[Applied]:
+        applied = []
+        for one in decoded:
+            try:
+                applied.append(self._apply(conn, [one], [], now))
+            except (psycopg.DataError, psycopg.IntegrityError) as error:
+                refused = (one[0], "unstorable", str(error).strip()[:500])
+                applied.append(self._apply(conn, [], [refused], now))
+        return applied
+
+    def _apply(
+        self,
+        conn: psycopg.Connection[Any],
+        decoded: list[tuple[Any, Input]],
+        rejected: list[Rejected],
+        now: datetime,
+    ) -> Applied:
+        """One transaction: the engine over ``decoded``, the dead letters, the writes."""
+        rejected = list(rejected)
         with conn.transaction():
             store = AlertStore(conn)
             ids, outlets, enterprises = scope((item for _, item in decoded), self._registry)
@@ -241,12 +284,11 @@ class AlertService:
                 except RejectedInput as refused:
                     rejected.append((record, refused.reason, refused.message))
             for record, reason, message in rejected:
-                store.dead_letter(SOURCE, reason, message, _key(record), record.value or b"", now)
+                store.dead_letter(
+                    SOURCE, reason, _text(message), _key(record), record.value or b"", now
+                )
             store.save(batch)
-        self._publish(producer, batch, rejected, now)
-        verdict_count = sum(isinstance(item, Verdict) for _, item in decoded)
-        self.counters.add(batch, verdict_count, len(decoded) - verdict_count, len(rejected))
-        return batch
+        return batch, rejected
 
     def tick(self, conn: psycopg.Connection[Any], producer: KafkaProducer | None) -> Batch:
         """Tick the alerts that are due (one transaction)."""
@@ -259,16 +301,24 @@ class AlertService:
             batch.tick(due)
             store.save(batch)
         if producer is not None:
-            self._publish(producer, batch, [], now)
+            self._publish(producer, batch)
         return batch
 
-    def _publish(
-        self,
-        producer: KafkaProducer,
-        batch: Batch,
-        rejected: list[tuple[Any, str, str]],
-        now: datetime,
+    def _publish(self, producer: KafkaProducer, batch: Batch) -> None:
+        """Events of ``batch`` on the alert-events topic (flushed)."""
+        for event in batch.events:
+            producer.send(
+                self._alert_events,
+                key=event.alert_id.encode(),
+                value=event.to_schema().model_dump_json().encode(),
+            )
+        if batch.events:
+            producer.flush(timeout=30)
+
+    def _publish_dead_letters(
+        self, producer: KafkaProducer, rejected: list[Rejected], now: datetime
     ) -> None:
+        """Rejected records on the dead-letter topic with their bytes and reason (flushed)."""
         for record, reason, message in rejected:
             letter = DeadLetter(
                 source=SOURCE,
@@ -279,13 +329,7 @@ class AlertService:
                 payload=record.value or b"",
             )
             producer.send(self._deadletter, value=letter.model_dump_json().encode())
-        for event in batch.events:
-            producer.send(
-                self._alert_events,
-                key=event.alert_id.encode(),
-                value=event.to_schema().model_dump_json().encode(),
-            )
-        if rejected or batch.events:
+        if rejected:
             producer.flush(timeout=30)
 
 
@@ -300,6 +344,11 @@ def revision_of(record: Any) -> int:
     return 1
 
 
+def _text(value: str) -> str:
+    """Text PostgreSQL accepts (no NUL characters)."""
+    return value.replace("\x00", "\\x00")
+
+
 def _key(record: Any) -> str | None:
     key = record.key
-    return key.decode("utf-8", "replace") if isinstance(key, bytes) else None
+    return _text(key.decode("utf-8", "replace")) if isinstance(key, bytes) else None

@@ -186,6 +186,26 @@ class ServiceProcess:
         return self._log.read_text("utf-8", "replace")
 
 
+def build_verdict(
+    hour: int,
+    status: str,
+    site: tuple[str, str, str] = POWER,
+    factor: str = "a21026",
+    limit: float = 35.0,
+) -> Verdict:
+    """An hourly verdict ``hour`` hours after T0 (value 0.5/0.9/1.5/3.5 × limit by status)."""
+    value = {"compliant": 0.5, "warning": 0.9, "exceedance": 1.5, "severe": 3.5}.get(status, 0.0)
+    return Verdict(
+        enterprise_id=site[0], outlet_id=site[1], factor=factor,
+        rule=Rule.HOURLY_CONCENTRATION, period=PeriodKind.HOUR,
+        period_start=T0 + timedelta(hours=hour), value=value * limit, limit=limit,
+        ratio=value, status=VerdictStatus(status),
+        standard="ULE-coal-power" if site == POWER else None,
+        evidence={"valid_minutes": 60, "flag_counts": {"N": 60}},
+        registry_version="alerts-it-1",
+    )  # fmt: skip
+
+
 class Feed:
     """Produces verdicts and quality signals to the test's topics (acks=all, flushed)."""
 
@@ -204,18 +224,7 @@ class Feed:
         revision: int | None = None,
     ) -> Verdict:
         """Send a verdict (with a ``revision`` header, as the streams do, when given)."""
-        value = {"compliant": 0.5, "warning": 0.9, "exceedance": 1.5, "severe": 3.5}.get(
-            status, 0.0
-        )
-        item = Verdict(
-            enterprise_id=site[0], outlet_id=site[1], factor=factor,
-            rule=Rule.HOURLY_CONCENTRATION, period=PeriodKind.HOUR,
-            period_start=T0 + timedelta(hours=hour), value=value * limit, limit=limit,
-            ratio=value, status=VerdictStatus(status),
-            standard="ULE-coal-power" if site == POWER else None,
-            evidence={"valid_minutes": 60, "flag_counts": {"N": 60}},
-            registry_version="alerts-it-1",
-        )  # fmt: skip
+        item = build_verdict(hour, status, site, factor, limit)
         headers = [("revision", str(revision).encode())] if revision is not None else None
         self.raw(self.verdicts, site[1], item.model_dump_json().encode(), headers)
         return item

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from alerts_harness import CEMENT, POWER, SEWAGE, free_port, wait_for
+from alerts_harness import CEMENT, POWER, SEWAGE, build_verdict, free_port, wait_for
 from conftest import AlertsEnv
 from kafka import KafkaConsumer
 
@@ -92,17 +92,21 @@ def test_flapping_duplicates_poison_and_a_failing_webhook(alerts_env: AlertsEnv)
     assert env.alert(SO2) == ("firing", 2, 1)
 
     # Poison: bytes that are no verdict, and a verdict for another enterprise's outlet.
-    env.feed.raw(env.feed.verdicts, POWER[1], b"\x00not json at all")
+    env.feed.raw(env.feed.verdicts, "key\x00with NUL", b"\x00not json at all")
     forged = json.loads(
-        env.feed.verdict(2, "compliant", factor="a21002", limit=50.0).model_dump_json()
+        build_verdict(2, "compliant", factor="a21002", limit=50.0).model_dump_json()
     )
     forged["enterprise_id"] = SEWAGE[0]
     env.feed.raw(env.feed.verdicts, POWER[1], json.dumps(forged).encode())
+    unstorable = json.loads(build_verdict(5, "exceedance", factor="a19001").model_dump_json())
+    unstorable["evidence"]["o2_measured"] = float("nan")  # JSON NaN: PostgreSQL's jsonb refuses it
+    env.feed.raw(env.feed.verdicts, POWER[1], json.dumps(unstorable).encode())
     sentinel(env, 4)
-    letters = dead_letters(env, 2)
-    assert {letter.reason for letter in letters} == {"invalid_verdict", "enterprise_mismatch"}
+    letters = dead_letters(env, 3)
+    reasons = {letter.reason for letter in letters}
+    assert reasons == {"invalid_verdict", "enterprise_mismatch", "unstorable"}
     assert any(letter.payload == b"\x00not json at all" for letter in letters)
-    assert env.query("SELECT count(*) FROM dead_letters WHERE source = 'alerts.service'") == [(2,)]
+    assert env.query("SELECT count(*) FROM dead_letters WHERE source = 'alerts.service'") == [(3,)]
 
     # A webhook that fails twice: retried with backoff, delivered, every attempt logged.
     env.feed.verdict(0, "exceedance", site=CEMENT, limit=200.0)
