@@ -5,6 +5,7 @@ correct). Pure: ``render_alert`` and ``render_order`` only format.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -120,6 +121,16 @@ def _period_line(evidence: Mapping[str, Any], unit: str) -> list[str]:
     return lines
 
 
+def _detail_line(evidence: Mapping[str, Any]) -> list[str]:
+    """Data-quality details (flags, silence, skew) as the streams reported them."""
+    detail = evidence.get("detail")
+    if not detail:
+        return []
+    observed = evidence.get("observed_at")
+    when = f"（{china_time(datetime.fromisoformat(str(observed)))} 发现）" if observed else ""
+    return [f"异常详情：{json.dumps(detail, ensure_ascii=False, default=str)}{when}"]
+
+
 def render_alert(intent: NotificationIntent, registry: Registry) -> Message:
     """Render a notice about an alert (opened, escalated, repeat, resolved)."""
     cat = catalogue()
@@ -138,6 +149,7 @@ def render_alert(intent: NotificationIntent, registry: Registry) -> Message:
         f"排放口：{names.outlet}" + (f"；设备：{alert.device_id}" if alert.device_id else ""),
         f"监测因子：{factor_name}；判定规则：{rule_name}",
         *_period_line(evidence, unit),
+        *_detail_line(evidence),
         f"执行标准：{_standard_name(registry, evidence.get('standard'))}",
         f"告警级别：{level_name}；状态：{cat.text('states', alert.state.value)}",
     ]
@@ -167,6 +179,11 @@ def render_order(order: RegulatorOrder, registry: Registry, lifted: bool) -> Mes
         f"企业：{names.enterprise}（{order.enterprise_id}）",
         f"范围：{names.outlet if order.outlet_id else '全厂'}",
         f"生效时间：{china_time(order.effective_from)}（北京时间）；决定人：{order.issued_by}",
+        *(
+            [f"解除时间：{china_time(order.lifted_at)}；解除人：{order.lifted_by or '—'}"]
+            if lifted and order.lifted_at
+            else []
+        ),
         *([f"事由：{order.reason}"] if order.reason else []),
         text,
         f"决定编号：{order.order_id}",

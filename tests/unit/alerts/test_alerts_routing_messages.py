@@ -11,7 +11,7 @@ from alerts.engine import Batch, World
 from alerts.errors import InvalidSubscription
 from alerts.model import OrderAction, RegulatorOrder
 from alerts.routing import ALL_ENTERPRISES, Audience, QuietHours, Subscription, route
-from schemas.alert import AlertLevel
+from schemas.alert import AlertLevel, QualityKind, QualitySignal
 
 A, B = "E-TP-01", "E-CM-01"
 
@@ -127,3 +127,31 @@ def test_order_notice_tells_the_enterprise_what_to_do_next() -> None:
     (row,) = batch.outbox
     assert row.subscription_id == 1 and row.alert_id is None
     assert "限制生产" in row.title and "十五个工作日" in row.body and "执法支队 赵六" in row.body
+
+
+def test_data_quality_message_names_the_device_and_what_was_seen() -> None:
+    batch = batch_for([sub(1, A)], quality_pending_minutes=0)
+    batch.signal(
+        QualitySignal(
+            device_id="DEMO-TP01-G1",
+            factor="a21026",
+            kind=QualityKind.FLAGGED,
+            active=True,
+            observed_at=T0,
+            detail={"flags": {"C": 14}},
+        )
+    )
+    (row,) = batch.outbox
+    assert "【告警·数据质量】" in row.title
+    assert "DEMO-TP01-G1" in row.body and '{"flags": {"C": 14}}' in row.body
+    assert "HJ 75-2017" in row.body
+
+
+def test_lift_notice_names_who_lifted_it() -> None:
+    batch = batch_for([sub(1, A)])
+    order = RegulatorOrder(
+        7, A, None, OrderAction.RESTRICT, T0, T0, "赵六", "", T0 + timedelta(days=2), "钱七"
+    )
+    batch.order(order, lifted=True)
+    (row,) = batch.outbox
+    assert "解除限制生产" in row.title and "解除人：钱七" in row.body
