@@ -157,7 +157,9 @@ class AlertPolicy(_Frozen):
     resolve_after_compliant_hours: int = 2
     silence_intervals: int = 5
     flatline_minutes: int = 30
-    clock_skew_seconds: int = 600
+    clock_skew_seconds: int = Field(
+        default=600, ge=0, description="Tolerated |device clock − arrival| in s; 0 = no check."
+    )
     repeat_interval_minutes: int = 60
     valid_minutes_per_hour: int = 45
     valid_hours_per_day: int = 20

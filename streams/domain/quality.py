@@ -104,7 +104,8 @@ class DeviceQuality:
         self, device: DeviceContext, measurement: Measurement, sent: datetime, policy: AlertPolicy
     ) -> list[QualitySignal]:
         skew = (measurement.received_at - sent).total_seconds()
-        skewed = abs(skew) > policy.clock_skew_seconds
+        limit = policy.clock_skew_seconds
+        skewed = limit > 0 and abs(skew) > limit  # 0 turns the check off, as in the gateway
         if skewed == self.clock_skewed:
             return []
         self.clock_skewed = skewed

@@ -35,6 +35,19 @@ def test_write_registry_only_writes_a_loadable_registry(tmp_path: Path) -> None:
     assert len(registry.enterprises) == 8
 
 
+def test_a_faster_than_real_time_registry_turns_the_clock_skew_check_off(tmp_path: Path) -> None:
+    written = {}
+    for speed in ("1", "600"):
+        out = tmp_path / f"speed-{speed}.yaml"
+        args = ["simulate", "--enterprises", "1", "--speed", speed, "--registry-out", str(out)]
+        result = runner.invoke(
+            app, [*args, "--write-registry-only"], obj=Settings(state_dir=tmp_path)
+        )
+        assert result.exit_code == 0, result.output
+        written[speed] = load_registry(out).policy.clock_skew_seconds
+    assert written == {"1": 600, "600": 0}
+
+
 def test_default_registry_path_is_under_the_state_dir(tmp_path: Path) -> None:
     result = runner.invoke(
         app,

@@ -83,6 +83,13 @@ def test_clock_skew_is_signalled_once_and_cleared() -> None:
     assert skew[0].detail["skew_seconds"] == -1765.0
 
 
+def test_a_zero_clock_skew_policy_turns_the_check_off() -> None:
+    engine = Engine(make_registry(clock_skew_seconds=0))
+    ahead = T0 + timedelta(hours=30)  # a simulation running faster than real time
+    data = measurement(SO2, ahead, 10.0, period=PeriodKind.RTD, received_at=T0)
+    assert signals(engine.ingest([data]), QualityKind.CLOCK_SKEW) == []
+
+
 def test_future_data_do_not_close_the_devices_windows() -> None:
     engine = Engine(REGISTRY)
     engine.ingest(minutes([10.0] * 30))
