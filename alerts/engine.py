@@ -76,18 +76,20 @@ class Batch:
     outbox: list[OutboxRow] = field(default_factory=list)
     released_outlets: set[str] = field(default_factory=set)
     """Outlets whose inhibiting data-quality alert stopped firing: their held notices are due."""
+    firing_quality: dict[str, dict[str, str]] | None = None
+    """Outlet → {alert id: rule} of its firing data-quality alerts (built on first use)."""
 
     # --- inputs ---------------------------------------------------------------------
 
     def verdict(self, verdict: Verdict, revision: int = 1) -> None:
         """Apply one verdict (``revision``: its re-issue count); raises RejectedInput if its
         outlet belongs to another enterprise."""
-        enterprise_id = self._enterprise_of_outlet(verdict.outlet_id, verdict.enterprise_id)
+        enterprise = self._enterprise_of_outlet(verdict.outlet_id, verdict.enterprise_id)
+        enterprise_id = enterprise.id if enterprise is not None else verdict.enterprise_id
         key = verdict_key(verdict)
         record = self.records.get(key.alert_id) or AlertRecord.blank(
             key, enterprise_id, verdict.outlet_id, None
         )
-        enterprise = self.world.enterprise(enterprise_id)
         context = VerdictContext(
             policy=self.world.registry.policy,
             open_level=record.level if record.active else None,
@@ -222,6 +224,7 @@ class Batch:
         if before != record:
             self.records[record.alert_id] = record
             self.changed[record.alert_id] = record
+            self._index_quality(record)
 
     def _conditions(self, record: AlertRecord) -> Conditions:
         policy = self.world.registry.policy
@@ -248,41 +251,37 @@ class Batch:
         return frozenset(f"quality.{kind}" for kind in kinds)
 
     def _quality_firing(self, outlet_id: str | None, rules: frozenset[str]) -> bool:
+        """Is a data-quality alert of one of ``rules`` firing for a device of the outlet?"""
         if outlet_id is None:
             return False
-        return any(
-            r.open and r.outlet_id == outlet_id and r.key.rule in rules
-            for r in self.records.values()
-        )
+        if self.firing_quality is None:
+            self.firing_quality = {}
+            for record in self.records.values():
+                self._index_quality(record)
+        return not rules.isdisjoint(self.firing_quality.get(outlet_id, {}).values())
+
+    def _index_quality(self, record: AlertRecord) -> None:
+        if self.firing_quality is None or not record.key.is_quality or record.outlet_id is None:
+            return
+        firing = self.firing_quality.setdefault(record.outlet_id, {})
+        if record.open:
+            firing[record.alert_id] = record.key.rule
+        else:
+            firing.pop(record.alert_id, None)
 
     def _restriction_since(self, enterprise_id: str, outlet_id: str | None) -> datetime | None:
         starts = [o.effective_from for o in self.world.orders if o.covers(enterprise_id, outlet_id)]
         return min(starts) if starts else None
 
-    def _enterprise_of_outlet(self, outlet_id: str, claimed: str) -> str:
+    def _enterprise_of_outlet(self, outlet_id: str, claimed: str) -> Enterprise | None:
+        """The enterprise owning ``outlet_id`` (None: not in the registry); raises
+        RejectedInput when the registry says another enterprise than ``claimed``."""
         found = self.world.registry.outlet(outlet_id)
-        if found is None or found[0].id == claimed:
-            return claimed
-        raise RejectedInput(
-            "enterprise_mismatch",
-            f"outlet {outlet_id} belongs to {found[0].id}, the verdict says {claimed}",
-        )
-
-
-def keys_of(inputs: Iterable[Verdict | QualitySignal]) -> set[str]:
-    """Alert ids a batch of inputs may touch (for loading their records)."""
-    return {(verdict_key(i) if isinstance(i, Verdict) else quality_key(i)).alert_id for i in inputs}
-
-
-def outlets_of(inputs: Iterable[Verdict | QualitySignal], registry: Registry) -> set[str]:
-    """Outlets a batch of inputs concerns (their data-quality alerts are loaded too)."""
-    outlets: set[str] = set()
-    for item in inputs:
-        if isinstance(item, Verdict):
-            outlets.add(item.outlet_id)
-            continue
-        found = registry.device(item.device_id)
-        outlet = found[1].id if found is not None else item.outlet_id
-        if outlet is not None:
-            outlets.add(outlet)
-    return outlets
+        if found is None:
+            return self.world.enterprise(claimed)
+        if found[0].id != claimed:
+            raise RejectedInput(
+                "enterprise_mismatch",
+                f"outlet {outlet_id} belongs to {found[0].id}, the verdict says {claimed}",
+            )
+        return found[0]
