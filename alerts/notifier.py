@@ -139,13 +139,14 @@ class Dispatcher:
         )
 
     def run(self, stop: threading.Event) -> None:
-        """Deliver until ``stop`` is set; reconnects after database errors."""
+        """Deliver until ``stop`` is set; reconnects after database errors (never dies on
+        them: the service's consumer loop goes on regardless)."""
         while not stop.is_set():
             try:
                 with self._connect() as conn:
                     while not stop.is_set():
                         if self.dispatch_once(conn) == 0:
                             stop.wait(self._options.poll_s)
-            except psycopg.OperationalError as error:
-                log.warning("notifier: database unavailable (%s); retrying", error)
-                stop.wait(min(5.0, self._options.retry_base_s))
+            except psycopg.Error as error:  # unavailable, or a row it cannot update: retry
+                log.warning("notifier: database error (%s); retrying", error)
+                stop.wait(max(1.0, min(5.0, self._options.retry_base_s)))
