@@ -12,6 +12,7 @@ from alerts.cli import alerts_app
 from deploy.db_cli import db_app
 from deploy.stack_cli import stack_app
 from grafana.cli import grafana_app
+from greenwatch.demo import demo_command
 from greenwatch.settings import load_settings
 from ingest.cli import gateway_app, simulate_command
 from ingest.hj212.cli import hj212_app
@@ -47,3 +48,4 @@ app.command("simulate")(simulate_command)
 app.add_typer(alerts_app, name="alerts")
 app.command("worker")(worker_command)
 app.command("replay")(replay_command)
+app.command("demo")(demo_command)

@@ -1,0 +1,288 @@
+"""``greenwatch demo``: the whole platform on the local stack, with a simulated province.
+
+Composition only: it starts the stack, migrates, has the simulator write the registry of the
+province it invents, loads it, starts local notification receivers (SMTP + webhook), then runs
+the gateway, a stream worker and the alert service as separate processes (as in production:
+they share nothing but Kafka and PostgreSQL) and finally the simulator, which speaks HJ 212 over
+TCP to the gateway faster than real time. Every few seconds it prints a summary read from the
+gateway's metrics and the database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import psycopg
+import typer
+
+from deploy import stack
+from deploy.migrate import migrate
+from deploy.registry_store import store_registry
+from greenwatch.demo_sinks import LocalSinks, free_port
+from greenwatch.demo_summary import DemoSummary, read_summary
+from greenwatch.settings import Settings, database_dsn, kafka_servers
+from schemas.registry import Registry, load_registry
+
+
+@dataclass
+class Component:
+    """One platform process the demo runs: a ``greenwatch`` sub-command with a log file."""
+
+    name: str
+    args: list[str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log_handle: TextIO | None = field(default=None, repr=False)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._log_handle = self.log.open("w", encoding="utf-8")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "greenwatch", *self.args],
+            env=env,
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """SIGTERM (SIGINT for faust, which drains on it), then SIGKILL after ``timeout_s``."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT if self.name == "worker" else signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+
+
+def _echo(message: str) -> None:
+    typer.echo(message)
+
+
+def _prepare_database(settings: Settings, registry: Registry) -> None:
+    with psycopg.connect(database_dsn(settings), autocommit=True) as conn:
+        report = migrate(conn)
+        store_registry(conn, registry)
+    _echo(f"database: {report.flavor}, migrations applied {len(report.applied)}")
+
+
+def _run_simulator_registry(registry_file: Path, options: list[str]) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "greenwatch",
+            "simulate",
+            *options,
+            "--registry-out",
+            str(registry_file),
+            "--write-registry-only",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise typer.BadParameter(f"simulator could not write the registry:\n{result.stderr}")
+
+
+def _subscribe_all(registry: Registry, sinks: LocalSinks, env: dict[str, str]) -> None:
+    """Each enterprise gets e-mail and a webhook robot; the regulator a webhook from exceedance."""
+    for enterprise in registry.enterprises:
+        subscriptions = (
+            ["--channel", sinks.mail_url(f"{enterprise.id.lower()}@enterprise.demo")],
+            ["--channel", sinks.webhook_url(f"robot/{enterprise.id}")],
+            [
+                "--channel",
+                sinks.webhook_url(f"regulator/{enterprise.region_code}"),
+                "--audience",
+                "regulator",
+                "--level",
+                "exceedance",
+            ],
+        )
+        for options in subscriptions:
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "greenwatch",
+                    "alerts",
+                    "subscribe",
+                    enterprise.id,
+                    *options,
+                    "--by",
+                    "demo",
+                ],
+                env=env,
+                check=False,
+                capture_output=True,
+                text=True,
+            )
+            if result.returncode != 0:
+                raise typer.BadParameter(f"alerts subscribe failed:\n{result.stderr}")
+
+
+@dataclass
+class _Platform:
+    """The running demo: its processes, receivers and the latest reading."""
+
+    settings: Settings
+    components: list[Component]
+    sinks: LocalSinks
+    metrics_url: str
+    last: DemoSummary | None = None
+
+    def read(self) -> DemoSummary:
+        summary = read_summary(database_dsn(self.settings), self.metrics_url, self.sinks)
+        if not summary.gateway and self.last is not None:  # gateway gone: keep its last count
+            summary.gateway, summary.rejects = self.last.gateway, self.last.rejects
+        return summary
+
+    def watch(self, deadline: float | None) -> None:
+        """Print a summary every 10 s until ``deadline`` (None: until Ctrl-C) or a crash."""
+        next_report = time.monotonic() + 5
+        simulator_done = False
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.5)
+            for component in self.components:
+                code = component.exited()
+                if code is None:
+                    continue
+                if component.name != "simulator":
+                    _echo(f"{component.name} exited with {code}; see {component.log}")
+                    return
+                if not simulator_done:
+                    simulator_done = True
+                    _echo(f"simulator finished (exit {code}); the platform keeps running")
+            if time.monotonic() >= next_report:
+                summary = self.read()
+                _echo(summary.render(self.last))
+                self.last = summary
+                next_report = time.monotonic() + 10
+
+    def stop(self) -> DemoSummary:
+        """Stop the processes (simulator first, worker drains), then read the final state."""
+        final_gateway = self.read()
+        for component in reversed(self.components):
+            component.stop()
+        final = self.read()
+        final.gateway, final.rejects = final_gateway.gateway, final_gateway.rejects
+        self.sinks.stop()
+        return final
+
+
+def _start_platform(
+    settings: Settings, workdir: Path, sim_options: list[str], hours: float
+) -> _Platform:
+    registry_file = workdir / "registry.yaml"
+    _run_simulator_registry(registry_file, sim_options)
+    registry = load_registry(registry_file)
+    _prepare_database(settings, registry)
+    env = _environment(settings, registry_file)
+    sinks = LocalSinks(printer=_echo)
+    sinks.start()
+    _subscribe_all(registry, sinks, env)
+    gateway_port, metrics_port = free_port(), free_port()
+    components = _components(workdir, gateway_port, metrics_port, sim_options, hours)
+    platform = _Platform(settings, components, sinks, f"http://127.0.0.1:{metrics_port}/metrics")
+    for component in components:
+        component.start(env)
+        _echo(f"started {component.name} (log: {component.log})")
+        if component.name != "simulator":
+            time.sleep(2)  # let it join Kafka before data flows; nothing depends on it
+    return platform
+
+
+def demo_command(
+    ctx: typer.Context,
+    seconds: Annotated[
+        int | None,
+        typer.Option(envvar="DEMO_SECONDS", help="Stop after N seconds (default: until Ctrl-C)."),
+    ] = None,
+    enterprises: Annotated[int, typer.Option(help="Enterprises the simulator invents.")] = 7,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1800.0,
+    hours: Annotated[float, typer.Option(help="Simulated hours to send.")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Simulator seed (deterministic province).")] = 7,
+) -> None:
+    """Run the platform on the local stack with a simulated province, printing a live summary.
+
+    Starts the stack, migrates, loads the simulator's registry, subscribes every enterprise
+    (e-mail + webhook robot) and its regulator (webhook) to local receivers, then runs the
+    gateway, a worker, the alert service and the simulator as separate processes. Logs are in
+    STATE_DIR/demo/logs. Stops after --seconds (or DEMO_SECONDS) or on Ctrl-C, then prints a
+    final summary.
+    """
+    settings: Settings = ctx.obj
+    workdir = settings.state_dir / "demo"
+    workdir.mkdir(parents=True, exist_ok=True)
+    _echo("starting the local stack (Kafka, PostgreSQL)…")
+    stack.up(settings, notify=_echo)
+    sim_options = ["--enterprises", str(enterprises), "--seed", str(seed), "--speed", str(speed)]
+    platform = _start_platform(settings, workdir, sim_options, hours)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        platform.watch(deadline)
+    except KeyboardInterrupt:
+        _echo("interrupted: stopping")
+    final = platform.stop()
+    _echo("\nfinal summary")
+    _echo(final.render(None))
+    _echo(final.render_alerts())
+
+
+def _environment(settings: Settings, registry_file: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["GREENWATCH_KAFKA_BOOTSTRAP"] = kafka_servers(settings)
+    env["GREENWATCH_DATABASE_URL"] = database_dsn(settings)
+    env["GREENWATCH_TOPIC_PREFIX"] = settings.topic_prefix
+    env["GREENWATCH_REGISTRY_FILE"] = str(registry_file.resolve())
+    env["GREENWATCH_STATE_DIR"] = str(settings.state_dir.resolve())
+    return env
+
+
+def _components(
+    workdir: Path, gateway_port: int, metrics_port: int, sim_options: list[str], hours: float
+) -> list[Component]:
+    logs = workdir / "logs"
+    return [
+        Component(
+            "gateway",
+            [
+                *("gateway", "hj212", "--host", "127.0.0.1"),
+                *("--port", str(gateway_port), "--metrics-port", str(metrics_port)),
+            ],
+            logs / "gateway.log",
+        ),
+        Component("worker", ["worker"], logs / "worker.log"),
+        Component("alerts", ["alerts", "run"], logs / "alerts.log"),
+        Component(
+            "simulator",
+            [
+                "simulate",
+                *sim_options,
+                "--gateway",
+                f"127.0.0.1:{gateway_port}",
+                "--hours",
+                str(hours),
+                "--registry-out",
+                str(workdir / "registry.yaml"),
+            ],
+            logs / "simulator.log",
+        ),
+    ]
