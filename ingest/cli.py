@@ -183,10 +183,18 @@ def _parse_gateway(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _without_clock_skew_check(province: Province) -> Province:
-    """Faster than real time, every frame's DataTime runs ahead of its arrival: the registry
-    written for such a run turns the clock-skew check off (``clock_skew_seconds: 0``)."""
-    policy = province.registry.policy.model_copy(update={"clock_skew_seconds": 0})
+def _for_accelerated_time(province: Province) -> Province:
+    """The registry of a run faster than real time. Every frame's DataTime then runs ahead of
+    its arrival, so the clock-skew check is off (``clock_skew_seconds: 0``); and a simulated
+    hour passes in seconds, so data-quality alerts, whose pending and clearing delays are
+    wall-clock minutes, fire and clear at once (``quality_pending_minutes: 0``,
+    ``quality_resolve_minutes: 0``)."""
+    accelerated = {
+        "clock_skew_seconds": 0,
+        "quality_pending_minutes": 0,
+        "quality_resolve_minutes": 0,
+    }
+    policy = province.registry.policy.model_copy(update=accelerated)
     registry = province.registry.model_copy(update={"policy": policy})
     return dataclasses.replace(province, registry=registry)
 
@@ -236,7 +244,7 @@ def simulate_command(
     settings: Settings = ctx.obj
     province = build_province(enterprises, seed, ack_fraction, realtime_fraction)
     if speed != 1.0:
-        province = _without_clock_skew_check(province)
+        province = _for_accelerated_time(province)
     path = (
         registry_out or settings.state_dir / "simulator" / f"registry-s{seed}-n{enterprises}.yaml"
     )

@@ -35,7 +35,7 @@ def test_write_registry_only_writes_a_loadable_registry(tmp_path: Path) -> None:
     assert len(registry.enterprises) == 8
 
 
-def test_a_faster_than_real_time_registry_turns_the_clock_skew_check_off(tmp_path: Path) -> None:
+def test_a_faster_than_real_time_registry_suits_accelerated_time(tmp_path: Path) -> None:
     written = {}
     for speed in ("1", "600"):
         out = tmp_path / f"speed-{speed}.yaml"
@@ -44,8 +44,9 @@ def test_a_faster_than_real_time_registry_turns_the_clock_skew_check_off(tmp_pat
             app, [*args, "--write-registry-only"], obj=Settings(state_dir=tmp_path)
         )
         assert result.exit_code == 0, result.output
-        written[speed] = load_registry(out).policy.clock_skew_seconds
-    assert written == {"1": 600, "600": 0}
+        policy = load_registry(out).policy
+        written[speed] = (policy.clock_skew_seconds, policy.quality_pending_minutes)
+    assert written == {"1": (600, 5), "600": (0, 0)}
 
 
 def test_default_registry_path_is_under_the_state_dir(tmp_path: Path) -> None:
