@@ -14,7 +14,6 @@ a new one after a pause and resumes from the committed offsets.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -24,9 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from alerts.engine import Batch
@@ -34,10 +32,11 @@ from alerts.errors import PoisonMessage, RejectedInput
 from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.rules import quality_key, verdict_key
 from alerts.store import AlertStore
+from deploy.topics import catalogue_topics, ensure_topics
 from schemas.alert import QualitySignal
 from schemas.envelope import DeadLetter
 from schemas.registry import Registry
-from schemas.topics import CATALOGUE, Topic, topic_name
+from schemas.topics import Topic, topic_name
 from schemas.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -72,21 +71,6 @@ class Counters:
         self.dead_letters += dead
         self.events += len(batch.events)
         self.notices += len(batch.outbox)
-
-
-def ensure_topics(bootstrap: str, prefix: str) -> None:
-    """Create the topics the service reads and writes if missing (catalogue partitions)."""
-    wanted = {Topic.VERDICTS, Topic.QUALITY, Topic.DEADLETTER, Topic.ALERT_EVENTS}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="greenwatch-alerts-admin")
-    try:
-        existing = set(admin.list_topics())
-        for spec in CATALOGUE:
-            name = topic_name(prefix, spec.topic)
-            if spec.topic in wanted and name not in existing:
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    admin.create_topics([NewTopic(name, spec.partitions, 1)])
-    finally:
-        admin.close()
 
 
 def decode(topic: str, verdicts_topic: str, partition: int, offset: int, value: bytes) -> Input:
@@ -142,7 +126,9 @@ class AlertService:
         self._quality = topic_name(prefix, Topic.QUALITY)
         self._deadletter = topic_name(prefix, Topic.DEADLETTER)
         self._alert_events = topic_name(prefix, Topic.ALERT_EVENTS)
-        self._prefix = prefix
+        self._topics = catalogue_topics(
+            prefix, {Topic.VERDICTS, Topic.QUALITY, Topic.DEADLETTER, Topic.ALERT_EVENTS}
+        )
         self.counters = Counters()
 
     def run(self, stop: threading.Event) -> None:
@@ -158,7 +144,7 @@ class AlertService:
             dispatcher_thread.start()
         while not stop.is_set():
             try:
-                ensure_topics(self._bootstrap, self._prefix)
+                ensure_topics(self._bootstrap, self._topics, client_id="greenwatch-alerts-admin")
                 self._session(stop)
             except (KafkaError, psycopg.OperationalError) as error:
                 log.warning("alerts: session ended (%s); restarting", error)

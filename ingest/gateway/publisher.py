@@ -21,20 +21,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaProducer
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from deploy.topics import KafkaTopic, ensure_topics
 
 Completion = Callable[[BaseException | None], None]
 """Called on the event loop when a record is acknowledged (``None``) or failed (the error)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TopicSpec:
-    """A topic the publisher writes: full name and partitions to create it with."""
-
-    name: str
-    partitions: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +56,7 @@ class KafkaPublisher:
         self._wakeup_pending = False
 
     @classmethod
-    async def start(cls, options: ProducerOptions, topics: Sequence[TopicSpec]) -> KafkaPublisher:
+    async def start(cls, options: ProducerOptions, topics: Sequence[KafkaTopic]) -> KafkaPublisher:
         """Connect, create missing ``topics`` and fetch their metadata so that ``send`` does
         not wait for it. Raises ``KafkaError`` when the cluster cannot be reached."""
         loop = asyncio.get_running_loop()
@@ -105,9 +98,9 @@ class KafkaPublisher:
             done(error)
 
 
-def _connect(options: ProducerOptions, topics: tuple[TopicSpec, ...]) -> Any:
+def _connect(options: ProducerOptions, topics: tuple[KafkaTopic, ...]) -> Any:
     """Blocking: create missing topics, build the producer, warm its metadata."""
-    ensure_topics(options.bootstrap, topics)
+    ensure_topics(options.bootstrap, topics, client_id="greenwatch-gateway-admin")
     producer = KafkaProducer(
         bootstrap_servers=options.bootstrap,
         client_id=options.client_id,
@@ -121,22 +114,3 @@ def _connect(options: ProducerOptions, topics: tuple[TopicSpec, ...]) -> Any:
     for topic in topics:
         producer.partitions_for(topic.name)
     return producer
-
-
-def ensure_topics(bootstrap: str, topics: Sequence[TopicSpec]) -> list[str]:
-    """Create the ``topics`` that do not exist yet (replication 1 locally; the cluster's
-    default elsewhere is the operator's business). Returns the names created. Blocking."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="greenwatch-gateway-admin")
-    try:
-        existing = set(admin.list_topics())
-        missing = [t for t in topics if t.name not in existing]
-        created: list[str] = []
-        for topic in missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(
-                    [NewTopic(topic.name, num_partitions=topic.partitions, replication_factor=1)]
-                )
-                created.append(topic.name)
-        return created
-    finally:
-        admin.close()

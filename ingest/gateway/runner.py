@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
+from deploy.topics import KafkaTopic
 from ingest.gateway.admission import Admission
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.metrics import serve_metrics
-from ingest.gateway.publisher import KafkaPublisher, ProducerOptions, TopicSpec
+from ingest.gateway.publisher import KafkaPublisher, ProducerOptions
 from ingest.gateway.server import Gateway
 from ingest.gateway.stats import GatewayStats
 from ingest.gateway.summary import SummaryWindow
@@ -61,8 +62,8 @@ async def serve(
     """
     options = options or RunOptions()
     topics = [
-        TopicSpec(config.raw_topic, _partitions(Topic.RAW_HJ212)),
-        TopicSpec(config.deadletter_topic, _partitions(Topic.DEADLETTER)),
+        KafkaTopic(config.raw_topic, _partitions(Topic.RAW_HJ212)),
+        KafkaTopic(config.deadletter_topic, _partitions(Topic.DEADLETTER)),
     ]
     publisher = await KafkaPublisher.start(producer, topics)
     gateway = Gateway(config, Admission(registry, config.clock_skew_limit_s), publisher)

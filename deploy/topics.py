@@ -1,0 +1,69 @@
+"""Kafka topic provisioning: create the catalogue's topics that are missing.
+
+Every service calls this at start (gateway, workers, alert service), so a fresh cluster needs
+no manual step. Replication factor 1 suits the local single broker; on a real cluster create
+the topics beforehand with the replication you need — existing topics are left as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from schemas.topics import CATALOGUE, Topic, topic_name
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaTopic:
+    """A concrete topic: full name, partitions and whether it is compacted."""
+
+    name: str
+    partitions: int
+    compacted: bool = False
+
+
+def catalogue_topics(prefix: str, only: Iterable[Topic] | None = None) -> list[KafkaTopic]:
+    """The catalogue's topics under ``prefix`` (all, or those in ``only``)."""
+    wanted = None if only is None else set(only)
+    return [
+        KafkaTopic(topic_name(prefix, spec.topic), spec.partitions, spec.compacted)
+        for spec in CATALOGUE
+        if wanted is None or spec.topic in wanted
+    ]
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: Sequence[KafkaTopic],
+    *,
+    client_id: str = "greenwatch-setup",
+    timeout_s: float = 30.0,
+) -> list[str]:
+    """Create those of ``topics`` that do not exist; return the names created.
+
+    Blocks up to about ``timeout_s``; raises ``kafka.errors.KafkaError`` when Kafka does not
+    answer. Safe against a concurrent creator (another worker starting at the same moment).
+    """
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id=client_id, request_timeout_ms=int(timeout_s * 1000)
+    )
+    try:
+        existing = set(admin.list_topics())
+        created: list[str] = []
+        for topic in topics:
+            if topic.name in existing:
+                continue
+            configs = {"cleanup.policy": "compact"} if topic.compacted else {}
+            with contextlib.suppress(TopicAlreadyExistsError):  # one by one: races are fine
+                admin.create_topics(
+                    [NewTopic(topic.name, topic.partitions, 1, topic_configs=configs)]
+                )
+                created.append(topic.name)
+        return created
+    finally:
+        admin.close()
