@@ -5,13 +5,15 @@ How "offsets committed only after the database commit" holds (docs/streams.md):
 1. The agent reads the raw topic with ``stream.noack_take(n, within)``: faust neither acks
    the events it yields nor acks them when the generator is closed (``take`` would ack a
    batch in a ``finally``, even one whose flush failed).
-2. For each batch, ``Pipeline.process`` runs in a thread and returns only after the sink's
-   transaction COMMITTED (it retries while PostgreSQL is unreachable; meanwhile the take
-   buffer and faust's per-partition buffers fill and fetching pauses).
-3. The outputs are handed to faust's producer, then each event is acked
+2. For each batch, ``Pipeline.prepare`` (decode, engine) runs in a thread, then the batch
+   goes to the ``CommitLane``: ``Pipeline.commit`` returns only after the sink's transaction
+   COMMITTED (it retries while PostgreSQL is unreachable; meanwhile the take buffer and
+   faust's per-partition buffers fill and fetching pauses). Commits run one at a time in
+   order; the next batch is prepared while one commits, never more.
+3. The outputs are published and Kafka acknowledged them, then each event is acked
    (``stream.ack(event)``). faust's commit timer commits, per partition, the offset after
-   the longest run of acked messages, and flushes the producer before it commits; so a
-   committed offset always follows committed rows and published outputs.
+   the longest run of acked messages; so a committed offset always follows committed rows
+   and published outputs.
 4. Any unexpected failure of a batch ends the process at once (exit code 70) without
    acking: the batch and everything after it are re-read from the last committed offset
    by the restarted worker (the kill -9 path), and the upserts make that harmless.
@@ -25,9 +27,10 @@ deduplicate on the natural keys.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
@@ -35,7 +38,7 @@ import faust
 
 from streams.app import StreamTopics, WorkerTuning
 from streams.metrics import StreamMetrics
-from streams.pipeline import BatchOutcome, Pipeline, RawRecord
+from streams.pipeline import BatchOutcome, Pipeline, PreparedBatch, RawRecord
 from streams.sink import SourcePosition
 
 log = logging.getLogger(__name__)
@@ -58,36 +61,48 @@ def raw_record(event: Any) -> RawRecord:
 
 
 class Publisher:
-    """Sends a batch's outputs through faust's producer (flushed by faust before commits)."""
+    """Sends a batch's outputs with faust's (aiokafka) producer and waits for the broker's
+    acknowledgement of every one (acks=all) before returning, so the agent acks the raw
+    messages only after their outputs are durable in Kafka."""
 
-    def __init__(self, topics: StreamTopics, metrics: StreamMetrics | None) -> None:
-        self._topics = topics
+    def __init__(self, app: faust.App, topics: StreamTopics, metrics: StreamMetrics | None) -> None:
+        self._app = app
+        self._names = {
+            "hourly": topics.hourly.get_topic_name(),
+            "verdicts": topics.verdicts.get_topic_name(),
+            "quality": topics.quality.get_topic_name(),
+            "deadletter": topics.dead_letters.get_topic_name(),
+        }
         self._metrics = metrics
 
     async def publish(self, outcome: BatchOutcome) -> None:
-        """Hand every output of ``outcome`` to the producer; returns when all are queued."""
-        topics = self._topics
+        """Send every output of ``outcome``; returns when Kafka acknowledged all of them.
+
+        Raises the producer's error when one cannot be delivered.
+        """
+        messages: list[tuple[str, bytes | None, bytes, dict[str, bytes] | None]] = []
         for aggregate in outcome.aggregates:
-            await topics.hourly.send(
-                key=aggregate.outlet_id.encode(), value=aggregate.model_dump_json().encode()
-            )
+            value = aggregate.model_dump_json().encode()
+            messages.append(("hourly", aggregate.outlet_id.encode(), value, None))
         for verdict in outcome.verdicts:
-            key = (verdict.outlet_id, verdict.factor, verdict.rule.value, verdict.period_start)
-            revision = outcome.flush.revisions.get(key, 1)
-            await topics.verdicts.send(
-                key=verdict.outlet_id.encode(),
-                value=verdict.model_dump_json().encode(),
-                headers={"revision": str(revision).encode()},
-            )
+            natural = (verdict.outlet_id, verdict.factor, verdict.rule.value, verdict.period_start)
+            headers = {"revision": str(outcome.flush.revisions.get(natural, 1)).encode()}
+            value = verdict.model_dump_json().encode()
+            messages.append(("verdicts", verdict.outlet_id.encode(), value, headers))
         for signal in outcome.quality:
-            await topics.quality.send(
-                key=signal.device_id.encode(), value=signal.model_dump_json().encode()
-            )
+            value = signal.model_dump_json().encode()
+            messages.append(("quality", signal.device_id.encode(), value, None))
         for letter in outcome.dead_letters:
-            await topics.dead_letters.send(
-                key=(letter.device_id or "").encode() or None,
-                value=letter.model_dump_json().encode(),
-            )
+            device = letter.device_id.encode() if letter.device_id else None
+            messages.append(("deadletter", device, letter.model_dump_json().encode(), None))
+        if not messages:
+            return
+        producer = self._app.producer
+        pending = [
+            await producer.send(self._names[topic], key, value, None, None, headers)
+            for topic, key, value, headers in messages
+        ]
+        await asyncio.gather(*pending)
         self._count(outcome)
 
     def _count(self, outcome: BatchOutcome) -> None:
@@ -98,6 +113,51 @@ class Publisher:
         published.labels("verdicts").inc(len(outcome.verdicts))
         published.labels("quality").inc(len(outcome.quality))
         published.labels("deadletter").inc(len(outcome.dead_letters))
+
+
+class CommitLane:
+    """Runs batches through ``Pipeline.prepare`` and ``Pipeline.commit``: prepares are
+    serialised (so batches are committed in the order they were prepared), and one commit,
+    followed by its publication and its acks, runs while the next batch is prepared."""
+
+    def __init__(self, pipeline: Pipeline, publisher: Publisher) -> None:
+        self._pipeline = pipeline
+        self._publisher = publisher
+        self._ordering = asyncio.Lock()
+        self._previous: asyncio.Task[None] | None = None
+
+    async def run(
+        self,
+        prepare: Callable[[], PreparedBatch],
+        acknowledge: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        """Prepare a batch (in a thread), queue its commit, and return once the batch queued
+        before it is done. Ends the process on failure (``die``)."""
+        async with self._ordering:
+            try:
+                prepared = await asyncio.to_thread(prepare)
+            except Exception as error:
+                die(error, stopping=self._pipeline.stopping)
+            previous = self._previous
+            self._previous = asyncio.create_task(self._commit(previous, prepared, acknowledge))
+            if previous is not None:
+                await asyncio.shield(previous)
+
+    async def _commit(
+        self,
+        previous: asyncio.Task[None] | None,
+        prepared: PreparedBatch,
+        acknowledge: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        if previous is not None:
+            await previous
+        try:
+            outcome = await asyncio.to_thread(self._pipeline.commit, prepared)
+            await self._publisher.publish(outcome)
+        except Exception as error:
+            die(error, stopping=self._pipeline.stopping)
+        if acknowledge is not None:
+            await acknowledge()
 
 
 def die(error: BaseException, *, stopping: bool = False) -> None:
@@ -135,28 +195,25 @@ def register_agents(
     metrics: StreamMetrics | None = None,
 ) -> None:
     """Add the raw-topic agent, the tick timer and the rebalance hook to ``app``."""
-    publisher = Publisher(topics, metrics)
+    publisher = Publisher(app, topics, metrics)
+
+    lane = CommitLane(pipeline, publisher)
 
     async def process_raw(stream: Any) -> None:
         async for events in stream.noack_take(tuning.batch_size, within=tuning.batch_within_s):
-            try:
-                records = [raw_record(event) for event in events]
-                outcome = await asyncio.to_thread(pipeline.process, records)
-                await publisher.publish(outcome)
-            except Exception as error:
-                die(error, stopping=pipeline.stopping)
-            for event in events:
-                await stream.ack(event)
-            _report_lag(app, events, metrics)
+            records = [raw_record(event) for event in events]
+
+            async def acknowledge(taken: Sequence[Any] = events) -> None:
+                for event in taken:
+                    await stream.ack(event)
+                _report_lag(app, taken, metrics)
+
+            await lane.run(functools.partial(pipeline.prepare, records), acknowledge)
 
     app.agent(topics.raw, name="raw-hj212", concurrency=1)(process_raw)
 
     async def tick() -> None:
-        try:
-            outcome = await asyncio.to_thread(pipeline.tick, datetime.now(UTC))
-            await publisher.publish(outcome)
-        except Exception as error:
-            die(error, stopping=pipeline.stopping)
+        await lane.run(functools.partial(pipeline.prepare_tick, datetime.now(UTC)), None)
 
     app.timer(tuning.tick_interval_s, name="engine-tick")(tick)
 

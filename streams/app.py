@@ -35,7 +35,7 @@ class WorkerTuning:
     """
 
     batch_size: int = 2000
-    batch_within_s: float = 0.5
+    batch_within_s: float = 0.25
     buffer_maxsize: int = 4096
     tick_interval_s: float = 30.0
     commit_interval_s: float = 1.0

@@ -13,6 +13,8 @@ Names (all prefixed ``greenwatch_streams_``):
 - ``outputs_published_total{topic}`` aggregates, verdicts, quality signals published
 - ``flush_seconds``                  sink flush latency (one transaction per batch)
 - ``flush_retries_total``            flush attempts that failed on a lost database
+- ``replacing_flushes_total``        flushes whose measurements had stored keys (re-sent or
+                                     replayed data: the slower upsert path)
 - ``batch_size``                     raw messages per processed batch
 - ``consumer_lag{partition}``        high watermark − last processed offset per raw partition
 - ``assigned_partitions``            raw-topic partitions this worker owns (after a rebalance)
@@ -38,6 +40,7 @@ class StreamMetrics:
     outputs_published: Counter
     flush_seconds: Histogram
     flush_retries: Counter
+    replacing_flushes: Counter
     batch_size: Histogram
     consumer_lag: Gauge
     assigned_partitions: Gauge
@@ -79,6 +82,11 @@ class StreamMetrics:
             flush_retries=Counter(
                 f"{_PREFIX}_flush_retries",
                 "Flush attempts that failed because the database was unreachable.",
+                registry=registry,
+            ),
+            replacing_flushes=Counter(
+                f"{_PREFIX}_replacing_flushes",
+                "Flushes whose measurements had keys already stored (re-sent or replayed).",
                 registry=registry,
             ),
             batch_size=Histogram(

@@ -1,23 +1,27 @@
 """One worker's batch processing, without faust: raw messages in, committed rows and outputs out.
 
-``Pipeline.process(records)`` is what the faust agent runs for each batch taken from the raw
-topic (in a thread, one batch at a time):
+A batch taken from the raw topic goes through two stages, each run in a thread by the agent:
 
-1. ``decode_records``: each message's ``RawEnvelope`` → HJ 212 ``decode`` (with the device's
-   CRC variant from the registry) → ``normalize_packet``; anything that fails becomes a
-   ``RejectedInput`` (dead letter with the original bytes, the stable reason and the Kafka
-   position) and the rest of the batch goes on.
-2. The engine is given what the store already holds for the device-hours (and years) it has
-   no state for (``missing_hours``/``hydrate``, ``missing_years``/``hydrate_year``), read
-   BEFORE this batch is written, then ``ingest`` returns the aggregates, verdicts and quality
-   signals the batch closed or changed.
-3. ``PgSink.flush`` writes measurements, aggregates, verdicts and dead letters in one
-   transaction and returns after COMMIT (retrying while the database is unreachable).
+``prepare(records)`` (CPU: decode and the engine; holds the engine lock)
+    1. ``decode_records``: each message's ``RawEnvelope`` → HJ 212 ``decode`` (with the
+       device's CRC variant from the registry) → ``normalize_packet``; anything that fails
+       becomes a ``RejectedInput`` (dead letter with the original bytes, the stable reason and
+       the Kafka position) and the rest of the batch goes on.
+    2. The engine is given what the store holds for the device-hours (and years) it has no
+       state for (``missing_hours``/``hydrate``, ``missing_years``/``hydrate_year``), read
+       after every earlier batch is committed and before this one is, then ``ingest``
+       returns the aggregates, verdicts and quality signals the batch closed or changed.
 
-The returned ``BatchOutcome`` lists what to publish; the agent publishes it and only then acks
-the messages. The engine is the pure ``streams.domain`` Engine (the same object ``greenwatch
-replay`` drives), passed in by the composition root; this module adds only I/O ordering.
-``process``, ``tick`` and ``reset`` are serialised by a lock (they run in worker threads).
+``commit(prepared)`` (I/O: the database)
+    3. ``PgSink.flush`` writes measurements, aggregates, verdicts and dead letters in one
+       transaction and returns after COMMIT (retrying while the database is unreachable).
+       Commits happen one at a time, in the order batches were prepared, so the last write of
+       a natural key is always the engine's latest value.
+
+The agent prepares batch n + 1 while batch n is committed, publishes each ``BatchOutcome``
+and only then acks that batch's messages. The engine is the pure ``streams.domain`` Engine
+(the same object ``greenwatch replay`` drives), passed in by the composition root; this
+module adds only I/O and its ordering.
 """
 
 from __future__ import annotations
@@ -65,6 +69,20 @@ class Decoded:
 
     measurements: list[Measurement] = field(default_factory=list)
     rejected: list[RejectedInput] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """A batch the engine has processed, not yet written: ``commit`` writes it.
+
+    ``sequence`` orders commits: batch n is committed only after batch n − 1.
+    """
+
+    sequence: int
+    raw: int
+    measurements: list[Measurement]
+    outputs: list[Output]
+    rejected: list[RejectedInput]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +153,13 @@ def decode_records(
 
 
 class Pipeline:
-    """Decode → hydrate → engine → sink for one worker; see the module docstring."""
+    """Decode → hydrate → engine (``prepare``), then sink (``commit``); see the module docstring.
+
+    ``prepare`` and ``commit`` may run at the same time in two threads (batch n + 1 is
+    prepared while batch n is written); commits happen one at a time in ``prepare`` order,
+    and a ``prepare`` that must read the store first waits until every earlier batch is
+    committed, so the engine never rebuilds a window from rows that are still in flight.
+    """
 
     def __init__(
         self,
@@ -154,11 +178,14 @@ class Pipeline:
         self._store = store
         self._metrics = metrics
         self._engine = engine_factory(registry)
-        self._lock = threading.Lock()
+        self._engine_lock = threading.Lock()
+        self._order = threading.Condition()
+        self._prepared = 0
+        self._committed = 0
         self._stopping = False
 
     def stop(self) -> None:
-        """Shutdown: a batch waiting for the database gives up (without the lock)."""
+        """Shutdown: a batch waiting for the database gives up (its flush raises)."""
         self._stopping = True
         self._sink.stop()
 
@@ -169,40 +196,70 @@ class Pipeline:
 
     def reset(self) -> None:
         """Forget all engine state (after a rebalance); it is re-read from the store on use."""
-        with self._lock:
+        with self._engine_lock:
             self._engine = self._engine_factory(self._registry)
 
     def process(self, records: Sequence[RawRecord]) -> BatchOutcome:
-        """Process one batch and commit it; blocks (database retries, the lock)."""
-        with self._lock:
-            return self._process(records)
+        """``prepare`` then ``commit`` one batch; blocks (database retries)."""
+        return self.commit(self.prepare(records))
 
     def tick(self, now: datetime) -> BatchOutcome:
-        """Silence detection at wall-clock ``now``; commits what it produced."""
-        with self._lock:
-            return self._commit([], self._engine.tick(now), [], 0)
+        """``prepare_tick`` then ``commit``."""
+        return self.commit(self.prepare_tick(now))
 
-    def _process(self, records: Sequence[RawRecord]) -> BatchOutcome:
+    def prepare(self, records: Sequence[RawRecord]) -> PreparedBatch:
+        """Decode a batch and run the engine over it (reading the store when it must)."""
         decoded = decode_records(records, self._registry, self._normalize)
-        outputs: list[Output] = []
-        if decoded.measurements:
-            self._hydrate(decoded.measurements)
-            outputs = self._engine.ingest(decoded.measurements)
-        outcome = self._commit(decoded.measurements, outputs, decoded.rejected, len(records))
+        with self._engine_lock:
+            sequence = self._next_sequence()
+            outputs: list[Output] = []
+            if decoded.measurements:
+                self._hydrate(decoded.measurements, sequence)
+                outputs = self._engine.ingest(decoded.measurements)
+        return PreparedBatch(sequence, len(records), decoded.measurements, outputs,
+                             decoded.rejected)  # fmt: skip
+
+    def prepare_tick(self, now: datetime) -> PreparedBatch:
+        """Silence detection at wall-clock ``now``: the windows it closes, to commit."""
+        with self._engine_lock:
+            return PreparedBatch(self._next_sequence(), 0, [], self._engine.tick(now), [])
+
+    def commit(self, prepared: PreparedBatch) -> BatchOutcome:
+        """Write a prepared batch in one transaction after every earlier one; blocks.
+
+        Waits for the earlier batches' commits (which end, or end the process).
+        """
+        self._wait_committed(prepared.sequence - 1)
+        outcome = self._flush(prepared)
+        with self._order:
+            self._committed = prepared.sequence
+            self._order.notify_all()
         if self._metrics is not None:
-            self._metrics.raw_messages.inc(len(records))
-            self._metrics.batch_size.observe(len(records))
-            self._metrics.measurements.inc(len(decoded.measurements))
-            for rejected in decoded.rejected:
+            self._metrics.raw_messages.inc(prepared.raw)
+            if prepared.raw:
+                self._metrics.batch_size.observe(prepared.raw)
+            self._metrics.measurements.inc(len(prepared.measurements))
+            for rejected in prepared.rejected:
                 self._metrics.dead_letters.labels(rejected.letter.reason).inc()
         return outcome
 
-    def _hydrate(self, measurements: Sequence[Measurement]) -> None:
-        """Give the engine the stored windows and year-to-date loads it lacks (one read)."""
+    def _next_sequence(self) -> int:
+        with self._order:
+            self._prepared += 1
+            return self._prepared
+
+    def _wait_committed(self, sequence: int) -> None:
+        with self._order:
+            self._order.wait_for(lambda: self._committed >= sequence)
+
+    def _hydrate(self, measurements: Sequence[Measurement], sequence: int) -> None:
+        """Give the engine the stored windows and year-to-date loads it lacks (one read,
+        after every earlier batch is committed)."""
         hours = self._engine.missing_hours(measurements)
         years = self._engine.missing_years(measurements)
         if not hours and not years:
             return
+        self._wait_committed(sequence - 1)
         stored, loads = self._sink.with_retry(
             lambda: (self._store.device_hours(hours), self._store.daily_loads(years))
         )
@@ -213,23 +270,18 @@ class Pipeline:
                 outlet_id, factor, year, loads.get((outlet_id, factor, year), {})
             )
 
-    def _commit(
-        self,
-        measurements: list[Measurement],
-        outputs: list[Output],
-        rejected: list[RejectedInput],
-        raw: int,
-    ) -> BatchOutcome:
+    def _flush(self, prepared: PreparedBatch) -> BatchOutcome:
+        outputs = prepared.outputs
         aggregates = [o for o in outputs if isinstance(o, AggregateValue)]
         verdicts = [o for o in outputs if isinstance(o, Verdict)]
         quality = [o for o in outputs if isinstance(o, QualitySignal)]
-        flush = self._sink.flush(SinkBatch(measurements, aggregates, verdicts, rejected))
+        batch = SinkBatch(prepared.measurements, aggregates, verdicts, prepared.rejected)
         return BatchOutcome(
-            raw=raw,
-            measurements=len(measurements),
+            raw=prepared.raw,
+            measurements=len(prepared.measurements),
             aggregates=aggregates,
             verdicts=verdicts,
             quality=quality,
-            dead_letters=[r.letter for r in rejected],
-            flush=flush,
+            dead_letters=[r.letter for r in prepared.rejected],
+            flush=self._sink.flush(batch),
         )

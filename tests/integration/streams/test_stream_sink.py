@@ -90,6 +90,7 @@ def test_replayed_batch_changes_no_row(
     first = sink.flush(batch)
     second = sink.flush(batch)
     assert first.measurements == 60  # the re-sent minute 0 replaced the first in the batch
+    assert (first.replaced, second.replaced) == (False, True)
     assert (
         second.revisions == first.revisions == {("O1", "a21026", "hourly_concentration", HOUR): 1}
     )

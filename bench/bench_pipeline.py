@@ -1,0 +1,472 @@
+"""Stream worker end to end: raw topic → ``greenwatch worker`` → committed rows in PostgreSQL.
+
+Setup: the local stack's Kafka and PostgreSQL (``greenwatch stack up`` first; never started or
+stopped here), fresh topics under a unique prefix and fresh migrated schemas, dropped at the
+end. One worker process (the real command, default batching) and a synthetic registry of
+``DEVICES`` flue-gas CEMS (ultra-low-emission coal power, SO2/NOx quotas), each sending CN 2051
+minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature, pressure, moisture).
+
+1. Throughput and memory: ``FRAMES_PER_DEVICE`` frames per device are produced first (a
+   backlog; device d reports minutes d mod 60 … +5, so about 1/15 of the devices close an
+   hour, near the real ratio of one hourly value per 60 minutes), then the worker drains it.
+   Figure: measurements/s from the first to the last committed row (the worker's
+   ``rows_written`` counter, counted after COMMIT; cross-checked with count(*)), and the
+   worker's resident memory with every device in its engine.
+2. Baselines on the same rows, in the same run, into fresh schemas: a raw binary ``COPY``
+   into ``measurements`` (one COPY + COMMIT per 2 000 frames, the worker's batch), and the sink
+   alone (``PgSink.flush``: COPY into staging + upsert, one transaction per batch). Both
+   start from the same ``Measurement`` objects; decoding them is not timed. Ratios: sink /
+   raw COPY and end to end / raw COPY.
+3. Latency at ``PACED_RATE`` measurements/s: ``PACED_DEVICES`` devices of the fleet go on
+   sending their next minutes, paced in wall time (event time runs faster than wall time,
+   so devices cross an hour boundary during the run, about 1 frame in 60 closes an hour as
+   in real traffic). For each hourly verdict, latency = the verdict message's timestamp on
+   the ``verdicts`` topic (published after the database commit) − the send time of the
+   frame that closed its hour.
+
+The silence timer is off (``--tick-interval 3600``): the data are historical, every device
+would look silent. The machine is shared, so figures vary between runs; nothing asserts a time.
+Targets (issue "Stream processing"): ≥ 20 000 measurements/s, sink ≥ 50 % of raw COPY, p99
+event → verdict ≤ 1 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from kafka import KafkaConsumer, KafkaProducer
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from deploy.migrate import migrate
+from greenwatch.settings import Settings, database_dsn, kafka_servers
+from ingest.hj212 import CHINA_TZ, decode, encode
+from schemas.envelope import Protocol, RawEnvelope
+from schemas.measurement import Measurement
+from schemas.registry import Registry, dump_registry, hash_password, parse_registry
+from schemas.topics import Topic, topic_name
+from streams.domain.normalize import normalize_packet
+from streams.sink import PgSink, SinkBatch, create_pool
+from streams.worker import ensure_topics
+
+DEVICES = int(os.environ.get("BENCH_PIPELINE_DEVICES", "10000"))
+FRAMES_PER_DEVICE = int(os.environ.get("BENCH_PIPELINE_FRAMES_PER_DEVICE", "6"))
+PACED_RATE = float(os.environ.get("BENCH_PIPELINE_PACED_RATE", "5000"))
+PACED_S = float(os.environ.get("BENCH_PIPELINE_PACED_S", "20"))
+PACED_DEVICES = int(os.environ.get("BENCH_PIPELINE_PACED_DEVICES", "1000"))
+BATCH_FRAMES = 2000
+GRACE_MINUTES = 2
+PASSWORD = "bench-pw"
+DAY0 = datetime(2026, 3, 2, tzinfo=CHINA_TZ)
+TARGETS = "targets: ≥ 20 000 measurements/s, sink ≥ 50 % of raw COPY, p99 ≤ 1 s"
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    mn: str
+    data_time: datetime
+    envelope: bytes
+
+
+def run() -> list[str]:
+    settings = Settings()
+    bootstrap, dsn = kafka_servers(settings), database_dsn(settings)
+    try:
+        psycopg.connect(dsn, connect_timeout=5).close()
+    except psycopg.OperationalError:
+        return [f"PostgreSQL not reachable at {dsn}: run `greenwatch stack up` first"]
+    with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp, _schemas(dsn) as schema:
+        registry = _registry()
+        registry_file = Path(tmp) / "registry.yaml"
+        registry_file.write_text(dump_registry(registry), "utf-8")
+        prefix = f"bench{uuid.uuid4().hex[:8]}"
+        ensure_topics(bootstrap, prefix)
+        try:
+            return _measure(bootstrap, schema, prefix, registry, registry_file, Path(tmp))
+        finally:
+            _delete_topics(bootstrap, prefix)
+
+
+def _measure(
+    bootstrap: str,
+    schema: Callable[[], str],
+    prefix: str,
+    registry: Registry,
+    registry_file: Path,
+    tmp: Path,
+) -> list[str]:
+    backlog = [_frame(mn, at, at + timedelta(seconds=3)) for mn, at in _backlog_times()]
+    _produce(bootstrap, prefix, backlog)
+    worker_dsn = schema()
+    port = _free_port()
+    worker = _start_worker(bootstrap, worker_dsn, prefix, registry_file, port, tmp)
+    try:
+        rate, rows, seconds = _drain(port, worker, len(backlog) * 8)
+        rss, peak = _memory(worker.pid)
+        stored = _count(worker_dsn)
+        raw, sink = _baselines(schema, backlog, registry)
+        before = _flush_stats(port)
+        latencies = _paced(bootstrap, prefix)
+        flushes, flush_s, batches, batch_raw = (
+            a - b for a, b in zip(_flush_stats(port), before, strict=True)
+        )
+        rss_after, peak_after = _memory(worker.pid)
+    finally:
+        worker.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(timeout=30)
+    return [
+        f"fleet: {DEVICES} devices × {FRAMES_PER_DEVICE} minute frames × 8 factors "
+        f"= {len(backlog) * 8} measurements (backlog on the raw topic)",
+        f"end to end: {rate:,.0f} measurements/s ({rows} rows in {seconds:.1f} s; "
+        f"count(*) = {stored})",
+        f"raw COPY of the same rows: {raw:,.0f} rows/s; sink alone (staging COPY + upsert): "
+        f"{sink:,.0f} rows/s",
+        f"ratios: sink / raw COPY = {sink / raw:.0%}; end to end / raw COPY = {rate / raw:.0%}",
+        f"worker memory with {DEVICES} devices: RSS {rss:.0f} MiB (peak {peak:.0f} MiB); "
+        f"after the paced run RSS {rss_after:.0f} MiB (peak {peak_after:.0f} MiB)",
+        _latency_line(latencies),
+        f"paced run: {batches:.0f} batches of {batch_raw / max(batches, 1):.0f} raw messages on "
+        f"average; flush {flush_s / max(flushes, 1) * 1000:.0f} ms on average",
+        TARGETS,
+    ]
+
+
+def _registry() -> Registry:
+    outlets = [
+        {
+            "id": f"BENCH-O{i:05d}",
+            "name": f"stack {i}",
+            "medium": "gas",
+            "standard": "ULE-coal-power",
+            "load_quotas": {"a21026": {"daily_kg": 900.0, "annual_kg": 300000.0}},
+            "devices": [
+                {"mn": _mn(i), "password_sha256": hash_password(_mn(i), PASSWORD)},
+            ],
+        }
+        for i in range(DEVICES)
+    ]
+    enterprises = [
+        {
+            "id": f"BENCH-E{e:04d}",
+            "name": f"enterprise {e}",
+            "region_code": "520100",
+            "industry_code": "4411",
+            "outlets": outlets[e * 10 : e * 10 + 10],
+        }
+        for e in range((DEVICES + 9) // 10)
+    ]
+    return parse_registry(
+        {
+            "version": "bench-pipeline-1",
+            "region": {"code": "520000", "name": "bench"},
+            "policy": {"grace_minutes": GRACE_MINUTES},
+            "enterprises": enterprises,
+        }
+    )
+
+
+def _mn(index: int) -> str:
+    return f"BENCH{index:06d}"
+
+
+def _backlog_times() -> Iterator[tuple[str, datetime]]:
+    """Frame times in production order: every device's k-th frame before any (k+1)-th."""
+    for k in range(FRAMES_PER_DEVICE):
+        for index in range(DEVICES):
+            yield _mn(index), DAY0 + timedelta(minutes=index % 60 + k)
+
+
+def _values(mn: str, at: datetime) -> dict[str, dict[str, float | str]]:
+    wobble = (zlib.crc32(f"{mn}{at.minute}".encode()) % 100) / 100.0
+    values = {
+        "a21026": 20.0 + wobble * 10,
+        "a21002": 30.0 + wobble * 15,
+        "a34013": 3.0 + wobble,
+        "a19001": 7.0 + wobble,
+        "a00000": 150.0 + wobble * 20,
+        "a01012": 90.0,
+        "a01013": 0.4,
+        "a01014": 8.0,
+    }
+    return {factor: {"Avg": round(v, 3), "Flag": "N"} for factor, v in values.items()}
+
+
+def _frame(mn: str, at: datetime, received_at: datetime) -> Frame:
+    text = encode(st="31", cn="2051", mn=mn, pw=PASSWORD, flag=4, data_time=at,
+                  values=_values(mn, at))  # fmt: skip
+    envelope = RawEnvelope(
+        protocol=Protocol.HJ212,
+        device_id=mn,
+        peer="127.0.0.1:40000",
+        received_at=received_at,
+        payload=text.encode(),
+    )
+    return Frame(mn, at, envelope.model_dump_json().encode())
+
+
+def _produce(bootstrap: str, prefix: str, frames: list[Frame]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
+                             batch_size=256 * 1024, compression_type=None)  # fmt: skip
+    topic = topic_name(prefix, Topic.RAW_HJ212)
+    for frame in frames:
+        producer.send(topic, key=frame.mn.encode(), value=frame.envelope)
+    producer.flush(timeout=120)
+    producer.close()
+
+
+def _start_worker(
+    bootstrap: str, dsn: str, prefix: str, registry_file: Path, port: int, tmp: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "GREENWATCH_KAFKA_BOOTSTRAP": bootstrap,
+        "GREENWATCH_DATABASE_URL": dsn,
+        "GREENWATCH_TOPIC_PREFIX": prefix,
+        "GREENWATCH_REGISTRY_FILE": str(registry_file),
+        "GREENWATCH_STATE_DIR": str(tmp / "state"),
+    }
+    args = ["worker", "--tick-interval", "3600", "--metrics-port", str(port), "--loglevel",
+            "warning"]  # fmt: skip
+    log = (tmp / "worker.log").open("wb")
+    return subprocess.Popen([str(Path(sys.executable).parent / "greenwatch"), *args], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def _metric(port: int, name: str, label: str = "") -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0.0
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and label in line and not line.startswith("#")
+    )
+
+
+def _drain(port: int, worker: subprocess.Popen[bytes], total: int) -> tuple[float, int, float]:
+    """(measurements/s, rows, seconds) from the first to the last committed measurement row."""
+    deadline = time.monotonic() + 900
+    first: tuple[float, float] | None = None
+    rows = 0.0
+    while rows < total and time.monotonic() < deadline and worker.poll() is None:
+        rows = _metric(port, "greenwatch_streams_rows_written_total", 'table="measurements"')
+        now = time.monotonic()
+        if first is None and rows > 0:
+            first = (now, rows)
+        time.sleep(0.1)
+    if first is None or rows <= first[1]:
+        raise RuntimeError(f"the worker wrote {rows} of {total} rows (exit {worker.poll()})")
+    seconds = time.monotonic() - first[0]
+    return (rows - first[1]) / seconds, int(rows), seconds
+
+
+def _flush_stats(port: int) -> tuple[float, float, float, float]:
+    """(flushes, flush seconds, batches, raw messages in batches) so far."""
+    return (
+        _metric(port, "greenwatch_streams_flush_seconds_count"),
+        _metric(port, "greenwatch_streams_flush_seconds_sum"),
+        _metric(port, "greenwatch_streams_batch_size_count"),
+        _metric(port, "greenwatch_streams_batch_size_sum"),
+    )
+
+
+def _memory(pid: int) -> tuple[float, float]:
+    """(RSS, peak RSS) of ``pid`` in MiB, from /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def _count(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM measurements").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _batches(frames: list[Frame], registry: Registry) -> Iterator[list[Measurement]]:
+    for start in range(0, len(frames), BATCH_FRAMES):
+        batch: list[Measurement] = []
+        for frame in frames[start : start + BATCH_FRAMES]:
+            envelope = RawEnvelope.model_validate_json(frame.envelope)
+            batch.extend(normalize_packet(decode(envelope.payload), envelope.received_at,
+                                          registry))  # fmt: skip
+        yield batch
+
+
+def _baselines(
+    schema: Callable[[], str], frames: list[Frame], registry: Registry
+) -> tuple[float, float]:
+    """(raw COPY rows/s, sink rows/s) for the same rows, database calls timed only."""
+    columns = ("device_id", "factor", "period", "period_start", "outlet_id", "factor_as_sent",
+               "rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "flag", "received_at",
+               "qn")  # fmt: skip
+    copy = sql.SQL("COPY measurements ({}) FROM STDIN (FORMAT BINARY)").format(
+        sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
+    types = [*["text"] * 3, "timestamptz", "text", "text", *["float8"] * 7, "text",
+             "timestamptz", "text"]  # fmt: skip
+    raw_seconds, rows = 0.0, 0
+    with psycopg.connect(schema()) as conn:
+        for batch in _batches(frames, registry):
+            started = time.perf_counter()
+            with conn.cursor() as cur, cur.copy(copy) as writer:
+                writer.set_types(types)
+                for m in batch:
+                    row = (m.device_id, m.factor, m.period.value, m.period_start, m.outlet_id,
+                           m.factor_as_sent, m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd,
+                           m.zs_avg, m.flag, m.received_at, m.qn)  # fmt: skip
+                    writer.write_row(row)
+            conn.commit()
+            raw_seconds += time.perf_counter() - started
+            rows += len(batch)
+    sink_seconds = 0.0
+    with create_pool(schema()) as pool:
+        pool.wait(timeout=30)
+        sink = PgSink(pool)
+        for batch in _batches(frames, registry):
+            sink_seconds += sink.flush(SinkBatch(measurements=batch)).seconds
+    return rows / raw_seconds, rows / sink_seconds
+
+
+def _paced(bootstrap: str, prefix: str) -> list[float]:
+    """Event → verdict latencies (s) at ``PACED_RATE`` measurements/s."""
+    verdicts = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             consumer_timeout_ms=5000)  # fmt: skip
+    topic = topic_name(prefix, Topic.VERDICTS)
+    partitions = [_tp(topic, p) for p in verdicts.partitions_for_topic(topic) or ()]
+    verdicts.assign(partitions)
+    verdicts.seek_to_end(*partitions)
+    for partition in partitions:
+        verdicts.position(partition)
+    sent = _send_paced(bootstrap, prefix)
+    triggers = _triggers(sent)
+    latencies: list[float] = []
+    for message in verdicts:  # ends after 5 s without a new verdict
+        verdict = json.loads(message.value)
+        if verdict["rule"] != "hourly_concentration":
+            continue
+        start = datetime.fromisoformat(verdict["period_start"]).astimezone(CHINA_TZ)
+        trigger = triggers.get((verdict["evidence"]["device_id"], start))
+        if trigger is not None:
+            latencies.append(message.timestamp / 1000 - trigger)
+    verdicts.close()
+    return latencies
+
+
+def _tp(topic: str, partition: int) -> Any:
+    from kafka.structs import TopicPartition
+
+    return TopicPartition(topic, partition)
+
+
+def _send_paced(bootstrap: str, prefix: str) -> list[tuple[str, datetime, float]]:
+    """Send paced frames; returns (mn, data time, wall send time) of each."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
+    topic = topic_name(prefix, Topic.RAW_HJ212)
+    frames_per_s = PACED_RATE / 8
+    total = int(frames_per_s * PACED_S)
+    prepared = []
+    for i in range(total):
+        index = i % PACED_DEVICES  # device d continues its minutes after the backlog's
+        at = DAY0 + timedelta(minutes=index % 60 + FRAMES_PER_DEVICE + i // PACED_DEVICES)
+        prepared.append(_frame(_mn(index), at, at + timedelta(seconds=3)))
+    sent: list[tuple[str, datetime, float]] = []
+    began = time.monotonic()
+    for index, frame in enumerate(prepared):
+        due = began + index / frames_per_s
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        sent.append((frame.mn, frame.data_time, time.time()))
+        producer.send(topic, key=frame.mn.encode(), value=frame.envelope)
+    producer.flush(timeout=60)
+    producer.close()
+    return sent
+
+
+def _triggers(sent: list[tuple[str, datetime, float]]) -> dict[tuple[str, datetime], float]:
+    """(device, hour) → send time of the first frame whose watermark closes that hour."""
+    closes = timedelta(hours=1, minutes=GRACE_MINUTES)
+    triggers: dict[tuple[str, datetime], float] = {}
+    first_open: dict[str, datetime] = {}
+    for mn, at, wall in sent:
+        watermark = at + timedelta(minutes=1)
+        hour = first_open.get(mn, DAY0)
+        while hour + closes <= watermark:
+            triggers[(mn, hour)] = wall
+            hour += timedelta(hours=1)
+        first_open[mn] = hour
+    return triggers
+
+
+def _latency_line(latencies: list[float]) -> str:
+    if not latencies:
+        return "event → verdict: no verdict received"
+    ordered = sorted(latencies)
+
+    def quantile(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    return (
+        f"event → verdict at {PACED_RATE:,.0f} measurements/s ({len(ordered)} verdicts): "
+        f"p50 {quantile(0.5):.0f} ms, p99 {quantile(0.99):.0f} ms, max {ordered[-1] * 1000:.0f} ms"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _schemas(dsn: str) -> Iterator[Callable[[], str]]:
+    """A factory of fresh migrated schemas (DSNs); all dropped at the end."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+        made.append(name)
+        scoped = make_conninfo(dsn, options=f"-c search_path={name},public")
+        with psycopg.connect(scoped, autocommit=True) as conn:
+            migrate(conn)
+        return scoped
+
+    try:
+        yield make
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for name in made:
+                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+def _delete_topics(bootstrap: str, prefix: str) -> None:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    with contextlib.suppress(Exception):
+        admin.delete_topics([t for t in admin.list_topics() if t.startswith(f"{prefix}.")])
+    admin.close()
