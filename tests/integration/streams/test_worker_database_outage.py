@@ -15,8 +15,9 @@ import pytest
 from conftest import StackFactory
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from stream_dataset import dataset
+from tcp_proxy import TcpProxy
 from test_worker_crash import assert_exactly_the_dataset
-from worker_harness import TcpProxy, count
+from worker_harness import count
 
 OUTAGE_S = 30.0
 

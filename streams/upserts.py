@@ -1,0 +1,311 @@
+"""Table writers of the sink: binary COPY into staging tables, upserts on natural keys.
+
+Each function runs inside the caller's transaction on the caller's cursor (``PgSink`` owns
+the transaction, the pool and the retries). Staging tables are temporary, created once per
+pooled connection by ``prepare_connection`` (``ON COMMIT DELETE ROWS``) and filled by binary
+``COPY``; one ``INSERT … SELECT`` moves them into the table. Natural keys:
+
+- measurements ``(device_id, factor, period, period_start)``: a re-sent value replaces the old
+  (optimistic plain insert first, ``ON CONFLICT DO UPDATE`` when a key exists);
+- aggregates ``(outlet_id, factor, period, period_start)``: late data re-aggregate;
+- verdicts ``(outlet_id, factor, rule, period_start)``: ``revision`` increments only when the
+  judged value or the status changed, so a replayed batch changes nothing;
+- dead letters ``(source_topic, source_partition, source_offset)`` (migration 003).
+
+``refresh_rollups`` recomputes the plain-PostgreSQL ``measurement_hourly`` rows of the
+device-hours whose hourly value was written (a no-op on TimescaleDB, where it is a real-time
+continuous aggregate). Errors are psycopg's, raised as they come.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from pydantic_core import to_jsonable_python
+
+from schemas.envelope import DeadLetter
+from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from schemas.verdict import Verdict
+
+VerdictKey = tuple[str, str, str, datetime]
+"""(outlet_id, factor, rule, period_start): the natural key of a verdict."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePosition:
+    """Where a Kafka message came from: the natural key of a worker's dead letter."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedInput:
+    """A dead letter with the Kafka position of the message it replaces."""
+
+    letter: DeadLetter
+    position: SourcePosition
+
+
+_MEASUREMENT_COLUMNS = (
+    "device_id", "factor", "period", "period_start", "outlet_id", "factor_as_sent",
+    "rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "flag", "received_at", "qn",
+)  # fmt: skip
+_MEASUREMENT_KEY = ("device_id", "factor", "period", "period_start")
+_MEASUREMENT_VALUES = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "flag", "outlet_id")
+_AGGREGATE_COLUMNS = (
+    "outlet_id", "factor", "period", "period_start", "device_id", "valid", "valid_count",
+    "invalid_count", "flag_counts", "mean", "min", "max", "o2_measured", "o2_reference",
+    "o2_corrected", "device_o2_corrected", "o2_disagrees", "flow_std_m3h",
+    "emission_rate_kgh", "load_kg", "registry_version",
+)  # fmt: skip
+_AGGREGATE_KEY = ("outlet_id", "factor", "period", "period_start")
+_VERDICT_COLUMNS = (
+    "outlet_id", "factor", "rule", "period_start", "enterprise_id", "period", "value",
+    "limit_value", "ratio", "status", "standard", "evidence", "registry_version",
+)  # fmt: skip
+_VERDICT_KEY = ("outlet_id", "factor", "rule", "period_start")
+_DEAD_LETTER_COLUMNS = (
+    "source", "reason", "message", "peer", "device_id", "received_at", "payload",
+    "source_topic", "source_partition", "source_offset",
+)  # fmt: skip
+_BINARY_TYPES = {
+    **dict.fromkeys(
+        ("device_id", "factor", "period", "outlet_id", "factor_as_sent", "flag", "qn", "rule",
+         "enterprise_id", "status", "standard", "registry_version"),
+        "text",
+    ),
+    **dict.fromkeys(
+        ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "mean", "o2_measured",
+         "o2_reference", "o2_corrected", "device_o2_corrected", "flow_std_m3h",
+         "emission_rate_kgh", "load_kg", "value", "limit_value", "ratio"),
+        "float8",
+    ),
+    "period_start": "timestamptz",
+    "received_at": "timestamptz",
+    "valid": "bool",
+    "o2_disagrees": "bool",
+    "valid_count": "int4",
+    "invalid_count": "int4",
+    "flag_counts": "jsonb",
+    "evidence": "jsonb",
+}  # fmt: skip
+"""PostgreSQL type of every staged column: staging COPY runs in binary format (about three
+times less client CPU than text for the same rows)."""
+_STAGING = {
+    "measurements": ("gw_stage_measurements", _MEASUREMENT_COLUMNS),
+    "aggregates": ("gw_stage_aggregates", _AGGREGATE_COLUMNS),
+    "verdicts": ("gw_stage_verdicts", _VERDICT_COLUMNS),
+}
+
+
+def prepare_connection(conn: psycopg.Connection[Any]) -> None:
+    """Create the session's staging tables (pool ``configure`` hook; leaves the conn idle)."""
+    with conn.transaction():
+        for table, (stage, columns) in _STAGING.items():
+            conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS"
+                    " AS SELECT {} FROM {} WITH NO DATA"
+                ).format(sql.Identifier(stage), _names(columns), sql.Identifier(table))
+            )
+
+
+def _names(columns: Iterable[str]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+
+
+def _copy_to_stage(cur: psycopg.Cursor[Any], table: str, rows: Iterable[Sequence[object]]) -> None:
+    stage, columns = _STAGING[table]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(stage), _names(columns)
+    )
+    with cur.copy(statement) as copy:
+        copy.set_types([_BINARY_TYPES[c] for c in columns])
+        for row in rows:
+            copy.write_row(row)
+
+
+def _upsert_statement(
+    table: str,
+    key: Sequence[str],
+    updates: sql.Composable,
+    *,
+    returning: str = "",
+    in_key_order: bool = True,
+) -> sql.Composed:
+    """``INSERT … SELECT`` from the staging table with ``ON CONFLICT (key) DO UPDATE``.
+
+    ``in_key_order`` sorts the rows so that two workers upserting overlapping keys lock them
+    in the same order (no deadlock; a deadlock would be retried as a lost transaction).
+    """
+    stage, columns = _STAGING[table]
+    order = sql.SQL(" ORDER BY {}").format(_names(key)) if in_key_order else sql.SQL("")
+    return sql.SQL(
+        "INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {stage}{order}"
+        " ON CONFLICT ({key}) DO UPDATE SET {updates}{returning}"
+    ).format(
+        order=order,
+        table=sql.Identifier(table),
+        columns=_names(columns),
+        stage=sql.Identifier(stage),
+        key=_names(key),
+        updates=updates,
+        returning=sql.SQL(returning),
+    )
+
+
+def _set_excluded(columns: Iterable[str]) -> sql.Composed:
+    return sql.SQL(", ").join(
+        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns
+    )
+
+
+def upsert_measurements(
+    cur: psycopg.Cursor[Any], measurements: Sequence[Measurement]
+) -> tuple[int, bool]:
+    """Upsert measurements (the last one of a key in the batch wins).
+
+    Returns the distinct keys written and whether some already existed. Optimistic: a plain
+    ``INSERT`` under a savepoint first (new keys only, the usual batch: ~40 % cheaper than
+    ``ON CONFLICT``); when a key exists (a re-sent minute, a batch replayed after a crash)
+    the savepoint is rolled back and the whole batch is upserted.
+    """
+    if not measurements:
+        return 0, False
+    latest: dict[tuple[str, str, str, datetime], Measurement] = {}
+    for m in measurements:
+        latest[(m.device_id, m.factor, m.period, m.period_start)] = m
+    _copy_to_stage(
+        cur,
+        "measurements",
+        (
+            (m.device_id, m.factor, m.period.value, m.period_start, m.outlet_id,
+             m.factor_as_sent, m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag,
+             m.received_at, m.qn)
+            for m in latest.values()
+        ),
+    )  # fmt: skip
+    stage, columns = _STAGING["measurements"]
+    insert = sql.SQL("INSERT INTO measurements ({columns}) SELECT {columns} FROM {stage}").format(
+        columns=_names(columns), stage=sql.Identifier(stage)
+    )
+    try:
+        with cur.connection.transaction():
+            cur.execute(insert)
+        return len(latest), False
+    except psycopg.errors.UniqueViolation:
+        pass
+    changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
+        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in _MEASUREMENT_VALUES),
+        sql.SQL(", ").join(
+            sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in _MEASUREMENT_VALUES
+        ),
+    )
+    updates = sql.SQL("{} WHERE {}").format(
+        _set_excluded(c for c in _MEASUREMENT_COLUMNS if c not in _MEASUREMENT_KEY), changed
+    )
+    # Unsorted: a device's measurements come from one partition, hence one worker; keys
+    # overlap between workers only while a partition moves, and a deadlock is retried.
+    cur.execute(_upsert_statement("measurements", _MEASUREMENT_KEY, updates, in_key_order=False))
+    return len(latest), True
+
+
+def upsert_aggregates(cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateValue]) -> int:
+    """Upsert hourly/daily values (the last of a key in the batch wins); returns keys."""
+    if not aggregates:
+        return 0
+    latest = {(a.outlet_id, a.factor, a.period, a.period_start): a for a in aggregates}
+    _copy_to_stage(
+        cur,
+        "aggregates",
+        (
+            (a.outlet_id, a.factor, a.period.value, a.period_start, a.device_id, a.valid,
+             a.valid_count, a.invalid_count, Jsonb(a.flag_counts), a.mean, a.min, a.max,
+             a.o2_measured, a.o2_reference, a.o2_corrected, a.device_o2_corrected,
+             a.o2_disagrees, a.flow_std_m3h, a.emission_rate_kgh, a.load_kg, a.registry_version)
+            for a in latest.values()
+        ),
+    )  # fmt: skip
+    updates = sql.SQL("{}, computed_at = now()").format(
+        _set_excluded(c for c in _AGGREGATE_COLUMNS if c not in _AGGREGATE_KEY)
+    )
+    cur.execute(_upsert_statement("aggregates", _AGGREGATE_KEY, updates))
+    return len(latest)
+
+
+def upsert_verdicts(cur: psycopg.Cursor[Any], verdicts: Sequence[Verdict]) -> dict[VerdictKey, int]:
+    """Upsert verdicts; a re-issue bumps ``revision`` only if value or status changed.
+
+    Returns the revision now stored for every verdict of the batch.
+    """
+    if not verdicts:
+        return {}
+    latest = {(v.outlet_id, v.factor, v.rule.value, v.period_start): v for v in verdicts}
+    _copy_to_stage(
+        cur,
+        "verdicts",
+        (
+            (v.outlet_id, v.factor, v.rule.value, v.period_start, v.enterprise_id,
+             v.period.value, v.value, v.limit, v.ratio, v.status.value, v.standard,
+             Jsonb(to_jsonable_python(v.evidence)), v.registry_version)
+            for v in latest.values()
+        ),
+    )  # fmt: skip
+    changed = sql.SQL("(t.value, t.status) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.status)")
+    updates = sql.SQL(
+        "{}, revision = t.revision + CASE WHEN {changed} THEN 1 ELSE 0 END,"
+        " issued_at = CASE WHEN {changed} THEN now() ELSE t.issued_at END"
+    ).format(_set_excluded(c for c in _VERDICT_COLUMNS if c not in _VERDICT_KEY), changed=changed)
+    cur.execute(
+        _upsert_statement(
+            "verdicts",
+            _VERDICT_KEY,
+            updates,
+            returning=" RETURNING outlet_id, factor, rule, period_start, revision",
+        )
+    )
+    return {(r[0], r[1], r[2], r[3]): int(r[4]) for r in cur.fetchall()}
+
+
+def insert_dead_letters(cur: psycopg.Cursor[Any], rejected: Sequence[RejectedInput]) -> int:
+    """Insert dead letters once per Kafka position; returns the rows new to the table."""
+    if not rejected:
+        return 0
+    statement = sql.SQL(
+        "INSERT INTO dead_letters ({}) VALUES ({}) ON CONFLICT"
+        " (source_topic, source_partition, source_offset) DO NOTHING"
+    ).format(
+        _names(_DEAD_LETTER_COLUMNS),
+        sql.SQL(", ").join(sql.Placeholder() * len(_DEAD_LETTER_COLUMNS)),
+    )
+    cur.executemany(
+        statement,
+        [
+            (r.letter.source, r.letter.reason, r.letter.message, r.letter.peer,
+             r.letter.device_id, r.letter.received_at, r.letter.payload, r.position.topic,
+             r.position.partition, r.position.offset)
+            for r in rejected
+        ],
+    )  # fmt: skip
+    return max(cur.rowcount, 0)
+
+
+def refresh_rollups(cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateValue]) -> None:
+    """Recompute ``measurement_hourly`` for the device-hours whose hourly value was written."""
+    keys = sorted(
+        {(a.device_id, a.period_start) for a in aggregates if a.period is PeriodKind.HOUR}
+    )
+    if not keys:
+        return
+    cur.execute(
+        "SELECT gw_refresh_measurement_hourly_keys(%s::text[], %s::timestamptz[])",
+        ([k[0] for k in keys], [k[1] for k in keys]),
+    )
