@@ -34,10 +34,11 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from ingest.hj212 import DecodeError, Packet, decode
+from ingest.hj212 import CrcVariant, DecodeError, Packet, decode
 from schemas.alert import QualitySignal
 from schemas.envelope import DeadLetter, RawEnvelope
 from schemas.measurement import AggregateValue, Measurement
+from schemas.registry import CrcVariant as DeviceCrc
 from schemas.registry import Registry
 from schemas.verdict import Verdict
 from streams.domain.engine import Engine, Output
@@ -52,6 +53,12 @@ SOURCE = "streams.hj212"
 """``DeadLetter.source`` of everything this worker rejects."""
 
 Normalizer = Callable[[Packet, datetime, Registry], list[Measurement]]
+_CODEC_CRC: dict[DeviceCrc, CrcVariant] = {
+    DeviceCrc.HJ212: "hj212",
+    DeviceCrc.MODBUS: "modbus",
+    DeviceCrc.MODBUS_LE: "modbus-le",
+}
+"""The codec's name of each CRC variant a device may be registered with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +132,9 @@ def decode_record(
     if b"\x00" in envelope.payload:
         return _reject(record, "nul_byte", "frame contains a NUL byte", envelope)
     known = registry.device(envelope.device_id)
-    crc = known[2].crc.value if known else "hj212"
+    crc: CrcVariant = _CODEC_CRC[known[2].crc] if known else "hj212"
     try:
-        packet = decode(envelope.payload, crc=crc)  # type: ignore[arg-type]
+        packet = decode(envelope.payload, crc=crc)
         return normalize(packet, envelope.received_at, registry)
     except DecodeError as error:
         return _reject(record, error.reason.value, error.message, envelope)
@@ -198,14 +205,6 @@ class Pipeline:
         """Forget all engine state (after a rebalance); it is re-read from the store on use."""
         with self._engine_lock:
             self._engine = self._engine_factory(self._registry)
-
-    def process(self, records: Sequence[RawRecord]) -> BatchOutcome:
-        """``prepare`` then ``commit`` one batch; blocks (database retries)."""
-        return self.commit(self.prepare(records))
-
-    def tick(self, now: datetime) -> BatchOutcome:
-        """``prepare_tick`` then ``commit``."""
-        return self.commit(self.prepare_tick(now))
 
     def prepare(self, records: Sequence[RawRecord]) -> PreparedBatch:
         """Decode a batch and run the engine over it (reading the store when it must)."""

@@ -141,7 +141,12 @@ class PgSink:
         self._stopping.set()
 
     def flush(self, batch: SinkBatch) -> FlushResult:
-        """Write ``batch`` in one transaction; return after COMMIT. Blocks while retrying."""
+        """Write ``batch`` in one transaction; return after COMMIT. Blocks while retrying.
+
+        An empty batch (a silence check that closed nothing) touches no connection.
+        """
+        if not len(batch):
+            return FlushResult(0, 0, 0, 0, {}, 0.0)
         started = time.perf_counter()
         result = self.with_retry(lambda: self._flush_once(batch))
         seconds = time.perf_counter() - started
