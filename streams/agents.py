@@ -194,7 +194,7 @@ def register_agents(
     tuning: WorkerTuning,
     metrics: StreamMetrics | None = None,
 ) -> None:
-    """Add the raw-topic agent, the tick timer and the rebalance hook to ``app``."""
+    """Add the raw-topic and dead-letter agents, the tick timer and the rebalance hooks."""
     publisher = Publisher(app, topics, metrics)
 
     lane = CommitLane(pipeline, publisher)
@@ -211,6 +211,19 @@ def register_agents(
             await lane.run(functools.partial(pipeline.prepare, records), acknowledge)
 
     app.agent(topics.raw, name="raw-hj212", concurrency=1)(process_raw)
+
+    async def store_dead_letters(stream: Any) -> None:
+        # Gateway and alert-service dead letters into the table; acked after the COMMIT.
+        async for events in stream.noack_take(tuning.batch_size, within=tuning.batch_within_s):
+            records = [raw_record(event) for event in events]
+            try:
+                await asyncio.to_thread(pipeline.store_dead_letters, records)
+            except Exception as error:
+                die(error, stopping=pipeline.stopping)
+            for event in events:
+                await stream.ack(event)
+
+    app.agent(topics.dead_letters, name="dead-letters", concurrency=1)(store_dead_letters)
 
     async def tick() -> None:
         await lane.run(functools.partial(pipeline.prepare_tick, datetime.now(UTC)), None)

@@ -120,6 +120,26 @@ def _reject(
     return RejectedInput(letter, record.position)
 
 
+def foreign_dead_letter(record: RawRecord) -> RejectedInput | None:
+    """A record of the dead-letter topic to store in ``dead_letters``, keyed by its own
+    position; ``None`` for the workers' own letters, stored with the raw message they replace.
+
+    A record that is not a DeadLetter is itself kept, with reason ``invalid_dead_letter``.
+    """
+    try:
+        letter = DeadLetter.model_validate_json(record.value or b"")
+    except ValidationError as error:
+        reason, message = "invalid_dead_letter", f"not a DeadLetter: {error}"[:500]
+        return RejectedInput(
+            DeadLetter(source=SOURCE, reason=reason, message=message,
+                       received_at=record.timestamp, payload=record.value or b""),
+            record.position,
+        )  # fmt: skip
+    if letter.source == SOURCE:
+        return None
+    return RejectedInput(letter, record.position)
+
+
 def decode_record(
     record: RawRecord, registry: Registry, normalize: Normalizer
 ) -> list[Measurement] | RejectedInput:
@@ -217,6 +237,13 @@ class Pipeline:
                 outputs = self._engine.ingest(decoded.measurements)
         return PreparedBatch(sequence, len(records), decoded.measurements, outputs,
                              decoded.rejected)  # fmt: skip
+
+    def store_dead_letters(self, records: Sequence[RawRecord]) -> int:
+        """Store the dead-letter topic's records from other sources (the gateway, the alert
+        service) in ``dead_letters``, once per position; blocks until COMMIT (retrying while
+        the database is away). Returns the rows new to the table."""
+        letters = [r for r in map(foreign_dead_letter, records) if r is not None]
+        return self._sink.flush(SinkBatch(dead_letters=letters)).dead_letters
 
     def prepare_tick(self, now: datetime) -> PreparedBatch:
         """Silence detection at wall-clock ``now``: the windows it closes, to commit."""

@@ -1,6 +1,7 @@
 """Smoke path of the whole pipeline on the real services: HJ 212 frames in RawEnvelopes on the
 raw topic → ``greenwatch worker`` (a real process) → rows in PostgreSQL; a garbage frame ends
-in the dead-letter topic and table while the good frames are stored."""
+in the dead-letter topic and table while the good frames are stored, and the gateway's dead
+letters (and junk on the dead-letter topic) reach the table too, each once."""
 
 from __future__ import annotations
 
@@ -36,6 +37,18 @@ DEVICES = ("DEMO-TP01-G1", "DEMO-CM01-K1")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_TZ)
 MINUTES = 5
 FACTORS = {"a21026": 20.0, "a21002": 30.0, "a19001": 8.0}  # SO2, NOx mg/m³; O2 %
+
+
+GATEWAY_LETTER = DeadLetter(
+    source="gateway.hj212",
+    reason="auth_bad_password",
+    message="wrong PW for MN DEMO-TP01-G1",
+    peer="127.0.0.1:40001",
+    device_id="DEMO-TP01-G1",
+    received_at=datetime(2026, 3, 2, 1, 0, tzinfo=UTC),
+    payload=b"##0050QN=1;ST=31;CN=2051;PW=wrong;MN=DEMO-TP01-G1;CP=&&&&ABCD\r\n",
+)
+"""What the gateway puts on the dead-letter topic: the worker stores it in the table."""
 
 
 def minute_frame(mn: str, at: datetime) -> bytes:
@@ -121,6 +134,9 @@ def test_frames_become_rows_and_garbage_becomes_a_dead_letter(
             frame = minute_frame(mn, START + timedelta(minutes=minute))
             producer.send(raw_topic, key=mn.encode(), value=envelope(mn, frame))
     producer.send(raw_topic, key=b"DEMO-TP01-G1", value=envelope("DEMO-TP01-G1", garbage))
+    dead_topic = topic_name(topic_prefix, Topic.DEADLETTER)
+    producer.send(dead_topic, value=GATEWAY_LETTER.model_dump_json().encode())
+    producer.send(dead_topic, value=b"not a dead letter")
     producer.flush(timeout=30)
     producer.close()
 
@@ -142,8 +158,8 @@ def test_frames_become_rows_and_garbage_becomes_a_dead_letter(
     log = tmp_path / "worker.log"
     with worker_process(env, log) as process:
         wait_for(
-            f"{expected} measurements and 1 dead letter",
-            lambda: count("measurements") >= expected and count("dead_letters") >= 1,
+            f"{expected} measurements and 3 dead letters",
+            lambda: count("measurements") >= expected and count("dead_letters") >= 3,
             process,
             deadline_s=90,
             log=log,
@@ -159,8 +175,14 @@ def test_frames_become_rows_and_garbage_becomes_a_dead_letter(
     for row in stored:
         assert (row[3], row[4], row[5]) == (START, START + timedelta(minutes=MINUTES - 1), MINUTES)
         assert row[6] == row[7] == FACTORS[row[1]]
-    letter = db_conn.execute("SELECT reason, payload, device_id FROM dead_letters").fetchall()
-    assert letter == [("bad_crc", garbage, "DEMO-TP01-G1")]
+    letters = db_conn.execute(
+        "SELECT source, reason, payload, device_id FROM dead_letters ORDER BY reason"
+    ).fetchall()
+    assert letters == [
+        ("gateway.hj212", "auth_bad_password", GATEWAY_LETTER.payload, "DEMO-TP01-G1"),
+        ("streams.hj212", "bad_crc", garbage, "DEMO-TP01-G1"),
+        ("streams.hj212", "invalid_dead_letter", b"not a dead letter", None),
+    ]
     assert dead_letter_topic(services.kafka_bootstrap, topic_prefix) == [("bad_crc", garbage)]
 
 
@@ -173,7 +195,10 @@ def dead_letter_topic(bootstrap: str, prefix: str) -> list[tuple[str, bytes]]:
         consumer_timeout_ms=5000,
     )
     try:
-        letters = [DeadLetter.model_validate(json.loads(m.value)) for m in consumer]
+        values = [m.value for m in consumer if m.value.startswith(b"{")]
     finally:
         consumer.close()
-    return [(letter.reason, letter.payload) for letter in letters]
+    letters = [DeadLetter.model_validate(json.loads(value)) for value in values]
+    return [
+        (letter.reason, letter.payload) for letter in letters if letter.source != "gateway.hj212"
+    ]
