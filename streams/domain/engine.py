@@ -43,7 +43,7 @@ from typing import Final
 
 from schemas.alert import QualitySignal
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
-from schemas.registry import Registry
+from schemas.registry import AlertPolicy, Registry
 from schemas.verdict import Verdict
 from streams.domain.context import DeviceContext, device_context
 from streams.domain.daily import HourSummary, aggregate_day, fingerprint
@@ -101,7 +101,10 @@ class Engine:
         self._registry = registry
         self._policy = registry.policy
         self._grace = timedelta(minutes=registry.policy.grace_minutes)
-        self._skew = timedelta(seconds=registry.policy.clock_skew_seconds)
+        # Data further in the future never advance a watermark; a policy of 0 (no clock-skew
+        # signal) keeps this guard at the default tolerance.
+        skew_s = registry.policy.clock_skew_seconds or AlertPolicy().clock_skew_seconds
+        self._skew = timedelta(seconds=skew_s)
         self._devices: dict[str, _DeviceState] = {}
         self._unknown: set[str] = set()
         self._years: dict[YearKey, _YearState] = {}
@@ -134,10 +137,15 @@ class Engine:
             if day in state.days:
                 missing.add(key)
                 continue
-            for index in range(HOURS_PER_DAY):
-                hour = day + index * HOUR
-                if hour not in state.hours:
-                    missing.add((key[0], hour))
+            days = [day]
+            if measurement.period_start < day + self._grace and day - DAY not in state.days:
+                days.append(day - DAY)  # yesterday may still be open: its hours are needed
+            missing.update(
+                (key[0], start + index * HOUR)
+                for start in days
+                for index in range(HOURS_PER_DAY)
+                if start + index * HOUR not in state.hours
+            )
         return missing
 
     def hydrate(self, device_hour: DeviceHour, stored: Sequence[Measurement]) -> None:

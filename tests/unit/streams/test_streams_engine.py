@@ -26,10 +26,12 @@ from streams_support import (
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Rule, Verdict, VerdictStatus
 from streams.domain.engine import Engine, Output
+from streams.domain.periods import hour_start
 from streams.replay import Replay
 
 REGISTRY = make_registry()
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 
 
 def verdicts(outputs: list[Output], rule: Rule = Rule.HOURLY_CONCENTRATION) -> list[Verdict]:
@@ -220,6 +222,24 @@ def test_a_new_day_asks_for_all_its_hours_then_only_closed_ones() -> None:
     assert engine.missing_hours(gas_minutes(T0 + 5 * HOUR, 10.0, minutes=1)) == {
         (GAS, T0 + 5 * HOUR)
     }
+
+
+def test_a_fresh_engine_just_after_midnight_still_closes_yesterday() -> None:
+    # Yesterday is stored whole, but its last hour and the day close only at 00:00 + grace
+    # (10 min); a worker restarted (or rebalanced) at 00:05 sees only today's data.
+    yesterday = [m for hour in range(24) for m in gas_minutes(T0 + hour * HOUR, 10.0)]
+    engine = Engine(REGISTRY)
+    today = gas_minutes(T0 + DAY, 10.0, minutes=5)
+    missing = engine.missing_hours(today)
+    assert (GAS, T0 + 23 * HOUR) in missing
+    for device, hour in missing:
+        engine.hydrate((device, hour), [m for m in yesterday if hour_start(m.period_start) == hour])
+    engine.ingest(today)
+    later = gas_minutes(T0 + DAY + timedelta(minutes=5), 10.0, minutes=15)
+    assert engine.missing_hours(later) == set()
+    outputs = engine.ingest(later)
+    daily = [o for o in outputs if isinstance(o, AggregateValue) and o.period is PeriodKind.DAY]
+    assert [(d.period_start, d.valid_count) for d in daily if d.factor == SO2] == [(T0, 24)]
 
 
 def _episode() -> list[Measurement]:
