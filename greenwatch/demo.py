@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -28,7 +29,25 @@ from deploy.registry_store import store_registry
 from greenwatch.demo_sinks import LocalSinks, free_port
 from greenwatch.demo_summary import DemoSummary, read_summary
 from greenwatch.settings import Settings, database_dsn, kafka_servers
+from ingest.hj212 import CHINA_TZ
 from schemas.registry import Registry, load_registry
+
+DEMO_EPISODES = ";".join(
+    (
+        "exceedance@SIMTP001G1+6h/5h:a21026x3",  # sustained SO2 exceedance → restrict (Art. 5)
+        "exceedance@SIMPC001W1+10h/2h:w20120x14",  # lead ≥ 3× limit → suspend (Art. 6(2))
+        "exceedance@SIMWW001W1+14h/4h:w01018x2",  # sewage plant: Art. 7, never suspended
+        "calibration@SIMCM001K1+3h/2h",
+        "maintenance@SIMAL001P1+20h/90m",
+        "flatline@SIMCC001F1+12h/1h",
+        "outage@SIMFA001F1+16h/2h",
+        "corrupt@SIMTP001G2+2h/30m:0.3",
+        "bad_password@SIMAL001P2+4h/1h",
+        "reconnect_storm@SIMCM001K1+8h/10m",
+    )
+)
+"""The demo's scripted episodes (``greenwatch simulate --episodes``, docs/simulator.md),
+chosen to walk every rung of the ladder for the seed-7 province."""
 
 
 @dataclass
@@ -71,7 +90,9 @@ class Component:
 
 
 def _echo(message: str) -> None:
+    """Print a line now (also when stdout is a file or a pipe: the demo is watched live)."""
     typer.echo(message)
+    sys.stdout.flush()
 
 
 def _prepare_database(settings: Settings, registry: Registry) -> None:
@@ -187,8 +208,19 @@ class _Platform:
         return final
 
 
+def simulated_span(now: datetime, hours: int | None) -> tuple[datetime, int]:
+    """Start and length (h) of the simulated period: it ends at the last full hour before
+    ``now``, so that no frame is from the future (the stream engine never lets future data
+    close a window), and by default starts yesterday 00:00 China time."""
+    end = now.astimezone(CHINA_TZ).replace(minute=0, second=0, microsecond=0)
+    if hours is None:
+        start = end.replace(hour=0) - timedelta(days=1)
+        return start, int((end - start) / timedelta(hours=1))
+    return end - timedelta(hours=hours), hours
+
+
 def _start_platform(
-    settings: Settings, workdir: Path, sim_options: list[str], hours: float
+    settings: Settings, workdir: Path, sim_options: list[str], hours: int, episodes: str
 ) -> _Platform:
     registry_file = workdir / "registry.yaml"
     _run_simulator_registry(registry_file, sim_options)
@@ -199,7 +231,8 @@ def _start_platform(
     sinks.start()
     _subscribe_all(registry, sinks, env)
     gateway_port, metrics_port = free_port(), free_port()
-    components = _components(workdir, gateway_port, metrics_port, sim_options, hours)
+    run_options = [*sim_options, "--hours", str(hours), "--episodes", episodes]
+    components = _components(workdir, gateway_port, metrics_port, run_options)
     platform = _Platform(settings, components, sinks, f"http://127.0.0.1:{metrics_port}/metrics")
     for component in components:
         component.start(env)
@@ -217,8 +250,18 @@ def demo_command(
     ] = None,
     enterprises: Annotated[int, typer.Option(help="Enterprises the simulator invents.")] = 7,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1800.0,
-    hours: Annotated[float, typer.Option(help="Simulated hours to send.")] = 30.0,
+    hours: Annotated[
+        int | None,
+        typer.Option(
+            help="Simulated hours, ending at the last full hour"
+            " (default: from yesterday 00:00 China time, so a whole day closes)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Simulator seed (deterministic province).")] = 7,
+    episodes: Annotated[
+        str,
+        typer.Option(help="Simulator episodes: the demo's script, auto, none or a spec."),
+    ] = DEMO_EPISODES,
 ) -> None:
     """Run the platform on the local stack with a simulated province, printing a live summary.
 
@@ -233,8 +276,11 @@ def demo_command(
     workdir.mkdir(parents=True, exist_ok=True)
     _echo("starting the local stack (Kafka, PostgreSQL)…")
     stack.up(settings, notify=_echo)
+    start, span = simulated_span(datetime.now(CHINA_TZ), hours)
+    _echo(f"simulating {span} h from {start.isoformat()} at {speed:g}× real time")
     sim_options = ["--enterprises", str(enterprises), "--seed", str(seed), "--speed", str(speed)]
-    platform = _start_platform(settings, workdir, sim_options, hours)
+    sim_options += ["--start", start.isoformat()]
+    platform = _start_platform(settings, workdir, sim_options, span, episodes)
     deadline = None if seconds is None else time.monotonic() + seconds
     try:
         platform.watch(deadline)
@@ -257,7 +303,7 @@ def _environment(settings: Settings, registry_file: Path) -> dict[str, str]:
 
 
 def _components(
-    workdir: Path, gateway_port: int, metrics_port: int, sim_options: list[str], hours: float
+    workdir: Path, gateway_port: int, metrics_port: int, sim_options: list[str]
 ) -> list[Component]:
     logs = workdir / "logs"
     return [
@@ -278,8 +324,6 @@ def _components(
                 *sim_options,
                 "--gateway",
                 f"127.0.0.1:{gateway_port}",
-                "--hours",
-                str(hours),
                 "--registry-out",
                 str(workdir / "registry.yaml"),
             ],
