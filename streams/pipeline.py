@@ -8,9 +8,11 @@ A batch taken from the raw topic goes through two stages, each run in a thread b
        becomes a ``RejectedInput`` (dead letter with the original bytes, the stable reason and
        the Kafka position) and the rest of the batch goes on.
     2. The engine is given what the store holds for the device-hours (and years) it has no
-       state for (``missing_hours``/``hydrate``, ``missing_years``/``hydrate_year``), read
-       after every earlier batch is committed and before this one is, then ``ingest``
-       returns the aggregates, verdicts and quality signals the batch closed or changed.
+       state for (``hydration_plan``: closed hours from their stored hourly aggregates with
+       ``hydrate_closed``, the hours the batch touches and the open ones from their minutes
+       with ``hydrate``; ``missing_years``/``hydrate_year``), read after every earlier batch
+       is committed and before this one is, then ``ingest`` returns the aggregates, verdicts
+       and quality signals the batch closed or changed.
 
 ``commit(prepared)`` (I/O: the database)
     3. ``PgSink.flush`` writes measurements, aggregates, verdicts and dead letters in one
@@ -41,7 +43,7 @@ from schemas.measurement import AggregateValue, Measurement
 from schemas.registry import CrcVariant as DeviceCrc
 from schemas.registry import Registry
 from schemas.verdict import Verdict
-from streams.domain.engine import Engine, Output
+from streams.domain.engine import DeviceHour, Engine, Output
 from streams.domain.errors import NormalizeError
 from streams.metrics import StreamMetrics
 from streams.sink import FlushResult, PgSink, RejectedInput, SinkBatch, SourcePosition
@@ -281,11 +283,12 @@ class Pipeline:
     def _hydrate(self, measurements: Sequence[Measurement], sequence: int) -> None:
         """Give the engine the stored windows and year-to-date loads it lacks (one read,
         after every earlier batch is committed)."""
-        hours = self._engine.missing_hours(measurements)
+        plan = self._engine.hydration_plan(measurements)
         years = self._engine.missing_years(measurements)
-        if not hours and not years:
+        if not plan.minutes and not plan.closed and not years:
             return
         self._wait_committed(sequence - 1)
+        hours = set(plan.minutes) | self._hydrate_closed(plan.closed)
         stored, loads = self._sink.with_retry(
             lambda: (self._store.device_hours(hours), self._store.daily_loads(years))
         )
@@ -295,6 +298,23 @@ class Pipeline:
             self._engine.hydrate_year(
                 outlet_id, factor, year, loads.get((outlet_id, factor, year), {})
             )
+
+    def _hydrate_closed(self, keys: frozenset[DeviceHour]) -> set[DeviceHour]:
+        """Rebuild closed hours from their stored hourly aggregates; the hours the engine
+        refuses (open under the stored watermark, or nothing stored) to read as minutes."""
+        if not keys:
+            return set()
+        outlets = {d: known[1].id for d, _ in keys if (known := self._registry.device(d))}
+        stored = self._sink.with_retry(
+            lambda: self._store.closed_hours(keys, outlets, self._engine.skew)
+        )
+        for device, watermark in sorted(stored.watermarks.items()):
+            self._engine.hydrate_watermark(device, watermark)
+        return {
+            key
+            for key in sorted(keys)
+            if not self._engine.hydrate_closed(key, stored.hourly.get(key, []))
+        }
 
     def _flush(self, prepared: PreparedBatch) -> BatchOutcome:
         outputs = prepared.outputs

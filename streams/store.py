@@ -6,20 +6,21 @@ asks for it, and these queries answer from the committed rows, so the state a wo
 is exactly what a worker that never stopped would hold. One query per batch, whatever the
 number of keys (keys are passed as arrays and joined with ``unnest``).
 
-Both methods block; errors are psycopg's (the caller retries ``OperationalError`` like the
+Every method blocks; errors are psycopg's (the caller retries ``OperationalError`` like the
 sink does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 from psycopg_pool import ConnectionPool
 
-from schemas.measurement import Measurement
+from schemas.measurement import AggregateValue, Measurement
 
 DeviceHour = tuple[str, datetime]
 """(device MN, start of the China-time hour)."""
@@ -51,6 +52,46 @@ SELECT k.outlet_id, k.factor, k.year, a.period_start, a.load_kg
    AND a.period_start >= k.year_start AND a.period_start < k.year_end
  WHERE a.load_kg IS NOT NULL
 """
+
+
+_WATERMARKS = """
+SELECT k.device_id,
+       max(m.period_start
+           + CASE WHEN m.period = 'minute' THEN interval '1 minute' ELSE interval '0' END)
+  FROM unnest(%(devices)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+       AS k(device_id, window_start, window_end)
+  JOIN measurements m
+    ON m.device_id = k.device_id
+   AND m.period_start >= k.window_start AND m.period_start < k.window_end
+ WHERE m.period IN ('rtd', 'minute') AND m.period_start <= m.received_at + %(skew)s
+ GROUP BY k.device_id
+"""
+
+_HOURLY = """
+SELECT a.outlet_id, a.device_id, a.factor, a.period, a.period_start, a.valid, a.valid_count,
+       a.invalid_count, a.flag_counts, a.mean, a.min, a.max, a.o2_measured, a.o2_reference,
+       a.o2_corrected, a.device_o2_corrected, a.o2_disagrees, a.flow_std_m3h,
+       a.emission_rate_kgh, a.load_kg, a.registry_version
+  FROM unnest(%(outlets)s::text[], %(devices)s::text[], %(starts)s::timestamptz[],
+              %(ends)s::timestamptz[])
+       AS k(outlet_id, device_id, window_start, window_end)
+  JOIN aggregates a
+    ON a.outlet_id = k.outlet_id AND a.device_id = k.device_id AND a.period = 'hour'
+   AND a.period_start >= k.window_start AND a.period_start < k.window_end
+"""
+
+WATERMARK_REACH = timedelta(hours=2)
+"""How far past its last requested hour a device's stored watermark is looked for: enough
+for a grace of up to an hour; a later watermark only makes the last hours read as minutes."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHours:
+    """What ``PgStore.closed_hours`` found: per device, the watermark of its stored data in
+    the requested range (None: no data); per requested device-hour, its hourly aggregates."""
+
+    watermarks: dict[str, datetime | None]
+    hourly: dict[DeviceHour, list[AggregateValue]]
 
 
 class PgStore:
@@ -87,6 +128,38 @@ class PgStore:
                     bucket.append(m)
         return found
 
+    def closed_hours(
+        self, keys: Iterable[DeviceHour], outlets: Mapping[str, str], skew: timedelta
+    ) -> StoredHours:
+        """Stored hourly aggregates of each device-hour and each device's stored watermark
+        (``Engine.hydrate_watermark``: the latest rtd/minute event time, leaving out data
+        more than ``skew`` ahead of their reception) over its requested hours and
+        ``WATERMARK_REACH`` beyond. ``outlets``: device MN → outlet id. Two queries, each
+        one range per device; devices without an outlet are left out."""
+        wanted = {(d, _china(h)) for d, h in keys if d in outlets}
+        found = StoredHours({d: None for d, _ in wanted}, {k: [] for k in wanted})
+        if not wanted:
+            return found
+        spans = _device_spans(wanted)
+        devices = sorted(spans)
+        params: dict[str, Any] = {
+            "outlets": [outlets[d] for d in devices],
+            "devices": devices,
+            "starts": [spans[d][0] for d in devices],
+            "ends": [spans[d][1] + HOUR for d in devices],
+        }
+        with self._pool.connection() as conn:
+            marks = dict(params, ends=[spans[d][1] + HOUR + WATERMARK_REACH for d in devices])
+            for device, watermark in conn.execute(_WATERMARKS, dict(marks, skew=skew)):
+                found.watermarks[device] = watermark
+            with conn.cursor(row_factory=dict_row) as cur:
+                for row in cur.execute(_HOURLY, params):
+                    hour = _china(row["period_start"])
+                    bucket = found.hourly.get((row["device_id"], hour))
+                    if bucket is not None:
+                        bucket.append(AggregateValue.model_validate(row | {"period_start": hour}))
+        return found
+
     def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
         """Stored daily loads (China day → kg) of each outlet, factor and China year.
 
@@ -121,6 +194,15 @@ def _windows(keys: Iterable[DeviceHour]) -> list[tuple[str, datetime, datetime]]
         first, last = spans.get(day, (hour, hour))
         spans[day] = (min(first, hour), max(last, hour))
     return sorted((device, first, last + HOUR) for (device, _), (first, last) in spans.items())
+
+
+def _device_spans(keys: Iterable[DeviceHour]) -> dict[str, tuple[datetime, datetime]]:
+    """(first hour, last hour) of each device in ``keys``."""
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for device, hour in keys:
+        first, last = spans.get(device, (hour, hour))
+        spans[device] = (min(first, hour), max(last, hour))
+    return spans
 
 
 def _year_start(year: int) -> datetime:

@@ -18,8 +18,13 @@ Contract (docs/processing.md; /work/notes/engine_contract.md), with these refine
   ``skipped``; ``normalize_packet`` refuses them before they get here.
 - ``tick(now)`` also closes the windows of devices it finds silent (their last hour and day
   would otherwise wait for data that do not come), comparing window ends with ``now``. It
-  knows the devices this engine has received data from; a registry device that never sent
-  anything since the engine started is not reported silent.
+  knows the devices this engine has received data from, and those it was told to
+  ``expect`` (a worker's devices after a restart or a rebalance: silent if nothing arrives).
+- ``forget(device_ids)`` drops the state of devices this engine no longer owns (a revoked
+  partition); ``hydration_plan`` / ``hydrate_watermark`` / ``hydrate_closed`` rebuild the
+  closed hours of a day from their stored hourly aggregates (``HourSummary`` is all a closed
+  hour gives its day), so only the hours a batch touches and the open ones are re-read as
+  minutes.
 - Extra read-only ``held_windows()`` (hour buffers, day states) for metrics.
 
 Windows: an hour closes when the device's watermark (the latest event time of its rtd/minute
@@ -67,6 +72,17 @@ data make the engine ask for the whole day again)."""
 HOURS_PER_DAY: Final = 24
 
 
+@dataclass(frozen=True, slots=True)
+class HydrationPlan:
+    """The device-hours a batch needs from the store (``Engine.hydration_plan``)."""
+
+    minutes: frozenset[DeviceHour]
+    """Hours the batch touches: ``hydrate`` them with their stored minutes."""
+    closed: frozenset[DeviceHour]
+    """Other hours of the days to rebuild: ``hydrate_closed`` with their stored hourly
+    aggregates, and ``hydrate`` with minutes those it refuses."""
+
+
 @dataclass(slots=True)
 class _DayState:
     hours: dict[str, dict[datetime, HourSummary]] = field(default_factory=dict)
@@ -111,11 +127,39 @@ class Engine:
         self.skipped = 0
         """Measurements of devices the registry does not know, ignored so far."""
 
+    @property
+    def skew(self) -> timedelta:
+        """Data further ahead of their ``received_at`` than this never move a watermark."""
+        return self._skew
+
     def held_windows(self) -> tuple[int, int]:
         """(hour buffers, day states) held in memory, over all devices (for metrics)."""
         hours = sum(len(state.hours) for state in self._devices.values())
         days = sum(len(state.days) for state in self._devices.values())
         return hours, days
+
+    # -- ownership (the worker's partitions) -------------------------------------------------
+
+    def expect(self, device_ids: Iterable[str], since: datetime) -> None:
+        """Watch these registry devices for silence from ``since`` (wall clock) even if this
+        engine never receives their data: ``tick`` reports one silent once nothing arrived
+        for ``policy.silence_intervals × interval_s`` after ``since``. Devices already heard
+        from keep their own last reception."""
+        for mn in device_ids:
+            state = self._device(mn)
+            if state is not None and state.quality.last_received is None:
+                state.quality.expected_since = since
+
+    def forget(self, device_ids: Iterable[str]) -> None:
+        """Drop every state of these devices (windows, quality, and the year-to-date loads
+        of their outlets); what they need later is asked for again through hydration."""
+        for mn in device_ids:
+            state = self._devices.pop(mn, None)
+            self._unknown.discard(mn)
+            if state is not None:
+                outlet = state.context.outlet_id
+                for key in [k for k in self._years if k[0] == outlet]:
+                    del self._years[key]
 
     # -- hydration ---------------------------------------------------------------------------
 
@@ -147,6 +191,56 @@ class Engine:
                 if start + index * HOUR not in state.hours
             )
         return missing
+
+    def hydration_plan(self, measurements: Sequence[Measurement]) -> HydrationPlan:
+        """``missing_hours`` split into the hours these measurements touch (re-read as
+        minutes) and the other hours of the days to rebuild (closed ones need only their
+        stored hourly aggregates: ``hydrate_watermark`` then ``hydrate_closed``)."""
+        missing = self.missing_hours(measurements)
+        touched = {
+            (m.device_id, hour_start(m.period_start))
+            for m in measurements
+            if m.period in AGGREGATED
+        }
+        return HydrationPlan(frozenset(missing & touched), frozenset(missing - touched))
+
+    def hydrate_watermark(self, device_id: str, stored: datetime | None) -> None:
+        """The watermark of the device's stored data (latest rtd/minute event time, data
+        beyond the clock-skew bound left out), or any earlier time: it never moves back."""
+        state = self._device(device_id)
+        if state is None or stored is None:
+            return
+        if state.watermark is None or stored > state.watermark:
+            state.watermark = stored
+
+    def hydrate_closed(self, device_hour: DeviceHour, stored: Sequence[AggregateValue]) -> bool:
+        """Rebuild a closed hour from its stored hourly aggregates (all factors).
+
+        Returns False, changing nothing, when they do not suffice: no aggregate is stored
+        or the hour is not closed under the device's watermark (an hour closed by ``tick``
+        may have received data since); the caller then ``hydrate``s it from its minutes.
+        """
+        state = self._device(device_hour[0])
+        if state is None:
+            return True
+        hour = hour_start(device_hour[1])
+        rows = [
+            a
+            for a in stored
+            if a.device_id == state.context.device_id
+            and a.period is PeriodKind.HOUR
+            and a.period_start == hour
+        ]
+        closed = state.watermark is not None and hour + HOUR + self._grace <= state.watermark
+        if not rows or not closed or hour in state.hours:
+            return hour in state.hours
+        day_state = state.days.setdefault(day_start(hour), _DayState())
+        for row in rows:
+            canonical = row.model_copy(
+                update={"period_start": hour, "flag_counts": dict(sorted(row.flag_counts.items()))}
+            )
+            day_state.hours.setdefault(row.factor, {})[hour] = HourSummary.of(canonical)
+        return True
 
     def hydrate(self, device_hour: DeviceHour, stored: Sequence[Measurement]) -> None:
         """Give the engine what the store holds for ``device_hour`` ([] is fine). Re-sent

@@ -17,7 +17,9 @@ Each signal is emitted only when its condition starts (``active=True``) or ends
   re-sent long after the fact (补发) also count as skewed: the signal says "this device's
   data arrive far from their time stamps", which an operator should look at either way.
 - ``silent`` (per device): ``tick(now)`` finds no data received for more than
-  ``policy.silence_intervals × interval_s`` seconds; cleared by the next measurement.
+  ``policy.silence_intervals × interval_s`` seconds (counted from ``expected_since`` for a
+  device nothing was received from yet: ``last_received_at`` is then null); cleared by the
+  next measurement.
 
 Signals follow event time per factor: a value older than the latest one already seen for its
 factor (late or re-sent data) does not change the flagged or flatline state.
@@ -56,6 +58,8 @@ class DeviceQuality:
     clock_skewed: bool = False
     silent: bool = False
     last_received: datetime | None = None
+    expected_since: datetime | None = None
+    """Silence is counted from here while nothing was received (``Engine.expect``)."""
 
     def observe(
         self, device: DeviceContext, measurement: Measurement, policy: AlertPolicy
@@ -87,17 +91,20 @@ class DeviceQuality:
         self, device: DeviceContext, now: datetime, policy: AlertPolicy
     ) -> QualitySignal | None:
         """The ``silent`` signal when the device just went silent at ``now``, else None."""
-        if self.last_received is None or self.silent:
+        last = self.last_received or self.expected_since
+        if last is None or self.silent:
             return None
         allowed = timedelta(seconds=policy.silence_intervals * device.interval_s)
-        if now - self.last_received <= allowed:
+        if now - last <= allowed:
             return None
         self.silent = True
-        detail = {
-            "last_received_at": self.last_received.isoformat(),
-            "silent_seconds": (now - self.last_received).total_seconds(),
+        detail: dict[str, Any] = {
+            "last_received_at": self.last_received.isoformat() if self.last_received else None,
+            "silent_seconds": (now - last).total_seconds(),
             "allowed_seconds": allowed.total_seconds(),
         }
+        if self.last_received is None:
+            detail["expected_since"] = last.isoformat()
         return _signal(device, None, QualityKind.SILENT, True, now, detail)
 
     def _clock(
