@@ -193,7 +193,8 @@ class _Platform:
                     _echo(f"simulator finished (exit {code}); the platform keeps running")
             if time.monotonic() >= next_report:
                 summary = self.read()
-                _echo(summary.render(self.last))
+                if self.last is None or summary.state() != self.last.state():
+                    _echo(summary.render(self.last))  # quiet while nothing changes
                 self.last = summary
                 next_report = time.monotonic() + 10
 

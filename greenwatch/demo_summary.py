@@ -65,6 +65,14 @@ class DemoSummary:
         ]
         return "\n".join(lines)
 
+    def state(self) -> tuple[object, ...]:
+        """Everything but the clock: two readings with the same state print the same."""
+        return (
+            sorted(self.gateway.items()), sorted(self.rejects.items()),
+            sorted(self.counts.items()), sorted(self.verdicts.items()),
+            sorted(self.alerts.items()), sorted(self.outbox.items()), self.emails, self.webhooks,
+        )  # fmt: skip
+
     def render_alerts(self) -> str:
         """The alert history in brief: events by kind and the alerts above data quality."""
         lines = [f"alert events: {_fmt(self.events) or 'none'}"]
