@@ -1,0 +1,58 @@
+"""`greenwatch demo` end to end on the real services: a small province through gateway, worker
+and alert service as separate processes, with notices arriving at the local receivers.
+
+The demo is pointed at the session's services with a private schema and topic prefix, so it
+leaves the shared database and topics alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+EPISODE = "exceedance@SIMTP001G1+2h/4h:a21026x3"  # 4 h of SO2 at 3× the ultra-low limit
+
+
+def test_demo_runs_the_platform_and_notifies(services: Any, pg_schema: Any, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "GREENWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
+        "GREENWATCH_DATABASE_URL": pg_schema.dsn,
+        "GREENWATCH_TOPIC_PREFIX": f"demo{uuid.uuid4().hex[:8]}",
+        "GREENWATCH_STATE_DIR": str(tmp_path / "state"),
+    }
+    args = ["demo", "--seconds", "75", "--hours", "10", "--enterprises", "2"]
+    result = subprocess.run(
+        [sys.executable, "-m", "greenwatch", *args, "--episodes", EPISODE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = result.stdout
+    assert "simulating 10 h from" in output
+    assert "final summary" in output
+    final = output[output.index("final summary") :]
+    assert "frames accepted" in final and "rejects" in final
+    assert "restrict_production" in final  # 4 sustained hours → Art. 5
+    with psycopg.connect(pg_schema.dsn) as conn:
+        hours = conn.execute("SELECT count(*) FROM aggregates WHERE period = 'hour'").fetchone()
+        exceedances = conn.execute(
+            "SELECT count(*) FROM verdicts WHERE outlet_id = 'E-TP-001-G1'"
+            " AND factor = 'a21026' AND status = 'exceedance'"
+        ).fetchone()
+        sent = conn.execute(
+            "SELECT count(*) FROM notification_outbox WHERE status = 'sent'"
+        ).fetchone()
+    assert hours is not None and hours[0] > 0
+    assert exceedances is not None and exceedances[0] >= 3
+    assert sent is not None and sent[0] > 0
+    assert "📧 to e-tp-001@enterprise.demo" in output  # delivered over real SMTP
+    assert "🔔 /robot/E-TP-001" in output  # and to the webhook receiver
