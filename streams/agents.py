@@ -194,7 +194,7 @@ def register_agents(
     tuning: WorkerTuning,
     metrics: StreamMetrics | None = None,
 ) -> None:
-    """Add the raw-topic and dead-letter agents, the tick timer and the rebalance hooks."""
+    """Add the raw-topic and dead-letter agents, the tick timer and the rebalance hook."""
     publisher = Publisher(app, topics, metrics)
 
     lane = CommitLane(pipeline, publisher)
@@ -230,19 +230,19 @@ def register_agents(
 
     app.timer(tuning.tick_interval_s, name="engine-tick")(tick)
 
-    async def on_revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # faust sends (app, revoked partitions) after it waited for every taken event to be
-        # acked: no batch is in flight. The new assignment is re-read from the store.
-        if args and args[0]:
-            await asyncio.to_thread(pipeline.reset)
-
     async def on_assigned(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Sent after every rebalance, once the revoked partitions' taken events were acked
+        # (no raw batch in flight). The engine keeps the devices of partitions this worker
+        # still owns, forgets the others and watches its devices for silence from now.
+        raw = topics.raw.get_topic_name()
+        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == raw}
+        # The consumer's metadata may not know the topic yet at a first join: then the
+        # catalogue's count, which the topic is created with (a wrong count can only misplace
+        # the silence watch of devices never received: the others go by their frames).
+        count = app.consumer.topic_partitions(raw) or topics.raw.partitions
+        await asyncio.to_thread(pipeline.own, owned, count, datetime.now(UTC))
         if metrics is not None:
-            owned = [
-                tp for tp in app.consumer.assignment() if tp.topic == topics.raw.get_topic_name()
-            ]
             metrics.assigned_partitions.set(len(owned))
 
     # mode's handler type spells the keyword-only ``signal`` argument in a way mypy rejects.
-    app.on_partitions_revoked.connect(cast(Any, on_revoked))
     app.on_partitions_assigned.connect(cast(Any, on_assigned))

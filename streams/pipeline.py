@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,6 +46,7 @@ from schemas.verdict import Verdict
 from streams.domain.engine import DeviceHour, Engine, Output
 from streams.domain.errors import NormalizeError
 from streams.metrics import StreamMetrics
+from streams.ownership import partition_of, registry_devices
 from streams.sink import FlushResult, PgSink, RejectedInput, SinkBatch, SourcePosition
 from streams.store import PgStore
 
@@ -78,6 +79,8 @@ class Decoded:
 
     measurements: list[Measurement] = field(default_factory=list)
     rejected: list[RejectedInput] = field(default_factory=list)
+    partitions: dict[str, int] = field(default_factory=dict)
+    """Device MN → the raw-topic partition its latest decoded frame came from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +179,10 @@ def decode_records(
         result = decode_record(record, registry, normalize)
         if isinstance(result, RejectedInput):
             decoded.rejected.append(result)
-        else:
-            decoded.measurements.extend(result)
+            continue
+        decoded.measurements.extend(result)
+        for device in {m.device_id for m in result}:
+            decoded.partitions[device] = record.position.partition
     return decoded
 
 
@@ -208,6 +213,7 @@ class Pipeline:
         self._metrics = metrics
         self._engine = engine_factory(registry)
         self._engine_lock = threading.Lock()
+        self._seen_partitions: dict[str, int] = {}
         self._order = threading.Condition()
         self._prepared = 0
         self._committed = 0
@@ -224,14 +230,39 @@ class Pipeline:
         return self._stopping
 
     def reset(self) -> None:
-        """Forget all engine state (after a rebalance); it is re-read from the store on use."""
+        """Forget all engine state; it is re-read from the store on use."""
         with self._engine_lock:
             self._engine = self._engine_factory(self._registry)
+
+    def own(self, partitions: Collection[int], count: int | None, now: datetime) -> None:
+        """The worker now owns these raw-topic ``partitions`` (of ``count``; a rebalance):
+        the engine forgets the devices of the other partitions (another worker has them; their
+        state is re-read from the store if they come back) and watches the owned ones for
+        silence from ``now``. ``count`` None (partition count unknown): ``reset``."""
+        if count is None:
+            log.warning("raw topic partition count unknown: the engine is reset")
+            self.reset()
+            return
+        owned = set(partitions)
+        lost: list[str] = []
+        with self._engine_lock:
+            # A device's partition is the one its frames came from; for devices this worker
+            # never received, the producers' default partitioner says (streams.ownership).
+            seen = self._seen_partitions
+            mine: list[str] = []
+            for device in sorted(set(registry_devices(self._registry)) | set(seen)):
+                partition = seen.get(device, partition_of(device, count))
+                (mine if partition in owned else lost).append(device)
+            self._engine.forget(lost)
+            for device in lost:
+                seen.pop(device, None)
+            self._engine.expect(mine, now)
 
     def prepare(self, records: Sequence[RawRecord]) -> PreparedBatch:
         """Decode a batch and run the engine over it (reading the store when it must)."""
         decoded = decode_records(records, self._registry, self._normalize)
         with self._engine_lock:
+            self._seen_partitions.update(decoded.partitions)
             sequence = self._next_sequence()
             outputs: list[Output] = []
             if decoded.measurements:

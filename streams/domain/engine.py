@@ -144,10 +144,12 @@ class Engine:
         """Watch these registry devices for silence from ``since`` (wall clock) even if this
         engine never receives their data: ``tick`` reports one silent once nothing arrived
         for ``policy.silence_intervals × interval_s`` after ``since``. Devices already heard
-        from keep their own last reception."""
+        from, or already expected, keep their own starting point."""
         for mn in device_ids:
             state = self._device(mn)
-            if state is not None and state.quality.last_received is None:
+            if state is None or state.quality.last_received is not None:
+                continue
+            if state.quality.expected_since is None:
                 state.quality.expected_since = since
 
     def forget(self, device_ids: Iterable[str]) -> None:

@@ -212,6 +212,7 @@ def test_an_hour_closed_by_tick_then_continued_is_rebuilt_from_its_minutes() -> 
 def test_expected_devices_are_reported_silent_without_any_data() -> None:
     engine = Engine(REGISTRY)  # interval 60 s, silence after 5 intervals
     engine.expect([GAS, "NOBODY"], T0)
+    engine.expect([GAS], T0 + 2 * MINUTE)  # a later rebalance keeping the device
     assert engine.tick(T0 + 5 * MINUTE) == []
     [signal] = engine.tick(T0 + 5 * MINUTE + timedelta(seconds=1))
     assert isinstance(signal, QualitySignal)
