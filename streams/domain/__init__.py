@@ -5,6 +5,8 @@ Driven by ``streams.replay`` (offline) and by the faust worker, the same code bo
     normalize.normalize_packet(packet, received_at, registry) -> list[Measurement]
     engine.Engine(registry)
         .missing_hours(ms) / .hydrate(device_hour, stored)
+        .hydration_plan(ms) / .hydrate_watermark(device, stored) / .hydrate_closed(dh, hourly)
+        .expect(devices, since) / .forget(devices)
         .missing_years(ms) / .hydrate_year(outlet_id, factor, year, ytd)
         .ingest(ms) / .close_all() / .tick(now) -> list[AggregateValue | Verdict | QualitySignal]
 
