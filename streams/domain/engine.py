@@ -43,19 +43,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from math import fsum
 from typing import Final
 
 from schemas.alert import QualitySignal
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.registry import AlertPolicy, Registry
 from schemas.verdict import Verdict
+from streams.domain.annual import YearLedger
 from streams.domain.context import DeviceContext, device_context
 from streams.domain.daily import HourSummary, aggregate_day, fingerprint
-from streams.domain.evaluate import judge_annual_load, judge_daily_load, judge_hour
+from streams.domain.evaluate import judge_daily_load, judge_hour
 from streams.domain.hourly import aggregate_hour
 from streams.domain.minutes import FactorReadings
-from streams.domain.periods import DAY, HOUR, MINUTE, day_start, day_start_of, hour_start
+from streams.domain.periods import DAY, HOUR, MINUTE, day_start, hour_start
 from streams.domain.quality import DeviceQuality
 
 DeviceHour = tuple[str, datetime]
@@ -100,13 +100,6 @@ class _DeviceState:
     quality: DeviceQuality = field(default_factory=DeviceQuality)
 
 
-@dataclass(slots=True)
-class _YearState:
-    prior_kg: float = 0.0
-    days: dict[date, float] = field(default_factory=dict)
-    issued: dict[date, float] = field(default_factory=dict)
-
-
 class Engine:
     """Aggregation, judgement and quality signals for every device of one registry.
 
@@ -123,7 +116,7 @@ class Engine:
         self._skew = timedelta(seconds=skew_s)
         self._devices: dict[str, _DeviceState] = {}
         self._unknown: set[str] = set()
-        self._years: dict[YearKey, _YearState] = {}
+        self._years: dict[YearKey, YearLedger] = {}
         self.skipped = 0
         """Measurements of devices the registry does not know, ignored so far."""
 
@@ -285,15 +278,7 @@ class Engine:
     ) -> None:
         """Stored daily loads (China day → kg) of ``year``, or a year-to-date total, for the
         annual quota. Days the engine has closed itself keep the engine's value."""
-        state = self._years.setdefault((outlet_id, factor, year), _YearState())
-        if isinstance(ytd_load_kg, Mapping):
-            for day, load in ytd_load_kg.items():
-                if day.year == year and day not in state.days:
-                    state.days[day] = load
-        else:
-            state.prior_kg = ytd_load_kg
-        for day, ytd in _year_to_date(state):
-            state.issued.setdefault(day, ytd)
+        self._years.setdefault((outlet_id, factor, year), YearLedger()).hydrate(year, ytd_load_kg)
 
     # -- processing --------------------------------------------------------------------------
 
@@ -431,25 +416,9 @@ class Engine:
 
     def _record_day_load(
         self, context: DeviceContext, factor: str, day: datetime, load_kg: float | None
-    ) -> list[Output]:
-        """Update the year-to-date state with a (re)closed day's load and issue the annual
-        verdicts of that day and of later closed days whose year-to-date value changed."""
-        year = self._years.setdefault((context.outlet_id, factor, day.year), _YearState())
-        if load_kg is None:
-            year.days.pop(day.date(), None)
-        else:
-            year.days[day.date()] = load_kg
-        outputs: list[Output] = []
-        for counted, (closed_day, ytd) in enumerate(_year_to_date(year), start=1):
-            if closed_day < day.date() or year.issued.get(closed_day) == ytd:
-                continue
-            year.issued[closed_day] = ytd
-            verdict = judge_annual_load(
-                context, factor, day_start_of(closed_day), ytd, counted, self._policy
-            )
-            if verdict is not None:
-                outputs.append(verdict)
-        return outputs
+    ) -> list[Verdict]:
+        ledger = self._years.setdefault((context.outlet_id, factor, day.year), YearLedger())
+        return ledger.record(context, factor, day, load_kg, self._policy)
 
 
 def _add(buffer: dict[str, FactorReadings], measurement: Measurement) -> bool:
@@ -457,11 +426,3 @@ def _add(buffer: dict[str, FactorReadings], measurement: Measurement) -> bool:
     if readings is None:
         readings = buffer[measurement.factor] = FactorReadings()
     return readings.add(measurement)
-
-
-def _year_to_date(year: _YearState) -> Iterable[tuple[date, float]]:
-    """(day, year-to-date load through that day) for every day with a known load."""
-    loads: list[float] = [year.prior_kg] if year.prior_kg else []
-    for day in sorted(year.days):
-        loads.append(year.days[day])
-        yield day, fsum(loads)
