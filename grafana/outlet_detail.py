@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from grafana.model import (
     BarChart,
-    CellDisplay,
     Column,
     Dashboard,
     QueryVariable,
@@ -18,13 +17,11 @@ from grafana.model import (
     Table,
     TimeSeries,
 )
-from grafana.queries import daily_load_sql
+from grafana.queries import DAILY_LOAD_COLUMNS, DAILY_VERDICT_COLUMN, daily_load_sql
 from grafana.vocabulary import (
     FLAG_TEXTS,
     INVALID_FLAGS,
     MISSING_MINUTES,
-    RATIO_STEPS,
-    STATUS_TEXTS,
     in_variable,
     sql_literal,
 )
@@ -150,18 +147,8 @@ DAILY_LOADS = Table(
     height=8,
     decimals=1,
     columns=(
-        Column("日排放量 (daily load)", unit="masskg", decimals=1),
-        Column("日配额 (daily quota)", unit="masskg", decimals=1),
-        Column(
-            "配额占比 (share of quota)",
-            unit="percentunit",
-            decimals=1,
-            cell=CellDisplay.GAUGE,
-            minimum=0,
-            maximum=1.2,
-            thresholds=RATIO_STEPS,
-        ),
-        Column("日判定 (daily verdict)", mappings=STATUS_TEXTS, cell=CellDisplay.COLOR_TEXT),
+        *DAILY_LOAD_COLUMNS,
+        DAILY_VERDICT_COLUMN,
     ),
 )
 

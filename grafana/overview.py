@@ -8,7 +8,13 @@ Hourly compliance follows GB 13223-2011 / GB 4915-2013 etc. as judged by the str
 from __future__ import annotations
 
 from grafana.model import BarChart, CellDisplay, Column, Dashboard, DataLink, Stat, Step, Table
-from grafana.queries import capture_by_enterprise_sql, capture_total_sql, daily_load_sql
+from grafana.queries import (
+    DAILY_LOAD_COLUMNS,
+    DAILY_VERDICT_COLUMN,
+    capture_by_enterprise_sql,
+    capture_total_sql,
+    daily_load_sql,
+)
 from grafana.vocabulary import (
     CAPTURE_STEPS,
     EXCEEDING_STATUSES,
@@ -164,19 +170,9 @@ DAILY_LOADS = Table(
     height=10,
     decimals=1,
     columns=(
-        Column("日排放量 (daily load)", unit="masskg", decimals=1),
-        Column("日配额 (daily quota)", unit="masskg", decimals=1),
-        Column(
-            "配额占比 (share of quota)",
-            unit="percentunit",
-            decimals=1,
-            cell=CellDisplay.GAUGE,
-            minimum=0,
-            maximum=1.2,
-            thresholds=RATIO_STEPS,
-        ),
+        *DAILY_LOAD_COLUMNS,
         Column("计量小时 (hours with a load)", decimals=0),
-        Column("日判定 (daily verdict)", mappings=STATUS_TEXTS, cell=CellDisplay.COLOR_TEXT),
+        DAILY_VERDICT_COLUMN,
     ),
 )
 

@@ -16,8 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from grafana.model import ValueText
-from grafana.vocabulary import CHINA_TIME_ZONE, DAILY_LOAD_RULE, sql_literal
+from grafana.model import CellDisplay, Column, ValueText
+from grafana.vocabulary import (
+    CHINA_TIME_ZONE,
+    DAILY_LOAD_RULE,
+    RATIO_STEPS,
+    STATUS_TEXTS,
+    sql_literal,
+)
 
 _TZ = sql_literal(CHINA_TIME_ZONE)
 
@@ -125,3 +131,23 @@ def label_case(column: str, texts: Iterable[ValueText], otherwise: str | None = 
     whens = " ".join(f"WHEN {sql_literal(t.value)} THEN {sql_literal(t.text)}" for t in texts)
     fallback = sql_literal(otherwise) if otherwise is not None else column
     return f"CASE {column} {whens} ELSE {fallback} END"
+
+
+DAILY_LOAD_COLUMNS = (
+    Column("日排放量 (daily load)", unit="masskg", decimals=1),
+    Column("日配额 (daily quota)", unit="masskg", decimals=1),
+    Column(
+        "配额占比 (share of quota)",
+        unit="percentunit",
+        decimals=1,
+        cell=CellDisplay.GAUGE,
+        minimum=0,
+        maximum=1.2,
+        thresholds=RATIO_STEPS,
+    ),
+)
+"""Columns of ``daily_load_sql``'s load, quota and share, as every dashboard shows them."""
+
+DAILY_VERDICT_COLUMN = Column(
+    "日判定 (daily verdict)", mappings=STATUS_TEXTS, cell=CellDisplay.COLOR_TEXT
+)
