@@ -18,12 +18,14 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from psycopg_pool import ConnectionPool
 from stream_dataset import write_registry
 from worker_harness import StreamStack
 
 from deploy.migrate import migrate
 from deploy.registry_store import store_registry
 from schemas.registry import load_registry
+from streams.sink import create_pool
 from streams.worker import ensure_topics
 
 StackFactory = Callable[..., StreamStack]
@@ -66,3 +68,14 @@ def stream_stack_factory(services: Any, tmp_path: Path) -> Iterator[StackFactory
         for name in schemas:
             with contextlib.suppress(psycopg.Error):
                 conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def sink_pool(db_conn: psycopg.Connection[Any], pg_schema: Any) -> Iterator[ConnectionPool]:
+    """A psycopg pool on a freshly migrated private schema (for sink and store tests)."""
+    migrate(db_conn)
+    pool = create_pool(pg_schema.dsn)
+    try:
+        yield pool
+    finally:
+        pool.close()

@@ -3,32 +3,19 @@ letters once per Kafka position, the plain-PostgreSQL rollup."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
-import pytest
 from psycopg_pool import ConnectionPool
 
-from deploy.migrate import migrate
 from schemas.envelope import DeadLetter
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Rule, Verdict, VerdictStatus
-from streams.sink import PgSink, RejectedInput, SinkBatch, SourcePosition, create_pool
+from streams.sink import PgSink, RejectedInput, SinkBatch, SourcePosition
 
 CST = timezone(timedelta(hours=8))
 HOUR = datetime(2026, 3, 2, 10, tzinfo=CST)
-
-
-@pytest.fixture
-def sink_pool(db_conn: psycopg.Connection[Any], pg_schema: Any) -> Iterator[ConnectionPool]:
-    migrate(db_conn)
-    pool = create_pool(pg_schema.dsn)
-    try:
-        yield pool
-    finally:
-        pool.close()
 
 
 def minute(i: int, value: float, flag: str = "N") -> Measurement:

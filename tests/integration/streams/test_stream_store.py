@@ -3,32 +3,17 @@ exactly as the engine issued it, with the device's stored watermark."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
-import psycopg
-import pytest
 from psycopg_pool import ConnectionPool
 
-from deploy.migrate import migrate
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from streams.domain.daily import HourSummary
-from streams.sink import PgSink, SinkBatch, create_pool
+from streams.sink import PgSink, SinkBatch
 from streams.store import PgStore
 
 CST = timezone(timedelta(hours=8))
 HOUR = datetime(2026, 3, 2, 10, tzinfo=CST)
-
-
-@pytest.fixture
-def pool(db_conn: psycopg.Connection[Any], pg_schema: Any) -> Iterator[ConnectionPool]:
-    migrate(db_conn)
-    pool = create_pool(pg_schema.dsn)
-    try:
-        yield pool
-    finally:
-        pool.close()
 
 
 def minute(start: datetime, received_at: datetime) -> Measurement:
@@ -38,7 +23,7 @@ def minute(start: datetime, received_at: datetime) -> Measurement:
 
 
 def test_closed_hours_give_back_the_issued_aggregate_and_the_stored_watermark(
-    pool: ConnectionPool,
+    sink_pool: ConnectionPool,
 ) -> None:
     issued = AggregateValue(
         outlet_id="O1", device_id="MN1", factor="a21026", period=PeriodKind.HOUR,
@@ -50,9 +35,9 @@ def test_closed_hours_give_back_the_issued_aggregate_and_the_stored_watermark(
     received = datetime(2026, 3, 2, 3, 15, tzinfo=UTC)  # 11:15 CST
     minutes = [minute(HOUR + timedelta(minutes=i), received) for i in range(75)]
     future = minute(HOUR + timedelta(hours=1, minutes=50), received)  # a clock far ahead
-    PgSink(pool).flush(SinkBatch(measurements=[*minutes, future], aggregates=[issued]))
+    PgSink(sink_pool).flush(SinkBatch(measurements=[*minutes, future], aggregates=[issued]))
 
-    found = PgStore(pool).closed_hours(
+    found = PgStore(sink_pool).closed_hours(
         [("MN1", HOUR), ("MN1", HOUR + timedelta(hours=1)), ("NOBODY", HOUR)],
         {"MN1": "O1"},
         timedelta(minutes=10),

@@ -4,8 +4,6 @@ the same input is the oracle for aggregates and verdicts)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 
 import psycopg
@@ -13,46 +11,21 @@ import pytest
 from conftest import StackFactory
 from stream_dataset import Input, dataset, frame_count, poison_reasons, replay_input
 from worker_harness import (
-    GREENWATCH,
     StreamStack,
+    assert_stored_as_replayed,
     count,
-    differences,
-    expected_measurements,
+    replay_lines,
     replay_outputs,
-    snapshot,
-    stored_outputs,
 )
 
-from schemas.registry import load_registry
 from schemas.topics import Topic
 
 
 def assert_exactly_the_dataset(stack: StreamStack, inputs: list[Input]) -> None:
     """Measurements, aggregates, verdicts and dead letters equal the single-pass oracles."""
-    done = subprocess.run(
-        [str(GREENWATCH), "replay", "--registry", str(stack.registry), "--input", "-"],
-        input=replay_input(inputs),
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    expected = replay_outputs(json.loads(line) for line in done.stdout.splitlines())
-    with psycopg.connect(stack.direct_dsn, autocommit=True) as conn:
-        stack.wait_for(
-            "every measurement and dead letter",
-            lambda: (
-                count(conn, "measurements") == frame_count()
-                and count(conn, "dead_letters") == len(poison_reasons())
-            ),
-            deadline_s=90,
-        )
-    stack.wait_for("the stored outputs to equal the replay's",
-                   lambda: stored_outputs(stack.direct_dsn) == expected, deadline_s=60)  # fmt: skip
-    assert differences(expected, stored_outputs(stack.direct_dsn)) == ""
-    stored = snapshot(stack.direct_dsn)
-    registry = load_registry(stack.registry)
-    assert stored.measurements == expected_measurements((i.value for i in inputs), registry)
-    assert sorted(letter[1] for letter in stored.dead_letters) == poison_reasons()
+    expected = replay_outputs(replay_lines(stack.registry, replay_input(inputs)))
+    values = (i.value for i in inputs)
+    assert_stored_as_replayed(stack, values, expected, frame_count(), poison_reasons())
 
 
 @pytest.mark.integration

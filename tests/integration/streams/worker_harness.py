@@ -31,7 +31,7 @@ from psycopg.rows import dict_row
 from ingest.hj212 import decode
 from schemas.envelope import RawEnvelope
 from schemas.measurement import AggregateValue
-from schemas.registry import Registry
+from schemas.registry import Registry, load_registry
 from schemas.topics import Topic, topic_name
 from schemas.verdict import Verdict
 from streams.domain.normalize import normalize_packet
@@ -349,3 +349,41 @@ def running(stack: StreamStack) -> Iterator[StreamStack]:
         yield stack
     finally:
         stack.stop_all()
+
+
+def replay_lines(registry: Path, input_bytes: bytes) -> list[dict[str, Any]]:
+    """What ``greenwatch replay`` prints for ``input_bytes`` (HJ 212 lines), parsed."""
+    done = subprocess.run(
+        [str(GREENWATCH), "replay", "--registry", str(registry), "--input", "-"],
+        input=input_bytes,
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def assert_stored_as_replayed(
+    stack: StreamStack,
+    values: Iterable[bytes],
+    expected: dict[OutputKey, dict[str, Any]],
+    frames: int,
+    poison: list[str],
+) -> None:
+    """Wait until every measurement and dead letter is stored, then assert the stored outputs
+    equal the replay's (``expected``), the measurements equal an independent decode of
+    ``values`` and the dead letters are exactly ``poison`` (sorted reasons)."""
+    with psycopg.connect(stack.direct_dsn, autocommit=True) as conn:
+        stack.wait_for(
+            "every measurement and dead letter",
+            lambda: (
+                count(conn, "measurements") == frames and count(conn, "dead_letters") == len(poison)
+            ),
+            deadline_s=90,
+        )
+    stack.wait_for("the stored outputs to equal the replay's",
+                   lambda: stored_outputs(stack.direct_dsn) == expected, deadline_s=60)  # fmt: skip
+    assert differences(expected, stored_outputs(stack.direct_dsn)) == ""
+    stored = snapshot(stack.direct_dsn)
+    assert stored.measurements == expected_measurements(values, load_registry(stack.registry))
+    assert sorted(letter[1] for letter in stored.dead_letters) == poison
