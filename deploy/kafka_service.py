@@ -143,11 +143,24 @@ def stop(kafka: KafkaLayout, notify: Notify) -> bool:
     return True
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: 22-char base64url of 16 random bytes, never starting with ``-``.
+
+    Kafka's own ``Uuid.randomUuid`` redraws ids that start with ``-`` because command lines
+    would read them as an option; we do the same (1 draw in 64 would otherwise break
+    ``kafka-storage format``).
+    """
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
+
+
 def cluster_id(kafka: KafkaLayout) -> str:
-    """The KRaft cluster id kept in the state dir, generated (22-char base64url) on first use."""
+    """The KRaft cluster id kept in the state dir, generated on first use."""
     if kafka.cluster_id_file.exists():
         return kafka.cluster_id_file.read_text().strip()
-    new_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    new_id = new_cluster_id()
     kafka.home.mkdir(parents=True, exist_ok=True)
     kafka.cluster_id_file.write_text(new_id + "\n")
     return new_id
@@ -247,8 +260,8 @@ def _format_storage(kafka: KafkaLayout, java: str) -> None:
         java,
         "kafka.tools.StorageTool",
         "format",
-        "-t",
-        cluster_id(kafka),
+        # '=' form: a cluster id kept from an older state dir may start with '-'
+        f"--cluster-id={cluster_id(kafka)}",
         "-c",
         str(kafka.properties),
         "--ignore-formatted",

@@ -29,14 +29,31 @@ def read_pid(pid_file: Path) -> int | None:
 
 
 def command_line(pid: int) -> list[str] | None:
-    """Arguments of running process ``pid`` (from /proc), or None if it does not exist."""
+    """Arguments of running process ``pid`` (from /proc), or None if it does not exist.
+
+    A process in the middle of ``execve`` (the java launcher re-executes itself at start)
+    shows an empty command line for a moment: read again for up to ~0.5 s before calling
+    it gone, so a broker that just started is never taken for a stale pid.
+    """
+    for _ in range(50):
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        if raw:
+            return raw.rstrip(b"\0").decode(errors="replace").split("\0")
+        if _is_zombie(pid):
+            return None
+        time.sleep(0.01)
+    return None  # a kernel thread
+
+
+def _is_zombie(pid: int) -> bool:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return None
-    if not raw:  # zombie or kernel thread
-        return None
-    return raw.rstrip(b"\0").decode(errors="replace").split("\0")
+        return True
+    return stat.rpartition(")")[2].split()[0] in {"Z", "X"}
 
 
 def is_running(pid: int, *markers: str) -> bool:

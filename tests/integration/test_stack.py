@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from deploy import stack
+from deploy import kafka_service, stack
 from deploy.stack_cli import stack_app
 from greenwatch.settings import Settings
 
@@ -141,6 +141,37 @@ def test_up_refuses_a_port_held_by_someone_else(tmp_path: Path, foreign_listener
     assert result.exit_code == 1
     assert f"port 127.0.0.1:{foreign_listener} is already in use" in result.output
     assert "GREENWATCH_POSTGRES_PORT" in result.output
+
+
+def test_new_cluster_ids_never_start_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0xF8 encodes as '-' in base64url: the first draw must be refused, as Kafka's Uuid does
+    draws = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x01" * 16)])
+    monkeypatch.setattr(kafka_service.uuid, "uuid4", lambda: next(draws))
+
+    assert kafka_service.new_cluster_id() == "AQEBAQEBAQEBAQEBAQEBAQ"
+    monkeypatch.undo()
+    assert all(not kafka_service.new_cluster_id().startswith("-") for _ in range(2000))
+
+
+def test_broker_starts_with_a_kept_cluster_id_that_starts_with_a_dash(tmp_path: Path) -> None:
+    jars = kafka_service.layout(Settings().state_dir, 0, 0).libs
+    if not any(jars.glob("kafka_*.jar")):
+        pytest.skip("no Kafka jars: run `make install`")
+    kafka = kafka_service.layout(tmp_path, _free_port(), _free_port())
+    kafka.home.mkdir(parents=True)
+    kafka.libs.symlink_to(jars)
+    kafka.cluster_id_file.write_text("-AAAAAAAAAAAAAAAAAAAAQ\n")  # as an older state dir may hold
+
+    pid = kafka_service.start(kafka, notify=lambda _: None)
+    try:
+        assert "cluster.id=-AAAAAAAAAAAAAAAAAAAAQ" in (kafka.data / "meta.properties").read_text()
+        deadline = time.monotonic() + 60
+        while not kafka_service.is_healthy(kafka.bootstrap) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert kafka_service.is_healthy(kafka.bootstrap)
+        assert kafka_service.running_pid(kafka) == pid
+    finally:
+        kafka_service.stop(kafka, notify=lambda _: None)
 
 
 @pytest.fixture
