@@ -42,9 +42,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,34 +52,24 @@ from kafka import KafkaConsumer, KafkaProducer
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from bench import pipeline_fleet
+from bench.pipeline_fleet import DAY0, DEVICES, FRAMES_PER_DEVICE, GRACE_MINUTES, Frame
 from deploy.migrate import migrate
 from greenwatch.settings import Settings, database_dsn, kafka_servers
-from ingest.hj212 import CHINA_TZ, decode, encode
-from schemas.envelope import Protocol, RawEnvelope
+from ingest.hj212 import CHINA_TZ, decode
+from schemas.envelope import RawEnvelope
 from schemas.measurement import Measurement
-from schemas.registry import Registry, dump_registry, hash_password, parse_registry
+from schemas.registry import Registry, dump_registry
 from schemas.topics import Topic, topic_name
 from streams.domain.normalize import normalize_packet
 from streams.sink import PgSink, SinkBatch, create_pool
 from streams.worker import ensure_topics
 
-DEVICES = int(os.environ.get("BENCH_PIPELINE_DEVICES", "10000"))
-FRAMES_PER_DEVICE = int(os.environ.get("BENCH_PIPELINE_FRAMES_PER_DEVICE", "6"))
 PACED_RATE = float(os.environ.get("BENCH_PIPELINE_PACED_RATE", "5000"))
 PACED_S = float(os.environ.get("BENCH_PIPELINE_PACED_S", "20"))
 PACED_DEVICES = int(os.environ.get("BENCH_PIPELINE_PACED_DEVICES", "1000"))
 BATCH_FRAMES = 2000
-GRACE_MINUTES = 2
-PASSWORD = "bench-pw"
-DAY0 = datetime(2026, 3, 2, tzinfo=CHINA_TZ)
 TARGETS = "targets: ≥ 20 000 measurements/s, sink ≥ 50 % of raw COPY, p99 ≤ 1 s"
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    mn: str
-    data_time: datetime
-    envelope: bytes
 
 
 def run() -> list[str]:
@@ -92,7 +80,7 @@ def run() -> list[str]:
     except psycopg.OperationalError:
         return [f"PostgreSQL not reachable at {dsn}: run `greenwatch stack up` first"]
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp, _schemas(dsn) as schema:
-        registry = _registry()
+        registry = pipeline_fleet.registry()
         registry_file = Path(tmp) / "registry.yaml"
         registry_file.write_text(dump_registry(registry), "utf-8")
         prefix = f"bench{uuid.uuid4().hex[:8]}"
@@ -111,7 +99,10 @@ def _measure(
     registry_file: Path,
     tmp: Path,
 ) -> list[str]:
-    backlog = [_frame(mn, at, at + timedelta(seconds=3)) for mn, at in _backlog_times()]
+    backlog = [
+        pipeline_fleet.frame(mn, at, at + timedelta(seconds=3))
+        for mn, at in pipeline_fleet.backlog_times()
+    ]
     _produce(bootstrap, prefix, backlog)
     worker_dsn = schema()
     port = _free_port()
@@ -146,79 +137,6 @@ def _measure(
         f"average; flush {flush_s / max(flushes, 1) * 1000:.0f} ms on average",
         TARGETS,
     ]
-
-
-def _registry() -> Registry:
-    outlets = [
-        {
-            "id": f"BENCH-O{i:05d}",
-            "name": f"stack {i}",
-            "medium": "gas",
-            "standard": "ULE-coal-power",
-            "load_quotas": {"a21026": {"daily_kg": 900.0, "annual_kg": 300000.0}},
-            "devices": [
-                {"mn": _mn(i), "password_sha256": hash_password(_mn(i), PASSWORD)},
-            ],
-        }
-        for i in range(DEVICES)
-    ]
-    enterprises = [
-        {
-            "id": f"BENCH-E{e:04d}",
-            "name": f"enterprise {e}",
-            "region_code": "520100",
-            "industry_code": "4411",
-            "outlets": outlets[e * 10 : e * 10 + 10],
-        }
-        for e in range((DEVICES + 9) // 10)
-    ]
-    return parse_registry(
-        {
-            "version": "bench-pipeline-1",
-            "region": {"code": "520000", "name": "bench"},
-            "policy": {"grace_minutes": GRACE_MINUTES},
-            "enterprises": enterprises,
-        }
-    )
-
-
-def _mn(index: int) -> str:
-    return f"BENCH{index:06d}"
-
-
-def _backlog_times() -> Iterator[tuple[str, datetime]]:
-    """Frame times in production order: every device's k-th frame before any (k+1)-th."""
-    for k in range(FRAMES_PER_DEVICE):
-        for index in range(DEVICES):
-            yield _mn(index), DAY0 + timedelta(minutes=index % 60 + k)
-
-
-def _values(mn: str, at: datetime) -> dict[str, dict[str, float | str]]:
-    wobble = (zlib.crc32(f"{mn}{at.minute}".encode()) % 100) / 100.0
-    values = {
-        "a21026": 20.0 + wobble * 10,
-        "a21002": 30.0 + wobble * 15,
-        "a34013": 3.0 + wobble,
-        "a19001": 7.0 + wobble,
-        "a00000": 150.0 + wobble * 20,
-        "a01012": 90.0,
-        "a01013": 0.4,
-        "a01014": 8.0,
-    }
-    return {factor: {"Avg": round(v, 3), "Flag": "N"} for factor, v in values.items()}
-
-
-def _frame(mn: str, at: datetime, received_at: datetime) -> Frame:
-    text = encode(st="31", cn="2051", mn=mn, pw=PASSWORD, flag=4, data_time=at,
-                  values=_values(mn, at))  # fmt: skip
-    envelope = RawEnvelope(
-        protocol=Protocol.HJ212,
-        device_id=mn,
-        peer="127.0.0.1:40000",
-        received_at=received_at,
-        payload=text.encode(),
-    )
-    return Frame(mn, at, envelope.model_dump_json().encode())
 
 
 def _produce(bootstrap: str, prefix: str, frames: list[Frame]) -> None:
@@ -263,15 +181,19 @@ def _metric(port: int, name: str, label: str = "") -> float:
 
 
 def _drain(port: int, worker: subprocess.Popen[bytes], total: int) -> tuple[float, int, float]:
-    """(measurements/s, rows, seconds) from the first to the last committed measurement row."""
+    """(measurements/s, rows, seconds) from the last scrape that saw no committed measurement
+    row (the clock starts there, so a backlog drained between two scrapes still counts) to
+    the last one."""
     deadline = time.monotonic() + 900
     first: tuple[float, float] | None = None
+    previous = (time.monotonic(), 0.0)
     rows = 0.0
     while rows < total and time.monotonic() < deadline and worker.poll() is None:
         rows = _metric(port, "greenwatch_streams_rows_written_total", 'table="measurements"')
         now = time.monotonic()
         if first is None and rows > 0:
-            first = (now, rows)
+            first = previous
+        previous = (now, rows)
         time.sleep(0.1)
     if first is None or rows <= first[1]:
         raise RuntimeError(f"the worker wrote {rows} of {total} rows (exit {worker.poll()})")
@@ -390,7 +312,9 @@ def _send_paced(bootstrap: str, prefix: str) -> list[tuple[str, datetime, float]
     for i in range(total):
         index = i % PACED_DEVICES  # device d continues its minutes after the backlog's
         at = DAY0 + timedelta(minutes=index % 60 + FRAMES_PER_DEVICE + i // PACED_DEVICES)
-        prepared.append(_frame(_mn(index), at, at + timedelta(seconds=3)))
+        prepared.append(
+            pipeline_fleet.frame(pipeline_fleet.mn(index), at, at + timedelta(seconds=3))
+        )
     sent: list[tuple[str, datetime, float]] = []
     began = time.monotonic()
     for index, frame in enumerate(prepared):
