@@ -4,7 +4,7 @@ messages, a failing webhook, a silent device, a maintenance window, acknowledgem
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from alerts_harness import CEMENT, POWER, SEWAGE, build_verdict, free_port, wait_for
 from conftest import AlertsEnv
@@ -214,3 +214,32 @@ def test_undeliverable_notice_is_retried_then_given_up_and_bad_channels_are_refu
     )
     assert [(a, ok, failed) for a, ok, _, failed in logged] == [(1, False, True), (2, False, True)]
     assert all("nobody-listens" in channel for _, _, channel, _ in logged)
+
+
+def test_quiet_hours_hold_a_warning_but_never_an_exceedance(alerts_env: AlertsEnv) -> None:
+    env, inbox = alerts_env, alerts_env.receivers.inbox
+    china = timezone(timedelta(hours=8))
+    now = datetime.now(china)
+    quiet = f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}"  # now is quiet
+    env.cli("subscribe", POWER[0], "--channel", env.receivers.hook_url("Q"), "--quiet", quiet)
+    env.service.start()
+
+    env.feed.verdict(0, "warning", factor="a21002", limit=50.0)  # NOx at 90 % of its limit
+    env.feed.verdict(0, "exceedance")  # SO2 above its limit, during the quiet hours
+    wait_for("exceedance notice", lambda: any("超标" in h["title"] for h in inbox.hooks_at("/Q")))
+
+    held = wait_for(
+        "warning notice queued",
+        lambda: env.query(
+            "SELECT status, not_before FROM notification_outbox WHERE alert_id = %s", NOX
+        ),
+    )
+    (status, not_before), *_ = held
+    quiet_end = (now + timedelta(hours=1)).replace(second=0, microsecond=0)
+    assert status == "pending"
+    assert not_before == quiet_end  # held to the end of the quiet period, not dropped
+    env.cli("notify", "--once")  # a delivery pass now: still held
+    assert env.query("SELECT status FROM notification_outbox WHERE alert_id = %s", NOX) == [
+        ("pending",)
+    ]
+    assert [h["title"] for h in inbox.hooks_at("/Q") if "预警" in h["title"]] == []
