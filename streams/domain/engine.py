@@ -16,6 +16,12 @@ Contract (docs/processing.md; /work/notes/engine_contract.md), with these refine
   replay replaces its stored value instead of being counted twice.
 - Unknown devices (not in the registry) are ignored by every method and counted in
   ``skipped``; ``normalize_packet`` refuses them before they get here.
+- Silence is found on two clocks (``streams.domain.quality``): ``tick(now)`` reports a
+  device silent on the wall clock while it is, and ``ingest`` reports a gap in event time
+  (DataTime) when a device's data resume past its watermark by more than the allowed
+  silence, as a retroactive ``silent`` pair, unless ``tick`` already reported that outage.
+  The event-time rule is what replay reproduces; after a restart it works from the
+  watermark given by ``hydrate_watermark``.
 - ``tick(now)`` also closes the windows of devices it finds silent (their last hour and day
   would otherwise wait for data that do not come), comparing window ends with ``now``. It
   knows the devices this engine has received data from, and those it was told to
@@ -41,34 +47,27 @@ any order or batching ends with the same latest outputs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final
 
 from schemas.alert import QualitySignal
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.registry import AlertPolicy, Registry
-from schemas.verdict import Verdict
 from streams.domain.annual import YearLedger
-from streams.domain.context import DeviceContext, device_context
-from streams.domain.daily import HourSummary, aggregate_day, fingerprint
-from streams.domain.evaluate import judge_daily_load, judge_hour
-from streams.domain.hourly import aggregate_hour
-from streams.domain.minutes import FactorReadings
+from streams.domain.context import device_context
+from streams.domain.daily import HourSummary
 from streams.domain.periods import DAY, HOUR, MINUTE, day_start, hour_start
-from streams.domain.quality import DeviceQuality
+from streams.domain.windows import CLOSED_DAY_RETENTION as CLOSED_DAY_RETENTION
+from streams.domain.windows import DayState, DeviceState, WindowCloser, add_reading
+from streams.domain.windows import Output as Output
+from streams.domain.windows import YearKey as YearKey
 
 DeviceHour = tuple[str, datetime]
 """(device MN, hour start, aware UTC+8)."""
-YearKey = tuple[str, str, int]
-"""(outlet id, factor, China calendar year)."""
-Output = AggregateValue | Verdict | QualitySignal
 
 AGGREGATED: Final = frozenset({PeriodKind.RTD, PeriodKind.MINUTE})
 """Periods the engine aggregates; hour (2061) and day (2031) data are stored, not used."""
-CLOSED_DAY_RETENTION: Final = DAY
-"""How long a closed day's hourly summaries stay in memory for late data (beyond it, late
-data make the engine ask for the whole day again)."""
 HOURS_PER_DAY: Final = 24
 
 
@@ -81,23 +80,6 @@ class HydrationPlan:
     closed: frozenset[DeviceHour]
     """Other hours of the days to rebuild: ``hydrate_closed`` with their stored hourly
     aggregates, and ``hydrate`` with minutes those it refuses."""
-
-
-@dataclass(slots=True)
-class _DayState:
-    hours: dict[str, dict[datetime, HourSummary]] = field(default_factory=dict)
-    issued: dict[str, int] = field(default_factory=dict)
-    closed: bool = False
-    dirty: bool = False
-
-
-@dataclass(slots=True)
-class _DeviceState:
-    context: DeviceContext
-    watermark: datetime | None = None
-    hours: dict[datetime, dict[str, FactorReadings]] = field(default_factory=dict)
-    days: dict[datetime, _DayState] = field(default_factory=dict)
-    quality: DeviceQuality = field(default_factory=DeviceQuality)
 
 
 class Engine:
@@ -114,9 +96,10 @@ class Engine:
         # signal) keeps this guard at the default tolerance.
         skew_s = registry.policy.clock_skew_seconds or AlertPolicy().clock_skew_seconds
         self._skew = timedelta(seconds=skew_s)
-        self._devices: dict[str, _DeviceState] = {}
+        self._devices: dict[str, DeviceState] = {}
         self._unknown: set[str] = set()
         self._years: dict[YearKey, YearLedger] = {}
+        self._closer = WindowCloser(registry, self._years)
         self.skipped = 0
         """Measurements of devices the registry does not know, ignored so far."""
 
@@ -229,7 +212,7 @@ class Engine:
         closed = state.watermark is not None and hour + HOUR + self._grace <= state.watermark
         if not rows or not closed or hour in state.hours:
             return hour in state.hours
-        day_state = state.days.setdefault(day_start(hour), _DayState())
+        day_state = state.days.setdefault(day_start(hour), DayState())
         for row in rows:
             canonical = row.model_copy(
                 update={"period_start": hour, "flag_counts": dict(sorted(row.flag_counts.items()))}
@@ -244,14 +227,14 @@ class Engine:
         if state is None:
             return
         hour = hour_start(device_hour[1])
-        buffer = self._open_hour(state, hour)
+        buffer = state.open_hour(hour)
         for measurement in stored:
             if (
                 measurement.device_id == state.context.device_id
                 and measurement.period in AGGREGATED
                 and hour_start(measurement.period_start) == hour
             ):
-                _add(buffer, measurement)
+                add_reading(buffer, measurement)
 
     def missing_years(self, measurements: Sequence[Measurement]) -> set[YearKey]:
         """(outlet, factor, year) with an annual quota that these measurements may close a
@@ -286,7 +269,7 @@ class Engine:
         """Add measurements; return the aggregates, verdicts and quality signals that closed
         or changed. Hours not hydrated are treated as hydrated with []."""
         outputs: list[Output] = []
-        touched: dict[str, _DeviceState] = {}
+        touched: dict[str, DeviceState] = {}
         ordered = sorted(measurements, key=lambda m: (m.device_id, m.period_start))
         for measurement in ordered:
             state = self._device(measurement.device_id)
@@ -296,20 +279,20 @@ class Engine:
             outputs.extend(state.quality.observe(state.context, measurement, self._policy))
             if measurement.period not in AGGREGATED:
                 continue
-            buffer = self._open_hour(state, hour_start(measurement.period_start))
-            if _add(buffer, measurement):
-                self._advance(state, measurement)
+            buffer = state.open_hour(hour_start(measurement.period_start))
+            if add_reading(buffer, measurement):
+                outputs.extend(self._advance(state, measurement))
                 touched[state.context.device_id] = state
         for state in touched.values():
             if state.watermark is not None:
-                outputs.extend(self._close_ripe(state, state.watermark))
+                outputs.extend(self._closer.close_ripe(state, state.watermark))
         return outputs
 
     def close_all(self) -> list[Output]:
         """Close every open window (end of a replay)."""
         outputs: list[Output] = []
         for mn in sorted(self._devices):
-            outputs.extend(self._close_ripe(self._devices[mn], None))
+            outputs.extend(self._closer.close_ripe(self._devices[mn], None))
         return outputs
 
     def tick(self, now: datetime) -> list[Output]:
@@ -322,107 +305,31 @@ class Engine:
             if signal is not None:
                 outputs.append(signal)
             if state.quality.silent:
-                outputs.extend(self._close_ripe(state, now))
+                outputs.extend(self._closer.close_ripe(state, now))
         return outputs
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _device(self, mn: str) -> _DeviceState | None:
+    def _device(self, mn: str) -> DeviceState | None:
         state = self._devices.get(mn)
         if state is None and mn not in self._unknown:
             context = device_context(self._registry, mn)
             if context is None:
                 self._unknown.add(mn)
                 return None
-            state = self._devices[mn] = _DeviceState(context)
+            state = self._devices[mn] = DeviceState(context)
         return state
 
-    def _open_hour(self, state: _DeviceState, hour: datetime) -> dict[str, FactorReadings]:
-        buffer = state.hours.get(hour)
-        if buffer is None:
-            buffer = state.hours[hour] = {}
-            day = day_start(hour)
-            if day not in state.days:
-                state.days[day] = _DayState()
-        return buffer
-
-    def _advance(self, state: _DeviceState, measurement: Measurement) -> None:
+    def _advance(self, state: DeviceState, measurement: Measurement) -> list[QualitySignal]:
+        """Move the device's watermark to ``measurement``'s event time if it is later (and
+        not beyond the clock-skew bound); the event-time ``silent`` pair if that ends a gap."""
         event = measurement.period_start
         if measurement.period is PeriodKind.MINUTE:
             event += MINUTE
         if measurement.period_start > measurement.received_at + self._skew:
-            return
-        if state.watermark is None or event > state.watermark:
-            state.watermark = event
-
-    def _close_ripe(self, state: _DeviceState, watermark: datetime | None) -> list[Output]:
-        """Close hours and days that end (plus grace) at or before ``watermark``; None
-        closes everything."""
-        outputs: list[Output] = []
-        for hour in sorted(state.hours):
-            if watermark is None or hour + HOUR + self._grace <= watermark:
-                outputs.extend(self._close_hour(state, hour))
-        for day in sorted(state.days):
-            day_state = state.days[day]
-            if watermark is not None and day + DAY + self._grace > watermark:
-                continue
-            if not day_state.closed or day_state.dirty:
-                outputs.extend(self._close_day(state, day, day_state))
-            expired = watermark is not None and (
-                day + DAY + self._grace + CLOSED_DAY_RETENTION <= watermark
-            )
-            if expired and not any(day <= h < day + DAY for h in state.hours):
-                del state.days[day]
-        return outputs
-
-    def _close_hour(self, state: _DeviceState, hour: datetime) -> list[Output]:
-        readings = state.hours.pop(hour)
-        context = state.context
-        day_state = state.days.setdefault(day_start(hour), _DayState())
-        outputs: list[Output] = []
-        for result in aggregate_hour(context, hour, readings, self._policy):
-            summary = HourSummary.of(result.aggregate)
-            hours = day_state.hours.setdefault(result.aggregate.factor, {})
-            previous = hours.get(hour)
-            hours[hour] = summary
-            if previous is not None and previous.fingerprint == summary.fingerprint:
-                continue
-            day_state.dirty = True
-            outputs.append(result.aggregate)
-            verdict = judge_hour(result, context, self._registry)
-            if verdict is not None:
-                outputs.append(verdict)
-        return outputs
-
-    def _close_day(self, state: _DeviceState, day: datetime, day_state: _DayState) -> list[Output]:
-        context = state.context
-        outputs: list[Output] = []
-        for factor in sorted(day_state.hours):
-            aggregate = aggregate_day(context, day, factor, day_state.hours[factor], self._policy)
-            mark = fingerprint(aggregate)
-            if day_state.issued.get(factor) == mark:
-                continue
-            day_state.issued[factor] = mark
-            outputs.append(aggregate)
-            verdict = judge_daily_load(aggregate, context, self._policy)
-            if verdict is not None:
-                outputs.append(verdict)
-            quota = context.quota(factor)
-            if quota is not None and quota.annual_kg is not None:
-                outputs.extend(self._record_day_load(context, factor, day, aggregate.load_kg))
-        day_state.closed = True
-        day_state.dirty = False
-        return outputs
-
-    def _record_day_load(
-        self, context: DeviceContext, factor: str, day: datetime, load_kg: float | None
-    ) -> list[Verdict]:
-        ledger = self._years.setdefault((context.outlet_id, factor, day.year), YearLedger())
-        return ledger.record(context, factor, day, load_kg, self._policy)
-
-
-def _add(buffer: dict[str, FactorReadings], measurement: Measurement) -> bool:
-    readings = buffer.get(measurement.factor)
-    if readings is None:
-        readings = buffer[measurement.factor] = FactorReadings()
-    return readings.add(measurement)
+            return []
+        previous = state.watermark
+        if previous is not None and event <= previous:
+            return []
+        state.watermark = event
+        return state.quality.resume(state.context, previous, measurement.period_start, self._policy)

@@ -16,10 +16,25 @@ Each signal is emitted only when its condition starts (``active=True``) or ends
   the minute, when it is sent); cleared by the next value within the bound. Minute data
   re-sent long after the fact (补发) also count as skewed: the signal says "this device's
   data arrive far from their time stamps", which an operator should look at either way.
-- ``silent`` (per device): ``tick(now)`` finds no data received for more than
-  ``policy.silence_intervals × interval_s`` seconds (counted from ``expected_since`` for a
-  device nothing was received from yet: ``last_received_at`` is then null); cleared by the
-  next measurement.
+- ``silent`` (per device), on two clocks, with ``allowed = policy.silence_intervals ×
+  interval_s`` (an HJ 212-2017 device reports every ``interval_s``; reports that do not come
+  are 数据缺失, shuju queshi, missing data):
+
+  * wall clock (``check_silence``, driven by ``Engine.tick(now)``): no data received for
+    more than ``allowed`` (counted from ``expected_since`` for a device nothing was received
+    from yet: ``last_received_at`` is then null); stamped ``now``, cleared by the next
+    measurement (stamped at its ``received_at``). This reports a live device while it is
+    silent.
+  * event time (``resume``, driven by ``Engine.ingest``): the device's rtd/minute data resume
+    after a gap in DataTime longer than ``allowed``, measured from the device's watermark
+    (its latest event time so far: sampling instant, or minute end) to the resuming value's
+    period start. Emitted as a retroactive pair: ``active=True`` stamped ``last event +
+    allowed``, then ``active=False`` stamped at the resume time, both with detail
+    ``{"basis": "event_time", "last_event_at", "resumed_at", "gap_seconds",
+    "allowed_seconds"}``. Late or re-sent data (not past the watermark) never count, and no
+    pair is emitted when the wall clock already reported this outage (a ``silent`` raised by
+    ``tick`` and not yet followed by data past the watermark). This is what ``greenwatch
+    replay`` and accelerated simulations, where an outage lasts seconds of wall time, see.
 
 Signals follow event time per factor: a value older than the latest one already seen for its
 factor (late or re-sent data) does not change the flagged or flatline state.
@@ -57,6 +72,9 @@ class DeviceQuality:
     runs: dict[str, _Run] = field(default_factory=dict)
     clock_skewed: bool = False
     silent: bool = False
+    silence_reported: bool = False
+    """``tick`` raised ``silent`` and no data past the watermark came since: the outage is
+    already reported on the wall clock, so its end gives no event-time pair."""
     last_received: datetime | None = None
     expected_since: datetime | None = None
     """Silence is counted from here while nothing was received (``Engine.expect``)."""
@@ -98,7 +116,9 @@ class DeviceQuality:
         if now - last <= allowed:
             return None
         self.silent = True
+        self.silence_reported = True
         detail: dict[str, Any] = {
+            "basis": "wall_clock",
             "last_received_at": self.last_received.isoformat() if self.last_received else None,
             "silent_seconds": (now - last).total_seconds(),
             "allowed_seconds": allowed.total_seconds(),
@@ -106,6 +126,39 @@ class DeviceQuality:
         if self.last_received is None:
             detail["expected_since"] = last.isoformat()
         return _signal(device, None, QualityKind.SILENT, True, now, detail)
+
+    def resume(
+        self,
+        device: DeviceContext,
+        watermark: datetime | None,
+        resumed_at: datetime,
+        policy: AlertPolicy,
+    ) -> list[QualitySignal]:
+        """The event-time ``silent`` pair when data resume after a gap (see the module doc).
+
+        Call once for each rtd/minute value that moves the device's watermark forward, with
+        the watermark before it (None: nothing seen yet, no gap) and the value's period start
+        ``resumed_at``. Returns [] or [active, cleared]; a gap of exactly ``allowed`` is none.
+        """
+        reported, self.silence_reported = self.silence_reported, False
+        if watermark is None or reported:
+            return []
+        allowed = timedelta(seconds=policy.silence_intervals * device.interval_s)
+        gap = resumed_at - watermark
+        if gap <= allowed:
+            return []
+        detail: dict[str, Any] = {
+            "basis": "event_time",
+            "last_event_at": watermark.isoformat(),
+            "resumed_at": resumed_at.isoformat(),
+            "gap_seconds": gap.total_seconds(),
+            "allowed_seconds": allowed.total_seconds(),
+        }
+        started = watermark + allowed
+        return [
+            _signal(device, None, QualityKind.SILENT, True, started, detail),
+            _signal(device, None, QualityKind.SILENT, False, resumed_at, detail),
+        ]
 
     def _clock(
         self, device: DeviceContext, measurement: Measurement, sent: datetime, policy: AlertPolicy

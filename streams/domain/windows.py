@@ -1,0 +1,154 @@
+"""The stream engine's per-device windows and how they close: hour → day → year.
+
+``DeviceState`` holds one device's open hour buffers (its minutes and real-time values by
+factor), the days it has hourly summaries for, its watermark and its data-quality state.
+``WindowCloser.close_ripe`` closes what the watermark has passed (hour end + grace, day end +
+grace): an hour becomes hourly aggregates and verdicts (``aggregate_hour``, ``judge_hour``)
+and leaves only its ``HourSummary`` in its day; a day becomes daily aggregates, daily-load
+verdicts (排污许可日排放量, daily permitted load) and, for factors with an annual quota, the
+annual ledger's verdicts (``YearLedger``). Outputs are issued only when they change
+(fingerprints), so closing the same data twice issues nothing new. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from schemas.alert import QualitySignal
+from schemas.measurement import AggregateValue, Measurement
+from schemas.registry import Registry
+from schemas.verdict import Verdict
+from streams.domain.annual import YearLedger
+from streams.domain.context import DeviceContext
+from streams.domain.daily import HourSummary, aggregate_day, fingerprint
+from streams.domain.evaluate import judge_daily_load, judge_hour
+from streams.domain.hourly import aggregate_hour
+from streams.domain.minutes import FactorReadings
+from streams.domain.periods import DAY, HOUR, day_start
+from streams.domain.quality import DeviceQuality
+
+Output = AggregateValue | Verdict | QualitySignal
+"""What the engine returns: aggregates, verdicts and data-quality signals."""
+YearKey = tuple[str, str, int]
+"""(outlet id, factor, China calendar year)."""
+
+CLOSED_DAY_RETENTION: Final = DAY
+"""How long a closed day's hourly summaries stay in memory for late data (beyond it, late
+data make the engine ask for the whole day again)."""
+
+
+@dataclass(slots=True)
+class DayState:
+    """One China day of a device: its closed hours' summaries by factor and what was issued."""
+
+    hours: dict[str, dict[datetime, HourSummary]] = field(default_factory=dict)
+    issued: dict[str, int] = field(default_factory=dict)
+    closed: bool = False
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class DeviceState:
+    """Everything the engine holds for one device (bounded by the open hours and days)."""
+
+    context: DeviceContext
+    watermark: datetime | None = None
+    hours: dict[datetime, dict[str, FactorReadings]] = field(default_factory=dict)
+    days: dict[datetime, DayState] = field(default_factory=dict)
+    quality: DeviceQuality = field(default_factory=DeviceQuality)
+
+    def open_hour(self, hour: datetime) -> dict[str, FactorReadings]:
+        """The buffer of ``hour`` (created with its day's state when missing)."""
+        buffer = self.hours.get(hour)
+        if buffer is None:
+            buffer = self.hours[hour] = {}
+            day = day_start(hour)
+            if day not in self.days:
+                self.days[day] = DayState()
+        return buffer
+
+
+def add_reading(buffer: dict[str, FactorReadings], measurement: Measurement) -> bool:
+    """Put ``measurement`` in its factor's readings; False when it carries no usable value."""
+    readings = buffer.get(measurement.factor)
+    if readings is None:
+        readings = buffer[measurement.factor] = FactorReadings()
+    return readings.add(measurement)
+
+
+class WindowCloser:
+    """Closes hours and days of ``DeviceState``s; owns nothing but the annual ledgers it is
+    given (shared with the engine, which hydrates them)."""
+
+    def __init__(self, registry: Registry, years: dict[YearKey, YearLedger]) -> None:
+        self._registry = registry
+        self._policy = registry.policy
+        self._grace = timedelta(minutes=registry.policy.grace_minutes)
+        self._years = years
+
+    def close_ripe(self, state: DeviceState, watermark: datetime | None) -> list[Output]:
+        """Close hours and days that end (plus grace) at or before ``watermark``; None
+        closes everything. Closed days past ``CLOSED_DAY_RETENTION`` are dropped."""
+        outputs: list[Output] = []
+        for hour in sorted(state.hours):
+            if watermark is None or hour + HOUR + self._grace <= watermark:
+                outputs.extend(self._close_hour(state, hour))
+        for day in sorted(state.days):
+            day_state = state.days[day]
+            if watermark is not None and day + DAY + self._grace > watermark:
+                continue
+            if not day_state.closed or day_state.dirty:
+                outputs.extend(self._close_day(state, day, day_state))
+            expired = watermark is not None and (
+                day + DAY + self._grace + CLOSED_DAY_RETENTION <= watermark
+            )
+            if expired and not any(day <= h < day + DAY for h in state.hours):
+                del state.days[day]
+        return outputs
+
+    def _close_hour(self, state: DeviceState, hour: datetime) -> list[Output]:
+        readings = state.hours.pop(hour)
+        context = state.context
+        day_state = state.days.setdefault(day_start(hour), DayState())
+        outputs: list[Output] = []
+        for result in aggregate_hour(context, hour, readings, self._policy):
+            summary = HourSummary.of(result.aggregate)
+            hours = day_state.hours.setdefault(result.aggregate.factor, {})
+            previous = hours.get(hour)
+            hours[hour] = summary
+            if previous is not None and previous.fingerprint == summary.fingerprint:
+                continue
+            day_state.dirty = True
+            outputs.append(result.aggregate)
+            verdict = judge_hour(result, context, self._registry)
+            if verdict is not None:
+                outputs.append(verdict)
+        return outputs
+
+    def _close_day(self, state: DeviceState, day: datetime, day_state: DayState) -> list[Output]:
+        context = state.context
+        outputs: list[Output] = []
+        for factor in sorted(day_state.hours):
+            aggregate = aggregate_day(context, day, factor, day_state.hours[factor], self._policy)
+            mark = fingerprint(aggregate)
+            if day_state.issued.get(factor) == mark:
+                continue
+            day_state.issued[factor] = mark
+            outputs.append(aggregate)
+            verdict = judge_daily_load(aggregate, context, self._policy)
+            if verdict is not None:
+                outputs.append(verdict)
+            quota = context.quota(factor)
+            if quota is not None and quota.annual_kg is not None:
+                outputs.extend(self._record_day_load(context, factor, day, aggregate.load_kg))
+        day_state.closed = True
+        day_state.dirty = False
+        return outputs
+
+    def _record_day_load(
+        self, context: DeviceContext, factor: str, day: datetime, load_kg: float | None
+    ) -> list[Verdict]:
+        ledger = self._years.setdefault((context.outlet_id, factor, day.year), YearLedger())
+        return ledger.record(context, factor, day, load_kg, self._policy)
