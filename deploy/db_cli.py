@@ -1,7 +1,9 @@
-"""``greenwatch db``: migrations and registry loading against the configured PostgreSQL."""
+"""``greenwatch db``: migrations and registry loading against the configured PostgreSQL (and
+the registry's publication to its Kafka topic, ``deploy.registry_topic``)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -10,8 +12,9 @@ import typer
 
 from deploy.migrate import Flavor, MigrationError, migrate
 from deploy.registry_store import store_registry
-from greenwatch.settings import Settings, database_dsn
-from schemas.registry import RegistryError, load_registry
+from deploy.registry_topic import RegistryPublishError, publish_registry, registry_topic
+from greenwatch.settings import Settings, database_dsn, kafka_servers
+from schemas.registry import Registry, RegistryError, load_registry
 
 db_app = typer.Typer(help="Database: versioned migrations and registry loading.")
 
@@ -53,8 +56,24 @@ def migrate_command(
 def load_registry_command(
     ctx: typer.Context,
     registry_file: Annotated[Path, typer.Argument(help="Registry YAML file.")],
+    publish: Annotated[
+        bool,
+        typer.Option(
+            "--publish/--no-publish",
+            help="After storing, publish the snapshot to the compacted topic PREFIX.registry "
+            "(gateways following it swap it in). --no-publish: database only.",
+        ),
+    ] = True,
+    publish_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for Kafka (connect, then acknowledge).")
+    ] = 30.0,
 ) -> None:
-    """Validate REGISTRY_FILE and store it as a registry version (upsert)."""
+    """Validate REGISTRY_FILE, store it as a registry version (upsert), then publish it.
+
+    The database comes first: it is the auditors' record, so no version is ever in force on
+    the topic without being stored. If publishing fails the version stays stored, the command
+    exits 1 and running it again (idempotent) publishes it.
+    """
     settings: Settings = ctx.obj
     try:
         registry = load_registry(registry_file)
@@ -68,3 +87,22 @@ def load_registry_command(
         f"registry {registry.version}: {len(registry.enterprises)} enterprises,"
         f" {outlets} outlets stored"
     )
+    if publish:
+        _publish(settings, registry, publish_timeout)
+
+
+def _publish(settings: Settings, registry: Registry, timeout_s: float) -> None:
+    topic = registry_topic(settings.topic_prefix)
+    try:
+        record = publish_registry(
+            kafka_servers(settings), topic, registry, datetime.now(UTC), timeout_s=timeout_s
+        )
+    except RegistryPublishError as exc:
+        typer.echo(
+            f"error: registry {registry.version} is stored in the database but NOT published:"
+            f" {exc}. Gateways following {topic.name} keep their current version;"
+            " run this command again once Kafka is reachable.",
+            err=True,
+        )
+        raise typer.Exit(1) from exc
+    typer.echo(f"registry {registry.version} published to {record.topic} (offset {record.offset})")

@@ -20,11 +20,13 @@ from schemas.topics import CATALOGUE, Topic, topic_name
 
 @dataclass(frozen=True, slots=True)
 class KafkaTopic:
-    """A concrete topic: full name, partitions and whether it is compacted."""
+    """A concrete topic: full name, partitions, whether it is compacted, and further topic
+    configs set at creation, as (name, value) pairs (e.g. ``("max.message.bytes", "…")``)."""
 
     name: str
     partitions: int
     compacted: bool = False
+    configs: tuple[tuple[str, str], ...] = ()
 
 
 def catalogue_topics(prefix: str, only: Iterable[Topic] | None = None) -> list[KafkaTopic]:
@@ -50,7 +52,10 @@ def ensure_topics(
     answer. Safe against a concurrent creator (another worker starting at the same moment).
     """
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id=client_id, request_timeout_ms=int(timeout_s * 1000)
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        request_timeout_ms=int(timeout_s * 1000),
+        bootstrap_timeout_ms=int(timeout_s * 1000),
     )
     try:
         existing = set(admin.list_topics())
@@ -59,6 +64,7 @@ def ensure_topics(
             if topic.name in existing:
                 continue
             configs = {"cleanup.policy": "compact"} if topic.compacted else {}
+            configs.update(dict(topic.configs))
             with contextlib.suppress(TopicAlreadyExistsError):  # one by one: races are fine
                 admin.create_topics(
                     [NewTopic(topic.name, topic.partitions, 1, topic_configs=configs)]

@@ -1,7 +1,8 @@
 """``greenwatch gateway hj212`` and ``greenwatch simulate``: the ingest composition roots.
 
 They read ``Settings`` from ``ctx.obj`` (Kafka bootstrap, topic prefix, registry file), load the
-registry, and hand plain config objects to ``ingest.gateway`` and ``ingest.simulator``.
+registry (a file, or the registry topic followed for hot reload), and hand plain config objects
+to ``ingest.gateway`` and ``ingest.simulator``.
 """
 
 from __future__ import annotations
@@ -9,8 +10,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import logging
 import signal
 import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -19,9 +24,16 @@ import typer
 from kafka.errors import KafkaError
 from rich.console import Console
 
+from deploy.registry_topic import (
+    InvalidRegistryRecord,
+    NoRegistryPublished,
+    RegistryFollower,
+    registry_topic,
+)
 from greenwatch.settings import Settings, kafka_servers
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
+from ingest.gateway.registry_watch import RegistryUpdates
 from ingest.gateway.runner import RunOptions, serve
 from ingest.hj212 import CHINA_TZ
 from ingest.simulator.episodes import Episode, EpisodeSpecError
@@ -49,16 +61,62 @@ def _summary(line: str) -> None:
     _err.print(line, soft_wrap=True, highlight=sys.stderr.isatty())
 
 
-def _registry(settings: Settings, path: Path | None) -> Registry:
+@dataclass(frozen=True, slots=True)
+class _RegistrySource:
+    """The registry a gateway starts with, where it comes from, and its follower (topic) or
+    ``None`` (a file: read once, no hot reload)."""
+
+    registry: Registry
+    origin: str
+    follower: RegistryFollower | None = None
+
+
+def _registry_source(settings: Settings, path: Path | None, wait_s: float) -> _RegistrySource:
     chosen = path or settings.registry_file
-    if chosen is None:
-        _err.print("[red]no registry: give --registry FILE or set GREENWATCH_REGISTRY_FILE[/red]")
-        raise typer.Exit(2)
+    if chosen is not None:
+        try:
+            return _RegistrySource(load_registry(chosen), f"file {chosen}, no hot reload")
+        except RegistryError as error:
+            _err.print(f"[red]registry {error.source}: {error.reason}[/red]")
+            raise typer.Exit(2) from None
+    topic = registry_topic(settings.topic_prefix)
+    follower = RegistryFollower(kafka_servers(settings), topic, "greenwatch-gateway-registry")
     try:
-        return load_registry(chosen)
-    except RegistryError as error:
-        _err.print(f"[red]registry {error.source}: {error.reason}[/red]")
+        record = follower.latest(wait_s)
+    except NoRegistryPublished:
+        follower.close()
+        _err.print(
+            f"[red]no registry published on {topic.name} (waited {wait_s:g} s): run "
+            "`greenwatch db load-registry FILE`, or give --registry FILE[/red]",
+            soft_wrap=True,
+        )
         raise typer.Exit(2) from None
+    except InvalidRegistryRecord as error:
+        follower.close()
+        _err.print(
+            f"[red]{error}: publish a valid one with `greenwatch db load-registry`[/red]",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
+    origin = f"following {topic.name} from offset {record.offset}, hot reload"
+    return _RegistrySource(record.registry, origin, follower)
+
+
+def _registries(follower: RegistryFollower) -> RegistryUpdates:
+    def follow(stop: threading.Event) -> Iterator[Registry]:
+        return (record.registry for record in follower.follow(stop))
+
+    return follow
+
+
+def _log_to_stderr(*names: str) -> None:
+    """Registry swaps and follower warnings as timestamped lines on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
 
 
 @gateway_app.command("hj212")
@@ -67,8 +125,17 @@ def gateway_hj212(
     port: Annotated[int, typer.Option(help="TCP port devices connect to.")] = 9212,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
     registry: Annotated[
-        Path | None, typer.Option(help="Registry YAML (default: GREENWATCH_REGISTRY_FILE).")
+        Path | None,
+        typer.Option(
+            help="Registry YAML (default: GREENWATCH_REGISTRY_FILE), read once: no hot reload. "
+            "Without either, the gateway follows the registry topic PREFIX.registry "
+            "(`greenwatch db load-registry`) and swaps in every version published."
+        ),
     ] = None,
+    registry_wait: Annotated[
+        float,
+        typer.Option(help="Following the topic: seconds to wait for a first registry."),
+    ] = 30.0,
     metrics_port: Annotated[
         int | None, typer.Option(help="Prometheus /metrics port (none if not given).")
     ] = None,
@@ -128,19 +195,24 @@ def gateway_hj212(
         summary_interval = 10.0
     options = RunOptions(metrics_port=metrics_port, summary_interval_s=summary_interval)
     producer = ProducerOptions(kafka_servers(settings), linger_ms=linger_ms)
-    loaded = _registry(settings, registry)
+    _log_to_stderr("ingest.gateway", "deploy.registry_topic")
+    source = None
     try:
-        asyncio.run(_serve_until_signal(config, loaded, producer, options))
+        source = _registry_source(settings, registry, registry_wait)
+        asyncio.run(_serve_until_signal(config, source, producer, options))
     except KafkaError as error:
         _err.print(f"[red]Kafka at {producer.bootstrap} unavailable: {error}[/red]")
         raise typer.Exit(1) from None
     except OSError as error:
         _err.print(f"[red]cannot listen on {host}:{port}: {error}[/red]")
         raise typer.Exit(1) from None
+    finally:
+        if source is not None and source.follower is not None:
+            source.follower.close()
 
 
 async def _serve_until_signal(
-    config: GatewayConfig, registry: Registry, producer: ProducerOptions, options: RunOptions
+    config: GatewayConfig, source: _RegistrySource, producer: ProducerOptions, options: RunOptions
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -155,10 +227,14 @@ async def _serve_until_signal(
     def ready(gateway: object) -> None:
         _err.print(
             f"gateway hj212 listening on {config.host}:{config.port} → {config.raw_topic} "
-            f"(dead letters {config.deadletter_topic}); registry {registry.version}"
+            f"(dead letters {config.deadletter_topic}); registry {source.registry.version} "
+            f"({source.origin})"
         )
 
-    stats = await serve(config, registry, producer, stop, options, _summary, ready)
+    updates = None if source.follower is None else _registries(source.follower)
+    stats = await serve(
+        config, source.registry, producer, stop, options, _summary, ready, updates=updates
+    )
     _err.print(f"gateway stopped: {stats.frames_total:,} frames, {dict(stats.frames)}")
 
 

@@ -6,18 +6,22 @@ compacted topic; every verdict records the version it was judged under. Emission
 override a standard's limit for a factor (``limits``) and sets load quotas (排污许可总量).
 
 Device passwords (HJ 212 ``PW``) are stored as ``sha256(MN + ":" + PW)`` hex digests.
+
+``RegistrySnapshot`` is the value of one record of the registry topic (``<prefix>.registry``,
+docs/registry.md): a whole registry, standards included, so a follower judges with exactly
+what the publisher validated.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -249,6 +253,55 @@ class Registry(_Frozen):
 
     def is_heavy_metal_or_pop(self, factor: str) -> bool:
         return factor in self.standards.heavy_metal_or_pop_factors
+
+
+class RegistrySnapshot(_Frozen):
+    """One record of the compacted registry topic: a whole registry as published.
+
+    Key of the record: ``key`` (the registry's region code, GB/T 2260: one registry per
+    deployment region). ``format`` is the layout of this record (1); ``version`` repeats
+    ``registry.version`` so a reader can log it without looking inside; ``published_at`` is when
+    ``greenwatch db load-registry`` published it (aware). ``registry`` holds the standards
+    catalogue too (about 5 kB), so the record stands on its own.
+    """
+
+    format: Literal[1] = 1
+    version: str
+    published_at: datetime
+    registry: Registry
+
+    @model_validator(mode="after")
+    def _check_version(self) -> RegistrySnapshot:
+        if self.version != self.registry.version:
+            raise ValueError(
+                f"snapshot says version {self.version!r}, its registry {self.registry.version!r}"
+            )
+        return self
+
+    @property
+    def key(self) -> str:
+        return self.registry.region.code
+
+
+def snapshot_of(registry: Registry, published_at: datetime) -> RegistrySnapshot:
+    """The topic record of ``registry`` published at ``published_at`` (aware)."""
+    return RegistrySnapshot(version=registry.version, published_at=published_at, registry=registry)
+
+
+def encode_snapshot(snapshot: RegistrySnapshot) -> bytes:
+    """UTF-8 JSON value of a registry topic record."""
+    return snapshot.model_dump_json().encode()
+
+
+def decode_snapshot(value: bytes | None, source: str = "<registry topic>") -> RegistrySnapshot:
+    """Parse a registry topic record's value; raises ``RegistryError`` (with ``source``, e.g.
+    ``topic@offset``) when it is empty, not JSON or not a valid registry."""
+    if not value:
+        raise RegistryError(source, "empty record (a tombstone?): no registry")
+    try:
+        return RegistrySnapshot.model_validate_json(value)
+    except ValidationError as exc:
+        raise RegistryError(source, str(exc)) from exc
 
 
 def hash_password(mn: str, password: str) -> str:

@@ -118,6 +118,10 @@ class Admission:
         self._auth_cache: dict[tuple[str, str], Device] = {}
 
     @property
+    def registry(self) -> Registry:
+        return self._registry
+
+    @property
     def clock_skew_limit_s(self) -> float:
         return self._skew_limit_s
 

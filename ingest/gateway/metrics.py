@@ -13,6 +13,8 @@ so that other gateways can share the names):
 - ``clock_skewed_frames_total``; ``split_packets_total{outcome}``.
 - ``published_records_total{topic}`` / ``publish_failures_total{topic}`` (``raw``,
   ``deadletter``); ``inflight_records``; ``received_bytes_total``.
+- ``registry_info{version}``: 1, labelled with the registry version frames are authenticated
+  against; ``registry_swaps_total``: registries swapped in from the topic since start.
 - ``publish_latency_seconds``: histogram, frame received → Kafka acknowledged its raw record;
   ``publish_latency_quantile_seconds{quantile}``: its 0.5/0.9/0.99/0.999 quantiles (±5 %).
 
@@ -63,6 +65,14 @@ class GatewayCollector(Collector):
             stats.clock_skewed,
         )
         yield _total("received_bytes", "Bytes received.", stats.bytes_received)
+        registry = GaugeMetricFamily(
+            PREFIX + "registry_info",
+            "Registry version in use (value 1).",
+            labels=["protocol", "version"],
+        )
+        registry.add_metric([PROTOCOL, stats.registry_version], 1)
+        yield registry
+        yield _total("registry_swaps", "Registries swapped in since start.", stats.registry_swaps)
         yield _histogram(stats.latency)
         quantiles = GaugeMetricFamily(
             PREFIX + "publish_latency_quantile_seconds",

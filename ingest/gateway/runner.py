@@ -4,13 +4,15 @@ own event loop in a background thread, for tests, the demo and the benchmark).
 ``serve`` connects the producer (creating the raw and dead-letter topics when missing, with the
 partitions of ``schemas.topics.CATALOGUE``), starts listening, optionally serves Prometheus
 metrics and reports a summary line every ``summary_interval_s``, and stops cleanly when
-``stop`` is set.
+``stop`` is set. Given ``updates`` (a registry follower), it swaps each newly published
+registry in while serving (``ingest.gateway.registry_watch``) and logs one line per swap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,11 +24,14 @@ from ingest.gateway.admission import Admission
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.metrics import serve_metrics
 from ingest.gateway.publisher import KafkaPublisher, ProducerOptions
+from ingest.gateway.registry_watch import RegistryUpdates, RegistryWatch
 from ingest.gateway.server import Gateway
 from ingest.gateway.stats import GatewayStats
 from ingest.gateway.summary import SummaryWindow
 from schemas.registry import Registry
 from schemas.topics import CATALOGUE, Topic
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +60,13 @@ async def serve(
     options: RunOptions | None = None,
     on_summary: Callable[[str], None] | None = None,
     on_ready: Callable[[Gateway], None] | None = None,
+    *,
+    updates: RegistryUpdates | None = None,
 ) -> GatewayStats:
     """Run one gateway until ``stop`` is set; return its final stats.
 
+    ``registry`` is used from the start; ``updates``, when given, yields the registries
+    published later, each swapped in as it arrives (``Gateway.use_registry``).
     Raises ``KafkaError`` when Kafka cannot be reached and ``OSError`` when a port is taken.
     """
     options = options or RunOptions()
@@ -83,15 +92,34 @@ async def serve(
     reporter = None
     if options.summary_interval_s and on_summary is not None:
         reporter = asyncio.create_task(_report(gateway, options.summary_interval_s, on_summary))
+    loop = asyncio.get_running_loop()
+    watch = None
+    if updates is not None:
+        watch = RegistryWatch(updates, lambda new: _swap(gateway, new), loop)
+        watch.start()
     try:
         await stop.wait()
     finally:
+        if watch is not None:
+            await loop.run_in_executor(None, watch.stop)
         if reporter is not None:
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reporter
         await gateway.stop(options.drain_timeout_s)
     return gateway.stats
+
+
+def _swap(gateway: Gateway, registry: Registry) -> None:
+    previous = gateway.use_registry(registry)
+    devices = sum(len(o.devices) for e in registry.enterprises for o in e.outlets)
+    _log.info(
+        "registry %s → %s: %d enterprises, %d devices authenticated from now on",
+        previous,
+        registry.version,
+        len(registry.enterprises),
+        devices,
+    )
 
 
 async def _report(gateway: Gateway, interval_s: float, emit: Callable[[str], None]) -> None:
@@ -105,9 +133,10 @@ class GatewayThread:
     """A gateway serving on a background thread's event loop.
 
     ``with GatewayThread(config, registry, producer) as running:`` returns once the gateway
-    listens (``running.port``) and stops it on exit. Stats and counts are read from the
-    caller's thread (plain integers; a reading may be a moment stale). Raises what ``serve``
-    raises, in the caller's thread, when the gateway cannot start.
+    listens (``running.port``) and stops it on exit; ``updates`` as for ``serve``. Stats and
+    counts are read from the caller's thread (plain integers; a reading may be a moment
+    stale). Raises what ``serve`` raises, in the caller's thread, when the gateway cannot
+    start.
     """
 
     def __init__(
@@ -117,8 +146,11 @@ class GatewayThread:
         producer: ProducerOptions,
         options: RunOptions | None = None,
         on_summary: Callable[[str], None] | None = None,
+        *,
+        updates: RegistryUpdates | None = None,
     ) -> None:
         self._args = (config, registry, producer, options, on_summary)
+        self._updates = updates
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -174,7 +206,16 @@ class GatewayThread:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
-            await serve(config, registry, producer, self._stop, options, on_summary, ready)
+            await serve(
+                config,
+                registry,
+                producer,
+                self._stop,
+                options,
+                on_summary,
+                ready,
+                updates=self._updates,
+            )
 
         try:
             asyncio.run(main())

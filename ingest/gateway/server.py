@@ -21,6 +21,7 @@ from ingest.gateway.config import GatewayConfig
 from ingest.gateway.connection import Hj212Connection
 from ingest.gateway.publisher import Completion, KafkaPublisher
 from ingest.gateway.stats import GatewayStats
+from schemas.registry import Registry
 
 _SWEEP_MAX_S: Final = 5.0
 
@@ -38,6 +39,7 @@ class Gateway:
         self.config = config
         self.admission = admission
         self.stats = stats or GatewayStats()
+        self.stats.registry_version = admission.registry.version
         self.inflight_total = 0
         self._publisher = publisher
         self._connections: set[Hj212Connection] = set()
@@ -79,6 +81,18 @@ class Gateway:
 
     def wait_for_budget(self, connection: Hj212Connection) -> None:
         self._waiting.add(connection)
+
+    def use_registry(self, registry: Registry) -> str:
+        """Authenticate every frame from now on against ``registry`` (hot reload); return the
+        version it replaces. Call on the gateway's loop: the swap is one attribute assignment
+        between two frames, so a frame is judged by one registry, the old or the new. A device
+        the new registry lacks is refused at its next frame (``auth_unknown_mn``); its
+        connection stays open until ``max_auth_failures`` closes it."""
+        previous = self.admission.registry.version
+        self.admission = Admission(registry, self.config.clock_skew_limit_s)
+        self.stats.registry_version = registry.version
+        self.stats.registry_swaps += 1
+        return previous
 
     # -- views -----------------------------------------------------------------------------
 

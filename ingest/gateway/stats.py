@@ -92,6 +92,8 @@ class GatewayStats:
       (``raw`` / ``deadletter``).
     - ``split``: ``complete`` / ``incomplete`` / ``duplicate_part`` split packets.
     - ``latency``: frame received → Kafka acknowledged its record (raw and dead-letter).
+    - ``registry_version``: version of the registry frames are authenticated against;
+      ``registry_swaps``: registries swapped in since start (hot reload from the topic).
     """
 
     frames: Counter[str] = field(default_factory=Counter)
@@ -104,6 +106,8 @@ class GatewayStats:
     clock_skewed: int = 0
     bytes_received: int = 0
     latency: LatencyRecorder = field(default_factory=LatencyRecorder)
+    registry_version: str = ""
+    registry_swaps: int = 0
 
     @property
     def frames_total(self) -> int:

@@ -1,0 +1,246 @@
+"""Kafka adapter of the registry topic (``<prefix>.registry``): publish a snapshot, read the
+latest one, follow new ones.
+
+The topic is compacted with one partition (``schemas.topics.CATALOGUE``). Each record is a
+whole registry (``schemas.registry.RegistrySnapshot``, JSON, key = region code), so the record
+at the end of the partition is always the registry in force: a follower seeks to
+``end - 1`` and reads on. Publication order decides, not version order: loading an older file
+again rolls back. The codec is pure (``schemas.registry``); this module only moves bytes.
+
+Size: a province of 1 633 outlets is 0.9 MB of JSON, 97 kB gzipped. Records are gzipped, the
+producer accepts up to ``MAX_SNAPSHOT_BYTES`` before compression and the topic is created with
+``max.message.bytes`` = ``MAX_RECORD_BYTES`` (after compression), enough for a country.
+
+Errors (one root): ``RegistryTopicError`` ─┬─ ``RegistryPublishError`` (Kafka unreachable or
+did not acknowledge), ─ ``NoRegistryPublished`` (nothing on the topic within the wait),
+─ ``InvalidRegistryRecord`` (the latest record is not a valid registry).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+
+from deploy.topics import KafkaTopic, ensure_topics
+from schemas.registry import (
+    Registry,
+    RegistryError,
+    RegistrySnapshot,
+    decode_snapshot,
+    encode_snapshot,
+    snapshot_of,
+)
+from schemas.topics import Topic, topic_name
+
+MAX_SNAPSHOT_BYTES: Final = 64 * 1024 * 1024
+"""Largest snapshot the producer sends, uncompressed JSON (bytes)."""
+MAX_RECORD_BYTES: Final = 16 * 1024 * 1024
+"""The topic's ``max.message.bytes``: largest record batch the broker takes, compressed."""
+_PARTITION: Final = 0
+_RETRY_AFTER_S: Final = 1.0
+
+_log = logging.getLogger(__name__)
+
+
+class RegistryTopicError(Exception):
+    """Root of this module's errors; carries the topic name."""
+
+    def __init__(self, topic: str, message: str) -> None:
+        super().__init__(message)
+        self.topic = topic
+
+
+class RegistryPublishError(RegistryTopicError):
+    """Kafka at ``bootstrap`` could not be reached or did not acknowledge the snapshot."""
+
+    def __init__(self, topic: str, bootstrap: str, reason: str) -> None:
+        super().__init__(topic, f"cannot publish to {topic} at {bootstrap}: {reason}")
+        self.bootstrap = bootstrap
+        self.reason = reason
+
+
+class NoRegistryPublished(RegistryTopicError):
+    """The topic held no snapshot within ``waited_s`` seconds."""
+
+    def __init__(self, topic: str, waited_s: float) -> None:
+        super().__init__(topic, f"no registry on {topic} after {waited_s:g} s")
+        self.waited_s = waited_s
+
+
+class InvalidRegistryRecord(RegistryTopicError):
+    """The record at ``offset`` is not a valid registry snapshot (``reason`` says why)."""
+
+    def __init__(self, topic: str, offset: int, reason: str) -> None:
+        super().__init__(topic, f"{topic}@{offset}: not a valid registry: {reason}")
+        self.offset = offset
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryRecord:
+    """A snapshot as found on the topic, with its offset."""
+
+    topic: str
+    offset: int
+    snapshot: RegistrySnapshot
+
+    @property
+    def registry(self) -> Registry:
+        return self.snapshot.registry
+
+
+def registry_topic(prefix: str) -> KafkaTopic:
+    """The registry topic under ``prefix``: compacted, one partition, large records allowed."""
+    return KafkaTopic(
+        topic_name(prefix, Topic.REGISTRY),
+        partitions=1,
+        compacted=True,
+        configs=(("max.message.bytes", str(MAX_RECORD_BYTES)),),
+    )
+
+
+def publish_registry(
+    bootstrap: str,
+    topic: KafkaTopic,
+    registry: Registry,
+    published_at: datetime,
+    *,
+    timeout_s: float = 30.0,
+) -> RegistryRecord:
+    """Publish ``registry`` as one snapshot record and wait until Kafka acknowledges it
+    (``acks=all``, idempotent producer, gzip). Creates the topic when missing.
+
+    Blocks up to about ``2 × timeout_s`` (bootstrap, then delivery). Raises
+    ``RegistryPublishError`` when Kafka is unreachable or the record is not acknowledged.
+    """
+    snapshot = snapshot_of(registry, published_at)
+    try:
+        ensure_topics(bootstrap, [topic], client_id="greenwatch-registry", timeout_s=timeout_s)
+        producer = KafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id="greenwatch-registry",
+            acks="all",
+            enable_idempotence=True,
+            compression_type="gzip",
+            max_request_size=MAX_SNAPSHOT_BYTES,
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+            request_timeout_ms=int(timeout_s * 1000),
+            delivery_timeout_ms=int(timeout_s * 1000) + 1000,
+        )
+    except KafkaError as error:
+        raise RegistryPublishError(topic.name, bootstrap, str(error)) from error
+    try:
+        future = producer.send(
+            topic.name, key=snapshot.key.encode(), value=encode_snapshot(snapshot)
+        )
+        metadata = future.get(timeout=timeout_s + 2)
+    except KafkaError as error:
+        raise RegistryPublishError(topic.name, bootstrap, str(error)) from error
+    finally:
+        producer.close(timeout=timeout_s)
+    return RegistryRecord(topic.name, int(metadata.offset), snapshot)
+
+
+class RegistryFollower:
+    """Reads the registry in force from the topic, then the ones published after it.
+
+    ``latest`` (once, first) blocks until a snapshot is there; ``follow`` then blocks on
+    its caller's thread, yielding each new snapshot, until ``stop`` is set. Both use one
+    consumer (no consumer group: partition 0 assigned by hand, nothing committed), so no
+    publication between them is missed. Not thread-safe: call ``latest``, ``follow`` and
+    ``close`` one after the other, from any thread.
+    """
+
+    def __init__(self, bootstrap: str, topic: KafkaTopic, client_id: str = "greenwatch") -> None:
+        """Connect and create the topic when missing. Raises ``KafkaError`` when Kafka does
+        not answer within 30 s."""
+        ensure_topics(bootstrap, [topic], client_id=client_id)
+        self.topic = topic.name
+        self._partition = TopicPartition(topic.name, _PARTITION)
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=MAX_RECORD_BYTES,
+            fetch_max_bytes=MAX_RECORD_BYTES,
+        )
+        self._consumer.assign([self._partition])
+        self.invalid_records = 0
+        """Records ``follow`` skipped because they were not a valid registry."""
+
+    def latest(self, wait_s: float) -> RegistryRecord:
+        """The last snapshot on the topic, waiting up to ``wait_s`` seconds for one when the
+        topic is empty. Raises ``NoRegistryPublished`` after the wait, ``InvalidRegistryRecord``
+        when the last record is not a valid registry, ``KafkaError`` on Kafka failures."""
+        consumer, partition = self._consumer, self._partition
+        begin = consumer.beginning_offsets([partition])[partition]
+        end = consumer.end_offsets([partition])[partition]
+        consumer.seek(partition, max(begin, end - 1))
+        deadline = time.monotonic() + wait_s
+        while True:
+            records = consumer.poll(timeout_ms=200).get(partition, [])
+            if records:
+                last = records[-1]
+                try:
+                    return self._record(last.offset, last.value)
+                except RegistryError as error:
+                    raise InvalidRegistryRecord(self.topic, last.offset, error.reason) from None
+            if time.monotonic() >= deadline:
+                break
+        raise NoRegistryPublished(self.topic, wait_s)
+
+    def follow(self, stop: threading.Event, poll_s: float = 0.5) -> Iterator[RegistryRecord]:
+        """Yield every valid snapshot published after the current position until ``stop`` is
+        set (checked every ``poll_s`` seconds). Invalid records are logged, counted in
+        ``invalid_records`` and skipped; Kafka errors are logged and retried after a second."""
+        while not stop.is_set():
+            try:
+                batches = self._consumer.poll(timeout_ms=int(poll_s * 1000))
+            except KafkaError as error:
+                _log.warning("registry topic %s: %s; retrying", self.topic, error)
+                stop.wait(_RETRY_AFTER_S)
+                continue
+            for record in batches.get(self._partition, []):
+                found = self._valid_or_none(record.offset, record.value)
+                if found is not None:
+                    yield found
+
+    def close(self) -> None:
+        """Close the consumer (nothing to commit)."""
+        self._consumer.close(autocommit=False)
+
+    def _valid_or_none(self, offset: int, value: Any) -> RegistryRecord | None:
+        try:
+            return self._record(offset, value)
+        except RegistryError as error:
+            self.invalid_records += 1
+            _log.error(
+                "registry topic %s@%d skipped: not a valid registry: %s",
+                self.topic,
+                offset,
+                error.reason,
+            )
+            return None
+
+    def _record(self, offset: int, value: Any) -> RegistryRecord:
+        snapshot = decode_snapshot(value, f"{self.topic}@{offset}")
+        return RegistryRecord(self.topic, offset, snapshot)
+
+
+def read_latest_registry(bootstrap: str, topic: KafkaTopic, wait_s: float) -> RegistryRecord:
+    """The registry in force on ``topic`` (see ``RegistryFollower.latest`` for errors)."""
+    follower = RegistryFollower(bootstrap, topic, client_id="greenwatch-registry-reader")
+    try:
+        return follower.latest(wait_s)
+    finally:
+        follower.close()
