@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streams_support import COD, GAS, SO2, T0, WATER, gas_minutes, make_registry, measurement
@@ -239,3 +240,42 @@ def test_forgotten_devices_lose_their_windows_and_are_hydrated_again() -> None:
     assert engine.held_windows() == (1, 1)
     assert engine.tick(T0 + HOUR) != []  # the water device is still watched
     assert {d for d, _ in engine.missing_hours(gas_minutes(T0, 10.0, minutes=1))} == {GAS}
+
+
+def _event_time_silences(outputs: Sequence[Output]) -> list[tuple[bool, datetime, Any]]:
+    return [
+        (o.active, o.observed_at, o.detail)
+        for o in outputs
+        if isinstance(o, QualitySignal)
+        and o.kind is QualityKind.SILENT
+        and o.detail.get("basis") == "event_time"
+    ]
+
+
+@pytest.mark.parametrize("size", [29, 400])
+def test_a_gap_spanning_a_restart_is_found_from_the_stored_watermark(size: int) -> None:
+    # Data 00:00–03:00, nothing until 05:30 (the device was off), then data to 07:00; the
+    # worker restarts before each batch in turn (the gap's end starts a batch).
+    before = [m for h in range(3) for m in gas_minutes(T0 + h * HOUR, 12.0)]
+    after = [
+        *gas_minutes(T0 + 5 * HOUR + 30 * MINUTE, 12.0, minutes=30),
+        *gas_minutes(T0 + 6 * HOUR, 12.0),
+    ]
+    batches = _batches(before, size) + _batches(after, size)
+    reference: list[Output] = []
+    uninterrupted = Worker(Store())
+    for batch in batches:
+        reference += uninterrupted.process(batch)
+    expected = _event_time_silences(reference)
+    assert [(active, at) for active, at, _ in expected] == [
+        (True, T0 + 3 * HOUR + 5 * MINUTE),
+        (False, T0 + 5 * HOUR + 30 * MINUTE),
+    ]
+    for cut in range(1, len(batches)):
+        stored, found = Store(), []
+        worker = Worker(stored)
+        for index, batch in enumerate(batches):
+            if index == cut:
+                worker = Worker(stored)  # restart: a fresh engine over the same database
+            found += worker.process(batch)
+        assert _event_time_silences(found) == expected, f"restart before batch {cut}"
