@@ -24,9 +24,20 @@ def registry(clock_skew_seconds: int = 600) -> Registry:
             "crc": "modbus",
         },
     ]
+    return _one_outlet("gateway-test-1", devices, clock_skew_seconds)
+
+
+def registry_of(version: str, *mns: str) -> Registry:
+    """A registry edition holding the Appendix-A devices ``mns`` (password ``PASSWORD``), with
+    the clock-skew check off."""
+    devices = [{"mn": mn, "password_sha256": hash_password(mn, PASSWORD)} for mn in mns]
+    return _one_outlet(version, devices, 0)
+
+
+def _one_outlet(version: str, devices: list[dict[str, Any]], clock_skew_seconds: int) -> Registry:
     return parse_registry(
         {
-            "version": "gateway-test-1",
+            "version": version,
             "region": {"code": "520000", "name": "test"},
             "policy": {"clock_skew_seconds": clock_skew_seconds},
             "enterprises": [
