@@ -228,7 +228,8 @@ async def _serve_until_signal(
         _err.print(
             f"gateway hj212 listening on {config.host}:{config.port} → {config.raw_topic} "
             f"(dead letters {config.deadletter_topic}); registry {source.registry.version} "
-            f"({source.origin})"
+            f"({source.origin})",
+            soft_wrap=True,
         )
 
     updates = None if source.follower is None else _registries(source.follower)
