@@ -19,13 +19,23 @@ declared maintenance window (suppressed) or inhibited (exceedance-or-below noise
 whose device is silent); the transition is still recorded, with ``held_back`` in its evidence,
 and the first notice goes out on the first ``Tick`` after the hold ends.
 
+Inputs stamped in the past (``ObservedRaise`` / ``ObservedClear``: a data-quality signal's
+``observed_at``, e.g. the retroactive pair the streams emit when a device's data resume after
+a gap in event time) are applied at their own moment instead of ``now``: first the alert's
+timers that fell due before it run at their due moments (pending → firing at
+``pending_until``, escalation at ``escalate_at``, clearing → resolved at ``clearing_until``),
+then the input; pending and hysteresis are thus measured between the signals' time stamps,
+not between their arrival times. The moment is clamped to [the alert's ``updated_at``,
+``now``] so an alert's history never runs backwards. ``Tick`` resolves a cleared alert at its
+``clearing_until`` (at most ``now``).
+
 Pure: time is passed in; no I/O. Raises ``AlertNotOpen`` when acknowledging an inactive alert.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -49,28 +59,81 @@ from schemas.alert import AlertLevel, AlertState
 SYSTEM = "system"
 
 
+@dataclass(frozen=True, slots=True)
+class ObservedRaise(Raise):
+    """A ``Raise`` whose condition was observed to start at ``observed_at`` (None: ``now``)."""
+
+    observed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedClear(Clear):
+    """A ``Clear`` whose condition was observed to end at ``observed_at`` (None: ``now``)."""
+
+    observed_at: datetime | None = None
+
+
 def step(alert: AlertRecord, event: MachineInput, now: datetime, cond: Conditions) -> StepResult:
-    """Apply one input to one alert at ``now``; returns the new record, events and intents."""
-    if isinstance(event, Raise):
-        result = _raise(alert, event, now, cond)
-    elif isinstance(event, Clear):
-        result = _clear(alert, event, now)
-    elif isinstance(event, Acknowledge):
-        result = _acknowledge(alert, event, now)
-    elif isinstance(event, Tick):
-        result = _tick(alert, now, cond)
-    else:
-        result = _order(alert, event, now)
+    """Apply one input to one alert at ``now`` (an observed input at its own moment, see the
+    module doc); returns the new record, events and intents."""
+    at = _moment(alert, event, now)
+    caught = _catch_up(alert, at, cond) if at < now else StepResult(alert)
+    result = _apply(caught.alert, event, at, cond)
     record = result.alert
     if record is not alert:
-        record = replace(record, updated_at=now)
+        record = replace(record, updated_at=at)
     due = due_at(record, now, cond)
     if due != record.due_at:
         record = replace(record, due_at=due)
-    if record is result.alert:
+    if record is result.alert and not caught.events:
         return result
     intents = tuple(replace(i, alert=record) for i in result.intents)
-    return StepResult(record, result.events, intents)
+    return StepResult(record, caught.events + result.events, caught.intents + intents)
+
+
+def _apply(alert: AlertRecord, event: MachineInput, at: datetime, cond: Conditions) -> StepResult:
+    if isinstance(event, Raise):
+        return _raise(alert, event, at, cond)
+    if isinstance(event, Clear):
+        return _clear(alert, event, at)
+    if isinstance(event, Acknowledge):
+        return _acknowledge(alert, event, at)
+    if isinstance(event, Tick):
+        return _tick(alert, at, cond)
+    return _order(alert, event, at)
+
+
+def _moment(alert: AlertRecord, event: MachineInput, now: datetime) -> datetime:
+    """When ``event`` happened: its ``observed_at``, within [``alert.updated_at``, ``now``]."""
+    observed = event.observed_at if isinstance(event, ObservedRaise | ObservedClear) else None
+    if observed is None or observed >= now:
+        return now
+    floor = alert.updated_at
+    if floor is not None and floor > observed:
+        return min(floor, now)
+    return observed
+
+
+def _catch_up(alert: AlertRecord, until: datetime, cond: Conditions) -> StepResult:
+    """The alert's own transitions (fire, escalate, resolve) due at or before ``until``,
+    each at its due moment: what ticks would have done before an input stamped ``until``."""
+    events: tuple[EventRecord, ...] = ()
+    intents: tuple[NotificationIntent, ...] = ()
+    while True:
+        if alert.state is AlertState.PENDING:
+            moments = [alert.pending_until]
+        elif alert.open:
+            moments = [alert.clearing_until, alert.escalate_at]
+        else:
+            moments = []
+        due = [m for m in moments if m is not None and m <= until]
+        if not due:
+            return StepResult(alert, events, intents)
+        moment = min(due)
+        result = _tick(alert, moment, cond)
+        alert = replace(result.alert, updated_at=moment)
+        events += result.events
+        intents += tuple(replace(i, alert=alert) for i in result.intents)
 
 
 def due_at(alert: AlertRecord, now: datetime, cond: Conditions) -> datetime | None:
@@ -259,7 +322,7 @@ def _tick(alert: AlertRecord, now: datetime, cond: Conditions) -> StepResult:
     if not alert.open:
         return StepResult(alert)
     if alert.clearing_until is not None and alert.clearing_until <= now:
-        return _resolve(alert, now)
+        return _resolve(alert, alert.clearing_until)
     if alert.escalate_at is not None and alert.escalate_at <= now:
         escalated = replace(alert, state=AlertState.ESCALATED, escalate_at=None)
         return _notify(escalated, NoticeKind.ESCALATED, "escalated", now, cond)

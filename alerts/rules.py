@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts.ladder import Basis, Situation, exceedance_rung
+from alerts.machine import ObservedClear, ObservedRaise
 from alerts.model import QUALITY_RULE_PREFIX, AlertKey, Clear, Mark, Marks, Raise
 from schemas.alert import AlertLevel, QualitySignal
 from schemas.registry import AlertPolicy
@@ -242,7 +243,10 @@ def assess_quality(
     a cleared one resolves it (after ``quality_resolve_minutes`` of staying clear).
 
     Signals are applied in ``observed_at`` order: one not newer than the last applied (a
-    replay after a crash, or a stale re-send) changes nothing.
+    replay after a crash, or a stale re-send) changes nothing. Both durations count from the
+    signals' ``observed_at`` (``ObservedRaise``/``ObservedClear``, see ``alerts.machine``), so
+    a retroactive pair (a device silent in event time, reported when its data resume) gives
+    an alert that fired and resolved when the condition held for the pending time.
     """
     key = period_key(signal.observed_at)
     if marks and key <= max(marks):
@@ -262,16 +266,20 @@ def assess_quality(
     }
     machine_input: Raise | Clear
     if signal.active:
-        machine_input = Raise(
+        machine_input = ObservedRaise(
             AlertLevel.DATA_QUALITY,
             Basis.DATA_QUALITY.value,
             evidence,
             registry_version,
             pending_for=timedelta(minutes=policy.quality_pending_minutes),
             escalate_after=timedelta(hours=policy.quality_escalate_hours),
+            observed_at=signal.observed_at,
         )
     else:
-        machine_input = Clear(
-            evidence, registry_version, clear_for=timedelta(minutes=policy.quality_resolve_minutes)
+        machine_input = ObservedClear(
+            evidence,
+            registry_version,
+            clear_for=timedelta(minutes=policy.quality_resolve_minutes),
+            observed_at=signal.observed_at,
         )
     return Assessment(window, (machine_input,), changed=True)

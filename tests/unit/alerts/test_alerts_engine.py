@@ -122,3 +122,32 @@ def test_compliant_hours_are_remembered_without_opening_an_alert() -> None:
     record = batch.changed[SO2_ALERT]
     assert record.episode == 0 and record.state is AlertState.RESOLVED and len(record.marks) == 1
     assert run.verdict(verdict(0, "compliant")).changed == {}
+
+
+def test_a_gap_reported_when_data_resume_is_recorded_as_a_fired_and_resolved_alert() -> None:
+    # The streams' event-time pair for a device off from 16:00 to 18:00 (allowed 5 min),
+    # arriving the next day; the policy's pending (5 min) and resolve (10 min) times apply
+    # between the signals' own time stamps.
+    run = Run(World(demo_registry(), subscriptions=SUBS))
+    start, end = T0 + timedelta(hours=16, minutes=5), T0 + timedelta(hours=18)
+    pair = run.batch()
+    pair.signal(signal(QualityKind.SILENT, True, start))
+    pair.signal(signal(QualityKind.SILENT, False, end))
+    later = run.batch()
+    later.tick([SILENT_ALERT])
+    record = run.records[SILENT_ALERT]
+    assert record.state is AlertState.RESOLVED and record.level is AlertLevel.DATA_QUALITY
+    assert [(e.kind, e.at) for e in pair.events + later.events] == [
+        ("pending", start),
+        ("fired", start + timedelta(minutes=5)),
+        ("resolved", end + timedelta(minutes=10)),
+    ]
+    assert [o.kind for o in pair.outbox + later.outbox] == ["opened", "resolved"]
+
+
+def test_a_gap_shorter_than_the_pending_time_leaves_no_alert() -> None:
+    run = Run(World(demo_registry(), subscriptions=SUBS))
+    pair = run.batch()
+    pair.signal(signal(QualityKind.SILENT, True, T0))
+    pair.signal(signal(QualityKind.SILENT, False, T0 + timedelta(minutes=3)))
+    assert [e.kind for e in pair.events] == ["pending", "withdrawn"] and pair.outbox == []

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from alerts_fixtures import T0
 
 from alerts.errors import AlertNotOpen
-from alerts.machine import step
+from alerts.machine import ObservedClear, ObservedRaise, step
 from alerts.model import (
     Acknowledge,
     AlertKey,
@@ -170,3 +170,69 @@ def test_acknowledgement_is_logged_with_the_actor() -> None:
     (event,) = result.events
     assert event.actor == "王五" and event.kind == "acknowledged"
     assert event.evidence == {"note": "已安排检修"}
+
+
+def dq_raise(at: datetime) -> ObservedRaise:
+    return ObservedRaise(
+        AlertLevel.DATA_QUALITY,
+        "data_quality",
+        {},
+        "v1",
+        pending_for=5 * MINUTE,
+        escalate_after=timedelta(hours=24),
+        observed_at=at,
+    )
+
+
+def dq_clear(at: datetime) -> ObservedClear:
+    return ObservedClear({}, "v1", clear_for=10 * MINUTE, observed_at=at)
+
+
+def history(*results: StepResult) -> list[tuple[str, datetime]]:
+    return [(e.kind, e.at) for r in results for e in r.events]
+
+
+def test_a_retroactive_pair_longer_than_pending_fires_and_resolves_at_its_own_times() -> None:
+    now = T0 + timedelta(days=2)  # the pair arrives long after the outage
+    start, end = T0 + 65 * MINUTE, T0 + 3 * 60 * MINUTE
+    raised = step(blank(QKEY), dq_raise(start), now, COND)
+    cleared = step(raised.alert, dq_clear(end), now, COND)
+    assert cleared.alert.state is AlertState.FIRING
+    due = cleared.alert.due_at
+    assert due is not None and due <= now  # the hysteresis is long over: due at the next tick
+    resolved = step(cleared.alert, Tick(), now, COND)
+    assert history(raised, cleared, resolved) == [
+        ("pending", start),
+        ("fired", start + 5 * MINUTE),
+        ("resolved", end + 10 * MINUTE),
+    ]
+    assert (resolved.alert.fired_at, resolved.alert.resolved_at) == (
+        start + 5 * MINUTE,
+        end + 10 * MINUTE,
+    )
+    assert notices(cleared) + notices(resolved) == [NoticeKind.OPENED, NoticeKind.RESOLVED]
+
+
+def test_a_retroactive_pair_shorter_than_pending_is_withdrawn() -> None:
+    now = T0 + timedelta(days=2)
+    raised = step(blank(QKEY), dq_raise(T0), now, COND)
+    withdrawn = step(raised.alert, dq_clear(T0 + 4 * MINUTE), now, COND)
+    assert withdrawn.alert.state is AlertState.RESOLVED and withdrawn.intents == ()
+    assert history(raised, withdrawn) == [("pending", T0), ("withdrawn", T0 + 4 * MINUTE)]
+
+
+def test_an_outage_past_the_escalation_time_escalates_before_it_resolves() -> None:
+    now = T0 + timedelta(days=3)
+    raised = step(blank(QKEY), dq_raise(T0), now, COND)
+    cleared = step(raised.alert, dq_clear(T0 + timedelta(hours=30)), now, COND)
+    assert [kind for kind, _ in history(raised, cleared)] == ["pending", "fired", "escalated"]
+    assert notices(cleared) == [NoticeKind.OPENED, NoticeKind.ESCALATED]
+
+
+def test_an_observed_time_never_moves_an_alert_back_nor_past_now() -> None:
+    fired = step(blank(QKEY), dq_raise(T0), T0 + 5 * MINUTE, COND)  # pending, at T0
+    late = step(fired.alert, Tick(), T0 + 20 * MINUTE, COND).alert  # fired at T0 + 20 min
+    before_it = step(late, dq_clear(T0 + 10 * MINUTE), T0 + 30 * MINUTE, COND).alert
+    assert before_it.clearing_until == T0 + 30 * MINUTE  # counted from T0 + 20 min
+    future = step(blank(QKEY), dq_raise(T0 + timedelta(hours=1)), T0, COND).alert
+    assert future.opened_at == T0 and future.pending_until == T0 + 5 * MINUTE
