@@ -158,6 +158,43 @@ def test_quality_lines_on_request_and_bad_registry_exit_code(
     assert result.exit_code == 2 and "replay:" in result.stderr
 
 
+def test_an_outage_in_the_frames_replays_as_a_silent_pair(registry: Path, tmp_path: Path) -> None:
+    # The stack reports 00:00–00:59, is off until 02:30, then reports to 03:00. Frames carry
+    # their receive time, as a dump of the raw topic does.
+    frames = [*minute_frames(0, 20.0), *list(minute_frames(2, 20.0))[30:]]
+    lines = [f"{_received(frame)}\t{frame}" for frame in frames]
+    input_file = tmp_path / "outage.h212"
+    input_file.write_text("".join(lines), "ascii")
+
+    rows, _ = replay(registry, input_file, "--quality")
+
+    silent = [r for r in rows if r["kind"] == "quality" and r["signal"] == "silent"]
+    assert [(r["active"], r["observed_at"]) for r in silent] == [
+        (True, "2024-05-01T01:05:00+08:00"),  # last minute's end + 5 × 60 s allowed
+        (False, "2024-05-01T02:30:00+08:00"),
+    ]
+    assert silent[0]["detail"] == {
+        "basis": "event_time",
+        "last_event_at": "2024-05-01T01:00:00+08:00",
+        "resumed_at": "2024-05-01T02:30:00+08:00",
+        "gap_seconds": 5400.0,
+        "allowed_seconds": 300.0,
+    }
+    assert silent[0]["device_id"] == "MN-STACK-1" and silent[0]["outlet_id"] == "STACK-1"
+    # The same frames in reverse: every value is late, nothing resumes after a gap.
+    reversed_file = tmp_path / "reversed.h212"
+    reversed_file.write_text("".join(reversed(lines)), "ascii")
+    rows, _ = replay(registry, reversed_file, "--quality")
+    assert [r for r in rows if r["kind"] == "quality" and r["signal"] == "silent"] == []
+
+
+def _received(frame: str) -> str:
+    """The receive time of a minute frame: 5 s after its minute ends."""
+    stamp = frame.split("DataTime=", 1)[1][:14]
+    start = datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=CHINA)
+    return (start + timedelta(minutes=1, seconds=5)).isoformat()
+
+
 def test_the_2016_capture_replays_known_mns_and_counts_the_rest(tmp_path: Path) -> None:
     outlets = [
         {"id": "CAP-G-488", "name": "stack", "medium": "gas", "standard": "GB13271-2014-coal-new",
