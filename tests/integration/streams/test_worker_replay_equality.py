@@ -6,10 +6,13 @@ while the stream goes on."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
 import pytest
 from conftest import StackFactory
-from stream_dataset import dataset, frame_count, poison_reasons, replay_input
+from stream_dataset import GAS, HOURS, WATER, dataset, frame_count, poison_reasons, replay_input
 from worker_harness import assert_stored_as_replayed, replay_lines, replay_outputs
 
 from schemas.topics import Topic
@@ -19,7 +22,8 @@ from schemas.topics import Topic
 def test_worker_stores_what_replay_prints(stream_stack_factory: StackFactory) -> None:
     stack = stream_stack_factory()
     inputs = dataset()
-    expected = replay_outputs(replay_lines(stack.registry, replay_input(inputs)))
+    printed = replay_lines(stack.registry, replay_input(inputs), "--quality")
+    expected = replay_outputs(printed)
     assert len(expected) > 1000  # hourly, daily and every rule's verdicts
 
     # Past data: every device looks silent to the 1 s tick, which closes its windows as the
@@ -33,3 +37,23 @@ def test_worker_stores_what_replay_prints(stream_stack_factory: StackFactory) ->
     assert sorted(letter["reason"] for letter in letters) == poison_reasons()
     verdicts = Counter(v["status"] for v in stack.read_topic(Topic.VERDICTS))
     assert verdicts["exceedance"] > 0 and verdicts["severe"] > 0
+
+    # The devices report 5 minutes an hour: 55 minutes without data are a gap in event time
+    # (allowed: 5 × 60 s), so replay prints a silent pair for every hour of every device.
+    # The worker emits the same pairs, except for gaps its 1 s wall-clock tick had already
+    # reported (the data are months old, so every device looks silent to it).
+    replayed = event_time_silences(r for r in printed if r["kind"] == "quality")
+    streamed = event_time_silences(stack.read_topic(Topic.QUALITY))
+    assert len(replayed) == 2 * len(GAS + WATER) * (HOURS - 1)
+    assert streamed and streamed <= replayed, sorted(streamed - replayed)[:4]
+
+
+def event_time_silences(signals: Iterable[dict[str, Any]]) -> set[tuple[Any, ...]]:
+    """(device, active, observed_at, gap) of the event-time silent signals among ``signals``
+    (replay's quality lines name the signal kind ``signal``, the topic's ``kind``)."""
+    return {
+        (s["device_id"], s["active"], datetime.fromisoformat(s["observed_at"]),
+         s["detail"]["last_event_at"], s["detail"]["gap_seconds"])
+        for s in signals
+        if s.get("signal", s.get("kind")) == "silent" and s["detail"].get("basis") == "event_time"
+    }  # fmt: skip

@@ -309,11 +309,14 @@ def stored_outputs(dsn: str) -> dict[OutputKey, dict[str, Any]]:
 
 
 def replay_outputs(lines: Iterable[dict[str, Any]]) -> dict[OutputKey, dict[str, Any]]:
-    """The replay's JSON lines (aggregates and verdicts), keyed like ``stored_outputs``."""
+    """The replay's JSON lines (aggregates and verdicts; quality lines are left out), keyed
+    like ``stored_outputs``."""
     rows: dict[OutputKey, dict[str, Any]] = {}
     for line in lines:
         fields = dict(line)
         kind = fields.pop("kind")
+        if kind == "quality":
+            continue
         model: AggregateValue | Verdict = (
             Verdict.model_validate(fields)
             if kind == "verdict"
@@ -351,10 +354,10 @@ def running(stack: StreamStack) -> Iterator[StreamStack]:
         stack.stop_all()
 
 
-def replay_lines(registry: Path, input_bytes: bytes) -> list[dict[str, Any]]:
-    """What ``greenwatch replay`` prints for ``input_bytes`` (HJ 212 lines), parsed."""
+def replay_lines(registry: Path, input_bytes: bytes, *options: str) -> list[dict[str, Any]]:
+    """What ``greenwatch replay [options]`` prints for ``input_bytes`` (HJ 212 lines), parsed."""
     done = subprocess.run(
-        [str(GREENWATCH), "replay", "--registry", str(registry), "--input", "-"],
+        [str(GREENWATCH), "replay", "--registry", str(registry), "--input", "-", *options],
         input=input_bytes,
         capture_output=True,
         timeout=120,
