@@ -1,9 +1,10 @@
 """``greenwatch demo``: the whole platform on the local stack, with a simulated province.
 
 Composition only: it starts the stack, migrates, has the simulator write the registry of the
-province it invents, loads it, starts local notification receivers (SMTP + webhook), then runs
-the gateway, a stream worker and the alert service as separate processes (as in production:
-they share nothing but Kafka and PostgreSQL) and finally the simulator, which speaks HJ 212 over
+province it invents, loads it (database, then the registry topic the gateway follows), starts
+local notification receivers (SMTP + webhook), then runs the gateway, a stream worker and the
+alert service as separate processes (as in production: they share nothing but Kafka and
+PostgreSQL) and finally the simulator, which speaks HJ 212 over
 TCP to the gateway faster than real time. Every few seconds it prints a summary read from the
 gateway's metrics and the database.
 """
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -26,6 +27,7 @@ import typer
 from deploy import stack
 from deploy.migrate import migrate
 from deploy.registry_store import store_registry
+from deploy.registry_topic import publish_registry, registry_topic
 from greenwatch.demo_sinks import LocalSinks, free_port
 from greenwatch.demo_summary import DemoSummary, read_summary
 from greenwatch.settings import Settings, database_dsn, kafka_servers
@@ -57,6 +59,8 @@ class Component:
     name: str
     args: list[str]
     log: Path
+    unset: tuple[str, ...] = ()
+    """Environment variables this component must not see."""
     process: subprocess.Popen[bytes] | None = None
     _log_handle: TextIO | None = field(default=None, repr=False)
 
@@ -65,7 +69,7 @@ class Component:
         self._log_handle = self.log.open("w", encoding="utf-8")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "greenwatch", *self.args],
-            env=env,
+            env={name: value for name, value in env.items() if name not in self.unset},
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -96,10 +100,15 @@ def _echo(message: str) -> None:
 
 
 def _prepare_database(settings: Settings, registry: Registry) -> None:
+    """Migrate, then load the registry as ``greenwatch db load-registry`` does: store it, then
+    publish it to the registry topic the gateway follows."""
     with psycopg.connect(database_dsn(settings), autocommit=True) as conn:
         report = migrate(conn)
         store_registry(conn, registry)
     _echo(f"database: {report.flavor}, migrations applied {len(report.applied)}")
+    topic = registry_topic(settings.topic_prefix)
+    record = publish_registry(kafka_servers(settings), topic, registry, datetime.now(UTC))
+    _echo(f"registry {registry.version} published to {record.topic} (offset {record.offset})")
 
 
 def _run_simulator_registry(registry_file: Path, options: list[str]) -> None:
@@ -315,6 +324,7 @@ def _components(
                 *("--port", str(gateway_port), "--metrics-port", str(metrics_port)),
             ],
             logs / "gateway.log",
+            unset=("GREENWATCH_REGISTRY_FILE",),  # it follows the registry topic instead
         ),
         Component("worker", ["worker"], logs / "worker.log"),
         Component("alerts", ["alerts", "run"], logs / "alerts.log"),
