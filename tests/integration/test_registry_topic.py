@@ -124,7 +124,7 @@ def test_unreachable_kafka_fails_after_the_database_has_the_version(settings: Se
 def test_a_registry_larger_than_a_default_kafka_record_round_trips(
     services: Any, prefix: str
 ) -> None:
-    """3 000 enterprises: 2.7 MB of JSON, over Kafka's default 1 MB record limit."""
+    """3 000 enterprises: 2.6 MB of JSON, over the producer's default 1 MB request limit."""
     big = build_province(3000, 1, 0.3, 0.2).registry
     assert len(big.model_dump_json()) > 2_000_000
     topic = registry_topic(prefix)
