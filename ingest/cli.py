@@ -83,23 +83,29 @@ def _registry_source(settings: Settings, path: Path | None, wait_s: float) -> _R
     follower = RegistryFollower(kafka_servers(settings), topic, "greenwatch-gateway-registry")
     try:
         record = follower.latest(wait_s)
-    except NoRegistryPublished:
+    except BaseException as error:
         follower.close()
+        _refuse_to_start(error, topic.name, wait_s)
+        raise
+    origin = f"following {topic.name} from offset {record.offset}, hot reload"
+    return _RegistrySource(record.registry, origin, follower)
+
+
+def _refuse_to_start(error: BaseException, topic: str, wait_s: float) -> None:
+    """Exit 2 with the reason when the registry topic has no usable registry."""
+    if isinstance(error, NoRegistryPublished):
         _err.print(
-            f"[red]no registry published on {topic.name} (waited {wait_s:g} s): run "
+            f"[red]no registry published on {topic} (waited {wait_s:g} s): run "
             "`greenwatch db load-registry FILE`, or give --registry FILE[/red]",
             soft_wrap=True,
         )
         raise typer.Exit(2) from None
-    except InvalidRegistryRecord as error:
-        follower.close()
+    if isinstance(error, InvalidRegistryRecord):
         _err.print(
             f"[red]{error}: publish a valid one with `greenwatch db load-registry`[/red]",
             soft_wrap=True,
         )
         raise typer.Exit(2) from None
-    origin = f"following {topic.name} from offset {record.offset}, hot reload"
-    return _RegistrySource(record.registry, origin, follower)
 
 
 def _registries(follower: RegistryFollower) -> RegistryUpdates:
@@ -110,13 +116,19 @@ def _registries(follower: RegistryFollower) -> RegistryUpdates:
 
 
 def _log_to_stderr(*names: str) -> None:
-    """Registry swaps and follower warnings as timestamped lines on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Registry swaps and follower warnings as timestamped lines on stderr (once per logger,
+    however often the command runs in one process)."""
+    handler = _StderrLines(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for name in names:
         logger = logging.getLogger(name)
         logger.setLevel(logging.INFO)
-        logger.addHandler(handler)
+        if not any(isinstance(known, _StderrLines) for known in logger.handlers):
+            logger.addHandler(handler)
+
+
+class _StderrLines(logging.StreamHandler):  # type: ignore[type-arg]
+    """The CLI's own log handler (recognised so that it is added once)."""
 
 
 @gateway_app.command("hj212")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "gateway"))
 from gateway_fixtures import DEVICE, frame, registry_of
@@ -51,6 +51,13 @@ def _gateway(services: Any, prefix: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*command, *args], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
     )
+
+
+def _produce(services: Any, topic: str, value: bytes) -> None:
+    """A record from some other producer than ``load-registry``."""
+    producer = KafkaProducer(bootstrap_servers=services.kafka_bootstrap)
+    producer.send(topic, key=b"520000", value=value).get(timeout=30)
+    producer.close()
 
 
 def _wait_for_version(metrics_port: int, version: str, timeout_s: float = 30) -> None:
@@ -95,6 +102,7 @@ def test_gateway_follows_published_registries_without_restart(services: Any, pre
             refused = _answer(newcomer, ADDED)
             assert (refused.cn, refused.cp_params["QnRtn"]) == ("9011", "4")  # MN error
 
+            _produce(services, topic.name, b'{"format": 1, "version": "broken"}')
             second = registry_of("ed-2", ADDED)  # ADDED joins, DEVICE leaves
             publish_registry(services.kafka_bootstrap, topic, second, datetime.now(UTC))
             _wait_for_version(metrics_port, "ed-2")
@@ -107,7 +115,22 @@ def test_gateway_follows_published_registries_without_restart(services: Any, pre
         _, stderr = gateway.communicate(timeout=30)
     assert gateway.returncode == 0, stderr
     assert f"registry ed-1 (following {topic.name} from offset 0, hot reload)" in stderr
+    assert f"registry topic {topic.name}@1 skipped: not a valid registry" in stderr
     assert "registry ed-1 → ed-2: 1 enterprises, 1 devices" in stderr
+
+
+def test_gateway_refuses_to_start_on_a_record_that_is_not_a_registry(
+    services: Any, prefix: str
+) -> None:
+    topic = registry_topic(prefix)
+    publish_registry(
+        services.kafka_bootstrap, topic, registry_of("ed-1", DEVICE), datetime.now(UTC)
+    )
+    _produce(services, topic.name, b"not json")
+    gateway = _gateway(services, prefix, "--port", str(free_port()))
+    _, stderr = gateway.communicate(timeout=60)
+    assert gateway.returncode == 2
+    assert f"{topic.name}@1: not a valid registry" in stderr
 
 
 def test_gateway_refuses_to_start_on_an_empty_registry_topic(services: Any, prefix: str) -> None:
