@@ -23,6 +23,17 @@ _VERDICTS = "SELECT status, count(*) FROM verdicts GROUP BY 1 ORDER BY 1"
 _ALERTS = "SELECT level, state, count(*) FROM alerts GROUP BY 1, 2 ORDER BY 1, 2"
 _OUTBOX = "SELECT status, count(*) FROM notification_outbox GROUP BY 1 ORDER BY 1"
 _EVENTS = "SELECT kind, count(*) FROM alert_events GROUP BY 1 ORDER BY 2 DESC"
+_QUALITY = """
+SELECT a.rule, string_agg(DISTINCT a.subject, ', ' ORDER BY a.subject),
+       count(e.event_id) FILTER (WHERE e.kind = 'fired'),
+       count(e.event_id) FILTER (WHERE e.kind = 'resolved')
+  FROM alerts a LEFT JOIN alert_events e USING (alert_id)
+ WHERE a.rule LIKE 'quality.%' AND a.episode > 0
+ GROUP BY a.rule
+ ORDER BY a.rule"""
+"""Data-quality alerts by rule: the devices, and how many episodes fired and resolved (a
+device silent in event time, e.g. an outage seen only when its data resume, fires and
+resolves at once)."""
 _ALERT_LIST = """
 SELECT a.alert_id, a.level, a.state, a.basis, coalesce(e.name, a.enterprise_id)
   FROM alerts a LEFT JOIN enterprises e USING (enterprise_id)
@@ -44,6 +55,7 @@ class DemoSummary:
     outbox: dict[str, int] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
     alert_list: list[str] = field(default_factory=list)
+    quality: list[str] = field(default_factory=list)
     emails: int = 0
     webhooks: int = 0
 
@@ -77,6 +89,8 @@ class DemoSummary:
         """The alert history in brief: events by kind and the alerts above data quality."""
         lines = [f"alert events: {_fmt(self.events) or 'none'}"]
         lines += [f"  {line}" for line in self.alert_list]
+        lines.append("data-quality alerts:" + ("" if self.quality else " none"))
+        lines += [f"  {line}" for line in self.quality]
         return "\n".join(lines)
 
 
@@ -123,6 +137,10 @@ def read_summary(dsn: str, metrics_url: str, sinks: LocalSinks) -> DemoSummary:
             }
             summary.outbox = {str(s): int(n) for s, n in conn.execute(_OUTBOX)}
             summary.events = {str(k): int(n) for k, n in conn.execute(_EVENTS)}
+            summary.quality = [
+                f"{rule:<18} fired {fired}, resolved {resolved}: {devices}"
+                for rule, devices, fired, resolved in conn.execute(_QUALITY)
+            ]
             summary.alert_list = [
                 f"{AlertLevel(level).name.lower():<26} {state:<9} {alert_id} ({name}; {basis})"
                 for alert_id, level, state, basis, name in conn.execute(_ALERT_LIST)
