@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,7 @@ def test_cli_migrate_and_load_registry(pg_schema: Any, services: Any) -> None:
         database_url=pg_schema.dsn,
         kafka_bootstrap=services.kafka_bootstrap,
         state_dir=services.settings.state_dir,
+        topic_prefix=f"test.migrations.{uuid.uuid4().hex[:8]}",  # publishes to its own topic
     )
     runner = CliRunner()
     result = runner.invoke(app, ["db", "migrate"], obj=settings, env={})
