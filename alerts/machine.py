@@ -19,10 +19,10 @@ declared maintenance window (suppressed) or inhibited (exceedance-or-below noise
 whose device is silent); the transition is still recorded, with ``held_back`` in its evidence,
 and the first notice goes out on the first ``Tick`` after the hold ends.
 
-Inputs stamped in the past (``ObservedRaise`` / ``ObservedClear``: a data-quality signal's
-``observed_at``, e.g. the retroactive pair the streams emit when a device's data resume after
-a gap in event time) are applied at their own moment instead of ``now``: first the alert's
-timers that fell due before it run at their due moments (pending → firing at
+Inputs stamped in the past (a ``Raise`` / ``Clear`` with ``observed_at``: a data-quality
+signal's own time stamp, e.g. the retroactive pair the streams emit when a device's data
+resume after a gap in event time) are applied at their own moment instead of ``now``: first
+the alert's timers that fell due before it run at their due moments (pending → firing at
 ``pending_until``, escalation at ``escalate_at``, clearing → resolved at ``clearing_until``),
 then the input; pending and hysteresis are thus measured between the signals' time stamps,
 not between their arrival times. The moment is clamped to [the alert's ``updated_at``,
@@ -35,7 +35,7 @@ Pure: time is passed in; no I/O. Raises ``AlertNotOpen`` when acknowledging an i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -57,20 +57,6 @@ from alerts.model import (
 from schemas.alert import AlertLevel, AlertState
 
 SYSTEM = "system"
-
-
-@dataclass(frozen=True, slots=True)
-class ObservedRaise(Raise):
-    """A ``Raise`` whose condition was observed to start at ``observed_at`` (None: ``now``)."""
-
-    observed_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ObservedClear(Clear):
-    """A ``Clear`` whose condition was observed to end at ``observed_at`` (None: ``now``)."""
-
-    observed_at: datetime | None = None
 
 
 def step(alert: AlertRecord, event: MachineInput, now: datetime, cond: Conditions) -> StepResult:
@@ -105,7 +91,7 @@ def _apply(alert: AlertRecord, event: MachineInput, at: datetime, cond: Conditio
 
 def _moment(alert: AlertRecord, event: MachineInput, now: datetime) -> datetime:
     """When ``event`` happened: its ``observed_at``, within [``alert.updated_at``, ``now``]."""
-    observed = event.observed_at if isinstance(event, ObservedRaise | ObservedClear) else None
+    observed = event.observed_at if isinstance(event, Raise | Clear) else None
     if observed is None or observed >= now:
         return now
     floor = alert.updated_at

@@ -151,6 +151,8 @@ class Raise:
 
     ``pending_for``: how long the condition must hold before the alert fires (0: at once).
     ``escalate_after``: a firing alert still open after this long is escalated (data quality).
+    ``observed_at``: when the condition was observed to start (a data-quality signal's own
+    time stamp; None: the moment the input is applied, see ``alerts.machine``).
     """
 
     level: AlertLevel
@@ -159,15 +161,21 @@ class Raise:
     registry_version: str
     pending_for: timedelta = timedelta(0)
     escalate_after: timedelta | None = None
+    observed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Clear:
-    """The condition has cleared; the alert resolves once it stayed clear for ``clear_for``."""
+    """The condition has cleared; the alert resolves once it stayed clear for ``clear_for``.
+
+    ``observed_at``: when the condition was observed to end (None: the moment the input is
+    applied, see ``alerts.machine``).
+    """
 
     evidence: Mapping[str, Any]
     registry_version: str
     clear_for: timedelta = timedelta(0)
+    observed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

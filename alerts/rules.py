@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts.ladder import Basis, Situation, exceedance_rung
-from alerts.machine import ObservedClear, ObservedRaise
 from alerts.model import QUALITY_RULE_PREFIX, AlertKey, Clear, Mark, Marks, Raise
 from schemas.alert import AlertLevel, QualitySignal
 from schemas.registry import AlertPolicy
@@ -244,7 +243,7 @@ def assess_quality(
 
     Signals are applied in ``observed_at`` order: one not newer than the last applied (a
     replay after a crash, or a stale re-send) changes nothing. Both durations count from the
-    signals' ``observed_at`` (``ObservedRaise``/``ObservedClear``, see ``alerts.machine``), so
+    signals' ``observed_at`` (``Raise``/``Clear.observed_at``, see ``alerts.machine``), so
     a retroactive pair (a device silent in event time, reported when its data resume) gives
     an alert that fired and resolved when the condition held for the pending time.
     """
@@ -266,7 +265,7 @@ def assess_quality(
     }
     machine_input: Raise | Clear
     if signal.active:
-        machine_input = ObservedRaise(
+        machine_input = Raise(
             AlertLevel.DATA_QUALITY,
             Basis.DATA_QUALITY.value,
             evidence,
@@ -276,7 +275,7 @@ def assess_quality(
             observed_at=signal.observed_at,
         )
     else:
-        machine_input = ObservedClear(
+        machine_input = Clear(
             evidence,
             registry_version,
             clear_for=timedelta(minutes=policy.quality_resolve_minutes),

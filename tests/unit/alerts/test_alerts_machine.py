@@ -8,7 +8,7 @@ import pytest
 from alerts_fixtures import T0
 
 from alerts.errors import AlertNotOpen
-from alerts.machine import ObservedClear, ObservedRaise, step
+from alerts.machine import step
 from alerts.model import (
     Acknowledge,
     AlertKey,
@@ -172,8 +172,8 @@ def test_acknowledgement_is_logged_with_the_actor() -> None:
     assert event.evidence == {"note": "已安排检修"}
 
 
-def dq_raise(at: datetime) -> ObservedRaise:
-    return ObservedRaise(
+def dq_raise(at: datetime) -> Raise:
+    return Raise(
         AlertLevel.DATA_QUALITY,
         "data_quality",
         {},
@@ -184,8 +184,8 @@ def dq_raise(at: datetime) -> ObservedRaise:
     )
 
 
-def dq_clear(at: datetime) -> ObservedClear:
-    return ObservedClear({}, "v1", clear_for=10 * MINUTE, observed_at=at)
+def dq_clear(at: datetime) -> Clear:
+    return Clear({}, "v1", clear_for=10 * MINUTE, observed_at=at)
 
 
 def history(*results: StepResult) -> list[tuple[str, datetime]]:
