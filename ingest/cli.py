@@ -30,10 +30,10 @@ from deploy.registry_topic import (
     RegistryFollower,
     registry_topic,
 )
+from deploy.registry_watch import RegistryUpdates
 from greenwatch.settings import Settings, kafka_servers
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
-from ingest.gateway.registry_watch import RegistryUpdates
 from ingest.gateway.runner import RunOptions, serve
 from ingest.hj212 import CHINA_TZ
 from ingest.simulator.episodes import Episode, EpisodeSpecError

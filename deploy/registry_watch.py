@@ -1,11 +1,13 @@
-"""Hot reload of the gateway's registry: a follower that blocks (kafka-python) runs on its own
-thread and hands each new registry to the gateway's event loop.
+"""Hot reload of a registry: a follower that blocks (kafka-python) runs on its own thread and
+hands each new registry to an asyncio event loop. Used by the HJ 212 gateway
+(``ingest.gateway.runner``) and the stream worker (``streams.worker``).
 
 ``RegistryUpdates`` is any callable that, given a stop event, blocks and yields the registries
-published from now on until the event is set; the CLI passes the registry topic's follower
-(``deploy.registry_topic.RegistryFollower.follow``). The watch thread never touches the
-gateway: it prepares each registry (its device index is built there, off the loop) and hands
-it over with ``loop.call_soon_threadsafe``; the swap happens on the loop between two frames.
+published from now on until the event is set; the composition roots pass the registry topic's
+follower (``deploy.registry_topic.RegistryFollower.follow``). The watch thread never touches
+its user: it prepares each registry (its device index is built there, off the loop) and hands
+it over with ``loop.call_soon_threadsafe``; the user decides where the swap happens (the
+gateway between two frames, the worker between two batches).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class RegistryWatch:
 
     ``start`` returns at once; ``stop`` sets the stop event and joins the thread (blocking: call
     it from an executor when on the loop). If ``updates`` raises, the error is logged and the
-    gateway keeps the registry it has (no more hot reload until restart).
+    user keeps the registry it has (no more hot reload until restart).
     """
 
     def __init__(
@@ -38,8 +40,12 @@ class RegistryWatch:
         updates: RegistryUpdates,
         apply: Callable[[Registry], None],
         loop: asyncio.AbstractEventLoop,
+        *,
+        owner: str = "process",
     ) -> None:
+        """``owner`` names the user in the log line of a failed follower."""
         self._updates = updates
+        self._owner = owner
         self._apply = apply
         self._loop = loop
         self._stop = threading.Event()
@@ -63,4 +69,4 @@ class RegistryWatch:
                 with contextlib.suppress(RuntimeError):  # loop closed: we are stopping
                     self._loop.call_soon_threadsafe(self._apply, registry)
         except Exception:
-            _log.exception("registry watch failed: the gateway keeps its current registry")
+            _log.exception("registry watch failed: the %s keeps its current registry", self._owner)
