@@ -129,6 +129,12 @@ class Replay:
         self.stats.decoded += 1
         self.process(self._normalize(packet, received_at))
 
+    def use_registry(self, registry: Registry) -> None:
+        """Decode and judge with ``registry`` from the next line on, as a worker following
+        the registry topic does between two batches (``Engine.use_registry``)."""
+        self._registry = registry
+        self._engine.use_registry(registry)
+
     def process(self, measurements: Sequence[Measurement]) -> None:
         """Hydrate what the engine lacks from the store, store, then ingest one batch."""
         if not measurements:

@@ -31,6 +31,9 @@ Contract (docs/processing.md; /work/notes/engine_contract.md), with these refine
   closed hours of a day from their stored hourly aggregates (``HourSummary`` is all a closed
   hour gives its day), so only the hours a batch touches and the open ones are re-read as
   minutes.
+- ``use_registry(registry)`` swaps in a newly published registry version between two calls:
+  the windows held stay open and close under the new limits, quotas and policy, stamped
+  with the new ``registry_version``; devices the new version lacks are forgotten.
 - Extra read-only ``held_windows()`` (hour buffers, day states) for metrics.
 
 Windows: an hour closes when the device's watermark (the latest event time of its rtd/minute
@@ -82,6 +85,16 @@ class HydrationPlan:
     aggregates, and ``hydrate`` with minutes those it refuses."""
 
 
+@dataclass(frozen=True, slots=True)
+class RegistrySwap:
+    """What ``Engine.use_registry`` changed: the versions and the devices it dropped."""
+
+    previous_version: str
+    version: str
+    dropped: tuple[str, ...]
+    """MNs the engine held state for that the new registry no longer has."""
+
+
 class Engine:
     """Aggregation, judgement and quality signals for every device of one registry.
 
@@ -89,19 +102,17 @@ class Engine:
     """
 
     def __init__(self, registry: Registry) -> None:
-        self._registry = registry
-        self._policy = registry.policy
-        self._grace = timedelta(minutes=registry.policy.grace_minutes)
-        # Data further in the future never advance a watermark; a policy of 0 (no clock-skew
-        # signal) keeps this guard at the default tolerance.
-        skew_s = registry.policy.clock_skew_seconds or AlertPolicy().clock_skew_seconds
-        self._skew = timedelta(seconds=skew_s)
         self._devices: dict[str, DeviceState] = {}
         self._unknown: set[str] = set()
         self._years: dict[YearKey, YearLedger] = {}
-        self._closer = WindowCloser(registry, self._years)
+        self._set_registry(registry)
         self.skipped = 0
         """Measurements of devices the registry does not know, ignored so far."""
+
+    @property
+    def registry_version(self) -> str:
+        """Version of the registry the engine judges with (``Registry.version``)."""
+        return self._registry.version
 
     @property
     def skew(self) -> timedelta:
@@ -138,6 +149,43 @@ class Engine:
                 outlet = state.context.outlet_id
                 for key in [k for k in self._years if k[0] == outlet]:
                     del self._years[key]
+
+    # -- registry (hot reload) ---------------------------------------------------------------
+
+    def use_registry(self, registry: Registry) -> RegistrySwap:
+        """Judge with ``registry`` from now on (a new version published while running).
+
+        Devices it still holds get their new context (outlet, limits, reference O2, quotas,
+        interval, ``registry_version``) and keep their windows: the hours and days that close
+        from now on are aggregated and judged under ``registry`` and carry its version, while
+        outputs already returned stay as they were. Devices it no longer holds are dropped as
+        by ``forget`` (their later data are skipped, as ``normalize_packet`` refuses them);
+        devices it adds start on their first data. The policy (grace, clock-skew bound,
+        silence, validity) is ``registry``'s from now on. Swapping in an equal registry
+        changes no output. Returns what changed, for the log and the metrics.
+        """
+        previous = self._registry.version
+        self._set_registry(registry)
+        dropped: list[str] = []
+        for mn, state in self._devices.items():
+            context = device_context(registry, mn)
+            if context is None:
+                dropped.append(mn)
+            else:
+                state.context = context
+        self.forget(dropped)
+        self._unknown.clear()  # an MN unknown so far may be one the new registry adds
+        return RegistrySwap(previous, registry.version, tuple(sorted(dropped)))
+
+    def _set_registry(self, registry: Registry) -> None:
+        self._registry = registry
+        self._policy = registry.policy
+        self._grace = timedelta(minutes=registry.policy.grace_minutes)
+        # Data further in the future never advance a watermark; a policy of 0 (no clock-skew
+        # signal) keeps this guard at the default tolerance.
+        skew_s = registry.policy.clock_skew_seconds or AlertPolicy().clock_skew_seconds
+        self._skew = timedelta(seconds=skew_s)
+        self._closer = WindowCloser(registry, self._years)
 
     # -- hydration ---------------------------------------------------------------------------
 

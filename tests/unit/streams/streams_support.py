@@ -31,46 +31,49 @@ def _device(mn: str) -> dict[str, Any]:
 def make_registry(**policy: Any) -> Registry:
     """Gas outlet G1 (ULE, 6 % O2, SO2 quota 10 kg/day, 100 kg/year), water outlet W1
     (municipal, COD quota 20 kg/day), heavy-metal water outlet M1."""
-    return parse_registry(
-        {
-            "version": "test-1",
-            "region": {"code": "520000", "name": "test province"},
-            "policy": policy,
-            "enterprises": [
-                {
-                    "id": "E1",
-                    "name": "test plant",
-                    "region_code": "520100",
-                    "industry_code": "4411",
-                    "outlets": [
-                        {
-                            "id": "G1",
-                            "name": "stack",
-                            "medium": "gas",
-                            "standard": "ULE-coal-power",
-                            "load_quotas": {SO2: {"daily_kg": 10.0, "annual_kg": 100.0}},
-                            "devices": [_device(GAS)],
-                        },
-                        {
-                            "id": "W1",
-                            "name": "outfall",
-                            "medium": "water",
-                            "standard": "demo-water-municipal",
-                            "load_quotas": {COD: {"daily_kg": 20.0}},
-                            "devices": [_device(WATER)],
-                        },
-                        {
-                            "id": "M1",
-                            "name": "metals outfall",
-                            "medium": "water",
-                            "standard": "demo-water-heavy-metals",
-                            "devices": [_device(METAL)],
-                        },
-                    ],
-                }
-            ],
-        }
-    )
+    return parse_registry(registry_document(**policy))
+
+
+def registry_document(**policy: Any) -> dict[str, Any]:
+    """``make_registry``'s registry as the plain document (to edit into another version)."""
+    return {
+        "version": "test-1",
+        "region": {"code": "520000", "name": "test province"},
+        "policy": policy,
+        "enterprises": [
+            {
+                "id": "E1",
+                "name": "test plant",
+                "region_code": "520100",
+                "industry_code": "4411",
+                "outlets": [
+                    {
+                        "id": "G1",
+                        "name": "stack",
+                        "medium": "gas",
+                        "standard": "ULE-coal-power",
+                        "load_quotas": {SO2: {"daily_kg": 10.0, "annual_kg": 100.0}},
+                        "devices": [_device(GAS)],
+                    },
+                    {
+                        "id": "W1",
+                        "name": "outfall",
+                        "medium": "water",
+                        "standard": "demo-water-municipal",
+                        "load_quotas": {COD: {"daily_kg": 20.0}},
+                        "devices": [_device(WATER)],
+                    },
+                    {
+                        "id": "M1",
+                        "name": "metals outfall",
+                        "medium": "water",
+                        "standard": "demo-water-heavy-metals",
+                        "devices": [_device(METAL)],
+                    },
+                ],
+            }
+        ],
+    }
 
 
 def measurement(
