@@ -1,16 +1,14 @@
 """``greenwatch alerts``: the alert service and the people's commands around it.
 
 Reads ``Settings`` from ``ctx.obj`` (the CLI root); the registry comes from ``--registry``,
-else ``GREENWATCH_REGISTRY_FILE``, else the newest version loaded into the database. Times
+else ``GREENWATCH_REGISTRY_FILE``, else the newest version loaded into the database; ``alerts
+run`` without a file follows the registry topic instead (``alerts.registry_source``). Times
 without a zone are China time (UTC+8).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import signal
-import threading
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -22,11 +20,10 @@ import typer
 from alerts import admin
 from alerts.errors import AlertsError
 from alerts.model import AlertRecord, MaintenanceWindow, OrderAction
-from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_source import registry_for
 from alerts.routing import CHINA_TIME, Audience, QuietHours
-from alerts.service import AlertService, ServiceOptions
-from greenwatch.settings import Settings, database_dsn, kafka_servers
+from alerts.service_cli import connect, notify_command, run_command, settings_of
+from greenwatch.settings import Settings
 from schemas.alert import AlertLevel
 from schemas.registry import Registry, RegistryError
 
@@ -41,6 +38,9 @@ RegistryOption = Annotated[
 ByOption = Annotated[str, typer.Option("--by", help="Who acts (recorded as the actor).")]
 OutletOption = Annotated[str | None, typer.Option("--outlet", help="Only this outlet.")]
 
+alerts_app.command("run")(run_command)
+alerts_app.command("notify")(notify_command)
+
 
 class Level(StrEnum):
     DATA_QUALITY = "data_quality"
@@ -54,21 +54,8 @@ class Level(StrEnum):
         return AlertLevel[self.name]
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _connect(settings: Settings) -> psycopg.Connection[Any]:
-    try:
-        return psycopg.connect(database_dsn(settings), autocommit=True, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        typer.echo(f"error: cannot connect to PostgreSQL ({exc}); is the stack up?", err=True)
-        raise typer.Exit(2) from exc
 
 
 def _registry(settings: Settings, conn: psycopg.Connection[Any], path: Path | None) -> Registry:
@@ -93,61 +80,6 @@ def parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TIME)
 
 
-@alerts_app.command("run")
-def run_command(
-    ctx: typer.Context,
-    registry_file: RegistryOption = None,
-    group: Annotated[str, typer.Option(help="Kafka consumer group.")] = "greenwatch-alerts",
-    tick_seconds: Annotated[float, typer.Option(help="Timer period (repeats, pending).")] = 5.0,
-    notify: Annotated[bool, typer.Option(help="Run the outbox dispatcher too.")] = True,
-    retry_base_seconds: Annotated[float, typer.Option(help="First retry delay.")] = 10.0,
-    max_attempts: Annotated[int, typer.Option(help="Delivery attempts before giving up.")] = 8,
-) -> None:
-    """Run the alert service until SIGTERM/SIGINT: verdicts + quality signals → alerts."""
-    settings = _settings(ctx)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    with _connect(settings) as conn:
-        registry = _registry(settings, conn, registry_file)
-    options = ServiceOptions(
-        group_id=group,
-        tick_s=tick_seconds,
-        notify=notify,
-        notifier=NotifierOptions(retry_base_s=retry_base_seconds, max_attempts=max_attempts),
-    )
-    service = AlertService(
-        kafka_servers(settings), settings.topic_prefix, database_dsn(settings), registry, options
-    )
-    stop = _stop_on_signals()
-    typer.echo(f"alerts: registry {registry.version}, group {group}")
-    service.run(stop)
-    typer.echo(f"alerts: stopped ({service.counters})")
-
-
-@alerts_app.command("notify")
-def notify_command(
-    ctx: typer.Context,
-    once: Annotated[bool, typer.Option(help="One pass over due notices, then exit.")] = False,
-    retry_base_seconds: Annotated[float, typer.Option(help="First retry delay.")] = 10.0,
-    max_attempts: Annotated[int, typer.Option(help="Delivery attempts before giving up.")] = 8,
-) -> None:
-    """Run only the outbox dispatcher (delivers pending notices through Apprise)."""
-    settings = _settings(ctx)
-    options = NotifierOptions(retry_base_s=retry_base_seconds, max_attempts=max_attempts)
-    dispatcher = Dispatcher(lambda: _connect(settings), options=options)
-    if once:
-        with _connect(settings) as conn:
-            typer.echo(f"notify: {dispatcher.dispatch_once(conn)} attempts")
-        return
-    dispatcher.run(_stop_on_signals())
-
-
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    return stop
-
-
 @alerts_app.command("ack")
 def ack_command(
     ctx: typer.Context,
@@ -157,8 +89,8 @@ def ack_command(
     registry_file: RegistryOption = None,
 ) -> None:
     """Acknowledge an open alert: repeats stop until it escalates."""
-    settings = _settings(ctx)
-    with _connect(settings) as conn:
+    settings = settings_of(ctx)
+    with connect(settings) as conn:
         registry = _registry(settings, conn, registry_file)
         try:
             record = admin.acknowledge(conn, registry, alert_id, by, note, _now())
@@ -177,10 +109,10 @@ def _order(
     effective_from: str | None,
     registry_file: Path | None,
 ) -> None:
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     now = _now()
     start = parse_time(effective_from) if effective_from else now
-    with _connect(settings) as conn:
+    with connect(settings) as conn:
         registry = _registry(settings, conn, registry_file)
         order = admin.new_order(enterprise_id, outlet, action, by, reason, start, now)
         try:
@@ -239,8 +171,8 @@ def lift_command(
     registry_file: RegistryOption = None,
 ) -> None:
     """Lift the orders in force for the enterprise (or that outlet)."""
-    settings = _settings(ctx)
-    with _connect(settings) as conn:
+    settings = settings_of(ctx)
+    with connect(settings) as conn:
         registry = _registry(settings, conn, registry_file)
         try:
             lifted = admin.lift_orders(conn, registry, enterprise_id, outlet, by, _now())
@@ -267,7 +199,7 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
     """List alerts (newest first)."""
-    with _connect(_settings(ctx)) as conn:
+    with connect(settings_of(ctx)) as conn:
         records = admin.list_alerts(conn, enterprise, state)
     for record in records:
         if as_json:
@@ -287,7 +219,7 @@ def history_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
     """An alert's append-only event log (what, when, who, evidence)."""
-    with _connect(_settings(ctx)) as conn:
+    with connect(settings_of(ctx)) as conn:
         rows = admin.alert_history(conn, alert_id)
     for row in rows:
         if as_json:
@@ -307,7 +239,7 @@ def deliveries_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
     """Recent notices with their delivery status (the delivery log)."""
-    with _connect(_settings(ctx)) as conn:
+    with connect(settings_of(ctx)) as conn:
         rows = admin.delivery_log(conn, enterprise, limit)
     for row in rows:
         if as_json:
@@ -336,7 +268,7 @@ def subscribe_command(
     """Subscribe a channel to an enterprise's notices."""
     try:
         quiet_hours = QuietHours.parse(quiet) if quiet else None
-        with _connect(_settings(ctx)) as conn:
+        with connect(settings_of(ctx)) as conn:
             sub = admin.subscribe(
                 conn, enterprise_id, audience, channel, level.level, quiet_hours, by
             )
@@ -358,8 +290,8 @@ def maintenance_command(
     registry_file: RegistryOption = None,
 ) -> None:
     """Declare a maintenance window: notices are held back meanwhile (still recorded)."""
-    settings = _settings(ctx)
-    with _connect(settings) as conn:
+    settings = settings_of(ctx)
+    with connect(settings) as conn:
         registry = _registry(settings, conn, registry_file)
         try:
             enterprise_id, outlet_id = admin.resolve_target(registry, target)

@@ -4,6 +4,10 @@ The service (or a CLI command) loads, in one transaction, the records a batch to
 firing data-quality alerts of the outlets involved (they decide inhibition and evasion), builds
 a ``Batch``, feeds it verdicts, signals, ticks, acknowledgements or orders, then writes
 ``Batch.changed``, ``Batch.events`` and ``Batch.outbox`` in the same transaction.
+
+Every event's evidence records ``alerts_registry_version``: the version of the registry the
+batch applied (ladder policy, enterprises, Art. 7 flags). The event's own ``registry_version``
+stays the one its input was judged under (a verdict's, from the stream worker).
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ from alerts.rules import VerdictContext, assess_quality, assess_verdict, quality
 from schemas.alert import AlertLevel, AlertState, QualitySignal
 from schemas.registry import Enterprise, Registry
 from schemas.verdict import Verdict
+
+ALERTS_REGISTRY_VERSION = "alerts_registry_version"
+"""Evidence key of every event: the registry version the alert service applied."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +174,11 @@ class Batch:
 
     def _step(self, record: AlertRecord, machine_input: MachineInput) -> AlertRecord:
         result = step(record, machine_input, self.now, self._conditions(record))
-        self.events.extend(result.events)
+        version = self.world.registry.version
+        self.events.extend(
+            replace(event, evidence={**event.evidence, ALERTS_REGISTRY_VERSION: version})
+            for event in result.events
+        )
         for intent in result.intents:
             alert = intent.alert
             message = render_alert(intent, self.world.registry)

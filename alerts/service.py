@@ -10,6 +10,12 @@ signals are idempotent in the rules). Every ``tick_s`` the due alerts are ticked
 firing, hysteresis, repeats, persistent data quality). The outbox dispatcher runs in a thread
 beside the loop unless disabled. Database or broker failures end the session; the loop starts
 a new one after a pause and resumes from the committed offsets.
+
+Hot reload: given a ``RegistryFollowThread`` (the registry topic's follower), the loop takes
+the newest published registry at the top of each iteration, i.e. between two batches (and
+their tick), never during one; alert state lives in the database and is untouched by a swap.
+Every input applied afterwards is judged under the new policy, enterprises and Art. 7 flags,
+and every event written afterwards carries its version (``alerts.engine``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pydantic import ValidationError
 from alerts.engine import Batch
 from alerts.errors import PoisonMessage, RejectedInput
 from alerts.notifier import Dispatcher, NotifierOptions
+from alerts.registry_follow import RegistryFollowThread, describe_change
 from alerts.rules import quality_key, verdict_key
 from alerts.store import AlertStore
 from deploy.topics import catalogue_topics, ensure_topics
@@ -116,10 +123,14 @@ class AlertService:
         registry: Registry,
         options: ServiceOptions | None = None,
         clock: Clock = lambda: datetime.now(UTC),
+        updates: RegistryFollowThread | None = None,
     ) -> None:
+        """``registry`` is used from the start; ``updates``, when given, is started by ``run``
+        and each registry it offers replaces the current one between two batches."""
         self._bootstrap = bootstrap
         self._dsn = dsn
         self._registry = registry
+        self._updates = updates
         self._options = options or ServiceOptions()
         self._clock = clock
         self._verdicts = topic_name(prefix, Topic.VERDICTS)
@@ -131,8 +142,38 @@ class AlertService:
         )
         self.counters = Counters()
 
+    @property
+    def registry(self) -> Registry:
+        """The registry inputs are applied under now."""
+        return self._registry
+
+    def take_registry_update(self) -> bool:
+        """Swap in the newest registry the follower offered, if any (non-blocking). Call only
+        between batches. Returns whether the registry changed."""
+        offer = self._updates.inbox.take() if self._updates is not None else None
+        if offer is None:
+            return False
+        previous, self._registry = self._registry, offer.registry
+        log.info(
+            "alerts: registry %s → %s (%s)%s; applies from the next batch",
+            previous.version,
+            offer.registry.version,
+            describe_change(previous, offer.registry),
+            f"; {offer.superseded} version(s) superseded unused" if offer.superseded else "",
+        )
+        return True
+
     def run(self, stop: threading.Event) -> None:
         """Consume, apply, notify until ``stop``; restarts the session after failures."""
+        if self._updates is not None:
+            self._updates.start()
+        try:
+            self._run(stop)
+        finally:
+            if self._updates is not None:
+                self._updates.stop()
+
+    def _run(self, stop: threading.Event) -> None:
         dispatcher_thread = None
         if self._options.notify:
             dispatcher = Dispatcher(
@@ -188,6 +229,7 @@ class AlertService:
         next_report = time.monotonic() + 30
         log.info("alerts: consuming %s, %s", self._verdicts, self._quality)
         while not stop.is_set():
+            self.take_registry_update()
             polled = consumer.poll(timeout_ms=self._options.poll_ms)
             records = [r for batch in polled.values() for r in batch]
             if records:

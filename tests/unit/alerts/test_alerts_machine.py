@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -236,3 +237,25 @@ def test_an_observed_time_never_moves_an_alert_back_nor_past_now() -> None:
     assert before_it.clearing_until == T0 + 30 * MINUTE  # counted from T0 + 20 min
     future = step(blank(QKEY), dq_raise(T0 + timedelta(hours=1)), T0, COND).alert
     assert future.opened_at == T0 and future.pending_until == T0 + 5 * MINUTE
+
+
+def test_in_accelerated_time_a_tick_between_a_pair_puts_its_clearing_on_the_wall_clock() -> None:
+    # Why the simulator's accelerated registry keeps quality_pending/resolve_minutes at 0
+    # (ingest/cli.py): a calibration episode of 2 simulated hours lasts 4 s of wall time at
+    # 1800×. Its Raise is stamped in the (simulated) past, the service's tick fires it at
+    # wall-clock `now`, and the Clear stamped 2 simulated hours later is then clamped to that
+    # tick: the alert resolves quality_resolve_minutes of wall time later, after the demo.
+    # With both durations 0 it fires at its stamp and resolves as soon as the Clear arrives.
+    wall = T0 + timedelta(hours=12)
+    start, end = T0, T0 + timedelta(hours=2)
+    raised = step(blank(QKEY), dq_raise(start), wall, COND)
+    ticked = step(raised.alert, Tick(), wall + timedelta(seconds=2), COND)
+    cleared = step(ticked.alert, dq_clear(end), wall + timedelta(seconds=4), COND)
+    assert cleared.alert.state is AlertState.FIRING
+    assert cleared.alert.clearing_until == wall + timedelta(seconds=2) + 10 * MINUTE
+    at_once = Clear({}, "v1", observed_at=end)
+    fired = step(blank(QKEY), replace(dq_raise(start), pending_for=timedelta(0)), wall, COND)
+    ticked = step(fired.alert, Tick(), wall + timedelta(seconds=2), COND)
+    resolved = step(ticked.alert, at_once, wall + timedelta(seconds=4), COND)
+    assert resolved.alert.state is AlertState.RESOLVED
+    assert history(fired)[0] == ("fired", start)

@@ -1,0 +1,149 @@
+"""``greenwatch alerts run`` and ``alerts notify``: the long-running alert processes.
+
+Composition only: reads ``Settings`` from ``ctx.obj``, picks the service's registry
+(``alerts.registry_source.service_registry``: a file read once, else the registry topic
+followed for hot reload, else the database's newest), builds the service and runs it until
+SIGTERM/SIGINT. ``alerts.cli`` registers these commands on ``alerts_app``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import psycopg
+import typer
+from kafka.errors import KafkaError
+
+from alerts.notifier import Dispatcher, NotifierOptions
+from alerts.registry_follow import RegistryFollowThread, RegistryInbox
+from alerts.registry_source import ServiceRegistry, service_registry
+from alerts.service import AlertService, ServiceOptions
+from greenwatch.settings import Settings, database_dsn, kafka_servers
+from schemas.registry import RegistryError
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The CLI root's settings."""
+    settings: Settings = ctx.obj
+    return settings
+
+
+def connect(settings: Settings) -> psycopg.Connection[Any]:
+    """An autocommit connection; exits 2 with a hint when PostgreSQL does not answer."""
+    try:
+        return psycopg.connect(database_dsn(settings), autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        typer.echo(f"error: cannot connect to PostgreSQL ({exc}); is the stack up?", err=True)
+        raise typer.Exit(2) from exc
+
+
+RunRegistryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--registry",
+        help="Registry YAML (default: GREENWATCH_REGISTRY_FILE), read once at start: no hot "
+        "reload. Without either, the service starts from the latest registry published on the "
+        "topic PREFIX.registry (`greenwatch db load-registry`), or from the database's newest "
+        "version when none is published yet, and swaps in every version published later, "
+        "between two batches.",
+    ),
+]
+
+
+def _service_registry(
+    settings: Settings, conn: psycopg.Connection[Any], path: Path | None, wait_s: float
+) -> ServiceRegistry:
+    bootstrap = kafka_servers(settings)
+    try:
+        return service_registry(
+            path or settings.registry_file, conn, bootstrap, settings.topic_prefix, wait_s
+        )
+    except RegistryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except KafkaError as exc:
+        typer.echo(
+            f"error: cannot read the registry topic at {bootstrap} ({exc!r}); is the stack up? "
+            "(or give --registry FILE)",
+            err=True,
+        )
+        raise typer.Exit(2) from exc
+
+
+def run_command(
+    ctx: typer.Context,
+    registry_file: RunRegistryOption = None,
+    registry_wait: Annotated[
+        float,
+        typer.Option(
+            help="Following the topic: seconds to wait for a first registry on it before "
+            "starting from the database's."
+        ),
+    ] = 3.0,
+    group: Annotated[str, typer.Option(help="Kafka consumer group.")] = "greenwatch-alerts",
+    tick_seconds: Annotated[float, typer.Option(help="Timer period (repeats, pending).")] = 5.0,
+    notify: Annotated[bool, typer.Option(help="Run the outbox dispatcher too.")] = True,
+    retry_base_seconds: Annotated[float, typer.Option(help="First retry delay.")] = 10.0,
+    max_attempts: Annotated[int, typer.Option(help="Delivery attempts before giving up.")] = 8,
+) -> None:
+    """Run the alert service until SIGTERM/SIGINT: verdicts + quality signals → alerts."""
+    settings = settings_of(ctx)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with connect(settings) as conn:
+        start = _service_registry(settings, conn, registry_file, registry_wait)
+    follower = start.follower
+    updates = None
+    if follower is not None:
+        updates = RegistryFollowThread(
+            lambda stop: (record.registry for record in follower.follow(stop)), RegistryInbox()
+        )
+    options = ServiceOptions(
+        group_id=group,
+        tick_s=tick_seconds,
+        notify=notify,
+        notifier=NotifierOptions(retry_base_s=retry_base_seconds, max_attempts=max_attempts),
+    )
+    service = AlertService(
+        kafka_servers(settings),
+        settings.topic_prefix,
+        database_dsn(settings),
+        start.registry,
+        options,
+        updates=updates,
+    )
+    stop = _stop_on_signals()
+    typer.echo(f"alerts: registry {start.registry.version} from {start.origin}, group {group}")
+    try:
+        service.run(stop)
+    finally:
+        if follower is not None:
+            follower.close()
+    typer.echo(f"alerts: stopped ({service.counters}, registry {service.registry.version})")
+
+
+def notify_command(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option(help="One pass over due notices, then exit.")] = False,
+    retry_base_seconds: Annotated[float, typer.Option(help="First retry delay.")] = 10.0,
+    max_attempts: Annotated[int, typer.Option(help="Delivery attempts before giving up.")] = 8,
+) -> None:
+    """Run only the outbox dispatcher (delivers pending notices through Apprise)."""
+    settings = settings_of(ctx)
+    options = NotifierOptions(retry_base_s=retry_base_seconds, max_attempts=max_attempts)
+    dispatcher = Dispatcher(lambda: connect(settings), options=options)
+    if once:
+        with connect(settings) as conn:
+            typer.echo(f"notify: {dispatcher.dispatch_once(conn)} attempts")
+        return
+    dispatcher.run(_stop_on_signals())
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
