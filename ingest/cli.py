@@ -273,11 +273,21 @@ def _parse_gateway(text: str) -> tuple[str, int]:
 
 
 def _for_accelerated_time(province: Province) -> Province:
-    """The registry of a run faster than real time. Every frame's DataTime then runs ahead of
-    its arrival, so the clock-skew check is off (``clock_skew_seconds: 0``); and a simulated
-    hour passes in seconds, so data-quality alerts, whose pending and clearing delays are
-    wall-clock minutes, fire and clear at once (``quality_pending_minutes: 0``,
-    ``quality_resolve_minutes: 0``)."""
+    """The registry of a run faster than real time. Every frame's DataTime then runs away
+    from its arrival, so the clock-skew check is off (``clock_skew_seconds: 0``).
+
+    Data-quality alerts fire and clear at once (``quality_pending_minutes: 0``,
+    ``quality_resolve_minutes: 0``). Still needed, although the alert service applies a
+    signal at its own ``observed_at`` (alerts/machine.py): that holds only until the service's
+    wall-clock tick touches the alert. A ``flagged`` or ``flatline`` episode (calibration,
+    maintenance: 2 simulated hours are 4 s at 1800×) is raised at its simulated start; a tick
+    fires it (pending over) or repeats its notice at wall-clock now; the clear stamped at the
+    episode's simulated end is then clamped to that tick, so with production durations the
+    alert would resolve ``quality_resolve_minutes`` of wall time later, after the demo.
+    Simulated time past the wall clock (``--start now``) is applied at now, so there every
+    duration is wall-clock minutes. Only the event-time ``silent`` pair (one batch, no tick
+    between) would do without this. Pinned by tests/unit/alerts/test_alerts_machine.py
+    ``test_in_accelerated_time_a_tick_between_a_pair_puts_its_clearing_on_the_wall_clock``."""
     accelerated = {
         "clock_skew_seconds": 0,
         "quality_pending_minutes": 0,
