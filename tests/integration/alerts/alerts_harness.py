@@ -144,7 +144,8 @@ class Receivers:
 
 
 class ServiceProcess:
-    """``greenwatch alerts run`` as a real process with the test's settings."""
+    """``greenwatch alerts run`` as a real process with the test's settings: with their
+    registry file, or (``registry_file`` None) following the registry topic."""
 
     def __init__(self, settings: Settings, log: Path, group: str) -> None:
         self._settings = settings
@@ -152,20 +153,23 @@ class ServiceProcess:
         self._group = group
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, *extra: str) -> None:
         env = dict(os.environ)
+        env.pop("GREENWATCH_REGISTRY_FILE", None)
         env.update(
             GREENWATCH_KAFKA_BOOTSTRAP=str(self._settings.kafka_bootstrap),
             GREENWATCH_DATABASE_URL=self._settings.database_url.get_secret_value()
             if self._settings.database_url
             else "",
             GREENWATCH_TOPIC_PREFIX=self._settings.topic_prefix,
-            GREENWATCH_REGISTRY_FILE=str(self._settings.registry_file),
+            PYTHONUNBUFFERED="1",
         )
+        if self._settings.registry_file is not None:
+            env["GREENWATCH_REGISTRY_FILE"] = str(self._settings.registry_file)
         with self._log.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(GREENWATCH), "alerts", "run", "--group", self._group, "--tick-seconds",
-                 "0.3", "--retry-base-seconds", "0.3"],
+                 "0.3", "--retry-base-seconds", "0.3", *extra],
                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )  # fmt: skip
 
@@ -192,8 +196,10 @@ def build_verdict(
     site: tuple[str, str, str] = POWER,
     factor: str = "a21026",
     limit: float = 35.0,
+    registry_version: str = "alerts-it-1",
 ) -> Verdict:
-    """An hourly verdict ``hour`` hours after T0 (value 0.5/0.9/1.5/3.5 × limit by status)."""
+    """An hourly verdict ``hour`` hours after T0 (value 0.5/0.9/1.5/3.5 × limit by status),
+    judged under ``registry_version``."""
     value = {"compliant": 0.5, "warning": 0.9, "exceedance": 1.5, "severe": 3.5}.get(status, 0.0)
     return Verdict(
         enterprise_id=site[0], outlet_id=site[1], factor=factor,
@@ -202,7 +208,7 @@ def build_verdict(
         ratio=value, status=VerdictStatus(status),
         standard="ULE-coal-power" if site == POWER else None,
         evidence={"valid_minutes": 60, "flag_counts": {"N": 60}},
-        registry_version="alerts-it-1",
+        registry_version=registry_version,
     )  # fmt: skip
 
 
@@ -222,9 +228,10 @@ class Feed:
         factor: str = "a21026",
         limit: float = 35.0,
         revision: int | None = None,
+        registry_version: str = "alerts-it-1",
     ) -> Verdict:
         """Send a verdict (with a ``revision`` header, as the streams do, when given)."""
-        item = build_verdict(hour, status, site, factor, limit)
+        item = build_verdict(hour, status, site, factor, limit, registry_version)
         headers = [("revision", str(revision).encode())] if revision is not None else None
         self.raw(self.verdicts, site[1], item.model_dump_json().encode(), headers)
         return item

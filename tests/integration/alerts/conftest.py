@@ -6,6 +6,7 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ from typer.testing import CliRunner
 
 from deploy.migrate import migrate
 from deploy.registry_store import store_registry
+from deploy.registry_topic import RegistryRecord, publish_registry, registry_topic
 from greenwatch.cli import app
 from greenwatch.settings import Settings
-from schemas.registry import load_registry
+from schemas.registry import load_registry, parse_registry
 from schemas.topics import Topic, topic_name
 
 EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "demo-province.yaml"
@@ -65,14 +67,40 @@ class AlertsEnv:
         rows = self.query("SELECT state, level, episode FROM alerts WHERE alert_id = %s", alert_id)
         return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
+    def publish(self, document: dict[str, Any]) -> RegistryRecord:
+        """Publish a registry document on the test's registry topic, as load-registry does."""
+        registry = parse_registry(document, "test")
+        bootstrap = str(self.settings.kafka_bootstrap)
+        return publish_registry(bootstrap, registry_topic(self.prefix), registry, datetime.now(UTC))
+
+
+def registry_document(version: str = "alerts-it-1", **policy: Any) -> dict[str, Any]:
+    """The demo province as the tests' registry: ``version``, TEST_POLICY, then ``policy``."""
+    document: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text("utf-8"))
+    document["version"] = version
+    document["policy"] = {**document.get("policy", {}), **TEST_POLICY, **policy}
+    return document
+
 
 @pytest.fixture
 def alerts_env(services: Any, pg_schema: Any, tmp_path: Path) -> Iterator[AlertsEnv]:
-    document = yaml.safe_load(EXAMPLE.read_text("utf-8"))
-    document["version"] = "alerts-it-1"
-    document["policy"] = {**document.get("policy", {}), **TEST_POLICY}
+    """The service reads the test's registry file (also stored in the database)."""
+    with _alerts_env(services, pg_schema, tmp_path, follow=False) as env:
+        yield env
+
+
+@pytest.fixture
+def following_env(services: Any, pg_schema: Any, tmp_path: Path) -> Iterator[AlertsEnv]:
+    """No registry file: the service follows the test's registry topic (empty at first; the
+    database holds version alerts-it-1)."""
+    with _alerts_env(services, pg_schema, tmp_path, follow=True) as env:
+        yield env
+
+
+@contextlib.contextmanager
+def _alerts_env(services: Any, pg_schema: Any, tmp_path: Path, follow: bool) -> Iterator[AlertsEnv]:
     registry_file = tmp_path / "registry.yaml"
-    registry_file.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
+    registry_file.write_text(yaml.safe_dump(registry_document(), allow_unicode=True), "utf-8")
     with psycopg.connect(pg_schema.dsn, autocommit=True) as conn:
         migrate(conn)
         store_registry(conn, load_registry(registry_file))
@@ -87,7 +115,7 @@ def alerts_env(services: Any, pg_schema: Any, tmp_path: Path) -> Iterator[Alerts
         kafka_bootstrap=services.kafka_bootstrap,
         database_url=pg_schema.dsn,
         topic_prefix=prefix,
-        registry_file=registry_file,
+        registry_file=None if follow else registry_file,
         state_dir=services.settings.state_dir,
     )
     receivers = Receivers()
@@ -103,4 +131,7 @@ def alerts_env(services: Any, pg_schema: Any, tmp_path: Path) -> Iterator[Alerts
         receivers.stop()
         with contextlib.suppress(Exception):
             admin.delete_topics(topics)
+        if follow:
+            with contextlib.suppress(Exception):
+                admin.delete_topics([registry_topic(prefix).name])
         admin.close()
