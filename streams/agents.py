@@ -36,6 +36,7 @@ from typing import Any, Final, cast
 
 import faust
 
+from schemas.registry import Registry
 from streams.app import StreamTopics, WorkerTuning
 from streams.metrics import StreamMetrics
 from streams.pipeline import BatchOutcome, Pipeline, PreparedBatch, RawRecord
@@ -125,6 +126,18 @@ class CommitLane:
         self._publisher = publisher
         self._ordering = asyncio.Lock()
         self._previous: asyncio.Task[None] | None = None
+        self._swaps: set[asyncio.Task[None]] = set()
+
+    def swap_registry(self, registry: Registry) -> None:
+        """Queue ``registry`` to be swapped in between two batches (``prepare_registry``).
+
+        Call on the event loop (``deploy.registry_watch.RegistryWatch`` hands it over there);
+        returns at once. Swaps queued one after the other are applied in that order.
+        """
+        run = self.run(functools.partial(self._pipeline.prepare_registry, registry), None)
+        task = asyncio.get_running_loop().create_task(run)
+        self._swaps.add(task)
+        task.add_done_callback(self._swaps.discard)
 
     async def run(
         self,
@@ -193,8 +206,9 @@ def register_agents(
     pipeline: Pipeline,
     tuning: WorkerTuning,
     metrics: StreamMetrics | None = None,
-) -> None:
-    """Add the raw-topic and dead-letter agents, the tick timer and the rebalance hook."""
+) -> CommitLane:
+    """Add the raw-topic and dead-letter agents, the tick timer and the rebalance hook; the
+    lane their batches go through (``CommitLane.swap_registry`` queues a registry swap)."""
     publisher = Publisher(app, topics, metrics)
 
     lane = CommitLane(pipeline, publisher)
@@ -246,3 +260,4 @@ def register_agents(
 
     # mode's handler type spells the keyword-only ``signal`` argument in a way mypy rejects.
     app.on_partitions_assigned.connect(cast(Any, on_assigned))
+    return lane

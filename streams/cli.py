@@ -122,10 +122,22 @@ def worker_command(
         0, min=0, help="Serve Prometheus metrics on 127.0.0.1:PORT (0: off)."
     ),
     loglevel: str = typer.Option("info", help="faust/worker log level."),
+    registry: Path | None = typer.Option(
+        None,
+        "--registry",
+        help="Registry YAML (default: GREENWATCH_REGISTRY_FILE), read once: no hot reload. "
+        "Without either, the worker follows the registry topic PREFIX.registry "
+        "(`greenwatch db load-registry`) and swaps in every version published, between "
+        "two batches.",
+    ),
+    registry_wait: float = typer.Option(
+        30.0, min=0.0, help="Following the topic: seconds to wait for a first registry."
+    ),
 ) -> None:
     """Run one stream worker: raw HJ 212 topic → measurements, aggregates and verdicts in
     PostgreSQL → hourly/verdicts/quality topics. Start several to share the partitions;
-    stops on SIGTERM/SIGINT. Exit code 2 when it cannot start (no registry, no Kafka)."""
+    stops on SIGTERM/SIGINT. Exit code 2 when it cannot start (invalid registry file, no
+    registry published on the topic within --registry-wait, no Kafka)."""
     from streams.worker import WorkerError, WorkerOptions, run_worker  # kafka-python: slow import
 
     tuning = WorkerTuning(
@@ -136,7 +148,7 @@ def worker_command(
         session_timeout_s=session_timeout,
     )
     try:
-        run_worker(ctx.obj, WorkerOptions(tuning, metrics_port, loglevel))
+        run_worker(ctx.obj, WorkerOptions(tuning, metrics_port, loglevel, registry, registry_wait))
     except WorkerError as error:
         typer.echo(f"worker: {error.reason}", err=True)
         raise typer.Exit(2) from None

@@ -18,6 +18,9 @@ Names (all prefixed ``greenwatch_streams_``):
 - ``batch_size``                     raw messages per processed batch
 - ``consumer_lag{partition}``        high watermark − last processed offset per raw partition
 - ``assigned_partitions``            raw-topic partitions this worker owns (after a rebalance)
+- ``registry_info{version}``         1, labelled with the registry version the engine judges
+                                     with (every verdict records it)
+- ``registry_swaps_total``           registry versions swapped in from the registry topic
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class StreamMetrics:
     batch_size: Histogram
     consumer_lag: Gauge
     assigned_partitions: Gauge
+    registry_info: Gauge
+    registry_swaps: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry = REGISTRY) -> StreamMetrics:
@@ -106,4 +111,21 @@ class StreamMetrics:
                 "Raw topic partitions owned by this worker.",
                 registry=registry,
             ),
+            registry_info=Gauge(
+                f"{_PREFIX}_registry_info",
+                "Registry version in use (value 1).",
+                ["version"],
+                registry=registry,
+            ),
+            registry_swaps=Counter(
+                f"{_PREFIX}_registry_swaps",
+                "Registry versions swapped in from the registry topic since start.",
+                registry=registry,
+            ),
         )
+
+    def show_registry(self, version: str, previous: str | None = None) -> None:
+        """``registry_info`` says ``version`` (no longer ``previous``)."""
+        if previous is not None and previous != version:
+            self.registry_info.remove(previous)
+        self.registry_info.labels(version).set(1)

@@ -20,6 +20,11 @@ A batch taken from the raw topic goes through two stages, each run in a thread b
        Commits happen one at a time, in the order batches were prepared, so the last write of
        a natural key is always the engine's latest value.
 
+A new registry version (the worker following the registry topic) goes through the same lane
+as a batch: ``prepare_registry`` swaps it into the decoder and the engine between two
+batches, so every batch is decoded and judged under one registry, and every output carries
+the ``registry_version`` it was judged under.
+
 The agent prepares batch n + 1 while batch n is committed, publishes each ``BatchOutcome``
 and only then acks that batch's messages. The engine is the pure ``streams.domain`` Engine
 (the same object ``greenwatch replay`` drives), passed in by the composition root; this
@@ -212,6 +217,8 @@ class Pipeline:
         self._store = store
         self._metrics = metrics
         self._engine = engine_factory(registry)
+        if metrics is not None:
+            metrics.show_registry(registry.version)
         self._engine_lock = threading.Lock()
         self._seen_partitions: dict[str, int] = {}
         self._order = threading.Condition()
@@ -259,7 +266,8 @@ class Pipeline:
             self._engine.expect(mine, now)
 
     def prepare(self, records: Sequence[RawRecord]) -> PreparedBatch:
-        """Decode a batch and run the engine over it (reading the store when it must)."""
+        """Decode a batch and run the engine over it (reading the store when it must).
+        Calls to ``prepare``, ``prepare_tick`` and ``prepare_registry`` must not overlap."""
         decoded = decode_records(records, self._registry, self._normalize)
         with self._engine_lock:
             self._seen_partitions.update(decoded.partitions)
@@ -270,6 +278,25 @@ class Pipeline:
                 outputs = self._engine.ingest(decoded.measurements)
         return PreparedBatch(sequence, len(records), decoded.measurements, outputs,
                              decoded.rejected)  # fmt: skip
+
+    def prepare_registry(self, registry: Registry) -> PreparedBatch:
+        """Judge with ``registry`` from the next batch on (a version published on the registry
+        topic): decode and the engine switch to it (``Engine.use_registry``: open windows
+        close under it, devices it lacks are forgotten). Called through the commit lane like
+        ``prepare``, so never in the middle of a batch; returns an empty batch to commit."""
+        with self._engine_lock:
+            swap = self._engine.use_registry(registry)
+            self._registry = registry
+            for device in swap.dropped:
+                self._seen_partitions.pop(device, None)
+            sequence = self._next_sequence()
+        if self._metrics is not None:
+            self._metrics.registry_swaps.inc()
+            self._metrics.show_registry(swap.version, swap.previous_version)
+        devices = sum(1 for _ in registry_devices(registry))
+        log.info("registry %s → %s: %d devices, state of %d removed ones dropped",
+                 swap.previous_version, swap.version, devices, len(swap.dropped))  # fmt: skip
+        return PreparedBatch(sequence, 0, [], [], [])
 
     def store_dead_letters(self, records: Sequence[RawRecord]) -> int:
         """Store the dead-letter topic's records from other sources (the gateway, the alert

@@ -1,31 +1,48 @@
 """Run one stream worker (``greenwatch worker``): the composition root of ``streams``.
 
-``run_worker(settings, tuning)`` loads the registry, creates the catalogue's topics that are
+``run_worker(settings, options)`` gets the registry, creates the catalogue's topics that are
 missing (partitions and cleanup policy from ``schemas.topics.CATALOGUE``), builds the one
 psycopg pool, the sink, the store and the engine, adds the agents to the faust App and runs
 a faust Worker until SIGTERM/SIGINT. Several processes with the same settings form one
 consumer group and split the raw topic's partitions.
 
+The registry comes from a file (``--registry`` or ``GREENWATCH_REGISTRY_FILE``), read once,
+or else from the registry topic ``<prefix>.registry`` (``greenwatch db load-registry``): the
+worker waits for the version in force, starts with it and follows the topic, each new version
+swapped in between two batches (``CommitLane.swap_registry`` → ``Pipeline.prepare_registry``).
+
 Blocks; exits the process (faust's Worker raises ``SystemExit``). Raises ``WorkerError``
-before starting when the registry file is not set or invalid, or Kafka cannot be reached.
+before starting when the registry file is invalid, no valid registry is published on the
+topic within ``WorkerOptions.registry_wait_s``, or Kafka cannot be reached.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
 from kafka.errors import KafkaError
 from prometheus_client import start_http_server
 
+from deploy.registry_topic import (
+    InvalidRegistryRecord,
+    NoRegistryPublished,
+    RegistryFollower,
+    registry_topic,
+)
+from deploy.registry_watch import RegistryWatch
 from deploy.topics import catalogue_topics
 from deploy.topics import ensure_topics as create_missing_topics
 from greenwatch.settings import Settings, database_dsn, kafka_servers
 from schemas.registry import Registry, RegistryError, load_registry
-from streams.agents import register_agents
+from streams.agents import CommitLane, register_agents
 from streams.app import WorkerTuning, create_app, stream_topics
 from streams.domain.engine import Engine
 from streams.domain.normalize import normalize_packet
@@ -47,11 +64,26 @@ class WorkerError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
-    """Process-level options: the tuning plus the metrics port (0 = no HTTP endpoint)."""
+    """Process-level options: the tuning, the metrics port (0 = no HTTP endpoint) and where
+    the registry comes from: ``registry_file`` (else ``Settings.registry_file``; read once),
+    or, with neither, the registry topic, waiting up to ``registry_wait_s`` seconds for a
+    first version."""
 
     tuning: WorkerTuning = field(default_factory=WorkerTuning)
     metrics_port: int = 0
     loglevel: str = "info"
+    registry_file: Path | None = None
+    registry_wait_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySource:
+    """The registry the worker starts with, where it comes from (for the log) and the
+    topic's follower (None: a file, no hot reload)."""
+
+    registry: Registry
+    origin: str
+    follower: RegistryFollower | None = None
 
 
 def ensure_topics(bootstrap: str, prefix: str, timeout_s: float = 30.0) -> list[str]:
@@ -71,16 +103,43 @@ def ensure_topics(bootstrap: str, prefix: str, timeout_s: float = 30.0) -> list[
 
 
 class _Worker(faust.Worker):
-    """faust's Worker, telling the pipeline to stop before the app waits for its acks."""
+    """faust's Worker, telling the pipeline to stop before the app waits for its acks, and
+    following the registry topic while it runs (when the registry came from there)."""
 
-    def __init__(self, app: faust.App, pipeline: Pipeline, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        pipeline: Pipeline,
+        lane: CommitLane,
+        source: RegistrySource,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(app, **kwargs)
         self._pipeline = pipeline
+        self._lane = lane
+        self._source = source
+        self._watch: RegistryWatch | None = None
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        source = self._source
+        log.info("registry %s (%s)", source.registry.version, source.origin)
+        if source.follower is not None and self._watch is None:
+            follower = source.follower
+
+            def updates(stop: threading.Event) -> Iterator[Registry]:
+                return (record.registry for record in follower.follow(stop))
+
+            loop = asyncio.get_running_loop()
+            self._watch = RegistryWatch(updates, self._lane.swap_registry, loop, owner="worker")
+            self._watch.start()
 
     async def on_stop(self) -> None:
         # Runs before the app stops: a batch retrying the database gives up and the process
         # ends unacked (agents.die) instead of waiting forever in faust's wait_empty.
         self._pipeline.stop()
+        if self._watch is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._watch.stop)
         await super().on_stop()
 
 
@@ -95,18 +154,55 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def _registry(settings: Settings) -> Registry:
-    if settings.registry_file is None:
-        raise WorkerError("no registry: set GREENWATCH_REGISTRY_FILE to the registry YAML")
+def registry_source(settings: Settings, options: WorkerOptions) -> RegistrySource:
+    """The registry file when one is given, else the version in force on the registry topic
+    (waiting up to ``options.registry_wait_s``) with the follower to keep reading it.
+
+    Blocks up to the wait. Raises ``WorkerError`` when the file is invalid, the topic holds
+    no valid registry within the wait, or Kafka does not answer.
+    """
+    chosen = options.registry_file or settings.registry_file
+    if chosen is not None:
+        try:
+            return RegistrySource(load_registry(chosen), f"file {chosen}, read once")
+        except RegistryError as error:
+            raise WorkerError(str(error)) from error
+    bootstrap, topic = kafka_servers(settings), registry_topic(settings.topic_prefix)
     try:
-        return load_registry(settings.registry_file)
-    except RegistryError as error:
-        raise WorkerError(str(error)) from error
+        follower = RegistryFollower(bootstrap, topic, "greenwatch-worker-registry")
+    except KafkaError as error:
+        raise WorkerError(f"cannot read {topic.name} on {bootstrap}: {error}") from error
+    try:
+        record = follower.latest(options.registry_wait_s)
+    except NoRegistryPublished:
+        follower.close()
+        raise WorkerError(
+            f"no registry published on {topic.name}: run `greenwatch db load-registry FILE`,"
+            f" or give --registry FILE (waited {options.registry_wait_s:g} s)"
+        ) from None
+    except InvalidRegistryRecord as error:
+        follower.close()
+        reason = f"{error}: publish a valid one with `greenwatch db load-registry`"
+        raise WorkerError(reason) from error
+    except KafkaError as error:
+        follower.close()
+        raise WorkerError(f"cannot read {topic.name} on {bootstrap}: {error}") from error
+    origin = f"following {topic.name} from offset {record.offset}, hot reload"
+    return RegistrySource(record.registry, origin, follower)
 
 
 def run_worker(settings: Settings, options: WorkerOptions) -> None:
     """Start the worker and block until it stops (see the module docstring)."""
-    registry = _registry(settings)
+    source = registry_source(settings, options)
+    try:
+        _run(settings, options, source)
+    finally:
+        if source.follower is not None:
+            source.follower.close()
+
+
+def _run(settings: Settings, options: WorkerOptions, source: RegistrySource) -> None:
+    registry = source.registry
     _tune_garbage_collector()
     created = ensure_topics(kafka_servers(settings), settings.topic_prefix)
     if created:
@@ -124,9 +220,10 @@ def run_worker(settings: Settings, options: WorkerOptions) -> None:
         metrics=metrics,
     )
     app = create_app(settings, options.tuning)
-    register_agents(app, stream_topics(app, settings.topic_prefix), pipeline, options.tuning,
-                    metrics)  # fmt: skip
-    worker = _Worker(app, pipeline, loglevel=options.loglevel, redirect_stdouts=False)
+    lane = register_agents(app, stream_topics(app, settings.topic_prefix), pipeline,
+                           options.tuning, metrics)  # fmt: skip
+    worker = _Worker(app, pipeline, lane, source, loglevel=options.loglevel,
+                     redirect_stdouts=False)  # fmt: skip
     try:
         worker.execute_from_commandline()
     finally:

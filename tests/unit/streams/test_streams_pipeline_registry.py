@@ -1,0 +1,118 @@
+"""``Pipeline.prepare_registry``: the worker's seam for a registry version published while it
+runs. Batches prepared after it are decoded and judged under the new version, the metrics
+say which version is in use. (An empty store stands in for PostgreSQL: these are the pure
+pipeline's decisions; tests/integration/streams/test_worker_registry_follow.py runs the real
+worker.)"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, timedelta
+from typing import Any, TypeVar, cast
+
+import pytest
+from prometheus_client import CollectorRegistry
+from streams_support import GAS, SO2, T0, WATER
+from test_streams_registry_swap import ADDED, edition
+
+from ingest.hj212 import encode
+from schemas.envelope import RawEnvelope
+from schemas.measurement import AggregateValue, Measurement
+from schemas.verdict import Verdict, VerdictStatus
+from streams.domain.engine import DeviceHour, Engine
+from streams.domain.normalize import normalize_packet
+from streams.metrics import StreamMetrics
+from streams.pipeline import Pipeline, PreparedBatch, RawRecord
+from streams.sink import FlushResult, SinkBatch, SourcePosition
+from streams.store import StoredHours
+
+pytestmark = pytest.mark.timeout(60)
+T = TypeVar("T")
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
+
+class _NothingStored:
+    """The store and the sink of a deployment whose database holds nothing yet (a flush
+    writes nothing: these tests look at what the pipeline prepares)."""
+
+    def flush(self, batch: SinkBatch) -> FlushResult:
+        return FlushResult(0, 0, 0, 0, {}, 0.0)
+
+    def with_retry(self, attempt: Callable[[], T]) -> T:
+        return attempt()
+
+    def device_hours(self, keys: Iterable[DeviceHour]) -> dict[DeviceHour, list[Measurement]]:
+        return {key: [] for key in keys}
+
+    def daily_loads(self, keys: Iterable[Any]) -> dict[Any, dict[date, float]]:
+        return {key: {} for key in keys}
+
+    def closed_hours(
+        self, keys: Iterable[DeviceHour], outlets: Mapping[str, str], skew: timedelta
+    ) -> StoredHours:
+        return StoredHours({mn: None for mn, _ in keys}, {key: [] for key in keys})
+
+
+def _pipeline(metrics: StreamMetrics) -> Pipeline:
+    nothing = _NothingStored()
+    return Pipeline(edition("v1"), engine_factory=Engine, normalize=normalize_packet,
+                    sink=cast(Any, nothing), store=cast(Any, nothing),
+                    metrics=metrics)  # fmt: skip
+
+
+def _minutes(mn: str, first: int, count: int, so2: float) -> list[RawRecord]:
+    """Minute frames (CN 2051) of ``mn`` from ``T0 + first`` minutes, as raw records."""
+    records = []
+    for index in range(first, first + count):
+        start = T0 + index * MINUTE
+        values = {SO2: {"Avg": so2, "Flag": "N"}, "a19001": {"Avg": 6.0, "Flag": "N"}}
+        frame = encode(st="22", cn="2051", mn=mn, data_time=start, values=values).encode()
+        envelope = RawEnvelope(protocol="hj212", device_id=mn, peer="127.0.0.1:1",
+                               received_at=start + MINUTE, payload=frame)  # fmt: skip
+        position = SourcePosition("raw", 0, index)
+        records.append(RawRecord(position, envelope.model_dump_json().encode(), start))
+    return records
+
+
+def _run(pipeline: Pipeline, prepared: PreparedBatch) -> PreparedBatch:
+    """Commit ``prepared`` as the commit lane does (the next batch's reads wait for it)."""
+    pipeline.commit(prepared)
+    return prepared
+
+
+def _verdicts(batch: PreparedBatch) -> list[Verdict]:
+    return [o for o in batch.outputs if isinstance(o, Verdict)]
+
+
+def test_batches_after_the_swap_are_decoded_and_judged_under_the_new_version() -> None:
+    metrics = StreamMetrics.create(CollectorRegistry())
+    pipeline = _pipeline(metrics)
+    before = _run(pipeline, pipeline.prepare(_minutes(GAS, 0, 70, 20.0)))  # hour 0 closes at 01:10
+    [hour0] = _verdicts(before)
+    assert (hour0.status, hour0.registry_version) == (VerdictStatus.COMPLIANT, "v1")
+
+    swap = _run(pipeline, pipeline.prepare_registry(edition("v2", so2_limit=15.0, added=ADDED)))
+
+    assert (swap.sequence, swap.raw, swap.outputs) == (before.sequence + 1, 0, [])
+    after = pipeline.prepare(_minutes(GAS, 70, 60, 20.0) + _minutes(ADDED, 120, 71, 20.0))
+    assert after.rejected == []  # ADDED was unknown to v1, is known to v2
+    [hour1] = [v for v in _verdicts(after) if v.period_start == T0 + HOUR]
+    assert (hour1.status, hour1.limit, hour1.registry_version) == (
+        VerdictStatus.EXCEEDANCE,
+        15.0,
+        "v2",
+    )
+    added = [o for o in after.outputs if isinstance(o, AggregateValue) and o.device_id == ADDED]
+    assert {a.registry_version for a in added} == {"v2"} and added
+    samples = {s.labels.get("version"): s.value for s in metrics.registry_info.collect()[0].samples}
+    assert samples == {"v2": 1.0}
+    assert metrics.registry_swaps.collect()[0].samples[0].value == 1.0
+
+
+def test_frames_of_a_removed_device_become_unknown_device_dead_letters() -> None:
+    pipeline = _pipeline(StreamMetrics.create(CollectorRegistry()))
+    assert _run(pipeline, pipeline.prepare(_minutes(WATER, 0, 1, 30.0))).rejected == []
+    _run(pipeline, pipeline.prepare_registry(edition("v2", without_water=True)))
+    rejected = pipeline.prepare(_minutes(WATER, 1, 1, 30.0)).rejected
+    assert [r.letter.reason for r in rejected] == ["unknown_device"]
