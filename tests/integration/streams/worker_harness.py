@@ -102,6 +102,8 @@ class StreamStack:
     direct_dsn: str
     """The schema without any proxy in between (what the test reads with)."""
     workers: list[WorkerProcess] = field(default_factory=list)
+    follow_registry_topic: bool = False
+    """Start workers without a registry file: they follow ``<prefix>.registry``."""
 
     @property
     def raw_topic(self) -> str:
@@ -112,14 +114,24 @@ class StreamStack:
         return f"{self.prefix}-streams"
 
     def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
+        env = {k: v for k, v in os.environ.items() if k != "GREENWATCH_REGISTRY_FILE"}
+        if not self.follow_registry_topic:
+            env["GREENWATCH_REGISTRY_FILE"] = str(self.registry)
+        return env | {
             "GREENWATCH_KAFKA_BOOTSTRAP": self.bootstrap,
             "GREENWATCH_DATABASE_URL": self.dsn,
             "GREENWATCH_TOPIC_PREFIX": self.prefix,
-            "GREENWATCH_REGISTRY_FILE": str(self.registry),
             "GREENWATCH_STATE_DIR": str(self.workdir / "state"),
         }
+
+    def load_registry(self, path: Path) -> str:
+        """``greenwatch db load-registry PATH`` on this deployment (store, then publish to
+        ``<prefix>.registry``) as a regulator runs it; its output. Fails the test if it fails."""
+        done = subprocess.run([str(GREENWATCH), "db", "load-registry", str(path)],
+                              env=self.env() | {"GREENWATCH_DATABASE_URL": self.direct_dsn},
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     def start_worker(self, *args: str) -> WorkerProcess:
         name = f"worker-{len(self.workers) + 1}"
