@@ -1,10 +1,10 @@
 """``greenwatch demo``: the whole platform on the local stack, with a simulated province.
 
 Composition only: it starts the stack, migrates, has the simulator write the registry of the
-province it invents, loads it (database, then the registry topic the gateway and the alert
-service follow), starts local notification receivers (SMTP + webhook), then runs the gateway,
-a stream worker and the alert service as separate processes (as in production: they share
-nothing but Kafka and PostgreSQL) and finally the simulator, which speaks HJ 212 over TCP to
+province it invents, loads it (database, then the registry topic the gateway, the worker and
+the alert service follow), starts local notification receivers (SMTP + webhook), then runs the
+gateway, a stream worker and the alert service as separate processes (as in production: they
+share nothing but Kafka and PostgreSQL) and finally the simulator, which speaks HJ 212 over TCP to
 the gateway faster than real time. Every few seconds it prints a summary read from the
 gateway's metrics and the database.
 """
@@ -326,7 +326,12 @@ def _components(
             logs / "gateway.log",
             unset=("GREENWATCH_REGISTRY_FILE",),  # it follows the registry topic instead
         ),
-        Component("worker", ["worker"], logs / "worker.log"),
+        Component(
+            "worker",
+            ["worker"],
+            logs / "worker.log",
+            unset=("GREENWATCH_REGISTRY_FILE",),  # it follows the registry topic too
+        ),
         Component(
             "alerts",
             ["alerts", "run"],
