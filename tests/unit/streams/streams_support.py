@@ -76,6 +76,33 @@ def registry_document(**policy: Any) -> dict[str, Any]:
     }
 
 
+ADDED = "GAS2"
+"""A device ``edition(..., added=ADDED)`` adds to outlet G1."""
+
+
+def edition(
+    version: str,
+    *,
+    so2_limit: float | None = None,
+    without_water: bool = False,
+    added: str | None = None,
+) -> Registry:
+    """``make_registry``'s registry as another version: a permit limit for SO2 at G1, the water
+    outlet's device removed, or a second device added to G1."""
+    document: dict[str, Any] = registry_document()
+    document["version"] = version
+    gas, water, _ = document["enterprises"][0]["outlets"]
+    if so2_limit is not None:
+        gas["limits"] = {SO2: so2_limit}
+    if without_water:
+        water["devices"] = []
+    if added is not None:
+        gas["devices"].append(
+            {"mn": added, "password_sha256": hash_password(added, "123456"), "interval_s": 60}
+        )
+    return parse_registry(document)
+
+
 def measurement(
     factor: str,
     start: datetime,

@@ -12,8 +12,7 @@ from typing import Any, TypeVar, cast
 
 import pytest
 from prometheus_client import CollectorRegistry
-from streams_support import GAS, SO2, T0, WATER
-from test_streams_registry_swap import ADDED, edition
+from streams_support import ADDED, GAS, SO2, T0, WATER, edition
 
 from ingest.hj212 import encode
 from schemas.envelope import RawEnvelope
@@ -66,7 +65,10 @@ def _minutes(mn: str, first: int, count: int, so2: float) -> list[RawRecord]:
     records = []
     for index in range(first, first + count):
         start = T0 + index * MINUTE
-        values = {SO2: {"Avg": so2, "Flag": "N"}, "a19001": {"Avg": 6.0, "Flag": "N"}}
+        values: dict[str, dict[str, float | str]] = {
+            SO2: {"Avg": so2, "Flag": "N"},
+            "a19001": {"Avg": 6.0, "Flag": "N"},
+        }
         frame = encode(st="22", cn="2051", mn=mn, data_time=start, values=values).encode()
         envelope = RawEnvelope(protocol="hj212", device_id=mn, peer="127.0.0.1:1",
                                received_at=start + MINUTE, payload=frame)  # fmt: skip
@@ -86,8 +88,8 @@ def _verdicts(batch: PreparedBatch) -> list[Verdict]:
 
 
 def test_batches_after_the_swap_are_decoded_and_judged_under_the_new_version() -> None:
-    metrics = StreamMetrics.create(CollectorRegistry())
-    pipeline = _pipeline(metrics)
+    scraped = CollectorRegistry()
+    pipeline = _pipeline(StreamMetrics.create(scraped))
     before = _run(pipeline, pipeline.prepare(_minutes(GAS, 0, 70, 20.0)))  # hour 0 closes at 01:10
     [hour0] = _verdicts(before)
     assert (hour0.status, hour0.registry_version) == (VerdictStatus.COMPLIANT, "v1")
@@ -105,9 +107,10 @@ def test_batches_after_the_swap_are_decoded_and_judged_under_the_new_version() -
     )
     added = [o for o in after.outputs if isinstance(o, AggregateValue) and o.device_id == ADDED]
     assert {a.registry_version for a in added} == {"v2"} and added
-    samples = {s.labels.get("version"): s.value for s in metrics.registry_info.collect()[0].samples}
-    assert samples == {"v2": 1.0}
-    assert metrics.registry_swaps.collect()[0].samples[0].value == 1.0
+    info = "greenwatch_streams_registry_info"
+    assert scraped.get_sample_value(info, {"version": "v2"}) == 1.0
+    assert scraped.get_sample_value(info, {"version": "v1"}) is None  # no longer exposed
+    assert scraped.get_sample_value("greenwatch_streams_registry_swaps_total") == 1.0
 
 
 def test_frames_of_a_removed_device_become_unknown_device_dead_letters() -> None:

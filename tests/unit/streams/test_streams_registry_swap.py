@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streams_support import (
+    ADDED,
     COD,
     GAS,
     SO2,
     T0,
     WATER,
+    edition,
     gas_minutes,
     make_registry,
     measurement,
@@ -25,36 +26,12 @@ from streams_support import (
 from test_streams_engine import EPISODE, hourly, verdicts
 
 from schemas.measurement import AggregateValue, PeriodKind
-from schemas.registry import Registry, hash_password, parse_registry
+from schemas.registry import parse_registry
 from schemas.verdict import VerdictStatus
 from streams.domain.engine import Engine
 from streams.replay import Replay
 
 HOUR = timedelta(hours=1)
-ADDED = "GAS2"
-
-
-def edition(
-    version: str,
-    *,
-    so2_limit: float | None = None,
-    without_water: bool = False,
-    added: str | None = None,
-) -> Registry:
-    """``make_registry``'s registry as another version: a permit limit for SO2 at G1, the water
-    outlet's device removed, or a second device added to G1."""
-    document: dict[str, Any] = registry_document()
-    document["version"] = version
-    gas, water, _ = document["enterprises"][0]["outlets"]
-    if so2_limit is not None:
-        gas["limits"] = {SO2: so2_limit}
-    if without_water:
-        water["devices"] = []
-    if added is not None:
-        gas["devices"].append(
-            {"mn": added, "password_sha256": hash_password(added, "123456"), "interval_s": 60}
-        )
-    return parse_registry(document)
 
 
 def test_an_hour_closing_after_the_swap_is_judged_under_the_new_limit_and_version() -> None:
