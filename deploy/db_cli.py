@@ -61,7 +61,8 @@ def load_registry_command(
         typer.Option(
             "--publish/--no-publish",
             help="After storing, publish the snapshot to the compacted topic PREFIX.registry "
-            "(gateways following it swap it in). --no-publish: database only.",
+            "(gateways, workers and the alert service following it swap it in). "
+            "--no-publish: database only.",
         ),
     ] = True,
     publish_timeout: Annotated[

@@ -95,7 +95,7 @@ async def serve(
     loop = asyncio.get_running_loop()
     watch = None
     if updates is not None:
-        watch = RegistryWatch(updates, lambda new: _swap(gateway, new), loop)
+        watch = RegistryWatch(updates, lambda new: _swap(gateway, new), loop, owner="gateway")
         watch.start()
     try:
         await stop.wait()
