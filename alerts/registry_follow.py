@@ -13,14 +13,11 @@ newest offer wins, since no input is applied between two versions offered before
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 
-from deploy.registry_watch import RegistryUpdates
+from deploy.registry_watch import RegistryUpdates, RegistryWatch
 from schemas.registry import Registry
-
-_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,41 +55,16 @@ class RegistryInbox:
         return None if newest is None else RegistryOffer(newest, superseded)
 
 
-class RegistryFollowThread:
-    """Runs ``updates`` on a daemon thread and offers each registry to ``inbox``.
-
-    ``start`` returns at once; ``stop`` sets the stop event and joins the thread (blocks up to
-    ``timeout_s``; idempotent). If ``updates`` raises, the error is logged and the service keeps
-    the registry it has (no hot reload until restart); ``failed`` then says so.
-    """
+class RegistryFollowThread(RegistryWatch):
+    """The registry watch (``deploy.registry_watch``) delivering into ``inbox``: runs
+    ``updates`` on a daemon thread and offers each registry there; ``failed`` when the follower
+    raised (the service keeps the registry it has, no hot reload until restart)."""
 
     def __init__(self, updates: RegistryUpdates, inbox: RegistryInbox) -> None:
-        self.inbox = inbox
-        self.failed = False
-        self._updates = updates
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="alerts-registry-follow", daemon=True
+        super().__init__(
+            updates, inbox.offer, owner="alert service", thread_name="alerts-registry-follow"
         )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-
-    def _run(self) -> None:
-        try:
-            for registry in self._updates(self._stop):
-                if self._stop.is_set():
-                    return
-                registry.device("")  # build the indexes here, not on the service's loop
-                self.inbox.offer(registry)
-        except Exception:
-            self.failed = True
-            _log.exception("registry follow failed: the alert service keeps its current registry")
+        self.inbox = inbox
 
 
 def describe_change(old: Registry, new: Registry) -> str:

@@ -37,7 +37,7 @@ from deploy.registry_topic import (
     RegistryFollower,
     registry_topic,
 )
-from deploy.registry_watch import RegistryWatch
+from deploy.registry_watch import RegistryWatch, on_loop
 from deploy.topics import catalogue_topics
 from deploy.topics import ensure_topics as create_missing_topics
 from greenwatch.settings import Settings, database_dsn, kafka_servers
@@ -131,7 +131,9 @@ class _Worker(faust.Worker):
                 return (record.registry for record in follower.follow(stop))
 
             loop = asyncio.get_running_loop()
-            self._watch = RegistryWatch(updates, self._lane.swap_registry, loop, owner="worker")
+            self._watch = RegistryWatch(
+                updates, on_loop(loop, self._lane.swap_registry), owner="worker"
+            )
             self._watch.start()
 
     async def on_stop(self) -> None:

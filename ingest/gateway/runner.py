@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-from deploy.registry_watch import RegistryUpdates, RegistryWatch
+from deploy.registry_watch import RegistryUpdates, RegistryWatch, on_loop
 from deploy.topics import KafkaTopic
 from ingest.gateway.admission import Admission
 from ingest.gateway.config import GatewayConfig
@@ -95,7 +95,9 @@ async def serve(
     loop = asyncio.get_running_loop()
     watch = None
     if updates is not None:
-        watch = RegistryWatch(updates, lambda new: _swap(gateway, new), loop, owner="gateway")
+        watch = RegistryWatch(
+            updates, on_loop(loop, lambda new: _swap(gateway, new)), owner="gateway"
+        )
         watch.start()
     try:
         await stop.wait()

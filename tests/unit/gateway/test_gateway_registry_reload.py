@@ -14,7 +14,7 @@ import pytest
 from gateway_fixtures import DEVICE, NOW, PASSWORD, frame, registry_of
 from prometheus_client import CollectorRegistry, generate_latest
 
-from deploy.registry_watch import RegistryWatch
+from deploy.registry_watch import RegistryWatch, on_loop
 from ingest.gateway.admission import AUTH_UNKNOWN_MN, Admission, Admitted, Refused
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.metrics import GatewayCollector
@@ -131,7 +131,7 @@ def test_watch_hands_registries_to_the_loop_in_order_and_stops_a_blocked_followe
                 both.set()
 
         loop = asyncio.get_running_loop()
-        watch = RegistryWatch(updates, apply, loop)
+        watch = RegistryWatch(updates, on_loop(loop, apply))
         watch.start()
         await asyncio.wait_for(both.wait(), 10)
         await loop.run_in_executor(None, watch.stop)
@@ -150,7 +150,7 @@ def test_a_failing_follower_is_logged_and_the_gateway_keeps_its_registry(
 
     async def main() -> list[Registry]:
         applied: list[Registry] = []
-        watch = RegistryWatch(updates, applied.append, asyncio.get_running_loop())
+        watch = RegistryWatch(updates, on_loop(asyncio.get_running_loop(), applied.append))
         watch.start()
         await asyncio.get_running_loop().run_in_executor(None, watch.stop)
         return applied
