@@ -28,6 +28,7 @@ from deploy import stack
 from deploy.migrate import migrate
 from deploy.registry_store import store_registry
 from deploy.registry_topic import publish_registry, registry_topic
+from greenwatch import demo_namespace
 from greenwatch.demo_sinks import LocalSinks, free_port
 from greenwatch.demo_summary import DemoSummary, read_summary
 from greenwatch.settings import Settings, database_dsn, kafka_servers
@@ -272,6 +273,23 @@ def demo_command(
         str,
         typer.Option(help="Simulator episodes: the demo's script, auto, none or a spec."),
     ] = DEMO_EPISODES,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh/--in-place",
+            help="--fresh (default): this run writes to a schema and topic prefix of its own"
+            " (demo_<time>, <prefix>.demo<time>), so a second run never replays into the"
+            " first one's data; --in-place: the configured database and topic prefix.",
+        ),
+    ] = True,
+    keep: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="With --fresh: demo runs kept (schema and topics); older"
+            " ones are dropped at start.",
+        ),
+    ] = 3,
 ) -> None:
     """Run the platform on the local stack with a simulated province, printing a live summary.
 
@@ -279,13 +297,19 @@ def demo_command(
     (e-mail + webhook robot) and its regulator (webhook) to local receivers, then runs the
     gateway, a worker, the alert service and the simulator as separate processes. Logs are in
     STATE_DIR/demo/logs. Stops after --seconds (or DEMO_SECONDS) or on Ctrl-C, then prints a
-    final summary.
+    final summary. Each run writes to its own schema and topic prefix unless --in-place.
     """
-    settings: Settings = ctx.obj
-    workdir = settings.state_dir / "demo"
+    configured: Settings = ctx.obj
+    workdir = configured.state_dir / "demo"
     workdir.mkdir(parents=True, exist_ok=True)
     _echo("starting the local stack (Kafka, PostgreSQL)…")
-    stack.up(settings, notify=_echo)
+    stack.up(configured, notify=_echo)
+    settings, namespace = configured, None
+    if fresh:
+        demo_namespace.prune(configured, keep - 1, _echo)
+        namespace = demo_namespace.create(configured, datetime.now(CHINA_TZ))
+        settings = namespace.settings
+        _echo(f"this run: schema {namespace.schema}, topics {namespace.prefix}.*")
     start, span = simulated_span(datetime.now(CHINA_TZ), hours)
     _echo(f"simulating {span} h from {start.isoformat()} at {speed:g}× real time")
     sim_options = ["--enterprises", str(enterprises), "--seed", str(seed), "--speed", str(speed)]
@@ -300,6 +324,8 @@ def demo_command(
     _echo("\nfinal summary")
     _echo(final.render(None))
     _echo(final.render_alerts())
+    if namespace is not None:
+        _echo(f"\nlook further: {namespace.environment(configured)} greenwatch alerts list")
 
 
 def _environment(settings: Settings, registry_file: Path) -> dict[str, str]:

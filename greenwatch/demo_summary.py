@@ -20,7 +20,10 @@ _COUNTS = {
     "dead letters": "SELECT count(*) FROM dead_letters",
 }
 _VERDICTS = "SELECT status, count(*) FROM verdicts GROUP BY 1 ORDER BY 1"
-_ALERTS = "SELECT level, state, count(*) FROM alerts GROUP BY 1, 2 ORDER BY 1, 2"
+_ALERTS = """SELECT level, state, count(*) FROM alerts
+ WHERE episode > 0 OR state <> 'resolved' GROUP BY 1, 2 ORDER BY 1, 2"""
+"""Alerts pending or ever fired: a resolved row of episode 0 never fired (it only keeps the
+marks of the periods judged so far, for hysteresis and "sustained")."""
 _OUTBOX = "SELECT status, count(*) FROM notification_outbox GROUP BY 1 ORDER BY 1"
 _EVENTS = "SELECT kind, count(*) FROM alert_events GROUP BY 1 ORDER BY 2 DESC"
 _QUALITY = """

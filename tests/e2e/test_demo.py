@@ -28,7 +28,7 @@ def test_demo_runs_the_platform_and_notifies(services: Any, pg_schema: Any, tmp_
         "GREENWATCH_TOPIC_PREFIX": f"demo{uuid.uuid4().hex[:8]}",
         "GREENWATCH_STATE_DIR": str(tmp_path / "state"),
     }
-    args = ["demo", "--seconds", "75", "--hours", "10", "--enterprises", "2"]
+    args = ["demo", "--in-place", "--seconds", "75", "--hours", "10", "--enterprises", "2"]
     result = subprocess.run(
         [sys.executable, "-m", "greenwatch", *args, "--episodes", f"{EPISODE};{OUTAGE}"],
         env=env,

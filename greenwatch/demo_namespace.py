@@ -1,0 +1,113 @@
+"""Each demo run in a namespace of its own: a PostgreSQL schema and a Kafka topic prefix.
+
+The simulator is deterministic (same seed, same simulated span on the same day), so a second
+``make demo`` on a shared database would send the frames the first one sent: the upserts would
+change nothing, the alerts would already exist, and the live summary would look dead. A run
+therefore gets the schema ``demo_<YYYYmmddHHMMSS>`` (connections use ``search_path`` =
+``<schema>, public``) and the topic prefix ``<prefix>.demo<YYYYmmddHHMMSS>``. The newest runs
+are kept for inspection; older ones are dropped (schema and topics) by ``prune``.
+
+``greenwatch demo --in-place`` skips all this and uses the configured database and prefix.
+Errors: ``psycopg.Error`` from the database, ``kafka.errors.KafkaError`` from the broker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+import psycopg
+from kafka import KafkaAdminClient
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from pydantic import SecretStr
+
+from greenwatch.settings import Settings, database_dsn, kafka_servers
+
+SCHEMA_PATTERN: Final = re.compile(r"^demo_(\d{14})$")
+"""Schemas this module creates (and the only ones ``prune`` drops)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoNamespace:
+    """Where one demo run writes: ``settings`` point at ``schema`` and ``prefix``."""
+
+    run_id: str
+    schema: str
+    prefix: str
+    settings: Settings
+
+    def environment(self, configured: Settings) -> str:
+        """How to point other ``greenwatch`` commands at this run. The DSN is spelled out
+        only for the local stack's (its password is no secret); a configured one is not
+        echoed."""
+        options = f"options='-c search_path={self.schema},public'"
+        if configured.database_url is None:
+            dsn = f'GREENWATCH_DATABASE_URL="{database_dsn(self.settings)}"'
+        else:
+            dsn = f"GREENWATCH_DATABASE_URL=<your DSN with {options}>"
+        return f"{dsn} GREENWATCH_TOPIC_PREFIX={self.prefix}"
+
+
+def create(settings: Settings, now: datetime) -> DemoNamespace:
+    """Create the schema of a run started at ``now`` and return settings pointing at it.
+
+    Blocks on one database round trip; raises ``psycopg.Error``."""
+    run_id = f"{now:%Y%m%d%H%M%S}"
+    schema = f"demo_{run_id}"
+    with psycopg.connect(database_dsn(settings), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        conn.execute(
+            sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+                sql.Identifier(schema), sql.Literal(_comment(settings, run_id))
+            )
+        )
+    dsn = make_conninfo(database_dsn(settings), options=f"-c search_path={schema},public")
+    prefix = f"{settings.topic_prefix}.demo{run_id}"
+    run_settings = settings.model_copy(
+        update={"database_url": SecretStr(dsn), "topic_prefix": prefix}
+    )
+    return DemoNamespace(run_id, schema, prefix, run_settings)
+
+
+def prune(settings: Settings, keep: int, notify: Callable[[str], None]) -> list[str]:
+    """Drop the schemas and topics of all but the newest ``keep`` demo runs made with this
+    topic prefix; return the run ids dropped. Only ``demo_<14 digits>`` schemas that ``create``
+    marked (schema comment) for ``settings.topic_prefix``, and the topics under their prefix,
+    are touched. Blocks; raises ``psycopg.Error`` or ``KafkaError``."""
+    with psycopg.connect(database_dsn(settings), autocommit=True, connect_timeout=10) as conn:
+        rows = conn.execute(
+            "SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace"
+        ).fetchall()
+        runs = sorted(
+            m.group(1)
+            for name, comment in rows
+            if (m := SCHEMA_PATTERN.match(name)) and comment == _comment(settings, m.group(1))
+        )
+        dropped = runs[: max(0, len(runs) - keep)]
+        for run_id in dropped:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(f"demo_{run_id}")))
+    if dropped:
+        _delete_topics(settings, dropped)
+        notify(f"dropped {len(dropped)} earlier demo run(s): {', '.join(dropped)}")
+    return dropped
+
+
+def _comment(settings: Settings, run_id: str) -> str:
+    return f"greenwatch demo run; topics {settings.topic_prefix}.demo{run_id}.*"
+
+
+def _delete_topics(settings: Settings, run_ids: list[str]) -> None:
+    prefixes = tuple(f"{settings.topic_prefix}.demo{run_id}." for run_id in run_ids)
+    admin = KafkaAdminClient(
+        bootstrap_servers=kafka_servers(settings), client_id="greenwatch-demo-prune"
+    )
+    try:
+        doomed = [topic for topic in admin.list_topics() if topic.startswith(prefixes)]
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()
