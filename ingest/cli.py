@@ -367,7 +367,8 @@ def simulate_command(
     options = SimulationOptions(realtime_interval, summary_interval)
     stats = asyncio.run(_simulate_until_signal(province, chosen, config, options))
     _err.print(
-        f"simulation done: {stats.frames_sent:,} frames sent, {stats.acks:,} acks, "
+        f"simulation done: {stats.frames_sent:,} frames sent {dict(stats.sent)}, "
+        f"re-sent after a comm_loss {dict(stats.backfilled)}, {stats.acks:,} acks, "
         f"answers {dict(stats.answers)}, corrupted {dict(stats.corrupted)}"
     )
 

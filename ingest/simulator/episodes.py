@@ -12,7 +12,8 @@ Spec syntax (``--episodes``), episodes separated by ``;``::
   ``FACTOR``; ``clock_skew`` seconds (``+3600``, ``-7200``; default +3600); ``corrupt`` the
   fraction of frames damaged (default 0.3).
 
-Example: ``exceedance@E-TP-001+2h/3h:a21026x3;outage@SIMCM001K1+6h/45m``.
+Example: ``exceedance@E-TP-001+2h/3h:a21026x3;outage@SIMCM001K1+6h/45m``; a communication
+loss whose data are re-sent on reconnection (补发): ``comm_loss@SIMCC001F1+16h/2h``.
 
 ``plan_episodes`` draws a seeded plan instead: every kind at least once when there are enough
 devices, then about one episode per ten devices per simulated day. Pure: no I/O, no clock.
@@ -42,6 +43,10 @@ class EpisodeKind(StrEnum):
     """Maintenance: flag M, values near zero."""
     OUTAGE = "outage"
     """The device is off the network: no connection, no data (data lost, not re-sent)."""
+    COMM_LOSS = "comm_loss"
+    """Communication loss (通信中断): offline like an outage, but the data acquisition unit
+    (数采仪) stores its minute (2051) and hourly (2061) frames and re-sends them after it
+    reconnects (补发, bǔfā; HJ 212-2017), at a bounded pace."""
     FLATLINE = "flatline"
     """Values frozen at the last reading, flagged normal (a stuck or tampered analyser)."""
     CLOCK_SKEW = "clock_skew"
@@ -58,6 +63,8 @@ DATA_KINDS: Final = frozenset(
     {EpisodeKind.EXCEEDANCE, EpisodeKind.CALIBRATION, EpisodeKind.MAINTENANCE, EpisodeKind.FLATLINE}
 )
 """Kinds that change the values; the others change how frames travel."""
+OFFLINE_KINDS: Final = frozenset({EpisodeKind.OUTAGE, EpisodeKind.COMM_LOSS})
+"""Kinds during which the device has no connection."""
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNIT_S: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 _SPEC: Final = re.compile(
@@ -203,6 +210,10 @@ class EpisodeBook:
 
     def first(self, mn: str, offset: timedelta, kind: EpisodeKind) -> Episode | None:
         return next((e for e in self.active(mn, offset) if e.kind is kind), None)
+
+    def offline(self, mn: str, offset: timedelta) -> bool:
+        """Whether ``mn`` has no connection at ``offset`` (an outage or a comm_loss)."""
+        return any(e.kind in OFFLINE_KINDS for e in self.active(mn, offset))
 
 
 def _format(delta: timedelta) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from ingest.simulator.episodes import EpisodeBook, EpisodeKind
+from ingest.simulator.episodes import EpisodeBook
 from ingest.simulator.script import DeviceScript, MinuteOutput
 
 _MINUTE: Final = timedelta(minutes=1)
@@ -48,9 +48,11 @@ class FleetConfig:
 
 @dataclass(slots=True)
 class FleetStats:
-    """What the fleet did (counters since start)."""
+    """What the fleet did (counters since start). ``sent`` by CN includes the frames re-sent
+    after a comm_loss, also counted in ``backfilled`` by CN."""
 
     sent: Counter[str] = field(default_factory=Counter)
+    backfilled: Counter[str] = field(default_factory=Counter)
     corrupted: Counter[str] = field(default_factory=Counter)
     acks: int = 0
     answers: Counter[str] = field(default_factory=Counter)
@@ -126,8 +128,8 @@ class _DeviceRun:
     def advance(self, due: int) -> None:
         """Send every minute that has ended, while the connection takes it."""
         while self.next_minute < due:
-            offline = self.book.first(self.mn, self.next_minute * _MINUTE, EpisodeKind.OUTAGE)
-            if offline is None and not self.ready():
+            offline = self.book.offline(self.mn, self.next_minute * _MINUTE)
+            if not offline and not self.ready():
                 self.connect()
                 return
             output = self.script.minute(self.next_minute)
@@ -145,6 +147,8 @@ class _DeviceRun:
             stats.sent[frame.cn] += 1
             if frame.corruption is not None:
                 stats.corrupted[frame.corruption] += 1
+            if frame.backfill:
+                stats.backfilled[frame.cn] += 1
         if output.reconnect:
             self.disconnect()
 

@@ -7,11 +7,17 @@ real-time device, the minute data (CN 2051, DataTime = minute start), and after 
 minute of an hour the hourly data (CN 2061, DataTime = hour start). QN is the device clock when
 sending (the period end), so it is deterministic too. Flag = 5 (version 1, A bit: wants a 9014)
 on devices with ``ack``, else 4.
+
+During a ``comm_loss`` the device is offline but keeps its 2051/2061 frames (not 2011: units do
+not store real-time data); once back online it sends each minute its live frames first, then up
+to ``backfill_per_minute`` stored frames in the order they were measured (per CN, DataTime
+order; an hour's 2061 after its minutes), byte for byte the frames an uninterrupted run sends.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -33,6 +39,10 @@ CN_MINUTE: Final = "2051"
 CN_HOURLY: Final = "2061"
 FLAG_ACK: Final = 5  # version 1 (HJ 212-2017), A bit set
 FLAG_NO_ACK: Final = 4
+BACKFILL_PER_MINUTE: Final = 30
+"""Stored frames re-sent per simulated minute after a comm_loss (one every 2 s on average),
+after the minute's live frames: a 2 h loss (122 frames) is re-sent in 5 minutes, a day's loss
+(1,464 frames) in 49 minutes, without a burst."""
 _MINUTE: Final = timedelta(minutes=1)
 _CORRUPTIONS: Final = ("bad_crc", "lost_characters", "line_noise")
 _LINE_NOISE: Final = b"\x00\xffAT+CSQ\r\n+CSQ: 18,99\r\n"
@@ -45,6 +55,8 @@ class Outgoing:
     data: bytes
     cn: str
     corruption: str | None = None
+    backfill: bool = False
+    """A stored frame re-sent after a comm_loss (补发), with its original DataTime and QN."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +80,7 @@ class DeviceScript:
         book: EpisodeBook,
         profiles: Profiles,
         realtime_interval_s: int = 30,
+        backfill_per_minute: int = BACKFILL_PER_MINUTE,
     ) -> None:
         self.device = device
         self._start = start
@@ -77,17 +90,45 @@ class DeviceScript:
         self._hour = HourAccumulator()
         self._realtime_interval_s = max(1, min(60, realtime_interval_s))
         self._frozen: Reading | None = None
+        self._backlog: deque[Outgoing] = deque()
+        self._backfill_per_minute = max(1, backfill_per_minute)
 
     def minute(self, index: int) -> MinuteOutput:
         """The output at the end of minute ``index`` (must be called in order)."""
         period = self._start + index * _MINUTE
-        offset = index * _MINUTE
-        episodes = self._book.active(self.device.mn, offset)
+        episodes = self._book.active(self.device.mn, index * _MINUTE)
         reading = self._apply(self._signal.minute(period), episodes)
         self._hour.add(reading)
         hourly = self._hour.take() if (index + 1) % 60 == 0 else None
         if any(e.kind is EpisodeKind.OUTAGE for e in episodes):
             return MinuteOutput((), online=False)
+        frames = self._live(period, reading, hourly, episodes)
+        if any(e.kind is EpisodeKind.COMM_LOSS for e in episodes):
+            self._backlog.extend(replace(f, backfill=True) for f in frames if f.cn != CN_REALTIME)
+            return MinuteOutput((), online=False)
+        corrupt = next((e for e in episodes if e.kind is EpisodeKind.CORRUPT), None)
+        if corrupt is not None:
+            frames = [self._maybe_corrupt(f, corrupt.value or 0.3) for f in frames]
+        for _ in range(min(self._backfill_per_minute, len(self._backlog))):
+            frames.append(self._backlog.popleft())
+        storm = any(e.kind is EpisodeKind.RECONNECT_STORM for e in episodes)
+        return MinuteOutput(tuple(frames), reconnect=storm)
+
+    @property
+    def backlog(self) -> int:
+        """Frames stored during a comm_loss and not re-sent yet."""
+        return len(self._backlog)
+
+    def _live(
+        self,
+        period: datetime,
+        reading: Reading,
+        hourly: Reading | None,
+        episodes: tuple[Episode, ...],
+    ) -> list[Outgoing]:
+        """The frames of the minute starting at ``period`` as measured (before corruption).
+        Also built during a comm_loss, so the random stream (QN milliseconds, 2011 jitter)
+        stays that of an uninterrupted run and the re-sent frames are its frames."""
         skew = next((e.value or 3600.0 for e in episodes if e.kind is EpisodeKind.CLOCK_SKEW), 0.0)
         clock = timedelta(seconds=skew)
         frames: list[Outgoing] = []
@@ -99,11 +140,7 @@ class DeviceScript:
             frames.append(
                 self._frame(CN_HOURLY, hour_start, period + _MINUTE, hourly, clock, episodes)
             )
-        corrupt = next((e for e in episodes if e.kind is EpisodeKind.CORRUPT), None)
-        if corrupt is not None:
-            frames = [self._maybe_corrupt(f, corrupt.value or 0.3) for f in frames]
-        storm = any(e.kind is EpisodeKind.RECONNECT_STORM for e in episodes)
-        return MinuteOutput(tuple(frames), reconnect=storm)
+        return frames
 
     # -- values ----------------------------------------------------------------------------
 

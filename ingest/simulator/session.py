@@ -107,10 +107,12 @@ def fleet_line(fleet: Fleet, devices: int, rate: float) -> str:
     sim_now = (fleet.config.start + timedelta(minutes=stats.sim_minutes)).astimezone(CHINA_TZ)
     answers = ", ".join(f"QnRtn={k} {v}" for k, v in sorted(stats.answers.items())) or "none"
     corrupted = sum(stats.corrupted.values())
+    backfilled = sum(stats.backfilled.values())
     return (
         f"sim {sim_now:%Y-%m-%d %H:%M} | sent/s {rate:,.0f} | sent {stats.frames_sent:,} "
         f"(2051 {stats.sent['2051']:,}, 2061 {stats.sent['2061']:,}, "
-        f"2011 {stats.sent['2011']:,}) | acks {stats.acks:,} | refused: {answers} | "
+        f"2011 {stats.sent['2011']:,}; re-sent {backfilled:,}) | acks {stats.acks:,} | "
+        f"refused: {answers} | "
         f"connected {stats.connected}/{devices} | corrupted {corrupted} | "
         f"dropped by gateway {stats.closed_by_gateway}"
     )

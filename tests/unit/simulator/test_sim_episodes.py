@@ -51,6 +51,7 @@ def test_spec_is_parsed_with_its_parameters() -> None:
         "bad_password@SIMWW001W1+1h/1h",
         "flatline@SIMWW001W1+1h/1h",
         "outage@SIMWW001W1+1h/1h",
+        "comm_loss@SIMCC001F1+16h/2h",
     ],
 )
 def test_spec_round_trips(spec: str) -> None:
@@ -68,6 +69,10 @@ def test_spec_round_trips(spec: str) -> None:
         ("exceedance@*+1h/1h:three", "[FACTOR]xMULTIPLE"),
         ("corrupt@*+1h/1h:2", "fraction"),
         ("outage@*+1h/1h:a21026", "takes no PARAM"),
+        ("comm_loss@*+1h/1h:30", "takes no PARAM"),
+        ("comm_loss@*+1h/0s", "positive"),
+        ("comm_loss@SIMCC001F1+16h", "expected KIND@TARGET"),
+        ("comm_lost@*+1h/1h", "unknown kind"),
     ],
 )
 def test_bad_specs_say_why(spec: str, reason: str) -> None:
@@ -99,3 +104,18 @@ def test_book_answers_per_device_and_time() -> None:
     assert book.active(power[0].mn, timedelta(minutes=90)) == ()
     other = next(d for d in province.devices if d.enterprise_id != "E-TP-001")
     assert book.active(other.mn, timedelta(minutes=70)) == ()
+
+
+def test_outage_and_comm_loss_take_the_device_offline() -> None:
+    province = build_province(7, seed=1)
+    [first, second, *_] = province.devices
+    spec = f"outage@{first.mn}+1h/30m;comm_loss@{second.mn}+2h/30m"
+    book = EpisodeBook(parse_episodes(spec), province.devices)
+    assert [book.offline(first.mn, timedelta(minutes=m)) for m in (59, 60, 89, 90)] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    assert book.offline(second.mn, timedelta(minutes=120))
+    assert not book.offline(second.mn, timedelta(minutes=60))

@@ -8,7 +8,7 @@ from ingest.hj212 import CHINA_TZ, DecodeError, Packet, decode
 from ingest.simulator.episodes import EpisodeBook, parse_episodes
 from ingest.simulator.profiles import load_profiles
 from ingest.simulator.province import Province, SimDevice, build_province
-from ingest.simulator.script import DeviceScript, MinuteOutput
+from ingest.simulator.script import DeviceScript, MinuteOutput, Outgoing
 
 START = datetime(2026, 3, 2, tzinfo=CHINA_TZ)
 PROVINCE: Province = build_province(7, seed=1, ack_fraction=0.5, realtime_fraction=0.5)
@@ -18,9 +18,13 @@ def _device(kind: str) -> SimDevice:
     return next(d for d in PROVINCE.devices if d.kind_name == kind)
 
 
-def _run(device: SimDevice, minutes: int, episodes: str = "") -> list[MinuteOutput]:
+def _run(
+    device: SimDevice, minutes: int, episodes: str = "", backfill_per_minute: int = 30
+) -> list[MinuteOutput]:
     book = EpisodeBook(parse_episodes(episodes), PROVINCE.devices)
-    script = DeviceScript(device, PROVINCE.seed, START, book, load_profiles())
+    script = DeviceScript(
+        device, PROVINCE.seed, START, book, load_profiles(), backfill_per_minute=backfill_per_minute
+    )
     return [script.minute(m) for m in range(minutes)]
 
 
@@ -130,3 +134,50 @@ def test_bad_password_episode_sends_a_wrong_pw() -> None:
     packets = _packets(_run(device, 2, f"bad_password@{device.mn}+1m/1m"), "2051")
     assert packets[0].pw == device.password
     assert packets[1].pw != device.password
+
+
+def _resent(outputs: list[MinuteOutput]) -> list[Outgoing]:
+    return [f for o in outputs for f in o.frames if f.backfill]
+
+
+def test_comm_loss_resends_exactly_the_lost_minute_and_hourly_frames_after_live_data() -> None:
+    device = next(d for d in PROVINCE.devices if d.realtime)  # 2011 too: never re-sent
+    spec = f"comm_loss@{device.mn}+90m/2h"  # 01:30–03:30: hours 01, 02 end inside the loss
+    lost = range(90, 210)
+    outputs = _run(device, 240, spec)
+    uninterrupted = _run(device, 240)
+    assert [o.online for o in outputs[89:211]] == [True] + [False] * 120 + [True]
+    assert all(o.frames == () for o in outputs[90:210])
+    expected = [f.data for m in lost for f in uninterrupted[m].frames if f.cn != "2011"]
+    resent = _resent(outputs)
+    assert [f.data for f in resent] == expected  # same values, DataTime and QN, same order
+    assert len(resent) == 120 + 2
+    assert {f.cn for f in resent} == {"2051", "2061"}
+    reconnect = outputs[210].frames
+    assert [f.data for f in reconnect[: len(uninterrupted[210].frames)]] == [
+        f.data for f in uninterrupted[210].frames
+    ]  # the live minute first, then the back-fill
+    assert [o.frames for o in outputs[215:]] == [o.frames for o in uninterrupted[215:]]
+
+
+def test_comm_loss_backfill_is_in_data_time_order_and_paced() -> None:
+    device = _device("cement_kiln_tail")
+    outputs = _run(device, 300, f"comm_loss@{device.mn}+30m/2h", backfill_per_minute=20)
+    per_minute = [sum(f.backfill for f in o.frames) for o in outputs]
+    assert max(per_minute) == 20
+    assert per_minute[150:157] == [20, 20, 20, 20, 20, 20, 2]  # 122 frames over 7 minutes
+    packets = [decode(f.data) for f in _resent(outputs)]
+    minutes = [p.data_time for p in packets if p.cn == "2051"]
+    hours = [p.data_time for p in packets if p.cn == "2061"]
+    assert minutes == [START + timedelta(minutes=m) for m in range(30, 150)]
+    assert hours == [START, START + timedelta(hours=1)]  # the hours that ended in the loss
+    assert packets.index(next(p for p in packets if p.cn == "2061")) == 30  # after 00:59
+
+
+def test_outage_resends_nothing() -> None:
+    device = _device("coal_unit_stack")
+    outputs = _run(device, 240, f"outage@{device.mn}+90m/2h")
+    assert _resent(outputs) == []
+    minutes = {p.data_time for p in _packets(outputs, "2051")}
+    assert START + timedelta(minutes=100) not in minutes
+    assert len(minutes) == 240 - 120
