@@ -1,5 +1,6 @@
 """The simulated province through the real gateway into the real Kafka: every intact frame is
-published and acked, every damaged or unauthenticated one is a dead letter."""
+published and acked, every damaged or unauthenticated one is a dead letter, and the frames a
+unit stored during a communication loss arrive after its reconnection (补发)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,12 +17,12 @@ from kafka import KafkaConsumer, TopicPartition
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
 from ingest.gateway.runner import GatewayThread
-from ingest.hj212 import CHINA_TZ
+from ingest.hj212 import CHINA_TZ, decode
 from ingest.simulator.episodes import parse_episodes
 from ingest.simulator.fleet import FleetConfig
 from ingest.simulator.province import build_province
 from ingest.simulator.session import simulate
-from schemas.envelope import DeadLetter
+from schemas.envelope import DeadLetter, RawEnvelope
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -87,3 +88,58 @@ def test_two_simulated_hours_arrive_complete_with_rejects_by_reason(
     assert reasons["garbage"] == sent.corrupted["line_noise"]
     claimed = {letter.device_id for letter in letters if letter.reason != "garbage"}
     assert claimed <= {corrupt_mn, impostor_mn, None}  # None: MN itself damaged
+
+
+def _envelopes(bootstrap: str, topic: str, count: int) -> list[RawEnvelope]:
+    """The first ``count`` records of a one-partition topic, in offset order."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    envelopes: list[RawEnvelope] = []
+    deadline = time.monotonic() + 30
+    try:
+        while len(envelopes) < count and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                envelopes.extend(RawEnvelope.model_validate_json(r.value) for r in batch)
+    finally:
+        consumer.close()
+    return envelopes
+
+
+def test_frames_of_a_communication_loss_arrive_after_the_reconnection(
+    services: Any, kafka_topic_factory: Callable[..., str]
+) -> None:
+    province = build_province(1, seed=11, ack_fraction=1.0, realtime_fraction=0.0)
+    lost_mn = province.devices[0].mn
+    episodes = parse_episodes(f"comm_loss@{lost_mn}+20m/40m")  # 00:20–01:00, hour 00 inside
+    config = GatewayConfig(
+        raw_topic=kafka_topic_factory("raw"),
+        deadletter_topic=kafka_topic_factory("dl"),
+        host="127.0.0.1",
+        port=0,
+        clock_skew_limit_s=0,
+    )
+    start = datetime(2026, 3, 2, tzinfo=CHINA_TZ)
+    with GatewayThread(config, province.registry, ProducerOptions(services.kafka_bootstrap)) as gw:
+        fleet = FleetConfig("127.0.0.1", gw.port, start, speed=4 * 3600, hours=1.25, drain_s=10)
+        sent = asyncio.run(simulate(province, episodes, fleet))
+        accepted = gw.stats.frames["accepted"]
+
+    devices = len(province.devices)
+    assert sent.backfilled == Counter({"2051": 40, "2061": 1})
+    assert sent.sent == Counter({"2051": devices * 75, "2061": devices})  # nothing lost
+    assert accepted == sent.frames_sent
+    # the link is cut at the loss, so acks of the frames written just before it (at most the
+    # 20 minutes before) can be missed; everything sent after the reconnection is acked
+    assert accepted - 20 <= sent.acks <= accepted
+    records = _envelopes(services.kafka_bootstrap, config.raw_topic, accepted)
+    assert len(records) == accepted
+    lost = [decode(r.payload) for r in records if r.device_id == lost_mn]
+    order = [(p.cn, p.data_time) for p in lost]
+    minute = timedelta(minutes=1)
+    reconnected = order.index(("2051", start + 60 * minute))  # the live minute comes first
+    assert order[:reconnected] == [("2051", start + m * minute) for m in range(20)]
+    resent = [item for item in order[reconnected + 1 :] if item[1] < start + 60 * minute]
+    assert resent == [*(("2051", start + m * minute) for m in range(20, 60)), ("2061", start)]
+    assert order[reconnected + 31] == ("2051", start + 61 * minute)  # 30 re-sent per minute
+    assert sorted(order) == sorted(
+        [("2051", start + m * minute) for m in range(75)] + [("2061", start)]
+    )
