@@ -44,6 +44,7 @@ DEMO_EPISODES = ";".join(
         "maintenance@SIMAL001P1+20h/90m",
         "flatline@SIMCC001F1+12h/1h",
         "outage@SIMFA001F1+16h/2h",
+        "comm_loss@SIMCC001F1+20h/90m",  # link down, data re-sent on reconnect (补发): revisions
         "corrupt@SIMTP001G2+2h/30m:0.3",
         "bad_password@SIMAL001P2+4h/1h",
         "reconnect_storm@SIMCM001K1+8h/10m",
