@@ -317,9 +317,11 @@ class Engine:
         """Add measurements; return the aggregates, verdicts and quality signals that closed
         or changed. Hours not hydrated are treated as hydrated with []."""
         outputs: list[Output] = []
-        touched: dict[str, DeviceState] = {}
-        ordered = sorted(measurements, key=lambda m: (m.device_id, m.period_start))
-        for measurement in ordered:
+        advancing: dict[str, list[tuple[int, Measurement]]] = {}
+        ordered = sorted(
+            enumerate(measurements), key=lambda im: (im[1].device_id, im[1].period_start)
+        )
+        for arrival, measurement in ordered:
             state = self._device(measurement.device_id)
             if state is None:
                 self.skipped += 1
@@ -329,9 +331,11 @@ class Engine:
                 continue
             buffer = state.open_hour(hour_start(measurement.period_start))
             if add_reading(buffer, measurement):
+                advancing.setdefault(measurement.device_id, []).append((arrival, measurement))
+        for device_id, added in advancing.items():
+            state = self._devices[device_id]
+            for _, measurement in sorted(added, key=lambda am: am[0]):  # arrival order
                 outputs.extend(self._advance(state, measurement))
-                touched[state.context.device_id] = state
-        for state in touched.values():
             if state.watermark is not None:
                 outputs.extend(self._closer.close_ripe(state, state.watermark))
         return outputs
@@ -370,7 +374,12 @@ class Engine:
 
     def _advance(self, state: DeviceState, measurement: Measurement) -> list[QualitySignal]:
         """Move the device's watermark to ``measurement``'s event time if it is later (and
-        not beyond the clock-skew bound); the event-time ``silent`` pair if that ends a gap."""
+        not beyond the clock-skew bound); the event-time ``silent`` pair if that ends a gap.
+
+        Called in arrival order (the order of the batch, which is the device's partition
+        order), never in the batch's sorted order: data back-filled (补发) after the live
+        data that ended a gap must not hide the gap, and the result must not depend on how
+        the stream is cut into batches (replay equals streaming)."""
         event = measurement.period_start
         if measurement.period is PeriodKind.MINUTE:
             event += MINUTE

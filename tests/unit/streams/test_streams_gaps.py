@@ -136,3 +136,28 @@ def test_each_gap_longer_than_allowed_gives_exactly_one_pair(
     for last, resumed in gaps:
         expected += [(True, last + timedelta(minutes=5)), (False, resumed)]
     assert [(s.active, s.observed_at) for s in found] == expected
+
+
+def test_data_back_filled_after_the_resume_do_not_hide_the_gap_whatever_the_batching() -> None:
+    """A unit back from a link loss sends its live minute, then re-sends the lost ones (补发):
+    the gap is reported in one batch as in minute-by-minute batches (replay = streaming)."""
+    live, lost = minute_at(180), [minute_at(i) for i in range(60, 180)]
+    arrivals = [minute_at(i) for i in range(60)] + [live, *lost, minute_at(181)]
+
+    whole = Engine(REGISTRY)
+    in_one_batch = silent(whole.ingest(arrivals[:60])) + silent(whole.ingest(arrivals[60:]))
+    one_by_one = Engine(REGISTRY)
+    in_many = [s for m in arrivals for s in silent(one_by_one.ingest([m]))]
+
+    assert [(s.active, s.observed_at) for s in in_one_batch] == [
+        (True, T0 + timedelta(hours=1, minutes=5)),
+        (False, T0 + timedelta(hours=3)),
+    ]
+    assert in_many == in_one_batch
+
+
+def test_data_back_filled_before_the_live_data_close_the_gap_in_order() -> None:
+    """Stored minutes re-sent before any live one: the record has no gap, nothing is reported."""
+    engine = Engine(REGISTRY)
+    engine.ingest([minute_at(i) for i in range(60)])
+    assert silent(engine.ingest([minute_at(i) for i in range(60, 182)])) == []
