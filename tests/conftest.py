@@ -79,6 +79,22 @@ def kafka_topic_factory(
 
 
 @pytest.fixture
+def topic_prefix(services: Services) -> Iterator[str]:
+    """A fresh topic prefix for commands that create their own topics; every topic under it
+    is deleted after the test (best effort)."""
+    from kafka import KafkaAdminClient
+
+    name = f"test{uuid.uuid4().hex[:10]}"
+    yield name
+    admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
+    with contextlib.suppress(Exception):  # best effort: a leftover test topic harms nobody
+        mine = [t for t in admin.list_topics() if t.startswith(f"{name}.")]
+        if mine:
+            admin.delete_topics(mine)
+    admin.close()
+
+
+@pytest.fixture
 def pg_schema(services: Services) -> Iterator[PgSchema]:
     name = f"test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(services.database_url, autocommit=True) as conn:

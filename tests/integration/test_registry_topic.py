@@ -3,17 +3,13 @@ Kafka and PostgreSQL (a fresh schema and topic prefix per test)."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from kafka import KafkaAdminClient
 from typer.testing import CliRunner
 
 from deploy.migrate import migrate
@@ -34,16 +30,8 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-def prefix(services: Any) -> Iterator[str]:
-    """A fresh topic prefix; its topics are deleted after the test."""
-    name = f"regtest{uuid.uuid4().hex[:8]}"
-    yield name
-    admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
-    with contextlib.suppress(Exception):
-        mine = [t for t in admin.list_topics() if t.startswith(f"{name}.")]
-        if mine:
-            admin.delete_topics(mine)
-    admin.close()
+def prefix(topic_prefix: str) -> str:
+    return topic_prefix
 
 
 @pytest.fixture

@@ -11,14 +11,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "gateway"))
 from gateway_fixtures import DEVICE, frame, registry_of
@@ -32,15 +30,8 @@ ADDED = "GW-TEST-0002"
 
 
 @pytest.fixture
-def prefix(services: Any) -> Iterator[str]:
-    name = f"gwfollow{uuid.uuid4().hex[:8]}"
-    yield name
-    admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
-    with contextlib.suppress(Exception):
-        mine = [t for t in admin.list_topics() if t.startswith(f"{name}.")]
-        if mine:
-            admin.delete_topics(mine)
-    admin.close()
+def prefix(topic_prefix: str) -> str:
+    return topic_prefix
 
 
 def _gateway(services: Any, prefix: str, *args: str) -> subprocess.Popen[str]:
