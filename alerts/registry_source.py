@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 
 from deploy.registry_topic import (
+    NO_REGISTRY_HINT,
     InvalidRegistryRecord,
     NoRegistryPublished,
     RegistryFollower,
@@ -97,8 +98,7 @@ def _from_topic_or_database(
         except RegistryError:
             raise RegistryError(
                 topic,
-                "no registry published and none in the database: run "
-                "`greenwatch db load-registry FILE`, or give --registry FILE",
+                f"no registry published and none in the database: {NO_REGISTRY_HINT}",
             ) from None
         origin = f"database (nothing published on {topic} yet; following it)"
         return ServiceRegistry(registry, origin, follower)

@@ -22,6 +22,7 @@ from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, RegistryInbox
 from alerts.registry_source import ServiceRegistry, service_registry
 from alerts.service import AlertService, ServiceOptions
+from deploy.registry_topic import registry_updates
 from greenwatch.settings import Settings, database_dsn, kafka_servers
 from schemas.registry import RegistryError
 
@@ -98,9 +99,7 @@ def run_command(
     follower = start.follower
     updates = None
     if follower is not None:
-        updates = RegistryFollowThread(
-            lambda stop: (record.registry for record in follower.follow(stop)), RegistryInbox()
-        )
+        updates = RegistryFollowThread(registry_updates(follower), RegistryInbox())
     options = ServiceOptions(
         group_id=group,
         tick_s=tick_seconds,

@@ -24,11 +24,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from deploy.registry_watch import RegistryUpdates
 from deploy.topics import KafkaTopic, ensure_topics
 from schemas.registry import (
     Registry,
@@ -36,6 +38,7 @@ from schemas.registry import (
     RegistrySnapshot,
     decode_snapshot,
     encode_snapshot,
+    load_registry,
     snapshot_of,
 )
 from schemas.topics import Topic, topic_name
@@ -244,3 +247,52 @@ def read_latest_registry(bootstrap: str, topic: KafkaTopic, wait_s: float) -> Re
         return follower.latest(wait_s)
     finally:
         follower.close()
+
+
+NO_REGISTRY_HINT: Final = "run `greenwatch db load-registry FILE`, or give --registry FILE"
+"""What to do when a process finds no registry on the topic."""
+
+
+def registry_updates(follower: RegistryFollower) -> RegistryUpdates:
+    """The registries ``follower`` reads from now on, as ``deploy.registry_watch`` wants them."""
+
+    def updates(stop: threading.Event) -> Iterator[Registry]:
+        return (record.registry for record in follower.follow(stop))
+
+    return updates
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySource:
+    """The registry a process starts with, where it comes from (for its log), and the
+    topic's follower that keeps reading it (None: a file, read once, no hot reload)."""
+
+    registry: Registry
+    origin: str
+    follower: RegistryFollower | None = None
+
+    def close(self) -> None:
+        if self.follower is not None:
+            self.follower.close()
+
+
+def open_registry_source(
+    file: Path | None, bootstrap: str, prefix: str, client_id: str, wait_s: float
+) -> RegistrySource:
+    """``file`` (read once) when given, else the version in force on ``<prefix>.registry``
+    with its follower (the caller closes it: ``RegistrySource.close``).
+
+    Blocks up to ``wait_s`` on an empty topic (and up to 30 s when Kafka does not answer).
+    Raises ``RegistryError`` for a bad file, ``NoRegistryPublished``,
+    ``InvalidRegistryRecord`` or ``KafkaError``; the follower is closed when it raises."""
+    if file is not None:
+        return RegistrySource(load_registry(file), f"file {file}, read once, no hot reload")
+    topic = registry_topic(prefix)
+    follower = RegistryFollower(bootstrap, topic, client_id)
+    try:
+        record = follower.latest(wait_s)
+    except BaseException:
+        follower.close()
+        raise
+    origin = f"following {topic.name} from offset {record.offset}, hot reload"
+    return RegistrySource(record.registry, origin, follower)

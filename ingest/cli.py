@@ -13,9 +13,6 @@ import gc
 import logging
 import signal
 import sys
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -25,12 +22,13 @@ from kafka.errors import KafkaError
 from rich.console import Console
 
 from deploy.registry_topic import (
+    NO_REGISTRY_HINT,
     InvalidRegistryRecord,
     NoRegistryPublished,
-    RegistryFollower,
-    registry_topic,
+    RegistrySource,
+    open_registry_source,
+    registry_updates,
 )
-from deploy.registry_watch import RegistryUpdates
 from greenwatch.settings import Settings, kafka_servers
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
@@ -46,7 +44,7 @@ from ingest.simulator.session import (
     simulate,
     write_registry,
 )
-from schemas.registry import Registry, RegistryError, load_registry
+from schemas.registry import RegistryError
 from schemas.topics import Topic, topic_name
 
 gateway_app = typer.Typer(
@@ -61,58 +59,37 @@ def _summary(line: str) -> None:
     _err.print(line, soft_wrap=True, highlight=sys.stderr.isatty())
 
 
-@dataclass(frozen=True, slots=True)
-class _RegistrySource:
-    """The registry a gateway starts with, where it comes from, and its follower (topic) or
-    ``None`` (a file: read once, no hot reload)."""
-
-    registry: Registry
-    origin: str
-    follower: RegistryFollower | None = None
-
-
-def _registry_source(settings: Settings, path: Path | None, wait_s: float) -> _RegistrySource:
-    chosen = path or settings.registry_file
-    if chosen is not None:
-        try:
-            return _RegistrySource(load_registry(chosen), f"file {chosen}, no hot reload")
-        except RegistryError as error:
-            _err.print(f"[red]registry {error.source}: {error.reason}[/red]")
-            raise typer.Exit(2) from None
-    topic = registry_topic(settings.topic_prefix)
-    follower = RegistryFollower(kafka_servers(settings), topic, "greenwatch-gateway-registry")
+def _registry_source(settings: Settings, path: Path | None, wait_s: float) -> RegistrySource:
     try:
-        record = follower.latest(wait_s)
-    except BaseException as error:
-        follower.close()
-        _refuse_to_start(error, topic.name, wait_s)
+        return open_registry_source(
+            path or settings.registry_file,
+            kafka_servers(settings),
+            settings.topic_prefix,
+            "greenwatch-gateway-registry",
+            wait_s,
+        )
+    except RegistryError as error:
+        _err.print(f"[red]registry {error.source}: {error.reason}[/red]")
+        raise typer.Exit(2) from None
+    except (NoRegistryPublished, InvalidRegistryRecord) as error:
+        _refuse_to_start(error, wait_s)
         raise
-    origin = f"following {topic.name} from offset {record.offset}, hot reload"
-    return _RegistrySource(record.registry, origin, follower)
 
 
-def _refuse_to_start(error: BaseException, topic: str, wait_s: float) -> None:
+def _refuse_to_start(error: NoRegistryPublished | InvalidRegistryRecord, wait_s: float) -> None:
     """Exit 2 with the reason when the registry topic has no usable registry."""
     if isinstance(error, NoRegistryPublished):
         _err.print(
-            f"[red]no registry published on {topic} (waited {wait_s:g} s): run "
-            "`greenwatch db load-registry FILE`, or give --registry FILE[/red]",
+            f"[red]no registry published on {error.topic} (waited {wait_s:g} s): "
+            f"{NO_REGISTRY_HINT}[/red]",
             soft_wrap=True,
         )
         raise typer.Exit(2) from None
-    if isinstance(error, InvalidRegistryRecord):
-        _err.print(
-            f"[red]{error}: publish a valid one with `greenwatch db load-registry`[/red]",
-            soft_wrap=True,
-        )
-        raise typer.Exit(2) from None
-
-
-def _registries(follower: RegistryFollower) -> RegistryUpdates:
-    def follow(stop: threading.Event) -> Iterator[Registry]:
-        return (record.registry for record in follower.follow(stop))
-
-    return follow
+    _err.print(
+        f"[red]{error}: publish a valid one with `greenwatch db load-registry`[/red]",
+        soft_wrap=True,
+    )
+    raise typer.Exit(2) from None
 
 
 def _log_to_stderr(*names: str) -> None:
@@ -219,12 +196,12 @@ def gateway_hj212(
         _err.print(f"[red]cannot listen on {host}:{port}: {error}[/red]")
         raise typer.Exit(1) from None
     finally:
-        if source is not None and source.follower is not None:
-            source.follower.close()
+        if source is not None:
+            source.close()
 
 
 async def _serve_until_signal(
-    config: GatewayConfig, source: _RegistrySource, producer: ProducerOptions, options: RunOptions
+    config: GatewayConfig, source: RegistrySource, producer: ProducerOptions, options: RunOptions
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -244,7 +221,7 @@ async def _serve_until_signal(
             soft_wrap=True,
         )
 
-    updates = None if source.follower is None else _registries(source.follower)
+    updates = None if source.follower is None else registry_updates(source.follower)
     stats = await serve(
         config, source.registry, producer, stop, options, _summary, ready, updates=updates
     )

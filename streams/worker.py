@@ -21,8 +21,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,16 +30,18 @@ from kafka.errors import KafkaError
 from prometheus_client import start_http_server
 
 from deploy.registry_topic import (
+    NO_REGISTRY_HINT,
     InvalidRegistryRecord,
     NoRegistryPublished,
-    RegistryFollower,
-    registry_topic,
+    RegistrySource,
+    open_registry_source,
+    registry_updates,
 )
 from deploy.registry_watch import RegistryWatch, on_loop
 from deploy.topics import catalogue_topics
 from deploy.topics import ensure_topics as create_missing_topics
 from greenwatch.settings import Settings, database_dsn, kafka_servers
-from schemas.registry import Registry, RegistryError, load_registry
+from schemas.registry import RegistryError
 from streams.agents import CommitLane, register_agents
 from streams.app import WorkerTuning, create_app, stream_topics
 from streams.domain.engine import Engine
@@ -74,16 +74,6 @@ class WorkerOptions:
     loglevel: str = "info"
     registry_file: Path | None = None
     registry_wait_s: float = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class RegistrySource:
-    """The registry the worker starts with, where it comes from (for the log) and the
-    topic's follower (None: a file, no hot reload)."""
-
-    registry: Registry
-    origin: str
-    follower: RegistryFollower | None = None
 
 
 def ensure_topics(bootstrap: str, prefix: str, timeout_s: float = 30.0) -> list[str]:
@@ -125,14 +115,11 @@ class _Worker(faust.Worker):
         source = self._source
         log.info("registry %s (%s)", source.registry.version, source.origin)
         if source.follower is not None and self._watch is None:
-            follower = source.follower
-
-            def updates(stop: threading.Event) -> Iterator[Registry]:
-                return (record.registry for record in follower.follow(stop))
-
             loop = asyncio.get_running_loop()
             self._watch = RegistryWatch(
-                updates, on_loop(loop, self._lane.swap_registry), owner="worker"
+                registry_updates(source.follower),
+                on_loop(loop, self._lane.swap_registry),
+                owner="worker",
             )
             self._watch.start()
 
@@ -163,34 +150,27 @@ def registry_source(settings: Settings, options: WorkerOptions) -> RegistrySourc
     Blocks up to the wait. Raises ``WorkerError`` when the file is invalid, the topic holds
     no valid registry within the wait, or Kafka does not answer.
     """
-    chosen = options.registry_file or settings.registry_file
-    if chosen is not None:
-        try:
-            return RegistrySource(load_registry(chosen), f"file {chosen}, read once")
-        except RegistryError as error:
-            raise WorkerError(str(error)) from error
-    bootstrap, topic = kafka_servers(settings), registry_topic(settings.topic_prefix)
+    bootstrap, prefix = kafka_servers(settings), settings.topic_prefix
     try:
-        follower = RegistryFollower(bootstrap, topic, "greenwatch-worker-registry")
-    except KafkaError as error:
-        raise WorkerError(f"cannot read {topic.name} on {bootstrap}: {error}") from error
-    try:
-        record = follower.latest(options.registry_wait_s)
-    except NoRegistryPublished:
-        follower.close()
+        return open_registry_source(
+            options.registry_file or settings.registry_file,
+            bootstrap,
+            prefix,
+            "greenwatch-worker-registry",
+            options.registry_wait_s,
+        )
+    except RegistryError as error:
+        raise WorkerError(str(error)) from error
+    except NoRegistryPublished as error:
         raise WorkerError(
-            f"no registry published on {topic.name}: run `greenwatch db load-registry FILE`,"
-            f" or give --registry FILE (waited {options.registry_wait_s:g} s)"
+            f"no registry published on {error.topic}: {NO_REGISTRY_HINT}"
+            f" (waited {options.registry_wait_s:g} s)"
         ) from None
     except InvalidRegistryRecord as error:
-        follower.close()
         reason = f"{error}: publish a valid one with `greenwatch db load-registry`"
         raise WorkerError(reason) from error
     except KafkaError as error:
-        follower.close()
-        raise WorkerError(f"cannot read {topic.name} on {bootstrap}: {error}") from error
-    origin = f"following {topic.name} from offset {record.offset}, hot reload"
-    return RegistrySource(record.registry, origin, follower)
+        raise WorkerError(f"cannot read {prefix}.registry on {bootstrap}: {error}") from error
 
 
 def run_worker(settings: Settings, options: WorkerOptions) -> None:
@@ -199,8 +179,7 @@ def run_worker(settings: Settings, options: WorkerOptions) -> None:
     try:
         _run(settings, options, source)
     finally:
-        if source.follower is not None:
-            source.follower.close()
+        source.close()
 
 
 def _run(settings: Settings, options: WorkerOptions, source: RegistrySource) -> None:
