@@ -9,10 +9,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from pydantic import BaseModel
 
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
@@ -25,6 +26,7 @@ from ingest.simulator.session import simulate
 from schemas.envelope import DeadLetter, RawEnvelope
 
 pytestmark = pytest.mark.timeout(180)
+M = TypeVar("M", bound=BaseModel)
 
 
 def _count(bootstrap: str, topic: str) -> int:
@@ -36,17 +38,19 @@ def _count(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
-def _dead_letters(bootstrap: str, topic: str, count: int) -> list[DeadLetter]:
+def _records(bootstrap: str, topic: str, count: int, model: type[M]) -> list[M]:
+    """The first ``count`` records of ``topic`` as ``model`` (offset order on one partition);
+    fewer if they do not come within 30 s."""
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    letters: list[DeadLetter] = []
+    records: list[M] = []
     deadline = time.monotonic() + 30
     try:
-        while len(letters) < count and time.monotonic() < deadline:
+        while len(records) < count and time.monotonic() < deadline:
             for batch in consumer.poll(timeout_ms=200).values():
-                letters.extend(DeadLetter.model_validate_json(r.value) for r in batch)
+                records.extend(model.model_validate_json(r.value) for r in batch)
     finally:
         consumer.close()
-    return letters
+    return records
 
 
 def test_two_simulated_hours_arrive_complete_with_rejects_by_reason(
@@ -81,27 +85,13 @@ def test_two_simulated_hours_arrive_complete_with_rejects_by_reason(
     assert sent.answers == Counter({"3": 10})
     assert _count(services.kafka_bootstrap, config.raw_topic) == accepted
 
-    letters = _dead_letters(services.kafka_bootstrap, config.deadletter_topic, 10 + rejected)
+    letters = _records(services.kafka_bootstrap, config.deadletter_topic, 10 + rejected, DeadLetter)
     reasons = Counter(letter.reason for letter in letters)
     assert reasons["auth_bad_password"] == 10
     assert reasons["bad_crc"] + reasons["length_mismatch"] == rejected
     assert reasons["garbage"] == sent.corrupted["line_noise"]
     claimed = {letter.device_id for letter in letters if letter.reason != "garbage"}
     assert claimed <= {corrupt_mn, impostor_mn, None}  # None: MN itself damaged
-
-
-def _envelopes(bootstrap: str, topic: str, count: int) -> list[RawEnvelope]:
-    """The first ``count`` records of a one-partition topic, in offset order."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    envelopes: list[RawEnvelope] = []
-    deadline = time.monotonic() + 30
-    try:
-        while len(envelopes) < count and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=200).values():
-                envelopes.extend(RawEnvelope.model_validate_json(r.value) for r in batch)
-    finally:
-        consumer.close()
-    return envelopes
 
 
 def test_frames_of_a_communication_loss_arrive_after_the_reconnection(
@@ -130,7 +120,7 @@ def test_frames_of_a_communication_loss_arrive_after_the_reconnection(
     # the link is cut at the loss, so acks of the frames written just before it (at most the
     # 20 minutes before) can be missed; everything sent after the reconnection is acked
     assert accepted - 20 <= sent.acks <= accepted
-    records = _envelopes(services.kafka_bootstrap, config.raw_topic, accepted)
+    records = _records(services.kafka_bootstrap, config.raw_topic, accepted, RawEnvelope)
     assert len(records) == accepted
     lost = [decode(r.payload) for r in records if r.device_id == lost_mn]
     order = [(p.cn, p.data_time) for p in lost]
