@@ -23,7 +23,7 @@ from alerts.model import AlertRecord, MaintenanceWindow, OrderAction
 from alerts.registry_source import registry_for
 from alerts.routing import CHINA_TIME, Audience, QuietHours
 from alerts.service_cli import connect, notify_command, run_command, settings_of
-from greenwatch.settings import Settings
+from runtime.settings import Settings
 from schemas.alert import AlertLevel
 from schemas.registry import Registry, RegistryError
 

@@ -2,9 +2,9 @@
 blocking) runs on its own thread and leaves each newly published registry in a one-slot inbox;
 the service's loop takes it between two batches (``AlertService._loop``), never during one.
 
-``RegistryUpdates`` (``deploy.registry_watch``) is any callable that, given a stop event,
+``RegistryUpdates`` (``runtime.registry_watch``) is any callable that, given a stop event,
 blocks and yields the registries published from now on until the event is set; the CLI passes
-``deploy.registry_topic.RegistryFollower.follow``. The thread never touches the service: it
+``runtime.registry_topic.RegistryFollower.follow``. The thread never touches the service: it
 prepares each registry (its device and outlet indexes are built there) and offers it; the
 newest offer wins, since no input is applied between two versions offered before one take.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from deploy.registry_watch import RegistryUpdates, RegistryWatch
+from runtime.registry_watch import RegistryUpdates, RegistryWatch
 from schemas.registry import Registry
 
 
@@ -56,7 +56,7 @@ class RegistryInbox:
 
 
 class RegistryFollowThread(RegistryWatch):
-    """The registry watch (``deploy.registry_watch``) delivering into ``inbox``: runs
+    """The registry watch (``runtime.registry_watch``) delivering into ``inbox``: runs
     ``updates`` on a daemon thread and offers each registry there; ``failed`` when the follower
     raised (the service keeps the registry it has, no hot reload until restart)."""
 

@@ -5,7 +5,7 @@ given, else the newest version loaded into the database (``greenwatch db load-re
 
 The service (``alerts run``) uses ``service_registry``: a file is read once (no hot reload);
 without one it starts from the registry topic's latest snapshot (``<prefix>.registry``,
-``deploy.registry_topic``), or from the database's newest version when nothing has been
+``runtime.registry_topic``), or from the database's newest version when nothing has been
 published on the topic yet, and in both cases keeps the topic's follower so that every version
 published later is swapped in (``alerts.registry_follow``).
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from deploy.registry_topic import (
+from runtime.registry_topic import (
     NO_REGISTRY_HINT,
     InvalidRegistryRecord,
     NoRegistryPublished,

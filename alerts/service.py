@@ -39,7 +39,7 @@ from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, describe_change
 from alerts.rules import quality_key, verdict_key
 from alerts.store import AlertStore
-from deploy.topics import catalogue_topics, ensure_topics
+from runtime.topics import catalogue_topics, ensure_topics
 from schemas.alert import QualitySignal
 from schemas.envelope import DeadLetter
 from schemas.registry import Registry

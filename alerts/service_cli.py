@@ -22,8 +22,8 @@ from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, RegistryInbox
 from alerts.registry_source import ServiceRegistry, service_registry
 from alerts.service import AlertService, ServiceOptions
-from deploy.registry_topic import registry_updates
-from greenwatch.settings import Settings, database_dsn, kafka_servers
+from runtime.registry_topic import registry_updates
+from runtime.settings import Settings, database_dsn, kafka_servers
 from schemas.registry import RegistryError
 
 

@@ -48,8 +48,8 @@ from alerts.engine import Batch, World
 from alerts.model import AlertRecord
 from alerts.routing import Audience, Subscription
 from deploy.migrate import migrate
-from deploy.registry_store import store_registry
-from greenwatch.settings import Settings, database_dsn, kafka_servers
+from runtime.registry_store import store_registry
+from runtime.settings import Settings, database_dsn, kafka_servers
 from schemas.alert import AlertLevel
 from schemas.measurement import PeriodKind
 from schemas.registry import Registry, hash_password, parse_registry

@@ -36,8 +36,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from greenwatch.settings import Settings, kafka_servers
 from ingest.hj212 import CHINA_TZ, encode
+from runtime.settings import Settings, kafka_servers
 from schemas.registry import dump_registry, hash_password, parse_registry
 from schemas.topics import Topic, topic_name
 

@@ -31,8 +31,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from deploy.migrate import migrate
-from greenwatch.settings import Settings, database_dsn
 from ingest.hj212 import CHINA_TZ
+from runtime.settings import Settings, database_dsn
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.registry import Registry, hash_password, parse_registry
 from schemas.verdict import Verdict

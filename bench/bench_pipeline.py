@@ -55,8 +55,8 @@ from psycopg.conninfo import make_conninfo
 from bench import pipeline_fleet
 from bench.pipeline_fleet import DAY0, DEVICES, FRAMES_PER_DEVICE, GRACE_MINUTES, Frame
 from deploy.migrate import migrate
-from greenwatch.settings import Settings, database_dsn, kafka_servers
 from ingest.hj212 import CHINA_TZ, decode
+from runtime.settings import Settings, database_dsn, kafka_servers
 from schemas.envelope import RawEnvelope
 from schemas.measurement import Measurement
 from schemas.registry import Registry, dump_registry

@@ -1,5 +1,5 @@
 """``greenwatch db``: migrations and registry loading against the configured PostgreSQL (and
-the registry's publication to its Kafka topic, ``deploy.registry_topic``)."""
+the registry's publication to its Kafka topic, ``runtime.registry_topic``)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import psycopg
 import typer
 
 from deploy.migrate import Flavor, MigrationError, migrate
-from deploy.registry_store import store_registry
-from deploy.registry_topic import RegistryPublishError, publish_registry, registry_topic
-from greenwatch.settings import Settings, database_dsn, kafka_servers
+from runtime.registry_store import store_registry
+from runtime.registry_topic import RegistryPublishError, publish_registry, registry_topic
+from runtime.settings import Settings, database_dsn, kafka_servers
 from schemas.registry import Registry, RegistryError, load_registry
 
 db_app = typer.Typer(help="Database: versioned migrations and registry loading.")

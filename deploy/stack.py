@@ -21,7 +21,7 @@ from typing import Literal
 from deploy import kafka_service, postgres_service, processes
 from deploy.processes import Notify
 from deploy.stack_errors import ServiceStartFailed
-from greenwatch.settings import Settings, database_dsn, kafka_servers
+from runtime.settings import Settings, database_dsn, kafka_servers
 
 Service = Literal["kafka", "postgres"]
 ALL_SERVICES: frozenset[Service] = frozenset({"kafka", "postgres"})

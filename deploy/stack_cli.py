@@ -8,7 +8,7 @@ import typer
 
 from deploy import stack
 from deploy.stack_errors import StackError
-from greenwatch.settings import Settings
+from runtime.settings import Settings
 
 stack_app = typer.Typer(
     help="The local stack: one Kafka broker (KRaft) and one PostgreSQL cluster under the "

@@ -13,7 +13,7 @@ from grafana.check import check_dashboard
 from grafana.dashboards import DASHBOARDS, FOLDER_TITLE, FOLDER_UID, export_dashboards
 from grafana.macros import QueryContext
 from grafana.publish import DEFAULT_TIMEOUT_S, PublishError, connect, publish
-from greenwatch.settings import Settings, database_dsn
+from runtime.settings import Settings, database_dsn
 
 grafana_app = typer.Typer(
     help="Grafana dashboards as code: export JSON, publish by API, check panel SQL."

@@ -1,6 +1,6 @@
 """The ``greenwatch`` command: the composition root.
 
-It reads settings once (``greenwatch.settings``) and hands them to the command groups that
+It reads settings once (``runtime.settings``) and hands them to the command groups that
 each package contributes. Packages never read settings themselves.
 """
 
@@ -13,9 +13,9 @@ from deploy.db_cli import db_app
 from deploy.stack_cli import stack_app
 from grafana.cli import grafana_app
 from greenwatch.demo import demo_command
-from greenwatch.settings import load_settings
 from ingest.cli import gateway_app, simulate_command
 from ingest.hj212.cli import hj212_app
+from runtime.settings import load_settings
 from schemas.cli import schemas_app
 from streams.cli import replay_command, worker_command
 

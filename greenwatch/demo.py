@@ -26,13 +26,13 @@ import typer
 
 from deploy import stack
 from deploy.migrate import migrate
-from deploy.registry_store import store_registry
-from deploy.registry_topic import publish_registry, registry_topic
 from greenwatch import demo_namespace
 from greenwatch.demo_sinks import LocalSinks, free_port
 from greenwatch.demo_summary import DemoSummary, read_summary
-from greenwatch.settings import Settings, database_dsn, kafka_servers
 from ingest.hj212 import CHINA_TZ
+from runtime.registry_store import store_registry
+from runtime.registry_topic import publish_registry, registry_topic
+from runtime.settings import Settings, database_dsn, kafka_servers
 from schemas.registry import Registry, load_registry
 
 DEMO_EPISODES = ";".join(

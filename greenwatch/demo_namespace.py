@@ -25,7 +25,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
-from greenwatch.settings import Settings, database_dsn, kafka_servers
+from runtime.settings import Settings, database_dsn, kafka_servers
 
 SCHEMA_PATTERN: Final = re.compile(r"^demo_(\d{14})$")
 """Schemas this module creates (and the only ones ``prune`` drops)."""

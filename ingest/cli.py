@@ -21,15 +21,6 @@ import typer
 from kafka.errors import KafkaError
 from rich.console import Console
 
-from deploy.registry_topic import (
-    NO_REGISTRY_HINT,
-    InvalidRegistryRecord,
-    NoRegistryPublished,
-    RegistrySource,
-    open_registry_source,
-    registry_updates,
-)
-from greenwatch.settings import Settings, kafka_servers
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
 from ingest.gateway.runner import RunOptions, serve
@@ -44,6 +35,15 @@ from ingest.simulator.session import (
     simulate,
     write_registry,
 )
+from runtime.registry_topic import (
+    NO_REGISTRY_HINT,
+    InvalidRegistryRecord,
+    NoRegistryPublished,
+    RegistrySource,
+    open_registry_source,
+    registry_updates,
+)
+from runtime.settings import Settings, kafka_servers
 from schemas.registry import RegistryError
 from schemas.topics import Topic, topic_name
 
@@ -184,7 +184,7 @@ def gateway_hj212(
         summary_interval = 10.0
     options = RunOptions(metrics_port=metrics_port, summary_interval_s=summary_interval)
     producer = ProducerOptions(kafka_servers(settings), linger_ms=linger_ms)
-    _log_to_stderr("ingest.gateway", "deploy.registry_topic")
+    _log_to_stderr("ingest.gateway", "runtime.registry_topic")
     source = None
     try:
         source = _registry_source(settings, registry, registry_wait)

@@ -131,7 +131,7 @@ class CommitLane:
     def swap_registry(self, registry: Registry) -> None:
         """Queue ``registry`` to be swapped in between two batches (``prepare_registry``).
 
-        Call on the event loop (``deploy.registry_watch.RegistryWatch`` hands it over there);
+        Call on the event loop (``runtime.registry_watch.RegistryWatch`` hands it over there);
         returns at once. Swaps queued one after the other are applied in that order.
         """
         run = self.run(functools.partial(self._pipeline.prepare_registry, registry), None)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import faust
 
-from greenwatch.settings import Settings, kafka_servers
+from runtime.settings import Settings, kafka_servers
 from schemas.topics import CATALOGUE, Topic, topic_name
 
 

@@ -29,7 +29,7 @@ import faust
 from kafka.errors import KafkaError
 from prometheus_client import start_http_server
 
-from deploy.registry_topic import (
+from runtime.registry_topic import (
     NO_REGISTRY_HINT,
     InvalidRegistryRecord,
     NoRegistryPublished,
@@ -37,10 +37,10 @@ from deploy.registry_topic import (
     open_registry_source,
     registry_updates,
 )
-from deploy.registry_watch import RegistryWatch, on_loop
-from deploy.topics import catalogue_topics
-from deploy.topics import ensure_topics as create_missing_topics
-from greenwatch.settings import Settings, database_dsn, kafka_servers
+from runtime.registry_watch import RegistryWatch, on_loop
+from runtime.settings import Settings, database_dsn, kafka_servers
+from runtime.topics import catalogue_topics
+from runtime.topics import ensure_topics as create_missing_topics
 from schemas.registry import RegistryError
 from streams.agents import CommitLane, register_agents
 from streams.app import WorkerTuning, create_app, stream_topics

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from deploy import stack
-from greenwatch.settings import Settings, database_dsn, kafka_servers
+from runtime.settings import Settings, database_dsn, kafka_servers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"

@@ -24,7 +24,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from deploy.topics import KafkaTopic, ensure_topics
+from runtime.topics import KafkaTopic, ensure_topics
 
 Completion = Callable[[BaseException | None], None]
 """Called on the event loop when a record is acknowledged (``None``) or failed (the error)."""

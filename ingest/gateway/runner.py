@@ -5,7 +5,7 @@ own event loop in a background thread, for tests, the demo and the benchmark).
 partitions of ``schemas.topics.CATALOGUE``), starts listening, optionally serves Prometheus
 metrics and reports a summary line every ``summary_interval_s``, and stops cleanly when
 ``stop`` is set. Given ``updates`` (a registry follower), it swaps each newly published
-registry in while serving (``deploy.registry_watch``) and logs one line per swap.
+registry in while serving (``runtime.registry_watch``) and logs one line per swap.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-from deploy.registry_watch import RegistryUpdates, RegistryWatch, on_loop
-from deploy.topics import KafkaTopic
 from ingest.gateway.admission import Admission
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.metrics import serve_metrics
@@ -28,6 +26,8 @@ from ingest.gateway.publisher import KafkaPublisher, ProducerOptions
 from ingest.gateway.server import Gateway
 from ingest.gateway.stats import GatewayStats
 from ingest.gateway.summary import SummaryWindow
+from runtime.registry_watch import RegistryUpdates, RegistryWatch, on_loop
+from runtime.topics import KafkaTopic
 from schemas.registry import Registry
 from schemas.topics import CATALOGUE, Topic
 

@@ -11,8 +11,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
 from greenwatch import demo_namespace
-from greenwatch.settings import Settings, database_dsn
 from ingest.hj212 import CHINA_TZ
+from runtime.settings import Settings, database_dsn
 
 
 def _settings(services: Any, prefix: str) -> Settings:

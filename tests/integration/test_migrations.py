@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from deploy.migrate import Flavor, MigrationError, discover_steps, migrate
-from deploy.registry_store import store_registry
 from greenwatch.cli import app
-from greenwatch.settings import Settings
+from runtime.registry_store import store_registry
+from runtime.settings import Settings
 from schemas.registry import load_registry
 
 EXAMPLE = Path(__file__).parents[2] / "schemas" / "examples" / "demo-province.yaml"

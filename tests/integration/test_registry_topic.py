@@ -13,15 +13,15 @@ import pytest
 from typer.testing import CliRunner
 
 from deploy.migrate import migrate
-from deploy.registry_topic import (
+from greenwatch.cli import app
+from ingest.simulator.province import build_province
+from runtime.registry_topic import (
     NoRegistryPublished,
     publish_registry,
     read_latest_registry,
     registry_topic,
 )
-from greenwatch.cli import app
-from greenwatch.settings import Settings
-from ingest.simulator.province import build_province
+from runtime.settings import Settings
 from schemas.registry import dump_registry, load_registry
 
 EXAMPLE = Path(__file__).parents[2] / "schemas" / "examples" / "demo-province.yaml"

@@ -24,8 +24,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from psycopg import sql
 
 from deploy.migrate import migrate
-from deploy.registry_store import store_registry
 from ingest.hj212 import CHINA_TZ, encode
+from runtime.registry_store import store_registry
 from schemas.envelope import DeadLetter, Protocol, RawEnvelope
 from schemas.registry import load_registry
 from schemas.topics import Topic, topic_name

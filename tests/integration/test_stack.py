@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from deploy import kafka_service, stack
 from deploy.stack_cli import stack_app
-from greenwatch.settings import Settings
+from runtime.settings import Settings
 
 if TYPE_CHECKING:
     from services import PgSchema, Services

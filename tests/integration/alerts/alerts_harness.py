@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from aiosmtpd.controller import Controller
 from kafka import KafkaProducer
 
-from greenwatch.settings import Settings
+from runtime.settings import Settings
 from schemas.alert import QualityKind, QualitySignal
 from schemas.measurement import PeriodKind
 from schemas.topics import Topic, topic_name

@@ -19,10 +19,10 @@ from kafka.admin import NewTopic
 from typer.testing import CliRunner
 
 from deploy.migrate import migrate
-from deploy.registry_store import store_registry
-from deploy.registry_topic import RegistryRecord, publish_registry, registry_topic
 from greenwatch.cli import app
-from greenwatch.settings import Settings
+from runtime.registry_store import store_registry
+from runtime.registry_topic import RegistryRecord, publish_registry, registry_topic
+from runtime.settings import Settings
 from schemas.registry import load_registry, parse_registry
 from schemas.topics import Topic, topic_name
 

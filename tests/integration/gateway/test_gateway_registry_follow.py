@@ -21,9 +21,9 @@ from kafka import KafkaProducer
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "gateway"))
 from gateway_fixtures import DEVICE, frame, registry_of
 
-from deploy.registry_topic import publish_registry, registry_topic
 from greenwatch.demo_sinks import free_port
 from ingest.hj212 import Packet, decode
+from runtime.registry_topic import publish_registry, registry_topic
 
 pytestmark = pytest.mark.timeout(120)
 ADDED = "GW-TEST-0002"

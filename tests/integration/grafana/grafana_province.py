@@ -41,8 +41,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from deploy.migrate import migrate
-from deploy.registry_store import store_registry
 from grafana.macros import QueryContext, VariableValue
+from runtime.registry_store import store_registry
 from schemas.registry import load_registry
 
 CST = timezone(timedelta(hours=8))

@@ -30,7 +30,7 @@ from grafana.publish import (
 )
 from grafana.render import render_dashboard
 from greenwatch.cli import app
-from greenwatch.settings import Settings
+from runtime.settings import Settings
 
 TOKEN = "glsa_test_token"
 

@@ -23,7 +23,7 @@ from stream_dataset import write_registry
 from worker_harness import StreamStack
 
 from deploy.migrate import migrate
-from deploy.registry_store import store_registry
+from runtime.registry_store import store_registry
 from schemas.registry import load_registry
 from streams.sink import create_pool
 from streams.worker import ensure_topics

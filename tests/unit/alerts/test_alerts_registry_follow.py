@@ -17,7 +17,7 @@ from alerts.registry_follow import (
     describe_change,
 )
 from alerts.service import AlertService
-from deploy.registry_watch import RegistryUpdates
+from runtime.registry_watch import RegistryUpdates
 from schemas.alert import AlertState
 from schemas.registry import Enterprise, Registry
 

@@ -14,12 +14,12 @@ import pytest
 from gateway_fixtures import DEVICE, NOW, PASSWORD, frame, registry_of
 from prometheus_client import CollectorRegistry, generate_latest
 
-from deploy.registry_watch import RegistryWatch, on_loop
 from ingest.gateway.admission import AUTH_UNKNOWN_MN, Admission, Admitted, Refused
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.metrics import GatewayCollector
 from ingest.gateway.server import Gateway
 from ingest.hj212 import QnRtn, decode
+from runtime.registry_watch import RegistryWatch, on_loop
 from schemas.registry import (
     Registry,
     RegistryError,
@@ -155,7 +155,7 @@ def test_a_failing_follower_is_logged_and_the_gateway_keeps_its_registry(
         await asyncio.get_running_loop().run_in_executor(None, watch.stop)
         return applied
 
-    with caplog.at_level(logging.ERROR, logger="deploy.registry_watch"):
+    with caplog.at_level(logging.ERROR, logger="runtime.registry_watch"):
         assert asyncio.run(main()) == []
     assert "keeps its current registry" in caplog.text
     assert "broker gone" in caplog.text

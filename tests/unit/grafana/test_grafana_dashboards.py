@@ -23,7 +23,7 @@ from grafana.model import (
 )
 from grafana.render import LayoutError, dashboard_json_text, grid_positions, render_dashboard
 from greenwatch.cli import app
-from greenwatch.settings import Settings
+from runtime.settings import Settings
 
 PROVISIONING = COMMITTED_DIR.parent / "provisioning"
 _VARIABLE_USE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")

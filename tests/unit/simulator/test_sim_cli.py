@@ -7,7 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from greenwatch.cli import app
-from greenwatch.settings import Settings
+from runtime.settings import Settings
 from schemas.registry import load_registry
 
 runner = CliRunner()

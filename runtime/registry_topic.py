@@ -30,8 +30,8 @@ from typing import Any, Final
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
-from deploy.registry_watch import RegistryUpdates
-from deploy.topics import KafkaTopic, ensure_topics
+from runtime.registry_watch import RegistryUpdates
+from runtime.topics import KafkaTopic, ensure_topics
 from schemas.registry import (
     Registry,
     RegistryError,
@@ -254,7 +254,7 @@ NO_REGISTRY_HINT: Final = "run `greenwatch db load-registry FILE`, or give --reg
 
 
 def registry_updates(follower: RegistryFollower) -> RegistryUpdates:
-    """The registries ``follower`` reads from now on, as ``deploy.registry_watch`` wants them."""
+    """The registries ``follower`` reads from now on, as ``runtime.registry_watch`` wants them."""
 
     def updates(stop: threading.Event) -> Iterator[Registry]:
         return (record.registry for record in follower.follow(stop))

@@ -4,7 +4,7 @@ the stream worker (``streams.worker``) and the alert service (``alerts.registry_
 
 ``RegistryUpdates`` is any callable that, given a stop event, blocks and yields the registries
 published from now on until the event is set; the composition roots pass the registry topic's
-follower (``deploy.registry_topic.RegistryFollower.follow``). The watch thread never touches
+follower (``runtime.registry_topic.RegistryFollower.follow``). The watch thread never touches
 its user: it prepares each registry (its device index is built there, off the loop) and hands
 it over through ``deliver``: onto an event loop (``on_loop``) or into the alert service's
 inbox; the user decides where the swap happens (the gateway between two frames, the worker
