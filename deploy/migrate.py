@@ -82,8 +82,8 @@ def detect_flavor(conn: psycopg.Connection[Any]) -> Flavor:
     ``shared_preload_libraries = 'timescaledb'`` it cannot work), plain PostgreSQL otherwise."""
     row = conn.execute(
         "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
-        " AND 'timescaledb' = ANY(string_to_array("
-        "  replace(current_setting('shared_preload_libraries'), ' ', ''), ','))"
+        " AND EXISTS (SELECT 1 FROM pg_settings"  # a preloaded library's own settings
+        "  WHERE name = 'timescaledb.max_background_workers')"
     ).fetchone()
     return Flavor.TIMESCALEDB if row else Flavor.PLAIN
 
