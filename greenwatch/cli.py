@@ -13,6 +13,7 @@ from deploy.db_cli import db_app
 from deploy.stack_cli import stack_app
 from grafana.cli import grafana_app
 from greenwatch.demo import demo_command
+from greenwatch.help_text import reflow_help
 from ingest.cli import gateway_app, simulate_command
 from ingest.hj212.cli import hj212_app
 from runtime.settings import load_settings
@@ -49,3 +50,4 @@ app.add_typer(alerts_app, name="alerts")
 app.command("worker")(worker_command)
 app.command("replay")(replay_command)
 app.command("demo")(demo_command)
+reflow_help(app)
