@@ -2,8 +2,9 @@
 
 Composition only: reads ``Settings`` from ``ctx.obj``, picks the service's registry
 (``alerts.registry_source.service_registry``: a file read once, else the registry topic
-followed for hot reload, else the database's newest), builds the service and runs it until
-SIGTERM/SIGINT. ``alerts.cli`` registers these commands on ``alerts_app``.
+followed for hot reload, starting from the database's newest when nothing is published),
+builds the service and runs it until SIGTERM/SIGINT. ``alerts.cli`` registers these commands
+on ``alerts_app``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from kafka.errors import KafkaError
 
 from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, RegistryInbox
-from alerts.registry_source import ServiceRegistry, service_registry
+from alerts.registry_source import service_registry
 from alerts.service import AlertService, ServiceOptions
-from runtime.registry_topic import registry_updates
+from runtime.registry_topic import RegistrySource
 from runtime.settings import Settings, database_dsn, kafka_servers
 from schemas.registry import RegistryError
 
@@ -57,7 +58,7 @@ RunRegistryOption = Annotated[
 
 def _service_registry(
     settings: Settings, conn: psycopg.Connection[Any], path: Path | None, wait_s: float
-) -> ServiceRegistry:
+) -> RegistrySource:
     bootstrap = kafka_servers(settings)
     try:
         return service_registry(
@@ -95,11 +96,9 @@ def run_command(
     settings = settings_of(ctx)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with connect(settings) as conn:
-        start = _service_registry(settings, conn, registry_file, registry_wait)
-    follower = start.follower
-    updates = None
-    if follower is not None:
-        updates = RegistryFollowThread(registry_updates(follower), RegistryInbox())
+        source = _service_registry(settings, conn, registry_file, registry_wait)
+    follows = source.updates()
+    updates = None if follows is None else RegistryFollowThread(follows, RegistryInbox())
     options = ServiceOptions(
         group_id=group,
         tick_s=tick_seconds,
@@ -110,17 +109,16 @@ def run_command(
         kafka_servers(settings),
         settings.topic_prefix,
         database_dsn(settings),
-        start.registry,
+        source.registry,
         options,
         updates=updates,
     )
     stop = _stop_on_signals()
-    typer.echo(f"alerts: registry {start.registry.version} from {start.origin}, group {group}")
+    typer.echo(f"alerts: registry {source.registry.version} ({source.origin}), group {group}")
     try:
         service.run(stop)
     finally:
-        if follower is not None:
-            follower.close()
+        source.close()
     typer.echo(f"alerts: stopped ({service.counters}, registry {service.registry.version})")
 
 

@@ -41,7 +41,6 @@ from runtime.registry_topic import (
     NoRegistryPublished,
     RegistrySource,
     open_registry_source,
-    registry_updates,
 )
 from runtime.settings import Settings, kafka_servers
 from schemas.registry import RegistryError
@@ -221,9 +220,8 @@ async def _serve_until_signal(
             soft_wrap=True,
         )
 
-    updates = None if source.follower is None else registry_updates(source.follower)
     stats = await serve(
-        config, source.registry, producer, stop, options, _summary, ready, updates=updates
+        config, source.registry, producer, stop, options, _summary, ready, updates=source.updates()
     )
     _err.print(f"gateway stopped: {stats.frames_total:,} frames, {dict(stats.frames)}")
 

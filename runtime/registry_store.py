@@ -1,4 +1,5 @@
-"""Store a registry version in PostgreSQL (``greenwatch db load-registry``).
+"""The registry in PostgreSQL: the one encoder (``store_registry``, ``greenwatch db
+load-registry``) and decoder (``latest_stored_registry``) of the stored versions.
 
 The whole document is kept in ``registry_versions``; the current enterprises, outlets, devices
 and effective limits are upserted so dashboards and the audit API can join on them.
@@ -11,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from schemas.registry import Registry
+from schemas.registry import Registry, RegistryError, parse_registry
 
 
 def store_registry(conn: psycopg.Connection[Any], registry: Registry) -> None:
@@ -27,6 +28,18 @@ def store_registry(conn: psycopg.Connection[Any], registry: Registry) -> None:
         _store_enterprises(cur, registry)
         _store_outlets_and_devices(cur, registry)
         cur.executemany(_LIMITS, _limit_rows(registry))
+
+
+def latest_stored_registry(conn: psycopg.Connection[Any]) -> Registry:
+    """The most recently loaded registry version; raises RegistryError when there is none."""
+    row = conn.execute(
+        "SELECT version, document FROM registry_versions ORDER BY loaded_at DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        raise RegistryError("database", "no registry loaded (greenwatch db load-registry FILE)")
+    document = dict(row[1])
+    document.pop("standards_version", None)
+    return parse_registry(document, f"database:{row[0]}")
 
 
 def _store_enterprises(cur: psycopg.Cursor[Any], registry: Registry) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -253,23 +253,30 @@ NO_REGISTRY_HINT: Final = "run `greenwatch db load-registry FILE`, or give --reg
 """What to do when a process finds no registry on the topic."""
 
 
-def registry_updates(follower: RegistryFollower) -> RegistryUpdates:
-    """The registries ``follower`` reads from now on, as ``runtime.registry_watch`` wants them."""
-
-    def updates(stop: threading.Event) -> Iterator[Registry]:
-        return (record.registry for record in follower.follow(stop))
-
-    return updates
-
-
 @dataclass(frozen=True, slots=True)
 class RegistrySource:
     """The registry a process starts with, where it comes from (for its log), and the
-    topic's follower that keeps reading it (None: a file, read once, no hot reload)."""
+    topic's follower that keeps reading it (None: a file, read once, no hot reload).
+
+    The one answer for every service (gateway, worker, alert service) to "which registry do
+    I judge with, and how do I learn of the next one": ``open_registry_source`` builds it,
+    ``updates`` feeds ``runtime.registry_watch.RegistryWatch``."""
 
     registry: Registry
     origin: str
     follower: RegistryFollower | None = None
+
+    def updates(self) -> RegistryUpdates | None:
+        """The registries published from now on (blocking, until the stop event is set), or
+        None when there is no follower (a file: no hot reload)."""
+        follower = self.follower
+        if follower is None:
+            return None
+
+        def updates(stop: threading.Event) -> Iterator[Registry]:
+            return (record.registry for record in follower.follow(stop))
+
+        return updates
 
     def close(self) -> None:
         if self.follower is not None:
@@ -277,20 +284,36 @@ class RegistrySource:
 
 
 def open_registry_source(
-    file: Path | None, bootstrap: str, prefix: str, client_id: str, wait_s: float
+    file: Path | None,
+    bootstrap: str,
+    prefix: str,
+    client_id: str,
+    wait_s: float,
+    fallback: Callable[[], Registry] | None = None,
+    fallback_name: str = "fallback",
 ) -> RegistrySource:
     """``file`` (read once) when given, else the version in force on ``<prefix>.registry``
-    with its follower (the caller closes it: ``RegistrySource.close``).
+    with its follower (the caller closes it: ``RegistrySource.close``). When nothing is
+    published within ``wait_s`` and a ``fallback`` is given (the alert service: the database's
+    newest version, ``fallback_name`` "database"), start from what it returns and follow the
+    topic all the same.
 
     Blocks up to ``wait_s`` on an empty topic (and up to 30 s when Kafka does not answer).
-    Raises ``RegistryError`` for a bad file, ``NoRegistryPublished``,
-    ``InvalidRegistryRecord`` or ``KafkaError``; the follower is closed when it raises."""
+    Raises ``RegistryError`` for a bad file (or from ``fallback``), ``NoRegistryPublished``
+    (without a fallback), ``InvalidRegistryRecord`` or ``KafkaError``; the follower is closed
+    when it raises."""
     if file is not None:
         return RegistrySource(load_registry(file), f"file {file}, read once, no hot reload")
     topic = registry_topic(prefix)
     follower = RegistryFollower(bootstrap, topic, client_id)
     try:
-        record = follower.latest(wait_s)
+        try:
+            record = follower.latest(wait_s)
+        except NoRegistryPublished:
+            if fallback is None:
+                raise
+            origin = f"{fallback_name}, nothing published on {topic.name} yet; following it"
+            return RegistrySource(fallback(), origin, follower)
     except BaseException:
         follower.close()
         raise

@@ -35,7 +35,6 @@ from runtime.registry_topic import (
     NoRegistryPublished,
     RegistrySource,
     open_registry_source,
-    registry_updates,
 )
 from runtime.registry_watch import RegistryWatch, on_loop
 from runtime.settings import Settings, database_dsn, kafka_servers
@@ -114,12 +113,11 @@ class _Worker(faust.Worker):
         await super().on_start()
         source = self._source
         log.info("registry %s (%s)", source.registry.version, source.origin)
-        if source.follower is not None and self._watch is None:
+        updates = source.updates()
+        if updates is not None and self._watch is None:
             loop = asyncio.get_running_loop()
             self._watch = RegistryWatch(
-                registry_updates(source.follower),
-                on_loop(loop, self._lane.swap_registry),
-                owner="worker",
+                updates, on_loop(loop, self._lane.swap_registry), owner="worker"
             )
             self._watch.start()
 

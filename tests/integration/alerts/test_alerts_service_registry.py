@@ -122,7 +122,7 @@ def test_with_nothing_published_it_starts_from_the_database_and_follows(
 def test_a_registry_file_is_read_once(alerts_env: AlertsEnv) -> None:
     env = alerts_env
     env.service.start()
-    wait_for("start line", lambda: log_has(env, "(read once, no hot reload)"))
+    wait_for("start line", lambda: log_has(env, "read once, no hot reload)"))
     env.publish(with_new_enterprise(registry_document("alerts-it-2")))
     env.feed.signal(QualityKind.SILENT, True, device=NEW_DEVICE)
     wait_for(
