@@ -118,7 +118,7 @@ class Batch:
         found = self.world.registry.device(signal.device_id)
         outlet_id: str | None
         if found is not None:
-            enterprise_id, outlet_id = found[0].id, found[1].id
+            enterprise_id, outlet_id = found.enterprise.id, found.outlet.id
         elif signal.enterprise_id is not None:
             enterprise_id, outlet_id = signal.enterprise_id, signal.outlet_id
         else:

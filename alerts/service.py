@@ -1,15 +1,19 @@
 """``greenwatch alerts run``: the alert service (kafka-python consumer + PostgreSQL).
 
-Loop: poll a batch of verdicts (``<prefix>.verdicts``) and data-quality signals
-(``<prefix>.quality``); decode them (a record that cannot be decoded or applied goes to the
-dead-letter topic with its bytes and the reason, and to ``dead_letters``; processing goes on);
-apply them with the engine in **one transaction** that also writes the events and the outbox;
-after the commit publish the events on ``<prefix>.alert-events`` and the dead letters, flush,
-and only then commit the Kafka offsets (at-least-once input, exactly-once effects: verdicts and
-signals are idempotent in the rules). Every ``tick_s`` the due alerts are ticked (pending →
-firing, hysteresis, repeats, persistent data quality). The outbox dispatcher runs in a thread
-beside the loop unless disabled. Database or broker failures end the session; the loop starts
-a new one after a pause and resumes from the committed offsets.
+Loop (``runtime.runner.BatchRunner``: consume → process → write → publish-and-await →
+commit): poll a batch of verdicts (``<prefix>.verdicts``) and data-quality signals
+(``<prefix>.quality``); decode them (a record that cannot be decoded or applied becomes a
+dead letter with its bytes, the reason and its position, stored in ``dead_letters`` once per
+position and published on the dead-letter topic; processing goes on); apply them with the
+engine in **one transaction** that also writes the events and the outbox; publish the events
+on ``<prefix>.alert-events`` and the dead letters and wait for the broker's acknowledgement of
+every one; only then commit the transaction and the Kafka offsets. A publish that fails
+(broker stopped) rolls the transaction back and commits nothing: the session restarts and the
+batch is applied again from the committed offsets, so no event or dead letter is lost
+(at-least-once input and output, exactly-once effects). Every ``tick_s`` the due alerts are
+ticked the same way (pending → firing, hysteresis, repeats, persistent data quality). The
+outbox dispatcher runs in a thread beside the loop unless disabled. Database or broker
+failures end the session; the loop starts a new one after a pause.
 
 Hot reload: given a ``RegistryFollowThread`` (the registry topic's follower), the loop takes
 the newest published registry at the top of each iteration, i.e. between two batches (and
@@ -20,10 +24,11 @@ and every event written afterwards carries its version (``alerts.engine``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +44,8 @@ from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, describe_change
 from alerts.rules import quality_key, verdict_key
 from alerts.store import AlertStore
+from runtime.dead_letters import KeyedDeadLetter, SourcePosition
+from runtime.runner import BatchRunner, Outgoing, PublishFailed
 from runtime.topics import catalogue_topics, ensure_topics
 from schemas.alert import QualitySignal
 from schemas.envelope import DeadLetter
@@ -52,7 +59,7 @@ Clock = Callable[[], datetime]
 Input = Verdict | QualitySignal
 Rejected = tuple[Any, str, str]
 """A consumer record refused, with the reason code and a message."""
-Applied = tuple[Batch, list[Rejected]]
+Applied = tuple[Batch, list[KeyedDeadLetter]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,8 @@ class ServiceOptions:
     max_records: int = 500
     notify: bool = True
     restart_pause_s: float = 3.0
+    publish_timeout_s: float = 30.0
+    """How long a batch waits for the broker to acknowledge its events and dead letters."""
     notifier: NotifierOptions = field(default_factory=NotifierOptions)
 
 
@@ -105,8 +114,8 @@ def scope(inputs: Iterable[Input], registry: Registry) -> tuple[set[str], set[st
         ids.add(quality_key(item).alert_id)
         found = registry.device(item.device_id)
         if found is not None:
-            enterprises.add(found[0].id)
-            outlets.add(found[1].id)
+            enterprises.add(found.enterprise.id)
+            outlets.add(found.outlet.id)
         elif item.enterprise_id is not None:
             enterprises.add(item.enterprise_id)
     return ids, outlets, enterprises
@@ -183,11 +192,16 @@ class AlertService:
                 target=dispatcher.run, args=(stop,), name="alerts-notifier", daemon=True
             )
             dispatcher_thread.start()
+        topics_ready = False
         while not stop.is_set():
             try:
-                ensure_topics(self._bootstrap, self._topics, client_id="greenwatch-alerts-admin")
+                if not topics_ready:  # once: a restart after a broker outage finds them
+                    ensure_topics(
+                        self._bootstrap, self._topics, client_id="greenwatch-alerts-admin"
+                    )
+                    topics_ready = True
                 self._session(stop)
-            except (KafkaError, psycopg.OperationalError) as error:
+            except (KafkaError, PublishFailed, psycopg.OperationalError) as error:
                 log.warning("alerts: session ended (%s); restarting", error)
                 stop.wait(self._options.restart_pause_s)
         if dispatcher_thread is not None:
@@ -208,7 +222,10 @@ class AlertService:
             heartbeat_interval_ms=3_000,
         )
         producer = KafkaProducer(
-            bootstrap_servers=self._bootstrap, acks="all", client_id="greenwatch-alerts"
+            bootstrap_servers=self._bootstrap,
+            acks="all",
+            client_id="greenwatch-alerts",
+            max_block_ms=int(self._options.publish_timeout_s * 1000),
         )
         try:
             consumer.subscribe([self._verdicts, self._quality])
@@ -225,31 +242,37 @@ class AlertService:
         producer: KafkaProducer,
         conn: psycopg.Connection[Any],
     ) -> None:
+        runner = BatchRunner(
+            consumer,
+            producer,
+            _SessionSteps(self, conn),
+            poll_ms=self._options.poll_ms,
+            publish_timeout_s=self._options.publish_timeout_s,
+        )
         next_tick = 0.0
         next_report = time.monotonic() + 30
         log.info("alerts: consuming %s, %s", self._verdicts, self._quality)
         while not stop.is_set():
             self.take_registry_update()
-            polled = consumer.poll(timeout_ms=self._options.poll_ms)
-            records = [r for batch in polled.values() for r in batch]
-            if records:
-                self.handle(records, conn, producer)
-                consumer.commit()
+            runner.run_once()
             if time.monotonic() >= next_tick:
-                self.tick(conn, producer)
+                self.tick(conn, runner.publish)
                 next_tick = time.monotonic() + self._options.tick_s
             if time.monotonic() >= next_report:
                 log.info("alerts: %s", self.counters)
                 next_report = time.monotonic() + 30
 
-    def handle(
-        self, records: list[Any], conn: psycopg.Connection[Any], producer: KafkaProducer
-    ) -> list[Batch]:
-        """Apply one polled batch: one DB transaction, then events and dead letters to Kafka.
+    @contextlib.contextmanager
+    def write(
+        self, records: Sequence[Any], conn: psycopg.Connection[Any]
+    ) -> Iterator[list[Outgoing]]:
+        """Apply one polled batch in one transaction and yield its events and dead letters to
+        publish; the transaction commits when the caller leaves without an error (after the
+        broker acknowledged them: ``runtime.runner``), else rolls back.
 
         If the database refuses the batch's data (``DataError``/``IntegrityError``, e.g. a
-        non-finite number in a verdict's evidence), the records are applied one by one and the
-        one the database refuses becomes a dead letter (reason ``unstorable``).
+        non-finite number in a verdict's evidence), the records are applied one by one (each in
+        a savepoint) and the one the database refuses becomes a dead letter (``unstorable``).
         """
         now = self._clock()
         decoded: list[tuple[Any, Input]] = []
@@ -262,21 +285,21 @@ class AlertService:
                 decoded.append((record, item))
             except PoisonMessage as poison:
                 rejected.append((record, poison.reason, poison.message))
-        try:
-            applied = [self._apply(conn, decoded, rejected, now)]
-        except (psycopg.DataError, psycopg.IntegrityError):
-            applied = self._apply_one_by_one(conn, decoded, now)
-            if rejected:
-                applied.append(self._apply(conn, [], rejected, now))
-        for batch, _ in applied:
-            self._publish(producer, batch)
-        self._publish_dead_letters(producer, [r for _, dead in applied for r in dead], now)
+        with conn.transaction():
+            try:
+                applied = [self._apply(conn, decoded, rejected, now)]
+            except (psycopg.DataError, psycopg.IntegrityError):
+                applied = self._apply_one_by_one(conn, decoded, now)
+                if rejected:
+                    applied.append(self._apply(conn, [], rejected, now))
+            outgoing = [out for batch, _ in applied for out in self._events(batch)]
+            outgoing += [self._dead_letter_record(letter) for _, dead in applied for letter in dead]
+            yield outgoing
         verdict_count = sum(isinstance(item, Verdict) for _, item in decoded)
         self.counters.verdicts += verdict_count
         self.counters.signals += len(decoded) - verdict_count
         for batch, dead in applied:
             self.counters.add(batch, len(dead))
-        return [batch for batch, _ in applied]
 
     def _apply_one_by_one(
         self, conn: psycopg.Connection[Any], decoded: list[tuple[Any, Input]], now: datetime
@@ -297,7 +320,8 @@ class AlertService:
         rejected: list[Rejected],
         now: datetime,
     ) -> Applied:
-        """One transaction: the engine over ``decoded``, the dead letters, the writes."""
+        """One transaction (a savepoint inside ``write``'s): the engine over ``decoded``, the
+        dead letters (keyed by their records' positions), the writes."""
         rejected = list(rejected)
         with conn.transaction():
             store = AlertStore(conn)
@@ -311,15 +335,18 @@ class AlertService:
                         batch.signal(item)
                 except RejectedInput as refused:
                     rejected.append((record, refused.reason, refused.message))
-            for record, reason, message in rejected:
-                store.dead_letter(
-                    SOURCE, reason, _text(message), _key(record), record.value or b"", now
-                )
+            letters = [
+                dead_letter(record, reason, message, now) for record, reason, message in rejected
+            ]
+            store.dead_letters(letters)
             store.save(batch)
-        return batch, rejected
+        return batch, letters
 
-    def tick(self, conn: psycopg.Connection[Any], producer: KafkaProducer | None) -> Batch:
-        """Tick the alerts that are due (one transaction)."""
+    def tick(
+        self, conn: psycopg.Connection[Any], publish: Callable[[Sequence[Outgoing]], None] | None
+    ) -> Batch:
+        """Tick the alerts that are due (one transaction, committed after ``publish`` returned
+        for its events)."""
         now = self._clock()
         with conn.transaction():
             store = AlertStore(conn)
@@ -328,37 +355,51 @@ class AlertService:
             batch = store.open_batch(self._registry, now, due, outlets, enterprises)
             batch.tick(due)
             store.save(batch)
-        if producer is not None:
-            self._publish(producer, batch)
+            if publish is not None:
+                publish(self._events(batch))
         return batch
 
-    def _publish(self, producer: KafkaProducer, batch: Batch) -> None:
-        """Events of ``batch`` on the alert-events topic (flushed)."""
-        for event in batch.events:
-            producer.send(
+    def _events(self, batch: Batch) -> list[Outgoing]:
+        """Events of ``batch`` for the alert-events topic, keyed by alert."""
+        return [
+            Outgoing(
                 self._alert_events,
-                key=event.alert_id.encode(),
-                value=event.to_schema().model_dump_json().encode(),
+                event.alert_id.encode(),
+                event.to_schema().model_dump_json().encode(),
             )
-        if batch.events:
-            producer.flush(timeout=30)
+            for event in batch.events
+        ]
 
-    def _publish_dead_letters(
-        self, producer: KafkaProducer, rejected: list[Rejected], now: datetime
-    ) -> None:
-        """Rejected records on the dead-letter topic with their bytes and reason (flushed)."""
-        for record, reason, message in rejected:
-            letter = DeadLetter(
-                source=SOURCE,
-                reason=reason,
-                message=f"{record.topic}[{record.partition}]@{record.offset}: {message}",
-                device_id=_key(record),
-                received_at=now,
-                payload=record.value or b"",
-            )
-            producer.send(self._deadletter, value=letter.model_dump_json().encode())
-        if rejected:
-            producer.flush(timeout=30)
+    def _dead_letter_record(self, keyed: KeyedDeadLetter) -> Outgoing:
+        letter = keyed.letter
+        key = letter.device_id.encode() if letter.device_id else None
+        return Outgoing(self._deadletter, key, letter.model_dump_json().encode())
+
+
+class _SessionSteps:
+    """``AlertService.write`` on one session's connection (``runtime.runner.Steps``)."""
+
+    def __init__(self, service: AlertService, conn: psycopg.Connection[Any]) -> None:
+        self._service = service
+        self._conn = conn
+
+    def write(self, records: Sequence[Any]) -> contextlib.AbstractContextManager[list[Outgoing]]:
+        return self._service.write(records, self._conn)
+
+
+def dead_letter(record: Any, reason: str, message: str, now: datetime) -> KeyedDeadLetter:
+    """The dead letter of a consumer record the service refused, keyed by its position."""
+    position = SourcePosition(record.topic, record.partition, record.offset)
+    letter = DeadLetter(
+        source=SOURCE,
+        reason=reason,
+        message=f"{record.topic}[{record.partition}]@{record.offset}: {message}",
+        device_id=_key(record),
+        received_at=now,
+        payload=record.value or b"",
+        position=position.wire(),
+    )
+    return KeyedDeadLetter(letter, position)
 
 
 def revision_of(record: Any) -> int:
@@ -372,11 +413,6 @@ def revision_of(record: Any) -> int:
     return 1
 
 
-def _text(value: str) -> str:
-    """Text PostgreSQL accepts (no NUL characters)."""
-    return value.replace("\x00", "\\x00")
-
-
 def _key(record: Any) -> str | None:
     key = record.key
-    return _text(key.decode("utf-8", "replace")) if isinstance(key, bytes) else None
+    return key.decode("utf-8", "replace") if isinstance(key, bytes) else None

@@ -9,7 +9,7 @@ once, so a transition and its notices are durable together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from alerts.model import (
     RegulatorOrder,
 )
 from alerts.routing import ALL_ENTERPRISES, Audience, QuietHours, Subscription
+from runtime.dead_letters import KeyedDeadLetter, insert_dead_letters
 from schemas.alert import AlertLevel, AlertState
 from schemas.registry import Registry
 
@@ -254,12 +255,8 @@ class AlertStore:
                     (batch.now, sorted(batch.released_outlets), batch.now),
                 )
 
-    def dead_letter(
-        self, source: str, reason: str, message: str, key: str | None, payload: bytes, now: datetime
-    ) -> None:
-        """Keep a rejected input in ``dead_letters`` (also sent to the dead-letter topic)."""
-        self._conn.execute(
-            "INSERT INTO dead_letters (source, reason, message, device_id, received_at, payload)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (source, reason, message, key, now, payload),
-        )
+    def dead_letters(self, letters: Sequence[KeyedDeadLetter]) -> None:
+        """Keep rejected inputs in ``dead_letters``, once per position (also published on the
+        dead-letter topic, where the worker reading them back finds them stored)."""
+        with self._conn.cursor() as cur:
+            insert_dead_letters(cur, letters)

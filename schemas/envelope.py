@@ -38,6 +38,16 @@ class RawEnvelope(BaseModel):
     )
 
 
+class KafkaPosition(BaseModel):
+    """Where a record was read from Kafka: the natural key of the dead letter it became."""
+
+    model_config = ConfigDict(frozen=True)
+
+    topic: str
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
 class DeadLetter(BaseModel):
     """Input that could not be processed, with the original bytes and the reason."""
 
@@ -51,3 +61,10 @@ class DeadLetter(BaseModel):
     device_id: str | None = None
     received_at: datetime
     payload: bytes = Field(description="The original bytes; URL-safe base64 (RFC 4648 §5) in JSON.")
+    position: KafkaPosition | None = Field(
+        default=None,
+        description="Where the rejected input was read from Kafka (a worker's raw record, an"
+        " alert service's verdict): its key in dead_letters, so a letter written again after"
+        " a replay or a restart is stored once. None for input that never was a Kafka record"
+        " (a gateway's frame): stored under its own position on the dead-letter topic.",
+    )

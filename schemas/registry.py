@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
@@ -191,6 +192,15 @@ class Region(_Frozen):
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceSite:
+    """Where a registered device is: its enterprise and outlet, and the device itself."""
+
+    enterprise: Enterprise
+    outlet: Outlet
+    device: Device
+
+
 class Registry(_Frozen):
     """The whole registry of one deployment (a province, a city, a demo)."""
 
@@ -222,14 +232,19 @@ class Registry(_Frozen):
         return self
 
     @cached_property
-    def _device_index(self) -> dict[str, tuple[Enterprise, Outlet, Device]]:
-        return {d.mn: (e, o, d) for e in self.enterprises for o in e.outlets for d in o.devices}
+    def _device_index(self) -> dict[str, DeviceSite]:
+        return {
+            d.mn: DeviceSite(e, o, d)
+            for e in self.enterprises
+            for o in e.outlets
+            for d in o.devices
+        }
 
     @cached_property
     def _outlet_index(self) -> dict[str, tuple[Enterprise, Outlet]]:
         return {o.id: (e, o) for e in self.enterprises for o in e.outlets}
 
-    def device(self, mn: str) -> tuple[Enterprise, Outlet, Device] | None:
+    def device(self, mn: str) -> DeviceSite | None:
         """The enterprise, outlet and device of an MN, or None when unknown."""
         return self._device_index.get(mn)
 

@@ -1,6 +1,9 @@
 """The faust agent and timer of the stream worker: thin adapters around ``Pipeline``.
 
-How "offsets committed only after the database commit" holds (docs/streams.md):
+How "offsets committed only after the database commit" holds (docs/streams.md); these are the
+steps of ``runtime.runner`` (consume → process → write → publish-and-await → commit) on
+faust's producer, with the sink's commit before the publication (the outputs are re-derived
+from the stored rows on a replay):
 
 1. The agent reads the raw topic with ``stream.noack_take(n, within)``: faust neither acks
    the events it yields nor acks them when the generator is closed (``take`` would ack a
@@ -36,6 +39,7 @@ from typing import Any, Final, cast
 
 import faust
 
+from runtime.runner import Outgoing
 from schemas.registry import Registry
 from streams.app import StreamTopics, WorkerTuning
 from streams.metrics import StreamMetrics
@@ -81,30 +85,40 @@ class Publisher:
 
         Raises the producer's error when one cannot be delivered.
         """
-        messages: list[tuple[str, bytes | None, bytes, dict[str, bytes] | None]] = []
-        for aggregate in outcome.aggregates:
-            value = aggregate.model_dump_json().encode()
-            messages.append(("hourly", aggregate.outlet_id.encode(), value, None))
-        for verdict in outcome.verdicts:
-            natural = (verdict.outlet_id, verdict.factor, verdict.rule.value, verdict.period_start)
-            headers = {"revision": str(outcome.flush.revisions.get(natural, 1)).encode()}
-            value = verdict.model_dump_json().encode()
-            messages.append(("verdicts", verdict.outlet_id.encode(), value, headers))
-        for signal in outcome.quality:
-            value = signal.model_dump_json().encode()
-            messages.append(("quality", signal.device_id.encode(), value, None))
-        for letter in outcome.dead_letters:
-            device = letter.device_id.encode() if letter.device_id else None
-            messages.append(("deadletter", device, letter.model_dump_json().encode(), None))
+        messages = self.outgoing(outcome)
         if not messages:
             return
         producer = self._app.producer
         pending = [
-            await producer.send(self._names[topic], key, value, None, None, headers)
-            for topic, key, value, headers in messages
+            await producer.send(m.topic, m.key, m.value, None, None, dict(m.headers) or None)
+            for m in messages
         ]
         await asyncio.gather(*pending)
         self._count(outcome)
+
+    def outgoing(self, outcome: BatchOutcome) -> list[Outgoing]:
+        """The records ``outcome`` publishes, in order (``runtime.runner.Outgoing``)."""
+        names = self._names
+        messages: list[Outgoing] = []
+        for aggregate in outcome.aggregates:
+            value = aggregate.model_dump_json().encode()
+            messages.append(Outgoing(names["hourly"], aggregate.outlet_id.encode(), value))
+        for verdict in outcome.verdicts:
+            natural = (verdict.outlet_id, verdict.factor, verdict.rule.value, verdict.period_start)
+            revision = (("revision", str(outcome.flush.revisions.get(natural, 1)).encode()),)
+            value = verdict.model_dump_json().encode()
+            messages.append(
+                Outgoing(names["verdicts"], verdict.outlet_id.encode(), value, revision)
+            )
+        for signal in outcome.quality:
+            value = signal.model_dump_json().encode()
+            messages.append(Outgoing(names["quality"], signal.device_id.encode(), value))
+        for letter in outcome.dead_letters:
+            device = letter.device_id.encode() if letter.device_id else None
+            messages.append(
+                Outgoing(names["deadletter"], device, letter.model_dump_json().encode())
+            )
+        return messages
 
     def _count(self, outcome: BatchOutcome) -> None:
         if self._metrics is None:

@@ -5,7 +5,7 @@ A batch taken from the raw topic goes through two stages, each run in a thread b
 ``prepare(records)`` (CPU: decode and the engine; holds the engine lock)
     1. ``decode_records``: each message's ``RawEnvelope`` → HJ 212 ``decode`` (with the
        device's CRC variant from the registry) → ``normalize_packet``; anything that fails
-       becomes a ``RejectedInput`` (dead letter with the original bytes, the stable reason and
+       becomes a ``KeyedDeadLetter`` (dead letter with the original bytes, the stable reason and
        the Kafka position) and the rest of the batch goes on.
     2. The engine is given what the store holds for the device-hours (and years) it has no
        state for (``hydration_plan``: closed hours from their stored hourly aggregates with
@@ -41,18 +41,18 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from ingest.hj212 import CrcVariant, DecodeError, Packet, decode
+from ingest.hj212 import CrcVariant, DecodeError, Packet, crc_variant, decode
+from runtime.dead_letters import KeyedDeadLetter, SourcePosition, keyed
 from schemas.alert import QualitySignal
 from schemas.envelope import DeadLetter, RawEnvelope
 from schemas.measurement import AggregateValue, Measurement
-from schemas.registry import CrcVariant as DeviceCrc
 from schemas.registry import Registry
 from schemas.verdict import Verdict
 from streams.domain.engine import DeviceHour, Engine, Output
 from streams.domain.errors import NormalizeError
 from streams.metrics import StreamMetrics
 from streams.ownership import partition_of, registry_devices
-from streams.sink import FlushResult, PgSink, RejectedInput, SinkBatch, SourcePosition
+from streams.sink import FlushResult, PgSink, SinkBatch
 from streams.store import PgStore
 
 log = logging.getLogger(__name__)
@@ -61,12 +61,6 @@ SOURCE = "streams.hj212"
 """``DeadLetter.source`` of everything this worker rejects."""
 
 Normalizer = Callable[[Packet, datetime, Registry], list[Measurement]]
-_CODEC_CRC: dict[DeviceCrc, CrcVariant] = {
-    DeviceCrc.HJ212: "hj212",
-    DeviceCrc.MODBUS: "modbus",
-    DeviceCrc.MODBUS_LE: "modbus-le",
-}
-"""The codec's name of each CRC variant a device may be registered with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +77,7 @@ class Decoded:
     """The measurements of a batch and the inputs it rejected."""
 
     measurements: list[Measurement] = field(default_factory=list)
-    rejected: list[RejectedInput] = field(default_factory=list)
+    rejected: list[KeyedDeadLetter] = field(default_factory=list)
     partitions: dict[str, int] = field(default_factory=dict)
     """Device MN → the raw-topic partition its latest decoded frame came from."""
 
@@ -99,7 +93,7 @@ class PreparedBatch:
     raw: int
     measurements: list[Measurement]
     outputs: list[Output]
-    rejected: list[RejectedInput]
+    rejected: list[KeyedDeadLetter]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +111,7 @@ class BatchOutcome:
 
 def _reject(
     record: RawRecord, reason: str, message: str, envelope: RawEnvelope | None
-) -> RejectedInput:
+) -> KeyedDeadLetter:
     letter = DeadLetter(
         source=SOURCE,
         reason=reason,
@@ -126,13 +120,16 @@ def _reject(
         device_id=envelope.device_id if envelope else None,
         received_at=envelope.received_at if envelope else record.timestamp,
         payload=envelope.payload if envelope else (record.value or b""),
+        position=record.position.wire(),
     )
-    return RejectedInput(letter, record.position)
+    return KeyedDeadLetter(letter, record.position)
 
 
-def foreign_dead_letter(record: RawRecord) -> RejectedInput | None:
-    """A record of the dead-letter topic to store in ``dead_letters``, keyed by its own
-    position; ``None`` for the workers' own letters, stored with the raw message they replace.
+def foreign_dead_letter(record: RawRecord) -> KeyedDeadLetter | None:
+    """A record of the dead-letter topic to store in ``dead_letters``, keyed by the position
+    of the input it replaces (``runtime.dead_letters.keyed``: the alert service's letters,
+    which that service stored already, are then stored once) or else by its own position (a
+    gateway's); ``None`` for the workers' own letters, stored with the raw message they replace.
 
     A record that is not a DeadLetter is itself kept, with reason ``invalid_dead_letter``.
     """
@@ -140,19 +137,19 @@ def foreign_dead_letter(record: RawRecord) -> RejectedInput | None:
         letter = DeadLetter.model_validate_json(record.value or b"")
     except ValidationError as error:
         reason, message = "invalid_dead_letter", f"not a DeadLetter: {error}"[:500]
-        return RejectedInput(
+        return KeyedDeadLetter(
             DeadLetter(source=SOURCE, reason=reason, message=message,
                        received_at=record.timestamp, payload=record.value or b""),
             record.position,
         )  # fmt: skip
     if letter.source == SOURCE:
         return None
-    return RejectedInput(letter, record.position)
+    return keyed(letter, record.position)
 
 
 def decode_record(
     record: RawRecord, registry: Registry, normalize: Normalizer
-) -> list[Measurement] | RejectedInput:
+) -> list[Measurement] | KeyedDeadLetter:
     """Measurements of one raw message, or why it was rejected. Never raises."""
     try:
         envelope = RawEnvelope.model_validate_json(record.value or b"")
@@ -162,7 +159,7 @@ def decode_record(
     if b"\x00" in envelope.payload:
         return _reject(record, "nul_byte", "frame contains a NUL byte", envelope)
     known = registry.device(envelope.device_id)
-    crc: CrcVariant = _CODEC_CRC[known[2].crc] if known else "hj212"
+    crc: CrcVariant = crc_variant(known.device.crc) if known else "hj212"
     try:
         packet = decode(envelope.payload, crc=crc)
         return normalize(packet, envelope.received_at, registry)
@@ -182,7 +179,7 @@ def decode_records(
     decoded = Decoded()
     for record in records:
         result = decode_record(record, registry, normalize)
-        if isinstance(result, RejectedInput):
+        if isinstance(result, KeyedDeadLetter):
             decoded.rejected.append(result)
             continue
         decoded.measurements.extend(result)
@@ -362,7 +359,7 @@ class Pipeline:
         refuses (open under the stored watermark, or nothing stored) to read as minutes."""
         if not keys:
             return set()
-        outlets = {d: known[1].id for d, _ in keys if (known := self._registry.device(d))}
+        outlets = {d: known.outlet.id for d, _ in keys if (known := self._registry.device(d))}
         stored = self._sink.with_retry(
             lambda: self._store.closed_hours(keys, outlets, self._engine.skew)
         )

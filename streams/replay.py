@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final
 
-from ingest.hj212 import CrcVariant, DecodeError, Packet, ReasonCode, decode, inspect
+from ingest.hj212 import DecodeError, Packet, ReasonCode, crc_variant, decode, inspect
 from schemas.alert import QualitySignal
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.registry import CrcVariant as DeviceCrc
@@ -41,11 +41,6 @@ from streams.domain.errors import NormalizeError, NormalizeReason
 from streams.domain.normalize import PERIOD_OF_COMMAND, normalize_packet
 from streams.domain.periods import china_date, hour_start
 
-_CODEC_CRC: Final[dict[DeviceCrc, CrcVariant]] = {
-    DeviceCrc.HJ212: "hj212",
-    DeviceCrc.MODBUS: "modbus",
-    DeviceCrc.MODBUS_LE: "modbus-le",
-}
 _KIND_RANK: Final = {"hourly": 0, "daily": 1, "verdict": 2}
 
 MeasurementKey = tuple[str, PeriodKind, datetime]
@@ -195,11 +190,11 @@ class Replay:
         found = inspect(line)
         if found.packet is None:
             return None
-        device = self._registry.device(found.packet.mn)
-        if device is None or device[2].crc is DeviceCrc.HJ212:
+        site = self._registry.device(found.packet.mn)
+        if site is None or site.device.crc is DeviceCrc.HJ212:
             return None
         try:
-            return decode(line, crc=_CODEC_CRC[device[2].crc])
+            return decode(line, crc=crc_variant(site.device.crc))
         except DecodeError:
             return None
 

@@ -35,14 +35,12 @@ from tenacity import (
     wait_exponential,
 )
 
+from runtime.dead_letters import KeyedDeadLetter, SourcePosition, insert_dead_letters
 from schemas.measurement import AggregateValue, Measurement
 from schemas.verdict import Verdict
 from streams.metrics import StreamMetrics
 from streams.upserts import (
-    RejectedInput,
-    SourcePosition,
     VerdictKey,
-    insert_dead_letters,
     prepare_connection,
     refresh_rollups,
     upsert_aggregates,
@@ -65,7 +63,7 @@ class SinkBatch:
     measurements: list[Measurement] = field(default_factory=list)
     aggregates: list[AggregateValue] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
-    dead_letters: list[RejectedInput] = field(default_factory=list)
+    dead_letters: list[KeyedDeadLetter] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (
@@ -208,8 +206,8 @@ class PgSink:
 __all__ = [
     "TRANSIENT_ERRORS",
     "FlushResult",
+    "KeyedDeadLetter",
     "PgSink",
-    "RejectedInput",
     "RetryPolicy",
     "SinkBatch",
     "SourcePosition",

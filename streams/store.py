@@ -14,21 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from psycopg.rows import class_row, dict_row
 from psycopg_pool import ConnectionPool
 
+from ingest.hj212 import CHINA_TZ
 from schemas.measurement import AggregateValue, Measurement
+from streams.domain.engine import DeviceHour
+from streams.domain.periods import HOUR
 
-DeviceHour = tuple[str, datetime]
-"""(device MN, start of the China-time hour)."""
 OutletYear = tuple[str, str, int]
 """(outlet id, factor, China calendar year)."""
 
-CHINA_TZ = timezone(timedelta(hours=8))
-HOUR = timedelta(hours=1)
 
 _WINDOWS = """
 SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_start,

@@ -10,7 +10,7 @@ pooled connection by ``prepare_connection`` (``ON COMMIT DELETE ROWS``) and fill
 - aggregates ``(outlet_id, factor, period, period_start)``: late data re-aggregate;
 - verdicts ``(outlet_id, factor, rule, period_start)``: ``revision`` increments only when the
   judged value or the status changed, so a replayed batch changes nothing;
-- dead letters ``(source_topic, source_partition, source_offset)`` (migration 003).
+- dead letters ``(source_topic, source_partition, source_offset)``: ``runtime.dead_letters``.
 
 ``refresh_rollups`` recomputes the plain-PostgreSQL ``measurement_hourly`` rows of the
 device-hours whose hourly value was written (a no-op on TimescaleDB, where it is a real-time
@@ -20,7 +20,6 @@ continuous aggregate). Errors are psycopg's, raised as they come.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,29 +28,11 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from pydantic_core import to_jsonable_python
 
-from schemas.envelope import DeadLetter
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Verdict
 
 VerdictKey = tuple[str, str, str, datetime]
 """(outlet_id, factor, rule, period_start): the natural key of a verdict."""
-
-
-@dataclass(frozen=True, slots=True)
-class SourcePosition:
-    """Where a Kafka message came from: the natural key of a worker's dead letter."""
-
-    topic: str
-    partition: int
-    offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedInput:
-    """A dead letter with the Kafka position of the message it replaces."""
-
-    letter: DeadLetter
-    position: SourcePosition
 
 
 _MEASUREMENT_COLUMNS = (
@@ -72,10 +53,6 @@ _VERDICT_COLUMNS = (
     "limit_value", "ratio", "status", "standard", "evidence", "registry_version",
 )  # fmt: skip
 _VERDICT_KEY = ("outlet_id", "factor", "rule", "period_start")
-_DEAD_LETTER_COLUMNS = (
-    "source", "reason", "message", "peer", "device_id", "received_at", "payload",
-    "source_topic", "source_partition", "source_offset",
-)  # fmt: skip
 _BINARY_TYPES = {
     **dict.fromkeys(
         ("device_id", "factor", "period", "outlet_id", "factor_as_sent", "flag", "qn", "rule",
@@ -273,29 +250,6 @@ def upsert_verdicts(cur: psycopg.Cursor[Any], verdicts: Sequence[Verdict]) -> di
         )
     )
     return {(r[0], r[1], r[2], r[3]): int(r[4]) for r in cur.fetchall()}
-
-
-def insert_dead_letters(cur: psycopg.Cursor[Any], rejected: Sequence[RejectedInput]) -> int:
-    """Insert dead letters once per Kafka position; returns the rows new to the table."""
-    if not rejected:
-        return 0
-    statement = sql.SQL(
-        "INSERT INTO dead_letters ({}) VALUES ({}) ON CONFLICT"
-        " (source_topic, source_partition, source_offset) DO NOTHING"
-    ).format(
-        _names(_DEAD_LETTER_COLUMNS),
-        sql.SQL(", ").join(sql.Placeholder() * len(_DEAD_LETTER_COLUMNS)),
-    )
-    cur.executemany(
-        statement,
-        [
-            (r.letter.source, r.letter.reason, r.letter.message, r.letter.peer,
-             r.letter.device_id, r.letter.received_at, r.letter.payload, r.position.topic,
-             r.position.partition, r.position.offset)
-            for r in rejected
-        ],
-    )  # fmt: skip
-    return max(cur.rowcount, 0)
 
 
 def refresh_rollups(cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateValue]) -> None:

@@ -40,13 +40,13 @@ from ingest.hj212 import (
     Packet,
     QnRtn,
     ReasonCode,
+    crc_variant,
     decode,
     encode_ack_9014,
     encode_qn_rtn,
     inspect,
     parse_data_time,
 )
-from schemas.registry import CrcVariant as RegistryCrc
 from schemas.registry import Device, Registry
 
 AUTH_UNKNOWN_MN: Final = "auth_unknown_mn"
@@ -65,11 +65,6 @@ REFUSAL_REASONS: Final = (
 """Every ``Refused.reason``: the codec's ``ReasonCode`` values and the gateway's own."""
 
 REAL_TIME_CN: Final = "2011"
-_CRC_OF: Final[dict[RegistryCrc, CrcVariant]] = {
-    RegistryCrc.HJ212: "hj212",
-    RegistryCrc.MODBUS: "modbus",
-    RegistryCrc.MODBUS_LE: "modbus-le",
-}
 _AUTH_CACHE_SIZE: Final = 65_536
 
 
@@ -144,8 +139,8 @@ class Admission:
         found = self._registry.device(packet.mn)
         if found is None:
             return _auth_refusal(packet, AUTH_UNKNOWN_MN, "MN is not in the registry", crc)
-        device = found[2]
-        device_crc = _CRC_OF[device.crc]
+        device = found.device
+        device_crc = crc_variant(device.crc)
         if device_crc != crc:  # decoded with another variant than the device's own
             try:
                 packet = decode(frame, device_crc)
@@ -172,7 +167,7 @@ class Admission:
         mn = seen.mn if seen is not None else None
         if error.reason is ReasonCode.BAD_CRC and mn is not None:
             found = self._registry.device(mn)
-            variant = _CRC_OF[found[2].crc] if found is not None else tried
+            variant = crc_variant(found.device.crc) if found is not None else tried
             if variant != tried:
                 try:
                     return decode(frame, variant), variant

@@ -6,14 +6,22 @@ Public surface::
     inspect(frame, crc="hj212") -> Inspection       never raises; length_ok / crc_ok apart
     encode(st=, cn=, mn=, ...) -> str               a frame with length, CRC and CR LF
     encode_packet(packet) / encode_ack_9014(packet) / encode_qn_rtn(packet, QnRtn.READY)
-    crc_hj212(bytes) / crc_modbus(bytes) / crc_text(bytes, variant)
+    crc_hj212(bytes) / crc_modbus(bytes) / crc_text(bytes, variant) / crc_variant(name)
     factor_code_2005_to_2017() -> mapping of 2005 factor codes to 2017 codes
 
 Errors: ``Hj212Error`` ← ``DecodeError`` (with a ``ReasonCode``), ``EncodeError``.
 """
 
 from ingest.hj212.codes import factor_code_2005_to_2017
-from ingest.hj212.crc import CRC_VARIANTS, CrcVariant, crc_hj212, crc_modbus, crc_text, crc_value
+from ingest.hj212.crc import (
+    CRC_VARIANTS,
+    CrcVariant,
+    crc_hj212,
+    crc_modbus,
+    crc_text,
+    crc_value,
+    crc_variant,
+)
 from ingest.hj212.decode import TEXT_SUFFIXES, decode, inspect, parse_data_time
 from ingest.hj212.encode import (
     QnRtn,
@@ -45,6 +53,7 @@ __all__ = [
     "crc_modbus",
     "crc_text",
     "crc_value",
+    "crc_variant",
     "decode",
     "encode",
     "encode_ack_9014",

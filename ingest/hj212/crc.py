@@ -32,6 +32,17 @@ CrcVariant = Literal["hj212", "modbus", "modbus-le"]
 printed high byte first) or ``modbus-le`` (CRC-16/MODBUS printed low byte first)."""
 
 CRC_VARIANTS: Final[tuple[CrcVariant, ...]] = get_args(CrcVariant)
+_BY_NAME: Final[dict[str, CrcVariant]] = {name: name for name in CRC_VARIANTS}
+
+
+def crc_variant(name: str) -> CrcVariant:
+    """The variant called ``name``: how a device's registered CRC (``schemas.registry.Device.crc``,
+    whose values are these names) reaches the codec. Raises ``ValueError`` for another name."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown CRC variant {name!r}; one of {CRC_VARIANTS}") from None
+
 
 _POLY: Final = 0xA001  # reflected 0x8005
 

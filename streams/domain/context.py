@@ -37,7 +37,7 @@ def device_context(registry: Registry, mn: str) -> DeviceContext | None:
     found = registry.device(mn)
     if found is None:
         return None
-    enterprise, outlet, device = found
+    enterprise, outlet, device = found.enterprise, found.outlet, found.device
     return DeviceContext(
         device_id=mn,
         outlet=outlet,

@@ -72,7 +72,7 @@ def normalize_packet(
             f"CN {packet.cn} without a readable DataTime",
             mn=packet.mn,
         )
-    _, outlet, _ = found
+    outlet = found.outlet
     start = _period_start(packet.data_time, period)
     code_map = factor_code_2005_to_2017()
     measurements: dict[str, Measurement] = {}

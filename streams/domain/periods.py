@@ -9,11 +9,10 @@ Days are China calendar days (00:00–24:00 UTC+8).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Final
 
-CHINA_TZ: Final = timezone(timedelta(hours=8))
-"""China Standard Time, UTC+8, the clock of HJ 212 DataTime."""
+from ingest.hj212.packet import CHINA_TZ
 
 MINUTE: Final = timedelta(minutes=1)
 HOUR: Final = timedelta(hours=1)

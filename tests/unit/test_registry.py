@@ -22,7 +22,7 @@ def test_documented_example_loads_with_its_limits() -> None:
     registry = load_registry(EXAMPLE)
     found = registry.device("DEMO-TP01-G1")
     assert found is not None
-    enterprise, outlet, device = found
+    enterprise, outlet, device = found.enterprise, found.outlet, found.device
     assert enterprise.id == "E-TP-01"
     assert registry.limit(outlet, "a21026") == (35.0, "ULE-coal-power")
     assert registry.reference_o2(outlet) == 6.0
@@ -35,8 +35,9 @@ def test_permit_limit_overrides_the_standard() -> None:
     outlet = document["enterprises"][0]["outlets"][0]  # type: ignore[index]
     outlet["limits"] = {"a21026": 25.0}
     registry = parse_registry(document)
-    _, found_outlet, _ = registry.device("DEMO-TP01-G1") or (None, None, None)
-    assert found_outlet is not None
+    found = registry.device("DEMO-TP01-G1")
+    assert found is not None
+    found_outlet = found.outlet
     assert registry.limit(found_outlet, "a21026") == (25.0, "permit:E-TP-01-G1")
     assert registry.limit(found_outlet, "a21002") == (50.0, "ULE-coal-power")
     assert registry.limit(found_outlet, "w01018") is None

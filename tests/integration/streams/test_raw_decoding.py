@@ -16,7 +16,7 @@ from schemas.registry import load_registry
 from streams.domain.errors import NormalizeReason
 from streams.domain.normalize import normalize_packet
 from streams.pipeline import RawRecord, decode_record, decode_records
-from streams.sink import RejectedInput, SourcePosition
+from streams.sink import KeyedDeadLetter, SourcePosition
 
 REGISTRY = load_registry(EXAMPLE)
 KNOWN_REASONS = (
@@ -42,7 +42,7 @@ def envelope(payload: bytes, mn: str = "DEMO-TP01-G1") -> bytes:
 @given(st.one_of(st.none(), st.binary(max_size=300)))
 def test_a_value_that_is_not_an_envelope_is_dead_lettered_as_is(value: bytes | None) -> None:
     result = decode_record(record(value), REGISTRY, normalize_packet)
-    assert isinstance(result, RejectedInput)
+    assert isinstance(result, KeyedDeadLetter)
     assert result.letter.reason == "bad_envelope"
     assert result.letter.payload == (value or b"")
     assert result.position == AT
@@ -54,7 +54,7 @@ def test_any_frame_bytes_give_measurements_or_a_dead_letter_with_those_bytes(
     frame: bytes,
 ) -> None:
     result = decode_record(record(envelope(frame)), REGISTRY, normalize_packet)
-    if isinstance(result, RejectedInput):
+    if isinstance(result, KeyedDeadLetter):
         assert result.letter.payload == frame
         assert result.letter.reason in KNOWN_REASONS
         assert result.letter.device_id == "DEMO-TP01-G1"
@@ -72,7 +72,7 @@ def test_a_good_frame_becomes_its_measurements(minute: int, value: float) -> Non
     frame = encode(st="31", cn="2051", mn="DEMO-TP01-G1", pw="123456", flag=5, data_time=at,
                    values={"a21026": {"Avg": value, "Flag": "N"}})  # fmt: skip
     result = decode_record(record(envelope(frame.encode())), REGISTRY, normalize_packet)
-    assert not isinstance(result, RejectedInput)
+    assert not isinstance(result, KeyedDeadLetter)
     assert [(m.factor, m.period_start, m.avg) for m in result] == [("a21026", at, value)]
 
 

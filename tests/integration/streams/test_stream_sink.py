@@ -12,7 +12,7 @@ from psycopg_pool import ConnectionPool
 from schemas.envelope import DeadLetter
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Rule, Verdict, VerdictStatus
-from streams.sink import PgSink, RejectedInput, SinkBatch, SourcePosition
+from streams.sink import KeyedDeadLetter, PgSink, SinkBatch, SourcePosition
 
 CST = timezone(timedelta(hours=8))
 HOUR = datetime(2026, 3, 2, 10, tzinfo=CST)
@@ -119,8 +119,8 @@ def test_dead_letter_is_stored_once_per_kafka_position(
         payload=b"##0010garbage\x00\r\n",
     )
     at = SourcePosition("gw.raw.hj212", 2, 41)
-    first = sink.flush(SinkBatch(dead_letters=[RejectedInput(letter, at)]))
-    again = sink.flush(SinkBatch(dead_letters=[RejectedInput(letter, at)]))
+    first = sink.flush(SinkBatch(dead_letters=[KeyedDeadLetter(letter, at)]))
+    again = sink.flush(SinkBatch(dead_letters=[KeyedDeadLetter(letter, at)]))
     assert (first.dead_letters, again.dead_letters) == (1, 0)
     row = db_conn.execute("SELECT reason, payload, source_offset FROM dead_letters").fetchall()
     assert row == [("bad_crc", b"##0010garbage\x00\r\n", 41)]

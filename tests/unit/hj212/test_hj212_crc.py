@@ -7,7 +7,8 @@ from hj212_reference import reference_crc
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.hj212 import crc_hj212, crc_modbus, crc_text
+from ingest.hj212 import CRC_VARIANTS, crc_hj212, crc_modbus, crc_text, crc_variant
+from schemas.registry import CrcVariant as RegisteredCrc
 
 
 def test_appendix_a_check_value_differs_from_modbus() -> None:
@@ -43,3 +44,9 @@ def test_fast_crc_around_the_parity_span(size: int) -> None:
 def test_unknown_variant_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown CRC variant"):
         crc_text(b"x", "crc32")  # type: ignore[arg-type]
+
+
+def test_every_registered_crc_names_a_codec_variant() -> None:
+    assert [crc_variant(crc) for crc in RegisteredCrc] == list(CRC_VARIANTS)
+    with pytest.raises(ValueError, match="unknown CRC variant 'crc32'"):
+        crc_variant("crc32")

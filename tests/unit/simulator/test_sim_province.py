@@ -47,7 +47,7 @@ def test_outlets_use_standards_that_limit_their_pollutants() -> None:
         assert set(device.kind.pollutants) <= set(device.limits)
         found = province.registry.device(device.mn)
         assert found is not None
-        outlet = found[1]
+        outlet = found.outlet
         assert outlet.medium.value == device.kind.medium
         assert outlet.load_quotas, f"{outlet.id} has no load quota"
 
