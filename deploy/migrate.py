@@ -20,6 +20,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from deploy.errors import DeployError
+
 _FILE = re.compile(
     r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)(?:\.(?P<flavor>plain|timescaledb))?\.sql$"
 )
@@ -30,7 +32,7 @@ class Flavor(StrEnum):
     TIMESCALEDB = "timescaledb"
 
 
-class MigrationError(Exception):
+class MigrationError(DeployError):
     """A migration file set is inconsistent or a step failed (carries the step)."""
 
     def __init__(self, step: str, reason: str) -> None:

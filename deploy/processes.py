@@ -137,8 +137,3 @@ def tail(path: Path, lines: int = 20) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
-
-
-def elapsed_since(start: float) -> float:
-    """Seconds since ``start`` (a ``time.monotonic()`` value)."""
-    return time.monotonic() - start

@@ -2,7 +2,7 @@
 
 Hierarchy::
 
-    StackError                      root; every failure of `greenwatch stack ...`
+    StackError                      every failure of `greenwatch stack ...` (a DeployError)
     ├── MissingDependency           a binary or the Kafka jars are absent (run `make install`)
     ├── PortInUse                   a port the stack needs is held by a process that is not ours
     ├── ServiceStartFailed          a service exited or did not answer before its deadline
@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deploy.errors import DeployError
 
-class StackError(Exception):
+
+class StackError(DeployError):
     """Root of the local stack's errors."""
 
 

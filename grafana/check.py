@@ -18,13 +18,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from grafana.errors import GrafanaError
 from grafana.macros import MacroError, QueryContext, VariableValue, expand, parse_interval
 from grafana.model import Dashboard, Panel, QueryVariable
 
 STATEMENT_TIMEOUT_MS = 30_000
 
 
-class CheckError(Exception):
+class CheckError(GrafanaError):
     """A dashboard cannot be checked (a variable has no options); carries both names."""
 
     def __init__(self, dashboard_uid: str, variable: str, reason: str) -> None:

@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from grafana.errors import GrafanaError
+
 _VARIABLE = re.compile(r"\$\{(?P<braced>\w+)(?::(?P<format>\w+))?\}|\$(?P<bare>\w+)")
 _MACRO = re.compile(r"\$([_a-zA-Z0-9]+)\(([^)]*)\)")
 _DURATION = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d|w|y)$")
@@ -39,7 +41,7 @@ _UNIT_SECONDS = {
 }
 
 
-class MacroError(ValueError):
+class MacroError(GrafanaError, ValueError):
     """A query cannot be expanded as Grafana would; ``text`` is the offending fragment."""
 
     def __init__(self, text: str, reason: str) -> None:

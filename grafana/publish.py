@@ -33,13 +33,14 @@ from grafana_client.client import (
     GrafanaTimeoutError,
 )
 
+from grafana.errors import GrafanaError
 from grafana.model import Dashboard
 from grafana.render import render_dashboard
 
 DEFAULT_TIMEOUT_S = 10.0
 
 
-class PublishError(Exception):
+class PublishError(GrafanaError):
     """Root of the publisher's errors; ``url`` is the Grafana base URL."""
 
     def __init__(self, url: str, message: str) -> None:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from grafana.errors import GrafanaError
 from grafana.model import (
     DATASOURCE_TYPE,
     DATASOURCE_UID,
@@ -28,7 +29,7 @@ SCHEMA_VERSION = 39
 DATASOURCE_REF: dict[str, str] = {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
 
 
-class LayoutError(ValueError):
+class LayoutError(GrafanaError, ValueError):
     """A panel cannot be placed (width outside 1..24 or height < 1); carries the panel title."""
 
     def __init__(self, title: str, width: int, height: int) -> None:

@@ -30,6 +30,7 @@ from typing import Any, Final
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from runtime.errors import RuntimePlumbingError
 from runtime.registry_watch import RegistryUpdates
 from runtime.topics import KafkaTopic, ensure_topics
 from schemas.registry import (
@@ -53,7 +54,7 @@ _RETRY_AFTER_S: Final = 1.0
 _log = logging.getLogger(__name__)
 
 
-class RegistryTopicError(Exception):
+class RegistryTopicError(RuntimePlumbingError):
     """Root of this module's errors; carries the topic name."""
 
     def __init__(self, topic: str, message: str) -> None:

@@ -22,7 +22,8 @@ and it acks the input only after the broker acknowledged every output). The aler
 runs them with ``BatchRunner`` (``alerts.service``): its outputs are the events of state
 transitions that happen once, so it publishes them before its transaction commits.
 
-Errors: ``PublishFailed`` (a ``RuntimeError``) carries the topic and the broker's error.
+Errors: ``PublishFailed`` (a ``runtime.errors.RuntimePlumbingError``) carries the topic and
+the broker's error.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from typing import Any, Protocol
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
+from runtime.errors import RuntimePlumbingError
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -46,7 +49,7 @@ class Outgoing:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
-class PublishFailed(RuntimeError):
+class PublishFailed(RuntimePlumbingError):
     """The broker did not acknowledge a record within the timeout (or refused it)."""
 
     def __init__(self, topic: str, error: BaseException) -> None:

@@ -44,6 +44,7 @@ from schemas.registry import RegistryError
 from streams.agents import CommitLane, register_agents
 from streams.app import WorkerTuning, create_app, stream_topics
 from streams.domain.engine import Engine
+from streams.domain.errors import StreamsError
 from streams.domain.normalize import normalize_packet
 from streams.metrics import StreamMetrics
 from streams.pipeline import Pipeline
@@ -53,7 +54,7 @@ from streams.store import PgStore
 log = logging.getLogger(__name__)
 
 
-class WorkerError(Exception):
+class WorkerError(StreamsError):
     """The worker cannot start (carries the reason, shown to the operator)."""
 
     def __init__(self, reason: str) -> None:

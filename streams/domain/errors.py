@@ -2,9 +2,11 @@
 
 Hierarchy (one root for the package)::
 
-    StreamsDomainError          root; catch this to catch everything streams.domain raises
-    └── NormalizeError          a decoded HJ 212 packet cannot become measurements;
-                                carries a stable ``NormalizeReason``
+    StreamsError                root of the streams package; catch this to catch everything
+    ├── StreamsDomainError      everything streams.domain raises
+    │   └── NormalizeError      a decoded HJ 212 packet cannot become measurements;
+    │                           carries a stable ``NormalizeReason``
+    └── WorkerError             the worker cannot start (streams.worker)
 
 Callers branch on ``NormalizeError.reason``, never on message text. Messages name fields and
 codes, never passwords, so they may go to logs and the dead-letter topic as they are.
@@ -24,7 +26,12 @@ class NormalizeReason(StrEnum):
     """A measurement command (2011/2051/2061/2031) without a readable ``DataTime``."""
 
 
-class StreamsDomainError(Exception):
+class StreamsError(Exception):
+    """Root of every error the ``streams`` package raises (here, in its purest module, so
+    the domain core depends on nothing above it)."""
+
+
+class StreamsDomainError(StreamsError):
     """Root of every error the stream domain core raises."""
 
 
