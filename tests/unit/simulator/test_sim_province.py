@@ -37,8 +37,8 @@ def test_written_registry_loads_and_authenticates_every_simulated_device(tmp_pat
     for device in province.devices:
         found = loaded.device(device.mn)
         assert found is not None
-        assert found[2].password_matches(device.password)
-        assert found[1].id == device.outlet_id
+        assert found.device.password_matches(device.password)
+        assert found.outlet.id == device.outlet_id
 
 
 def test_outlets_use_standards_that_limit_their_pollutants() -> None:
