@@ -20,6 +20,7 @@ Names (all prefixed ``greenwatch_streams_``):
 - ``assigned_partitions``            raw-topic partitions this worker owns (after a rebalance)
 - ``registry_info{version}``         1, labelled with the registry version the engine judges
                                      with (every verdict records it)
+- ``windows_held{kind}``             hour buffers and day states the engine holds in memory
 - ``registry_swaps_total``           registry versions swapped in from the registry topic
 """
 
@@ -49,6 +50,7 @@ class StreamMetrics:
     assigned_partitions: Gauge
     registry_info: Gauge
     registry_swaps: Counter
+    windows_held: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry = REGISTRY) -> StreamMetrics:
@@ -122,7 +124,18 @@ class StreamMetrics:
                 "Registry versions swapped in from the registry topic since start.",
                 registry=registry,
             ),
+            windows_held=Gauge(
+                f"{_PREFIX}_windows_held",
+                "Windows the engine holds in memory: open hour buffers and day states.",
+                ["kind"],
+                registry=registry,
+            ),
         )
+
+    def show_windows(self, hours: int, days: int) -> None:
+        """``windows_held`` says the engine holds ``hours`` hour buffers and ``days`` days."""
+        self.windows_held.labels("hour").set(hours)
+        self.windows_held.labels("day").set(days)
 
     def show_registry(self, version: str, previous: str | None = None) -> None:
         """``registry_info`` says ``version`` (no longer ``previous``)."""

@@ -7,12 +7,10 @@ A batch taken from the raw topic goes through two stages, each run in a thread b
        device's CRC variant from the registry) → ``normalize_packet``; anything that fails
        becomes a ``KeyedDeadLetter`` (dead letter with the original bytes, the stable reason and
        the Kafka position) and the rest of the batch goes on.
-    2. The engine is given what the store holds for the device-hours (and years) it has no
-       state for (``hydration_plan``: closed hours from their stored hourly aggregates with
-       ``hydrate_closed``, the hours the batch touches and the open ones from their minutes
-       with ``hydrate``; ``missing_years``/``hydrate_year``), read after every earlier batch
-       is committed and before this one is, then ``ingest`` returns the aggregates, verdicts
-       and quality signals the batch closed or changed.
+    2. ``Engine.prepare(measurements, store)`` reads what the ``Store`` (``PgStore``) holds
+       for the device-hours (and years) the engine has no state for, after every earlier
+       batch is committed and before this one is (``_CommittedReads``), then ``ingest``
+       returns the aggregates, verdicts and quality signals the batch closed or changed.
 
 ``commit(prepared)`` (I/O: the database)
     3. ``PgSink.flush`` writes measurements, aggregates, verdicts and dead letters in one
@@ -35,9 +33,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -48,14 +47,15 @@ from schemas.envelope import DeadLetter, RawEnvelope
 from schemas.measurement import AggregateValue, Measurement
 from schemas.registry import Registry
 from schemas.verdict import Verdict
-from streams.domain.engine import DeviceHour, Engine, Output
+from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError
+from streams.domain.store import DeviceHour, OutletYear, Store, StoredHours
 from streams.metrics import StreamMetrics
 from streams.ownership import partition_of, registry_devices
-from streams.sink import FlushResult, PgSink, SinkBatch
-from streams.store import PgStore
+from streams.sink import FlushResult, SinkBatch
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SOURCE = "streams.hj212"
 """``DeadLetter.source`` of everything this worker rejects."""
@@ -203,8 +203,8 @@ class Pipeline:
         *,
         engine_factory: Callable[[Registry], Engine],
         normalize: Normalizer,
-        sink: PgSink,
-        store: PgStore,
+        sink: Sink,
+        store: Store,
         metrics: StreamMetrics | None = None,
     ) -> None:
         self._registry = registry
@@ -261,6 +261,7 @@ class Pipeline:
             for device in lost:
                 seen.pop(device, None)
             self._engine.expect(mine, now)
+            self._show_windows()
 
     def prepare(self, records: Sequence[RawRecord]) -> PreparedBatch:
         """Decode a batch and run the engine over it (reading the store when it must).
@@ -271,8 +272,10 @@ class Pipeline:
             sequence = self._next_sequence()
             outputs: list[Output] = []
             if decoded.measurements:
-                self._hydrate(decoded.measurements, sequence)
+                committed = _CommittedReads(self._store, self._sink, self, sequence - 1)
+                self._engine.prepare(decoded.measurements, committed)
                 outputs = self._engine.ingest(decoded.measurements)
+            self._show_windows()
         return PreparedBatch(sequence, len(records), decoded.measurements, outputs,
                              decoded.rejected)  # fmt: skip
 
@@ -305,7 +308,9 @@ class Pipeline:
     def prepare_tick(self, now: datetime) -> PreparedBatch:
         """Silence detection at wall-clock ``now``: the windows it closes, to commit."""
         with self._engine_lock:
-            return PreparedBatch(self._next_sequence(), 0, [], self._engine.tick(now), [])
+            outputs = self._engine.tick(now)
+            self._show_windows()
+            return PreparedBatch(self._next_sequence(), 0, [], outputs, [])
 
     def commit(self, prepared: PreparedBatch) -> BatchOutcome:
         """Write a prepared batch in one transaction after every earlier one; blocks.
@@ -326,6 +331,15 @@ class Pipeline:
                 self._metrics.dead_letters.labels(rejected.letter.reason).inc()
         return outcome
 
+    def wait_committed(self, sequence: int) -> None:
+        """Block until batch ``sequence`` (and every one before it) is committed."""
+        self._wait_committed(sequence)
+
+    def _show_windows(self) -> None:
+        """Report the windows the engine holds (call with the engine lock held)."""
+        if self._metrics is not None:
+            self._metrics.show_windows(*self._engine.held_windows())
+
     def _next_sequence(self) -> int:
         with self._order:
             self._prepared += 1
@@ -334,42 +348,6 @@ class Pipeline:
     def _wait_committed(self, sequence: int) -> None:
         with self._order:
             self._order.wait_for(lambda: self._committed >= sequence)
-
-    def _hydrate(self, measurements: Sequence[Measurement], sequence: int) -> None:
-        """Give the engine the stored windows and year-to-date loads it lacks (one read,
-        after every earlier batch is committed)."""
-        plan = self._engine.hydration_plan(measurements)
-        years = self._engine.missing_years(measurements)
-        if not plan.minutes and not plan.closed and not years:
-            return
-        self._wait_committed(sequence - 1)
-        hours = set(plan.minutes) | self._hydrate_closed(plan.closed)
-        stored, loads = self._sink.with_retry(
-            lambda: (self._store.device_hours(hours), self._store.daily_loads(years))
-        )
-        for device_hour in sorted(hours):
-            self._engine.hydrate(device_hour, stored.get(device_hour, []))
-        for outlet_id, factor, year in sorted(years):
-            self._engine.hydrate_year(
-                outlet_id, factor, year, loads.get((outlet_id, factor, year), {})
-            )
-
-    def _hydrate_closed(self, keys: frozenset[DeviceHour]) -> set[DeviceHour]:
-        """Rebuild closed hours from their stored hourly aggregates; the hours the engine
-        refuses (open under the stored watermark, or nothing stored) to read as minutes."""
-        if not keys:
-            return set()
-        outlets = {d: known.outlet.id for d, _ in keys if (known := self._registry.device(d))}
-        stored = self._sink.with_retry(
-            lambda: self._store.closed_hours(keys, outlets, self._engine.skew)
-        )
-        for device, watermark in sorted(stored.watermarks.items()):
-            self._engine.hydrate_watermark(device, watermark)
-        return {
-            key
-            for key in sorted(keys)
-            if not self._engine.hydrate_closed(key, stored.hourly.get(key, []))
-        }
 
     def _flush(self, prepared: PreparedBatch) -> BatchOutcome:
         outputs = prepared.outputs
@@ -386,3 +364,52 @@ class Pipeline:
             dead_letters=[r.letter for r in prepared.rejected],
             flush=self._sink.flush(batch),
         )
+
+
+class Sink(Protocol):
+    """Where ``Pipeline.commit`` writes (``streams.sink.PgSink``)."""
+
+    def flush(self, batch: SinkBatch) -> FlushResult:
+        """Write ``batch`` in one transaction; returns after COMMIT."""
+        ...
+
+    def with_retry(self, read: Callable[[], T]) -> T:
+        """``read()``, retried while the database is unreachable."""
+        ...
+
+    def stop(self) -> None:
+        """Shutdown: a waiting flush or read gives up."""
+        ...
+
+
+class _CommittedReads:
+    """``Store`` reads for ``Engine.prepare`` of batch n: the first one waits until batch
+    n − 1 is committed (so the engine never rebuilds a window from rows still in flight), and
+    each is retried like a flush while the database is unreachable."""
+
+    def __init__(self, store: Store, sink: Sink, pipeline: Pipeline, previous: int) -> None:
+        self._store = store
+        self._sink = sink
+        self._pipeline = pipeline
+        self._previous = previous
+        self._waited = False
+
+    def _read(self, read: Callable[[], T]) -> T:
+        if not self._waited:
+            self._pipeline.wait_committed(self._previous)
+            self._waited = True
+        return self._sink.with_retry(read)
+
+    def device_hours(self, keys: Iterable[DeviceHour]) -> Mapping[DeviceHour, list[Measurement]]:
+        wanted = list(keys)
+        return self._read(lambda: self._store.device_hours(wanted))
+
+    def closed_hours(
+        self, keys: Iterable[DeviceHour], outlets: Mapping[str, str], skew: timedelta
+    ) -> StoredHours:
+        wanted = list(keys)
+        return self._read(lambda: self._store.closed_hours(wanted, outlets, skew))
+
+    def daily_loads(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, dict[date, float]]:
+        wanted = list(keys)
+        return self._read(lambda: self._store.daily_loads(wanted))

@@ -2,10 +2,10 @@
 
 The adapter the auditors use to re-derive every number (design.md: "any past verdict can be
 reproduced by ``greenwatch replay``"). It drives the very ``Engine`` the faust worker drives,
-with an in-memory store in place of PostgreSQL: every measurement it has seen is kept by
-device-hour and handed back through ``Engine.hydrate`` when the engine asks for an hour it
-holds no state for (late data), and every daily load it has issued through
-``Engine.hydrate_year``.
+with an in-memory store in place of PostgreSQL (``streams.domain.store.MemoryStore``: every
+measurement it has seen, every hourly aggregate and daily load it has issued), read through
+the same ``Engine.prepare`` the worker calls on ``PgStore`` when the engine asks for windows
+it holds no state for (late data, a new day).
 
 Input: one frame per line (CR LF or LF). A line may start with an ISO 8601 receive time and a
 TAB (``2024-05-01T12:00:03+08:00<TAB>##0101…``), as a dump of the raw topic would; without
@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from ingest.hj212 import DecodeError, Packet, ReasonCode, crc_variant, decode, inspect
@@ -36,10 +36,10 @@ from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.registry import CrcVariant as DeviceCrc
 from schemas.registry import Registry
 from schemas.verdict import Verdict
-from streams.domain.engine import AGGREGATED, DeviceHour, Engine, Output
+from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError, NormalizeReason
 from streams.domain.normalize import PERIOD_OF_COMMAND, normalize_packet
-from streams.domain.periods import china_date, hour_start
+from streams.domain.store import MemoryStore
 
 _KIND_RANK: Final = {"hourly": 0, "daily": 1, "verdict": 2}
 
@@ -58,39 +58,6 @@ class ReplayStats:
     """Packets per MN that the registry does not know."""
     missing_data_time: int = 0
     measurements: int = 0
-
-
-class MemoryStore:
-    """The replay's stand-in for PostgreSQL: measurements by device-hour (natural key, last
-    write wins, like the sink's upsert) and the daily loads issued."""
-
-    def __init__(self) -> None:
-        self._hours: dict[DeviceHour, dict[MeasurementKey, Measurement]] = {}
-        self._daily_loads: dict[tuple[str, str, int], dict[date, float]] = {}
-
-    def add(self, measurements: Iterable[Measurement]) -> None:
-        for m in measurements:
-            if m.period in AGGREGATED:
-                key = (m.device_id, hour_start(m.period_start))
-                self._hours.setdefault(key, {})[(m.factor, m.period, m.period_start)] = m
-
-    def hour(self, device_hour: DeviceHour) -> list[Measurement]:
-        return list(self._hours.get(device_hour, {}).values())
-
-    def record(self, outputs: Iterable[Output]) -> None:
-        for output in outputs:
-            if isinstance(output, AggregateValue) and output.period is PeriodKind.DAY:
-                day = china_date(output.period_start)
-                loads = self._daily_loads.setdefault(
-                    (output.outlet_id, output.factor, day.year), {}
-                )
-                if output.load_kg is None:
-                    loads.pop(day, None)
-                else:
-                    loads[day] = output.load_kg
-
-    def daily_loads(self, outlet_id: str, factor: str, year: int) -> dict[date, float]:
-        return dict(self._daily_loads.get((outlet_id, factor, year), {}))
 
 
 class Replay:
@@ -135,13 +102,9 @@ class Replay:
         if not measurements:
             return
         self.stats.measurements += len(measurements)
-        engine, store = self._engine, self._store
-        for device_hour in sorted(engine.missing_hours(measurements)):
-            engine.hydrate(device_hour, store.hour(device_hour))
-        for outlet_id, factor, year in sorted(engine.missing_years(measurements)):
-            engine.hydrate_year(outlet_id, factor, year, store.daily_loads(outlet_id, factor, year))
-        store.add(measurements)
-        self._keep(engine.ingest(measurements))
+        self._engine.prepare(measurements, self._store)
+        self._store.add(measurements)
+        self._keep(self._engine.ingest(measurements))
 
     def finish(self) -> list[dict[str, Any]]:
         """Close every window; the latest outputs as JSON-ready dicts in the stable order."""

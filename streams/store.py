@@ -13,7 +13,6 @@ sink does).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -22,12 +21,8 @@ from psycopg_pool import ConnectionPool
 
 from ingest.hj212 import CHINA_TZ
 from schemas.measurement import AggregateValue, Measurement
-from streams.domain.engine import DeviceHour
 from streams.domain.periods import HOUR
-
-OutletYear = tuple[str, str, int]
-"""(outlet id, factor, China calendar year)."""
-
+from streams.domain.store import WATERMARK_REACH, DeviceHour, OutletYear, StoredHours
 
 _WINDOWS = """
 SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_start,
@@ -79,22 +74,9 @@ SELECT a.outlet_id, a.device_id, a.factor, a.period, a.period_start, a.valid, a.
    AND a.period_start >= k.window_start AND a.period_start < k.window_end
 """
 
-WATERMARK_REACH = timedelta(hours=2)
-"""How far past its last requested hour a device's stored watermark is looked for: enough
-for a grace of up to an hour; a later watermark only makes the last hours read as minutes."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredHours:
-    """What ``PgStore.closed_hours`` found: per device, the watermark of its stored data in
-    the requested range (None: no data); per requested device-hour, its hourly aggregates."""
-
-    watermarks: dict[str, datetime | None]
-    hourly: dict[DeviceHour, list[AggregateValue]]
-
 
 class PgStore:
-    """Reads for ``Engine.hydrate``/``hydrate_year`` over the sink's pool."""
+    """``streams.domain.store.Store`` over the sink's tables and pool (``Engine.prepare``)."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool

@@ -1,10 +1,11 @@
 """The stream engine: per-device event-time windows over normalized measurements.
 
 The same ``Engine`` is driven by the offline replay (``streams.replay``) and by the faust
-worker, so replay equals streaming by construction. It does no I/O: what the store already
-holds is handed to it through ``hydrate`` / ``hydrate_year``.
+worker, so replay equals streaming by construction. It does no I/O: what was already written
+is read through a ``Store`` (``streams.domain.store``) by its one hydration entry,
+``prepare(measurements, store)``, which drives ``hydrate`` / ``hydrate_year`` and the rest.
 
-Contract (docs/processing.md; /work/notes/engine_contract.md), with these refinements:
+Contract (docs/processing.md), with these refinements:
 
 - ``missing_hours`` may return a whole China day of device-hours: when a measurement touches
   a day the engine holds no state for (a new day, a restart, late data for a day already
@@ -34,7 +35,8 @@ Contract (docs/processing.md; /work/notes/engine_contract.md), with these refine
 - ``use_registry(registry)`` swaps in a newly published registry version between two calls:
   the windows held stay open and close under the new limits, quotas and policy, stamped
   with the new ``registry_version``; devices the new version lacks are forgotten.
-- Extra read-only ``held_windows()`` (hour buffers, day states) for metrics.
+- Extra read-only ``held_windows()`` (hour buffers, day states) for the worker's
+  ``windows_held`` metric.
 
 Windows: an hour closes when the device's watermark (the latest event time of its rtd/minute
 data: sampling instant, or minute end) passes hour end + ``policy.grace_minutes``; a day when
@@ -61,16 +63,14 @@ from streams.domain.annual import YearLedger
 from streams.domain.context import device_context
 from streams.domain.daily import HourSummary
 from streams.domain.periods import DAY, HOUR, MINUTE, day_start, hour_start
+from streams.domain.store import AGGREGATED as AGGREGATED
+from streams.domain.store import DeviceHour as DeviceHour
+from streams.domain.store import Store
 from streams.domain.windows import CLOSED_DAY_RETENTION as CLOSED_DAY_RETENTION
 from streams.domain.windows import DayState, DeviceState, WindowCloser, add_reading
 from streams.domain.windows import Output as Output
 from streams.domain.windows import YearKey as YearKey
 
-DeviceHour = tuple[str, datetime]
-"""(device MN, hour start, aware UTC+8)."""
-
-AGGREGATED: Final = frozenset({PeriodKind.RTD, PeriodKind.MINUTE})
-"""Periods the engine aggregates; hour (2061) and day (2031) data are stored, not used."""
 HOURS_PER_DAY: Final = 24
 
 
@@ -217,6 +217,41 @@ class Engine:
                 if start + index * HOUR not in state.hours
             )
         return missing
+
+    def prepare(self, measurements: Sequence[Measurement], store: Store) -> None:
+        """Give the engine what ``store`` holds for the windows these measurements need and
+        it holds no state for; call before ``ingest(measurements)``. The one hydration entry
+        of the worker (``streams.pipeline``) and the replay (``streams.replay``).
+
+        Reads at most three times, only when something is missing: the closed hours of the
+        days to rebuild from their stored hourly aggregates (``closed_hours``; their stored
+        watermark first), then the minutes of the hours the batch touches and of the closed
+        hours the aggregates did not suffice for (``device_hours``), and the daily loads of
+        the years it lacks (``daily_loads``). Blocks as long as the store does; raises what
+        the store raises, then the engine may hold part of the state (it is re-read on use).
+        """
+        plan = self.hydration_plan(measurements)
+        years = self.missing_years(measurements)
+        hours = set(plan.minutes)
+        if plan.closed:
+            registry = self._registry
+            outlets = {d: site.outlet.id for d, _ in plan.closed if (site := registry.device(d))}
+            stored = store.closed_hours(plan.closed, outlets, self.skew)
+            for device, watermark in sorted(stored.watermarks.items()):
+                self.hydrate_watermark(device, watermark)
+            hours |= {
+                key
+                for key in sorted(plan.closed)
+                if not self.hydrate_closed(key, stored.hourly.get(key, []))
+            }
+        if hours:
+            minutes = store.device_hours(hours)
+            for device_hour in sorted(hours):
+                self.hydrate(device_hour, minutes.get(device_hour, []))
+        if years:
+            loads = store.daily_loads(years)
+            for outlet_id, factor, year in sorted(years):
+                self.hydrate_year(outlet_id, factor, year, loads.get((outlet_id, factor, year), {}))
 
     def hydration_plan(self, measurements: Sequence[Measurement]) -> HydrationPlan:
         """``missing_hours`` split into the hours these measurements touch (re-read as

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from schemas.measurement import Measurement, PeriodKind
 from schemas.registry import Registry, hash_password, parse_registry
 from streams.replay import Replay
+from streams.sink import FlushResult, SinkBatch
+
+T = TypeVar("T")
 
 CHINA = timezone(timedelta(hours=8))
 T0 = datetime(2024, 5, 1, 0, 0, tzinfo=CHINA)
@@ -174,3 +177,16 @@ def pick(rows: list[dict[str, Any]], kind: str, **fields: Any) -> list[dict[str,
         for row in rows
         if row["kind"] == kind and all(row.get(k) == v for k, v in fields.items())
     ]
+
+
+class NothingWritten:
+    """A ``streams.pipeline.Sink`` for the pipeline's pure decisions: a flush writes nothing."""
+
+    def flush(self, batch: SinkBatch) -> FlushResult:
+        return FlushResult(0, 0, 0, 0, {}, 0.0)
+
+    def with_retry(self, read: Callable[[], T]) -> T:
+        return read()
+
+    def stop(self) -> None:
+        return None

@@ -11,11 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kafka.cluster import ClusterMetadata
 from kafka.partitioner.default import DefaultPartitioner
-from streams_support import GAS, METAL, T0, WATER, make_registry
+from streams_support import GAS, METAL, T0, WATER, NothingWritten, make_registry
 
 from schemas.registry import Registry
 from streams.domain.engine import Engine
 from streams.domain.normalize import normalize_packet
+from streams.domain.store import MemoryStore
 from streams.ownership import devices_in, partition_of
 from streams.pipeline import Pipeline
 
@@ -82,7 +83,7 @@ class _Recording(Engine):
 def test_a_worker_forgets_the_devices_of_partitions_it_lost_and_expects_its_own() -> None:
     registry = make_registry()
     pipeline = Pipeline(registry, engine_factory=_Recording, normalize=normalize_packet,
-                        sink=cast(Any, None), store=cast(Any, None))  # fmt: skip
+                        sink=NothingWritten(), store=MemoryStore())  # fmt: skip
     engine = cast(_Recording, pipeline._engine)
     mine = partition_of(GAS, 4)
     pipeline.own({mine}, 4, T0)

@@ -6,24 +6,23 @@ worker.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from datetime import date, timedelta
-from typing import Any, TypeVar, cast
+from datetime import timedelta
+from typing import TypeVar
 
 import pytest
 from prometheus_client import CollectorRegistry
-from streams_support import ADDED, GAS, SO2, T0, WATER, edition
+from streams_support import ADDED, GAS, SO2, T0, WATER, NothingWritten, edition
 
 from ingest.hj212 import encode
 from schemas.envelope import RawEnvelope
-from schemas.measurement import AggregateValue, Measurement
+from schemas.measurement import AggregateValue
 from schemas.verdict import Verdict, VerdictStatus
-from streams.domain.engine import DeviceHour, Engine
+from streams.domain.engine import Engine
 from streams.domain.normalize import normalize_packet
+from streams.domain.store import MemoryStore
 from streams.metrics import StreamMetrics
 from streams.pipeline import Pipeline, PreparedBatch, RawRecord
-from streams.sink import FlushResult, SinkBatch, SourcePosition
-from streams.store import StoredHours
+from streams.sink import SourcePosition
 
 pytestmark = pytest.mark.timeout(60)
 T = TypeVar("T")
@@ -31,33 +30,9 @@ MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 
 
-class _NothingStored:
-    """The store and the sink of a deployment whose database holds nothing yet (a flush
-    writes nothing: these tests look at what the pipeline prepares)."""
-
-    def flush(self, batch: SinkBatch) -> FlushResult:
-        return FlushResult(0, 0, 0, 0, {}, 0.0)
-
-    def with_retry(self, attempt: Callable[[], T]) -> T:
-        return attempt()
-
-    def device_hours(self, keys: Iterable[DeviceHour]) -> dict[DeviceHour, list[Measurement]]:
-        return {key: [] for key in keys}
-
-    def daily_loads(self, keys: Iterable[Any]) -> dict[Any, dict[date, float]]:
-        return {key: {} for key in keys}
-
-    def closed_hours(
-        self, keys: Iterable[DeviceHour], outlets: Mapping[str, str], skew: timedelta
-    ) -> StoredHours:
-        return StoredHours({mn: None for mn, _ in keys}, {key: [] for key in keys})
-
-
 def _pipeline(metrics: StreamMetrics) -> Pipeline:
-    nothing = _NothingStored()
     return Pipeline(edition("v1"), engine_factory=Engine, normalize=normalize_packet,
-                    sink=cast(Any, nothing), store=cast(Any, nothing),
-                    metrics=metrics)  # fmt: skip
+                    sink=NothingWritten(), store=MemoryStore(), metrics=metrics)  # fmt: skip
 
 
 def _minutes(mn: str, first: int, count: int, so2: float) -> list[RawRecord]:
@@ -119,3 +94,15 @@ def test_frames_of_a_removed_device_become_unknown_device_dead_letters() -> None
     _run(pipeline, pipeline.prepare_registry(edition("v2", without_water=True)))
     rejected = pipeline.prepare(_minutes(WATER, 1, 1, 30.0)).rejected
     assert [r.letter.reason for r in rejected] == ["unknown_device"]
+
+
+def test_the_windows_the_engine_holds_are_a_metric() -> None:
+    scraped = CollectorRegistry()
+    pipeline = _pipeline(StreamMetrics.create(scraped))
+    held = "greenwatch_streams_windows_held"
+    _run(pipeline, pipeline.prepare(_minutes(GAS, 0, 70, 20.0)))  # the day's hours, rebuilt
+    assert (scraped.get_sample_value(held, {"kind": "hour"}) or 0) > 0
+    assert (scraped.get_sample_value(held, {"kind": "day"}) or 0) > 0
+    pipeline.own(set(), 4, T0 + HOUR)  # a rebalance took every partition: state forgotten
+    assert scraped.get_sample_value(held, {"kind": "hour"}) == 0.0
+    assert scraped.get_sample_value(held, {"kind": "day"}) == 0.0

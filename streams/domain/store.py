@@ -1,0 +1,151 @@
+"""What the engine reads back of what was written: the ``Store`` protocol, and ``MemoryStore``,
+its in-memory implementation (the replay's database).
+
+``Engine.prepare(measurements, store)`` asks a ``Store`` for the windows a batch needs and the
+engine holds no state for (a restart, a rebalance, a new day, late data for a dropped day).
+Two implementations answer the same contract (tests/integration/streams/test_store_contract.py
+runs one suite against both): ``streams.store.PgStore`` over the sink's tables, and
+``MemoryStore`` over what ``greenwatch replay`` has processed so far. So replay and streaming
+hydrate by the same code, and equal by construction as long as both stores keep the contract.
+
+Pure: no I/O here (``PgStore`` is the adapter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Final, Protocol
+
+from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from streams.domain.periods import HOUR, MINUTE, china_date, china_time, hour_start
+
+DeviceHour = tuple[str, datetime]
+"""(device MN, start of the China-time hour, aware UTC+8)."""
+OutletYear = tuple[str, str, int]
+"""(outlet id, factor, China calendar year)."""
+
+AGGREGATED: Final = frozenset({PeriodKind.RTD, PeriodKind.MINUTE})
+"""Periods the engine aggregates; hour (2061) and day (2031) data are stored, not used."""
+WATERMARK_REACH: Final = timedelta(hours=2)
+"""How far past its last requested hour a device's stored watermark is looked for: enough
+for a grace of up to an hour; a later watermark only makes the last hours read as minutes."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHours:
+    """What ``Store.closed_hours`` found: per device, the watermark of its stored data in the
+    requested range (None: no data); per requested device-hour, its hourly aggregates."""
+
+    watermarks: dict[str, datetime | None]
+    hourly: dict[DeviceHour, list[AggregateValue]]
+
+
+class Store(Protocol):
+    """Reads of what the sink (or the replay) has written. Every requested key is in each
+    result (empty when nothing is stored). Implementations may block (I/O) and raise their
+    own errors; the caller decides about retries."""
+
+    def device_hours(self, keys: Iterable[DeviceHour]) -> Mapping[DeviceHour, list[Measurement]]:
+        """Stored real-time and minute measurements of each device-hour, in time order."""
+        ...
+
+    def closed_hours(
+        self, keys: Iterable[DeviceHour], outlets: Mapping[str, str], skew: timedelta
+    ) -> StoredHours:
+        """Stored hourly aggregates of each device-hour and each device's stored watermark
+        (the latest rtd/minute event time, leaving out data more than ``skew`` ahead of their
+        reception) over its requested hours and ``WATERMARK_REACH`` beyond. ``outlets``:
+        device MN → outlet id; devices without an outlet are left out."""
+        ...
+
+    def daily_loads(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, dict[date, float]]:
+        """Stored daily loads (China day → kg) of each outlet, factor and China year."""
+        ...
+
+
+def event_end(measurement: Measurement) -> datetime:
+    """The event time a stored rtd/minute value moves a watermark to (a minute's end)."""
+    if measurement.period is PeriodKind.MINUTE:
+        return measurement.period_start + MINUTE
+    return measurement.period_start
+
+
+class MemoryStore:
+    """``Store`` over what was written to it: measurements by natural key (last write wins,
+    like the sink's upsert) and the aggregates issued (hourly, and daily loads)."""
+
+    def __init__(self) -> None:
+        self._minutes: dict[DeviceHour, dict[tuple[str, PeriodKind, datetime], Measurement]] = {}
+        self._hourly: dict[DeviceHour, dict[str, AggregateValue]] = {}
+        self._daily_loads: dict[OutletYear, dict[date, float]] = {}
+
+    def add(self, measurements: Iterable[Measurement]) -> None:
+        """Write measurements (only rtd and minute values are read back)."""
+        for m in measurements:
+            if m.period in AGGREGATED:
+                key = (m.device_id, hour_start(m.period_start))
+                self._minutes.setdefault(key, {})[(m.factor, m.period, m.period_start)] = m
+
+    def record(self, outputs: Iterable[object]) -> None:
+        """Write the aggregates among ``outputs`` (hourly ones and daily loads are read back;
+        verdicts and signals are not)."""
+        for output in outputs:
+            if not isinstance(output, AggregateValue):
+                continue
+            if output.period is PeriodKind.HOUR:
+                key = (output.device_id, hour_start(output.period_start))
+                self._hourly.setdefault(key, {})[output.factor] = output
+            if output.period is PeriodKind.DAY:
+                day = china_date(output.period_start)
+                loads = self._daily_loads.setdefault(
+                    (output.outlet_id, output.factor, day.year), {}
+                )
+                if output.load_kg is None:
+                    loads.pop(day, None)
+                else:
+                    loads[day] = output.load_kg
+
+    def device_hours(self, keys: Iterable[DeviceHour]) -> dict[DeviceHour, list[Measurement]]:
+        found: dict[DeviceHour, list[Measurement]] = {}
+        for device, hour in keys:
+            key = (device, china_time(hour))
+            stored = self._minutes.get(key, {}).values()
+            found[key] = sorted(stored, key=lambda m: (m.period_start, m.factor, m.period))
+        return found
+
+    def closed_hours(
+        self, keys: Iterable[DeviceHour], outlets: Mapping[str, str], skew: timedelta
+    ) -> StoredHours:
+        wanted = {(d, china_time(h)) for d, h in keys if d in outlets}
+        found = StoredHours({d: None for d, _ in wanted}, {k: [] for k in wanted})
+        spans: dict[str, tuple[datetime, datetime]] = {}
+        for device, hour in wanted:
+            first, last = spans.get(device, (hour, hour))
+            spans[device] = (min(first, hour), max(last, hour))
+            found.hourly[(device, hour)] = [
+                a
+                for a in self._hourly.get((device, hour), {}).values()
+                if a.outlet_id == outlets[device]
+            ]
+        for device, (first, last) in spans.items():
+            found.watermarks[device] = _watermark(
+                self._stored_between(device, first, last + HOUR + WATERMARK_REACH), skew
+            )
+        return found
+
+    def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
+        return {key: dict(self._daily_loads.get(key, {})) for key in keys}
+
+    def _stored_between(self, device: str, start: datetime, end: datetime) -> list[Measurement]:
+        hour, found = start, list[Measurement]()
+        while hour < end:
+            found.extend(self._minutes.get((device, hour), {}).values())
+            hour += HOUR
+        return [m for m in found if start <= m.period_start < end]
+
+
+def _watermark(stored: Sequence[Measurement], skew: timedelta) -> datetime | None:
+    ends = [event_end(m) for m in stored if m.period_start <= m.received_at + skew]
+    return max(ends) if ends else None

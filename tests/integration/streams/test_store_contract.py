@@ -1,0 +1,115 @@
+"""One contract, two stores: ``MemoryStore`` (the replay's) and ``PgStore`` (the worker's, over
+the real PostgreSQL) answer every ``Store`` read the same way for the same writes, so
+``Engine.prepare`` hydrates replay and streaming alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from ingest.hj212 import CHINA_TZ
+from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from streams.domain.store import MemoryStore, Store
+from streams.sink import PgSink, SinkBatch
+from streams.store import PgStore
+
+HOUR = timedelta(hours=1)
+H10 = datetime(2026, 3, 2, 10, tzinfo=CHINA_TZ)
+RECEIVED = datetime(2026, 3, 2, 3, 15, tzinfo=UTC)  # 11:15 China time
+SKEW = timedelta(minutes=10)
+
+
+def minute(device: str, start: datetime, avg: float = 12.5) -> Measurement:
+    return Measurement(device_id=device, outlet_id="O1", factor="a21026",
+                       factor_as_sent="a21026", period=PeriodKind.MINUTE, period_start=start,
+                       avg=avg, flag="N", received_at=RECEIVED)  # fmt: skip
+
+
+def hourly(start: datetime, load: float) -> AggregateValue:
+    return AggregateValue(outlet_id="O1", device_id="MN1", factor="a21026",
+                          period=PeriodKind.HOUR, period_start=start, valid=True, valid_count=60,
+                          invalid_count=0, flag_counts={"N": 60}, mean=12.5, min=1.0, max=30.0,
+                          load_kg=load, registry_version="v1")  # fmt: skip
+
+
+def daily(day: datetime, load: float | None) -> AggregateValue:
+    return AggregateValue(outlet_id="O1", device_id="MN1", factor="a21026",
+                          period=PeriodKind.DAY, period_start=day, valid=True, valid_count=24,
+                          invalid_count=0, flag_counts={"N": 24}, mean=12.5, load_kg=load,
+                          registry_version="v1")  # fmt: skip
+
+
+MINUTES = [minute("MN1", H10 + timedelta(minutes=i)) for i in range(75)]
+RESENT = minute("MN1", H10 + timedelta(minutes=3), avg=99.0)  # the later write wins
+AHEAD = minute("MN1", H10 + timedelta(hours=1, minutes=50))  # a clock far ahead: no watermark
+OTHER = minute("MN2", H10 + timedelta(minutes=5))
+AGGREGATES = [
+    hourly(H10, 0.4),
+    daily(datetime(2026, 3, 1, tzinfo=CHINA_TZ), 9.5),
+    daily(datetime(2026, 3, 2, tzinfo=CHINA_TZ), 7.25),
+    daily(datetime(2025, 12, 31, tzinfo=CHINA_TZ), 1.0),
+]
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def written(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A store holding MINUTES, RESENT, AHEAD, OTHER and AGGREGATES."""
+    measurements = [*MINUTES, RESENT, AHEAD, OTHER]
+    if request.param == "memory":
+        store = MemoryStore()
+        store.add(measurements)
+        store.record(AGGREGATES)
+        yield store
+        return
+    pool: ConnectionPool = request.getfixturevalue("sink_pool")
+    PgSink(pool).flush(SinkBatch(measurements=measurements, aggregates=AGGREGATES))
+    yield PgStore(pool)
+
+
+def test_device_hours_give_back_the_minutes_in_time_order_last_write_winning(
+    written: Store,
+) -> None:
+    found = written.device_hours([("MN1", H10), ("MN1", H10 + 3 * HOUR), ("NOBODY", H10)])
+
+    assert set(found) == {("MN1", H10), ("MN1", H10 + 3 * HOUR), ("NOBODY", H10)}
+    hour = found[("MN1", H10)]
+    assert [m.period_start for m in hour] == [H10 + timedelta(minutes=i) for i in range(60)]
+    assert hour[3].avg == 99.0 and hour[4].avg == 12.5
+    assert found[("MN1", H10 + 3 * HOUR)] == [] and found[("NOBODY", H10)] == []
+
+
+def test_closed_hours_give_back_the_issued_aggregate_and_the_watermark(written: Store) -> None:
+    found = written.closed_hours(
+        [("MN1", H10), ("MN1", H10 + HOUR), ("MN2", H10), ("NOOUTLET", H10)],
+        {"MN1": "O1", "MN2": "O1"},
+        SKEW,
+    )
+
+    assert found.watermarks == {
+        "MN1": H10 + timedelta(minutes=75),
+        "MN2": H10 + timedelta(minutes=6),
+    }
+    assert found.hourly[("MN1", H10)] == [AGGREGATES[0]]
+    assert found.hourly[("MN1", H10)][0].period_start.utcoffset() == timedelta(hours=8)
+    assert found.hourly[("MN1", H10 + HOUR)] == [] and found.hourly[("MN2", H10)] == []
+    assert ("NOOUTLET", H10) not in found.hourly
+
+
+def test_closed_hours_of_another_outlet_are_not_this_ones(written: Store) -> None:
+    found = written.closed_hours([("MN1", H10)], {"MN1": "O2"}, SKEW)
+
+    assert found.hourly[("MN1", H10)] == []
+
+
+def test_daily_loads_per_outlet_factor_and_china_year(written: Store) -> None:
+    found = written.daily_loads([("O1", "a21026", 2026), ("O1", "a21026", 2025), ("O9", "x", 2026)])
+
+    assert dict(found[("O1", "a21026", 2026)]) == {
+        datetime(2026, 3, 1).date(): 9.5,
+        datetime(2026, 3, 2).date(): 7.25,
+    }
+    assert dict(found[("O1", "a21026", 2025)]) == {datetime(2025, 12, 31).date(): 1.0}
+    assert dict(found[("O9", "x", 2026)]) == {}
