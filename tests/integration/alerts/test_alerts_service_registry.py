@@ -60,7 +60,10 @@ def test_a_published_version_applies_from_the_next_batch(following_env: AlertsEn
     env = following_env
     first = env.publish(registry_document("alerts-it-1", resolve_after_compliant_hours=2))
     env.service.start()
-    wait_for("start line", lambda: log_has(env, f"from topic {first.topic}@{first.offset}"))
+    wait_for(
+        "start line",
+        lambda: log_has(env, f"(following {first.topic} from offset {first.offset}, hot reload)"),
+    )
 
     # Under alerts-it-1 an alert needs two compliant hours to resolve, and an unknown device's
     # signal is refused.
@@ -112,7 +115,9 @@ def test_with_nothing_published_it_starts_from_the_database_and_follows(
 ) -> None:
     env = following_env
     env.service.start("--registry-wait", "1")
-    wait_for("start line", lambda: log_has(env, "registry alerts-it-1 from database"))
+    wait_for(
+        "start line", lambda: log_has(env, "registry alerts-it-1 (database, nothing published")
+    )
     env.publish(with_new_enterprise(registry_document("alerts-it-2")))
     wait_for("swap line", lambda: log_has(env, "registry alerts-it-1 → alerts-it-2"))
     env.feed.signal(QualityKind.SILENT, True, device=NEW_DEVICE)
