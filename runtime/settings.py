@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +43,20 @@ class Settings(BaseSettings):
     registry_file: Path | None = Field(
         default=None, description="Registry YAML used by gateway, workers and alerts."
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse a DSN libpq cannot parse, without repeating it (it may hold a password)."""
+        if value is not None:
+            try:
+                conninfo_to_dict(value.get_secret_value())
+            except psycopg.ProgrammingError:
+                raise ValueError(
+                    "not a PostgreSQL connection string: expected a URL"
+                    " postgresql://user:password@host:port/dbname or key=value pairs"
+                ) from None
+        return value
 
 
 def load_settings() -> Settings:

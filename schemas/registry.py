@@ -22,10 +22,20 @@ from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from schemas.yamlfile import YamlFileError, parse_yaml, read_yaml_file
 
 
 class RegistryError(Exception):
@@ -54,6 +64,27 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+FactorCode = Annotated[str, StringConstraints(pattern=r"^[aw]\d{5}$")]
+"""An HJ 212-2017 pollutant code (因子编码, Appendix B): ``a`` gas or ``w`` water and five
+digits. Only such codes are ever judged, so a limit under any other name would never apply."""
+
+ReferenceO2 = Annotated[float, Field(ge=0.0, lt=21.0)]
+"""Reference O2 in % for 折算浓度 (HJ 75-2017, ``streams.domain.o2``): the factor
+``(21 − ref) / (21 − measured)`` needs ``ref`` below air's 21 %."""
+
+PasswordDigest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+"""Lower-case hex of a 32-byte digest."""
+
+
+def _check_media(owner: str, medium: Medium, factors: list[str]) -> None:
+    prefix = "a" if medium is Medium.GAS else "w"
+    wrong = sorted(f for f in factors if not f.startswith(prefix))
+    if wrong:
+        raise ValueError(
+            f"{owner}: {medium.value} factors start with {prefix!r}, not {', '.join(wrong)}"
+        )
+
+
 class Standard(_Frozen):
     """An emission standard: limits per factor at a reference O2 (mg/m³ or mg/L)."""
 
@@ -63,16 +94,21 @@ class Standard(_Frozen):
     valid_from: date
     valid_to: date | None = None
     medium: Medium
-    reference_o2: float | None = None
+    reference_o2: ReferenceO2 | None = None
     reference_o2_unconfirmed: bool = False
     unconfirmed: bool = False
-    limits: dict[str, float]
+    limits: dict[FactorCode, PositiveFloat]
+
+    @model_validator(mode="after")
+    def _check_factors(self) -> Standard:
+        _check_media(f"standard {self.id}", self.medium, list(self.limits))
+        return self
 
 
 class StandardsCatalogue(_Frozen):
     version: str
     standards: list[Standard]
-    heavy_metal_or_pop_factors: list[str]
+    heavy_metal_or_pop_factors: list[FactorCode]
 
     def by_id(self, standard_id: str) -> Standard:
         for standard in self.standards:
@@ -84,15 +120,15 @@ class StandardsCatalogue(_Frozen):
 class LoadQuota(_Frozen):
     """Permit total-load quota (排污许可总量控制) for one factor, kg."""
 
-    daily_kg: float | None = None
-    annual_kg: float | None = None
+    daily_kg: PositiveFloat | None = None
+    annual_kg: PositiveFloat | None = None
 
 
 class Device(_Frozen):
     """An online monitor (CEMS, water analyser, meter) identified by its HJ 212 MN."""
 
     mn: str
-    password_sha256: str = Field(description="hex sha256 of 'MN:PW'.")
+    password_sha256: PasswordDigest = Field(description="hex sha256 of 'MN:PW'.")
     crc: CrcVariant = CrcVariant.HJ212
     interval_s: int = Field(default=60, gt=0, description="Expected reporting interval.")
 
@@ -108,10 +144,17 @@ class Outlet(_Frozen):
     name: str
     medium: Medium
     standard: str
-    reference_o2: float | None = Field(default=None, description="Overrides the standard's.")
-    limits: dict[str, float] = Field(default_factory=dict, description="Permit overrides.")
-    load_quotas: dict[str, LoadQuota] = Field(default_factory=dict)
+    reference_o2: ReferenceO2 | None = Field(default=None, description="Overrides the standard's.")
+    limits: dict[FactorCode, PositiveFloat] = Field(
+        default_factory=dict, description="Permit overrides."
+    )
+    load_quotas: dict[FactorCode, LoadQuota] = Field(default_factory=dict)
     devices: list[Device] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_factors(self) -> Outlet:
+        _check_media(f"outlet {self.id}", self.medium, [*self.limits, *self.load_quotas])
+        return self
 
 
 class EnergyQuota(_Frozen):
@@ -119,7 +162,7 @@ class EnergyQuota(_Frozen):
 
     product: str
     indicator: str
-    limit: float
+    limit: PositiveFloat
     unit: str
     standard: str
 
@@ -129,11 +172,19 @@ class PlanTarget(_Frozen):
 
     indicator: str = Field(description="e.g. energy_per_value_added, co2_per_value_added.")
     baseline_year: int
-    baseline_value: float
+    baseline_value: PositiveFloat
     target_year: int
-    reduction_pct: float
+    reduction_pct: float = Field(gt=0.0, lt=100.0)
     unit: str
     source: str
+
+    @model_validator(mode="after")
+    def _check_years(self) -> PlanTarget:
+        if self.target_year <= self.baseline_year:
+            raise ValueError(
+                f"target year {self.target_year} is not after baseline year {self.baseline_year}"
+            )
+        return self
 
 
 class Enterprise(_Frozen):
@@ -156,30 +207,30 @@ class Enterprise(_Frozen):
 class AlertPolicy(_Frozen):
     """Thresholds and durations of the alert ladder (design.md); every one a registry setting."""
 
-    warning_fraction: float = 0.8
-    severe_multiple: float = 3.0
-    sustained_exceedance_hours: int = 3
-    resolve_after_compliant_hours: int = 2
-    silence_intervals: int = 5
-    flatline_minutes: int = 30
+    warning_fraction: float = Field(default=0.8, gt=0.0, lt=1.0)
+    severe_multiple: float = Field(default=3.0, gt=1.0)
+    sustained_exceedance_hours: int = Field(default=3, ge=1)
+    resolve_after_compliant_hours: int = Field(default=2, ge=1)
+    silence_intervals: int = Field(default=5, ge=1)
+    flatline_minutes: int = Field(default=30, ge=1)
     clock_skew_seconds: int = Field(
         default=600, ge=0, description="Tolerated |device clock − arrival| in s; 0 = no check."
     )
-    repeat_interval_minutes: int = 60
-    valid_minutes_per_hour: int = 45
-    valid_hours_per_day: int = 20
-    grace_minutes: int = 10
-    o2_disagreement_pct: float = 5.0
+    repeat_interval_minutes: int = Field(default=60, ge=1)
+    valid_minutes_per_hour: int = Field(default=45, ge=1, le=60)
+    valid_hours_per_day: int = Field(default=20, ge=1, le=24)
+    grace_minutes: int = Field(default=10, ge=0)
+    o2_disagreement_pct: float = Field(default=5.0, gt=0.0)
     # Alert lifecycle (alerts/, docs/alerts.md).
-    resolve_after_compliant_days: int = 1
+    resolve_after_compliant_days: int = Field(default=1, ge=1)
     """Daily-load alerts resolve after this many compliant valid days."""
-    quality_pending_minutes: int = 5
+    quality_pending_minutes: int = Field(default=5, ge=0)
     """A data-quality condition must hold this long before its alert fires."""
-    quality_resolve_minutes: int = 10
+    quality_resolve_minutes: int = Field(default=10, ge=0)
     """A cleared data-quality condition must stay clear this long before the alert resolves."""
-    quality_escalate_hours: int = 24
+    quality_escalate_hours: int = Field(default=24, ge=1)
     """A data-quality alert still firing after this long is escalated (the regulator is told)."""
-    held_recheck_minutes: int = 5
+    held_recheck_minutes: int = Field(default=5, ge=1)
     """How often an open alert whose first notice is held back (inhibited) is re-checked."""
     inhibiting_quality_kinds: tuple[str, ...] = ("silent",)
     """Firing data-quality kinds that hold back a device's outlet's notices up to exceedance."""
@@ -326,15 +377,18 @@ def hash_password(mn: str, password: str) -> str:
 
 def load_standards(path: Path | None = None) -> StandardsCatalogue:
     """Load the standards catalogue (default: the packaged reference file)."""
-    if path is None:
-        text = resources.files("schemas.reference").joinpath("standards.yaml").read_text("utf-8")
-        source = "schemas/reference/standards.yaml"
-    else:
-        text, source = path.read_text("utf-8"), str(path)
+    source = "schemas/reference/standards.yaml" if path is None else str(path)
     try:
-        return StandardsCatalogue.model_validate(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError) as exc:
+        if path is None:
+            packaged = resources.files("schemas.reference").joinpath("standards.yaml")
+            document = parse_yaml(packaged.read_text("utf-8"))
+        else:
+            document = read_yaml_file(path)
+        return StandardsCatalogue.model_validate(document)
+    except YamlFileError as exc:
         raise RegistryError(source, str(exc)) from exc
+    except ValidationError as exc:
+        raise RegistryError(source, validation_reason(exc)) from exc
 
 
 def parse_registry(document: dict[str, Any], source: str = "<registry>") -> Registry:
@@ -347,14 +401,24 @@ def parse_registry(document: dict[str, Any], source: str = "<registry>") -> Regi
     try:
         return Registry.model_validate(body)
     except ValidationError as exc:
-        raise RegistryError(source, str(exc)) from exc
+        raise RegistryError(source, validation_reason(exc)) from exc
+
+
+def validation_reason(exc: ValidationError) -> str:
+    """One line per problem: the path in the document and what is wrong with it."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"]) or "(document)"
+        lines.append(f"{path}: {error['msg']}")
+    return "; ".join(lines)
 
 
 def load_registry(path: Path) -> Registry:
-    """Read and validate a registry YAML file; raises RegistryError with the reason."""
+    """Read and validate a registry YAML file (UTF-8, at most 16 MiB, no YAML aliases);
+    raises RegistryError with the reason (and the line, for a file that is not YAML)."""
     try:
-        document = yaml.safe_load(path.read_text("utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        document = read_yaml_file(path)
+    except YamlFileError as exc:
         raise RegistryError(str(path), str(exc)) from exc
     return parse_registry(document, str(path))
 
