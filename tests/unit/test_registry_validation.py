@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from greenwatch.cli import app
-from greenwatch.settings import Settings
+from runtime.settings import Settings
 from schemas.registry import RegistryError, load_registry, parse_registry
 
 EXAMPLE = Path(__file__).parents[2] / "schemas" / "examples" / "demo-province.yaml"
