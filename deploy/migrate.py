@@ -78,9 +78,12 @@ def discover_steps(flavor: Flavor) -> list[Step]:
 
 
 def detect_flavor(conn: psycopg.Connection[Any]) -> Flavor:
-    """TimescaleDB when the server offers the extension, plain PostgreSQL otherwise."""
+    """TimescaleDB when the server offers the extension and preloads it (without
+    ``shared_preload_libraries = 'timescaledb'`` it cannot work), plain PostgreSQL otherwise."""
     row = conn.execute(
         "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+        " AND EXISTS (SELECT 1 FROM pg_settings"  # a preloaded library's own settings
+        "  WHERE name = 'timescaledb.max_background_workers')"
     ).fetchone()
     return Flavor.TIMESCALEDB if row else Flavor.PLAIN
 
