@@ -225,7 +225,11 @@ async def _serve_until_signal(
     stats = await serve(
         config, source.registry, producer, stop, options, _summary, ready, updates=updates
     )
-    _err.print(f"gateway stopped: {stats.frames_total:,} frames, {dict(stats.frames)}")
+    _err.print(
+        f"gateway stopped: {stats.bytes_received:,} bytes received, "
+        f"{stats.frames_total:,} frames, {dict(stats.frames)}",
+        soft_wrap=True,
+    )
 
 
 def _parse_start(text: str | None) -> datetime:

@@ -11,6 +11,8 @@ so that other gateways can share the names):
   ``connections_closed_total{reason}`` (``idle``, ``auth_failures``, ``garbage``, ``shutdown``).
 - ``replies_total{cn}``: 9014 data acks and 9011 request answers written.
 - ``clock_skewed_frames_total``; ``split_packets_total{outcome}``.
+- ``discarded_frames_total{reason}`` / ``discarded_bytes_total{reason}``: what was left
+  unprocessed in the buffer of connections refused for ``auth_failures`` or ``garbage``.
 - ``published_records_total{topic}`` / ``publish_failures_total{topic}`` (``raw``,
   ``deadletter``); ``inflight_records``; ``received_bytes_total``.
 - ``registry_info{version}``: 1, labelled with the registry version frames are authenticated
@@ -57,6 +59,18 @@ class GatewayCollector(Collector):
         yield _counter("connections_closed", "Closed by the gateway.", "reason", stats.closed)
         yield _counter("replies", "Replies written, by CN.", "cn", stats.acks)
         yield _counter("split_packets", "Split packets.", "outcome", stats.split)
+        yield _counter(
+            "discarded_frames",
+            "Frames left unprocessed in refused connections' buffers.",
+            "reason",
+            stats.discarded_frames,
+        )
+        yield _counter(
+            "discarded_bytes",
+            "Bytes left unprocessed in refused connections' buffers.",
+            "reason",
+            stats.discarded_bytes,
+        )
         yield _counter("published_records", "Records Kafka acked.", "topic", stats.published)
         yield _counter("publish_failures", "Records Kafka failed.", "topic", stats.publish_failed)
         yield _total(

@@ -127,13 +127,17 @@ class Gateway:
         self._sweeper = asyncio.create_task(self._sweep(), name="gateway-sweep")
 
     async def stop(self, drain_timeout_s: float = 10.0) -> None:
-        """Stop accepting, drain records in flight (acks still written), close everything."""
+        """Stop accepting and reading; handle every complete frame already received (whatever
+        the budgets); drain records in flight (acks still written) for up to
+        ``drain_timeout_s``; close everything (the producer flushes what is queued)."""
         if self._server is not None:
             self._server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        for connection in list(self._connections):
+            connection.finish()
         deadline = time.monotonic() + drain_timeout_s
         while self.inflight_total > 0 and time.monotonic() < deadline:
             await asyncio.sleep(0.02)

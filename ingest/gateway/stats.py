@@ -91,6 +91,9 @@ class GatewayStats:
     - ``published`` / ``publish_failed``: Kafka acknowledgements and failures, by topic kind
       (``raw`` / ``deadletter``).
     - ``split``: ``complete`` / ``incomplete`` / ``duplicate_part`` split packets.
+    - ``discarded_frames`` / ``discarded_bytes``: by the reason a connection was refused
+      (``auth_failures``, ``garbage``), the frames and bytes left in its buffer, discarded
+      unprocessed.
     - ``latency``: frame received → Kafka acknowledged its record (raw and dead-letter).
     - ``registry_version``: version of the registry frames are authenticated against;
       ``registry_swaps``: registries swapped in since start (hot reload from the topic).
@@ -103,6 +106,8 @@ class GatewayStats:
     published: Counter[str] = field(default_factory=Counter)
     publish_failed: Counter[str] = field(default_factory=Counter)
     split: Counter[str] = field(default_factory=Counter)
+    discarded_frames: Counter[str] = field(default_factory=Counter)
+    discarded_bytes: Counter[str] = field(default_factory=Counter)
     clock_skewed: int = 0
     bytes_received: int = 0
     latency: LatencyRecorder = field(default_factory=LatencyRecorder)

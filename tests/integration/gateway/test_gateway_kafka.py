@@ -3,8 +3,10 @@ and dead-letter topics observe."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
+import struct
 import sys
 import time
 import urllib.request
@@ -22,7 +24,7 @@ from gateway_fixtures import DEVICE, PASSWORD, frame, registry
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
 from ingest.gateway.runner import GatewayThread, RunOptions
-from ingest.hj212 import Packet, decode
+from ingest.hj212 import Packet, decode, encode
 from schemas.envelope import DeadLetter, RawEnvelope
 
 pytestmark = pytest.mark.timeout(120)
@@ -304,3 +306,71 @@ def test_a_tiny_in_flight_budget_pauses_reading_without_losing_or_reordering(
         acks = _replies(sock, len(frames))
     assert [a.qn for a in acks] == [decode(f).qn for f in frames]
     assert sorted(e.payload for _, e in running.raw(len(frames))) == sorted(frames)
+
+
+def _wait_until_received(running: Running, size: int, timeout_s: float = 20) -> None:
+    """Until the gateway has read ``size`` bytes from its connections."""
+    deadline = time.monotonic() + timeout_s
+    while running.thread.stats.bytes_received < size:
+        assert time.monotonic() < deadline, "the gateway never read what was sent"
+        time.sleep(0.001)
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with RST (SO_LINGER 0), as a device whose modem drops the line."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_a_2005_frame_is_acked_in_2005_with_its_qn_inside_cp(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway()
+    notice = encode(
+        st="91", cn="1013", mn=DEVICE, pw=PASSWORD, flag=1, cp_params={"QN": "20160824001252000"}
+    ).encode()
+    with running.connect() as sock:
+        sock.sendall(notice)
+        [ack] = _replies(sock, 1)
+    assert (ack.cn, ack.flag, ack.qn, ack.cp_params) == (
+        "9014",
+        0,
+        None,
+        {"QN": "20160824001252000"},
+    )
+    assert [e.payload for _, e in running.raw(1)] == [notice]
+
+
+def test_frames_buffered_by_a_paused_connection_reset_by_the_peer_are_all_published(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway(max_inflight_per_connection=1)
+    frames = [frame(qn=f"20260301103{n:06d}") for n in range(40)]
+    data = b"".join(frames)
+    sock = running.connect()
+    sock.sendall(data)
+    _wait_until_received(running, len(data))  # all read; 39 wait behind a 1-record budget
+    _reset(sock)  # the next ack written finds the connection reset
+
+    assert sorted(e.payload for _, e in running.raw(len(frames))) == sorted(frames)
+    assert running.dead_letters(0) == []
+
+
+def test_the_fifth_authentication_failure_stops_the_connection_at_once(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway()
+    bad = [frame(pw=f"guess-{n:03d}", qn=f"20260301103{n:06d}") for n in range(100)]
+    data = b"".join(bad)
+    with running.connect() as sock:
+        sock.sendall(data)
+        assert _closed_by_peer(sock)
+    stats = running.thread.stats
+    received = stats.bytes_received
+    complete = sum(1 for end in itertools.accumulate(map(len, bad)) if end <= received)
+
+    letters = running.dead_letters(5)
+    assert [d.reason for d in letters] == ["auth_bad_password"] * 5
+    assert stats.closed["auth_failures"] == 1
+    assert stats.discarded_frames["auth_failures"] == complete - 5
+    assert stats.discarded_bytes["auth_failures"] == received - sum(map(len, bad[:5]))
