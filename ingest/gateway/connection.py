@@ -273,6 +273,8 @@ class Hj212Connection(asyncio.Protocol):
             hub.device_online(mn)
         if admitted.skewed:
             stats.clock_skewed += 1
+        for finding in packet.warnings:
+            stats.findings[finding.partition(":")[0]] += 1
         if packet.split and self._splits.add(packet, time.monotonic()) is not None:
             stats.split["complete"] += 1
         envelope = RawEnvelope(

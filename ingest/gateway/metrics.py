@@ -11,6 +11,8 @@ so that other gateways can share the names):
   ``connections_closed_total{reason}`` (``idle``, ``auth_failures``, ``garbage``, ``shutdown``).
 - ``replies_total{cn}``: 9014 data acks and 9011 request answers written.
 - ``clock_skewed_frames_total``; ``split_packets_total{outcome}``.
+- ``frame_findings_total{finding}``: admitted frames with a data-quality finding of the
+  decoder (``non_numeric_st``, ``bad_data_time``); they are published as received.
 - ``discarded_frames_total{reason}`` / ``discarded_bytes_total{reason}``: what was left
   unprocessed in the buffer of connections refused for ``auth_failures`` or ``garbage``.
 - ``published_records_total{topic}`` / ``publish_failures_total{topic}`` (``raw``,
@@ -59,6 +61,12 @@ class GatewayCollector(Collector):
         yield _counter("connections_closed", "Closed by the gateway.", "reason", stats.closed)
         yield _counter("replies", "Replies written, by CN.", "cn", stats.acks)
         yield _counter("split_packets", "Split packets.", "outcome", stats.split)
+        yield _counter(
+            "frame_findings",
+            "Admitted frames with a data-quality finding of the decoder.",
+            "finding",
+            stats.findings,
+        )
         yield _counter(
             "discarded_frames",
             "Frames left unprocessed in refused connections' buffers.",

@@ -91,6 +91,8 @@ class GatewayStats:
     - ``published`` / ``publish_failed``: Kafka acknowledgements and failures, by topic kind
       (``raw`` / ``deadletter``).
     - ``split``: ``complete`` / ``incomplete`` / ``duplicate_part`` split packets.
+    - ``findings``: admitted frames by data-quality finding of the decoder
+      (``Packet.warnings`` code: ``non_numeric_st``, ``bad_data_time``).
     - ``discarded_frames`` / ``discarded_bytes``: by the reason a connection was refused
       (``auth_failures``, ``garbage``), the frames and bytes left in its buffer, discarded
       unprocessed.
@@ -106,6 +108,7 @@ class GatewayStats:
     published: Counter[str] = field(default_factory=Counter)
     publish_failed: Counter[str] = field(default_factory=Counter)
     split: Counter[str] = field(default_factory=Counter)
+    findings: Counter[str] = field(default_factory=Counter)
     discarded_frames: Counter[str] = field(default_factory=Counter)
     discarded_bytes: Counter[str] = field(default_factory=Counter)
     clock_skewed: int = 0

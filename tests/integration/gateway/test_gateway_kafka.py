@@ -374,3 +374,25 @@ def test_the_fifth_authentication_failure_stops_the_connection_at_once(
     assert stats.closed["auth_failures"] == 1
     assert stats.discarded_frames["auth_failures"] == complete - 5
     assert stats.discarded_bytes["auth_failures"] == received - sum(map(len, bad[:5]))
+
+
+def test_a_non_numeric_st_is_published_as_received_and_counted_as_a_finding(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway()
+    nul_st = encode(
+        st="\x00\x00",
+        cn="2031",
+        mn=DEVICE,
+        pw=PASSWORD,
+        qn="20260301103000001",
+        flag=5,
+        cp_params={"DataTime": "20260301000000"},
+        values={"a21026": {"Avg": 1.5}},
+    ).encode()
+    with running.connect() as sock:
+        sock.sendall(nul_st)
+        [ack] = _replies(sock, 1)
+    assert ack.qn == "20260301103000001"
+    assert [e.payload for _, e in running.raw(1)] == [nul_st]
+    assert running.thread.stats.findings == {"non_numeric_st": 1}
