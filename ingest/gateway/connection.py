@@ -19,7 +19,8 @@ How a connection ends decides what happens to the frames it left buffered:
   dead-lettered with its reason); an unfinished frame is a ``truncated`` dead letter. No
   ack goes out on a connection that is already gone; a device that waits for acks re-sends.
 - The gateway refuses the connection (``refuse``: ``max_auth_failures`` authentication
-  failures in a row, ``max_garbage_bytes`` of garbage): nothing more of it is processed; the
+  failures in a row, ``max_garbage_bytes`` of garbage, no complete frame within
+  ``first_frame_timeout_s``): nothing more of it is processed; the
   frames and bytes left in its buffer are discarded and counted
   (``GatewayStats.discarded_frames`` / ``discarded_bytes``, by the reason of the refusal).
 """
@@ -40,6 +41,7 @@ from ingest.gateway.admission import (
     Refused,
 )
 from ingest.gateway.config import GatewayConfig
+from ingest.gateway.deadletter_budget import DeadLetterBudget
 from ingest.gateway.framing import Event, Frame, FrameExtractor, Junk
 from ingest.gateway.publisher import Completion
 from ingest.gateway.split import SplitAssembler
@@ -64,6 +66,7 @@ class Hub(Protocol):
     """What a connection needs from the gateway that owns it (``ingest.gateway.server``)."""
 
     config: GatewayConfig
+    deadletter_budget: DeadLetterBudget
     admission: Admission
     stats: GatewayStats
     inflight_total: int
@@ -86,7 +89,10 @@ class Hj212Connection(asyncio.Protocol):
         self._splits = SplitAssembler(hub.config.split_timeout_s)
         self._transport: asyncio.Transport | None = None
         self.peer = "?"
-        self.last_activity = time.monotonic()
+        self.peer_host = "?"
+        self.connected_at = time.monotonic()
+        self.last_frame_at = self.connected_at  # progress: a complete frame, not a byte
+        self.frames_seen = 0
         self.inflight = 0
         self.mns: set[str] = set()
         self._crc_hint: CrcVariant = "hj212"
@@ -107,6 +113,7 @@ class Hj212Connection(asyncio.Protocol):
         self._transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.peer_host = str(peer[0]) if isinstance(peer, tuple) else self.peer
         if not self._hub.opened(self):
             transport.abort()
             return
@@ -114,7 +121,6 @@ class Hj212Connection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
 
     def data_received(self, data: bytes) -> None:
-        self.last_activity = time.monotonic()
         self._received_at = datetime.now(UTC)
         self._received_mono = time.perf_counter()
         self._hub.stats.bytes_received += len(data)
@@ -234,6 +240,8 @@ class Hj212Connection(asyncio.Protocol):
 
     def _handle_event(self, event: Event) -> None:
         if isinstance(event, Frame):
+            self.frames_seen += 1
+            self.last_frame_at = time.monotonic()
             self._handle_frame(event.data)
         else:
             self._handle_junk(event)
@@ -313,6 +321,10 @@ class Hj212Connection(asyncio.Protocol):
             self.refuse("garbage")
 
     def _dead_letter(self, reason: str, message: str, payload: bytes, mn: str | None) -> None:
+        hub = self._hub
+        if not hub.deadletter_budget.admit(self.peer_host, reason, payload, time.monotonic()):
+            hub.stats.deadletters_suppressed[reason] += 1
+            return
         record = DeadLetter(
             source=self._config.deadletter_source,
             reason=reason,

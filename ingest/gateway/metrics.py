@@ -13,6 +13,8 @@ so that other gateways can share the names):
 - ``clock_skewed_frames_total``; ``split_packets_total{outcome}``.
 - ``frame_findings_total{finding}``: admitted frames with a data-quality finding of the
   decoder (``non_numeric_st``, ``bad_data_time``); they are published as received.
+- ``deadletters_suppressed_total{reason}``: dead letters beyond a peer's budget per window,
+  kept as counts and one sample in a summary dead letter.
 - ``discarded_frames_total{reason}`` / ``discarded_bytes_total{reason}``: what was left
   unprocessed in the buffer of connections refused for ``auth_failures`` or ``garbage``.
 - ``published_records_total{topic}`` / ``publish_failures_total{topic}`` (``raw``,
@@ -66,6 +68,12 @@ class GatewayCollector(Collector):
             "Admitted frames with a data-quality finding of the decoder.",
             "finding",
             stats.findings,
+        )
+        yield _counter(
+            "deadletters_suppressed",
+            "Dead letters beyond a peer's budget (counted, sampled in a summary).",
+            "reason",
+            stats.deadletters_suppressed,
         )
         yield _counter(
             "discarded_frames",

@@ -93,6 +93,8 @@ class GatewayStats:
     - ``split``: ``complete`` / ``incomplete`` / ``duplicate_part`` split packets.
     - ``findings``: admitted frames by data-quality finding of the decoder
       (``Packet.warnings`` code: ``non_numeric_st``, ``bad_data_time``).
+    - ``deadletters_suppressed``: dead letters beyond a peer's budget, by reason (counted
+      and sampled in one summary dead letter per window instead).
     - ``discarded_frames`` / ``discarded_bytes``: by the reason a connection was refused
       (``auth_failures``, ``garbage``), the frames and bytes left in its buffer, discarded
       unprocessed.
@@ -109,6 +111,7 @@ class GatewayStats:
     publish_failed: Counter[str] = field(default_factory=Counter)
     split: Counter[str] = field(default_factory=Counter)
     findings: Counter[str] = field(default_factory=Counter)
+    deadletters_suppressed: Counter[str] = field(default_factory=Counter)
     discarded_frames: Counter[str] = field(default_factory=Counter)
     discarded_bytes: Counter[str] = field(default_factory=Counter)
     clock_skewed: int = 0

@@ -8,6 +8,7 @@ import json
 import socket
 import struct
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -396,3 +397,86 @@ def test_a_non_numeric_st_is_published_as_received_and_counted_as_a_finding(
     assert ack.qn == "20260301103000001"
     assert [e.payload for _, e in running.raw(1)] == [nul_st]
     assert running.thread.stats.findings == {"non_numeric_st": 1}
+
+
+def _slowloris(port: int, sockets: int, stop: threading.Event) -> None:
+    """Keep ``sockets`` connections from 127.0.0.1 open, each trickling a frame one byte every
+    0.2 s and never its last byte; reconnect whatever the gateway closes."""
+    partial = frame()[:-1]
+    held: dict[socket.socket, int] = {}  # socket -> bytes of ``partial`` sent
+    while not stop.is_set():
+        while len(held) < sockets and not stop.is_set():
+            try:
+                held[socket.create_connection(("127.0.0.1", port), timeout=1)] = 0
+            except OSError:
+                break
+        for sock, sent in list(held.items()):
+            try:
+                sock.send(partial[sent : sent + 1])
+                held[sock] = min(sent + 1, len(partial) - 1)
+            except OSError:
+                del held[sock]
+                sock.close()
+        stop.wait(0.2)
+    for sock in held:
+        sock.close()
+
+
+def _flood(port: int, stop: threading.Event) -> None:
+    """From 127.0.0.3: garbage as fast as the gateway takes it, reconnecting when closed."""
+    junk = b"\x00\x01AT+CSQ" * 8192
+    while not stop.is_set():
+        try:
+            with socket.create_connection(
+                ("127.0.0.1", port), timeout=1, source_address=("127.0.0.3", 0)
+            ) as sock:
+                while not stop.is_set():
+                    sock.sendall(junk)
+        except OSError:
+            stop.wait(0.05)
+
+
+def test_slowloris_and_a_flood_leave_a_device_its_acks(start_gateway: GatewayFactory) -> None:
+    running = start_gateway(
+        max_connections=40,
+        max_connections_per_peer=8,
+        first_frame_timeout_s=1.0,
+        max_garbage_bytes=4096,
+        deadletters_per_peer=5,
+    )
+    port, stop = running.thread.port, threading.Event()
+    attackers = [
+        threading.Thread(target=_slowloris, args=(port, 40, stop), daemon=True),
+        threading.Thread(target=_flood, args=(port, stop), daemon=True),
+    ]
+    for attacker in attackers:
+        attacker.start()
+    try:
+        time.sleep(2.0)  # the attack is in full swing: trickling sockets outlive 1 s deadlines
+        with socket.create_connection(
+            ("127.0.0.1", port), timeout=10, source_address=("127.0.0.2", 0)
+        ) as device:
+            for n in range(20):
+                qn = f"20260301103{n:06d}"
+                device.sendall(frame(qn=qn))
+                [ack] = _replies(device, 1)  # a stop-and-wait device: each ack before the next
+                assert (ack.cn, ack.qn) == ("9014", qn)
+    finally:
+        stop.set()
+        for attacker in attackers:
+            attacker.join(10)
+    running.thread.stop()  # ends the dead-letter window: its summary is published
+    stats = running.thread.stats
+    assert stats.frames["accepted"] == 20
+    assert stats.connections["refused_peer_limit"] > 0
+    assert stats.closed["no_frame"] > 0 and stats.closed["garbage"] > 0
+    assert stats.discarded_bytes["no_frame"] > 0
+    assert stats.deadletters_suppressed["garbage"] > 0
+
+    flood = [d for d in running.dead_letters(6) if d.peer.startswith("127.0.0.3")]
+    in_full = [d for d in flood if d.peer != "127.0.0.3"]  # "host:port" of a connection
+    [summary] = [d for d in flood if d.peer == "127.0.0.3"]
+    assert len(in_full) == 5 and {d.reason for d in flood} == {"garbage"}
+    suppressed = stats.deadletters_suppressed["garbage"]
+    assert summary.message.startswith(f"{suppressed} more garbage dead letters from 127.0.0.3")
+    assert 0 < len(summary.payload) <= 512
