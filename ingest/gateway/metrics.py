@@ -7,8 +7,9 @@ so that other gateways can share the names):
   ``publish_failed``, or the refusal/junk reason (``bad_crc``, ``auth_unknown_mn``,
   ``garbage``…).
 - ``devices_online``: distinct MNs authenticated on an open connection.
-- ``connections_open``; ``connections_total{outcome}`` (``accepted``, ``refused_limit``);
-  ``connections_closed_total{reason}`` (``idle``, ``auth_failures``, ``garbage``, ``shutdown``).
+- ``connections_open``; ``connections_total{outcome}`` (``accepted``, ``refused_limit``,
+  ``refused_peer_limit``); ``connections_closed_total{reason}`` (``no_frame``, ``idle``,
+  ``auth_failures``, ``garbage``, ``shutdown``).
 - ``replies_total{cn}``: 9014 data acks and 9011 request answers written.
 - ``clock_skewed_frames_total``; ``split_packets_total{outcome}``.
 - ``frame_findings_total{finding}``: admitted frames with a data-quality finding of the
@@ -16,7 +17,8 @@ so that other gateways can share the names):
 - ``deadletters_suppressed_total{reason}``: dead letters beyond a peer's budget per window,
   kept as counts and one sample in a summary dead letter.
 - ``discarded_frames_total{reason}`` / ``discarded_bytes_total{reason}``: what was left
-  unprocessed in the buffer of connections refused for ``auth_failures`` or ``garbage``.
+  unprocessed in the buffer of refused connections (``auth_failures``, ``garbage``,
+  ``no_frame``).
 - ``published_records_total{topic}`` / ``publish_failures_total{topic}`` (``raw``,
   ``deadletter``); ``inflight_records``; ``received_bytes_total``.
 - ``registry_info{version}``: 1, labelled with the registry version frames are authenticated

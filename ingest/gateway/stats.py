@@ -85,7 +85,8 @@ class GatewayStats:
 
     - ``frames``: result → frames; result is ``accepted`` or a refusal/junk reason
       (``ingest.gateway.admission.REFUSAL_REASONS``, ``ingest.gateway.framing.JunkReason``).
-    - ``connections``: ``accepted`` / ``refused_limit``; ``closed``: why connections ended.
+    - ``connections``: ``accepted`` / ``refused_limit`` / ``refused_peer_limit``; ``closed``:
+      why connections ended.
     - ``acks``: replies written, by CN (``9014`` data ack, ``9011`` request answer).
     - ``clock_skewed``: admitted frames whose device clock was off by more than the limit.
     - ``published`` / ``publish_failed``: Kafka acknowledgements and failures, by topic kind
@@ -96,8 +97,8 @@ class GatewayStats:
     - ``deadletters_suppressed``: dead letters beyond a peer's budget, by reason (counted
       and sampled in one summary dead letter per window instead).
     - ``discarded_frames`` / ``discarded_bytes``: by the reason a connection was refused
-      (``auth_failures``, ``garbage``), the frames and bytes left in its buffer, discarded
-      unprocessed.
+      (``auth_failures``, ``garbage``, ``no_frame``), the frames and bytes left in its
+      buffer, discarded unprocessed.
     - ``latency``: frame received → Kafka acknowledged its record (raw and dead-letter).
     - ``registry_version``: version of the registry frames are authenticated against;
       ``registry_swaps``: registries swapped in since start (hot reload from the topic).
