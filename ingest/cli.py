@@ -29,7 +29,7 @@ from deploy.registry_topic import (
     open_registry_source,
     registry_updates,
 )
-from greenwatch.settings import Settings, kafka_servers
+from greenwatch.settings import Settings, device_key, kafka_servers
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
 from ingest.gateway.runner import RunOptions, serve
@@ -194,6 +194,7 @@ def gateway_hj212(
         clock_skew_limit_s=clock_skew_seconds,
         split_timeout_s=split_timeout,
         reuse_port=reuse_port,
+        device_key=device_key(settings),
     )
     if summary_interval is None and sys.stderr.isatty():
         summary_interval = 10.0
