@@ -31,6 +31,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from deploy.migrate import migrate
+from deploy.timescaledb import drop_schema
 from greenwatch.settings import Settings, database_dsn
 from ingest.hj212 import CHINA_TZ
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
@@ -168,4 +169,4 @@ def _schema(dsn: str) -> Iterator[str]:
         yield scoped
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+            drop_schema(conn, name)

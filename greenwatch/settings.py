@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     registry_file: Path | None = Field(
         default=None, description="Registry YAML used by gateway, workers and alerts."
     )
+    compress_after_days: int = Field(
+        default=30, ge=1, description="TimescaleDB: compress measurements older than this."
+    )
+    raw_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="TimescaleDB: drop raw measurements older than this; None keeps them "
+        "(the default: auditors need the history).",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -24,7 +24,8 @@ from greenwatch.settings import Settings, database_dsn, kafka_servers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
-TIMESCALEDB_IMAGE = "timescale/timescaledb:2.17.2-pg16"
+# The version and PostgreSQL major `make install` builds here (deploy/install_timescaledb.sh).
+TIMESCALEDB_IMAGE = "timescale/timescaledb:2.28.3-pg15"
 Origin = Literal["env", "testcontainers", "local"]
 
 

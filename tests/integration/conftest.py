@@ -1,0 +1,63 @@
+"""Fixtures for the integration tests of both database flavors.
+
+- ``timescale_usable`` (session): True when the suite's PostgreSQL can run the TimescaleDB
+  flavor (installed and preloaded); the local stack's default since ``make install`` builds it.
+- ``flavor`` (parametrised plain / timescaledb): run a test once per flavor, each in its own
+  schema of the same database (the TimescaleDB case is skipped where the server cannot run it).
+- ``plain_cluster`` (module): a second local PostgreSQL of the same server binaries started
+  *without* the TimescaleDB preload (extension installed but not loaded, the state a cluster
+  from before ``make install`` is in); yields ``(layout, dsn)`` and stops it after the module.
+  Only with the local stack (it uses the stack's server binaries and state directory).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from deploy import postgres_service, timescaledb
+from deploy.migrate import Flavor
+
+try:
+    from services import Services
+except ImportError:  # pragma: no cover
+    from tests.services import Services
+
+
+@pytest.fixture(scope="session")
+def timescale_usable(services: Services) -> bool:
+    with psycopg.connect(services.database_url) as conn:
+        return timescaledb.probe(conn).usable
+
+
+@pytest.fixture(params=[Flavor.PLAIN, Flavor.TIMESCALEDB], ids=["plain", "timescaledb"])
+def flavor(request: pytest.FixtureRequest, timescale_usable: bool) -> Flavor:
+    chosen = Flavor(request.param)
+    if chosen is Flavor.TIMESCALEDB and not timescale_usable:
+        pytest.skip("this PostgreSQL cannot run TimescaleDB (see `make install`)")
+    return chosen
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def plain_cluster(services: Services) -> Iterator[tuple[Any, str]]:
+    if services.origin != "local":
+        pytest.skip("needs the local stack's server binaries")
+    home = services.settings.state_dir / f"plain-cluster-{free_port()}"
+    pg = postgres_service.PostgresLayout(home.resolve() / "postgres", free_port(), False)
+    postgres_service.start(pg, notify=lambda _: None)
+    try:
+        yield pg, pg.dsn
+    finally:
+        postgres_service.stop(pg, notify=lambda _: None)
+        shutil.rmtree(home, ignore_errors=True)
