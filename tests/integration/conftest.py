@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,9 +23,9 @@ from deploy import postgres_service, timescaledb
 from deploy.migrate import Flavor
 
 try:
-    from services import Services
+    from services import Services, free_port
 except ImportError:  # pragma: no cover
-    from tests.services import Services
+    from tests.services import Services, free_port
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +40,6 @@ def flavor(request: pytest.FixtureRequest, timescale_usable: bool) -> Flavor:
     if chosen is Flavor.TIMESCALEDB and not timescale_usable:
         pytest.skip("this PostgreSQL cannot run TimescaleDB (see `make install`)")
     return chosen
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

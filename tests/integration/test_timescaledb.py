@@ -23,11 +23,9 @@ from deploy.migrate import Flavor, MigrationError, migrate
 from deploy.timescaledb import Policies, drop_schema
 
 try:
-    from conftest import free_port
-    from services import Services
+    from services import Services, free_port
 except ImportError:  # pragma: no cover
-    from tests.integration.conftest import free_port
-    from tests.services import Services
+    from tests.services import Services, free_port
 
 SchemaFactory = Callable[[], str]
 
@@ -61,15 +59,31 @@ def _schema_name(dsn: str) -> str:
     return dsn.split("search_path=")[1].split(",")[0]
 
 
+@pytest.fixture
+def fresh_database(ts_server: str) -> Iterator[str]:
+    """A new, empty database (no extension yet); dropped after the test."""
+    name = f"test_db_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ts_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_conninfo(ts_server, dbname=name)
+    with psycopg.connect(ts_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def test_extension_is_created_once_in_public_and_survives_a_dropped_schema(
-    new_schema: SchemaFactory,
+    fresh_database: str,
 ) -> None:
-    first, second, third = new_schema(), new_schema(), new_schema()
-    with psycopg.connect(first, autocommit=True) as conn:
+    def schema(name: str) -> str:
+        with psycopg.connect(fresh_database, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+        return make_conninfo(fresh_database, options=f"-c search_path={name},public")
+
+    with psycopg.connect(schema("first"), autocommit=True) as conn:
         assert migrate(conn).flavor is Flavor.TIMESCALEDB
-        drop_schema(conn, _schema_name(first))
-    for dsn in (second, third):  # failed with by_range(unknown, interval) does not exist
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        assert timescaledb.probe(conn).created_in == "public"
+        drop_schema(conn, "first")
+    for name in ("second", "third"):  # failed: by_range(unknown, interval) does not exist
+        with psycopg.connect(schema(name), autocommit=True) as conn:
             assert migrate(conn).flavor is Flavor.TIMESCALEDB
             assert timescaledb.probe(conn).created_in == "public"
             hypertables = conn.execute(
@@ -77,6 +91,7 @@ def test_extension_is_created_once_in_public_and_survives_a_dropped_schema(
                 " WHERE hypertable_schema = current_schema() ORDER BY 1"
             ).fetchall()
             assert hypertables == [("aggregates",), ("measurements",), ("verdicts",)]
+            drop_schema(conn, name)
 
 
 def test_not_preloaded_server_is_plain_and_refuses_timescaledb_before_any_step(
