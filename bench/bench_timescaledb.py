@@ -27,20 +27,17 @@ import contextlib
 import os
 import statistics
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
+from bench.db import migrated_schema
 from deploy import timescaledb
-from deploy.migrate import Flavor, migrate
+from deploy.migrate import Flavor
 from deploy.registry_store import store_registry
-from deploy.timescaledb import drop_schema
 from grafana.check import resolve_variables, run_panel
 from grafana.dashboards import DASHBOARDS
 from grafana.macros import QueryContext
@@ -75,22 +72,6 @@ def run() -> list[str]:
     lines += _panels(dsn)
     lines += _sink(dsn)
     return lines
-
-
-@contextlib.contextmanager
-def _schema(dsn: str, flavor: Flavor) -> Iterator[str]:
-    """A fresh schema migrated under ``flavor`` (its DSN), dropped at the end."""
-    name = f"bench_ts_{flavor}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-    try:
-        scoped = make_conninfo(dsn, options=f"-c search_path={name},public")
-        with psycopg.connect(scoped, autocommit=True) as conn:
-            migrate(conn, flavor)
-        yield scoped
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            drop_schema(conn, name)
 
 
 _MINUTES_SQL = """
@@ -129,7 +110,10 @@ def _compress_all(conn: psycopg.Connection[Any]) -> float:
 
 
 def _compression(dsn: str) -> list[str]:
-    with _schema(dsn, Flavor.TIMESCALEDB) as scoped, psycopg.connect(scoped, autocommit=True) as c:
+    with (
+        migrated_schema(dsn, "bench_ts", Flavor.TIMESCALEDB) as scoped,
+        psycopg.connect(scoped, autocommit=True) as c,
+    ):
         started = time.perf_counter()
         rows = _insert_minutes(c, DEVICES, FACTORS)
         loaded = time.perf_counter() - started
@@ -233,7 +217,7 @@ def _panels(dsn: str) -> list[str]:
     results: dict[str, dict[str, float]] = {}
     with contextlib.ExitStack() as stack:
         for flavor in Flavor:
-            scoped = stack.enter_context(_schema(dsn, flavor))
+            scoped = stack.enter_context(migrated_schema(dsn, f"bench_ts_{flavor}", flavor))
             conn = stack.enter_context(psycopg.connect(scoped, autocommit=True))
             _seed_panels(conn, registry)
             flavored = replace(context, timescaledb=flavor is Flavor.TIMESCALEDB)
@@ -292,7 +276,7 @@ def _sink(dsn: str) -> list[str]:
     rows = _sink_rows()
     lines = []
     for flavor in Flavor:
-        with _schema(dsn, flavor) as scoped:
+        with migrated_schema(dsn, f"bench_ts_{flavor}", flavor) as scoped:
             pool = create_pool(scoped, max_size=1)
             try:
                 sink = PgSink(pool)

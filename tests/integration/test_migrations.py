@@ -94,7 +94,7 @@ def test_new_month_partition_takes_its_rows_from_default(
 
 
 def test_schema_of_one_flavor_refuses_the_other(
-    db_conn: psycopg.Connection[Any], flavor: Flavor, timescale_usable: bool
+    db_conn: psycopg.Connection[Any], flavor: Flavor
 ) -> None:
     other = Flavor.TIMESCALEDB if flavor is Flavor.PLAIN else Flavor.PLAIN
     migrate(db_conn, flavor)
