@@ -8,12 +8,16 @@
   *without* the TimescaleDB preload (extension installed but not loaded, the state a cluster
   from before ``make install`` is in); yields ``(layout, dsn)`` and stops it after the module.
   Only with the local stack (it uses the stack's server binaries and state directory).
+- ``run_refresh_policy`` (function): ``run(conn)`` runs the current schema's continuous-aggregate
+  refresh policies now, as their schedule would, after unscheduling them (a scheduled run
+  racing ours fails with "concurrent refresh"); retries while one is still in progress.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -54,3 +58,26 @@ def plain_cluster(services: Services) -> Iterator[tuple[Any, str]]:
     finally:
         postgres_service.stop(pg, notify=lambda _: None)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _run_refresh_policy(conn: psycopg.Connection[Any]) -> None:
+    jobs = conn.execute(
+        "SELECT job_id FROM timescaledb_information.jobs WHERE hypertable_schema ="
+        " current_schema() AND proc_name = 'policy_refresh_continuous_aggregate'"
+    ).fetchall()
+    for (job,) in jobs:
+        conn.execute("SELECT alter_job(%s, scheduled => false)", (job,))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn.execute("CALL run_job(%s)", (job,))
+                break
+            except psycopg.errors.LockNotAvailable:  # the scheduled run is still refreshing
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+
+@pytest.fixture
+def run_refresh_policy() -> Callable[[psycopg.Connection[Any]], None]:
+    return _run_refresh_policy

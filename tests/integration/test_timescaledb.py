@@ -249,7 +249,9 @@ def test_compression_segments_by_series_and_policies_follow_the_settings(
         assert total == (1001, sum(range(1001)))
 
 
-def test_hourly_continuous_aggregate_takes_late_data_of_any_age(new_schema: SchemaFactory) -> None:
+def test_hourly_continuous_aggregate_takes_late_data_of_any_age(
+    new_schema: SchemaFactory, run_refresh_policy: Callable[[psycopg.Connection[Any]], None]
+) -> None:
     """A minute re-sent (补发) weeks late lands in measurement_hourly at the policy's next run:
     the refresh window starts at the beginning of time (it used to stop 3 days back)."""
     with psycopg.connect(new_schema(), autocommit=True) as conn:
@@ -260,15 +262,9 @@ def test_hourly_continuous_aggregate_takes_late_data_of_any_age(new_schema: Sche
         )
         old_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=40)
         conn.execute(insert, (old_hour, 10.0))
-        (job,) = conn.execute(
-            "SELECT job_id FROM timescaledb_information.jobs"
-            " WHERE proc_name = 'policy_refresh_continuous_aggregate'"
-            " AND hypertable_schema = current_schema() AND hypertable_name = 'measurement_hourly'"
-        ).fetchone() or (None,)
-        assert job is not None
-        conn.execute("CALL run_job(%s)", (job,))
+        run_refresh_policy(conn)
         conn.execute(insert, (old_hour + timedelta(minutes=1), 30.0))  # late, 40 days old
-        conn.execute("CALL run_job(%s)", (job,))
+        run_refresh_policy(conn)
         hourly = conn.execute(
             "SELECT samples, avg_value, max_value FROM measurement_hourly WHERE bucket = %s",
             (old_hour,),

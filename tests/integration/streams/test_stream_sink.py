@@ -3,6 +3,7 @@ letters once per Kafka position, the hourly rollup on both flavors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -127,17 +128,11 @@ def test_dead_letter_is_stored_once_per_kafka_position(
     assert row == [("bad_crc", b"##0010garbage\x00\r\n", 41)]
 
 
-def _refresh_policy_runs(conn: psycopg.Connection[Any]) -> None:
-    """Run the continuous aggregate's refresh policy now, as its schedule would (TimescaleDB)."""
-    for (job,) in conn.execute(
-        "SELECT job_id FROM timescaledb_information.jobs WHERE hypertable_schema ="
-        " current_schema() AND proc_name = 'policy_refresh_continuous_aggregate'"
-    ).fetchall():
-        conn.execute("CALL run_job(%s)", (job,))
-
-
 def test_hourly_rollup_takes_a_late_minute_on_both_flavors(
-    db_conn: psycopg.Connection[Any], pg_schema: Any, flavor: Flavor
+    db_conn: psycopg.Connection[Any],
+    pg_schema: Any,
+    flavor: Flavor,
+    run_refresh_policy: Callable[[psycopg.Connection[Any]], None],
 ) -> None:
     """plain: the sink recomputes the touched device-hours in its transaction; TimescaleDB: the
     continuous aggregate's refresh policy does, however old the hour."""
@@ -149,12 +144,12 @@ def test_hourly_rollup_takes_a_late_minute_on_both_flavors(
             SinkBatch(measurements=[minute(i, 10.0) for i in range(59)], aggregates=[hourly(10.0)])
         )
         if flavor is Flavor.TIMESCALEDB:
-            _refresh_policy_runs(db_conn)
+            run_refresh_policy(db_conn)
         query = "SELECT samples, max_value FROM measurement_hourly WHERE device_id = 'MN1'"
         assert db_conn.execute(query).fetchall() == [(59, 10.0)]
         sink.flush(SinkBatch(measurements=[minute(59, 70.0)], aggregates=[hourly(11.0)]))
         if flavor is Flavor.TIMESCALEDB:
-            _refresh_policy_runs(db_conn)
+            run_refresh_policy(db_conn)
         assert db_conn.execute(query).fetchall() == [(60, 70.0)]
     finally:
         pool.close()
