@@ -13,6 +13,7 @@ import typer
 from deploy.migrate import Flavor, MigrationError, migrate
 from deploy.registry_store import rekey_stored_registries, store_registry
 from deploy.registry_topic import RegistryPublishError, publish_registry, registry_topic
+from deploy.timescaledb import Policies
 from greenwatch.settings import Settings, database_dsn, device_key, kafka_servers
 from schemas.registry import Registry, RegistryError, load_registry
 
@@ -34,14 +35,22 @@ def migrate_command(
     ctx: typer.Context,
     flavor: Annotated[
         Flavor | None,
-        typer.Option(help="Force plain or timescaledb; default: detect the extension."),
+        typer.Option(
+            help="Force plain or timescaledb for a new schema; default: the schema's recorded "
+            "flavor, else timescaledb when the server preloads it."
+        ),
     ] = None,
 ) -> None:
-    """Apply pending SQL migrations (idempotent: a second run applies nothing)."""
+    """Apply pending SQL migrations (idempotent: a second run applies nothing).
+
+    The schema's flavor is decided once (recorded, --flavor, else TimescaleDB when the server
+    preloads it); on TimescaleDB the compression and retention policies follow
+    GREENWATCH_COMPRESS_AFTER_DAYS and GREENWATCH_RAW_RETENTION_DAYS.
+    """
     settings: Settings = ctx.obj
     with _connect(settings) as conn:
         try:
-            report = migrate(conn, flavor)
+            report = migrate(conn, flavor, Policies.from_settings(settings))
         except MigrationError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
         description="Key of the device password digests (HMAC-SHA256); None = the local "
         "stack's, generated into STATE_DIR/secrets/device.key on first use.",
     )
+    compress_after_days: int = Field(
+        default=30, ge=1, description="TimescaleDB: compress measurements older than this."
+    )
+    raw_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="TimescaleDB: drop raw measurements older than this; None keeps them "
+        "(the default: auditors need the history).",
+    )
 
     @field_validator("database_url")
     @classmethod
