@@ -42,7 +42,7 @@ from runtime.registry_topic import (
     RegistrySource,
     open_registry_source,
 )
-from runtime.settings import Settings, kafka_servers
+from runtime.settings import Settings, device_key, kafka_servers
 from schemas.registry import RegistryError
 from schemas.topics import Topic, topic_name
 
@@ -193,6 +193,7 @@ def gateway_hj212(
         clock_skew_limit_s=clock_skew_seconds,
         split_timeout_s=split_timeout,
         reuse_port=reuse_port,
+        device_key=device_key(settings),
     )
     if summary_interval is None and sys.stderr.isatty():
         summary_interval = 10.0

@@ -5,7 +5,11 @@ compacted topic; every verdict records the version it was judged under. Emission
 (limits, reference O2) come from ``schemas/reference/standards.yaml``; an outlet's permit may
 override a standard's limit for a factor (``limits``) and sets load quotas (排污许可总量).
 
-Device passwords (HJ 212 ``PW``) are stored as ``sha256(MN + ":" + PW)`` hex digests.
+Device passwords (HJ 212 ``PW``) are never stored. A registry file may carry the legacy
+unkeyed digest ``password_sha256`` = ``sha256(MN + ":" + PW)``; ``greenwatch db load-registry``
+replaces it by ``password_hmac`` = ``HMAC-SHA256(device key, legacy digest)`` before storing or
+publishing, so the database and the registry topic hold only digests that cannot be brute-forced
+without the platform's device key (a 6-digit PW fell in 0.27 s from the unkeyed one).
 
 ``RegistrySnapshot`` is the value of one record of the registry topic (``<prefix>.registry``,
 docs/registry.md): a whole registry, standards included, so a follower judges with exactly
@@ -128,13 +132,47 @@ class Device(_Frozen):
     """An online monitor (CEMS, water analyser, meter) identified by its HJ 212 MN."""
 
     mn: str
-    password_sha256: PasswordDigest = Field(description="hex sha256 of 'MN:PW'.")
+    password_sha256: PasswordDigest | None = Field(
+        default=None,
+        description="Legacy, unkeyed: hex sha256 of 'MN:PW'. load-registry replaces it by "
+        "password_hmac; never stored or published.",
+    )
+    password_hmac: PasswordDigest | None = Field(
+        default=None,
+        description="hex HMAC-SHA256, keyed with the platform's device key, of sha256('MN:PW').",
+    )
     crc: CrcVariant = CrcVariant.HJ212
     interval_s: int = Field(default=60, gt=0, description="Expected reporting interval.")
 
-    def password_matches(self, password: str) -> bool:
-        """Constant-time check of an HJ 212 PW against the stored digest."""
-        return hmac.compare_digest(hash_password(self.mn, password), self.password_sha256)
+    @model_validator(mode="after")
+    def _one_digest(self) -> Device:
+        if (self.password_sha256 is None) == (self.password_hmac is None):
+            raise ValueError(
+                f"device {self.mn}: give exactly one of password_hmac, password_sha256"
+            )
+        return self
+
+    def password_matches(self, password: str, device_key: bytes | None) -> bool:
+        """Constant-time check of an HJ 212 PW against the stored digest; a keyed digest
+        needs the device key (``None``: never matches)."""
+        legacy = hash_password(self.mn, password)
+        if self.password_hmac is not None:
+            if device_key is None:
+                return False
+            return hmac.compare_digest(keyed_digest(device_key, legacy), self.password_hmac)
+        assert self.password_sha256 is not None
+        return hmac.compare_digest(legacy, self.password_sha256)
+
+    def keyed(self, device_key: bytes) -> Device:
+        """This device with its legacy digest replaced by the keyed one (unchanged if keyed)."""
+        if self.password_sha256 is None:
+            return self
+        return self.model_copy(
+            update={
+                "password_sha256": None,
+                "password_hmac": keyed_digest(device_key, self.password_sha256),
+            }
+        )
 
 
 class Outlet(_Frozen):
@@ -320,6 +358,33 @@ class Registry(_Frozen):
     def is_heavy_metal_or_pop(self, factor: str) -> bool:
         return factor in self.standards.heavy_metal_or_pop_factors
 
+    def with_keyed_passwords(self, device_key: bytes) -> Registry:
+        """This registry with every legacy device digest replaced by its keyed digest (what
+        is stored and published; ``Device.keyed``)."""
+        if not self.has_legacy_digests:
+            return self
+        enterprises = [
+            e.model_copy(
+                update={
+                    "outlets": [
+                        o.model_copy(update={"devices": [d.keyed(device_key) for d in o.devices]})
+                        for o in e.outlets
+                    ]
+                }
+            )
+            for e in self.enterprises
+        ]
+        return self.model_copy(update={"enterprises": enterprises})
+
+    @property
+    def has_legacy_digests(self) -> bool:
+        return any(
+            d.password_sha256 is not None
+            for e in self.enterprises
+            for o in e.outlets
+            for d in o.devices
+        )
+
 
 class RegistrySnapshot(_Frozen):
     """One record of the compacted registry topic: a whole registry as published.
@@ -371,8 +436,14 @@ def decode_snapshot(value: bytes | None, source: str = "<registry topic>") -> Re
 
 
 def hash_password(mn: str, password: str) -> str:
-    """The registry's stored form of a device password: hex sha256 of ``MN:PW``."""
+    """The legacy (unkeyed) digest of a device password: hex sha256 of ``MN:PW``."""
     return hashlib.sha256(f"{mn}:{password}".encode()).hexdigest()
+
+
+def keyed_digest(device_key: bytes, legacy_digest: str) -> str:
+    """The stored form of a device password: hex HMAC-SHA256 of its legacy digest under the
+    platform's device key (so today's digests migrate without knowing the passwords)."""
+    return hmac.new(device_key, legacy_digest.encode(), hashlib.sha256).hexdigest()
 
 
 def load_standards(path: Path | None = None) -> StandardsCatalogue:

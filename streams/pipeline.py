@@ -40,7 +40,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from ingest.hj212 import CrcVariant, DecodeError, Packet, crc_variant, decode
+from ingest.hj212 import CrcVariant, DecodeError, Packet, crc_variant, decode, redact_password
 from runtime.dead_letters import KeyedDeadLetter, SourcePosition, keyed
 from schemas.alert import QualitySignal
 from schemas.envelope import DeadLetter, RawEnvelope
@@ -119,7 +119,7 @@ def _reject(
         peer=envelope.peer if envelope else None,
         device_id=envelope.device_id if envelope else None,
         received_at=envelope.received_at if envelope else record.timestamp,
-        payload=envelope.payload if envelope else (record.value or b""),
+        payload=redact_password(envelope.payload if envelope else (record.value or b"")),
         position=record.position.wire(),
     )
     return KeyedDeadLetter(letter, record.position)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,8 @@ class GatewayConfig:
       ``policy.clock_skew_seconds``; 0 disables the check.
     - ``split_timeout_s``: a split packet still missing parts this long counts incomplete.
     - ``reuse_port``: bind with SO_REUSEPORT so several gateway processes share the port.
+    - ``device_key``: the platform's device key, to check PW against keyed digests
+      (``Device.password_hmac``); ``None`` accepts legacy digests only.
     """
 
     raw_topic: str
@@ -58,3 +60,4 @@ class GatewayConfig:
     split_timeout_s: float = 600.0
     reuse_port: bool = False
     deadletter_source: str = "gateway.hj212"
+    device_key: bytes | None = field(default=None, repr=False)

@@ -46,7 +46,7 @@ from ingest.gateway.framing import Event, Frame, FrameExtractor, Junk
 from ingest.gateway.publisher import Completion
 from ingest.gateway.split import SplitAssembler
 from ingest.gateway.stats import ACCEPTED, GatewayStats
-from ingest.hj212 import CrcVariant
+from ingest.hj212 import CrcVariant, redact_password
 from schemas.envelope import DeadLetter, RawEnvelope
 from schemas.envelope import Protocol as WireProtocol
 
@@ -321,7 +321,10 @@ class Hj212Connection(asyncio.Protocol):
             self.refuse("garbage")
 
     def _dead_letter(self, reason: str, message: str, payload: bytes, mn: str | None) -> None:
+        """Publish a dead letter (within the peer's budget) with the device password, if the
+        bytes hold one, redacted (``PW=***``)."""
         hub = self._hub
+        payload = redact_password(payload)
         if not hub.deadletter_budget.admit(self.peer_host, reason, payload, time.monotonic()):
             hub.stats.deadletters_suppressed[reason] += 1
             return

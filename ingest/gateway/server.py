@@ -109,7 +109,7 @@ class Gateway:
         the new registry lacks is refused at its next frame (``auth_unknown_mn``); its
         connection stays open until ``max_auth_failures`` closes it."""
         previous = self.admission.registry.version
-        self.admission = Admission(registry, self.config.clock_skew_limit_s)
+        self.admission = Admission(registry, self.config.clock_skew_limit_s, self.config.device_key)
         self.stats.registry_version = registry.version
         self.stats.registry_swaps += 1
         return previous

@@ -21,7 +21,7 @@ from runtime.registry_topic import (
     read_latest_registry,
     registry_topic,
 )
-from runtime.settings import Settings
+from runtime.settings import Settings, device_key
 from schemas.registry import dump_registry, load_registry
 
 EXAMPLE = Path(__file__).parents[2] / "schemas" / "examples" / "demo-province.yaml"
@@ -70,7 +70,9 @@ def test_load_registry_stores_then_publishes_the_version_in_force(
     assert f"published to {topic.name} (offset 0)" in first.output
     latest = read_latest_registry(settings.kafka_bootstrap or "", topic, wait_s=10)
     assert _stored_versions(settings) == [latest.snapshot.version] == ["demo-province-2026.1"]
-    assert latest.registry == load_registry(EXAMPLE)
+    # stored and published with keyed device digests only (issue 11: no unkeyed digest)
+    assert latest.registry == load_registry(EXAMPLE).with_keyed_passwords(device_key(settings))
+    assert not latest.registry.has_legacy_digests
 
     second = runner.invoke(
         app, ["db", "load-registry", str(_edition(tmp_path, "demo-province-2026.2"))], obj=settings

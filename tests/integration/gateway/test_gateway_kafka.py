@@ -25,7 +25,7 @@ from gateway_fixtures import DEVICE, PASSWORD, frame, registry
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
 from ingest.gateway.runner import GatewayThread, RunOptions
-from ingest.hj212 import Packet, decode, encode
+from ingest.hj212 import Packet, decode, encode, redact_password
 from schemas.envelope import DeadLetter, RawEnvelope
 
 pytestmark = pytest.mark.timeout(120)
@@ -188,7 +188,9 @@ def test_bad_crc_frame_is_dead_lettered_with_its_bytes_and_not_acked(
         [ack] = _replies(sock, 1)
     assert ack.qn == "20260301103000001"
     [letter] = running.dead_letters(1)
-    assert (letter.reason, letter.device_id, letter.payload) == ("bad_crc", DEVICE, damaged)
+    assert (letter.reason, letter.device_id, letter.payload) == (
+        "bad_crc", DEVICE, redact_password(damaged),
+    )  # fmt: skip
     assert [e.payload for _, e in running.raw(1)] == [good]
 
 
@@ -213,6 +215,13 @@ def test_unknown_mn_and_wrong_password_are_refused_answered_and_dead_lettered(
         "auth_unknown_mn",
     ]
     assert all("wrong-pw" not in d.message and PASSWORD not in d.message for d in letters)
+    # the refused frames are kept with their password redacted (no near misses on record)
+    sent = {b"INTRUDER-01": frame(mn="INTRUDER-01"), b"wrong-pw-42": frame(pw="wrong-pw-42")}
+    for letter in letters:
+        assert b"wrong-pw" not in letter.payload and PASSWORD.encode() not in letter.payload
+        assert b";PW=***;" in letter.payload
+    unknown = next(d for d in letters if d.reason == "auth_unknown_mn")
+    assert unknown.payload == sent[b"INTRUDER-01"].replace(f"PW={PASSWORD}".encode(), b"PW=***")
     assert running.raw(0) == []
     assert running.thread.stats.closed["auth_failures"] == 1
 
@@ -256,7 +265,10 @@ def test_a_stalled_or_oversized_client_does_not_hold_up_others(
         [ack] = _replies(device, 1)
         assert ack.qn == "20260301103000002"
     letters = {d.reason: d.payload for d in running.dead_letters(2)}
-    assert letters == {"frame_too_large": big[:1024], "truncated": frame()[:40]}
+    assert letters == {
+        "frame_too_large": redact_password(big[:1024]),
+        "truncated": redact_password(frame()[:40]),
+    }
 
 
 def test_idle_connections_are_closed(start_gateway: GatewayFactory) -> None:

@@ -37,7 +37,7 @@ def test_written_registry_loads_and_authenticates_every_simulated_device(tmp_pat
     for device in province.devices:
         found = loaded.device(device.mn)
         assert found is not None
-        assert found.device.password_matches(device.password)
+        assert found.device.password_matches(device.password, None)
         assert found.outlet.id == device.outlet_id
 
 
