@@ -9,11 +9,11 @@ from typing import Annotated
 import psycopg
 import typer
 
-from deploy import timescaledb
 from grafana.check import check_dashboard
 from grafana.dashboards import DASHBOARDS, FOLDER_TITLE, FOLDER_UID, export_dashboards
 from grafana.macros import QueryContext
 from grafana.publish import DEFAULT_TIMEOUT_S, PublishError, connect, publish
+from runtime import timescaledb
 from runtime.settings import Settings, database_dsn
 
 grafana_app = typer.Typer(
