@@ -1,0 +1,284 @@
+"""The energy engine: accepted readings and statistics in, changed rows and verdicts out.
+
+State is per enterprise (the raw energy topic is keyed by enterprise id, so one worker owns
+all of an enterprise's meters): every register value and quantity of its meters and every
+statistic it reported. ``ingest(records)`` adds a batch and returns only what it changed
+(readings with their marks, consumption rows, intensities, verdicts), so a re-sent reading
+changes nothing and a late or corrected one re-aggregates and re-issues exactly what it moves.
+``hydrate(enterprise_id, records)`` loads what the store holds before the first batch that
+touches an enterprise, without emitting it. The same object is driven by the worker and by
+``greenwatch replay``. Pure: no I/O, no clock (``now`` is not needed: days close by data).
+
+Verdicts (rules in ``schemas.verdict.Rule``):
+
+- ``energy_completeness`` per meter and closed day (the meter has a real-time value after it):
+  compliant at ≥ ``policy.energy_completeness_min`` of the expected readings, else warning;
+- ``energy_quota`` per product quota, window in ``policy.energy_quota_windows`` and closed day
+  with output: exceedance above the limit, warning at ``energy_quota_warning_fraction`` of it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from schemas.energy import EnergyRecord, StatisticIndicator, StatType
+from schemas.registry import EnergyQuota, Enterprise, Registry
+from schemas.verdict import Verdict
+from streams.domain.energy.intensity import WINDOWS, month_end, window_sum
+from streams.domain.energy.meters import MeterState, meter_consumption
+from streams.domain.energy.model import (
+    ConsumptionRow,
+    EnergyOutput,
+    IntensityRow,
+    ReadingRow,
+    StatisticRow,
+)
+from streams.domain.energy.verdicts import completeness_verdict, quota_verdict
+from streams.domain.periods import day_start, day_start_of
+
+StatKey = tuple[str, str, str, datetime]
+"""(indicator, product or '', stat type, period start)."""
+
+
+@dataclass(slots=True)
+class EnterpriseState:
+    meters: dict[str, MeterState] = field(default_factory=lambda: defaultdict(MeterState))
+    statistics: dict[StatKey, float] = field(default_factory=dict)
+    marks: dict[tuple[str, datetime], tuple[str, ...]] = field(default_factory=dict)
+    consumption: dict[tuple[str, str, datetime], ConsumptionRow] = field(default_factory=dict)
+    intensities: dict[tuple[str, str, str, datetime], IntensityRow] = field(default_factory=dict)
+    verdicts: dict[tuple[str, str, str, datetime], Verdict] = field(default_factory=dict)
+
+
+class EnergyEngine:
+    """Energy state of the enterprises a worker owns, judged under one registry at a time."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._states: dict[str, EnterpriseState] = {}
+
+    def swap_registry(self, registry: Registry) -> None:
+        """Judge every later batch under ``registry`` (state is kept)."""
+        self.registry = registry
+
+    def forget(self) -> None:
+        """Drop all state (partitions were reassigned: hydrate again from the store)."""
+        self._states.clear()
+
+    def missing(self, records: Iterable[EnergyRecord]) -> set[str]:
+        """Enterprises of ``records`` the engine holds no state for (to hydrate first)."""
+        return {r.enterprise_id for r in records} - set(self._states)
+
+    def hydrate(self, enterprise_id: str, records: Iterable[EnergyRecord]) -> None:
+        """Load stored records of an enterprise (no output; later batches diff against it)."""
+        state = self._states.setdefault(enterprise_id, EnterpriseState())
+        for record in records:
+            self._add(state, record)
+        enterprise = self.registry_enterprise(enterprise_id)
+        if enterprise is not None:
+            self._derive(enterprise, state, EnergyOutput())
+
+    def registry_enterprise(self, enterprise_id: str) -> Enterprise | None:
+        return next((e for e in self.registry.enterprises if e.id == enterprise_id), None)
+
+    def ingest(self, records: Sequence[EnergyRecord]) -> EnergyOutput:
+        """Add ``records`` (accepted by the API, so their meters are the enterprise's own);
+        return the rows and verdicts they changed. Records of an enterprise or meter the
+        current registry no longer has are kept as readings but derive nothing."""
+        output = EnergyOutput()
+        touched: dict[str, EnterpriseState] = {}
+        for record in records:
+            state = self._states.setdefault(record.enterprise_id, EnterpriseState())
+            self._add(state, record)
+            touched[record.enterprise_id] = state
+            if record.reading is not None:
+                found = self.registry.meter(record.reading.meter_id)
+                unit = found[1].unit if found else record.reading.unit
+                output.readings.append(
+                    ReadingRow(
+                        record.reading.meter_id,
+                        record.enterprise_id,
+                        record.reading.stat_type.value,
+                        record.reading.at,
+                        record.reading.value,
+                        unit,
+                    )
+                )
+            else:
+                assert record.statistic is not None
+                s = record.statistic
+                output.statistics.append(
+                    StatisticRow(
+                        record.enterprise_id,
+                        s.indicator.value,
+                        s.product or "",
+                        s.stat_type.value,
+                        s.period_start,
+                        s.value,
+                        s.unit,
+                    )
+                )
+        for enterprise_id, state in touched.items():
+            enterprise = self.registry_enterprise(enterprise_id)
+            if enterprise is not None:
+                self._derive(enterprise, state, output)
+        output.readings = [self._with_marks(r) for r in output.readings]
+        return output
+
+    # --- state -------------------------------------------------------------------------
+
+    def _add(self, state: EnterpriseState, record: EnergyRecord) -> None:
+        if record.reading is not None:
+            reading = record.reading
+            meter = state.meters[reading.meter_id]
+            if reading.instant is not None:
+                meter.registers[reading.instant] = reading.value
+            else:
+                meter.quantities[(reading.stat_type, reading.at)] = reading.value
+        elif record.statistic is not None:
+            s = record.statistic
+            key = (s.indicator.value, s.product or "", s.stat_type.value, s.period_start)
+            state.statistics[key] = s.value
+
+    def _with_marks(self, row: ReadingRow) -> ReadingRow:
+        state = self._states.get(row.enterprise_id)
+        marks = state.marks.get((row.meter_id, row.at), ()) if state else ()
+        return ReadingRow(
+            row.meter_id, row.enterprise_id, row.stat_type, row.at, row.value, row.unit, marks
+        )
+
+    # --- derivation --------------------------------------------------------------------
+
+    def _derive(self, enterprise: Enterprise, state: EnterpriseState, out: EnergyOutput) -> None:
+        energy = enterprise.energy
+        if energy is None:
+            return
+        reference = self.registry.energy_reference
+        days_closed: dict[str, date] = {}
+        for meter in energy.meters:
+            held = state.meters.get(meter.id)
+            if held is None:
+                continue
+            result = meter_consumption(
+                meter, enterprise.id, held, reference, enterprise.region_code
+            )
+            for at, marks in result.marks.items():
+                state.marks[(meter.id, at)] = tuple(sorted(marks))
+            times = held.realtime_times()
+            if times:
+                days_closed[meter.id] = day_start(max(times)).date()
+            for row in result.rows:
+                key = (row.meter_id, row.period, row.period_start)
+                if state.consumption.get(key) != row:
+                    state.consumption[key] = row
+                    out.consumption.append(row)
+                    if row.period == "day" and row.period_start.date() < days_closed.get(
+                        meter.id, date.min
+                    ):
+                        self._issue(state, out, completeness_verdict(self.registry, row))
+        for quota in enterprise.energy_quotas:
+            self._judge_quota(enterprise, state, quota, days_closed, out)
+
+    def _judge_quota(
+        self,
+        enterprise: Enterprise,
+        state: EnterpriseState,
+        quota: EnergyQuota,
+        days_closed: dict[str, date],
+        out: EnergyOutput,
+    ) -> None:
+        meters = [
+            m
+            for m in (enterprise.energy.meters if enterprise.energy else [])
+            if m.product == quota.product
+        ]
+        numerator: dict[date, float] = defaultdict(float)
+        readings: dict[date, int] = defaultdict(int)
+        expected: dict[date, int] = defaultdict(int)
+        for meter in meters:
+            for (meter_id, period, start), row in state.consumption.items():
+                if meter_id != meter.id or period != "day":
+                    continue
+                numerator[start.date()] += _quota_quantity(quota, row)
+                readings[start.date()] += row.readings or 0
+                expected[start.date()] += row.expected or 0
+        by_day, by_month = _outputs(state, quota.product)
+        closed = min((days_closed[m.id] for m in meters if m.id in days_closed), default=date.min)
+        for end in sorted(set(numerator) | set(by_day) | {month_end(m) for m in by_month}):
+            for window in WINDOWS:
+                total = window_sum(window, end, numerator, by_day, by_month)
+                if total.value is None:
+                    continue
+                days = [d for d in expected if total.first_day <= d <= end]
+                evidence: dict[str, Any] = {
+                    "numerator": total.numerator,
+                    "numerator_unit": quota.unit.split("/")[0],
+                    "denominator": total.denominator,
+                    "denominator_unit": "t",
+                    "first_day": total.first_day.isoformat(),
+                    "last_day": end.isoformat(),
+                    "completeness": _ratio(
+                        sum(readings[d] for d in days), sum(expected[d] for d in days)
+                    ),
+                    "meters": [m.id for m in meters],
+                    "basis": quota.basis.value,
+                    "reference_version": self.registry.energy_reference.version,
+                    "registry_version": self.registry.version,
+                }
+                intensity = IntensityRow(
+                    enterprise.id,
+                    quota.product,
+                    quota.unit,
+                    window,
+                    day_start_of(end),
+                    total.numerator,
+                    total.denominator,
+                    total.value,
+                    evidence,
+                )
+                key = (quota.product, quota.unit, window, intensity.period_start)
+                if state.intensities.get(key) != intensity:
+                    state.intensities[key] = intensity
+                    out.intensities.append(intensity)
+                if window in self.registry.policy.energy_quota_windows and end < closed:
+                    self._issue(
+                        state, out, quota_verdict(self.registry, enterprise, quota, intensity)
+                    )
+
+    def _issue(self, state: EnterpriseState, out: EnergyOutput, verdict: Verdict) -> None:
+        key = (verdict.outlet_id, verdict.factor, verdict.rule.value, verdict.period_start)
+        previous = state.verdicts.get(key)
+        if previous is not None and previous.model_dump() == verdict.model_dump():
+            return
+        state.verdicts[key] = verdict
+        out.verdicts.append(verdict)
+
+
+def _quota_quantity(quota: EnergyQuota, row: ConsumptionRow) -> float:
+    if quota.unit == "kWh/t":
+        return row.quantity if row.carrier == "electricity" else 0.0
+    kgce = row.kgce_calorific if quota.basis.value == "calorific" else row.kgce_equivalent
+    return kgce / 1000.0 if quota.unit == "tce/t" else kgce
+
+
+def _outputs(state: EnterpriseState, product: str) -> tuple[dict[date, float], dict[date, float]]:
+    by_day: dict[date, float] = {}
+    by_month: dict[date, float] = {}
+    output = StatisticIndicator.OUTPUT.value
+    for (indicator, item, stat, start), value in state.statistics.items():
+        if indicator != output or item != product:
+            continue
+        day = day_start(start).date()
+        if stat == StatType.DAY.value:
+            by_day[day] = value
+        elif stat == StatType.MONTH.value:
+            by_month[day.replace(day=1)] = value
+    return by_day, by_month
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return min(1.0, numerator / denominator) if denominator else None
