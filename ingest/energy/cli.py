@@ -1,0 +1,80 @@
+"""``greenwatch gateway energy`` and ``gateway energy-key`` (registered on the gateway group)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from kafka.errors import KafkaError
+from rich.console import Console
+
+from greenwatch.settings import Settings, kafka_servers
+from ingest.energy.keys import key_digest, new_key
+from ingest.energy.runner import ServeOptions, serve
+from schemas.registry import RegistryError, load_registry
+
+_err = Console(stderr=True)
+NO_SECRET = (
+    "GREENWATCH_ENERGY_KEY_SECRET is not set: the energy API checks enterprises' keys "
+    "against HMAC digests under that server-side secret"
+)
+
+
+def gateway_energy(
+    ctx: typer.Context,
+    registry: Annotated[
+        Path | None,
+        typer.Option(help="Registry YAML (default: GREENWATCH_REGISTRY_FILE), read once."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8212,
+    max_body_bytes: Annotated[int, typer.Option(help="Larger bodies get 413.")] = 1_048_576,
+    max_items: Annotated[int, typer.Option(help="More items in one request get 400.")] = 5_000,
+) -> None:
+    """Serve the energy HTTP API: POST /v1/readings and /v1/statistics into Kafka.
+
+    Enterprises authenticate with their API key (Authorization: Bearer); each item is
+    accepted (published to PREFIX.raw.energy, acknowledged by Kafka before the 202) or refused
+    with its JSON path and reason (and sent to PREFIX.deadletter). OpenAPI at /openapi.json,
+    Prometheus metrics at /metrics. Runs until SIGINT/SIGTERM.
+    """
+    settings: Settings = ctx.obj
+    if settings.energy_key_secret is None:
+        _err.print(f"[red]{NO_SECRET}[/red]", soft_wrap=True)
+        raise typer.Exit(2)
+    path = registry or settings.registry_file
+    if path is None:
+        _err.print("[red]give --registry or GREENWATCH_REGISTRY_FILE[/red]")
+        raise typer.Exit(2)
+    try:
+        loaded = load_registry(path)
+    except RegistryError as error:
+        _err.print(f"[red]registry {error.source}: {error.reason}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    options = ServeOptions(
+        kafka_servers(settings), settings.topic_prefix, host, port, max_body_bytes, max_items
+    )
+    _err.print(
+        f"gateway energy on http://{host}:{port} → {settings.topic_prefix}.raw.energy; "
+        f"registry {loaded.version}",
+        soft_wrap=True,
+    )
+    try:
+        asyncio.run(serve(loaded, settings.energy_key_secret, options))
+    except KafkaError as error:
+        _err.print(f"[red]Kafka at {options.bootstrap} unavailable: {error}[/red]")
+        raise typer.Exit(1) from None
+
+
+def gateway_energy_key(ctx: typer.Context) -> None:
+    """Make a new API key for an enterprise: prints the key (give it to the enterprise, once)
+    and the line for its registry entry (energy.api_key_hmac)."""
+    settings: Settings = ctx.obj
+    if settings.energy_key_secret is None:
+        _err.print(f"[red]{NO_SECRET}[/red]", soft_wrap=True)
+        raise typer.Exit(2)
+    key = new_key()
+    typer.echo(f"key: {key}")
+    typer.echo(f"api_key_hmac: {key_digest(settings.energy_key_secret, key)}")
