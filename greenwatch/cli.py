@@ -17,7 +17,7 @@ from greenwatch.settings import load_settings
 from ingest.cli import gateway_app, simulate_command
 from ingest.hj212.cli import hj212_app
 from schemas.cli import schemas_app
-from streams.cli import replay_command, worker_command
+from streams.cli import energy_worker_command, replay_command, worker_command
 
 app = typer.Typer(
     name="greenwatch",
@@ -47,5 +47,6 @@ app.add_typer(gateway_app, name="gateway")
 app.command("simulate")(simulate_command)
 app.add_typer(alerts_app, name="alerts")
 app.command("worker")(worker_command)
+app.command("energy-worker")(energy_worker_command)
 app.command("replay")(replay_command)
 app.command("demo")(demo_command)

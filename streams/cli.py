@@ -152,3 +152,63 @@ def worker_command(
     except WorkerError as error:
         typer.echo(f"worker: {error.reason}", err=True)
         raise typer.Exit(2) from None
+
+
+def energy_worker_command(
+    ctx: typer.Context,
+    registry: Path | None = typer.Option(
+        None,
+        "--registry",
+        help="Registry YAML (default: GREENWATCH_REGISTRY_FILE); without either, the version "
+        "in force on PREFIX.registry. Read once at start.",
+    ),
+    registry_wait: float = typer.Option(
+        30.0, min=0.0, help="Reading the topic: seconds to wait for a registry."
+    ),
+    batch_size: int = typer.Option(2_000, min=1, help="Raw messages per transaction."),
+) -> None:
+    """Run the energy stream: PREFIX.raw.energy → readings, consumption by hour/day/month,
+    tce and CO2, rolling intensities and energy verdicts in PostgreSQL (migration 005) and
+    verdicts on PREFIX.verdicts for the alert service. Offsets are committed after the
+    database commit. Stops on SIGTERM/SIGINT; exit code 2 when it cannot start."""
+    import signal
+    import threading
+
+    from deploy.registry_topic import (
+        InvalidRegistryRecord,
+        NoRegistryPublished,
+        open_registry_source,
+    )
+    from greenwatch.settings import Settings, database_dsn, kafka_servers
+    from streams.energy_worker import EnergyWorkerOptions, run_energy_worker
+    from streams.sink import create_pool
+
+    settings: Settings = ctx.obj
+    try:
+        source = open_registry_source(
+            registry or settings.registry_file,
+            kafka_servers(settings),
+            settings.topic_prefix,
+            "greenwatch-energy-registry",
+            registry_wait,
+        )
+    except (RegistryError, NoRegistryPublished, InvalidRegistryRecord) as error:
+        typer.echo(f"energy-worker: no registry: {error}", err=True)
+        raise typer.Exit(2) from None
+    source.close()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    options = EnergyWorkerOptions(
+        kafka_servers(settings), settings.topic_prefix, batch_size=batch_size
+    )
+    pool = create_pool(database_dsn(settings), name="greenwatch-energy")
+    typer.echo(
+        f"energy-worker: {settings.topic_prefix}.raw.energy, registry "
+        f"{source.registry.version} ({source.origin})",
+        err=True,
+    )
+    try:
+        run_energy_worker(source.registry, pool, options, stop)
+    finally:
+        pool.close()

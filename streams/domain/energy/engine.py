@@ -106,6 +106,7 @@ class EnergyEngine:
                         record.reading.at,
                         record.reading.value,
                         unit,
+                        record.reading.instant is not None,
                     )
                 )
             else:
@@ -148,7 +149,14 @@ class EnergyEngine:
         state = self._states.get(row.enterprise_id)
         marks = state.marks.get((row.meter_id, row.at), ()) if state else ()
         return ReadingRow(
-            row.meter_id, row.enterprise_id, row.stat_type, row.at, row.value, row.unit, marks
+            row.meter_id,
+            row.enterprise_id,
+            row.stat_type,
+            row.at,
+            row.value,
+            row.unit,
+            row.register,
+            marks,
         )
 
     # --- derivation --------------------------------------------------------------------

@@ -29,6 +29,7 @@ class ReadingRow:
     at: datetime
     value: float
     unit: str
+    register: bool
     marks: tuple[str, ...] = ()
 
 

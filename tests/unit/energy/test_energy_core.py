@@ -250,7 +250,7 @@ def test_engine_judges_the_quota_once_the_day_closes_and_resends_change_nothing(
 def test_engine_a_back_filled_outage_reaggregates_and_marks_incomplete_days() -> None:
     engine = EnergyEngine(energy_registry())
     records, _ = _potline_day(0, 13_000.0, 600.0, 0.0)
-    lost = [r for r in records if r.reading is not None and 12 <= r.reading.at.hour]
+    lost = [r for r in records if r.reading is not None and r.reading.at.hour >= 12]
     out = engine.ingest([r for r in records if r not in lost])
     incomplete = {v.period_start: v for v in out.verdicts if v.rule is Rule.ENERGY_COMPLETENESS}
     assert incomplete[day(0)].status is VerdictStatus.WARNING

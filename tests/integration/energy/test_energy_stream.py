@@ -1,0 +1,136 @@
+"""POST to the energy API → Kafka → the energy worker → rows and verdicts in PostgreSQL, and a
+verdict on the verdicts topic for the alert service; a resend changes nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from energy_api_harness import Api
+from energy_support import day, energy_registry
+from services import PgSchema
+
+from deploy.migrate import migrate
+from schemas.verdict import Verdict
+from streams.energy_worker import EnergyWorkerOptions, run_energy_worker
+from streams.sink import create_pool
+
+pytestmark = pytest.mark.integration
+STEP = timedelta(minutes=15)
+BASE = day(0).date() - timedelta(days=5)
+
+
+def potline_body(
+    offset: int, kwh_per_t: float, tonnes: float, raw: float
+) -> tuple[dict[str, Any], float]:
+    """A day of 15-min register values of AL-POT-1 (multiplier 100), from ``raw``."""
+    per_step = kwh_per_t * tonnes / 96 / 100.0
+    readings = []
+    for i in range(1, 97):
+        raw = (raw + per_step) % 1_000_000.0
+        at = day(offset, BASE) + i * STEP
+        readings.append(
+            {"meter_id": "AL-POT-1", "value": raw, "unit": "kWh", "instant": at.isoformat()}
+        )
+    return {"readings": readings}, raw
+
+
+def output(offset: int, tonnes: float) -> dict[str, Any]:
+    start = day(offset, BASE).isoformat()
+    item = {
+        "indicator": "output",
+        "product": "al-liquid",
+        "stat_type": "day",
+        "period_start": start,
+        "value": tonnes,
+        "unit": "t",
+    }
+    return {"statistics": [item]}
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def test_posted_readings_become_consumption_intensities_and_a_quota_exceedance(
+    api: Api, pg_schema: PgSchema, db_conn: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    migrate(db_conn)
+    pool = create_pool(pg_schema.dsn, name="energy-test")
+    stop = threading.Event()
+    options = EnergyWorkerOptions(api.bootstrap, api.prefix, group_id=f"energy-{api.prefix}")
+    worker = threading.Thread(
+        target=run_energy_worker, args=(energy_registry(), pool, options, stop), daemon=True
+    )
+    worker.start()
+    try:
+        start = {
+            "readings": [
+                {
+                    "meter_id": "AL-POT-1",
+                    "value": 999_000.0,
+                    "unit": "kWh",
+                    "instant": day(0, BASE).isoformat(),
+                }
+            ]
+        }
+        first, raw = potline_body(0, 13_800.0, 600.0, 999_000.0)
+        second, _ = potline_body(1, 13_000.0, 600.0, raw)
+        for body in (start, first, second):
+            assert api.post("/v1/readings", body).json()["accepted"] == len(body["readings"])
+        for offset in (0, 1):
+            assert api.post("/v1/statistics", output(offset, 600.0)).json()["accepted"] == 1
+
+        def verdict_row() -> Any:
+            return db_conn.execute(
+                "SELECT status, value, limit_value, evidence, revision FROM verdicts"
+                " WHERE rule = 'energy_quota' AND factor = 'kWh/t@30d' AND period_start = %s",
+                (day(0, BASE),),
+            ).fetchone()
+
+        wait_for(lambda: verdict_row() is not None, "the day-0 quota verdict")
+        status, value, limit, evidence, revision = verdict_row()
+        assert (status, limit, revision) == ("exceedance", 13_650.0, 1)
+        assert value == pytest.approx(13_800.0)
+        assert evidence["denominator"] == 600.0 and evidence["excess"] == pytest.approx(150.0)
+        days = dict(
+            db_conn.execute(
+                "SELECT period_start, quantity FROM energy_consumption"
+                " WHERE meter_id = 'AL-POT-1' AND period = 'day'"
+            ).fetchall()
+        )
+        assert days[day(0, BASE)] == pytest.approx(13_800.0 * 600.0)
+        marks = db_conn.execute(
+            "SELECT count(*) FROM energy_readings WHERE 'rollover' = ANY(marks)"
+        ).fetchone()
+        assert marks == (1,)
+        ytd = db_conn.execute(
+            "SELECT value, numerator, denominator FROM energy_intensities"
+            " WHERE window_name = 'ytd' AND period_start = %s",
+            (day(1, BASE),),
+        ).fetchone()
+        assert ytd is not None and ytd[0] == pytest.approx((13_800.0 + 13_000.0) / 2)
+        published = [Verdict.model_validate_json(v) for v in api.records("verdicts", 1)]
+        assert any(
+            v.rule.value == "energy_quota" and v.status.value == "exceedance" for v in published
+        )
+
+        readings_before = db_conn.execute("SELECT count(*) FROM energy_readings").fetchone()
+        assert readings_before == (193,)
+        assert api.post("/v1/readings", first).status_code == 202  # the 接入端 resends
+        time.sleep(3)
+        assert db_conn.execute("SELECT count(*) FROM energy_readings").fetchone() == (193,)
+        assert verdict_row()[4] == 1
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+        pool.close()
