@@ -32,6 +32,7 @@ def quota_verdict(
     evidence.update(
         window=row.window,
         indicator=quota.indicator,
+        unit=quota.unit,
         excess=max(0.0, row.value - quota.limit),
         warning_fraction=registry.policy.energy_quota_warning_fraction,
     )
