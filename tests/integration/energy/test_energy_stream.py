@@ -3,16 +3,21 @@ verdict on the verdicts topic for the alert service; a resend changes nothing.""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+import yaml
 from energy_api_harness import Api
-from energy_support import day, energy_registry
+from energy_support import day, energy_document, energy_registry
 from services import PgSchema
 
 from deploy.migrate import migrate
@@ -62,7 +67,10 @@ def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 60.0) -> N
 
 
 def test_posted_readings_become_consumption_intensities_and_a_quota_exceedance(
-    api: Api, pg_schema: PgSchema, db_conn: psycopg.Connection[tuple[object, ...]]
+    api: Api,
+    pg_schema: PgSchema,
+    db_conn: psycopg.Connection[tuple[object, ...]],
+    tmp_path: Path,
 ) -> None:
     migrate(db_conn)
     pool = create_pool(pg_schema.dsn, name="energy-test")
@@ -130,7 +138,68 @@ def test_posted_readings_become_consumption_intensities_and_a_quota_exceedance(
         time.sleep(3)
         assert db_conn.execute("SELECT count(*) FROM energy_readings").fetchone() == (193,)
         assert verdict_row()[4] == 1
+        assert_replay_equals_worker(api, db_conn, tmp_path)
     finally:
         stop.set()
         worker.join(timeout=30)
         pool.close()
+
+
+def assert_replay_equals_worker(
+    api: Api, db_conn: psycopg.Connection[tuple[object, ...]], tmp_path: Path
+) -> None:
+    """`greenwatch replay --energy` over the raw topic as the worker read it gives the rows
+    and verdicts the worker stored."""
+    raw = api.records("raw.energy", 1 + 96 + 96 + 2 + 96)
+    dump = tmp_path / "raw-energy.jsonl"
+    dump.write_bytes(b"\n".join(raw) + b"\n")
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(yaml.safe_dump(energy_document(), allow_unicode=True), "utf-8")
+    command = [str(Path(sys.executable).parent / "greenwatch"), "replay"]
+    command += ["--registry", str(registry), "--energy", str(dump)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    replayed_verdicts = {
+        (r["outlet_id"], r["factor"], r["rule"], datetime.fromisoformat(r["period_start"])): (
+            r["status"],
+            pytest.approx(r["value"]),
+        )
+        for r in rows
+        if r["kind"] == "verdict"
+    }
+    stored_verdicts = {
+        (o, f, rule, start): (status, value)
+        for o, f, rule, start, status, value in db_conn.execute(
+            "SELECT outlet_id, factor, rule, period_start, status, value FROM verdicts"
+            " WHERE rule LIKE 'energy_%'"
+        ).fetchall()
+    }
+    assert stored_verdicts == replayed_verdicts and len(stored_verdicts) >= 4
+    replayed = {
+        (r["meter_id"], r["period"], datetime.fromisoformat(r["period_start"])): pytest.approx(
+            r["quantity"]
+        )
+        for r in rows
+        if r["kind"] == "energy_consumption"
+    }
+    stored = {
+        (m, p, s): q
+        for m, p, s, q in db_conn.execute(
+            "SELECT meter_id, period, period_start, quantity FROM energy_consumption"
+        ).fetchall()
+    }
+    assert stored == replayed
+    replayed_intensities = {
+        (r["subject"], r["window"], datetime.fromisoformat(r["period_start"])): pytest.approx(
+            r["value"]
+        )
+        for r in rows
+        if r["kind"] == "energy_intensity"
+    }
+    stored_intensities = {
+        (s, w, p): v
+        for s, w, p, v in db_conn.execute(
+            "SELECT subject, window_name, period_start, value FROM energy_intensities"
+        ).fetchall()
+    }
+    assert stored_intensities == replayed_intensities
