@@ -190,6 +190,55 @@ class EnergyEngine:
                         self._issue(state, out, completeness_verdict(self.registry, row))
         for quota in enterprise.energy_quotas:
             self._judge_quota(enterprise, state, quota, days_closed, out)
+        self._value_added(enterprise, state, out)
+
+    def _value_added(
+        self, enterprise: Enterprise, state: EnterpriseState, out: EnergyOutput
+    ) -> None:
+        """Energy (tce, calorific basis) and CO2 (t) per 10^4 yuan of value added, month and
+        year to date; feedstock use excluded (发改环资〔2022〕803号). Not judged yet."""
+        by_day, by_month = _statistic(state, StatisticIndicator.VALUE_ADDED.value, "")
+        if not by_day and not by_month:
+            return
+        tce: dict[date, float] = defaultdict(float)
+        co2: dict[date, float] = defaultdict(float)
+        for (_, period, start), consumed in state.consumption.items():
+            if period != "day" or consumed.feedstock:
+                continue
+            tce[start.date()] += consumed.kgce_calorific / 1000.0
+            co2[start.date()] += (consumed.co2_kg or 0.0) / 1000.0
+        ends = set(tce) | set(by_day) | {month_end(m) for m in by_month}
+        for indicator, numerator in (("tce/10^4 yuan", tce), ("tCO2/10^4 yuan", co2)):
+            for end in sorted(ends):
+                for window in ("month", "ytd"):
+                    total = window_sum(window, end, numerator, by_day, by_month)
+                    if total.value is None:
+                        continue
+                    evidence: dict[str, Any] = {
+                        "numerator": total.numerator,
+                        "denominator": total.denominator,
+                        "denominator_unit": "10^4 yuan (constant prices)",
+                        "first_day": total.first_day.isoformat(),
+                        "last_day": end.isoformat(),
+                        "feedstock": "excluded",
+                        "reference_version": self.registry.energy_reference.version,
+                        "registry_version": self.registry.version,
+                    }
+                    row = IntensityRow(
+                        enterprise.id,
+                        "value_added",
+                        indicator,
+                        window,
+                        day_start_of(end),
+                        total.numerator,
+                        total.denominator,
+                        total.value,
+                        evidence,
+                    )
+                    key = (row.subject, row.indicator, row.window, row.period_start)
+                    if state.intensities.get(key) != row:
+                        state.intensities[key] = row
+                        out.intensities.append(row)
 
     def _judge_quota(
         self,
@@ -274,11 +323,17 @@ def _quota_quantity(quota: EnergyQuota, row: ConsumptionRow) -> float:
 
 
 def _outputs(state: EnterpriseState, product: str) -> tuple[dict[date, float], dict[date, float]]:
+    return _statistic(state, StatisticIndicator.OUTPUT.value, product)
+
+
+def _statistic(
+    state: EnterpriseState, wanted: str, product: str
+) -> tuple[dict[date, float], dict[date, float]]:
+    """Daily and monthly figures of one indicator (and product), by day / month start."""
     by_day: dict[date, float] = {}
     by_month: dict[date, float] = {}
-    output = StatisticIndicator.OUTPUT.value
     for (indicator, item, stat, start), value in state.statistics.items():
-        if indicator != output or item != product:
+        if indicator != wanted or item != product:
             continue
         day = day_start(start).date()
         if stat == StatType.DAY.value:

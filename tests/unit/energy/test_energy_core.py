@@ -264,3 +264,38 @@ def test_engine_a_back_filled_outage_reaggregates_and_marks_incomplete_days() ->
     day0 = {r.period_start: r for r in backfill.consumption if r.period == "day"}[day(0)]
     assert "interpolated" not in day0.marks
     assert day0.quantity == pytest.approx(13_000.0 * 600.0 * 95 / 96)
+
+
+def test_value_added_intensity_excludes_feedstock_and_waits_for_the_month_figure() -> None:
+    document = energy_document()
+    cement = next(e for e in document["enterprises"] if e["id"] == "E-CM-01")
+    cement["energy"]["meters"].append(
+        {
+            "id": "CM-FEED-1",
+            "carrier": "raw_coal",
+            "unit": "kg",
+            "kind": "interval",
+            "feedstock": True,
+        }
+    )
+    engine = EnergyEngine(parse_registry(document))
+    records = []
+    for offset in range(31):
+        for meter, kg in (("CM-COAL-1", 100_000.0), ("CM-FEED-1", 50_000.0)):
+            reading = ReadingIn(
+                meter_id=meter, value=kg, unit="kg", stat_type="day", period_start=day(offset)
+            )
+            records.append(EnergyRecord(enterprise_id="E-CM-01", reading=reading))
+    out = engine.ingest(records)
+    assert not [i for i in out.intensities if i.subject == "value_added"]
+    value_added = StatisticIn(
+        indicator="value_added", period_start=day(0), value=2_000.0, unit="10^4 yuan"
+    )
+    out = engine.ingest([EnergyRecord(enterprise_id="E-CM-01", statistic=value_added)])
+    month = {(i.indicator, i.window): i for i in out.intensities if i.subject == "value_added"}
+    tce = month[("tce/10^4 yuan", "month")]
+    assert tce.period_start == day(30)  # 31 March: the month is whole
+    assert tce.value == pytest.approx(31 * 100_000 * 0.7143 / 1000 / 2_000)
+    assert month[("tCO2/10^4 yuan", "ytd")].value == pytest.approx(
+        31 * 100_000 * 1.9003 / 1000 / 2_000
+    )
