@@ -23,12 +23,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
-from schemas.energy import EnergyRecord, StatisticIndicator, StatType
+from schemas.energy import EnergyRecord, Meter, StatisticIndicator, StatType
 from schemas.registry import EnergyQuota, Enterprise, Registry
 from schemas.verdict import Verdict
-from streams.domain.energy.intensity import WINDOWS, month_end, window_sum
+from streams.domain.energy.intensity import WINDOWS
 from streams.domain.energy.meters import MeterState, meter_consumption
 from streams.domain.energy.model import (
     ConsumptionRow,
@@ -37,8 +36,9 @@ from streams.domain.energy.model import (
     ReadingRow,
     StatisticRow,
 )
+from streams.domain.energy.rolling import Series, rolling_rows
 from streams.domain.energy.verdicts import completeness_verdict, quota_verdict
-from streams.domain.periods import day_start, day_start_of
+from streams.domain.periods import day_start
 
 StatKey = tuple[str, str, str, datetime]
 """(indicator, product or '', stat type, period start)."""
@@ -46,12 +46,16 @@ StatKey = tuple[str, str, str, datetime]
 
 @dataclass(slots=True)
 class EnterpriseState:
+    """An enterprise's meters and statistics, what was derived from them (the latest row of
+    every natural key) and, per product, the last day that was closed for every meter."""
+
     meters: dict[str, MeterState] = field(default_factory=lambda: defaultdict(MeterState))
     statistics: dict[StatKey, float] = field(default_factory=dict)
-    marks: dict[tuple[str, datetime], tuple[str, ...]] = field(default_factory=dict)
+    statistics_from: date | None = None
     consumption: dict[tuple[str, str, datetime], ConsumptionRow] = field(default_factory=dict)
     intensities: dict[tuple[str, str, str, datetime], IntensityRow] = field(default_factory=dict)
     verdicts: dict[tuple[str, str, str, datetime], Verdict] = field(default_factory=dict)
+    closed: dict[str, date] = field(default_factory=dict)
 
 
 class EnergyEngine:
@@ -62,8 +66,15 @@ class EnergyEngine:
         self._states: dict[str, EnterpriseState] = {}
 
     def swap_registry(self, registry: Registry) -> None:
-        """Judge every later batch under ``registry`` (state is kept)."""
+        """Judge every later batch under ``registry``: everything held is derived again at
+        the next batch of each enterprise (meters, replacements and quotas may have changed)."""
         self.registry = registry
+        for state in self._states.values():
+            state.statistics_from = date.min
+            state.closed.clear()
+            for meter in state.meters.values():
+                times = [*meter.instants, *(start for _, start in meter.quantities)]
+                meter.dirty_from = min(times, default=None)
 
     def forget(self) -> None:
         """Drop all state (partitions were reassigned: hydrate again from the store)."""
@@ -137,17 +148,21 @@ class EnergyEngine:
             reading = record.reading
             meter = state.meters[reading.meter_id]
             if reading.instant is not None:
-                meter.registers[reading.instant] = reading.value
+                meter.add_register(reading.instant, reading.value)
             else:
-                meter.quantities[(reading.stat_type, reading.at)] = reading.value
+                meter.add_quantity(reading.stat_type, reading.at, reading.value)
         elif record.statistic is not None:
             s = record.statistic
             key = (s.indicator.value, s.product or "", s.stat_type.value, s.period_start)
             state.statistics[key] = s.value
+            day = day_start(s.period_start).date()
+            if state.statistics_from is None or day < state.statistics_from:
+                state.statistics_from = day
 
     def _with_marks(self, row: ReadingRow) -> ReadingRow:
         state = self._states.get(row.enterprise_id)
-        marks = state.marks.get((row.meter_id, row.at), ()) if state else ()
+        held = state.meters.get(row.meter_id) if state else None
+        marks = tuple(sorted(held.marks.get(row.at, ()))) if held else ()
         return ReadingRow(
             row.meter_id,
             row.enterprise_id,
@@ -165,35 +180,93 @@ class EnergyEngine:
         energy = enterprise.energy
         if energy is None:
             return
-        reference = self.registry.energy_reference
-        days_closed: dict[str, date] = {}
+        changed_from = state.statistics_from
+        state.statistics_from = None
+        last_day: dict[str, date] = {}
         for meter in energy.meters:
             held = state.meters.get(meter.id)
             if held is None:
                 continue
             result = meter_consumption(
-                meter, enterprise.id, held, reference, enterprise.region_code
+                meter, enterprise.id, held, self.registry.energy_reference, enterprise.region_code
             )
-            for at, marks in result.marks.items():
-                state.marks[(meter.id, at)] = tuple(sorted(marks))
             times = held.realtime_times()
             if times:
-                days_closed[meter.id] = day_start(max(times)).date()
+                last_day[meter.id] = day_start(times[-1]).date()
+            if result.affected_from is not None:
+                day = result.affected_from.date()
+                changed_from = day if changed_from is None else min(changed_from, day)
             for row in result.rows:
                 key = (row.meter_id, row.period, row.period_start)
-                if state.consumption.get(key) != row:
-                    state.consumption[key] = row
-                    out.consumption.append(row)
-                    if row.period == "day" and row.period_start.date() < days_closed.get(
-                        meter.id, date.min
-                    ):
-                        self._issue(state, out, completeness_verdict(self.registry, row))
+                if state.consumption.get(key) == row:
+                    continue
+                state.consumption[key] = row
+                out.consumption.append(row)
+                if row.period == "day" and row.period_start.date() < last_day.get(
+                    meter.id, date.min
+                ):
+                    self._issue(state, out, completeness_verdict(self.registry, row))
         for quota in enterprise.energy_quotas:
-            self._judge_quota(enterprise, state, quota, days_closed, out)
-        self._value_added(enterprise, state, out)
+            self._judge_quota(enterprise, state, quota, last_day, changed_from, out)
+        if changed_from is not None:
+            self._value_added(enterprise, state, changed_from, out)
+
+    def _judge_quota(
+        self,
+        enterprise: Enterprise,
+        state: EnterpriseState,
+        quota: EnergyQuota,
+        last_day: dict[str, date],
+        changed_from: date | None,
+        out: EnergyOutput,
+    ) -> None:
+        meters = [m for m in _meters(enterprise) if m.product == quota.product]
+        closed = min((last_day[m.id] for m in meters if m.id in last_day), default=date.min)
+        before = state.closed.get(quota.product)
+        state.closed[quota.product] = closed
+        starts = [d for d in (changed_from, before if before != closed else None) if d]
+        if not starts:
+            return
+        numerator: dict[date, float] = defaultdict(float)
+        readings: dict[date, int] = defaultdict(int)
+        expected: dict[date, int] = defaultdict(int)
+        for _, consumed in self._day_rows(state, meters):
+            day = consumed.period_start.date()
+            numerator[day] += _quota_quantity(quota, consumed)
+            readings[day] += consumed.readings or 0
+            expected[day] += consumed.expected or 0
+
+        def completeness(first: date, last: date) -> float | None:
+            days = [d for d in expected if first <= d <= last]
+            return _ratio(sum(readings[d] for d in days), sum(expected[d] for d in days))
+
+        by_day, by_month = _statistic(state, StatisticIndicator.OUTPUT.value, quota.product)
+        evidence = {
+            "numerator_unit": quota.unit.split("/")[0],
+            "denominator_unit": "t",
+            "meters": [m.id for m in meters],
+            "basis": quota.basis.value,
+            "reference_version": self.registry.energy_reference.version,
+            "registry_version": self.registry.version,
+        }
+        rows = rolling_rows(
+            enterprise.id,
+            quota.product,
+            quota.unit,
+            WINDOWS,
+            Series(numerator, by_day, by_month),
+            min(starts),
+            evidence,
+            completeness,
+        )
+        judged = self.registry.policy.energy_quota_windows
+        for row in rows:
+            self._keep(state, row, out)
+            if row.window in judged and row.period_start.date() < closed:
+                self._issue(state, out, quota_verdict(self.registry, enterprise, quota, row))
 
     def _value_added(
-        self, enterprise: Enterprise, state: EnterpriseState, out: EnergyOutput
+        self, enterprise: Enterprise, state: EnterpriseState, changed_from: date, out: EnergyOutput
     ) -> None:
         """Energy (tce, calorific basis) and CO2 (t) per 10^4 yuan of value added, month and
         year to date; feedstock use excluded (发改环资〔2022〕803号). Not judged yet."""
@@ -202,109 +275,48 @@ class EnergyEngine:
             return
         tce: dict[date, float] = defaultdict(float)
         co2: dict[date, float] = defaultdict(float)
-        for (_, period, start), consumed in state.consumption.items():
-            if period != "day" or consumed.feedstock:
+        for meter, consumed in self._day_rows(state, _meters(enterprise)):
+            if meter.feedstock:
                 continue
-            tce[start.date()] += consumed.kgce_calorific / 1000.0
-            co2[start.date()] += (consumed.co2_kg or 0.0) / 1000.0
-        ends = set(tce) | set(by_day) | {month_end(m) for m in by_month}
+            tce[consumed.period_start.date()] += consumed.kgce_calorific / 1000.0
+            co2[consumed.period_start.date()] += (consumed.co2_kg or 0.0) / 1000.0
+        evidence = {
+            "denominator_unit": "10^4 yuan (constant prices)",
+            "feedstock": "excluded",
+            "reference_version": self.registry.energy_reference.version,
+            "registry_version": self.registry.version,
+        }
         for indicator, numerator in (("tce/10^4 yuan", tce), ("tCO2/10^4 yuan", co2)):
-            for end in sorted(ends):
-                for window in ("month", "ytd"):
-                    total = window_sum(window, end, numerator, by_day, by_month)
-                    if total.value is None:
-                        continue
-                    evidence: dict[str, Any] = {
-                        "numerator": total.numerator,
-                        "denominator": total.denominator,
-                        "denominator_unit": "10^4 yuan (constant prices)",
-                        "first_day": total.first_day.isoformat(),
-                        "last_day": end.isoformat(),
-                        "feedstock": "excluded",
-                        "reference_version": self.registry.energy_reference.version,
-                        "registry_version": self.registry.version,
-                    }
-                    row = IntensityRow(
-                        enterprise.id,
-                        "value_added",
-                        indicator,
-                        window,
-                        day_start_of(end),
-                        total.numerator,
-                        total.denominator,
-                        total.value,
-                        evidence,
-                    )
-                    key = (row.subject, row.indicator, row.window, row.period_start)
-                    if state.intensities.get(key) != row:
-                        state.intensities[key] = row
-                        out.intensities.append(row)
+            series = Series(numerator, by_day, by_month)
+            rows = rolling_rows(
+                enterprise.id,
+                "value_added",
+                indicator,
+                ("month", "ytd"),
+                series,
+                changed_from,
+                evidence,
+            )
+            for row in rows:
+                self._keep(state, row, out)
 
-    def _judge_quota(
-        self,
-        enterprise: Enterprise,
-        state: EnterpriseState,
-        quota: EnergyQuota,
-        days_closed: dict[str, date],
-        out: EnergyOutput,
-    ) -> None:
-        meters = [
-            m
-            for m in (enterprise.energy.meters if enterprise.energy else [])
-            if m.product == quota.product
-        ]
-        numerator: dict[date, float] = defaultdict(float)
-        readings: dict[date, int] = defaultdict(int)
-        expected: dict[date, int] = defaultdict(int)
+    @staticmethod
+    def _day_rows(
+        state: EnterpriseState, meters: Iterable[Meter]
+    ) -> Iterable[tuple[Meter, ConsumptionRow]]:
         for meter in meters:
-            for (meter_id, period, start), row in state.consumption.items():
-                if meter_id != meter.id or period != "day":
-                    continue
-                numerator[start.date()] += _quota_quantity(quota, row)
-                readings[start.date()] += row.readings or 0
-                expected[start.date()] += row.expected or 0
-        by_day, by_month = _outputs(state, quota.product)
-        closed = min((days_closed[m.id] for m in meters if m.id in days_closed), default=date.min)
-        for end in sorted(set(numerator) | set(by_day) | {month_end(m) for m in by_month}):
-            for window in WINDOWS:
-                total = window_sum(window, end, numerator, by_day, by_month)
-                if total.value is None:
-                    continue
-                days = [d for d in expected if total.first_day <= d <= end]
-                evidence: dict[str, Any] = {
-                    "numerator": total.numerator,
-                    "numerator_unit": quota.unit.split("/")[0],
-                    "denominator": total.denominator,
-                    "denominator_unit": "t",
-                    "first_day": total.first_day.isoformat(),
-                    "last_day": end.isoformat(),
-                    "completeness": _ratio(
-                        sum(readings[d] for d in days), sum(expected[d] for d in days)
-                    ),
-                    "meters": [m.id for m in meters],
-                    "basis": quota.basis.value,
-                    "reference_version": self.registry.energy_reference.version,
-                    "registry_version": self.registry.version,
-                }
-                intensity = IntensityRow(
-                    enterprise.id,
-                    quota.product,
-                    quota.unit,
-                    window,
-                    day_start_of(end),
-                    total.numerator,
-                    total.denominator,
-                    total.value,
-                    evidence,
-                )
-                key = (quota.product, quota.unit, window, intensity.period_start)
-                if state.intensities.get(key) != intensity:
-                    state.intensities[key] = intensity
-                    out.intensities.append(intensity)
-                if window in self.registry.policy.energy_quota_windows and end < closed:
-                    self._issue(
-                        state, out, quota_verdict(self.registry, enterprise, quota, intensity)
-                    )
+            held = state.meters.get(meter.id)
+            for day in held.daily if held else ():
+                row = state.consumption.get((meter.id, "day", day))
+                if row is not None:
+                    yield meter, row
+
+    @staticmethod
+    def _keep(state: EnterpriseState, row: IntensityRow, out: EnergyOutput) -> None:
+        key = (row.subject, row.indicator, row.window, row.period_start)
+        if state.intensities.get(key) != row:
+            state.intensities[key] = row
+            out.intensities.append(row)
 
     def _issue(self, state: EnterpriseState, out: EnergyOutput, verdict: Verdict) -> None:
         key = (verdict.outlet_id, verdict.factor, verdict.rule.value, verdict.period_start)
@@ -315,15 +327,15 @@ class EnergyEngine:
         out.verdicts.append(verdict)
 
 
+def _meters(enterprise: Enterprise) -> list[Meter]:
+    return enterprise.energy.meters if enterprise.energy else []
+
+
 def _quota_quantity(quota: EnergyQuota, row: ConsumptionRow) -> float:
     if quota.unit == "kWh/t":
         return row.quantity if row.carrier == "electricity" else 0.0
     kgce = row.kgce_calorific if quota.basis.value == "calorific" else row.kgce_equivalent
     return kgce / 1000.0 if quota.unit == "tce/t" else kgce
-
-
-def _outputs(state: EnterpriseState, product: str) -> tuple[dict[date, float], dict[date, float]]:
-    return _statistic(state, StatisticIndicator.OUTPUT.value, product)
 
 
 def _statistic(
