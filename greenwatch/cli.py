@@ -15,6 +15,7 @@ from grafana.cli import grafana_app
 from greenwatch.demo import demo_command
 from greenwatch.settings import load_settings
 from ingest.cli import gateway_app, simulate_command
+from ingest.energy.cli import simulate_energy_command
 from ingest.hj212.cli import hj212_app
 from schemas.cli import schemas_app
 from streams.cli import energy_worker_command, replay_command, worker_command
@@ -48,5 +49,6 @@ app.command("simulate")(simulate_command)
 app.add_typer(alerts_app, name="alerts")
 app.command("worker")(worker_command)
 app.command("energy-worker")(energy_worker_command)
+app.command("simulate-energy")(simulate_energy_command)
 app.command("replay")(replay_command)
 app.command("demo")(demo_command)

@@ -78,3 +78,59 @@ def gateway_energy_key(ctx: typer.Context) -> None:
     key = new_key()
     typer.echo(f"key: {key}")
     typer.echo(f"api_key_hmac: {key_digest(settings.energy_key_secret, key)}")
+
+
+def simulate_energy_command(
+    ctx: typer.Context,
+    api: Annotated[str, typer.Option(help="Energy API base URL.")] = "http://127.0.0.1:8212",
+    registry: Annotated[
+        Path | None,
+        typer.Option(
+            help="Registry with the simulated energy sections (default: GREENWATCH_REGISTRY_FILE)."
+        ),
+    ] = None,
+    start: Annotated[str, typer.Option(help="Simulated start, ISO 8601 with offset.")] = "",
+    hours: Annotated[float, typer.Option(min=0.25, help="Simulated hours to post.")] = 24.0,
+    speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per second.")] = 1.0,
+) -> None:
+    """Post the simulated enterprises' energy data (meters every 15 simulated minutes, daily
+    output) to the energy API with their demo keys (docs/simulator.md)."""
+    import signal
+    from datetime import datetime
+
+    from ingest.simulator.energy import EPISODES, EnergySchedule, load_energy_plan
+    from ingest.simulator.energy_poster import post_energy
+
+    settings: Settings = ctx.obj
+    path = registry or settings.registry_file
+    if path is None or not start:
+        _err.print("[red]give --registry (or GREENWATCH_REGISTRY_FILE) and --start[/red]")
+        raise typer.Exit(2)
+    try:
+        loaded = load_registry(path)
+        begin = datetime.fromisoformat(start)
+    except RegistryError as error:
+        _err.print(f"[red]registry {error.source}: {error.reason}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except ValueError as error:
+        _err.print(f"[red]--start: {error}[/red]")
+        raise typer.Exit(2) from None
+    if begin.tzinfo is None:
+        _err.print("[red]--start needs a UTC offset (e.g. +08:00)[/red]")
+        raise typer.Exit(2)
+    schedule = EnergySchedule(loaded, begin, load_energy_plan())
+    _err.print(f"simulate-energy → {api}: {EPISODES}", soft_wrap=True)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        stats = await post_energy(schedule, api, begin, hours, speed, stop)
+        _err.print(
+            f"simulate-energy done: {dict(stats.requests)} requests, {stats.items} items "
+            f"accepted, {stats.refused} refused, {stats.resends} resends",
+            soft_wrap=True,
+        )
+
+    asyncio.run(run())
