@@ -27,13 +27,12 @@ import contextlib
 import hashlib
 import hmac
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -41,11 +40,8 @@ from typing import Any
 import httpx
 import psycopg
 import yaml
-from kafka import KafkaAdminClient
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
-from deploy.migrate import migrate
+from bench.bench_pipeline import _delete_topics, _free_port, _schemas
 from greenwatch.settings import Settings, database_dsn, kafka_servers
 
 ENTERPRISES = int(os.environ.get("BENCH_ENERGY_ENTERPRISES", "40"))
@@ -268,39 +264,6 @@ def _copy_rate(dsn: str, bodies: list[tuple[str, dict[str, Any]]]) -> float:
         return len(rows) / (time.monotonic() - started)
 
 
-@contextlib.contextmanager
-def _schemas(dsn: str) -> Iterator[Callable[[], str]]:
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-        made.append(name)
-        scoped = make_conninfo(dsn, options=f"-c search_path={name},public")
-        with psycopg.connect(scoped, autocommit=True) as conn:
-            migrate(conn)
-        return scoped
-
-    try:
-        yield make
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for name in made:
-                conn.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
-                )
-
-
-def _delete_topics(bootstrap: str, prefix: str) -> None:
-    with contextlib.suppress(Exception):
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        mine = [t for t in admin.list_topics() if t.startswith(f"{prefix}.")]
-        if mine:
-            admin.delete_topics(mine)
-        admin.close()
-
-
 def _wait_http(url: str, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -311,9 +274,3 @@ def _wait_http(url: str, timeout_s: float = 60.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

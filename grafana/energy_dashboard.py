@@ -8,18 +8,11 @@ to date) ending with the day shown; the quota and the status are those of the wi
 
 from __future__ import annotations
 
-from grafana.model import Column, Dashboard, QueryVariable, Step, Table, TimeSeries
+from grafana.data_quality import ENTERPRISE
+from grafana.model import Column, Dashboard, Step, Table, TimeSeries
 from grafana.vocabulary import in_variable
 
 UID = "greenwatch-energy"
-
-ENTERPRISE = QueryVariable(
-    name="enterprise",
-    label="企业 (enterprise)",
-    sql="SELECT enterprise_id AS __value, name AS __text FROM enterprises ORDER BY name",
-    multi=True,
-    include_all=True,
-)
 
 UNIT_CONSUMPTION = Table(
     title="单位产品能耗与限额 (unit consumption vs quota)",

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from schemas.energy_reference import Carrier
+from schemas.energy_reference import Carrier, FrozenModel
 
 SCHEMA_VERSION = 1
 
@@ -42,11 +42,7 @@ class StatType(StrEnum):
     YEAR = "year"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class MeterReplacement(_Frozen):
+class MeterReplacement(FrozenModel):
     """A declared meter swap: the old register's last value and the new one's first, at ``at``."""
 
     at: AwareDatetime
@@ -54,7 +50,7 @@ class MeterReplacement(_Frozen):
     new_initial: float = Field(ge=0, description="New register's value when fitted (raw).")
 
 
-class Meter(_Frozen):
+class Meter(FrozenModel):
     """An energy meter (计量器具) of an enterprise."""
 
     id: str
@@ -82,7 +78,7 @@ class Meter(_Frozen):
     replacements: list[MeterReplacement] = Field(default_factory=list)
 
 
-class Product(_Frozen):
+class Product(FrozenModel):
     """A product whose output is reported (the denominator of unit consumption)."""
 
     id: str
@@ -90,7 +86,7 @@ class Product(_Frozen):
     unit: Literal["t"] = "t"
 
 
-class EnterpriseEnergy(_Frozen):
+class EnterpriseEnergy(FrozenModel):
     """The energy side of an enterprise (重点用能单位)."""
 
     api_key_hmac: str | None = Field(

@@ -50,17 +50,19 @@ class CarrierCategory(StrEnum):
     SECONDARY = "secondary"
 
 
-class _Frozen(BaseModel):
+class FrozenModel(BaseModel):
+    """Base of the energy contracts: immutable, unknown fields refused."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class CarrierInfo(_Frozen):
+class CarrierInfo(FrozenModel):
     name: str
     unit: str = Field(description="Unit a meter of this carrier reports in (kWh, kg, m3, MJ).")
     category: CarrierCategory
 
 
-class Coefficient(_Frozen):
+class Coefficient(FrozenModel):
     """One reference value with its validity years (inclusive) and source."""
 
     value: float = Field(gt=0)
@@ -83,7 +85,7 @@ class Coefficient(_Frozen):
         }
 
 
-class GridFactor(_Frozen):
+class GridFactor(FrozenModel):
     """kg CO2 per kWh of purchased electricity for one year and region (code prefix)."""
 
     year: int
@@ -103,12 +105,12 @@ class GridFactor(_Frozen):
         }
 
 
-class ElectricityCoefficients(_Frozen):
+class ElectricityCoefficients(FrozenModel):
     calorific: list[Coefficient]
     equivalent: list[Coefficient]
 
 
-class EnergyReference(_Frozen):
+class EnergyReference(FrozenModel):
     """The whole reference file; lookups raise ``KeyError`` naming what is missing."""
 
     version: str

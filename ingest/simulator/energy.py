@@ -22,10 +22,10 @@ from importlib import resources
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from schemas.energy import EnterpriseEnergy, Meter, MeterReplacement, Product
-from schemas.energy_reference import Carrier
+from schemas.energy_reference import Carrier, FrozenModel
 from schemas.registry import EnergyQuota, Enterprise, Registry
 
 STEP = timedelta(minutes=15)
@@ -39,11 +39,7 @@ EPISODES = (
 )
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class MeterPlan(_Frozen):
+class MeterPlan(FrozenModel):
     suffix: str
     carrier: Carrier
     unit: str
@@ -56,26 +52,26 @@ class MeterPlan(_Frozen):
     max_per_hour: float | None = None
 
 
-class ProductPlan(_Frozen):
+class ProductPlan(FrozenModel):
     id: str
     name: str
     tonnes_per_day: float = Field(gt=0)
 
 
-class QuotaPlan(_Frozen):
+class QuotaPlan(FrozenModel):
     indicator: str
     limit: float
     unit: Literal["kWh/t", "kgce/t", "tce/t"]
     standard: str
 
 
-class IndustryPlan(_Frozen):
+class IndustryPlan(FrozenModel):
     product: ProductPlan | None = None
     quota: QuotaPlan | None = None
     meters: list[MeterPlan]
 
 
-class EnergyPlan(_Frozen):
+class EnergyPlan(FrozenModel):
     version: str
     interval_minutes: int
     industries: dict[str, IndustryPlan]
