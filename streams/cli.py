@@ -186,8 +186,9 @@ def energy_worker_command(
     registry: Path | None = typer.Option(
         None,
         "--registry",
-        help="Registry YAML (default: GREENWATCH_REGISTRY_FILE); without either, the version "
-        "in force on PREFIX.registry. Read once at start.",
+        help="Registry YAML (default: GREENWATCH_REGISTRY_FILE), read once; without either, "
+        "the version in force on PREFIX.registry, followed: each version published later is "
+        "swapped in between two batches.",
     ),
     registry_wait: float = typer.Option(
         30.0, min=0.0, help="Reading the topic: seconds to wait for a registry."
@@ -205,6 +206,7 @@ def energy_worker_command(
         InvalidRegistryRecord,
         NoRegistryPublished,
         open_registry_source,
+        registry_updates,
     )
     from greenwatch.settings import Settings, database_dsn, kafka_servers
     from streams.energy_worker import EnergyWorkerOptions, run_energy_worker
@@ -222,7 +224,6 @@ def energy_worker_command(
     except (RegistryError, NoRegistryPublished, InvalidRegistryRecord) as error:
         typer.echo(f"energy-worker: no registry: {error}", err=True)
         raise typer.Exit(2) from None
-    source.close()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -235,7 +236,9 @@ def energy_worker_command(
         f"{source.registry.version} ({source.origin})",
         err=True,
     )
+    updates = registry_updates(source.follower) if source.follower else None
     try:
-        run_energy_worker(source.registry, pool, options, stop)
+        run_energy_worker(source.registry, pool, options, stop, updates)
     finally:
         pool.close()
+        source.close()

@@ -13,7 +13,8 @@ commit the Kafka offsets: at-least-once input, exactly-once effects.
 The raw topic is keyed by enterprise, so one worker owns all of an enterprise's meters; on
 every partition assignment the engine forgets its state and hydrates again. A database or
 broker failure ends the session; the next one starts after a pause from the committed
-offsets. Blocks until ``stop`` is set.
+offsets. Following the registry topic, a new version is swapped in between two batches.
+Blocks until ``stop`` is set.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from kafka.errors import KafkaError
 from psycopg_pool import ConnectionPool
 from pydantic import ValidationError
 
+from alerts.registry_follow import RegistryInbox
+from deploy.registry_watch import RegistryUpdates, RegistryWatch
 from schemas.energy import EnergyRecord
 from schemas.envelope import DeadLetter, Protocol, RawEnvelope
 from schemas.registry import Registry
@@ -130,21 +133,40 @@ class _ForgetOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 def run_energy_worker(
-    registry: Registry, pool: ConnectionPool, options: EnergyWorkerOptions, stop: threading.Event
+    registry: Registry,
+    pool: ConnectionPool,
+    options: EnergyWorkerOptions,
+    stop: threading.Event,
+    updates: RegistryUpdates | None = None,
 ) -> None:
-    """Run sessions until ``stop`` is set (see the module docstring)."""
+    """Run sessions until ``stop`` is set (see the module docstring). With ``updates`` (the
+    registry topic's follower) each newly published registry is swapped in between two
+    batches (``EnergyEngine.swap_registry``: what is held is derived again under it)."""
     engine = EnergyEngine(registry)
     stream = EnergyStream(engine, pool)
-    while not stop.is_set():
-        try:
-            _session(stream, options, stop)
-        except (KafkaError, psycopg.Error) as error:
-            log.warning("energy worker session ended: %s; restarting", error)
-            engine.forget()
-            stop.wait(options.restart_pause_s)
+    inbox = RegistryInbox()
+    watch = None
+    if updates is not None:
+        watch = RegistryWatch(
+            updates, inbox.offer, owner="energy worker", thread_name="energy-registry-follow"
+        )
+        watch.start()
+    try:
+        while not stop.is_set():
+            try:
+                _session(stream, options, stop, inbox)
+            except (KafkaError, psycopg.Error) as error:
+                log.warning("energy worker session ended: %s; restarting", error)
+                engine.forget()
+                stop.wait(options.restart_pause_s)
+    finally:
+        if watch is not None:
+            watch.stop()
 
 
-def _session(stream: EnergyStream, options: EnergyWorkerOptions, stop: threading.Event) -> None:
+def _session(
+    stream: EnergyStream, options: EnergyWorkerOptions, stop: threading.Event, inbox: RegistryInbox
+) -> None:
     raw = topic_name(options.prefix, Topic.RAW_ENERGY)
     consumer = KafkaConsumer(
         bootstrap_servers=options.bootstrap,
@@ -163,6 +185,11 @@ def _session(stream: EnergyStream, options: EnergyWorkerOptions, stop: threading
     try:
         consumer.subscribe([raw], listener=_ForgetOnAssign(stream.engine))
         while not stop.is_set():
+            offer = inbox.take()
+            if offer is not None:
+                old = stream.engine.registry.version
+                stream.engine.swap_registry(offer.registry)
+                log.info("energy worker: registry %s → %s", old, offer.registry.version)
             polled = consumer.poll(timeout_ms=options.poll_ms)
             messages = [
                 Message(r.topic, r.partition, r.offset, r.value)

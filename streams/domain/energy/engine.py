@@ -66,15 +66,11 @@ class EnergyEngine:
         self._states: dict[str, EnterpriseState] = {}
 
     def swap_registry(self, registry: Registry) -> None:
-        """Judge every later batch under ``registry``: everything held is derived again at
-        the next batch of each enterprise (meters, replacements and quotas may have changed)."""
+        """Judge every later batch under ``registry``. What was derived stays as it was (a
+        past verdict keeps the version it was judged under, as on the emissions path); new
+        data derive under the new registry (a replacement declared late applies to the days
+        the next readings re-derive; ``greenwatch replay`` re-derives the whole history)."""
         self.registry = registry
-        for state in self._states.values():
-            state.statistics_from = date.min
-            state.closed.clear()
-            for meter in state.meters.values():
-                times = [*meter.instants, *(start for _, start in meter.quantities)]
-                meter.dirty_from = min(times, default=None)
 
     def forget(self) -> None:
         """Drop all state (partitions were reassigned: hydrate again from the store)."""

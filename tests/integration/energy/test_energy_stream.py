@@ -9,16 +9,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import yaml
-from energy_api_harness import Api
+from energy_api_harness import Api, running_api
 from energy_support import day, energy_document, energy_registry
-from services import PgSchema
+from services import PgSchema, Services
 
 from deploy.migrate import migrate
 from schemas.verdict import Verdict
@@ -208,3 +208,75 @@ def assert_replay_equals_worker(
         ).fetchall()
     }
     assert stored_intensities == replayed_intensities
+
+
+def test_a_registry_published_while_the_worker_runs_judges_the_next_days(
+    services: Services,
+    pg_schema: PgSchema,
+    db_conn: psycopg.Connection[tuple[object, ...]],
+    tmp_path: Path,
+) -> None:
+    with running_api(services, tmp_path) as api:  # topics of its own
+        _follow_the_registry_topic(api, pg_schema, db_conn)
+
+
+def _follow_the_registry_topic(
+    api: Api, pg_schema: PgSchema, db_conn: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    from deploy.registry_topic import (
+        open_registry_source,
+        publish_registry,
+        registry_topic,
+        registry_updates,
+    )
+    from schemas.registry import parse_registry
+
+    migrate(db_conn)
+    topic = registry_topic(api.prefix)
+    publish_registry(api.bootstrap, topic, energy_registry(), datetime.now(UTC))
+    source = open_registry_source(None, api.bootstrap, api.prefix, "energy-it", 30.0)
+    assert source.follower is not None
+    pool = create_pool(pg_schema.dsn, name="energy-test-follow")
+    stop = threading.Event()
+    options = EnergyWorkerOptions(api.bootstrap, api.prefix, group_id=f"energy-f-{api.prefix}")
+    worker = threading.Thread(
+        target=run_energy_worker,
+        args=(source.registry, pool, options, stop, registry_updates(source.follower)),
+        daemon=True,
+    )
+    worker.start()
+
+    def verdict(offset: int) -> Any:
+        return db_conn.execute(
+            "SELECT status, limit_value, registry_version, revision FROM verdicts"
+            " WHERE rule = 'energy_quota' AND factor = 'kWh/t@30d' AND period_start = %s",
+            (day(offset, BASE),),
+        ).fetchone()
+
+    try:
+        first, raw = potline_body(0, 13_800.0, 600.0, 0.0)
+        api.post("/v1/readings", first)
+        api.post("/v1/statistics", output(0, 600.0))
+        second, raw = potline_body(1, 13_300.0, 600.0, raw)
+        api.post("/v1/readings", {"readings": second["readings"][:1]})  # closes day 0
+        wait_for(lambda: verdict(0) is not None, "day 0 judged under the first registry")
+        assert verdict(0) == ("exceedance", 13_650.0, "energy-test-1", 1)
+
+        document = energy_document()
+        document["version"] = "energy-test-2"
+        document["enterprises"][-1]["energy_quotas"][0]["limit"] = 13_450.0  # the 2023 grading
+        publish_registry(api.bootstrap, topic, parse_registry(document), datetime.now(UTC))
+        time.sleep(5)  # the follower hands it over; the swap happens between two batches
+        api.post("/v1/readings", {"readings": second["readings"][1:]})
+        api.post("/v1/statistics", output(1, 600.0))
+        third, _ = potline_body(2, 13_300.0, 600.0, raw)
+        api.post("/v1/readings", {"readings": third["readings"][:1]})  # closes day 1
+        wait_for(lambda: verdict(1) is not None, "day 1 judged under the second registry")
+        assert verdict(1)[1:3] == (13_450.0, "energy-test-2")
+        assert verdict(1)[0] == "exceedance"  # (13 800 + 13 300) / 2 = 13 550 > 13 450
+        assert verdict(0) == ("exceedance", 13_650.0, "energy-test-1", 1)  # the past stays
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+        pool.close()
+        source.close()
