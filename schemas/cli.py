@@ -10,7 +10,7 @@ import typer
 from pydantic import BaseModel
 
 from schemas.alert import Alert, AlertEvent, QualitySignal
-from schemas.energy import EnergyRecord, ReadingsRequest, StatisticsRequest
+from schemas.energy import EnergyBatch, EnergyRecord, ReadingsRequest, StatisticsRequest
 from schemas.envelope import DeadLetter, RawEnvelope
 from schemas.measurement import AggregateValue, Measurement
 from schemas.registry import Registry
@@ -28,6 +28,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "registry": Registry,
     "energy-readings-request": ReadingsRequest,
     "energy-statistics-request": StatisticsRequest,
+    "energy-batch": EnergyBatch,
     "energy-record": EnergyRecord,
 }
 

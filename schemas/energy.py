@@ -7,10 +7,12 @@ product) and the keyed digest of its API key (HMAC-SHA256 under the server's
 ``GREENWATCH_ENERGY_KEY_SECRET``; the key is never stored, see ``ingest.energy.keys``).
 
 Wire side: the bodies of ``POST /v1/readings`` and ``POST /v1/statistics`` (``ReadingIn``,
-``StatisticIn``) and ``EnergyRecord``, the payload of one accepted item on the raw energy topic
-(inside a ``RawEnvelope`` with protocol ``energy-json``). Times are aware; China time (UTC+8)
-periods start at 00:00 local. Statistic types are those of the key-energy-user system
-(``statType`` 0 real-time every 15 min, 1 day, 2 month, 3 year; domain-energy.md §1.4).
+``StatisticIn``); ``EnergyBatch``, the payload of one raw energy record (inside a
+``RawEnvelope`` with protocol ``energy-json``): the items of one request that were accepted;
+``EnergyRecord``, one item with its enterprise, the unit the energy engine ingests. Times are
+aware; China time (UTC+8) periods start at 00:00 local. Statistic types are those of the
+key-energy-user system (``statType`` 0 real-time every 15 min, 1 day, 2 month, 3 year;
+domain-energy.md §1.4).
 """
 
 from __future__ import annotations
@@ -207,3 +209,22 @@ class EnergyRecord(BaseModel):
         if (self.reading is None) == (self.statistic is None):
             raise ValueError("an energy record holds one reading or one statistic")
         return self
+
+
+class EnergyBatch(BaseModel):
+    """Payload of one record of the raw energy topic: the items one request of
+    ``enterprise_id`` got accepted (one JSON document per record, as a frame is for HJ 212)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    enterprise_id: str
+    readings: list[ReadingIn] = Field(default_factory=list)
+    statistics: list[StatisticIn] = Field(default_factory=list)
+
+    def records(self) -> list[EnergyRecord]:
+        """One ``EnergyRecord`` per item, readings first, each in posted order."""
+        return [
+            *(EnergyRecord(enterprise_id=self.enterprise_id, reading=r) for r in self.readings),
+            *(EnergyRecord(enterprise_id=self.enterprise_id, statistic=s) for s in self.statistics),
+        ]

@@ -2,9 +2,10 @@
 
 The energy half of ``greenwatch replay`` (``--energy FILE``): the very engine the energy
 worker drives, without Kafka or PostgreSQL. A line is a ``RawEnvelope`` as the raw energy
-topic holds it (protocol ``energy-json``), or a bare ``EnergyRecord``; other lines are counted
-as undecodable and skipped. Records are ingested in order, in batches of ``batch_size`` (the
-result does not depend on the batching: every output is the latest of its natural key).
+topic holds it (protocol ``energy-json``), or a bare ``EnergyBatch`` or ``EnergyRecord``;
+other lines are counted as undecodable and skipped. Records are ingested in order, in
+batches of ``batch_size`` (the result does not depend on the batching: every output is the
+latest of its natural key).
 
 Output rows, sorted by kind, then natural key: ``{"kind": "energy_consumption", …}`` (per
 meter and hour/day/month), ``"energy_intensity"`` (per product, indicator, window and day),
@@ -21,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
 
-from schemas.energy import EnergyRecord
+from schemas.energy import EnergyBatch, EnergyRecord
 from schemas.registry import Registry
 from streams.domain.energy.engine import EnergyEngine
 from streams.energy_worker import Message, decode_messages
@@ -46,6 +47,11 @@ def energy_records(lines: Iterable[bytes], stats: EnergyReplayStats) -> list[Ene
         if not rejected:
             records.extend(decoded)
             continue
+        try:
+            records.extend(EnergyBatch.model_validate_json(line).records())
+            continue
+        except ValidationError:
+            pass
         try:
             records.append(EnergyRecord.model_validate_json(line))
         except ValidationError:

@@ -2,7 +2,7 @@
 
 A worker role of its own (kafka-python consumer, group ``greenwatch-energy``), like the
 alert service: per polled batch, in ONE database transaction, (1) decode every message
-(``RawEnvelope`` with protocol ``energy-json`` holding an ``EnergyRecord``; anything else is a
+(``RawEnvelope`` with protocol ``energy-json`` holding an ``EnergyBatch``; anything else is a
 dead letter with the original bytes, the reason and its Kafka position), (2) hydrate the
 ``EnergyEngine`` with what the store holds for enterprises it has no state for, (3) ingest,
 (4) write readings, statistics, consumption, intensities and verdicts on their natural keys
@@ -34,7 +34,7 @@ from pydantic import ValidationError
 
 from alerts.registry_follow import RegistryInbox
 from deploy.registry_watch import RegistryUpdates, RegistryWatch
-from schemas.energy import EnergyRecord
+from schemas.energy import EnergyBatch, EnergyRecord
 from schemas.envelope import DeadLetter, Protocol, RawEnvelope
 from schemas.registry import Registry
 from schemas.topics import Topic, topic_name
@@ -106,7 +106,7 @@ def decode_messages(messages: Sequence[Message]) -> tuple[list[EnergyRecord], li
             device = envelope.device_id
             if envelope.protocol is not Protocol.ENERGY_JSON:
                 raise ValueError(f"protocol {envelope.protocol}, not energy-json")
-            records.append(EnergyRecord.model_validate_json(envelope.payload))
+            records.extend(EnergyBatch.model_validate_json(envelope.payload).records())
         except (ValidationError, ValueError) as error:
             letter = DeadLetter(
                 source=SOURCE,

@@ -4,12 +4,13 @@ Endpoints (who may call them: an enterprise with its own API key, ``Authorizatio
 
 - ``POST /v1/readings`` (body ``ReadingsRequest``) and ``POST /v1/statistics`` (body
   ``StatisticsRequest``): each item is admitted or refused on its own (``admission``); the
-  accepted ones are published to ``<prefix>.raw.energy`` (a ``RawEnvelope``, protocol
-  ``energy-json``, payload the ``EnergyRecord``, Kafka key the enterprise id so one worker owns
-  all of an enterprise's meters), the refused ones to ``<prefix>.deadletter`` with the item's
-  bytes and reason. The reply, 202 with one result per item, is sent only after Kafka
-  acknowledged every record (503 and nothing claimed when it did not: resend). Resending is
-  safe: downstream every item is keyed by (meter, statistic type, instant/period).
+  accepted ones are published together as one record of ``<prefix>.raw.energy`` (a
+  ``RawEnvelope``, protocol ``energy-json``, payload an ``EnergyBatch``, Kafka key the
+  enterprise id so one worker owns all of an enterprise's meters), each refused one to
+  ``<prefix>.deadletter`` with the item's bytes and reason. The reply, 202 with one result
+  per item, is sent only after Kafka acknowledged every record (503 and nothing claimed when
+  it did not: resend). Resending is safe: downstream every item is keyed by (meter, statistic
+  type, instant/period).
 - Whole-request errors: 401 (no or unknown key), 413 (body over ``max_body_bytes``), 400 (not
   JSON, not an object with the array, more than ``max_items``; the body goes to the dead-letter
   topic), 415 (not ``application/json``).
@@ -38,7 +39,7 @@ from pydantic import SecretStr
 
 from ingest.energy.admission import ItemKind, Refusal, admit
 from ingest.energy.keys import bearer_key, key_digest
-from schemas.energy import ReadingsRequest, StatisticsRequest
+from schemas.energy import EnergyBatch, ReadingsRequest, StatisticsRequest
 from schemas.envelope import DeadLetter, Protocol, RawEnvelope
 from schemas.registry import Registry
 
@@ -161,14 +162,18 @@ async def _handle(
         return _error(400, problem[0], problem[1])
     admission = admit(kind, items, enterprise, registry, now)
     records = []
-    for _, record in admission.accepted:
-        device = record.reading.meter_id if record.reading else enterprise.id
+    if admission.accepted:
+        batch = EnergyBatch(
+            enterprise_id=enterprise.id,
+            readings=[r.reading for _, r in admission.accepted if r.reading is not None],
+            statistics=[r.statistic for _, r in admission.accepted if r.statistic is not None],
+        )
         envelope = RawEnvelope(
             protocol=Protocol.ENERGY_JSON,
-            device_id=device,
+            device_id=enterprise.id,
             peer=peer,
             received_at=now,
-            payload=record.model_dump_json().encode(),
+            payload=batch.model_dump_json().encode(),
         )
         records.append(
             (options.raw_topic, enterprise.id.encode(), envelope.model_dump_json().encode())
