@@ -10,6 +10,12 @@ import typer
 from kafka.errors import KafkaError
 from rich.console import Console
 
+from deploy.registry_topic import (
+    InvalidRegistryRecord,
+    NoRegistryPublished,
+    open_registry_source,
+    registry_updates,
+)
 from greenwatch.settings import Settings, kafka_servers
 from ingest.energy.keys import key_digest, new_key
 from ingest.energy.runner import ServeOptions, serve
@@ -26,8 +32,15 @@ def gateway_energy(
     ctx: typer.Context,
     registry: Annotated[
         Path | None,
-        typer.Option(help="Registry YAML (default: GREENWATCH_REGISTRY_FILE), read once."),
+        typer.Option(
+            help="Registry YAML (default: GREENWATCH_REGISTRY_FILE), read once. Without "
+            "either, the API follows the registry topic PREFIX.registry (`greenwatch db "
+            "load-registry`) and swaps in every version published."
+        ),
     ] = None,
+    registry_wait: Annotated[
+        float, typer.Option(help="Following the topic: seconds to wait for a first registry.")
+    ] = 30.0,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8212,
     max_body_bytes: Annotated[int, typer.Option(help="Larger bodies get 413.")] = 1_048_576,
@@ -44,28 +57,36 @@ def gateway_energy(
     if settings.energy_key_secret is None:
         _err.print(f"[red]{NO_SECRET}[/red]", soft_wrap=True)
         raise typer.Exit(2)
-    path = registry or settings.registry_file
-    if path is None:
-        _err.print("[red]give --registry or GREENWATCH_REGISTRY_FILE[/red]")
-        raise typer.Exit(2)
     try:
-        loaded = load_registry(path)
-    except RegistryError as error:
-        _err.print(f"[red]registry {error.source}: {error.reason}[/red]", soft_wrap=True)
+        source = open_registry_source(
+            registry or settings.registry_file,
+            kafka_servers(settings),
+            settings.topic_prefix,
+            "greenwatch-energy-api-registry",
+            registry_wait,
+        )
+    except (RegistryError, NoRegistryPublished, InvalidRegistryRecord) as error:
+        _err.print(f"[red]no registry: {error}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
+    except KafkaError as error:
+        _err.print(f"[red]Kafka unavailable: {error}[/red]")
+        raise typer.Exit(1) from None
     options = ServeOptions(
         kafka_servers(settings), settings.topic_prefix, host, port, max_body_bytes, max_items
     )
     _err.print(
         f"gateway energy on http://{host}:{port} → {settings.topic_prefix}.raw.energy; "
-        f"registry {loaded.version}",
+        f"registry {source.registry.version} ({source.origin})",
         soft_wrap=True,
     )
+    updates = registry_updates(source.follower) if source.follower else None
     try:
-        asyncio.run(serve(loaded, settings.energy_key_secret, options))
+        asyncio.run(serve(source.registry, settings.energy_key_secret, options, updates))
     except KafkaError as error:
         _err.print(f"[red]Kafka at {options.bootstrap} unavailable: {error}[/red]")
         raise typer.Exit(1) from None
+    finally:
+        source.close()
 
 
 def gateway_energy_key(ctx: typer.Context) -> None:

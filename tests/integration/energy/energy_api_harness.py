@@ -62,10 +62,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_api(services: Services, directory: Path) -> Iterator[Api]:
+def running_api(
+    services: Services, directory: Path, prefix: str | None = None, from_topic: bool = False
+) -> Iterator[Api]:
+    """The API on a fresh port (and a fresh topic prefix unless given), with the energy test
+    registry from a file, or (``from_topic``) following the prefix's registry topic."""
     registry = directory / "registry.yaml"
     registry.write_text(yaml.safe_dump(energy_document(), allow_unicode=True), "utf-8")
-    prefix, port = f"test{uuid.uuid4().hex[:10]}", _free_port()
+    prefix, port = prefix or f"test{uuid.uuid4().hex[:10]}", _free_port()
     env = dict(
         os.environ,
         GREENWATCH_KAFKA_BOOTSTRAP=services.kafka_bootstrap,
@@ -76,8 +80,7 @@ def running_api(services: Services, directory: Path) -> Iterator[Api]:
         str(Path(sys.executable).parent / "greenwatch"),
         "gateway",
         "energy",
-        "--registry",
-        str(registry),
+        *(() if from_topic else ("--registry", str(registry))),
         "--port",
         str(port),
         "--max-body-bytes",

@@ -3,12 +3,16 @@ to with httpx, the records read back from the real Kafka."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
-from energy_api_harness import Api
-from energy_support import AL_KEY, CM_KEY
+from energy_api_harness import Api, running_api
+from energy_support import AL_KEY, CM_KEY, energy_document, energy_registry
+from services import Services
 
 from schemas.energy import EnergyBatch
 from schemas.envelope import DeadLetter, Protocol, RawEnvelope
@@ -121,3 +125,38 @@ def test_openapi_and_metrics_are_served(api: Api) -> None:
     api.post("/v1/readings", {"readings": []}, key="wrong")
     metrics = httpx.get(api.url + "/metrics").text
     assert 'greenwatch_energy_api_requests_total{endpoint="readings",status="401"}' in metrics
+
+
+def test_following_the_registry_topic_a_removed_meter_is_refused(
+    services: Services, tmp_path: Path
+) -> None:
+    from deploy.registry_topic import publish_registry, registry_topic
+    from schemas.registry import parse_registry
+
+    prefix = f"test{uuid.uuid4().hex[:10]}"
+    topic = registry_topic(prefix)
+    publish_registry(services.kafka_bootstrap, topic, energy_registry(), datetime.now(UTC))
+    with running_api(services, tmp_path, prefix=prefix, from_topic=True) as api:
+        item = {
+            "meter_id": "AL-AUX-1",
+            "value": 2.0,
+            "unit": "m3",
+            "period_start": _now().isoformat(),
+        }
+        assert api.post("/v1/readings", {"readings": [item]}).json()["accepted"] == 1
+        document = energy_document()
+        document["version"] = "energy-test-2"
+        meters = document["enterprises"][-1]["energy"]["meters"]
+        document["enterprises"][-1]["energy"]["meters"] = [
+            m for m in meters if m["id"] != "AL-AUX-1"
+        ]
+        publish_registry(
+            services.kafka_bootstrap, topic, parse_registry(document), datetime.now(UTC)
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            result = api.post("/v1/readings", {"readings": [item]}).json()["results"][0]
+            if result["result"] == "unknown_meter" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert (result["status"], result["result"]) == (404, "unknown_meter")
