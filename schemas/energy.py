@@ -223,8 +223,16 @@ class EnergyBatch(BaseModel):
     statistics: list[StatisticIn] = Field(default_factory=list)
 
     def records(self) -> list[EnergyRecord]:
-        """One ``EnergyRecord`` per item, readings first, each in posted order."""
+        """One ``EnergyRecord`` per item, readings first, each in posted order (built without
+        validating again: every item was validated with the batch)."""
+        enterprise = self.enterprise_id
         return [
-            *(EnergyRecord(enterprise_id=self.enterprise_id, reading=r) for r in self.readings),
-            *(EnergyRecord(enterprise_id=self.enterprise_id, statistic=s) for s in self.statistics),
+            *(
+                EnergyRecord.model_construct(enterprise_id=enterprise, reading=r)
+                for r in self.readings
+            ),
+            *(
+                EnergyRecord.model_construct(enterprise_id=enterprise, statistic=s)
+                for s in self.statistics
+            ),
         ]
