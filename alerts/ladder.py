@@ -42,6 +42,27 @@ class Basis(StrEnum):
     """Order No. 30 Art. 6(4): still exceeding after a restriction order."""
     ART7_CAPPED = "order30_art7_no_suspension"
     """Order No. 30 Art. 7: a suspension case at a facility that is penalised instead."""
+    ENERGY_QUOTA_WARNING = "energy_quota_warning"
+    """Unit product energy consumption at or above the policy's share of the product's quota."""
+    ENERGY_QUOTA = "energy_quota_exceedance"
+    """Unit product energy consumption above the quota (单位产品能耗限额): subject to punitive
+    or tiered electricity prices (the tables are the plan issue's; the notice says the quota
+    and the excess)."""
+    ENERGY_COMPLETENESS = "energy_completeness"
+    """Key-energy-user rule: fewer than the required share of real-time readings in a day."""
+
+
+ENERGY_RULES = frozenset({Rule.ENERGY_QUOTA, Rule.ENERGY_COMPLETENESS})
+"""Energy verdict rules: judged per day; never a rung of Order No. 30 (an emissions order)."""
+
+
+def warning_basis(rule: Rule) -> Basis:
+    """The basis of a warning-level alert of ``rule``."""
+    if rule is Rule.ENERGY_QUOTA:
+        return Basis.ENERGY_QUOTA_WARNING
+    if rule is Rule.ENERGY_COMPLETENESS:
+        return Basis.ENERGY_COMPLETENESS
+    return Basis.WARNING
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +100,8 @@ def exceedance_rung(situation: Situation, sustained_exceedance_hours: int) -> Ru
 
 
 def _uncapped(situation: Situation, sustained_exceedance_hours: int) -> Rung:
+    if situation.rule in ENERGY_RULES:
+        return Rung(AlertLevel.EXCEEDANCE, Basis.ENERGY_QUOTA)
     if situation.rule is Rule.ANNUAL_LOAD:
         return Rung(AlertLevel.SUSPEND_FOR_RECTIFICATION, Basis.ART6_ANNUAL_LOAD)
     if situation.severe:

@@ -88,16 +88,27 @@ def _standard_name(registry: Registry, standard: str | None) -> str:
 
 
 def _number(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, int | float) else "—"
+    if not isinstance(value, int | float):
+        return "—"
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def next_step(basis: str, medium: str, evidence: Mapping[str, Any], registry: Registry) -> str:
     """What the law requires next for an alert at ``basis`` (Chinese)."""
     cat = catalogue()
+    value, limit = evidence.get("value"), evidence.get("limit")
+    excess = (
+        value - limit if isinstance(value, int | float) and isinstance(limit, int | float) else None
+    )
     fields = {
         "medium_law": cat.get("medium_law", medium, cat.text("medium_law", "gas")),
         "streak": evidence.get("streak", ""),
         "warning_pct": round(registry.policy.warning_fraction * 100),
+        "energy_warning_pct": round(registry.policy.energy_quota_warning_fraction * 100),
+        "completeness_pct": round(registry.policy.energy_completeness_min * 100),
+        "limit": _number(limit),
+        "excess": _number(excess),
+        "unit": dict(evidence.get("verdict_evidence") or {}).get("unit", ""),
     }
     text = cat.get("next_step", basis, cat.text("next_step", Basis.EXCEEDANCE.value))
     if evidence.get("capped_from"):
@@ -106,11 +117,18 @@ def next_step(basis: str, medium: str, evidence: Mapping[str, Any], registry: Re
     return text.format(**fields)
 
 
-def _period_line(evidence: Mapping[str, Any], unit: str) -> list[str]:
+def energy_unit(factor: str) -> str:
+    """The unit of an energy verdict's factor (``kWh/t@30d`` → ``kWh/t``); '' otherwise."""
+    return factor.split("@")[0] if "@" in factor else ""
+
+
+def _period_line(evidence: Mapping[str, Any], unit: str, energy: bool = False) -> list[str]:
     start = evidence.get("period_start")
     if not start:
         return []
     label = {"hour": "小时均值", "day": "日排放量"}.get(str(evidence.get("period")), "累计值")
+    if energy:
+        label = "截至当日的滚动窗口值"
     lines = [f"时段：{china_time(datetime.fromisoformat(str(start)))} 起（北京时间）{label}"]
     ratio = evidence.get("ratio")
     over = f"；为限值的 {ratio:.2f} 倍" if isinstance(ratio, int | float) else ""
@@ -139,16 +157,24 @@ def render_alert(intent: NotificationIntent, registry: Registry) -> Message:
     names = _names(registry, alert.enterprise_id, alert.outlet_id)
     factor = alert.key.factor
     factor_name = f"{cat.get('factors', factor, factor)}（{factor}）" if factor else "全部因子"
+    if factor and "@" in factor:
+        window = factor.split("@")[1]
+        factor_name = f"单位产品能耗·{cat.get('energy_windows', window, window)}（{factor}）"
     level_name = cat.text("levels", int(alert.level))
     notice = cat.text("notices", intent.kind.value)
     title = f"【{notice}·{level_name}】{names.enterprise} {names.outlet} {factor_name}"
     rule_name = cat.get("rules", alert.key.rule, alert.key.rule)
-    unit = cat.text("units", "load" if "load" in alert.key.rule else names.medium)
+    energy = alert.key.rule.startswith("energy_")
+    if energy:
+        unit = energy_unit(factor or "") or "（完整率）"
+    else:
+        unit = cat.text("units", "load" if "load" in alert.key.rule else names.medium)
+    subject = "对象" if energy else "排放口"
     lines = [
         f"企业：{names.enterprise}（{alert.enterprise_id}）",
-        f"排放口：{names.outlet}" + (f"；设备：{alert.device_id}" if alert.device_id else ""),
+        f"{subject}：{names.outlet}" + (f"；设备：{alert.device_id}" if alert.device_id else ""),
         f"监测因子：{factor_name}；判定规则：{rule_name}",
-        *_period_line(evidence, unit),
+        *_period_line(evidence, unit, energy),
         *_detail_line(evidence),
         f"执行标准：{_standard_name(registry, evidence.get('standard'))}",
         f"告警级别：{level_name}；状态：{cat.text('states', alert.state.value)}",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alerts.ladder import Basis, Situation, exceedance_rung
+from alerts.ladder import ENERGY_RULES, Basis, Situation, exceedance_rung, warning_basis
 from alerts.model import QUALITY_RULE_PREFIX, AlertKey, Clear, Mark, Marks, Raise
 from schemas.alert import AlertLevel, QualitySignal
 from schemas.registry import AlertPolicy
@@ -53,7 +53,7 @@ def rule_spec(rule: Rule, policy: AlertPolicy) -> RuleSpec:
     )
     if rule is Rule.HOURLY_CONCENTRATION:
         return RuleSpec(timedelta(hours=1), policy.resolve_after_compliant_hours, window)
-    if rule is Rule.DAILY_LOAD:
+    if rule is Rule.DAILY_LOAD or rule in ENERGY_RULES:
         return RuleSpec(timedelta(days=1), policy.resolve_after_compliant_days, window)
     return RuleSpec(None, 1, window)
 
@@ -135,8 +135,9 @@ def _evaluate_latest(
         return [_raise_for(window, latest, verdict, spec, ctx)]
     holding_exceedance = open_level is not None and open_level >= AlertLevel.EXCEEDANCE
     if status == VerdictStatus.WARNING.value and not holding_exceedance:
-        evidence = _evidence(window, latest, verdict, Basis.WARNING, streak=1)
-        return [Raise(AlertLevel.WARNING, Basis.WARNING.value, evidence, verdict.registry_version)]
+        basis = warning_basis(verdict.rule)
+        evidence = _evidence(window, latest, verdict, basis, streak=1)
+        return [Raise(AlertLevel.WARNING, basis.value, evidence, verdict.registry_version)]
     clear_statuses = WITHIN_LIMIT if holding_exceedance else {VerdictStatus.COMPLIANT.value}
     run = _run_length(window, latest, spec.period, clear_statuses)
     if open_level is None or run < spec.resolve_after:

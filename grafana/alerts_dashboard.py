@@ -46,6 +46,9 @@ BASIS_TEXT: dict[Basis, str] = {
     Basis.ART6_ANNUAL_LOAD: "超年配额 (annual quota exceeded, Order No. 30 Art. 6(3))",
     Basis.ART6_AFTER_RESTRICTION: "限产后仍超标 (after restriction, Order No. 30 Art. 6(4))",
     Basis.ART7_CAPPED: "不予停产 (Art. 7 facility: penalised, not suspended)",
+    Basis.ENERGY_QUOTA_WARNING: "接近能耗限额 (near the product's energy quota)",
+    Basis.ENERGY_QUOTA: "超能耗限额 (energy quota exceeded: punitive/tiered power price)",
+    Basis.ENERGY_COMPLETENESS: "能耗数据不完整 (energy data below 90% complete)",
 }
 """Display text of every ``alerts.basis`` code (the provision the level is read against)."""
 BASIS_TEXTS = tuple(ValueText(b.value, text, "text") for b, text in BASIS_TEXT.items())

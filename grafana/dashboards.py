@@ -11,12 +11,13 @@ from pathlib import Path
 
 from grafana.alerts_dashboard import ALERTS
 from grafana.data_quality import DATA_QUALITY
+from grafana.energy_dashboard import ENERGY
 from grafana.model import Dashboard
 from grafana.outlet_detail import OUTLET_DETAIL
 from grafana.overview import OVERVIEW
 from grafana.render import dashboard_json_text
 
-DASHBOARDS: tuple[Dashboard, ...] = (OVERVIEW, OUTLET_DETAIL, DATA_QUALITY, ALERTS)
+DASHBOARDS: tuple[Dashboard, ...] = (OVERVIEW, OUTLET_DETAIL, DATA_QUALITY, ALERTS, ENERGY)
 COMMITTED_DIR = Path(__file__).resolve().parent / "dashboards"
 """Where the generated JSON is committed (and provisioned from)."""
 FOLDER_UID = "greenwatch"

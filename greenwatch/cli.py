@@ -16,10 +16,11 @@ from grafana.cli import grafana_app
 from greenwatch.demo import demo_command
 from greenwatch.help_text import reflow_help
 from ingest.cli import gateway_app, simulate_command
+from ingest.energy.cli import simulate_energy_command
 from ingest.hj212.cli import hj212_app
 from runtime.settings import load_settings
 from schemas.cli import schemas_app
-from streams.cli import replay_command, worker_command
+from streams.cli import energy_worker_command, replay_command, worker_command
 
 app = typer.Typer(
     name="greenwatch",
@@ -55,6 +56,8 @@ app.add_typer(gateway_app, name="gateway")
 app.command("simulate")(simulate_command)
 app.add_typer(alerts_app, name="alerts")
 app.command("worker")(worker_command)
+app.command("energy-worker")(energy_worker_command)
+app.command("simulate-energy")(simulate_energy_command)
 app.command("replay")(replay_command)
 app.command("demo")(demo_command)
 reflow_help(app)

@@ -31,10 +31,12 @@ from greenwatch import demo_namespace
 from greenwatch.demo_sinks import LocalSinks, free_port
 from greenwatch.demo_summary import DemoSummary, read_summary
 from ingest.hj212 import CHINA_TZ
+from ingest.simulator.energy import EPISODES as ENERGY_EPISODES
+from ingest.simulator.energy import load_energy_plan, with_energy
 from runtime.registry_store import store_registry
 from runtime.registry_topic import publish_registry, registry_topic
 from runtime.settings import Settings, database_dsn, kafka_servers
-from schemas.registry import Registry, load_registry
+from schemas.registry import Registry, dump_registry, load_registry
 
 DEMO_EPISODES = ";".join(
     (
@@ -53,6 +55,9 @@ DEMO_EPISODES = ";".join(
 )
 """The demo's scripted episodes (``greenwatch simulate --episodes``, docs/simulator.md),
 chosen to walk every rung of the ladder for the seed-7 province."""
+DEMO_ENERGY_SECRET = "demo-energy-key-secret"
+"""The energy API's key secret in the demo (GREENWATCH_ENERGY_KEY_SECRET); demo keys are
+derivable (``ingest.simulator.energy.sim_key``): never use either outside the demo."""
 
 
 @dataclass
@@ -190,19 +195,19 @@ class _Platform:
     def watch(self, deadline: float | None) -> None:
         """Print a summary every 10 s until ``deadline`` (None: until Ctrl-C) or a crash."""
         next_report = time.monotonic() + 5
-        simulator_done = False
+        finished: set[str] = set()
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.5)
             for component in self.components:
                 code = component.exited()
                 if code is None:
                     continue
-                if component.name != "simulator":
+                if not component.name.endswith("simulator"):
                     _echo(f"{component.name} exited with {code}; see {component.log}")
                     return
-                if not simulator_done:
-                    simulator_done = True
-                    _echo(f"simulator finished (exit {code}); the platform keeps running")
+                if component.name not in finished:
+                    finished.add(component.name)
+                    _echo(f"{component.name} finished (exit {code}); the platform keeps running")
             if time.monotonic() >= next_report:
                 summary = self.read()
                 if self.last is None or summary.state() != self.last.state():
@@ -233,24 +238,36 @@ def simulated_span(now: datetime, hours: int | None) -> tuple[datetime, int]:
 
 
 def _start_platform(
-    settings: Settings, workdir: Path, sim_options: list[str], hours: int, episodes: str
+    settings: Settings,
+    workdir: Path,
+    sim_options: list[str],
+    hours: int,
+    episodes: str,
+    start: datetime,
 ) -> _Platform:
     registry_file = workdir / "registry.yaml"
     _run_simulator_registry(registry_file, sim_options)
-    registry = load_registry(registry_file)
+    registry = with_energy(
+        load_registry(registry_file), start, DEMO_ENERGY_SECRET, load_energy_plan()
+    )
+    energy_file = workdir / "registry-energy.yaml"
+    energy_file.write_text(dump_registry(registry), "utf-8")
+    _echo(f"energy: {ENERGY_EPISODES}")
     _prepare_database(settings, registry)
     env = _environment(settings, registry_file)
+    env["GREENWATCH_ENERGY_KEY_SECRET"] = DEMO_ENERGY_SECRET
     sinks = LocalSinks(printer=_echo)
     sinks.start()
     _subscribe_all(registry, sinks, env)
     gateway_port, metrics_port = free_port(), free_port()
     run_options = [*sim_options, "--hours", str(hours), "--episodes", episodes]
     components = _components(workdir, gateway_port, metrics_port, run_options)
+    components[-1:-1] = _energy_components(workdir, energy_file, run_options)
     platform = _Platform(settings, components, sinks, f"http://127.0.0.1:{metrics_port}/metrics")
     for component in components:
         component.start(env)
         _echo(f"started {component.name} (log: {component.log})")
-        if component.name != "simulator":
+        if not component.name.endswith("simulator"):
             time.sleep(2)  # let it join Kafka before data flows; nothing depends on it
     return platform
 
@@ -316,7 +333,7 @@ def demo_command(
     _echo(f"simulating {span} h from {start.isoformat()} at {speed:g}× real time")
     sim_options = ["--enterprises", str(enterprises), "--seed", str(seed), "--speed", str(speed)]
     sim_options += ["--start", start.isoformat()]
-    platform = _start_platform(settings, workdir, sim_options, span, episodes)
+    platform = _start_platform(settings, workdir, sim_options, span, episodes, start)
     deadline = None if seconds is None else time.monotonic() + seconds
     try:
         platform.watch(deadline)
@@ -377,5 +394,35 @@ def _components(
                 str(workdir / "registry.yaml"),
             ],
             logs / "simulator.log",
+        ),
+    ]
+
+
+def _energy_components(
+    workdir: Path, registry_file: Path, run_options: list[str]
+) -> list[Component]:
+    """The energy API, the energy worker and the simulated energy management systems (the
+    last starts with the HJ 212 simulator, on the same simulated clock)."""
+    logs, port = workdir / "logs", free_port()
+    options = dict(zip(run_options[::2], run_options[1::2], strict=False))
+    return [
+        Component(
+            "energy-api",
+            ["gateway", "energy", "--registry", str(registry_file), "--port", str(port)],
+            logs / "energy-api.log",
+        ),
+        Component(
+            "energy-worker",
+            ["energy-worker", "--registry", str(registry_file)],
+            logs / "energy-worker.log",
+        ),
+        Component(
+            "energy-simulator",
+            [
+                *("simulate-energy", "--api", f"http://127.0.0.1:{port}"),
+                *("--registry", str(registry_file), "--start", options["--start"]),
+                *("--hours", options["--hours"], "--speed", options["--speed"]),
+            ],
+            logs / "energy-simulator.log",
         ),
     ]

@@ -18,7 +18,20 @@ _COUNTS = {
     "hourly values": "SELECT count(*) FROM aggregates WHERE period = 'hour'",
     "daily values": "SELECT count(*) FROM aggregates WHERE period = 'day'",
     "dead letters": "SELECT count(*) FROM dead_letters",
+    "energy readings": "SELECT count(*) FROM energy_readings",
+    "energy consumption rows": "SELECT count(*) FROM energy_consumption",
 }
+_ENERGY = """
+SELECT DISTINCT ON (i.enterprise_id, i.subject)
+       i.enterprise_id || '/' || i.subject, i.value, i.indicator, i.period_start::date,
+       v.limit_value, v.status
+  FROM energy_intensities i
+  LEFT JOIN verdicts v
+    ON v.rule = 'energy_quota' AND v.outlet_id = i.enterprise_id || '/' || i.subject
+   AND v.factor = i.indicator || '@' || i.window_name AND v.period_start = i.period_start
+ WHERE i.window_name = '30d'
+ ORDER BY i.enterprise_id, i.subject, (v.status IS NULL), i.period_start DESC"""
+"""Per product the latest judged 30-day unit consumption (else the latest computed one)."""
 _VERDICTS = "SELECT status, count(*) FROM verdicts GROUP BY 1 ORDER BY 1"
 _ALERTS = """SELECT level, state, count(*) FROM alerts
  WHERE episode > 0 OR state <> 'resolved' GROUP BY 1, 2 ORDER BY 1, 2"""
@@ -59,6 +72,7 @@ class DemoSummary:
     events: dict[str, int] = field(default_factory=dict)
     alert_list: list[str] = field(default_factory=list)
     quality: list[str] = field(default_factory=list)
+    energy: list[str] = field(default_factory=list)
     emails: int = 0
     webhooks: int = 0
 
@@ -74,6 +88,7 @@ class DemoSummary:
             f" rejects {_fmt(self.rejects) or 'none'}",
             "database: " + ", ".join(f"{k} {v}" for k, v in self.counts.items()),
             f"verdicts: {_fmt(self.verdicts) or 'none yet'}",
+            f"energy (30 d unit consumption): {'; '.join(self.energy) or 'none yet'}",
             f"alerts: {_fmt(self.alerts) or 'none yet'}",
             f"notices: outbox {_fmt(self.outbox) or 'empty'}; received by the local sinks:"
             f" {self.emails} e-mails, {self.webhooks} webhooks",
@@ -86,6 +101,7 @@ class DemoSummary:
             sorted(self.gateway.items()), sorted(self.rejects.items()),
             sorted(self.counts.items()), sorted(self.verdicts.items()),
             sorted(self.alerts.items()), sorted(self.outbox.items()), self.emails, self.webhooks,
+            self.energy,
         )  # fmt: skip
 
     def render_alerts(self) -> str:
@@ -143,6 +159,11 @@ def read_summary(dsn: str, metrics_url: str, sinks: LocalSinks) -> DemoSummary:
             summary.quality = [
                 f"{rule:<18} fired {fired}, resolved {resolved}: {devices}"
                 for rule, devices, fired, resolved in conn.execute(_QUALITY)
+            ]
+            summary.energy = [
+                f"{subject} {value:,.0f} {unit} to {day}"
+                + (f" vs quota {limit:,.0f}: {status}" if status else " (day not closed)")
+                for subject, value, unit, day, limit, status in conn.execute(_ENERGY)
             ]
             summary.alert_list = [
                 f"{AlertLevel(level).name.lower():<26} {state:<9} {alert_id} ({name}; {basis})"

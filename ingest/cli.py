@@ -21,6 +21,7 @@ import typer
 from kafka.errors import KafkaError
 from rich.console import Console
 
+from ingest.energy.cli import gateway_energy, gateway_energy_key
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
 from ingest.gateway.runner import RunOptions, serve
@@ -47,8 +48,11 @@ from schemas.registry import RegistryError
 from schemas.topics import Topic, topic_name
 
 gateway_app = typer.Typer(
-    help="Device-facing gateways: HJ 212 over TCP into Kafka.", no_args_is_help=True
+    help="Device-facing gateways: HJ 212 over TCP, energy JSON over HTTP, into Kafka.",
+    no_args_is_help=True,
 )
+gateway_app.command("energy")(gateway_energy)
+gateway_app.command("energy-key")(gateway_energy_key)
 _err = Console(stderr=True)
 _GC_YOUNG_THRESHOLD = 50_000
 

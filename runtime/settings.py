@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     registry_file: Path | None = Field(
         default=None, description="Registry YAML used by gateway, workers and alerts."
     )
+    energy_key_secret: SecretStr | None = Field(
+        default=None,
+        description="Server-side secret of the energy API's keyed key digests (HMAC-SHA256); "
+        "required by `greenwatch gateway energy` and `gateway energy-key`.",
+    )
     device_key: SecretStr | None = Field(
         default=None,
         description="Key of the device password digests (HMAC-SHA256); None = the local "

@@ -10,6 +10,7 @@ import typer
 from pydantic import BaseModel
 
 from schemas.alert import Alert, AlertEvent, QualitySignal
+from schemas.energy import EnergyBatch, EnergyRecord, ReadingsRequest, StatisticsRequest
 from schemas.envelope import DeadLetter, RawEnvelope
 from schemas.measurement import AggregateValue, Measurement
 from schemas.registry import Registry
@@ -25,6 +26,10 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "alert": Alert,
     "alert-event": AlertEvent,
     "registry": Registry,
+    "energy-readings-request": ReadingsRequest,
+    "energy-statistics-request": StatisticsRequest,
+    "energy-batch": EnergyBatch,
+    "energy-record": EnergyRecord,
 }
 
 schemas_app = typer.Typer(help="Export the contracts (wire events, registry) as JSON Schema.")

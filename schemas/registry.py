@@ -39,6 +39,13 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.energy import EnterpriseEnergy, Meter, Product
+from schemas.energy_reference import (
+    ElectricityBasis,
+    EnergyReference,
+    ReferenceError,
+    load_energy_reference,
+)
 from schemas.yamlfile import YamlFileError, parse_yaml, read_yaml_file
 
 
@@ -196,13 +203,19 @@ class Outlet(_Frozen):
 
 
 class EnergyQuota(_Frozen):
-    """Unit product energy quota (单位产品能耗限额), e.g. 13 700 kWh/t aluminium."""
+    """Unit product energy quota (单位产品能耗限额), e.g. 13 700 kWh/t aluminium.
+
+    ``product`` names a product of the enterprise's ``energy.products`` when it has an energy
+    section (then it is judged: ``energy_quota`` verdicts). ``unit`` says what is summed:
+    ``kWh/t`` the electricity of the product's meters, ``kgce/t`` / ``tce/t`` every carrier
+    of them in standard coal on ``basis`` (feedstock included: a product quota counts it)."""
 
     product: str
     indicator: str
     limit: PositiveFloat
-    unit: str
+    unit: Literal["kWh/t", "kgce/t", "tce/t"]
     standard: str
+    basis: ElectricityBasis = ElectricityBasis.CALORIFIC
 
 
 class PlanTarget(_Frozen):
@@ -240,6 +253,9 @@ class Enterprise(_Frozen):
     outlets: list[Outlet] = Field(default_factory=list)
     energy_quotas: list[EnergyQuota] = Field(default_factory=list)
     plan_targets: list[PlanTarget] = Field(default_factory=list)
+    energy: EnterpriseEnergy | None = Field(
+        default=None, description="Energy meters, products and API key digest (issue 9)."
+    )
 
 
 class AlertPolicy(_Frozen):
@@ -274,6 +290,17 @@ class AlertPolicy(_Frozen):
     """Firing data-quality kinds that hold back a device's outlet's notices up to exceedance."""
     evasion_quality_kinds: tuple[str, ...] = ("tampering",)
     """Firing data-quality kinds that count as evading supervision (Order No. 30 Art. 6(1))."""
+    # Energy (streams/domain/energy, docs/energy.md).
+    energy_completeness_min: float = Field(default=0.9, gt=0, le=1)
+    """A meter-day is complete with at least this share of its expected real-time readings
+    (key-energy-user data-quality rule, domain-energy.md §1.4)."""
+    energy_quota_windows: tuple[Literal["24h", "30d", "month", "ytd"], ...] = ("30d", "ytd")
+    """Rolling windows whose unit consumption is judged against the product's quota."""
+    energy_quota_warning_fraction: float = Field(default=0.98, gt=0, le=1)
+    """Unit consumption at or above this share of the quota limit is a warning (quota plants
+    run close to their limit: the emission ``warning_fraction`` would warn always)."""
+    energy_clock_skew_seconds: int = Field(default=900, ge=0)
+    """Tolerated lead of a posted reading's time over the server clock, s."""
 
 
 class Region(_Frozen):
@@ -298,6 +325,60 @@ class Registry(_Frozen):
     policy: AlertPolicy = AlertPolicy()
     enterprises: list[Enterprise]
     standards: StandardsCatalogue
+    energy_reference: EnergyReference = Field(default_factory=load_energy_reference)
+
+    @model_validator(mode="after")
+    def _check_energy(self) -> Registry:
+        seen: set[str] = set()
+        for enterprise in self.enterprises:
+            energy = enterprise.energy or EnterpriseEnergy()
+            products = {p.id for p in energy.products}
+            for meter in energy.meters:
+                where = f"enterprise {enterprise.id} meter {meter.id}"
+                if meter.id in seen:
+                    raise ValueError(f"{where}: meter id defined twice")
+                seen.add(meter.id)
+                unit = self.energy_reference.unit(meter.carrier)
+                if meter.unit != unit:
+                    raise ValueError(
+                        f"{where}: {meter.carrier} is metered in {unit}, not {meter.unit}"
+                    )
+                if meter.product is not None and meter.product not in products:
+                    raise ValueError(f"{where}: unknown product {meter.product!r}")
+                if meter.replacements and meter.kind.value != "cumulative":
+                    raise ValueError(f"{where}: only a cumulative register is replaced")
+            for quota in enterprise.energy_quotas if enterprise.energy else ():
+                if quota.product not in products:
+                    raise ValueError(
+                        f"enterprise {enterprise.id}: quota for unknown product {quota.product!r}"
+                    )
+        return self
+
+    @cached_property
+    def _meter_index(self) -> dict[str, tuple[Enterprise, Meter]]:
+        return {m.id: (e, m) for e in self.enterprises if e.energy for m in e.energy.meters}
+
+    @cached_property
+    def _api_key_index(self) -> dict[str, Enterprise]:
+        return {
+            e.energy.api_key_hmac: e
+            for e in self.enterprises
+            if e.energy is not None and e.energy.api_key_hmac
+        }
+
+    def meter(self, meter_id: str) -> tuple[Enterprise, Meter] | None:
+        """The enterprise and meter of a meter id, or None when unknown."""
+        return self._meter_index.get(meter_id)
+
+    def enterprise_by_key_digest(self, digest: str) -> Enterprise | None:
+        """The enterprise whose API key has this keyed digest, or None."""
+        return self._api_key_index.get(digest)
+
+    def product(self, enterprise: Enterprise, product_id: str) -> Product | None:
+        for product in enterprise.energy.products if enterprise.energy else ():
+            if product.id == product_id:
+                return product
+        return None
 
     @model_validator(mode="after")
     def _check_references(self) -> Registry:
@@ -469,6 +550,13 @@ def parse_registry(document: dict[str, Any], source: str = "<registry>") -> Regi
     body = dict(document)
     standards_file = body.pop("standards_file", None)
     body["standards"] = load_standards(Path(standards_file) if standards_file else None)
+    reference_file = body.pop("energy_reference_file", None)
+    try:
+        body["energy_reference"] = load_energy_reference(
+            Path(reference_file) if reference_file else None
+        )
+    except ReferenceError as exc:
+        raise RegistryError(exc.source, exc.reason) from exc
     try:
         return Registry.model_validate(body)
     except ValidationError as exc:
@@ -496,5 +584,5 @@ def load_registry(path: Path) -> Registry:
 
 def dump_registry(registry: Registry) -> str:
     """YAML text of a registry (standards referenced from the packaged catalogue)."""
-    body = registry.model_dump(mode="json", exclude={"standards"})
+    body = registry.model_dump(mode="json", exclude={"standards", "energy_reference"})
     return yaml.safe_dump(body, allow_unicode=True, sort_keys=False)

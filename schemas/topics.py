@@ -17,7 +17,10 @@ class Topic(StrEnum):
     RAW_HJ212 = "raw.hj212"
     """Raw HJ 212 frames as received by the gateway (RawEnvelope, key = MN)."""
     RAW_ENERGY = "raw.energy"
-    """Raw JSON posted by energy management systems (RawEnvelope, key = device id)."""
+    """Items accepted by the energy API, one record per request (RawEnvelope energy-json,
+    device_id and key = enterprise id, payload an EnergyBatch; one energy worker owns all of an
+    enterprise's meters).
+    Written by ``gateway energy`` only; read by ``energy-worker`` and replay."""
     DEADLETTER = "deadletter"
     """Input that could not be decoded or normalised (DeadLetter, original bytes + reason)."""
     MEASUREMENTS = "measurements"

@@ -32,6 +32,10 @@ class Rule(StrEnum):
     HOURLY_CONCENTRATION = "hourly_concentration"
     DAILY_LOAD = "daily_load"
     ANNUAL_LOAD = "annual_load"
+    ENERGY_QUOTA = "energy_quota"
+    """Unit product energy consumption over a rolling window against the product's quota."""
+    ENERGY_COMPLETENESS = "energy_completeness"
+    """A meter-day's real-time readings against the expected number (key-energy-user rule)."""
 
 
 class Verdict(BaseModel):

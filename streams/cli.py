@@ -13,6 +13,7 @@ import typer
 
 from schemas.registry import RegistryError, load_registry
 from streams.app import WorkerTuning
+from streams.energy_replay import replay_energy
 from streams.replay import ReplayStats, replay_lines
 
 _LISTED_MNS = 20
@@ -24,38 +25,65 @@ def replay_command(
     registry: Path = typer.Option(
         ..., "--registry", help="Registry YAML (who is monitored, limits, quotas)."
     ),
-    input: str = typer.Option(
-        "-", "--input", help="File of HJ 212 frames, one per line; '-' reads stdin."
+    input: str | None = typer.Option(
+        None,
+        "--input",
+        help="File of HJ 212 frames, one per line; '-' reads stdin (the default without --energy).",
+    ),
+    energy: Path | None = typer.Option(
+        None,
+        "--energy",
+        help="File of energy records, one JSON per line: RawEnvelopes as on PREFIX.raw.energy "
+        "or bare EnergyBatches / EnergyRecords. Prints energy_consumption, energy_intensity "
+        "and verdict lines.",
     ),
     quality: bool = typer.Option(
         False, "--quality", help="Also print the data-quality signals (kind 'quality')."
     ),
 ) -> None:
-    """Replay HJ 212 frames offline through the stream engine; print JSON lines.
+    """Replay HJ 212 frames and/or energy records offline through the stream engines; print
+    JSON lines.
 
     Prints the latest hourly and daily aggregates and verdicts ({"kind": "hourly" | "daily" |
-    "verdict", ...}) sorted by period start, outlet, factor and rule; what was skipped
+    "verdict", ...}) sorted by period start, outlet, factor and rule; with --energy, then the
+    latest energy consumption, intensities and energy verdicts; what was skipped
     (undecodable lines, unknown MNs) is counted on stderr. Exit code 2 when the registry or
-    the input cannot be read.
+    an input cannot be read.
     """
     try:
         loaded = load_registry(registry)
     except RegistryError as error:
         typer.echo(f"replay: {error}", err=True)
         raise typer.Exit(2) from None
+    if input is None and energy is None:
+        input = "-"
+    rows: list[dict[str, object]] = []
+    stats: ReplayStats | None = None
     try:
-        with _open_input(input) as stream:
-            rows, stats = replay_lines(stream, loaded, include_quality=quality)
+        if input is not None:
+            with _open_input(input) as stream:
+                rows, stats = replay_lines(stream, loaded, include_quality=quality)
+        summary = _summary(stats, rows) if stats is not None else []
+        if energy is not None:
+            with open(energy, "rb") as lines:
+                energy_rows, energy_stats = replay_energy(lines, loaded)
+            rows += energy_rows
     except OSError as error:
-        typer.echo(f"replay: cannot read {input}: {error}", err=True)
+        typer.echo(f"replay: cannot read input: {error}", err=True)
         raise typer.Exit(2) from None
     out = sys.stdout
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False))
         out.write("\n")
     out.flush()
-    for line in _summary(stats, rows):
+    for line in summary:
         typer.echo(f"replay: {line}", err=True)
+    if energy is not None:
+        typer.echo(
+            f"replay: energy {energy_stats.lines} lines, {energy_stats.records} records, "
+            f"{energy_stats.undecodable} undecodable",
+            err=True,
+        )
 
 
 @contextmanager
@@ -152,3 +180,65 @@ def worker_command(
     except WorkerError as error:
         typer.echo(f"worker: {error.reason}", err=True)
         raise typer.Exit(2) from None
+
+
+def energy_worker_command(
+    ctx: typer.Context,
+    registry: Path | None = typer.Option(
+        None,
+        "--registry",
+        help="Registry YAML (default: GREENWATCH_REGISTRY_FILE), read once; without either, "
+        "the version in force on PREFIX.registry, followed: each version published later is "
+        "swapped in between two batches.",
+    ),
+    registry_wait: float = typer.Option(
+        30.0, min=0.0, help="Reading the topic: seconds to wait for a registry."
+    ),
+    batch_size: int = typer.Option(2_000, min=1, help="Raw messages per transaction."),
+) -> None:
+    """Run the energy stream: PREFIX.raw.energy → readings, consumption by hour/day/month,
+    tce and CO2, rolling intensities and energy verdicts in PostgreSQL (migration 005) and
+    verdicts on PREFIX.verdicts for the alert service. Offsets are committed after the
+    database commit. Stops on SIGTERM/SIGINT; exit code 2 when it cannot start."""
+    import signal
+    import threading
+
+    from runtime.registry_topic import (
+        InvalidRegistryRecord,
+        NoRegistryPublished,
+        open_registry_source,
+    )
+    from runtime.settings import Settings, database_dsn, kafka_servers
+    from streams.energy_worker import EnergyWorkerOptions, run_energy_worker
+    from streams.sink import create_pool
+
+    settings: Settings = ctx.obj
+    try:
+        source = open_registry_source(
+            registry or settings.registry_file,
+            kafka_servers(settings),
+            settings.topic_prefix,
+            "greenwatch-energy-registry",
+            registry_wait,
+        )
+    except (RegistryError, NoRegistryPublished, InvalidRegistryRecord) as error:
+        typer.echo(f"energy-worker: no registry: {error}", err=True)
+        raise typer.Exit(2) from None
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    options = EnergyWorkerOptions(
+        kafka_servers(settings), settings.topic_prefix, batch_size=batch_size
+    )
+    pool = create_pool(database_dsn(settings), name="greenwatch-energy")
+    typer.echo(
+        f"energy-worker: {settings.topic_prefix}.raw.energy, registry "
+        f"{source.registry.version} ({source.origin})",
+        err=True,
+    )
+    updates = source.updates()
+    try:
+        run_energy_worker(source.registry, pool, options, stop, updates)
+    finally:
+        pool.close()
+        source.close()

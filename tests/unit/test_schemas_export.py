@@ -29,3 +29,13 @@ def test_raw_envelope_keeps_bytes_exactly() -> None:
     )
     again = RawEnvelope.model_validate_json(envelope.model_dump_json())
     assert again.payload == frame
+
+
+def test_energy_request_bodies_are_exported_as_validated(tmp_path: Path) -> None:
+    export_json_schemas(tmp_path)
+    readings = json.loads((tmp_path / "energy-readings-request.schema.json").read_text("utf-8"))
+    item = readings["$defs"]["ReadingIn"]
+    assert {"meter_id", "value", "unit"} <= set(item["required"])
+    assert set(readings["$defs"]["StatType"]["enum"]) == {"realtime", "day", "month", "year"}
+    statistics = json.loads((tmp_path / "energy-statistics-request.schema.json").read_text("utf-8"))
+    assert "output" in statistics["$defs"]["StatisticIndicator"]["enum"]

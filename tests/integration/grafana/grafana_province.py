@@ -28,6 +28,10 @@ them. The dashboard time range is the 24 h before ``END`` (2026-03-10 10:00, UTC
   the ladder, one resolved, one pending.
 - Dead letters: bad_crc at hour 1 + 5/10/20 min and twice at hour 5 + 1 min, one
   auth_unknown_mn at hour 1 + 30 min, and one bad_crc outside the range.
+- Energy (migration 005), written as the energy worker writes them: E-TP-01's own-use meter
+  DEMO-TP01-AUX on China day 2026-03-10, 300 000 kWh with 40 of 96 readings (incomplete,
+  interpolated); a unit-consumption row of its product ``power`` (303 gce/kWh over 30 days,
+  the 供电煤耗 form; not judged).
 """
 
 from __future__ import annotations
@@ -290,6 +294,25 @@ def seed_province(conn: psycopg.Connection[Any]) -> None:
         )
         _insert_minutes(cur)
         _insert_dead_letters(cur)
+        _insert_energy(cur)
+
+
+def _insert_energy(cur: psycopg.Cursor[Any]) -> None:
+    day = datetime(2026, 3, 10, tzinfo=CST)
+    cur.execute(
+        """INSERT INTO energy_consumption (meter_id, period, period_start, enterprise_id,
+               carrier, product, feedstock, quantity, kgce_calorific, kgce_equivalent, co2_kg,
+               readings, expected, completeness, marks, evidence, registry_version)
+           VALUES ('DEMO-TP01-AUX', 'day', %s, 'E-TP-01', 'electricity', NULL, false,
+                   300000, 36870, 121200, 121260, 40, 96, 0.4167, '{interpolated}', '{}', %s)""",
+        (day, VERSION),
+    )
+    cur.execute(
+        """INSERT INTO energy_intensities (enterprise_id, subject, indicator, window_name,
+               period_start, numerator, denominator, value, evidence, registry_version)
+           VALUES ('E-TP-01', 'power', 'gce/kWh', '30d', %s, 9.09e9, 3.0e7, 303, '{}', %s)""",
+        (day, VERSION),
+    )
 
 
 def outlet_variables(outlet: str, factors: list[str]) -> dict[str, VariableValue]:

@@ -1,0 +1,235 @@
+"""The energy stream worker (``greenwatch energy-worker``): raw energy topic → PostgreSQL.
+
+A worker role of its own (kafka-python consumer, group ``greenwatch-energy``), like the
+alert service: per polled batch, in ONE database transaction, (1) decode every message
+(``RawEnvelope`` with protocol ``energy-json`` holding an ``EnergyBatch``; anything else is a
+dead letter with the original bytes, the reason and its Kafka position), (2) hydrate the
+``EnergyEngine`` with what the store holds for enterprises it has no state for, (3) ingest,
+(4) write readings, statistics, consumption, intensities and verdicts on their natural keys
+and the dead letters; after COMMIT publish the verdicts (``<prefix>.verdicts``, key the
+subject, header ``revision``, for the alert service) and dead letters, flush, and only then
+commit the Kafka offsets: at-least-once input, exactly-once effects.
+
+The raw topic is keyed by enterprise, so one worker owns all of an enterprise's meters; on
+every partition assignment the engine forgets its state and hydrates again. A database or
+broker failure ends the session; the next one starts after a pause from the committed
+offsets. Following the registry topic, a new version is swapped in between two batches.
+Blocks until ``stop`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
+from psycopg_pool import ConnectionPool
+from pydantic import ValidationError
+
+from alerts.registry_follow import RegistryInbox
+from runtime.dead_letters import KeyedDeadLetter, SourcePosition, insert_dead_letters
+from runtime.registry_watch import RegistryUpdates, RegistryWatch
+from schemas.energy import EnergyBatch, EnergyRecord
+from schemas.envelope import DeadLetter, Protocol, RawEnvelope
+from schemas.registry import Registry
+from schemas.topics import Topic, topic_name
+from schemas.verdict import Verdict
+from streams.domain.energy.engine import EnergyEngine
+from streams.domain.energy.model import EnergyOutput
+from streams.energy_store import load_enterprise, write_energy
+from streams.upserts import VerdictKey
+
+log = logging.getLogger(__name__)
+SOURCE = "streams.energy"
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyWorkerOptions:
+    bootstrap: str
+    prefix: str
+    group_id: str = "greenwatch-energy"
+    batch_size: int = 2_000
+    poll_ms: int = 500
+    restart_pause_s: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What the stream needs of a consumer record."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+
+@dataclass(slots=True)
+class BatchResult:
+    output: EnergyOutput
+    dead_letters: list[KeyedDeadLetter] = field(default_factory=list)
+    revisions: dict[VerdictKey, int] = field(default_factory=dict)
+
+
+class EnergyStream:
+    """One batch through decode, hydration, the engine and one committed transaction."""
+
+    def __init__(self, engine: EnergyEngine, pool: ConnectionPool) -> None:
+        self.engine = engine
+        self._pool = pool
+
+    def process(self, messages: Sequence[Message]) -> BatchResult:
+        """Returns after COMMIT; raises psycopg errors (nothing committed)."""
+        records, rejected = decode_messages(messages)
+        with self._pool.connection() as conn, conn.transaction():
+            for enterprise_id in sorted(self.engine.missing(records)):
+                self.engine.hydrate(enterprise_id, load_enterprise(conn, enterprise_id))
+            output = self.engine.ingest(records)
+            with conn.cursor() as cur:
+                revisions = write_energy(cur, output, self.engine.registry.version)
+                insert_dead_letters(cur, rejected)
+        return BatchResult(output, rejected, revisions)
+
+
+def decode_messages(
+    messages: Sequence[Message],
+) -> tuple[list[EnergyRecord], list[KeyedDeadLetter]]:
+    """Records of the messages, and a dead letter for each one that is not a valid record."""
+    records: list[EnergyRecord] = []
+    rejected: list[KeyedDeadLetter] = []
+    for message in messages:
+        device: str | None = None
+        try:
+            envelope = RawEnvelope.model_validate_json(message.value)
+            device = envelope.device_id
+            if envelope.protocol is not Protocol.ENERGY_JSON:
+                raise ValueError(f"protocol {envelope.protocol}, not energy-json")
+            records.extend(EnergyBatch.model_validate_json(envelope.payload).records())
+        except (ValidationError, ValueError) as error:
+            position = SourcePosition(message.topic, message.partition, message.offset)
+            letter = DeadLetter(
+                source=SOURCE,
+                reason="bad_energy_record",
+                message=str(error)[:2000],
+                device_id=device,
+                received_at=datetime.now(UTC),
+                payload=message.value,
+                position=position.wire(),  # one natural key wherever it is stored
+            )
+            rejected.append(KeyedDeadLetter(letter, position))
+    return records, rejected
+
+
+class _ForgetOnAssign(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, engine: EnergyEngine) -> None:
+        self._engine = engine
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._engine.forget()
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self._engine.forget()
+
+
+def run_energy_worker(
+    registry: Registry,
+    pool: ConnectionPool,
+    options: EnergyWorkerOptions,
+    stop: threading.Event,
+    updates: RegistryUpdates | None = None,
+) -> None:
+    """Run sessions until ``stop`` is set (see the module docstring). With ``updates`` (the
+    registry topic's follower) each newly published registry is swapped in between two
+    batches (``EnergyEngine.swap_registry``: what is held is derived again under it)."""
+    engine = EnergyEngine(registry)
+    stream = EnergyStream(engine, pool)
+    inbox = RegistryInbox()
+    watch = None
+    if updates is not None:
+        watch = RegistryWatch(
+            updates, inbox.offer, owner="energy worker", thread_name="energy-registry-follow"
+        )
+        watch.start()
+    try:
+        while not stop.is_set():
+            try:
+                _session(stream, options, stop, inbox)
+            except (KafkaError, psycopg.Error) as error:
+                log.warning("energy worker session ended: %s; restarting", error)
+                engine.forget()
+                stop.wait(options.restart_pause_s)
+    finally:
+        if watch is not None:
+            watch.stop()
+
+
+def _session(
+    stream: EnergyStream, options: EnergyWorkerOptions, stop: threading.Event, inbox: RegistryInbox
+) -> None:
+    raw = topic_name(options.prefix, Topic.RAW_ENERGY)
+    consumer = KafkaConsumer(
+        bootstrap_servers=options.bootstrap,
+        group_id=options.group_id,
+        client_id="greenwatch-energy-worker",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=options.batch_size,
+    )
+    producer = KafkaProducer(
+        bootstrap_servers=options.bootstrap,
+        client_id="greenwatch-energy-worker",
+        acks="all",
+        enable_idempotence=True,
+    )
+    try:
+        consumer.subscribe([raw], listener=_ForgetOnAssign(stream.engine))
+        while not stop.is_set():
+            offer = inbox.take()
+            if offer is not None:
+                old = stream.engine.registry.version
+                stream.engine.swap_registry(offer.registry)
+                log.info("energy worker: registry %s → %s", old, offer.registry.version)
+            polled = consumer.poll(timeout_ms=options.poll_ms)
+            messages = [
+                Message(r.topic, r.partition, r.offset, r.value)
+                for batch in polled.values()
+                for r in batch
+            ]
+            if not messages:
+                continue
+            result = stream.process(messages)
+            _publish(producer, options.prefix, result)
+            consumer.commit()
+    finally:
+        consumer.close()
+        producer.close(timeout=10)
+
+
+def _publish(producer: KafkaProducer, prefix: str, result: BatchResult) -> None:
+    """Verdicts (with their stored revision) and dead letters; returns once Kafka acked."""
+    verdicts = topic_name(prefix, Topic.VERDICTS)
+    futures = []
+    for verdict in result.output.verdicts:
+        revision = result.revisions.get(_key(verdict), 1)
+        sent = producer.send(
+            verdicts,
+            key=verdict.outlet_id.encode(),
+            value=verdict.model_dump_json().encode(),
+            headers=[("revision", str(revision).encode())],
+        )
+        futures.append(sent)
+    deadletter = topic_name(prefix, Topic.DEADLETTER)
+    for rejected in result.dead_letters:
+        futures.append(producer.send(deadletter, value=rejected.letter.model_dump_json().encode()))
+    producer.flush()
+    for future in futures:
+        future.get(timeout=30)  # raises the KafkaError of a record that was not delivered
+
+
+def _key(verdict: Verdict) -> VerdictKey:
+    return (verdict.outlet_id, verdict.factor, verdict.rule.value, verdict.period_start)
