@@ -26,13 +26,22 @@ from alerts.model import (
     EventRecord,
     MachineInput,
     MaintenanceWindow,
+    Mark,
     NoticeKind,
     OrderNoted,
     RegulatorOrder,
     Tick,
 )
+from alerts.revisions import revised_down, revision_key
 from alerts.routing import Subscription, route
-from alerts.rules import VerdictContext, assess_quality, assess_verdict, quality_key, verdict_key
+from alerts.rules import (
+    VerdictContext,
+    assess_quality,
+    assess_verdict,
+    period_key,
+    quality_key,
+    verdict_key,
+)
 from schemas.alert import AlertLevel, AlertState, QualitySignal
 from schemas.registry import Enterprise, Registry
 from schemas.verdict import Verdict
@@ -105,11 +114,30 @@ class Batch:
             restriction_since=self._restriction_since(enterprise_id, verdict.outlet_id),
             evasion=self._quality_firing(verdict.outlet_id, self._policy_kinds("evasion")),
         )
+        period = period_key(verdict.period_start)
+        previous = record.marks.get(period)
         assessment = assess_verdict(record.marks, verdict, context, revision)
         if not assessment.changed:
             return
         record = replace(record, marks=assessment.marks)
         for machine_input in assessment.inputs:
+            record = self._step(record, machine_input)
+        self._keep(record)
+        revised = assessment.marks.get(period)
+        if previous is not None and revised is not None:
+            self._revised(verdict, enterprise_id, previous, revised)
+
+    def _revised(self, verdict: Verdict, enterprise_id: str, previous: Mark, revised: Mark) -> None:
+        """A softened verdict raises its downward-revision alert (``alerts.revisions``)."""
+        registry = self.world.registry
+        inputs = revised_down(previous, revised, verdict, registry.policy, registry.version)
+        if inputs is None:
+            return
+        key = revision_key(verdict)
+        record = self.records.get(key.alert_id) or AlertRecord.blank(
+            key, enterprise_id, verdict.outlet_id, None
+        )
+        for machine_input in inputs:
             record = self._step(record, machine_input)
         self._keep(record)
 

@@ -37,6 +37,7 @@ from alerts.engine import Batch
 from alerts.errors import PoisonMessage, RejectedInput
 from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, describe_change
+from alerts.revisions import revision_key
 from alerts.rules import quality_key, verdict_key
 from alerts.store import AlertStore
 from deploy.topics import catalogue_topics, ensure_topics
@@ -99,6 +100,7 @@ def scope(inputs: Iterable[Input], registry: Registry) -> tuple[set[str], set[st
     for item in inputs:
         if isinstance(item, Verdict):
             ids.add(verdict_key(item).alert_id)
+            ids.add(revision_key(item).alert_id)
             outlets.add(item.outlet_id)
             enterprises.add(item.enterprise_id)
             continue

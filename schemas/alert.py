@@ -37,6 +37,9 @@ class QualityKind(StrEnum):
     FLAGGED = "flagged"
     CLOCK_SKEW = "clock_skew"
     TAMPERING = "tampering"
+    REVISED_DOWN = "revised_down"
+    """A judged warning or exceedance softened by re-sent or late data (raised by the alert
+    service from verdict revisions, ``alerts.revisions``)."""
 
 
 class QualitySignal(BaseModel):
