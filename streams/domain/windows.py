@@ -6,8 +6,9 @@ factor), the days it has hourly summaries for, its watermark and its data-qualit
 grace): an hour becomes hourly aggregates and verdicts (``aggregate_hour``, ``judge_hour``)
 and leaves only its ``HourSummary`` in its day; a day becomes daily aggregates, daily-load
 verdicts (排污许可日排放量, daily permitted load) and, for factors with an annual quota, the
-annual ledger's verdicts (``YearLedger``). Outputs are issued only when they change
-(fingerprints), so closing the same data twice issues nothing new. Pure: no I/O.
+annual ledger's verdicts (``YearLedger``). A closed hour also goes through the device's
+evasion rules (``evasion.EvasionWatch``: ``tampering`` signals). Outputs are issued only
+when they change (fingerprints), so closing the same data twice issues nothing new. Pure.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from streams.domain.annual import YearLedger
 from streams.domain.context import DeviceContext
 from streams.domain.daily import HourSummary, aggregate_day, fingerprint
 from streams.domain.evaluate import judge_daily_load, judge_hour
-from streams.domain.hourly import aggregate_hour
+from streams.domain.evasion import ClosedHour, EvasionWatch, valid_minutes
+from streams.domain.hourly import MINUTES_PER_HOUR, HourResult, aggregate_hour
 from streams.domain.minutes import FactorReadings
 from streams.domain.periods import DAY, HOUR, day_start
 from streams.domain.quality import DeviceQuality
@@ -58,6 +60,7 @@ class DeviceState:
     hours: dict[datetime, dict[str, FactorReadings]] = field(default_factory=dict)
     days: dict[datetime, DayState] = field(default_factory=dict)
     quality: DeviceQuality = field(default_factory=DeviceQuality)
+    evasion: EvasionWatch = field(default_factory=EvasionWatch)
 
     def open_hour(self, hour: datetime) -> dict[str, FactorReadings]:
         """The buffer of ``hour`` (created with its day's state when missing)."""
@@ -113,7 +116,9 @@ class WindowCloser:
         context = state.context
         day_state = state.days.setdefault(day_start(hour), DayState())
         outputs: list[Output] = []
-        for result in aggregate_hour(context, hour, readings, self._policy):
+        results = aggregate_hour(context, hour, readings, self._policy)
+        judged = {r.aggregate.factor: judge_hour(r, context, self._registry) for r in results}
+        for result in results:
             summary = HourSummary.of(result.aggregate)
             hours = day_state.hours.setdefault(result.aggregate.factor, {})
             previous = hours.get(hour)
@@ -122,10 +127,29 @@ class WindowCloser:
                 continue
             day_state.dirty = True
             outputs.append(result.aggregate)
-            verdict = judge_hour(result, context, self._registry)
+            verdict = judged[result.aggregate.factor]
             if verdict is not None:
                 outputs.append(verdict)
+        outputs.extend(self._evasion(state, hour, readings, results, judged))
         return outputs
+
+    def _evasion(
+        self,
+        state: DeviceState,
+        hour: datetime,
+        readings: dict[str, FactorReadings],
+        results: list[HourResult],
+        judged: dict[str, Verdict | None],
+    ) -> list[QualitySignal]:
+        """The evasion rules over the closed hour (``streams.domain.evasion``)."""
+        fraction = self._policy.valid_minutes_per_hour / MINUTES_PER_HOUR
+        closed = ClosedHour(
+            hour,
+            [r.aggregate for r in results],
+            {f: v for f, v in judged.items() if v is not None},
+            valid_minutes(readings, state.context.medium, fraction),
+        )
+        return state.evasion.observe(state.context, closed, self._policy.evasion)
 
     def _close_day(self, state: DeviceState, day: datetime, day_state: DayState) -> list[Output]:
         context = state.context
