@@ -70,7 +70,8 @@ DeviceHour = tuple[str, datetime]
 """(device MN, hour start, aware UTC+8)."""
 
 AGGREGATED: Final = frozenset({PeriodKind.RTD, PeriodKind.MINUTE})
-"""Periods the engine aggregates; hour (2061) and day (2031) data are stored, not used."""
+"""Periods the engine aggregates; hour (2061) and day (2031) data are stored, not aggregated
+(a 2061 pollutant value is only compared with our hour by the evasion rules)."""
 HOURS_PER_DAY: Final = 24
 
 
@@ -327,6 +328,8 @@ class Engine:
                 self.skipped += 1
                 continue
             outputs.extend(state.quality.observe(state.context, measurement, self._policy))
+            if measurement.period is PeriodKind.HOUR:
+                outputs.extend(self._closer.device_hourly(state, measurement))
             if measurement.period not in AGGREGATED:
                 continue
             buffer = state.open_hour(hour_start(measurement.period_start))

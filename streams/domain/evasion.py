@@ -30,9 +30,10 @@ fires is an Art. 6(1) case (``AlertPolicy.evasion_quality_kinds``).
 ``EvasionWatch`` applies the single-device rules of a device's closed hours and emits
 ``tampering`` signals per factor when the set of firing rules starts, changes or ends (never
 per hour), stamped at the hour's end; hours older than the latest one judged for the factor
-(late data) do not change the state. ``identical_devices`` and ``device_hourly_mismatch`` are
-pure rules only: the first needs two devices that may live on different partitions, the
-second the device's CN 2061 data, which the engine stores but does not hold.
+(late data) do not change the state. A CN 2061 value is held until its hour closes, or, when
+it arrives after, checked against the closed hour's mean if that hour is the factor's latest.
+``identical_devices`` is a pure rule only: it needs two devices that may live on different
+partitions (a cross-device job).
 """
 
 from __future__ import annotations
@@ -175,6 +176,8 @@ class ClosedHour:
     """Hourly concentration verdicts by factor."""
     valid_minutes: Mapping[str, Sequence[float]]
     """Valid minute values by factor (measured)."""
+    device_hourly: Mapping[str, float] = field(default_factory=dict)
+    """The device's own hourly values (CN 2061 Avg) by factor, when received before closing."""
 
 
 @dataclass(slots=True)
@@ -183,7 +186,34 @@ class EvasionWatch:
 
     judged: dict[str, datetime] = field(default_factory=dict)
     firing: dict[str, frozenset[EvasionRule]] = field(default_factory=dict)
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+    """The findings of each factor's latest judged hour."""
     flow: tuple[datetime, float] | None = None
+    held_hourly: dict[tuple[str, datetime], float] = field(default_factory=dict)
+    """CN 2061 values of hours not closed yet, by (factor, hour start)."""
+
+    def hold_device_hourly(self, factor: str, hour: datetime, value: float) -> None:
+        """Keep a device hourly value (CN 2061) until its hour closes."""
+        self.held_hourly[(factor, hour)] = value
+
+    def device_hourly(
+        self,
+        device: DeviceContext,
+        factor: str,
+        hour: datetime,
+        device_value: float,
+        our_mean: float | None,
+        policy: EvasionPolicy,
+    ) -> list[QualitySignal]:
+        """A device hourly value (CN 2061) arriving after its hour closed with ``our_mean``:
+        added to the findings of the factor's latest judged hour (older hours: ignored)."""
+        if self.judged.get(factor) != hour:
+            return []
+        finding = device_hourly_mismatch(device_value, our_mean, policy)
+        kept = [f for f in self.findings.get(factor, []) if f.rule is not finding_rule(finding)]
+        findings = kept + ([finding] if finding is not None else [])
+        signal = self._transition(device, factor, hour + HOUR, findings)
+        return [signal] if signal is not None else []
 
     def observe(
         self, device: DeviceContext, hour: ClosedHour, policy: EvasionPolicy
@@ -198,6 +228,8 @@ class EvasionWatch:
             signal = self._transition(device, factor, hour.start + HOUR, findings)
             if signal is not None:
                 signals.append(signal)
+        for key in [k for k in self.held_hourly if k[1] <= hour.start]:
+            del self.held_hourly[key]
         return signals
 
     def _findings(self, hour: ClosedHour, p: EvasionPolicy) -> dict[str, list[Finding]]:
@@ -214,6 +246,11 @@ class EvasionWatch:
             minutes = hour.valid_minutes.get(factor, ())
             found[factor] = _present(
                 flat_near_limit(minutes, verdict.value, verdict.limit, p),
+                device_hourly_mismatch(
+                    hour.device_hourly.get(factor) if _comparable(aggregate) else None,
+                    aggregate.mean,
+                    p,
+                ),
                 o2_dilution(
                     aggregate.o2_measured,
                     aggregate.o2_reference,
@@ -240,6 +277,7 @@ class EvasionWatch:
     def _transition(
         self, device: DeviceContext, factor: str, at: datetime, findings: list[Finding]
     ) -> QualitySignal | None:
+        self.findings[factor] = findings
         rules = frozenset(f.rule for f in findings)
         before = self.firing.get(factor, frozenset())
         if rules == before:
@@ -263,6 +301,17 @@ class EvasionWatch:
             observed_at=at,
             detail=detail,
         )
+
+
+def _comparable(aggregate: AggregateValue) -> bool:
+    """Can the device's hourly value be compared with ours: our hour valid, no minute of it
+    invalid (a device may average its flagged minutes in; we do not)."""
+    return aggregate.valid and aggregate.invalid_count == 0
+
+
+def finding_rule(finding: Finding | None) -> EvasionRule:
+    """The rule of ``finding`` (``device_hourly_mismatch`` when None: the one re-checked)."""
+    return finding.rule if finding is not None else EvasionRule.DEVICE_HOURLY_MISMATCH
 
 
 def _present(*findings: Finding | None) -> list[Finding]:

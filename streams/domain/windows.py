@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from schemas.alert import QualitySignal
-from schemas.measurement import AggregateValue, Measurement
+from schemas.measurement import INVALID_FOR_COMPLIANCE, AggregateValue, Measurement
 from schemas.registry import Registry
 from schemas.verdict import Verdict
+from streams.domain import factors
 from streams.domain.annual import YearLedger
 from streams.domain.context import DeviceContext
 from streams.domain.daily import HourSummary, aggregate_day, fingerprint
@@ -28,7 +29,7 @@ from streams.domain.evaluate import judge_daily_load, judge_hour
 from streams.domain.evasion import ClosedHour, EvasionWatch, valid_minutes
 from streams.domain.hourly import MINUTES_PER_HOUR, HourResult, aggregate_hour
 from streams.domain.minutes import FactorReadings
-from streams.domain.periods import DAY, HOUR, day_start
+from streams.domain.periods import DAY, HOUR, day_start, hour_start
 from streams.domain.quality import DeviceQuality
 
 Output = AggregateValue | Verdict | QualitySignal
@@ -143,13 +144,38 @@ class WindowCloser:
     ) -> list[QualitySignal]:
         """The evasion rules over the closed hour (``streams.domain.evasion``)."""
         fraction = self._policy.valid_minutes_per_hour / MINUTES_PER_HOUR
+        held = state.evasion.held_hourly
         closed = ClosedHour(
             hour,
             [r.aggregate for r in results],
             {f: v for f, v in judged.items() if v is not None},
             valid_minutes(readings, state.context.medium, fraction),
+            {f: v for (f, h), v in held.items() if h == hour},
         )
         return state.evasion.observe(state.context, closed, self._policy.evasion)
+
+    def device_hourly(self, state: DeviceState, measurement: Measurement) -> list[Output]:
+        """A device's own hourly value (CN 2061) for the evasion rules: held until its hour
+        closes, or checked at once against the closed hour (``EvasionWatch``)."""
+        if measurement.avg is None or not factors.is_pollutant(measurement.factor):
+            return []
+        if measurement.flag in INVALID_FOR_COMPLIANCE:
+            return []
+        hour = hour_start(measurement.period_start)
+        day = state.days.get(day_start(hour))
+        summary = day.hours.get(measurement.factor, {}).get(hour) if day is not None else None
+        if summary is None or hour in state.hours:
+            state.evasion.hold_device_hourly(measurement.factor, hour, measurement.avg)
+            return []
+        invalid = any(f in INVALID_FOR_COMPLIANCE and n for f, n in summary.flag_counts)
+        if not summary.valid or invalid:
+            return []  # not comparable: see evasion._comparable
+        policy = self._policy.evasion
+        return list(
+            state.evasion.device_hourly(
+                state.context, measurement.factor, hour, measurement.avg, summary.mean, policy
+            )
+        )
 
     def _close_day(self, state: DeviceState, day: datetime, day_state: DayState) -> list[Output]:
         context = state.context

@@ -182,3 +182,48 @@ def test_a_device_faking_compliance_while_exceeding_leads_to_the_art6_1_recommen
     record = batch.records[f"G1/{SO2}/hourly_concentration"]
     assert record.level is AlertLevel.SUSPEND_FOR_RECTIFICATION
     assert record.basis == Basis.ART6_EVASION.value
+
+
+def device_hour(value: float, start: datetime = T0) -> Measurement:
+    """The device's own hourly value (CN 2061) of SO2 for the hour at ``start``."""
+    return measurement(SO2, start, value, period=PeriodKind.HOUR)
+
+
+@pytest.mark.parametrize("after_close", [False, True])
+def test_a_device_hourly_value_contradicting_our_minutes_raises_a_signal(after_close: bool) -> None:
+    engine = Engine(make_registry())
+    minutes = hour_of(T0, noisy(30.0, 0.1))
+    closing = hour_of(T0 + HOUR, noisy(20.0, 0.1), flow=500.0)[:45]
+    if after_close:
+        outputs = engine.ingest(minutes + closing) + engine.ingest([device_hour(12.0)])
+    else:
+        outputs = engine.ingest([*minutes, device_hour(12.0)]) + engine.ingest(closing)
+    [signal] = tampering(outputs)
+    assert signal.active and signal.detail["rules"] == ["device_hourly_mismatch"]
+    assert signal.detail["findings"]["device_hourly_mismatch"]["device_hourly"] == 12.0
+
+
+def test_a_device_hourly_value_matching_our_minutes_stays_quiet() -> None:
+    engine = Engine(make_registry())
+    values = noisy(30.0, 0.1)
+    mean = sum(values) / len(values)
+    closing = hour_of(T0 + HOUR, noisy(20.0, 0.1))[:45]
+    outputs = engine.ingest([*hour_of(T0, values), device_hour(round(mean, 1)), *closing])
+    outputs += engine.ingest([device_hour(round(mean, 2))])  # re-sent after the close
+    assert tampering(outputs) == []
+
+
+def test_an_hour_with_flagged_minutes_is_not_compared_with_the_device_hourly_value() -> None:
+    """A device may average its maintenance-flagged minutes into its 2061 value; we do not."""
+    engine = Engine(make_registry())
+    minutes = hour_of(T0, noisy(30.0, 0.1))
+    flagged = [
+        m.model_copy(update={"flag": "M", "avg": 300.0})
+        if m.factor == SO2 and m.period_start < T0 + timedelta(minutes=5)
+        else m
+        for m in minutes
+    ]
+    closing = hour_of(T0 + HOUR, noisy(20.0, 0.1))[:45]
+    outputs = engine.ingest([*flagged, device_hour(52.0), *closing])
+    outputs += engine.ingest([device_hour(52.5)])
+    assert tampering(outputs) == []
