@@ -47,11 +47,10 @@ from typing import Any
 
 from schemas.alert import QualityKind, QualitySignal
 from schemas.measurement import AggregateValue
-from schemas.registry import EvasionPolicy, Medium
+from schemas.registry import EvasionPolicy
 from schemas.verdict import Verdict
 from streams.domain import factors
 from streams.domain.context import DeviceContext
-from streams.domain.minutes import FactorReadings, minute_values
 from streams.domain.o2 import AIR_O2_PCT
 from streams.domain.periods import HOUR
 
@@ -316,14 +315,3 @@ def finding_rule(finding: Finding | None) -> EvasionRule:
 
 def _present(*findings: Finding | None) -> list[Finding]:
     return [f for f in findings if f is not None]
-
-
-def valid_minutes(
-    readings: Mapping[str, FactorReadings], medium: Medium, normal_fraction: float
-) -> dict[str, list[float]]:
-    """Valid minute values by factor, in time order (``minutes.minute_values``)."""
-    valid: dict[str, list[float]] = {}
-    for factor, held in readings.items():
-        values = minute_values(held, medium, normal_fraction)
-        valid[factor] = [values[t].value for t in sorted(values) if values[t].valid]
-    return valid

@@ -72,6 +72,8 @@ class HourResult:
     flow_defaults: tuple[str, ...] = ()
     resent: tuple[Resent, ...] = ()
     """Values of the hour re-sent with a value or flag differing from the first held."""
+    valid_values: tuple[float, ...] = ()
+    """The valid minute values (measured), in time order (for the evasion rules)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +170,7 @@ def _factor_result(
         rate_minutes=rate.minutes,
         flow_basis=rate.basis,
         flow_defaults=rate.defaults,
+        valid_values=tuple(valid[start].value for start in sorted(valid)),
     )
 
 

@@ -26,8 +26,8 @@ from streams.domain.annual import YearLedger
 from streams.domain.context import DeviceContext
 from streams.domain.daily import HourSummary, aggregate_day, fingerprint
 from streams.domain.evaluate import judge_daily_load, judge_hour
-from streams.domain.evasion import ClosedHour, EvasionWatch, valid_minutes
-from streams.domain.hourly import MINUTES_PER_HOUR, HourResult, aggregate_hour
+from streams.domain.evasion import ClosedHour, EvasionWatch
+from streams.domain.hourly import HourResult, aggregate_hour
 from streams.domain.minutes import FactorReadings
 from streams.domain.periods import DAY, HOUR, day_start, hour_start
 from streams.domain.quality import DeviceQuality
@@ -131,25 +131,23 @@ class WindowCloser:
             verdict = judged[result.aggregate.factor]
             if verdict is not None:
                 outputs.append(verdict)
-        outputs.extend(self._evasion(state, hour, readings, results, judged))
+        outputs.extend(self._evasion(state, hour, results, judged))
         return outputs
 
     def _evasion(
         self,
         state: DeviceState,
         hour: datetime,
-        readings: dict[str, FactorReadings],
         results: list[HourResult],
         judged: dict[str, Verdict | None],
     ) -> list[QualitySignal]:
         """The evasion rules over the closed hour (``streams.domain.evasion``)."""
-        fraction = self._policy.valid_minutes_per_hour / MINUTES_PER_HOUR
         held = state.evasion.held_hourly
         closed = ClosedHour(
             hour,
             [r.aggregate for r in results],
             {f: v for f, v in judged.items() if v is not None},
-            valid_minutes(readings, state.context.medium, fraction),
+            {r.aggregate.factor: r.valid_values for r in results},
             {f: v for (f, h), v in held.items() if h == hour},
         )
         return state.evasion.observe(state.context, closed, self._policy.evasion)
