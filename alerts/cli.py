@@ -295,7 +295,8 @@ def maintenance_command(
     reason: Annotated[str, typer.Option(help="What is maintained.")] = "",
     registry_file: RegistryOption = None,
 ) -> None:
-    """Declare a maintenance window: notices are held back meanwhile (still recorded)."""
+    """Declare a maintenance window: notices are held back meanwhile (still recorded), and
+    F/M/C/D/B flags within it are accepted if it is declared before they start."""
     settings = settings_of(ctx)
     with connect(settings) as conn:
         registry = _registry(settings, conn, registry_file)

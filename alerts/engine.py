@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from alerts.errors import RejectedInput, UnknownAlert
+from alerts.flags import assess_flag, declared_window, undeclared_key
 from alerts.machine import step
 from alerts.messages import Message, render_alert, render_order
 from alerts.model import (
@@ -42,7 +43,7 @@ from alerts.rules import (
     quality_key,
     verdict_key,
 )
-from schemas.alert import AlertLevel, AlertState, QualitySignal
+from schemas.alert import AlertLevel, AlertState, QualityKind, QualitySignal
 from schemas.registry import Enterprise, Registry
 from schemas.verdict import Verdict
 
@@ -151,6 +152,8 @@ class Batch:
             enterprise_id, outlet_id = signal.enterprise_id, signal.outlet_id
         else:
             raise RejectedInput("unknown_device", f"device {signal.device_id} is not registered")
+        if signal.kind is QualityKind.FLAGGED:
+            self._flagged(signal, enterprise_id, outlet_id)
         key = quality_key(signal)
         record = self.records.get(key.alert_id) or AlertRecord.blank(
             key, enterprise_id, outlet_id, signal.device_id
@@ -159,6 +162,23 @@ class Batch:
             record.marks, signal, self.world.registry.policy, self.world.registry.version
         )
         if not assessment.changed or (not record.active and not signal.active):
+            return
+        record = replace(record, marks=assessment.marks)
+        for machine_input in assessment.inputs:
+            record = self._step(record, machine_input)
+        self._keep(record)
+
+    def _flagged(self, signal: QualitySignal, enterprise_id: str, outlet_id: str | None) -> None:
+        """A flagged run outside a window declared beforehand (``alerts.flags``)."""
+        key = undeclared_key(signal)
+        record = self.records.get(key.alert_id) or AlertRecord.blank(
+            key, enterprise_id, outlet_id, signal.device_id
+        )
+        window = declared_window(self.world.maintenance, enterprise_id, outlet_id, signal)
+        registry = self.world.registry
+        assessment = assess_flag(record.marks, signal, window, registry.policy, registry.version)
+        opens = signal.active and bool(assessment.inputs)
+        if not assessment.changed or (not record.active and not opens):
             return
         record = replace(record, marks=assessment.marks)
         for machine_input in assessment.inputs:

@@ -347,8 +347,15 @@ class MaintenanceWindow:
     ends_at: datetime
     declared_by: str
     reason: str = ""
+    declared_at: datetime | None = None
+    """When it was declared (None: unknown, taken as ``starts_at``)."""
 
     def covers(self, enterprise_id: str, outlet_id: str | None, now: datetime) -> bool:
         if self.enterprise_id != enterprise_id or not self.starts_at <= now < self.ends_at:
             return False
         return self.outlet_id is None or self.outlet_id == outlet_id
+
+    def declared_beforehand(self, enterprise_id: str, outlet_id: str | None, at: datetime) -> bool:
+        """Does the window cover ``at`` and was it declared at or before ``at``?"""
+        declared = self.declared_at or self.starts_at
+        return declared <= at and self.covers(enterprise_id, outlet_id, at)

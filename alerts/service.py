@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from alerts.engine import Batch
 from alerts.errors import PoisonMessage, RejectedInput
+from alerts.flags import undeclared_key
 from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, describe_change
 from alerts.revisions import revision_key
@@ -105,6 +106,7 @@ def scope(inputs: Iterable[Input], registry: Registry) -> tuple[set[str], set[st
             enterprises.add(item.enterprise_id)
             continue
         ids.add(quality_key(item).alert_id)
+        ids.add(undeclared_key(item).alert_id)
         found = registry.device(item.device_id)
         if found is not None:
             enterprises.add(found[0].id)
@@ -304,7 +306,10 @@ class AlertService:
         with conn.transaction():
             store = AlertStore(conn)
             ids, outlets, enterprises = scope((item for _, item in decoded), self._registry)
-            batch = store.open_batch(self._registry, now, ids, outlets, enterprises)
+            since = min(
+                (i.observed_at for _, i in decoded if isinstance(i, QualitySignal)), default=None
+            )
+            batch = store.open_batch(self._registry, now, ids, outlets, enterprises, since)
             for record, item in decoded:
                 try:
                     if isinstance(item, Verdict):

@@ -209,6 +209,9 @@ class AlertPolicy(_Frozen):
     """Firing data-quality kinds that hold back a device's outlet's notices up to exceedance."""
     evasion_quality_kinds: tuple[str, ...] = ("tampering",)
     """Firing data-quality kinds that count as evading supervision (Order No. 30 Art. 6(1))."""
+    flag_allowance_minutes: dict[str, int] = Field(default_factory=lambda: {"C": 30})
+    """A run of this F/M/C/D/B flag no longer than this (minutes) needs no declared window
+    (e.g. the daily automatic calibration); flags not listed: none. Our default."""
     evasion: EvasionPolicy = EvasionPolicy()
     """Thresholds of the evasion rules that raise ``tampering`` signals."""
 

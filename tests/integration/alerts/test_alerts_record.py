@@ -6,10 +6,12 @@ regulator at once with both values; ``alerts history --json`` writes ISO 8601 ti
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from alerts_harness import POWER, SEWAGE, T0, wait_for
 from conftest import AlertsEnv
+
+from schemas.alert import QualityKind
 
 COD = "w01018"
 B_COD = f"{SEWAGE[1]}/{COD}/hourly_concentration"
@@ -105,3 +107,22 @@ def test_a_rewritten_exceedance_tells_enterprise_and_regulator_at_once(
     assert detail["previous"]["status"] == "exceedance" and detail["previous"]["value"] == 52.5
     assert detail["revised"]["status"] == "compliant" and detail["revised"]["value"] == 17.5
     assert evidence["period_start"] == (T0 + timedelta(hours=10)).isoformat()
+
+
+def test_flags_outside_a_declared_window_reach_the_regulator(alerts_env: AlertsEnv) -> None:
+    env = alerts_env
+    subscribe(env, POWER[0], "A")
+    now = datetime.now(UTC)
+    env.cli(
+        "maintenance", SEWAGE[1], "--from", (now - timedelta(minutes=5)).isoformat(),
+        "--to", (now + timedelta(hours=1)).isoformat(), "--by", "污水厂 赵六",
+        "--reason", "更换探头",
+    )  # fmt: skip
+    env.service.start()
+    env.feed.signal(QualityKind.FLAGGED, True, device=SEWAGE[2])  # declared: accepted
+    env.feed.signal(QualityKind.FLAGGED, True)  # the power plant declared nothing
+    undeclared = f"{POWER[2]}/-/quality.undeclared_flag"
+    wait_for("undeclared flag escalated", lambda: env.alert(undeclared) == ("escalated", 0, 1))
+    wait_for("regulator told", lambda: hooks_with(env, "/regulator", "未事先申报"))
+    assert env.alert(f"{SEWAGE[2]}/-/quality.flagged") is not None  # the signal was applied
+    assert env.alert(f"{SEWAGE[2]}/-/quality.undeclared_flag") is None
