@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from alerts.capture import assess_capture, capture_key
 from alerts.errors import RejectedInput, UnknownAlert
 from alerts.flags import assess_flag, declared_window, undeclared_key
 from alerts.machine import step
@@ -23,6 +24,7 @@ from alerts.messages import Message, render_alert, render_order
 from alerts.model import (
     Acknowledge,
     AlertRecord,
+    Clear,
     Conditions,
     EventRecord,
     MachineInput,
@@ -127,6 +129,21 @@ class Batch:
         revised = assessment.marks.get(period)
         if previous is not None and revised is not None:
             self._revised(verdict, enterprise_id, previous, revised)
+        self._capture(verdict, enterprise_id)
+
+    def _capture(self, verdict: Verdict, enterprise_id: str) -> None:
+        """An hour with too few minutes reported raises its low-capture alert; one with
+        enough clears it (``alerts.capture``)."""
+        registry = self.world.registry
+        machine_input = assess_capture(verdict, registry.policy, registry.version)
+        key = capture_key(verdict)
+        record = self.records.get(key.alert_id)
+        if machine_input is None or (isinstance(machine_input, Clear) and record is None):
+            return
+        record = record or AlertRecord.blank(key, enterprise_id, verdict.outlet_id, None)
+        if isinstance(machine_input, Clear) and not record.active:
+            return
+        self._keep(self._step(record, machine_input))
 
     def _revised(self, verdict: Verdict, enterprise_id: str, previous: Mark, revised: Mark) -> None:
         """A softened verdict raises its downward-revision alert (``alerts.revisions``)."""

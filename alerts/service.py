@@ -33,6 +33,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 
+from alerts.capture import capture_key
 from alerts.engine import Batch
 from alerts.errors import PoisonMessage, RejectedInput
 from alerts.flags import undeclared_key
@@ -102,6 +103,7 @@ def scope(inputs: Iterable[Input], registry: Registry) -> tuple[set[str], set[st
         if isinstance(item, Verdict):
             ids.add(verdict_key(item).alert_id)
             ids.add(revision_key(item).alert_id)
+            ids.add(capture_key(item).alert_id)
             outlets.add(item.outlet_id)
             enterprises.add(item.enterprise_id)
             continue
