@@ -7,14 +7,10 @@ regulator at once, with both values in its evidence."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +18,8 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
-from kafka import KafkaAdminClient, KafkaProducer
+from child_process import child_process
+from kafka import KafkaProducer
 from typer.testing import CliRunner
 
 from deploy.migrate import migrate
@@ -73,33 +70,8 @@ def poll(what: str, check: Callable[[], Any], deadline_s: float = 60.0) -> Any:
     pytest.fail(f"timed out after {deadline_s}s waiting for {what}")
 
 
-@contextlib.contextmanager
-def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[None]:
-    with log.open("wb") as out:
-        child = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield
-    finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(timeout=10)
-
-
-@pytest.fixture
-def prefix(services: Any) -> Iterator[str]:
-    name = f"rewrite{uuid.uuid4().hex[:10]}"
-    yield name
-    admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
-    with contextlib.suppress(Exception):
-        admin.delete_topics([t for t in admin.list_topics() if t.startswith(f"{name}.")])
-    admin.close()
-
-
 def test_minutes_resent_lower_after_an_exceedance_reach_enterprise_and_regulator(
-    services: Any, pg_schema: Any, prefix: str, tmp_path: Path
+    services: Any, pg_schema: Any, topic_prefix: str, tmp_path: Path
 ) -> None:
     document = yaml.safe_load(EXAMPLE.read_text("utf-8"))
     document["policy"] = {
@@ -113,6 +85,7 @@ def test_minutes_resent_lower_after_an_exceedance_reach_enterprise_and_regulator
     with psycopg.connect(pg_schema.dsn, autocommit=True) as conn:
         migrate(conn)
         store_registry(conn, load_registry(registry))
+    prefix = topic_prefix
     ensure_topics(services.kafka_bootstrap, prefix)
     settings = Settings(
         kafka_bootstrap=services.kafka_bootstrap,
@@ -151,8 +124,8 @@ def test_minutes_resent_lower_after_an_exceedance_reach_enterprise_and_regulator
     worker = [str(GREENWATCH), "worker", "--batch-within", "0.2", "--tick-interval", "1"]
     alerts = [str(GREENWATCH), "alerts", "run", "--tick-seconds", "0.3", "--no-notify"]
     with (
-        process(worker, env, tmp_path / "worker.log"),
-        process(alerts, env, tmp_path / "alerts.log"),
+        child_process(worker, env, tmp_path / "worker.log"),
+        child_process(alerts, env, tmp_path / "alerts.log"),
     ):
         send(frames(HOUR, 100.0) + frames(HOUR + timedelta(hours=1), 20.0))
         poll(
