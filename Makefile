@@ -1,11 +1,14 @@
 # Greenwatch developer entry points. Everything is idempotent and non-interactive.
-#   make install     system packages (PostgreSQL, JDK, Maven) if missing, .venv, Kafka jars
+#   make install     system packages (PostgreSQL, JDK, Maven) if missing, TimescaleDB for that
+#                    PostgreSQL (found, Timescale's apt repository, or built from the source
+#                    archive once), .venv, Kafka jars
 #   make test        pytest (integration tests start the local stack themselves)
 #   make check       ruff format --check, ruff check, mypy (strict)
 #   make demo        greenwatch demo
 #   make bench       python -m bench
 #   make stack-up / stack-down / stack-status
-# Variables: PYTHON (interpreter for the venv), PYTEST_ARGS, NO_TESTS_OK=1 (exit 5 = success).
+# Variables: PYTHON (interpreter for the venv), PYTEST_ARGS, NO_TESTS_OK=1 (exit 5 = success),
+#   TIMESCALEDB_ARCHIVE (source archive glob, default ../shared/vendor/timescaledb/...).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -19,18 +22,19 @@ STATE := .greenwatch
 STAMPS := $(STATE)/stamps
 KAFKA_LIBS := $(STATE)/kafka/libs
 PYTEST_ARGS ?=
+TIMESCALEDB_ARCHIVE ?= ../shared/vendor/timescaledb/timescaledb-*.tar.gz
 NO_TESTS_OK ?=
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 export GREENWATCH_STATE_DIR ?= $(STATE)
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: FORCE help install system-packages test check demo bench stack-up stack-down stack-status
+.PHONY: FORCE help install system-packages timescaledb test check demo bench stack-up stack-down stack-status
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
 
-install: system-packages $(STAMPS)/venv $(STAMPS)/kafka-libs
+install: system-packages timescaledb $(STAMPS)/venv $(STAMPS)/kafka-libs
 
 # apt-get only when something is missing; `apt-get update` only then, too.
 system-packages:
@@ -43,6 +47,11 @@ system-packages:
 	  $(SUDO) apt-get update -q; \
 	  $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+
+# One line says which path it took (found / apt / built / cached build / plain PostgreSQL);
+# the build tree and its stamp live in $(STATE)/timescaledb, outside .venv. Never fails.
+timescaledb: system-packages
+	@deploy/install_timescaledb.sh '$(TIMESCALEDB_ARCHIVE)' $(STATE)/timescaledb
 
 # FORCE when the thing itself is gone, so a deleted .venv or libs/ is rebuilt despite the stamp.
 $(STAMPS)/venv: pyproject.toml deploy/constraints.txt $(if $(wildcard $(BIN)/python),,FORCE)

@@ -173,11 +173,21 @@ def subscribe(
     quiet: QuietHours | None,
     by: str,
 ) -> Subscription:
-    """Add a subscription; raises InvalidSubscription when Apprise cannot use the URL."""
+    """Add a subscription; raises InvalidSubscription when Apprise cannot use the URL or the
+    enterprise is not in the registry loaded into the database (``*``, every enterprise, is a
+    regulator's only)."""
     if not apprise.Apprise().add(channel):
         raise InvalidSubscription("channel", "not a notification URL Apprise understands")
     if audience is Audience.ENTERPRISE and enterprise_id == ALL_ENTERPRISES:
         raise InvalidSubscription("enterprise_id", "an enterprise subscribes for itself only")
+    if enterprise_id != ALL_ENTERPRISES and not _rows(
+        conn, "SELECT 1 FROM enterprises WHERE enterprise_id = %s", (enterprise_id,)
+    ):
+        raise InvalidSubscription(
+            "enterprise_id",
+            f"{enterprise_id!r} is not an enterprise of the loaded registry"
+            " (greenwatch db load-registry)",
+        )
     row = _rows(
         conn,
         "INSERT INTO alert_subscriptions (enterprise_id, audience, channel, min_level,"

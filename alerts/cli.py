@@ -252,7 +252,7 @@ def deliveries_command(
             typer.echo(_json_line(row))
         else:
             typer.echo(
-                f"{row['outbox_id']:>6} {row['status']:<7} x{row['attempts']}"
+                f"{row['outbox_id']:>6} {row['status']:<8} x{row['attempts']}"
                 f" {row['enterprise_id']} {row['kind']:<9} {row['title']}"
             )
 

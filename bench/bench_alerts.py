@@ -49,6 +49,7 @@ from alerts.model import AlertRecord
 from alerts.routing import Audience, Subscription
 from deploy.migrate import migrate
 from deploy.registry_store import store_registry
+from deploy.timescaledb import drop_schema
 from greenwatch.settings import Settings, database_dsn, kafka_servers
 from schemas.alert import AlertLevel
 from schemas.measurement import PeriodKind
@@ -155,7 +156,7 @@ def fresh_schema(dsn: str) -> Iterator[str]:
         yield make_conninfo(dsn, options=f"-c search_path={name},public")
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+            drop_schema(conn, name)
 
 
 def _produce(producer: KafkaProducer, topic: str, verdicts: list[Verdict]) -> None:

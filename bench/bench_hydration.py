@@ -19,18 +19,14 @@ and the figures vary between runs; nothing asserts a time.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
-from deploy.migrate import migrate
+from bench.db import migrated_schema
 from greenwatch.settings import Settings, database_dsn
 from ingest.hj212 import CHINA_TZ
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
@@ -53,7 +49,7 @@ def run() -> list[str]:
     except psycopg.OperationalError:
         return [f"PostgreSQL not reachable at {dsn}: run `greenwatch stack up` first"]
     registry = _registry()
-    with _schema(dsn) as scoped:
+    with migrated_schema(dsn, "bench") as scoped:
         pool = create_pool(scoped, max_size=1)
         try:
             stored = _store_day(registry, PgSink(pool))
@@ -153,19 +149,3 @@ def _registry() -> Registry:
                              "industry_code": "4411", "outlets": outlets}],
         }
     )  # fmt: skip
-
-
-@contextlib.contextmanager
-def _schema(dsn: str) -> Iterator[str]:
-    """A fresh migrated schema (its DSN), dropped at the end."""
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-    try:
-        scoped = make_conninfo(dsn, options=f"-c search_path={name},public")
-        with psycopg.connect(scoped, autocommit=True) as conn:
-            migrate(conn)
-        yield scoped
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))

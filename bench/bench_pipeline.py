@@ -55,6 +55,7 @@ from psycopg.conninfo import make_conninfo
 from bench import pipeline_fleet
 from bench.pipeline_fleet import DAY0, DEVICES, FRAMES_PER_DEVICE, GRACE_MINUTES, Frame
 from deploy.migrate import migrate
+from deploy.timescaledb import drop_schema
 from greenwatch.settings import Settings, database_dsn, kafka_servers
 from ingest.hj212 import CHINA_TZ, decode
 from schemas.envelope import RawEnvelope
@@ -384,7 +385,7 @@ def _schemas(dsn: str) -> Iterator[Callable[[], str]]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             for name in made:
-                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+                drop_schema(conn, name)
 
 
 def _delete_topics(bootstrap: str, prefix: str) -> None:

@@ -11,9 +11,10 @@ import psycopg
 import typer
 
 from deploy.migrate import Flavor, MigrationError, migrate
-from deploy.registry_store import store_registry
+from deploy.registry_store import rekey_stored_registries, store_registry
 from deploy.registry_topic import RegistryPublishError, publish_registry, registry_topic
-from greenwatch.settings import Settings, database_dsn, kafka_servers
+from deploy.timescaledb import Policies
+from greenwatch.settings import Settings, database_dsn, device_key, kafka_servers
 from schemas.registry import Registry, RegistryError, load_registry
 
 db_app = typer.Typer(help="Database: versioned migrations and registry loading.")
@@ -34,14 +35,22 @@ def migrate_command(
     ctx: typer.Context,
     flavor: Annotated[
         Flavor | None,
-        typer.Option(help="Force plain or timescaledb; default: detect the extension."),
+        typer.Option(
+            help="Force plain or timescaledb for a new schema; default: the schema's recorded "
+            "flavor, else timescaledb when the server preloads it."
+        ),
     ] = None,
 ) -> None:
-    """Apply pending SQL migrations (idempotent: a second run applies nothing)."""
+    """Apply pending SQL migrations (idempotent: a second run applies nothing).
+
+    The schema's flavor is decided once (recorded, --flavor, else TimescaleDB when the server
+    preloads it); on TimescaleDB the compression and retention policies follow
+    GREENWATCH_COMPRESS_AFTER_DAYS and GREENWATCH_RAW_RETENTION_DAYS.
+    """
     settings: Settings = ctx.obj
     with _connect(settings) as conn:
         try:
-            report = migrate(conn, flavor)
+            report = migrate(conn, flavor, Policies.from_settings(settings))
         except MigrationError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
@@ -71,13 +80,16 @@ def load_registry_command(
 ) -> None:
     """Validate REGISTRY_FILE, store it as a registry version (upsert), then publish it.
 
+    Device password digests are stored and published keyed (HMAC with the device key): a
+    file's legacy ``password_sha256`` digests are converted first, never stored as such.
+
     The database comes first: it is the auditors' record, so no version is ever in force on
     the topic without being stored. If publishing fails the version stays stored, the command
     exits 1 and running it again (idempotent) publishes it.
     """
     settings: Settings = ctx.obj
     try:
-        registry = load_registry(registry_file)
+        registry = load_registry(registry_file).with_keyed_passwords(device_key(settings))
     except RegistryError as exc:
         typer.echo(f"error: invalid registry: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -107,3 +119,22 @@ def _publish(settings: Settings, registry: Registry, timeout_s: float) -> None:
         )
         raise typer.Exit(1) from exc
     typer.echo(f"registry {registry.version} published to {record.topic} (offset {record.offset})")
+
+
+@db_app.command("rekey-passwords")
+def rekey_passwords_command(ctx: typer.Context) -> None:
+    """Migrate stored device password digests to keyed ones (HMAC with the device key).
+
+    Registry versions loaded before keyed digests hold unkeyed sha256(MN:PW) digests, which a
+    6-digit PW does not survive. This rewrites them in every stored version, without needing
+    the passwords. Then run `greenwatch db load-registry FILE` once to publish the version in
+    force with keyed digests (it converts the file's legacy digests the same way).
+    """
+    settings: Settings = ctx.obj
+    key = device_key(settings)
+    with _connect(settings) as conn:
+        changed = rekey_stored_registries(conn, key)
+    if changed:
+        typer.echo(f"rekeyed the device digests of {len(changed)} versions: {', '.join(changed)}")
+    else:
+        typer.echo("no stored version holds unkeyed device digests")

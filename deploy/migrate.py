@@ -2,10 +2,13 @@
 
 Migrations are the files ``deploy/migrations/NNN_name[.flavor].sql``. A file without a flavor
 runs everywhere; ``.plain.sql`` and ``.timescaledb.sql`` are the two variants of one step, and
-the runner picks one by detection: TimescaleDB when the extension is available in the server,
-plain PostgreSQL (native partitioning, sink-maintained rollups) otherwise. Applied steps are
-recorded in ``schema_migrations`` of the current schema (``search_path``), so a second run does
-nothing and tests can migrate a private schema each.
+the runner decides the flavor once per schema, before any step: the flavor already recorded in
+the schema's ``schema_migrations``, else the one asked for, else TimescaleDB when the server can
+run it (installed and preloaded, see ``deploy.timescaledb``) and plain PostgreSQL (native
+partitioning, sink-maintained rollups) otherwise. It checks the TimescaleDB flavor can work and
+creates the extension once per database in ``public`` before the first step, and refuses to mix
+flavors in one schema. Applied steps are recorded in ``schema_migrations`` of the current schema
+(``search_path``), so a second run does nothing and tests can migrate a private schema each.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+
+from deploy import timescaledb
+from deploy.timescaledb import Policies
 
 _FILE = re.compile(
     r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)(?:\.(?P<flavor>plain|timescaledb))?\.sql$"
@@ -78,28 +84,72 @@ def discover_steps(flavor: Flavor) -> list[Step]:
 
 
 def detect_flavor(conn: psycopg.Connection[Any]) -> Flavor:
-    """TimescaleDB when the server offers the extension and preloads it (without
-    ``shared_preload_libraries = 'timescaledb'`` it cannot work), plain PostgreSQL otherwise."""
-    row = conn.execute(
-        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
-        " AND EXISTS (SELECT 1 FROM pg_settings"  # a preloaded library's own settings
-        "  WHERE name = 'timescaledb.max_background_workers')"
-    ).fetchone()
-    return Flavor.TIMESCALEDB if row else Flavor.PLAIN
+    """TimescaleDB when the server can run it (installed and preloaded), else plain."""
+    return Flavor.TIMESCALEDB if timescaledb.probe(conn).usable else Flavor.PLAIN
 
 
-def migrate(conn: psycopg.Connection[Any], flavor: Flavor | None = None) -> MigrationReport:
-    """Apply pending steps in one transaction per step, under an advisory lock per schema.
+def recorded_flavor(conn: psycopg.Connection[Any]) -> Flavor | None:
+    """The flavor the current schema was migrated under; None for a fresh schema.
 
-    Blocks while another migrator holds the lock. Raises MigrationError when a step fails
-    (that step is rolled back; earlier ones stay applied) or when an applied step's flavor
-    differs from this run's.
+    Raises MigrationError when ``schema_migrations`` already mixes flavors.
     """
-    chosen = flavor or detect_flavor(conn)
+    table = conn.execute(
+        "SELECT to_regclass(format('%I.schema_migrations', current_schema()))::text"
+    ).fetchone()
+    if table is None or table[0] is None:  # only this schema's table: not one further on the path
+        return None
+    rows = conn.execute(
+        sql.SQL("SELECT DISTINCT flavor FROM {}.schema_migrations").format(
+            sql.Identifier(_current_schema(conn))
+        )
+    ).fetchall()
+    found = {str(row[0]) for row in rows}
+    if len(found) > 1:
+        raise MigrationError("000", f"schema_migrations mixes flavors {sorted(found)}")
+    return Flavor(found.pop()) if found else None
+
+
+def _current_schema(conn: psycopg.Connection[Any]) -> str:
     current = conn.execute("SELECT current_schema()").fetchone()
     if current is None or current[0] is None:
         raise MigrationError("000", "no current schema: check search_path")
-    schema = str(current[0])
+    return str(current[0])
+
+
+def choose_flavor(conn: psycopg.Connection[Any], asked: Flavor | None) -> Flavor:
+    """Decide the flavor of the current schema once, before any step, and check it can work.
+
+    Raises MigrationError when ``asked`` differs from the recorded flavor, or when the
+    TimescaleDB flavor is chosen but the server cannot run it (not installed, not preloaded,
+    extension not creatable or not on ``search_path``). Creates the extension (in ``public``)
+    when the TimescaleDB flavor is chosen and the database lacks it.
+    """
+    recorded = recorded_flavor(conn)
+    if recorded is not None and asked is not None and asked is not recorded:
+        raise MigrationError("000", f"schema migrated as {recorded}, this run asks for {asked}")
+    chosen = recorded or asked or detect_flavor(conn)
+    if chosen is Flavor.TIMESCALEDB:
+        try:
+            timescaledb.ensure_extension(conn)
+        except timescaledb.TimescaleUnusable as exc:
+            raise MigrationError("000", f"TimescaleDB flavor cannot run: {exc.reason}") from exc
+    return chosen
+
+
+def migrate(
+    conn: psycopg.Connection[Any],
+    flavor: Flavor | None = None,
+    policies: Policies | None = None,
+) -> MigrationReport:
+    """Apply pending steps in one transaction per step, under an advisory lock per schema.
+
+    The flavor is decided first (``choose_flavor``); on TimescaleDB ``policies`` (default
+    ``Policies()``) are applied after the steps. Call on an autocommit connection. Blocks
+    while another migrator holds the lock. Raises MigrationError when the flavor cannot be
+    used or a step fails (that step is rolled back; earlier ones stay applied).
+    """
+    schema = _current_schema(conn)
+    chosen = choose_flavor(conn, flavor)
     with conn.transaction():
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         conn.execute(
@@ -117,7 +167,7 @@ def migrate(conn: psycopg.Connection[Any], flavor: Flavor | None = None) -> Migr
                 "SELECT flavor FROM schema_migrations WHERE version = %s", (step.version,)
             ).fetchone()
             if row is not None:
-                if step.flavor is not None and row[0] != chosen.value:
+                if row[0] != chosen.value:
                     raise MigrationError(label, f"applied as {row[0]}, this run is {chosen}")
                 already.append(label)
                 continue
@@ -131,6 +181,8 @@ def migrate(conn: psycopg.Connection[Any], flavor: Flavor | None = None) -> Migr
                 (step.version, step.name, chosen.value, step.checksum),
             )
             applied.append(label)
+    if chosen is Flavor.TIMESCALEDB:
+        timescaledb.apply_policies(conn, policies or Policies())
     with conn.transaction():
         row = conn.execute(
             "SELECT gw_ensure_measurement_partitions(now() - interval '13 months',"

@@ -9,7 +9,14 @@ because the server refuses to run as root)::
 
 Roles: bootstrap superuser ``postgres`` (trust over the unix socket only); application role
 ``greenwatch`` / password ``greenwatch`` (scram over TCP on 127.0.0.1), owner of database
-``greenwatch``, with CREATEDB. TimescaleDB is detected, never required.
+``greenwatch``, with CREATEDB.
+
+TimescaleDB: when the server's ``share/extension`` has it (``make install`` builds or installs
+it), every start preloads it (``shared_preload_libraries``, telemetry off) unless the layout
+says ``timescaledb=False``. A cluster made by an earlier plain ``stack up`` is upgraded in place
+at its next start, with a message; its schemas keep the flavor they were migrated under. A
+cluster already running without the preload is left running and the message says how to
+restart it. Never required: without the extension the cluster is plain PostgreSQL.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from deploy import processes
+from deploy import processes, timescaledb
 from deploy.processes import Notify
 from deploy.stack_errors import MissingDependency, PortInUse, ServiceStartFailed, ServiceStopFailed
 
@@ -68,6 +75,7 @@ class PostgresLayout:
 
     home: Path
     port: int
+    timescaledb: bool = True  # preload TimescaleDB when the server has it
 
     @property
     def data(self) -> Path:
@@ -90,9 +98,42 @@ class PostgresLayout:
         return f"postgresql://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:{self.port}/{APP_DATABASE}"
 
 
-def layout(state_dir: Path, port: int) -> PostgresLayout:
+def layout(state_dir: Path, port: int, timescaledb: bool = True) -> PostgresLayout:
     """The cluster's layout under ``state_dir`` (made absolute)."""
-    return PostgresLayout(state_dir.resolve() / "postgres", port)
+    return PostgresLayout(state_dir.resolve() / "postgres", port, timescaledb)
+
+
+def timescaledb_installed(bindir: Path) -> str | None:
+    """Version of the TimescaleDB extension installed for the server in ``bindir``, or None.
+
+    Reads ``<sharedir>/extension/timescaledb.control`` (sharedir from ``pg_config``, else
+    Debian's ``/usr/share/postgresql/<major>``) and checks its library is in ``<pkglibdir>``.
+    """
+    share, lib = _server_dirs(bindir)
+    control = share / "extension" / "timescaledb.control"
+    if not control.exists():
+        return None
+    match = re.search(r"^default_version\s*=\s*'([^']+)'", control.read_text(), re.MULTILINE)
+    if match is None or not (lib / f"timescaledb-{match.group(1)}.so").exists():
+        return None
+    return match.group(1)
+
+
+def _server_dirs(bindir: Path) -> tuple[Path, Path]:
+    """(sharedir, pkglibdir) of the server in ``bindir``."""
+    pg_config = bindir / "pg_config"
+    if pg_config.exists():
+        found = subprocess.run(
+            [str(pg_config), "--sharedir", "--pkglibdir"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        ).stdout.split()
+        if len(found) == 2:
+            return Path(found[0]), Path(found[1])
+    major = bindir.parent.name
+    return Path(f"/usr/share/postgresql/{major}"), bindir.parent / "lib"
 
 
 def bin_dir() -> Path:
@@ -138,15 +179,29 @@ def start(pg: PostgresLayout, notify: Notify) -> int:
     """
     clean_stale_pid(pg, notify)
     pid = running_pid(pg)
+    bindir = bin_dir()
+    ts_version = timescaledb_installed(bindir) if pg.timescaledb else None
     if pid is not None:
         notify(f"postgres: already running (pid {pid}) on 127.0.0.1:{pg.port}")
+        if ts_version is not None and not _preloads_timescaledb(pg):
+            notify(
+                f"postgres: started before TimescaleDB {ts_version} was installed, so it runs "
+                "plain PostgreSQL; `greenwatch stack down && greenwatch stack up` restarts it "
+                "with TimescaleDB"
+            )
         return pid
-    bindir = bin_dir()
     if processes.port_in_use(pg.port):
         raise PortInUse("postgres", pg.port, "GREENWATCH_POSTGRES_PORT")
     _prepare_dirs(pg)
+    fresh = not (pg.data / "PG_VERSION").exists()
     _initdb(pg, bindir, notify)
-    _write_tuning(pg)
+    if ts_version is not None and not fresh and not _preloads_timescaledb(pg):
+        notify(
+            f"postgres: upgrading the existing plain cluster in place to TimescaleDB "
+            f"{ts_version} (preloaded from now on; schemas migrated before stay plain, new "
+            "ones get TimescaleDB)"
+        )
+    _write_tuning(pg, ts_version)
     options = f"-p {pg.port} -k {pg.socket_dir} -c listen_addresses=127.0.0.1"
     result = _run_as_service_user(
         [
@@ -204,14 +259,17 @@ def is_healthy(dsn: str, timeout_s: float = 3.0) -> bool:
         return False
 
 
-def timescaledb_available(dsn: str) -> bool:
-    """True if the server offers the ``timescaledb`` extension (installed or installable)."""
-    query = "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+def timescaledb_version(dsn: str) -> str | None:
+    """Version of TimescaleDB the server can run (installed and preloaded), else None.
+
+    Never raises (None when the server does not answer).
+    """
     try:
         with psycopg.connect(dsn, connect_timeout=3) as conn:
-            return conn.execute(query).fetchone() is not None
+            found = timescaledb.probe(conn)
     except psycopg.Error:
-        return False
+        return None
+    return found.available if found.usable else None
 
 
 def _version_key(name: str) -> tuple[int, ...]:
@@ -294,10 +352,24 @@ def _initdb(pg: PostgresLayout, bindir: Path, notify: Notify) -> None:
         conf.write("include_if_exists = 'greenwatch.conf'\n")
 
 
-def _write_tuning(pg: PostgresLayout) -> None:
+def _preloads_timescaledb(pg: PostgresLayout) -> bool:
+    """True if our tuning file (what the cluster was last started with) preloads TimescaleDB."""
+    conf = pg.data / "greenwatch.conf"
+    return conf.exists() and "shared_preload_libraries = 'timescaledb'" in conf.read_text()
+
+
+def _write_tuning(pg: PostgresLayout, ts_version: str | None) -> None:
+    """Rewrite ``greenwatch.conf``: TUNING, and the TimescaleDB preload when ``ts_version``
+    (the installed version) is given; telemetry off (no network, nobody asked for it)."""
     target = pg.data / "greenwatch.conf"
     lines = ["# Written by `greenwatch stack up`; edit deploy/postgres_service.py (TUNING)."]
     lines += [f"{key} = {value}" for key, value in TUNING.items()]
+    if ts_version is not None:
+        lines += [
+            f"# TimescaleDB {ts_version}, installed for this server (make install)",
+            "shared_preload_libraries = 'timescaledb'",
+            "timescaledb.telemetry_level = off",
+        ]
     target.write_text("\n".join(lines) + "\n")
     user = _service_user()
     if user is not None:

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from schemas.registry import Registry
+from schemas.registry import Registry, keyed_digest
 
 
 def store_registry(conn: psycopg.Connection[Any], registry: Registry) -> None:
@@ -93,3 +93,36 @@ def _limit_rows(registry: Registry) -> list[tuple[object, ...]]:
                 annual = quota.annual_kg if quota else None
                 rows.append((outlet.id, factor, *effective, daily, annual, registry.version))
     return rows
+
+
+def rekey_stored_registries(conn: psycopg.Connection[Any], device_key: bytes) -> list[str]:
+    """Replace every legacy device digest (``password_sha256``) in the stored registry
+    versions by its keyed digest (``password_hmac``), in one transaction; returns the versions
+    changed. The migration from unkeyed digests: no password is needed, and documents stay
+    otherwise as they were loaded (they are the auditors' record)."""
+    changed: list[str] = []
+    with conn.transaction(), conn.cursor() as cur:
+        rows = cur.execute(
+            "SELECT version, document FROM registry_versions ORDER BY loaded_at FOR UPDATE"
+        ).fetchall()
+        for version, document in rows:
+            if _rekey_document(document, device_key):
+                cur.execute(
+                    "UPDATE registry_versions SET document = %s WHERE version = %s",
+                    (Jsonb(document), version),
+                )
+                changed.append(str(version))
+    return changed
+
+
+def _rekey_document(document: dict[str, Any], device_key: bytes) -> bool:
+    found = False
+    for enterprise in document.get("enterprises") or []:
+        for outlet in enterprise.get("outlets") or []:
+            for device in outlet.get("devices") or []:
+                legacy = device.get("password_sha256")
+                if legacy:
+                    device["password_hmac"] = keyed_digest(device_key, legacy)
+                    device["password_sha256"] = None
+                    found = True
+    return found

@@ -39,11 +39,12 @@ class KafkaStatus:
 
 @dataclass(frozen=True, slots=True)
 class PostgresStatus:
-    """PostgreSQL as seen by ``status``; ``timescaledb`` = the extension is available."""
+    """PostgreSQL as seen by ``status``; ``timescaledb`` = the version of TimescaleDB the
+    server can run (installed and preloaded), None for plain PostgreSQL."""
 
     dsn: str
     up: bool
-    timescaledb: bool
+    timescaledb: str | None
     local: bool
     pid: int | None
 
@@ -59,7 +60,7 @@ class StackStatus:
     def all_up(self) -> bool:
         return self.kafka.up and self.postgres.up
 
-    def as_json(self) -> dict[str, dict[str, str | bool]]:
+    def as_json(self) -> dict[str, dict[str, str | bool | None]]:
         """The local DSN verbatim (its password is the fixed dev one); external ones redacted."""
         dsn = self.postgres.dsn if self.postgres.local else redact_dsn(self.postgres.dsn)
         return {
@@ -67,7 +68,8 @@ class StackStatus:
             "postgres": {
                 "dsn": dsn,
                 "up": self.postgres.up,
-                "timescaledb": self.postgres.timescaledb,
+                "timescaledb": self.postgres.timescaledb is not None,
+                "timescaledb_version": self.postgres.timescaledb,
             },
         }
 
@@ -154,7 +156,7 @@ def status(settings: Settings) -> StackStatus:
         postgres=PostgresStatus(
             dsn=dsn,
             up=pg_up,
-            timescaledb=pg_up and postgres_service.timescaledb_available(dsn),
+            timescaledb=postgres_service.timescaledb_version(dsn) if pg_up else None,
             local=pg_local,
             pid=postgres_service.running_pid(_postgres_layout(settings)) if pg_local else None,
         ),

@@ -72,7 +72,8 @@ def status(
     """Probe Kafka (metadata request) and PostgreSQL (SELECT 1).
 
     Exit code 0 when both answer, 1 otherwise. --json prints
-    {"kafka": {"bootstrap", "up"}, "postgres": {"dsn", "up", "timescaledb"}}.
+    {"kafka": {"bootstrap", "up"}, "postgres": {"dsn", "up", "timescaledb",
+    "timescaledb_version"}} (timescaledb: installed and preloaded; version null when not).
     """
     result = stack.status(_settings(ctx))
     if as_json:
@@ -102,5 +103,5 @@ def _print_status(result: stack.StackStatus) -> None:
     typer.echo(f"kafka     {word(result.kafka.up):4}  {result.kafka.bootstrap}  ({where_k})")
     typer.echo(
         f"postgres  {word(result.postgres.up):4}  {result.as_json()['postgres']['dsn']}  "
-        f"({where_p}; timescaledb {'yes' if result.postgres.timescaledb else 'no'})"
+        f"({where_p}; timescaledb {result.postgres.timescaledb or 'no'})"
     )

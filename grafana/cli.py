@@ -9,6 +9,7 @@ from typing import Annotated
 import psycopg
 import typer
 
+from deploy import timescaledb
 from grafana.check import check_dashboard
 from grafana.dashboards import DASHBOARDS, FOLDER_TITLE, FOLDER_UID, export_dashboards
 from grafana.macros import QueryContext
@@ -76,13 +77,21 @@ def check_command(
     ctx: typer.Context,
     hours: Annotated[int, typer.Option(min=1, help="Time range: the last HOURS hours.")] = 24,
 ) -> None:
-    """Run every panel's SQL against the configured database (read-only); exit 1 on errors."""
+    """Run every panel's SQL against the configured database (read-only); exit 1 on errors.
+
+    Macros are expanded as the provisioned datasource does for this database: $__timeGroup as
+    time_bucket() when it has TimescaleDB, floor(extract(epoch ...)) otherwise.
+    """
     settings: Settings = ctx.obj
     end = datetime.now(UTC)
-    context = QueryContext(start=end - timedelta(hours=hours), end=end)
     failures = 0
     try:
         with psycopg.connect(database_dsn(settings), autocommit=True, connect_timeout=10) as conn:
+            with_timescaledb = timescaledb.probe(conn).created_in is not None
+            typer.echo(f"database: {'TimescaleDB' if with_timescaledb else 'plain PostgreSQL'}")
+            context = QueryContext(
+                start=end - timedelta(hours=hours), end=end, timescaledb=with_timescaledb
+            )
             for dashboard in DASHBOARDS:
                 for outcome in check_dashboard(conn, dashboard, context):
                     status = f"{outcome.rows} rows" if outcome.error is None else "ERROR"

@@ -8,11 +8,12 @@ query the way Grafana would and run the result against the real database:
    ``raw``, ``singlequote``; without a format a multi-value or include-all variable is
    quoted like ``sqlstring`` and a single-value one is inserted with quotes doubled. Built-ins
    ``$__interval`` (e.g. ``1h``) and ``$__interval_ms``.
-2. **macros** (backend, ``pkg/tsdb/grafana-postgresql-datasource/macros.go``, TimescaleDB
-   option off, which is how ``greenwatch-pg`` is provisioned): ``$__time(c)``,
+2. **macros** (backend, ``pkg/tsdb/grafana-postgresql-datasource/macros.go``): ``$__time(c)``,
    ``$__timeEpoch(c)``, ``$__timeFilter(c)`` → ``c BETWEEN '<from>' AND '<to>'``,
    ``$__timeFrom()``, ``$__timeTo()`` (RFC 3339 UTC), ``$__timeGroup(c, '5m'[, fill])`` →
-   ``floor(extract(epoch from c)/300)*300``, ``$__timeGroupAlias`` (the same ``AS "time"``),
+   ``time_bucket('300s',c)`` with the datasource's TimescaleDB option on (how ``greenwatch-pg``
+   is provisioned for the TimescaleDB database), ``floor(extract(epoch from c)/300)*300`` with
+   it off (plain PostgreSQL), ``$__timeGroupAlias`` (the same ``AS "time"``),
    ``$__unixEpochFilter(c)``. Any other ``$name(…)`` is an error, as in Grafana.
 
 Errors: ``MacroError`` (root, carries the offending text), ``UnknownVariable``.
@@ -74,12 +75,14 @@ class VariableValue:
 
 @dataclass(frozen=True, slots=True)
 class QueryContext:
-    """Time range (aware datetimes), ``$__interval`` and variable values of one query run."""
+    """Time range (aware datetimes), ``$__interval`` and variable values of one query run;
+    ``timescaledb``: the datasource's TimescaleDB option (``$__timeGroup`` as ``time_bucket``)."""
 
     start: datetime
     end: datetime
     interval: timedelta = timedelta(minutes=1)
     variables: Mapping[str, VariableValue] | None = None
+    timescaledb: bool = False
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
@@ -189,7 +192,11 @@ def _macro(name: str, args: list[str], context: QueryContext, text: str) -> str:
     if name in ("__timeGroup", "__timeGroupAlias"):
         if len(args) < 2:
             raise MacroError(text, "needs a time column and an interval")
-        seconds = _seconds_text(parse_interval(args[1]))
-        group = f"floor(extract(epoch from {column})/{seconds})*{seconds}"
+        interval = parse_interval(args[1])
+        seconds = _seconds_text(interval)
+        if context.timescaledb:
+            group = f"time_bucket('{interval.total_seconds():.0f}s',{column})"
+        else:
+            group = f"floor(extract(epoch from {column})/{seconds})*{seconds}"
         return group + ' AS "time"' if name == "__timeGroupAlias" else group
     raise MacroError(text, "unknown macro")

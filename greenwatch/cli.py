@@ -7,6 +7,7 @@ each package contributes. Packages never read settings themselves.
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
 from alerts.cli import alerts_app
 from deploy.db_cli import db_app
@@ -35,7 +36,13 @@ def main(ctx: typer.Context) -> None:
     A caller that already holds settings (tests, the demo) passes them as ``obj``.
     """
     if ctx.obj is None:
-        ctx.obj = load_settings()
+        try:
+            ctx.obj = load_settings()
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False, include_input=False):
+                name = ".".join(str(part) for part in error["loc"])
+                typer.echo(f"error: setting GREENWATCH_{name.upper()}: {error['msg']}", err=True)
+            raise typer.Exit(2) from None
 
 
 app.add_typer(stack_app, name="stack")

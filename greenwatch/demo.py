@@ -28,6 +28,7 @@ from deploy import stack
 from deploy.migrate import migrate
 from deploy.registry_store import store_registry
 from deploy.registry_topic import publish_registry, registry_topic
+from deploy.timescaledb import Policies
 from greenwatch import demo_namespace
 from greenwatch.demo_sinks import LocalSinks, free_port
 from greenwatch.demo_summary import DemoSummary, read_summary
@@ -105,7 +106,7 @@ def _prepare_database(settings: Settings, registry: Registry) -> None:
     """Migrate, then load the registry as ``greenwatch db load-registry`` does: store it, then
     publish it to the registry topic the gateway follows."""
     with psycopg.connect(database_dsn(settings), autocommit=True) as conn:
-        report = migrate(conn)
+        report = migrate(conn, policies=Policies.from_settings(settings))
         store_registry(conn, registry)
     _echo(f"database: {report.flavor}, migrations applied {len(report.applied)}")
     topic = registry_topic(settings.topic_prefix)

@@ -25,6 +25,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
+from deploy.timescaledb import drop_schema
 from greenwatch.settings import Settings, database_dsn, kafka_servers
 
 SCHEMA_PATTERN: Final = re.compile(r"^demo_(\d{14})$")
@@ -89,7 +90,7 @@ def prune(settings: Settings, keep: int, notify: Callable[[str], None]) -> list[
         )
         dropped = runs[: max(0, len(runs) - keep)]
         for run_id in dropped:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(f"demo_{run_id}")))
+            drop_schema(conn, f"demo_{run_id}")
     if dropped:
         _delete_topics(settings, dropped)
         notify(f"dropped {len(dropped)} earlier demo run(s): {', '.join(dropped)}")

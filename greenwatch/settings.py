@@ -7,9 +7,13 @@ Unset service addresses mean "the local stack started by ``greenwatch stack up``
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +45,34 @@ class Settings(BaseSettings):
     registry_file: Path | None = Field(
         default=None, description="Registry YAML used by gateway, workers and alerts."
     )
+    device_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the device password digests (HMAC-SHA256); None = the local "
+        "stack's, generated into STATE_DIR/secrets/device.key on first use.",
+    )
+    compress_after_days: int = Field(
+        default=30, ge=1, description="TimescaleDB: compress measurements older than this."
+    )
+    raw_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="TimescaleDB: drop raw measurements older than this; None keeps them "
+        "(the default: auditors need the history).",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse a DSN libpq cannot parse, without repeating it (it may hold a password)."""
+        if value is not None:
+            try:
+                conninfo_to_dict(value.get_secret_value())
+            except psycopg.ProgrammingError:
+                raise ValueError(
+                    "not a PostgreSQL connection string: expected a URL"
+                    " postgresql://user:password@host:port/dbname or key=value pairs"
+                ) from None
+        return value
 
 
 def load_settings() -> Settings:
@@ -51,6 +83,28 @@ def load_settings() -> Settings:
 def kafka_servers(settings: Settings) -> str:
     """Bootstrap servers to use: the explicit setting, else the local stack's broker."""
     return settings.kafka_bootstrap or f"127.0.0.1:{settings.kafka_port}"
+
+
+def device_key(settings: Settings) -> bytes:
+    """The platform's device key: the setting, else the local stack's key file
+    ``<state_dir>/secrets/device.key`` (created on first use: 32 random bytes as hex, mode
+    0600, directory 0700). Raises OSError when the file cannot be read or made."""
+    if settings.device_key is not None:
+        return settings.device_key.get_secret_value().encode()
+    path = settings.state_dir / "secrets" / "device.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        draft = path.with_name(f".device.key.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+        try:  # whole file or none: a concurrent first use keeps the first key made
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text("ascii").strip().encode()
 
 
 def database_dsn(settings: Settings) -> str:

@@ -29,7 +29,7 @@ from deploy.registry_topic import (
     open_registry_source,
     registry_updates,
 )
-from greenwatch.settings import Settings, kafka_servers
+from greenwatch.settings import Settings, device_key, kafka_servers
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
 from ingest.gateway.runner import RunOptions, serve
@@ -129,8 +129,20 @@ def gateway_hj212(
         int | None, typer.Option(help="Prometheus /metrics port (none if not given).")
     ] = None,
     max_frame_bytes: Annotated[int, typer.Option(help="Largest frame, CR LF included.")] = 8192,
-    idle_timeout: Annotated[float, typer.Option(help="Close after this many silent s.")] = 600.0,
+    first_frame_timeout: Annotated[
+        float, typer.Option(help="Close a connection without a complete frame this many s in.")
+    ] = 60.0,
+    idle_timeout: Annotated[
+        float, typer.Option(help="Close after this many s without a complete frame.")
+    ] = 600.0,
     max_connections: Annotated[int, typer.Option(help="Refuse connections beyond.")] = 10_000,
+    max_connections_per_peer: Annotated[
+        int, typer.Option(help="Refuse connections beyond this many from one IP (0: no cap).")
+    ] = 256,
+    deadletters_per_peer: Annotated[
+        int,
+        typer.Option(help="Dead letters per peer and reason per minute in full (0: no bound)."),
+    ] = 100,
     max_inflight_per_connection: Annotated[
         int, typer.Option(help="Unacknowledged Kafka records per connection before pausing it.")
     ] = 256,
@@ -170,8 +182,11 @@ def gateway_hj212(
         host=host,
         port=port,
         max_frame_bytes=max_frame_bytes,
+        first_frame_timeout_s=first_frame_timeout,
         idle_timeout_s=idle_timeout,
         max_connections=max_connections,
+        max_connections_per_peer=max_connections_per_peer,
+        deadletters_per_peer=deadletters_per_peer,
         max_inflight_per_connection=max_inflight_per_connection,
         max_inflight_total=max_inflight,
         max_auth_failures=max_auth_failures,
@@ -179,6 +194,7 @@ def gateway_hj212(
         clock_skew_limit_s=clock_skew_seconds,
         split_timeout_s=split_timeout,
         reuse_port=reuse_port,
+        device_key=device_key(settings),
     )
     if summary_interval is None and sys.stderr.isatty():
         summary_interval = 10.0
@@ -225,7 +241,11 @@ async def _serve_until_signal(
     stats = await serve(
         config, source.registry, producer, stop, options, _summary, ready, updates=updates
     )
-    _err.print(f"gateway stopped: {stats.frames_total:,} frames, {dict(stats.frames)}")
+    _err.print(
+        f"gateway stopped: {stats.bytes_received:,} bytes received, "
+        f"{stats.frames_total:,} frames, {dict(stats.frames)}",
+        soft_wrap=True,
+    )
 
 
 def _parse_start(text: str | None) -> datetime:

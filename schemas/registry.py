@@ -5,7 +5,11 @@ compacted topic; every verdict records the version it was judged under. Emission
 (limits, reference O2) come from ``schemas/reference/standards.yaml``; an outlet's permit may
 override a standard's limit for a factor (``limits``) and sets load quotas (排污许可总量).
 
-Device passwords (HJ 212 ``PW``) are stored as ``sha256(MN + ":" + PW)`` hex digests.
+Device passwords (HJ 212 ``PW``) are never stored. A registry file may carry the legacy
+unkeyed digest ``password_sha256`` = ``sha256(MN + ":" + PW)``; ``greenwatch db load-registry``
+replaces it by ``password_hmac`` = ``HMAC-SHA256(device key, legacy digest)`` before storing or
+publishing, so the database and the registry topic hold only digests that cannot be brute-forced
+without the platform's device key (a 6-digit PW fell in 0.27 s from the unkeyed one).
 
 ``RegistrySnapshot`` is the value of one record of the registry topic (``<prefix>.registry``,
 docs/registry.md): a whole registry, standards included, so a follower judges with exactly
@@ -21,10 +25,20 @@ from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from schemas.yamlfile import YamlFileError, parse_yaml, read_yaml_file
 
 
 class RegistryError(Exception):
@@ -53,6 +67,27 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+FactorCode = Annotated[str, StringConstraints(pattern=r"^[aw]\d{5}$")]
+"""An HJ 212-2017 pollutant code (因子编码, Appendix B): ``a`` gas or ``w`` water and five
+digits. Only such codes are ever judged, so a limit under any other name would never apply."""
+
+ReferenceO2 = Annotated[float, Field(ge=0.0, lt=21.0)]
+"""Reference O2 in % for 折算浓度 (HJ 75-2017, ``streams.domain.o2``): the factor
+``(21 − ref) / (21 − measured)`` needs ``ref`` below air's 21 %."""
+
+PasswordDigest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+"""Lower-case hex of a 32-byte digest."""
+
+
+def _check_media(owner: str, medium: Medium, factors: list[str]) -> None:
+    prefix = "a" if medium is Medium.GAS else "w"
+    wrong = sorted(f for f in factors if not f.startswith(prefix))
+    if wrong:
+        raise ValueError(
+            f"{owner}: {medium.value} factors start with {prefix!r}, not {', '.join(wrong)}"
+        )
+
+
 class Standard(_Frozen):
     """An emission standard: limits per factor at a reference O2 (mg/m³ or mg/L)."""
 
@@ -62,16 +97,21 @@ class Standard(_Frozen):
     valid_from: date
     valid_to: date | None = None
     medium: Medium
-    reference_o2: float | None = None
+    reference_o2: ReferenceO2 | None = None
     reference_o2_unconfirmed: bool = False
     unconfirmed: bool = False
-    limits: dict[str, float]
+    limits: dict[FactorCode, PositiveFloat]
+
+    @model_validator(mode="after")
+    def _check_factors(self) -> Standard:
+        _check_media(f"standard {self.id}", self.medium, list(self.limits))
+        return self
 
 
 class StandardsCatalogue(_Frozen):
     version: str
     standards: list[Standard]
-    heavy_metal_or_pop_factors: list[str]
+    heavy_metal_or_pop_factors: list[FactorCode]
 
     def by_id(self, standard_id: str) -> Standard:
         for standard in self.standards:
@@ -83,21 +123,55 @@ class StandardsCatalogue(_Frozen):
 class LoadQuota(_Frozen):
     """Permit total-load quota (排污许可总量控制) for one factor, kg."""
 
-    daily_kg: float | None = None
-    annual_kg: float | None = None
+    daily_kg: PositiveFloat | None = None
+    annual_kg: PositiveFloat | None = None
 
 
 class Device(_Frozen):
     """An online monitor (CEMS, water analyser, meter) identified by its HJ 212 MN."""
 
     mn: str
-    password_sha256: str = Field(description="hex sha256 of 'MN:PW'.")
+    password_sha256: PasswordDigest | None = Field(
+        default=None,
+        description="Legacy, unkeyed: hex sha256 of 'MN:PW'. load-registry replaces it by "
+        "password_hmac; never stored or published.",
+    )
+    password_hmac: PasswordDigest | None = Field(
+        default=None,
+        description="hex HMAC-SHA256, keyed with the platform's device key, of sha256('MN:PW').",
+    )
     crc: CrcVariant = CrcVariant.HJ212
     interval_s: int = Field(default=60, gt=0, description="Expected reporting interval.")
 
-    def password_matches(self, password: str) -> bool:
-        """Constant-time check of an HJ 212 PW against the stored digest."""
-        return hmac.compare_digest(hash_password(self.mn, password), self.password_sha256)
+    @model_validator(mode="after")
+    def _one_digest(self) -> Device:
+        if (self.password_sha256 is None) == (self.password_hmac is None):
+            raise ValueError(
+                f"device {self.mn}: give exactly one of password_hmac, password_sha256"
+            )
+        return self
+
+    def password_matches(self, password: str, device_key: bytes | None) -> bool:
+        """Constant-time check of an HJ 212 PW against the stored digest; a keyed digest
+        needs the device key (``None``: never matches)."""
+        legacy = hash_password(self.mn, password)
+        if self.password_hmac is not None:
+            if device_key is None:
+                return False
+            return hmac.compare_digest(keyed_digest(device_key, legacy), self.password_hmac)
+        assert self.password_sha256 is not None
+        return hmac.compare_digest(legacy, self.password_sha256)
+
+    def keyed(self, device_key: bytes) -> Device:
+        """This device with its legacy digest replaced by the keyed one (unchanged if keyed)."""
+        if self.password_sha256 is None:
+            return self
+        return self.model_copy(
+            update={
+                "password_sha256": None,
+                "password_hmac": keyed_digest(device_key, self.password_sha256),
+            }
+        )
 
 
 class Outlet(_Frozen):
@@ -107,10 +181,17 @@ class Outlet(_Frozen):
     name: str
     medium: Medium
     standard: str
-    reference_o2: float | None = Field(default=None, description="Overrides the standard's.")
-    limits: dict[str, float] = Field(default_factory=dict, description="Permit overrides.")
-    load_quotas: dict[str, LoadQuota] = Field(default_factory=dict)
+    reference_o2: ReferenceO2 | None = Field(default=None, description="Overrides the standard's.")
+    limits: dict[FactorCode, PositiveFloat] = Field(
+        default_factory=dict, description="Permit overrides."
+    )
+    load_quotas: dict[FactorCode, LoadQuota] = Field(default_factory=dict)
     devices: list[Device] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_factors(self) -> Outlet:
+        _check_media(f"outlet {self.id}", self.medium, [*self.limits, *self.load_quotas])
+        return self
 
 
 class EnergyQuota(_Frozen):
@@ -118,7 +199,7 @@ class EnergyQuota(_Frozen):
 
     product: str
     indicator: str
-    limit: float
+    limit: PositiveFloat
     unit: str
     standard: str
 
@@ -128,11 +209,19 @@ class PlanTarget(_Frozen):
 
     indicator: str = Field(description="e.g. energy_per_value_added, co2_per_value_added.")
     baseline_year: int
-    baseline_value: float
+    baseline_value: PositiveFloat
     target_year: int
-    reduction_pct: float
+    reduction_pct: float = Field(gt=0.0, lt=100.0)
     unit: str
     source: str
+
+    @model_validator(mode="after")
+    def _check_years(self) -> PlanTarget:
+        if self.target_year <= self.baseline_year:
+            raise ValueError(
+                f"target year {self.target_year} is not after baseline year {self.baseline_year}"
+            )
+        return self
 
 
 class Enterprise(_Frozen):
@@ -180,30 +269,30 @@ class EvasionPolicy(_Frozen):
 class AlertPolicy(_Frozen):
     """Thresholds and durations of the alert ladder (design.md); every one a registry setting."""
 
-    warning_fraction: float = 0.8
-    severe_multiple: float = 3.0
-    sustained_exceedance_hours: int = 3
-    resolve_after_compliant_hours: int = 2
-    silence_intervals: int = 5
-    flatline_minutes: int = 30
+    warning_fraction: float = Field(default=0.8, gt=0.0, lt=1.0)
+    severe_multiple: float = Field(default=3.0, gt=1.0)
+    sustained_exceedance_hours: int = Field(default=3, ge=1)
+    resolve_after_compliant_hours: int = Field(default=2, ge=1)
+    silence_intervals: int = Field(default=5, ge=1)
+    flatline_minutes: int = Field(default=30, ge=1)
     clock_skew_seconds: int = Field(
         default=600, ge=0, description="Tolerated |device clock − arrival| in s; 0 = no check."
     )
-    repeat_interval_minutes: int = 60
-    valid_minutes_per_hour: int = 45
-    valid_hours_per_day: int = 20
-    grace_minutes: int = 10
-    o2_disagreement_pct: float = 5.0
+    repeat_interval_minutes: int = Field(default=60, ge=1)
+    valid_minutes_per_hour: int = Field(default=45, ge=1, le=60)
+    valid_hours_per_day: int = Field(default=20, ge=1, le=24)
+    grace_minutes: int = Field(default=10, ge=0)
+    o2_disagreement_pct: float = Field(default=5.0, gt=0.0)
     # Alert lifecycle (alerts/, docs/alerts.md).
-    resolve_after_compliant_days: int = 1
+    resolve_after_compliant_days: int = Field(default=1, ge=1)
     """Daily-load alerts resolve after this many compliant valid days."""
-    quality_pending_minutes: int = 5
+    quality_pending_minutes: int = Field(default=5, ge=0)
     """A data-quality condition must hold this long before its alert fires."""
-    quality_resolve_minutes: int = 10
+    quality_resolve_minutes: int = Field(default=10, ge=0)
     """A cleared data-quality condition must stay clear this long before the alert resolves."""
-    quality_escalate_hours: int = 24
+    quality_escalate_hours: int = Field(default=24, ge=1)
     """A data-quality alert still firing after this long is escalated (the regulator is told)."""
-    held_recheck_minutes: int = 5
+    held_recheck_minutes: int = Field(default=5, ge=1)
     """How often an open alert whose first notice is held back (inhibited) is re-checked."""
     inhibiting_quality_kinds: tuple[str, ...] = ("silent",)
     """Firing data-quality kinds that hold back a device's outlet's notices up to exceedance."""
@@ -284,6 +373,33 @@ class Registry(_Frozen):
     def is_heavy_metal_or_pop(self, factor: str) -> bool:
         return factor in self.standards.heavy_metal_or_pop_factors
 
+    def with_keyed_passwords(self, device_key: bytes) -> Registry:
+        """This registry with every legacy device digest replaced by its keyed digest (what
+        is stored and published; ``Device.keyed``)."""
+        if not self.has_legacy_digests:
+            return self
+        enterprises = [
+            e.model_copy(
+                update={
+                    "outlets": [
+                        o.model_copy(update={"devices": [d.keyed(device_key) for d in o.devices]})
+                        for o in e.outlets
+                    ]
+                }
+            )
+            for e in self.enterprises
+        ]
+        return self.model_copy(update={"enterprises": enterprises})
+
+    @property
+    def has_legacy_digests(self) -> bool:
+        return any(
+            d.password_sha256 is not None
+            for e in self.enterprises
+            for o in e.outlets
+            for d in o.devices
+        )
+
 
 class RegistrySnapshot(_Frozen):
     """One record of the compacted registry topic: a whole registry as published.
@@ -335,21 +451,30 @@ def decode_snapshot(value: bytes | None, source: str = "<registry topic>") -> Re
 
 
 def hash_password(mn: str, password: str) -> str:
-    """The registry's stored form of a device password: hex sha256 of ``MN:PW``."""
+    """The legacy (unkeyed) digest of a device password: hex sha256 of ``MN:PW``."""
     return hashlib.sha256(f"{mn}:{password}".encode()).hexdigest()
+
+
+def keyed_digest(device_key: bytes, legacy_digest: str) -> str:
+    """The stored form of a device password: hex HMAC-SHA256 of its legacy digest under the
+    platform's device key (so today's digests migrate without knowing the passwords)."""
+    return hmac.new(device_key, legacy_digest.encode(), hashlib.sha256).hexdigest()
 
 
 def load_standards(path: Path | None = None) -> StandardsCatalogue:
     """Load the standards catalogue (default: the packaged reference file)."""
-    if path is None:
-        text = resources.files("schemas.reference").joinpath("standards.yaml").read_text("utf-8")
-        source = "schemas/reference/standards.yaml"
-    else:
-        text, source = path.read_text("utf-8"), str(path)
+    source = "schemas/reference/standards.yaml" if path is None else str(path)
     try:
-        return StandardsCatalogue.model_validate(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError) as exc:
+        if path is None:
+            packaged = resources.files("schemas.reference").joinpath("standards.yaml")
+            document = parse_yaml(packaged.read_text("utf-8"))
+        else:
+            document = read_yaml_file(path)
+        return StandardsCatalogue.model_validate(document)
+    except YamlFileError as exc:
         raise RegistryError(source, str(exc)) from exc
+    except ValidationError as exc:
+        raise RegistryError(source, validation_reason(exc)) from exc
 
 
 def parse_registry(document: dict[str, Any], source: str = "<registry>") -> Registry:
@@ -362,14 +487,24 @@ def parse_registry(document: dict[str, Any], source: str = "<registry>") -> Regi
     try:
         return Registry.model_validate(body)
     except ValidationError as exc:
-        raise RegistryError(source, str(exc)) from exc
+        raise RegistryError(source, validation_reason(exc)) from exc
+
+
+def validation_reason(exc: ValidationError) -> str:
+    """One line per problem: the path in the document and what is wrong with it."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"]) or "(document)"
+        lines.append(f"{path}: {error['msg']}")
+    return "; ".join(lines)
 
 
 def load_registry(path: Path) -> Registry:
-    """Read and validate a registry YAML file; raises RegistryError with the reason."""
+    """Read and validate a registry YAML file (UTF-8, at most 16 MiB, no YAML aliases);
+    raises RegistryError with the reason (and the line, for a file that is not YAML)."""
     try:
-        document = yaml.safe_load(path.read_text("utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        document = read_yaml_file(path)
+    except YamlFileError as exc:
         raise RegistryError(str(path), str(exc)) from exc
     return parse_registry(document, str(path))
 

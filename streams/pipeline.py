@@ -41,7 +41,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from ingest.hj212 import CrcVariant, DecodeError, Packet, decode
+from ingest.hj212 import CrcVariant, DecodeError, Packet, decode, redact_password
 from schemas.alert import QualitySignal
 from schemas.envelope import DeadLetter, RawEnvelope
 from schemas.measurement import AggregateValue, Measurement
@@ -125,7 +125,7 @@ def _reject(
         peer=envelope.peer if envelope else None,
         device_id=envelope.device_id if envelope else None,
         received_at=envelope.received_at if envelope else record.timestamp,
-        payload=envelope.payload if envelope else (record.value or b""),
+        payload=redact_password(envelope.payload if envelope else (record.value or b"")),
     )
     return RejectedInput(letter, record.position)
 

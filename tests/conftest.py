@@ -25,6 +25,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from deploy.timescaledb import drop_schema
+
 try:  # tests/ is a rootdir-less folder (sys.path entry) or, if someone adds __init__, a package
     from services import PgSchema, Services, provide_services
 except ImportError:  # pragma: no cover
@@ -102,7 +104,7 @@ def pg_schema(services: Services) -> Iterator[PgSchema]:
     dsn = make_conninfo(services.database_url, options=f"-c search_path={name},public")
     yield PgSchema(name, dsn)
     with psycopg.connect(services.database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+        drop_schema(conn, name)
 
 
 @pytest.fixture

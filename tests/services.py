@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from greenwatch.settings import Settings, database_dsn, kafka_servers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
-TIMESCALEDB_IMAGE = "timescale/timescaledb:2.17.2-pg16"
+# The version and PostgreSQL major `make install` builds here (deploy/install_timescaledb.sh).
+TIMESCALEDB_IMAGE = "timescale/timescaledb:2.28.3-pg15"
 Origin = Literal["env", "testcontainers", "local"]
 
 
@@ -47,6 +49,13 @@ class PgSchema:
 
     name: str
     dsn: str
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _say(message: str) -> None:

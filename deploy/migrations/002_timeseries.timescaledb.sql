@@ -1,7 +1,8 @@
 -- Time series on TimescaleDB: the same tables as 002_timeseries.plain.sql, as hypertables
--- (7-day chunks, compression after 30 days), and measurement_hourly as a real-time continuous
--- aggregate instead of a sink-maintained rollup table (see docs/database.md).
-CREATE EXTENSION IF NOT EXISTS timescaledb;
+-- (7-day chunks, compressed after an age `db migrate` sets from the settings), and
+-- measurement_hourly as a real-time continuous aggregate instead of a sink-maintained rollup
+-- table (see docs/database.md). The extension itself is created once per database, in public,
+-- by the runner (deploy/timescaledb.py), never here: a schema must not own it.
 
 CREATE TABLE IF NOT EXISTS measurements (
     device_id       text NOT NULL,
@@ -82,12 +83,17 @@ SELECT create_hypertable('measurements', by_range('period_start', INTERVAL '7 da
 SELECT create_hypertable('aggregates', by_range('period_start', INTERVAL '30 days'), if_not_exists => TRUE);
 SELECT create_hypertable('verdicts', by_range('period_start', INTERVAL '30 days'), if_not_exists => TRUE);
 
+-- Compression: one segment per series as every reader asks for it (a device's factor at one
+-- period kind: the primary key minus its time column, so the upsert's key lookups and the
+-- panels' `WHERE device_id/factor/period` touch one segment), ordered by time within it
+-- (range filters skip whole batches by their min/max). Leaving `period` out would mix the
+-- four period kinds in a segment and TimescaleDB warns about exactly that. The policy (age)
+-- is set by `db migrate` (deploy.timescaledb.apply_policies), not here.
 ALTER TABLE measurements SET (
     timescaledb.compress,
-    timescaledb.compress_segmentby = 'device_id, factor',
-    timescaledb.compress_orderby = 'period_start'
+    timescaledb.compress_segmentby = 'device_id, factor, period',
+    timescaledb.compress_orderby = 'period_start DESC'
 );
-SELECT add_compression_policy('measurements', INTERVAL '30 days', if_not_exists => TRUE);
 
 -- Chunks are created by TimescaleDB as rows arrive: nothing to prepare.
 CREATE OR REPLACE FUNCTION gw_ensure_measurement_partitions(from_ts timestamptz, to_ts timestamptz)
@@ -104,9 +110,12 @@ SELECT device_id, factor, time_bucket(INTERVAL '1 hour', period_start) AS bucket
  WHERE period IN ('rtd', 'minute')
  GROUP BY 1, 2, 3
 WITH NO DATA;
+-- start_offset NULL: the policy refreshes wherever late or re-sent data invalidated buckets,
+-- however old (only invalidated ranges are recomputed); end_offset 1 hour leaves the open hour
+-- to real-time aggregation.
 SELECT add_continuous_aggregate_policy('measurement_hourly',
-    start_offset => INTERVAL '3 days', end_offset => INTERVAL '1 hour',
-    schedule_interval => INTERVAL '15 minutes', if_not_exists => TRUE);
+    start_offset => NULL, end_offset => INTERVAL '1 hour',
+    schedule_interval => INTERVAL '5 minutes', if_not_exists => TRUE);
 
 -- Real-time aggregation (materialized_only = false) serves fresh hours without a refresh.
 CREATE OR REPLACE FUNCTION gw_refresh_measurement_hourly(from_ts timestamptz, to_ts timestamptz)

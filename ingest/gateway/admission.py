@@ -13,8 +13,10 @@ For every frame candidate the gateway calls ``Admission.admit`` and gets either
   cannot be trusted, and the device re-sends what is not acked.
 
 Authentication (设备认证): the MN must be in the registry and ``PW`` must match its stored
-digest (``Device.password_matches``). The frame's CRC must be the device's configured variant
-(``Device.crc``): Appendix A unless the registry says ``modbus``/``modbus-le``.
+digest (``Device.password_matches``: keyed with the platform's device key, or a legacy
+unkeyed digest from a registry file not loaded through the database). The frame's CRC must
+be the device's configured variant (``Device.crc``): Appendix A unless the registry says
+``modbus``/``modbus-le``.
 
 Clock skew (时钟偏差): the device's clock is read from ``QN`` (``YYYYMMDDhhmmsszzz``, stamped
 when the device sends) and, when QN is absent, from ``DataTime`` of real-time data (CN 2011,
@@ -107,10 +109,16 @@ class Admission:
     Not thread-safe (one per event loop); keeps a bounded cache of verified (MN, PW) pairs.
     """
 
-    __slots__ = ("_auth_cache", "_registry", "_skew_limit_s")
+    __slots__ = ("_auth_cache", "_device_key", "_registry", "_skew_limit_s")
 
-    def __init__(self, registry: Registry, clock_skew_limit_s: float | None = None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        clock_skew_limit_s: float | None = None,
+        device_key: bytes | None = None,
+    ) -> None:
         self._registry = registry
+        self._device_key = device_key
         policy_limit = registry.policy.clock_skew_seconds
         self._skew_limit_s = float(
             policy_limit if clock_skew_limit_s is None else clock_skew_limit_s
@@ -186,7 +194,7 @@ class Admission:
         key = (device.mn, password)
         if self._auth_cache.get(key) is device:
             return True
-        if not device.password_matches(password):
+        if not device.password_matches(password, self._device_key):
             return False
         if len(self._auth_cache) >= _AUTH_CACHE_SIZE:
             self._auth_cache.clear()

@@ -11,6 +11,18 @@ the budget (or the global one) is full, or when the device does not read its ack
 transport's write buffer is over its high mark), the connection stops reading; the kernel's
 TCP window then slows that device only. Frames already buffered wait in the extractor;
 nothing is dropped. All work runs on the event loop thread; nothing here blocks.
+
+How a connection ends decides what happens to the frames it left buffered:
+
+- The device hangs up or resets, or the gateway shuts down (``finish``): every complete
+  frame already received is handled at once, whatever the budget (published, or
+  dead-lettered with its reason); an unfinished frame is a ``truncated`` dead letter. No
+  ack goes out on a connection that is already gone; a device that waits for acks re-sends.
+- The gateway refuses the connection (``refuse``: ``max_auth_failures`` authentication
+  failures in a row, ``max_garbage_bytes`` of garbage, no complete frame within
+  ``first_frame_timeout_s``): nothing more of it is processed; the
+  frames and bytes left in its buffer are discarded and counted
+  (``GatewayStats.discarded_frames`` / ``discarded_bytes``, by the reason of the refusal).
 """
 
 from __future__ import annotations
@@ -29,11 +41,12 @@ from ingest.gateway.admission import (
     Refused,
 )
 from ingest.gateway.config import GatewayConfig
-from ingest.gateway.framing import Frame, FrameExtractor, Junk
+from ingest.gateway.deadletter_budget import DeadLetterBudget
+from ingest.gateway.framing import Event, Frame, FrameExtractor, Junk
 from ingest.gateway.publisher import Completion
 from ingest.gateway.split import SplitAssembler
 from ingest.gateway.stats import ACCEPTED, GatewayStats
-from ingest.hj212 import CrcVariant
+from ingest.hj212 import CrcVariant, redact_password
 from schemas.envelope import DeadLetter, RawEnvelope
 from schemas.envelope import Protocol as WireProtocol
 
@@ -53,6 +66,7 @@ class Hub(Protocol):
     """What a connection needs from the gateway that owns it (``ingest.gateway.server``)."""
 
     config: GatewayConfig
+    deadletter_budget: DeadLetterBudget
     admission: Admission
     stats: GatewayStats
     inflight_total: int
@@ -75,7 +89,10 @@ class Hj212Connection(asyncio.Protocol):
         self._splits = SplitAssembler(hub.config.split_timeout_s)
         self._transport: asyncio.Transport | None = None
         self.peer = "?"
-        self.last_activity = time.monotonic()
+        self.peer_host = "?"
+        self.connected_at = time.monotonic()
+        self.last_frame_at = self.connected_at  # progress: a complete frame, not a byte
+        self.frames_seen = 0
         self.inflight = 0
         self.mns: set[str] = set()
         self._crc_hint: CrcVariant = "hj212"
@@ -86,6 +103,8 @@ class Hj212Connection(asyncio.Protocol):
         self._auth_failures = 0
         self._garbage_run = 0
         self._open = False
+        self._finishing = False  # reading stopped for good; buffered frames handled at once
+        self._condemned = False  # refused: nothing more of this connection is processed
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -94,6 +113,7 @@ class Hj212Connection(asyncio.Protocol):
         self._transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.peer_host = str(peer[0]) if isinstance(peer, tuple) else self.peer
         if not self._hub.opened(self):
             transport.abort()
             return
@@ -101,7 +121,6 @@ class Hj212Connection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
 
     def data_received(self, data: bytes) -> None:
-        self.last_activity = time.monotonic()
         self._received_at = datetime.now(UTC)
         self._received_mono = time.perf_counter()
         self._hub.stats.bytes_received += len(data)
@@ -122,10 +141,8 @@ class Hj212Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._open:
             return
+        self._handle_rest()
         self._open = False
-        for event in self._extractor.close():
-            if isinstance(event, Junk):
-                self._handle_junk(event)
         incomplete = len(self._splits.drain())
         if incomplete:
             self._hub.stats.split["incomplete"] += incomplete
@@ -144,7 +161,7 @@ class Hj212Connection(asyncio.Protocol):
     def pump(self) -> None:
         """Handle buffered frames while the budget allows; pause or resume reading."""
         hub, config = self._hub, self._config
-        while self._open:
+        while self._open and not (self._finishing or self._condemned):
             if self._writing_paused:
                 return
             if (
@@ -157,19 +174,45 @@ class Hj212Connection(asyncio.Protocol):
             event = self._extractor.next_event()
             if event is None:
                 break
-            if isinstance(event, Frame):
-                self._handle_frame(event.data)
-            else:
-                self._handle_junk(event)
-        if self._reading_paused and self._open and self._transport is not None:
+            self._handle_event(event)
+        if (
+            self._reading_paused
+            and self._open
+            and not (self._finishing or self._condemned)
+            and self._transport is not None
+        ):
             self._reading_paused = False
             self._transport.resume_reading()
+
+    def finish(self) -> None:
+        """Stop reading for good and handle every complete frame already received now,
+        whatever the budget (at shutdown, before the drain of records in flight); an
+        unfinished frame becomes a ``truncated`` dead letter. Acks still go out until
+        ``close``."""
+        if not self._open or self._finishing or self._condemned:
+            return
+        self._finishing = True
+        self._pause_reading()
+        self._handle_rest()
 
     def close(self, reason: str) -> None:
         """Close the connection (flushing replies already written) and count why."""
         if self._transport is not None and not self._transport.is_closing():
             self._hub.stats.closed[reason] += 1
             self._transport.close()
+
+    def refuse(self, reason: str) -> None:
+        """Condemn the connection: close it (``reason``) and discard, unprocessed, what is
+        left in its buffer, counting the frames and bytes discarded."""
+        if self._condemned:
+            return
+        self._condemned = True
+        stats, size = self._hub.stats, self._extractor.buffered
+        stats.discarded_frames[reason] += sum(
+            isinstance(event, Frame) for event in self._extractor.close()
+        )
+        stats.discarded_bytes[reason] += size
+        self.close(reason)
 
     def expire_splits(self, now: float) -> None:
         """Count split packets given up (called by the gateway's periodic sweep)."""
@@ -183,6 +226,25 @@ class Hj212Connection(asyncio.Protocol):
             self._transport.pause_reading()
 
     # -- frames ----------------------------------------------------------------------------
+
+    def _handle_rest(self) -> None:
+        """Handle every event left in the buffer, then the unfinished tail, ignoring the
+        budget; stops as soon as a refusal condemns the connection."""
+        self._finishing = True
+        while not self._condemned and (event := self._extractor.next_event()) is not None:
+            self._handle_event(event)
+        for event in [] if self._condemned else self._extractor.close():
+            if self._condemned:
+                break
+            self._handle_event(event)
+
+    def _handle_event(self, event: Event) -> None:
+        if isinstance(event, Frame):
+            self.frames_seen += 1
+            self.last_frame_at = time.monotonic()
+            self._handle_frame(event.data)
+        else:
+            self._handle_junk(event)
 
     def _handle_frame(self, frame: bytes) -> None:
         try:
@@ -206,7 +268,7 @@ class Hj212Connection(asyncio.Protocol):
             self._auth_failures += 1
             limit = self._config.max_auth_failures
             if limit and self._auth_failures >= limit:
-                self.close("auth_failures")
+                self.refuse("auth_failures")
         else:
             self._garbage_run = 0
 
@@ -219,6 +281,8 @@ class Hj212Connection(asyncio.Protocol):
             hub.device_online(mn)
         if admitted.skewed:
             stats.clock_skewed += 1
+        for finding in packet.warnings:
+            stats.findings[finding.partition(":")[0]] += 1
         if packet.split and self._splits.add(packet, time.monotonic()) is not None:
             stats.split["complete"] += 1
         envelope = RawEnvelope(
@@ -254,9 +318,16 @@ class Hj212Connection(asyncio.Protocol):
         self._garbage_run += len(junk.data)
         limit = self._config.max_garbage_bytes
         if limit and self._garbage_run >= limit:
-            self.close("garbage")
+            self.refuse("garbage")
 
     def _dead_letter(self, reason: str, message: str, payload: bytes, mn: str | None) -> None:
+        """Publish a dead letter (within the peer's budget) with the device password, if the
+        bytes hold one, redacted (``PW=***``)."""
+        hub = self._hub
+        payload = redact_password(payload)
+        if not hub.deadletter_budget.admit(self.peer_host, reason, payload, time.monotonic()):
+            hub.stats.deadletters_suppressed[reason] += 1
+            return
         record = DeadLetter(
             source=self._config.deadletter_source,
             reason=reason,

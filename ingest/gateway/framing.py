@@ -26,7 +26,8 @@ before it are ``garbage`` junk, except CR/LF/space/tab alone, which are dropped 
 
 Decisions depend only on bytes already seen and are final, so the frames found do not depend
 on how the stream was cut into ``feed`` calls (junk may come in different pieces). A device
-that omits CR LF has each frame delivered when the next frame's ``##`` arrives.
+that omits CR LF has each frame delivered when the next frame's ``##`` arrives, its last one
+when the connection ends.
 
 Memory: the buffer never holds more than ``max_frame_bytes`` of one undecided frame plus the
 bytes of one ``feed`` call. Pure: no I/O, no clock; not thread-safe (one per connection).
@@ -132,7 +133,8 @@ class FrameExtractor:
 
     def close(self) -> list[Event]:
         """Events for the bytes left when the connection ends (after draining ``next_event``):
-        an unfinished frame is ``truncated`` junk, anything else ``garbage``."""
+        a last frame sent without CR LF whose bytes are all there by its length field is a
+        ``Frame``; an unfinished frame is ``truncated`` junk, anything else ``garbage``."""
         events: list[Event] = []
         while (event := self.next_event()) is not None:
             events.append(event)
@@ -141,7 +143,9 @@ class FrameExtractor:
             events.append(Junk(self._skip_prefix, JunkReason.FRAME_TOO_LARGE))
             self._skip_prefix = b""
         rest = self._take(len(self._buf))
-        if rest.strip(_BLANK):
+        if _whole_frame(rest):
+            events.append(Frame(rest))
+        elif rest.strip(_BLANK):
             reason = JunkReason.TRUNCATED if rest.startswith(HEADER) else JunkReason.GARBAGE
             events.append(Junk(rest[: self._max], reason))
         return events
@@ -217,3 +221,14 @@ class FrameExtractor:
         piece = self._take(end)
         if room > 0:
             self._skip_prefix += piece[:room]
+
+
+def _whole_frame(data: bytes) -> bool:
+    """``data`` is ``##`` + 4-digit length + exactly that many bytes + 4 CRC characters."""
+    digits = data[2:_HEADER_LEN]
+    return (
+        data.startswith(HEADER)
+        and digits.isdigit()
+        and digits.isascii()
+        and len(data) == _HEADER_LEN + int(digits) + _CRC_LEN
+    )

@@ -7,10 +7,18 @@ so that other gateways can share the names):
   ``publish_failed``, or the refusal/junk reason (``bad_crc``, ``auth_unknown_mn``,
   ``garbage``…).
 - ``devices_online``: distinct MNs authenticated on an open connection.
-- ``connections_open``; ``connections_total{outcome}`` (``accepted``, ``refused_limit``);
-  ``connections_closed_total{reason}`` (``idle``, ``auth_failures``, ``garbage``, ``shutdown``).
+- ``connections_open``; ``connections_total{outcome}`` (``accepted``, ``refused_limit``,
+  ``refused_peer_limit``); ``connections_closed_total{reason}`` (``no_frame``, ``idle``,
+  ``auth_failures``, ``garbage``, ``shutdown``).
 - ``replies_total{cn}``: 9014 data acks and 9011 request answers written.
 - ``clock_skewed_frames_total``; ``split_packets_total{outcome}``.
+- ``frame_findings_total{finding}``: admitted frames with a data-quality finding of the
+  decoder (``non_numeric_st``, ``bad_data_time``); they are published as received.
+- ``deadletters_suppressed_total{reason}``: dead letters beyond a peer's budget per window,
+  kept as counts and one sample in a summary dead letter.
+- ``discarded_frames_total{reason}`` / ``discarded_bytes_total{reason}``: what was left
+  unprocessed in the buffer of refused connections (``auth_failures``, ``garbage``,
+  ``no_frame``).
 - ``published_records_total{topic}`` / ``publish_failures_total{topic}`` (``raw``,
   ``deadletter``); ``inflight_records``; ``received_bytes_total``.
 - ``registry_info{version}``: 1, labelled with the registry version frames are authenticated
@@ -57,6 +65,30 @@ class GatewayCollector(Collector):
         yield _counter("connections_closed", "Closed by the gateway.", "reason", stats.closed)
         yield _counter("replies", "Replies written, by CN.", "cn", stats.acks)
         yield _counter("split_packets", "Split packets.", "outcome", stats.split)
+        yield _counter(
+            "frame_findings",
+            "Admitted frames with a data-quality finding of the decoder.",
+            "finding",
+            stats.findings,
+        )
+        yield _counter(
+            "deadletters_suppressed",
+            "Dead letters beyond a peer's budget (counted, sampled in a summary).",
+            "reason",
+            stats.deadletters_suppressed,
+        )
+        yield _counter(
+            "discarded_frames",
+            "Frames left unprocessed in refused connections' buffers.",
+            "reason",
+            stats.discarded_frames,
+        )
+        yield _counter(
+            "discarded_bytes",
+            "Bytes left unprocessed in refused connections' buffers.",
+            "reason",
+            stats.discarded_bytes,
+        )
         yield _counter("published_records", "Records Kafka acked.", "topic", stats.published)
         yield _counter("publish_failures", "Records Kafka failed.", "topic", stats.publish_failed)
         yield _total(

@@ -75,7 +75,9 @@ async def serve(
         KafkaTopic(config.deadletter_topic, _partitions(Topic.DEADLETTER)),
     ]
     publisher = await KafkaPublisher.start(producer, topics)
-    gateway = Gateway(config, Admission(registry, config.clock_skew_limit_s), publisher)
+    gateway = Gateway(
+        config, Admission(registry, config.clock_skew_limit_s, config.device_key), publisher
+    )
     try:
         await gateway.start()
     except BaseException:

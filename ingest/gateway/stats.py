@@ -85,12 +85,20 @@ class GatewayStats:
 
     - ``frames``: result → frames; result is ``accepted`` or a refusal/junk reason
       (``ingest.gateway.admission.REFUSAL_REASONS``, ``ingest.gateway.framing.JunkReason``).
-    - ``connections``: ``accepted`` / ``refused_limit``; ``closed``: why connections ended.
+    - ``connections``: ``accepted`` / ``refused_limit`` / ``refused_peer_limit``; ``closed``:
+      why connections ended.
     - ``acks``: replies written, by CN (``9014`` data ack, ``9011`` request answer).
     - ``clock_skewed``: admitted frames whose device clock was off by more than the limit.
     - ``published`` / ``publish_failed``: Kafka acknowledgements and failures, by topic kind
       (``raw`` / ``deadletter``).
     - ``split``: ``complete`` / ``incomplete`` / ``duplicate_part`` split packets.
+    - ``findings``: admitted frames by data-quality finding of the decoder
+      (``Packet.warnings`` code: ``non_numeric_st``, ``bad_data_time``).
+    - ``deadletters_suppressed``: dead letters beyond a peer's budget, by reason (counted
+      and sampled in one summary dead letter per window instead).
+    - ``discarded_frames`` / ``discarded_bytes``: by the reason a connection was refused
+      (``auth_failures``, ``garbage``, ``no_frame``), the frames and bytes left in its
+      buffer, discarded unprocessed.
     - ``latency``: frame received → Kafka acknowledged its record (raw and dead-letter).
     - ``registry_version``: version of the registry frames are authenticated against;
       ``registry_swaps``: registries swapped in since start (hot reload from the topic).
@@ -103,6 +111,10 @@ class GatewayStats:
     published: Counter[str] = field(default_factory=Counter)
     publish_failed: Counter[str] = field(default_factory=Counter)
     split: Counter[str] = field(default_factory=Counter)
+    findings: Counter[str] = field(default_factory=Counter)
+    deadletters_suppressed: Counter[str] = field(default_factory=Counter)
+    discarded_frames: Counter[str] = field(default_factory=Counter)
+    discarded_bytes: Counter[str] = field(default_factory=Counter)
     clock_skewed: int = 0
     bytes_received: int = 0
     latency: LatencyRecorder = field(default_factory=LatencyRecorder)

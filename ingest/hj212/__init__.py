@@ -7,6 +7,7 @@ Public surface::
     encode(st=, cn=, mn=, ...) -> str               a frame with length, CRC and CR LF
     encode_packet(packet) / encode_ack_9014(packet) / encode_qn_rtn(packet, QnRtn.READY)
     crc_hj212(bytes) / crc_modbus(bytes) / crc_text(bytes, variant)
+    redact_password(bytes) -> bytes                 PW=*** for bytes kept as evidence
     factor_code_2005_to_2017() -> mapping of 2005 factor codes to 2017 codes
 
 Errors: ``Hj212Error`` ← ``DecodeError`` (with a ``ReasonCode``), ``EncodeError``.
@@ -27,6 +28,7 @@ from ingest.hj212.encode import (
 )
 from ingest.hj212.errors import DecodeError, EncodeError, Hj212Error, ReasonCode
 from ingest.hj212.packet import CHINA_TZ, FactorValue, Inspection, Packet
+from ingest.hj212.redact import redact_password
 
 __all__ = [
     "CHINA_TZ",
@@ -56,4 +58,5 @@ __all__ = [
     "frame_segment",
     "inspect",
     "parse_data_time",
+    "redact_password",
 ]

@@ -39,6 +39,15 @@ TEXT_SUFFIXES: Final = frozenset({"Flag", "EFlag", "ZsFlag", "SampleTime", "RS",
 information items. Every other value becomes a float when it is a plain decimal number."""
 _NUMBER_CHARS: Final = "0123456789.-"
 
+NON_NUMERIC_ST: Final = "non_numeric_st: ST is not a decimal system code"
+"""``Packet.warnings`` item (a data-quality finding): the system code holds something other
+than digits. Real 2016 traffic carries ``ST=\\x00\\x00`` in frames whose length and CRC are
+right: the frame is kept (the raw record holds its bytes as sent) but its ST says nothing
+about which system (air, water…) the values belong to."""
+BAD_DATA_TIME: Final = "bad_data_time: DataTime is not a valid 14- or 17-digit date"
+"""``Packet.warnings`` item: ``DataTime`` is present but not a date (its text stays in
+``cp_params``)."""
+
 
 def decode(frame: bytes | str, crc: CrcVariant = "hj212") -> Packet:
     """Decode one frame into a ``Packet``; raise ``DecodeError`` when it is not a good frame.
@@ -126,7 +135,8 @@ def parse_segment(text: str) -> Packet:
 
     Fields may come in any order; QN, PW, Flag, PNUM and PNO may be absent (2005 traffic has
     no QN nor Flag); ST, CN and MN are required. Raises ``DecodeError`` (``bad_segment``,
-    ``bad_cp``).
+    ``bad_cp``). A non-numeric ST or an invalid DataTime does not make the frame unreadable:
+    it is listed in ``Packet.warnings`` (``NON_NUMERIC_ST``, ``BAD_DATA_TIME``).
     """
     if text.startswith("CP=&&"):
         head, cp = "", text[5:]
@@ -154,11 +164,13 @@ def parse_segment(text: str) -> Packet:
 
     data_time = None
     warnings: tuple[str, ...] = ()
+    if not (st.isascii() and st.isdigit()):
+        warnings = (NON_NUMERIC_ST,)
     data_time_text = cp_params.get("DataTime")
     if data_time_text is not None:
         data_time = parse_data_time(data_time_text)
         if data_time is None:
-            warnings = ("bad_data_time: DataTime is not a valid 14- or 17-digit date",)
+            warnings = (*warnings, BAD_DATA_TIME)
     # Positional: this runs once per frame and keywords cost a microsecond here.
     return Packet(
         st,

@@ -129,33 +129,56 @@ def encode_packet(packet: Packet, crc: CrcVariant = "hj212") -> str:
 
 
 def encode_ack_9014(packet: Packet, crc: CrcVariant = "hj212") -> str:
-    """The data ack (CN 9014) a platform sends for a packet with the A bit set: same QN, PW
-    and MN, ST=91, ``CP=&&&&``, Flag with the sender's version (1 when it has none) and no
-    A bit (4 for HJ 212-2017)."""
+    """The data ack (CN 9014) a platform sends for a packet with the A bit set: same PW and
+    MN, ST=91, the sender's QN echoed where the sender put it (``_reply_echo``) and Flag in
+    the sender's version without the A bit (``_reply_flag``): ``CP=&&&&`` for HJ 212-2017,
+    ``CP=&&QN=…&&`` for an HJ/T 212-2005 device that sent its QN inside CP."""
+    qn, cp_params = _reply_echo(packet)
     return encode(
         st=ST_SYSTEM,
         cn=CN_DATA_ACK,
         mn=packet.mn,
         pw=packet.pw,
-        qn=packet.qn,
+        qn=qn,
         flag=_reply_flag(packet),
+        cp_params=cp_params,
         crc=crc,
     )
 
 
 def encode_qn_rtn(packet: Packet, code: QnRtn | int, crc: CrcVariant = "hj212") -> str:
-    """The request answer (CN 9011) for a command packet: same QN, PW and MN, ST=91,
-    ``CP=&&QnRtn=<code>&&``."""
+    """The request answer (CN 9011) for a command packet: same PW and MN, ST=91, QN and
+    Flag as for ``encode_ack_9014``, ``CP=&&[QN=…;]QnRtn=<code>&&``."""
+    qn, cp_params = _reply_echo(packet)
     return encode(
         st=ST_SYSTEM,
         cn=CN_REQUEST_ACK,
         mn=packet.mn,
         pw=packet.pw,
-        qn=packet.qn,
+        qn=qn,
         flag=_reply_flag(packet),
-        cp_params={"QnRtn": str(int(code))},
+        cp_params={**cp_params, "QnRtn": str(int(code))},
         crc=crc,
     )
+
+
+def _reply_flag(packet: Packet) -> int | None:
+    """Flag of a reply to ``packet``: the sender's protocol version bits (0 for HJ/T
+    212-2005, 1 for HJ 212-2017…) with the A and D bits clear, so a device is answered in the
+    version it speaks; ``None`` (no Flag field) when the sender sent none."""
+    version = packet.version
+    return None if version is None else version << 2
+
+
+def _reply_echo(packet: Packet) -> tuple[str | None, dict[str, str]]:
+    """Where a reply carries the sender's QN: ``(QN for the header, CP parameters)``.
+
+    HJ 212-2017 devices put QN in the header and get it back there. HJ/T 212-2005 devices
+    answering or notifying (ST=91, CN 1013/9011…) put it inside CP (``CP=&&QN=…``); they get
+    it back inside CP, where they look for it. A QN in both places is echoed in both; a
+    packet without QN gets a reply without QN."""
+    cp_qn = packet.cp_params.get("QN")
+    return packet.qn, ({} if cp_qn is None else {"QN": cp_qn})
 
 
 def format_data_time(moment: datetime) -> str:
@@ -178,10 +201,6 @@ def format_number(number: float | int) -> str:
     if "e" in text or "E" in text:
         text = format(Decimal(text), "f")
     return text
-
-
-def _reply_flag(packet: Packet) -> int:
-    return (packet.version or 1) << 2
 
 
 def _name(key: str) -> str:

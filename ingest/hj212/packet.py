@@ -49,8 +49,9 @@ class Packet:
     - ``cp_params``: CP items that are not ``factor-suffix`` pairs (``DataTime``,
       ``RtdInterval``, ``QnRtn``, ``ExeRtn``, ``HeartbeatTime``, ``QN``…), raw text.
     - ``extra``: segment fields other than QN/ST/CN/PW/MN/Flag/PNUM/PNO/CP, raw text.
-    - ``warnings``: things a well-formed frame got wrong that do not make it unreadable
-      (e.g. ``"bad_data_time: DataTime is not a valid date"``).
+    - ``warnings``: data-quality findings, things a well-formed frame got wrong that do not
+      make it unreadable, each ``"<code>: <message>"``: ``non_numeric_st`` (an ST such as
+      ``\\x00\\x00``, seen in real 2016 traffic), ``bad_data_time``.
 
     The mappings are plain dicts for speed; treat them as read-only.
     """

@@ -10,6 +10,7 @@ import psycopg
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
+from deploy.timescaledb import drop_schema
 from greenwatch import demo_namespace
 from greenwatch.settings import Settings, database_dsn
 from ingest.hj212 import CHINA_TZ
@@ -47,7 +48,7 @@ def test_a_run_writes_to_its_own_schema_and_prefix(services: Any) -> None:
         assert services.database_url.split("@")[0] not in namespace.environment(configured)
     finally:
         with psycopg.connect(services.database_url, autocommit=True) as conn:
-            conn.execute("DROP SCHEMA IF EXISTS demo_20310102030405 CASCADE")
+            drop_schema(conn, "demo_20310102030405")
 
 
 def test_prune_keeps_the_newest_runs_and_drops_the_rest_with_their_topics(services: Any) -> None:
@@ -73,7 +74,7 @@ def test_prune_keeps_the_newest_runs_and_drops_the_rest_with_their_topics(servic
     finally:
         with psycopg.connect(services.database_url, autocommit=True) as conn:
             for run in [*runs, foreign]:
-                conn.execute(f"DROP SCHEMA IF EXISTS {run.schema} CASCADE")
+                drop_schema(conn, run.schema)
         admin.delete_topics(
             [t for t in admin.list_topics() if t.startswith(configured.topic_prefix)]
         )

@@ -1,4 +1,8 @@
-"""`greenwatch db migrate` and `db load-registry` against the real PostgreSQL."""
+"""`greenwatch db migrate` and `db load-registry` against the real PostgreSQL, per flavor.
+
+Flavor-specific tests take the ``flavor`` fixture (tests/integration/conftest.py): each runs
+once in a plain schema and once in a TimescaleDB schema of the same database.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from deploy.migrate import Flavor, MigrationError, discover_steps, migrate
+from deploy.migrate import Flavor, MigrationError, detect_flavor, discover_steps, migrate
 from deploy.registry_store import store_registry
 from greenwatch.cli import app
 from greenwatch.settings import Settings
@@ -30,10 +34,18 @@ def _insert_measurement(conn: psycopg.Connection[Any], at: datetime) -> None:
     )
 
 
-def test_migrate_twice_applies_once(db_conn: psycopg.Connection[Any]) -> None:
-    first = migrate(db_conn)
-    second = migrate(db_conn)
-    assert first.flavor is Flavor.PLAIN  # Debian's PostgreSQL has no TimescaleDB
+def test_detection_picks_timescaledb_where_the_server_runs_it(
+    db_conn: psycopg.Connection[Any], timescale_usable: bool
+) -> None:
+    expected = Flavor.TIMESCALEDB if timescale_usable else Flavor.PLAIN
+    assert detect_flavor(db_conn) is expected
+    assert migrate(db_conn).flavor is expected
+
+
+def test_migrate_twice_applies_once(db_conn: psycopg.Connection[Any], flavor: Flavor) -> None:
+    first = migrate(db_conn, flavor)
+    second = migrate(db_conn)  # no flavor: the schema's recorded one
+    assert first.flavor is flavor and second.flavor is flavor
     assert "002_timeseries" in first.applied
     assert second.applied == ()
     assert set(second.already) == set(first.applied)
@@ -47,9 +59,9 @@ def test_migrate_twice_applies_once(db_conn: psycopg.Connection[Any]) -> None:
 
 
 def test_rows_from_any_year_are_kept_and_upserts_do_not_duplicate(
-    db_conn: psycopg.Connection[Any],
+    db_conn: psycopg.Connection[Any], flavor: Flavor
 ) -> None:
-    migrate(db_conn)
+    migrate(db_conn, flavor)
     clock_off = datetime(2000, 2, 2, tzinfo=CST)  # real devices report years off
     now = datetime.now(CST).replace(second=0, microsecond=0)
     for at in (clock_off, now, now):
@@ -58,14 +70,19 @@ def test_rows_from_any_year_are_kept_and_upserts_do_not_duplicate(
         "SELECT tableoid::regclass::text, avg FROM measurements ORDER BY period_start"
     ).fetchall()
     assert len(rows) == 2
-    assert rows[0][0].endswith("measurements_default")
-    assert rows[1] == (rows[1][0], 2.0) and "measurements_20" in rows[1][0]
+    assert rows[1][1] == 2.0
+    if flavor is Flavor.PLAIN:
+        assert rows[0][0].endswith("measurements_default")
+        assert "measurements_20" in rows[1][0]
+    else:  # one chunk per 7 days, wherever the clock is
+        assert all(where.startswith("_timescaledb_internal._hyper_") for where, _ in rows)
+        assert rows[0][0] != rows[1][0]
 
 
 def test_new_month_partition_takes_its_rows_from_default(
     db_conn: psycopg.Connection[Any],
 ) -> None:
-    migrate(db_conn)
+    migrate(db_conn, Flavor.PLAIN)
     far = datetime(2040, 5, 3, tzinfo=CST)
     _insert_measurement(db_conn, far)
     created = db_conn.execute(
@@ -76,14 +93,19 @@ def test_new_month_partition_takes_its_rows_from_default(
     assert where is not None and where[0].endswith("measurements_204005")
 
 
-def test_schema_of_one_flavor_refuses_the_other(db_conn: psycopg.Connection[Any]) -> None:
-    migrate(db_conn, Flavor.PLAIN)
-    with pytest.raises(MigrationError, match="applied as plain"):
-        migrate(db_conn, Flavor.TIMESCALEDB)
+def test_schema_of_one_flavor_refuses_the_other(
+    db_conn: psycopg.Connection[Any], flavor: Flavor
+) -> None:
+    other = Flavor.TIMESCALEDB if flavor is Flavor.PLAIN else Flavor.PLAIN
+    migrate(db_conn, flavor)
+    with pytest.raises(MigrationError, match=f"schema migrated as {flavor}"):
+        migrate(db_conn, other)
+    flavors = db_conn.execute("SELECT DISTINCT flavor FROM schema_migrations").fetchall()
+    assert flavors == [(flavor.value,)]
 
 
-def test_registry_is_stored_idempotently(db_conn: psycopg.Connection[Any]) -> None:
-    migrate(db_conn)
+def test_registry_is_stored_idempotently(db_conn: psycopg.Connection[Any], flavor: Flavor) -> None:
+    migrate(db_conn, flavor)
     registry = load_registry(EXAMPLE)
     store_registry(db_conn, registry)
     store_registry(db_conn, registry)
@@ -96,7 +118,9 @@ def test_registry_is_stored_idempotently(db_conn: psycopg.Connection[Any]) -> No
     assert count == (4,)
 
 
-def test_cli_migrate_and_load_registry(pg_schema: Any, services: Any) -> None:
+def test_cli_migrate_and_load_registry(
+    pg_schema: Any, services: Any, timescale_usable: bool
+) -> None:
     settings = Settings(
         database_url=pg_schema.dsn,
         kafka_bootstrap=services.kafka_bootstrap,
@@ -106,8 +130,9 @@ def test_cli_migrate_and_load_registry(pg_schema: Any, services: Any) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["db", "migrate"], obj=settings, env={})
     assert result.exit_code == 0, result.output
-    steps = len(discover_steps(Flavor.PLAIN))
-    assert f"schema {pg_schema.name} (plain): applied {steps}" in result.output
+    flavor = Flavor.TIMESCALEDB if timescale_usable else Flavor.PLAIN
+    steps = len(discover_steps(flavor))
+    assert f"schema {pg_schema.name} ({flavor}): applied {steps}" in result.output
     again = runner.invoke(app, ["db", "migrate"], obj=settings)
     assert "applied 0" in again.output
     loaded = runner.invoke(app, ["db", "load-registry", str(EXAMPLE)], obj=settings)

@@ -20,7 +20,7 @@ from deploy.registry_topic import (
     registry_topic,
 )
 from greenwatch.cli import app
-from greenwatch.settings import Settings
+from greenwatch.settings import Settings, device_key
 from ingest.simulator.province import build_province
 from schemas.registry import dump_registry, load_registry
 
@@ -70,7 +70,9 @@ def test_load_registry_stores_then_publishes_the_version_in_force(
     assert f"published to {topic.name} (offset 0)" in first.output
     latest = read_latest_registry(settings.kafka_bootstrap or "", topic, wait_s=10)
     assert _stored_versions(settings) == [latest.snapshot.version] == ["demo-province-2026.1"]
-    assert latest.registry == load_registry(EXAMPLE)
+    # stored and published with keyed device digests only (issue 11: no unkeyed digest)
+    assert latest.registry == load_registry(EXAMPLE).with_keyed_passwords(device_key(settings))
+    assert not latest.registry.has_legacy_digests
 
     second = runner.invoke(
         app, ["db", "load-registry", str(_edition(tmp_path, "demo-province-2026.2"))], obj=settings

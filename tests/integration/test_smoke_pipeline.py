@@ -25,7 +25,7 @@ from psycopg import sql
 
 from deploy.migrate import migrate
 from deploy.registry_store import store_registry
-from ingest.hj212 import CHINA_TZ, encode
+from ingest.hj212 import CHINA_TZ, encode, redact_password
 from schemas.envelope import DeadLetter, Protocol, RawEnvelope
 from schemas.registry import load_registry
 from schemas.topics import Topic, topic_name
@@ -168,10 +168,12 @@ def test_frames_become_rows_and_garbage_becomes_a_dead_letter(
     ).fetchall()
     assert letters == [
         ("gateway.hj212", "auth_bad_password", GATEWAY_LETTER.payload, "DEMO-TP01-G1"),
-        ("streams.hj212", "bad_crc", garbage, "DEMO-TP01-G1"),
+        ("streams.hj212", "bad_crc", redact_password(garbage), "DEMO-TP01-G1"),
         ("streams.hj212", "invalid_dead_letter", b"not a dead letter", None),
     ]
-    assert dead_letter_topic(services.kafka_bootstrap, topic_prefix) == [("bad_crc", garbage)]
+    assert dead_letter_topic(services.kafka_bootstrap, topic_prefix) == [
+        ("bad_crc", redact_password(garbage))
+    ]
 
 
 def dead_letter_topic(bootstrap: str, prefix: str) -> list[tuple[str, bytes]]:

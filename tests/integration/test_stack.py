@@ -17,9 +17,14 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from deploy import kafka_service, stack
+from deploy import kafka_service, postgres_service, stack
 from deploy.stack_cli import stack_app
 from greenwatch.settings import Settings
+
+try:
+    from services import free_port
+except ImportError:  # pragma: no cover
+    from tests.services import free_port
 
 if TYPE_CHECKING:
     from services import PgSchema, Services
@@ -36,7 +41,14 @@ def test_status_json_reports_both_services_up(services: Services) -> None:
     assert set(report) == {"kafka", "postgres"}
     assert report["kafka"] == {"bootstrap": services.kafka_bootstrap, "up": True}
     assert report["postgres"]["up"] is True
-    assert isinstance(report["postgres"]["timescaledb"], bool)
+    installed = postgres_service.timescaledb_installed(postgres_service.bin_dir())
+    if services.origin == "local" and installed is not None:  # the stack preloads it
+        assert report["postgres"]["timescaledb"] is True
+        assert report["postgres"]["timescaledb_version"] == installed
+    else:
+        assert report["postgres"]["timescaledb"] is (
+            report["postgres"]["timescaledb_version"] is not None
+        )
 
 
 def test_greenwatch_command_reports_status(services: Services) -> None:
@@ -113,8 +125,8 @@ def test_second_up_reuses_running_services(services: Services) -> None:
 
 def test_status_of_unreachable_services_is_down_and_redacted() -> None:
     settings = Settings(
-        kafka_bootstrap=f"127.0.0.1:{_free_port()}",
-        database_url=f"postgresql://someone:secret@127.0.0.1:{_free_port()}/db",
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        database_url=f"postgresql://someone:secret@127.0.0.1:{free_port()}/db",
     )
     result = runner.invoke(stack_app, ["status", "--json"], obj=settings)
 
@@ -125,7 +137,7 @@ def test_status_of_unreachable_services_is_down_and_redacted() -> None:
 
 
 def test_up_without_kafka_jars_says_run_make_install(tmp_path: Path) -> None:
-    settings = Settings(state_dir=tmp_path, kafka_port=_free_port())
+    settings = Settings(state_dir=tmp_path, kafka_port=free_port())
     result = runner.invoke(stack_app, ["up"], obj=settings)
 
     assert result.exit_code == 1
@@ -157,7 +169,7 @@ def test_broker_starts_with_a_kept_cluster_id_that_starts_with_a_dash(tmp_path: 
     jars = kafka_service.layout(Settings().state_dir, 0, 0).libs
     if not any(jars.glob("kafka_*.jar")):
         pytest.skip("no Kafka jars: run `make install`")
-    kafka = kafka_service.layout(tmp_path, _free_port(), _free_port())
+    kafka = kafka_service.layout(tmp_path, free_port(), free_port())
     kafka.home.mkdir(parents=True)
     kafka.libs.symlink_to(jars)
     kafka.cluster_id_file.write_text("-AAAAAAAAAAAAAAAAAAAAQ\n")  # as an older state dir may hold
@@ -180,10 +192,3 @@ def foreign_listener() -> Iterator[int]:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         yield listener.getsockname()[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port

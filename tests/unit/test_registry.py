@@ -26,8 +26,8 @@ def test_documented_example_loads_with_its_limits() -> None:
     assert enterprise.id == "E-TP-01"
     assert registry.limit(outlet, "a21026") == (35.0, "ULE-coal-power")
     assert registry.reference_o2(outlet) == 6.0
-    assert device.password_matches("123456")
-    assert not device.password_matches("654321")
+    assert device.password_matches("123456", None)
+    assert not device.password_matches("654321", None)
 
 
 def test_permit_limit_overrides_the_standard() -> None:

@@ -3,9 +3,12 @@ and dead-letter topics observe."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
+import struct
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,7 +25,7 @@ from gateway_fixtures import DEVICE, PASSWORD, frame, registry
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
 from ingest.gateway.runner import GatewayThread, RunOptions
-from ingest.hj212 import Packet, decode
+from ingest.hj212 import Packet, decode, encode, redact_password
 from schemas.envelope import DeadLetter, RawEnvelope
 
 pytestmark = pytest.mark.timeout(120)
@@ -185,7 +188,9 @@ def test_bad_crc_frame_is_dead_lettered_with_its_bytes_and_not_acked(
         [ack] = _replies(sock, 1)
     assert ack.qn == "20260301103000001"
     [letter] = running.dead_letters(1)
-    assert (letter.reason, letter.device_id, letter.payload) == ("bad_crc", DEVICE, damaged)
+    assert (letter.reason, letter.device_id, letter.payload) == (
+        "bad_crc", DEVICE, redact_password(damaged),
+    )  # fmt: skip
     assert [e.payload for _, e in running.raw(1)] == [good]
 
 
@@ -210,6 +215,13 @@ def test_unknown_mn_and_wrong_password_are_refused_answered_and_dead_lettered(
         "auth_unknown_mn",
     ]
     assert all("wrong-pw" not in d.message and PASSWORD not in d.message for d in letters)
+    # the refused frames are kept with their password redacted (no near misses on record)
+    sent = {b"INTRUDER-01": frame(mn="INTRUDER-01"), b"wrong-pw-42": frame(pw="wrong-pw-42")}
+    for letter in letters:
+        assert b"wrong-pw" not in letter.payload and PASSWORD.encode() not in letter.payload
+        assert b";PW=***;" in letter.payload
+    unknown = next(d for d in letters if d.reason == "auth_unknown_mn")
+    assert unknown.payload == sent[b"INTRUDER-01"].replace(f"PW={PASSWORD}".encode(), b"PW=***")
     assert running.raw(0) == []
     assert running.thread.stats.closed["auth_failures"] == 1
 
@@ -253,7 +265,10 @@ def test_a_stalled_or_oversized_client_does_not_hold_up_others(
         [ack] = _replies(device, 1)
         assert ack.qn == "20260301103000002"
     letters = {d.reason: d.payload for d in running.dead_letters(2)}
-    assert letters == {"frame_too_large": big[:1024], "truncated": frame()[:40]}
+    assert letters == {
+        "frame_too_large": redact_password(big[:1024]),
+        "truncated": redact_password(frame()[:40]),
+    }
 
 
 def test_idle_connections_are_closed(start_gateway: GatewayFactory) -> None:
@@ -304,3 +319,176 @@ def test_a_tiny_in_flight_budget_pauses_reading_without_losing_or_reordering(
         acks = _replies(sock, len(frames))
     assert [a.qn for a in acks] == [decode(f).qn for f in frames]
     assert sorted(e.payload for _, e in running.raw(len(frames))) == sorted(frames)
+
+
+def _wait_until_received(running: Running, size: int, timeout_s: float = 20) -> None:
+    """Until the gateway has read ``size`` bytes from its connections."""
+    deadline = time.monotonic() + timeout_s
+    while running.thread.stats.bytes_received < size:
+        assert time.monotonic() < deadline, "the gateway never read what was sent"
+        time.sleep(0.001)
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with RST (SO_LINGER 0), as a device whose modem drops the line."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_a_2005_frame_is_acked_in_2005_with_its_qn_inside_cp(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway()
+    notice = encode(
+        st="91", cn="1013", mn=DEVICE, pw=PASSWORD, flag=1, cp_params={"QN": "20160824001252000"}
+    ).encode()
+    with running.connect() as sock:
+        sock.sendall(notice)
+        [ack] = _replies(sock, 1)
+    assert (ack.cn, ack.flag, ack.qn, ack.cp_params) == (
+        "9014",
+        0,
+        None,
+        {"QN": "20160824001252000"},
+    )
+    assert [e.payload for _, e in running.raw(1)] == [notice]
+
+
+def test_frames_buffered_by_a_paused_connection_reset_by_the_peer_are_all_published(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway(max_inflight_per_connection=1)
+    frames = [frame(qn=f"20260301103{n:06d}") for n in range(40)]
+    data = b"".join(frames)
+    sock = running.connect()
+    sock.sendall(data)
+    _wait_until_received(running, len(data))  # all read; 39 wait behind a 1-record budget
+    _reset(sock)  # the next ack written finds the connection reset
+
+    assert sorted(e.payload for _, e in running.raw(len(frames))) == sorted(frames)
+    assert running.dead_letters(0) == []
+
+
+def test_the_fifth_authentication_failure_stops_the_connection_at_once(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway()
+    bad = [frame(pw=f"guess-{n:03d}", qn=f"20260301103{n:06d}") for n in range(100)]
+    data = b"".join(bad)
+    with running.connect() as sock:
+        sock.sendall(data)
+        assert _closed_by_peer(sock)
+    stats = running.thread.stats
+    received = stats.bytes_received
+    complete = sum(1 for end in itertools.accumulate(map(len, bad)) if end <= received)
+
+    letters = running.dead_letters(5)
+    assert [d.reason for d in letters] == ["auth_bad_password"] * 5
+    assert stats.closed["auth_failures"] == 1
+    assert stats.discarded_frames["auth_failures"] == complete - 5
+    assert stats.discarded_bytes["auth_failures"] == received - sum(map(len, bad[:5]))
+
+
+def test_a_non_numeric_st_is_published_as_received_and_counted_as_a_finding(
+    start_gateway: GatewayFactory,
+) -> None:
+    running = start_gateway()
+    nul_st = encode(
+        st="\x00\x00",
+        cn="2031",
+        mn=DEVICE,
+        pw=PASSWORD,
+        qn="20260301103000001",
+        flag=5,
+        cp_params={"DataTime": "20260301000000"},
+        values={"a21026": {"Avg": 1.5}},
+    ).encode()
+    with running.connect() as sock:
+        sock.sendall(nul_st)
+        [ack] = _replies(sock, 1)
+    assert ack.qn == "20260301103000001"
+    assert [e.payload for _, e in running.raw(1)] == [nul_st]
+    assert running.thread.stats.findings == {"non_numeric_st": 1}
+
+
+def _slowloris(port: int, sockets: int, stop: threading.Event) -> None:
+    """Keep ``sockets`` connections from 127.0.0.1 open, each trickling a frame one byte every
+    0.2 s and never its last byte; reconnect whatever the gateway closes."""
+    partial = frame()[:-1]
+    held: dict[socket.socket, int] = {}  # socket -> bytes of ``partial`` sent
+    while not stop.is_set():
+        while len(held) < sockets and not stop.is_set():
+            try:
+                held[socket.create_connection(("127.0.0.1", port), timeout=1)] = 0
+            except OSError:
+                break
+        for sock, sent in list(held.items()):
+            try:
+                sock.send(partial[sent : sent + 1])
+                held[sock] = min(sent + 1, len(partial) - 1)
+            except OSError:
+                del held[sock]
+                sock.close()
+        stop.wait(0.2)
+    for sock in held:
+        sock.close()
+
+
+def _flood(port: int, stop: threading.Event) -> None:
+    """From 127.0.0.3: garbage as fast as the gateway takes it, reconnecting when closed."""
+    junk = b"\x00\x01AT+CSQ" * 8192
+    while not stop.is_set():
+        try:
+            with socket.create_connection(
+                ("127.0.0.1", port), timeout=1, source_address=("127.0.0.3", 0)
+            ) as sock:
+                while not stop.is_set():
+                    sock.sendall(junk)
+        except OSError:
+            stop.wait(0.05)
+
+
+def test_slowloris_and_a_flood_leave_a_device_its_acks(start_gateway: GatewayFactory) -> None:
+    running = start_gateway(
+        max_connections=40,
+        max_connections_per_peer=8,
+        first_frame_timeout_s=1.0,
+        max_garbage_bytes=4096,
+        deadletters_per_peer=5,
+    )
+    port, stop = running.thread.port, threading.Event()
+    attackers = [
+        threading.Thread(target=_slowloris, args=(port, 40, stop), daemon=True),
+        threading.Thread(target=_flood, args=(port, stop), daemon=True),
+    ]
+    for attacker in attackers:
+        attacker.start()
+    try:
+        time.sleep(2.0)  # the attack is in full swing: trickling sockets outlive 1 s deadlines
+        with socket.create_connection(
+            ("127.0.0.1", port), timeout=10, source_address=("127.0.0.2", 0)
+        ) as device:
+            for n in range(20):
+                qn = f"20260301103{n:06d}"
+                device.sendall(frame(qn=qn))
+                [ack] = _replies(device, 1)  # a stop-and-wait device: each ack before the next
+                assert (ack.cn, ack.qn) == ("9014", qn)
+    finally:
+        stop.set()
+        for attacker in attackers:
+            attacker.join(10)
+    running.thread.stop()  # ends the dead-letter window: its summary is published
+    stats = running.thread.stats
+    assert stats.frames["accepted"] == 20
+    assert stats.connections["refused_peer_limit"] > 0
+    assert stats.closed["no_frame"] > 0 and stats.closed["garbage"] > 0
+    assert stats.discarded_bytes["no_frame"] > 0
+    assert stats.deadletters_suppressed["garbage"] > 0
+
+    flood = [d for d in running.dead_letters(6) if d.peer.startswith("127.0.0.3")]
+    in_full = [d for d in flood if d.peer != "127.0.0.3"]  # "host:port" of a connection
+    [summary] = [d for d in flood if d.peer == "127.0.0.3"]
+    assert len(in_full) == 5 and {d.reason for d in flood} == {"garbage"}
+    suppressed = stats.deadletters_suppressed["garbage"]
+    assert summary.message.startswith(f"{suppressed} more garbage dead letters from 127.0.0.3")
+    assert 0 < len(summary.payload) <= 512

@@ -24,6 +24,7 @@ from worker_harness import StreamStack
 
 from deploy.migrate import migrate
 from deploy.registry_store import store_registry
+from deploy.timescaledb import drop_schema
 from schemas.registry import load_registry
 from streams.sink import create_pool
 from streams.worker import ensure_topics
@@ -67,7 +68,7 @@ def stream_stack_factory(services: Any, tmp_path: Path) -> Iterator[StackFactory
     with psycopg.connect(services.database_url, autocommit=True) as conn:
         for name in schemas:
             with contextlib.suppress(psycopg.Error):
-                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+                drop_schema(conn, name)
 
 
 @pytest.fixture

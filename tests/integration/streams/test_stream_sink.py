@@ -1,18 +1,20 @@
 """The PostgreSQL sink against the real database: upserts on natural keys, revisions, dead
-letters once per Kafka position, the plain-PostgreSQL rollup."""
+letters once per Kafka position, the hourly rollup on both flavors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from deploy.migrate import Flavor, migrate
 from schemas.envelope import DeadLetter
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Rule, Verdict, VerdictStatus
-from streams.sink import PgSink, RejectedInput, SinkBatch, SourcePosition
+from streams.sink import PgSink, RejectedInput, SinkBatch, SourcePosition, create_pool
 
 CST = timezone(timedelta(hours=8))
 HOUR = datetime(2026, 3, 2, 10, tzinfo=CST)
@@ -124,3 +126,30 @@ def test_dead_letter_is_stored_once_per_kafka_position(
     assert (first.dead_letters, again.dead_letters) == (1, 0)
     row = db_conn.execute("SELECT reason, payload, source_offset FROM dead_letters").fetchall()
     assert row == [("bad_crc", b"##0010garbage\x00\r\n", 41)]
+
+
+def test_hourly_rollup_takes_a_late_minute_on_both_flavors(
+    db_conn: psycopg.Connection[Any],
+    pg_schema: Any,
+    flavor: Flavor,
+    run_refresh_policy: Callable[[psycopg.Connection[Any]], None],
+) -> None:
+    """plain: the sink recomputes the touched device-hours in its transaction; TimescaleDB: the
+    continuous aggregate's refresh policy does, however old the hour."""
+    migrate(db_conn, flavor)
+    pool = create_pool(pg_schema.dsn)
+    try:
+        sink = PgSink(pool)
+        sink.flush(
+            SinkBatch(measurements=[minute(i, 10.0) for i in range(59)], aggregates=[hourly(10.0)])
+        )
+        if flavor is Flavor.TIMESCALEDB:
+            run_refresh_policy(db_conn)
+        query = "SELECT samples, max_value FROM measurement_hourly WHERE device_id = 'MN1'"
+        assert db_conn.execute(query).fetchall() == [(59, 10.0)]
+        sink.flush(SinkBatch(measurements=[minute(59, 70.0)], aggregates=[hourly(11.0)]))
+        if flavor is Flavor.TIMESCALEDB:
+            run_refresh_policy(db_conn)
+        assert db_conn.execute(query).fetchall() == [(60, 70.0)]
+    finally:
+        pool.close()

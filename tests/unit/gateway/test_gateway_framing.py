@@ -150,6 +150,12 @@ def test_connection_closing_inside_a_frame_reports_it_truncated() -> None:
     assert _run([frame, frame[:30]]) == [Frame(frame), Junk(frame[:30], JunkReason.TRUNCATED)]
 
 
+def test_last_frame_without_crlf_is_a_frame_when_the_connection_ends() -> None:
+    frame = _frame().removesuffix(b"\r\n")
+    assert _run([frame, frame]) == [Frame(frame), Frame(frame)]
+    assert _run([frame[:-1]]) == [Junk(frame[:-1], JunkReason.TRUNCATED)]
+
+
 def test_too_small_limit_is_refused() -> None:
     with pytest.raises(ValueError):
         FrameExtractor(max_frame_bytes=8)

@@ -131,7 +131,7 @@ def test_datasource_provisioning_matches_the_dashboards() -> None:
 
     (source,) = document["datasources"]
     assert (source["uid"], source["type"]) == (DATASOURCE_UID, DATASOURCE_TYPE)
-    assert source["jsonData"]["timescaledb"] is False  # $__timeGroup as floor(): see macros
+    assert source["jsonData"]["timescaledb"] is True  # $__timeGroup as time_bucket()
     assert source["secureJsonData"]["password"] == "${GREENWATCH_GRAFANA_PG_PASSWORD}"
 
 

@@ -6,6 +6,7 @@ datasource's variable formatting), so a query that runs here runs in Grafana.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -57,6 +58,17 @@ def test_time_group_alias_with_the_panel_interval() -> None:
 def test_time_group_with_a_quoted_interval_and_fill() -> None:
     assert expand("GROUP BY $__timeGroup(t, '1h', 0)", CONTEXT) == (
         "GROUP BY floor(extract(epoch from t)/3600)*3600"
+    )
+
+
+def test_time_group_is_time_bucket_with_the_timescaledb_option() -> None:
+    """Grafana's macros.go with the datasource's TimescaleDB option on."""
+    context = replace(CONTEXT, timescaledb=True)
+    assert expand("SELECT $__timeGroupAlias(m.period_start, $__interval)", context) == (
+        "SELECT time_bucket('300s',m.period_start) AS \"time\""
+    )
+    assert expand("GROUP BY $__timeGroup(t, '1h', 0)", context) == (
+        "GROUP BY time_bucket('3600s',t)"
     )
 
 

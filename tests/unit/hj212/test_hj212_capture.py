@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime
 
 from ingest.hj212 import CHINA_TZ, DecodeError, ReasonCode, decode, inspect
+from ingest.hj212.decode import NON_NUMERIC_ST
 
 GOOD_LINES = 26_761  # README of the capture
 
@@ -67,3 +68,14 @@ def test_2005_traffic_shapes(capture: list[bytes]) -> None:
     assert status and all(
         isinstance(v, str) for p in status for f in p.values.values() for v in f.values()
     )
+
+
+def test_non_numeric_st_is_kept_and_flagged_as_a_data_quality_finding(
+    capture: list[bytes],
+) -> None:
+    packets = [r.packet for r in map(inspect, capture) if r.ok and r.packet is not None]
+    flagged = [p for p in packets if NON_NUMERIC_ST in p.warnings]
+    assert len(flagged) == 8  # ST=\x00\x00 in frames whose length and CRC are right
+    assert {p.st for p in flagged} == {"\x00\x00"}
+    assert all(p.values for p in flagged)  # decoded in full, nothing dropped
+    assert all(p.st.isdigit() for p in packets if p not in flagged)

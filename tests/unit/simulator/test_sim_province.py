@@ -37,7 +37,7 @@ def test_written_registry_loads_and_authenticates_every_simulated_device(tmp_pat
     for device in province.devices:
         found = loaded.device(device.mn)
         assert found is not None
-        assert found[2].password_matches(device.password)
+        assert found[2].password_matches(device.password, None)
         assert found[1].id == device.outlet_id
 
 

@@ -1,0 +1,31 @@
+"""A fresh migrated schema for a benchmark, dropped at the end (its TimescaleDB jobs first)."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from deploy.migrate import Flavor, migrate
+from deploy.timescaledb import drop_schema
+
+
+@contextlib.contextmanager
+def migrated_schema(dsn: str, prefix: str, flavor: Flavor | None = None) -> Iterator[str]:
+    """Yield the DSN (``search_path`` = schema, public) of a new schema ``<prefix>_<random>``
+    migrated under ``flavor`` (None: detected); drop it on exit. Raises ``psycopg.Error``."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        scoped = make_conninfo(dsn, options=f"-c search_path={name},public")
+        with psycopg.connect(scoped, autocommit=True) as conn:
+            migrate(conn, flavor)
+        yield scoped
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            drop_schema(conn, name)
