@@ -214,7 +214,7 @@ def declare_maintenance(
     row = _rows(
         conn,
         "INSERT INTO maintenance_windows (enterprise_id, outlet_id, starts_at, ends_at, reason,"
-        " declared_by) VALUES (%s, %s, %s, %s, %s, %s) RETURNING window_id",
+        " declared_by) VALUES (%s, %s, %s, %s, %s, %s) RETURNING window_id, declared_at",
         (
             window.enterprise_id,
             window.outlet_id,
@@ -232,6 +232,7 @@ def declare_maintenance(
         window.ends_at,
         window.declared_by,
         window.reason,
+        row["declared_at"],
     )
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import psycopg
 import typer
+from pydantic_core import to_jsonable_python
 
 from alerts import admin
 from alerts.errors import AlertsError
@@ -191,6 +192,11 @@ def _alert_json(record: AlertRecord) -> dict[str, Any]:
     }
 
 
+def _json_line(row: dict[str, Any]) -> str:
+    """One JSON line of a database row, times in ISO 8601 as ``alerts list --json`` writes."""
+    return json.dumps(to_jsonable_python(row), ensure_ascii=False)
+
+
 @alerts_app.command("list")
 def list_command(
     ctx: typer.Context,
@@ -223,7 +229,7 @@ def history_command(
         rows = admin.alert_history(conn, alert_id)
     for row in rows:
         if as_json:
-            typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+            typer.echo(_json_line(row))
         else:
             typer.echo(
                 f"{row['at'].isoformat()} #{row['episode']} {row['kind']:<14} by {row['actor']}"
@@ -243,7 +249,7 @@ def deliveries_command(
         rows = admin.delivery_log(conn, enterprise, limit)
     for row in rows:
         if as_json:
-            typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+            typer.echo(_json_line(row))
         else:
             typer.echo(
                 f"{row['outbox_id']:>6} {row['status']:<8} x{row['attempts']}"
@@ -289,7 +295,8 @@ def maintenance_command(
     reason: Annotated[str, typer.Option(help="What is maintained.")] = "",
     registry_file: RegistryOption = None,
 ) -> None:
-    """Declare a maintenance window: notices are held back meanwhile (still recorded)."""
+    """Declare a maintenance window: notices are held back meanwhile (still recorded), and
+    F/M/C/D/B flags within it are accepted if it is declared before they start."""
     settings = settings_of(ctx)
     with connect(settings) as conn:
         registry = _registry(settings, conn, registry_file)

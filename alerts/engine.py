@@ -16,24 +16,36 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from alerts.capture import assess_capture, capture_key
 from alerts.errors import RejectedInput, UnknownAlert
+from alerts.flags import assess_flag, declared_window, undeclared_key
 from alerts.machine import step
 from alerts.messages import Message, render_alert, render_order
 from alerts.model import (
     Acknowledge,
     AlertRecord,
+    Clear,
     Conditions,
     EventRecord,
     MachineInput,
     MaintenanceWindow,
+    Mark,
     NoticeKind,
     OrderNoted,
     RegulatorOrder,
     Tick,
 )
+from alerts.revisions import revised_down, revision_key
 from alerts.routing import Subscription, route
-from alerts.rules import VerdictContext, assess_quality, assess_verdict, quality_key, verdict_key
-from schemas.alert import AlertLevel, AlertState, QualitySignal
+from alerts.rules import (
+    VerdictContext,
+    assess_quality,
+    assess_verdict,
+    period_key,
+    quality_key,
+    verdict_key,
+)
+from schemas.alert import AlertLevel, AlertState, QualityKind, QualitySignal
 from schemas.registry import Enterprise, Registry
 from schemas.verdict import Verdict
 
@@ -105,11 +117,45 @@ class Batch:
             restriction_since=self._restriction_since(enterprise_id, verdict.outlet_id),
             evasion=self._quality_firing(verdict.outlet_id, self._policy_kinds("evasion")),
         )
+        period = period_key(verdict.period_start)
+        previous = record.marks.get(period)
         assessment = assess_verdict(record.marks, verdict, context, revision)
         if not assessment.changed:
             return
         record = replace(record, marks=assessment.marks)
         for machine_input in assessment.inputs:
+            record = self._step(record, machine_input)
+        self._keep(record)
+        revised = assessment.marks.get(period)
+        if previous is not None and revised is not None:
+            self._revised(verdict, enterprise_id, previous, revised)
+        self._capture(verdict, enterprise_id)
+
+    def _capture(self, verdict: Verdict, enterprise_id: str) -> None:
+        """An hour with too few minutes reported raises its low-capture alert; one with
+        enough clears it (``alerts.capture``)."""
+        registry = self.world.registry
+        machine_input = assess_capture(verdict, registry.policy, registry.version)
+        key = capture_key(verdict)
+        record = self.records.get(key.alert_id)
+        if machine_input is None or (isinstance(machine_input, Clear) and record is None):
+            return
+        record = record or AlertRecord.blank(key, enterprise_id, verdict.outlet_id, None)
+        if isinstance(machine_input, Clear) and not record.active:
+            return
+        self._keep(self._step(record, machine_input))
+
+    def _revised(self, verdict: Verdict, enterprise_id: str, previous: Mark, revised: Mark) -> None:
+        """A softened verdict raises its downward-revision alert (``alerts.revisions``)."""
+        registry = self.world.registry
+        inputs = revised_down(previous, revised, verdict, registry.policy, registry.version)
+        if inputs is None:
+            return
+        key = revision_key(verdict)
+        record = self.records.get(key.alert_id) or AlertRecord.blank(
+            key, enterprise_id, verdict.outlet_id, None
+        )
+        for machine_input in inputs:
             record = self._step(record, machine_input)
         self._keep(record)
 
@@ -123,6 +169,8 @@ class Batch:
             enterprise_id, outlet_id = signal.enterprise_id, signal.outlet_id
         else:
             raise RejectedInput("unknown_device", f"device {signal.device_id} is not registered")
+        if signal.kind is QualityKind.FLAGGED:
+            self._flagged(signal, enterprise_id, outlet_id)
         key = quality_key(signal)
         record = self.records.get(key.alert_id) or AlertRecord.blank(
             key, enterprise_id, outlet_id, signal.device_id
@@ -131,6 +179,23 @@ class Batch:
             record.marks, signal, self.world.registry.policy, self.world.registry.version
         )
         if not assessment.changed or (not record.active and not signal.active):
+            return
+        record = replace(record, marks=assessment.marks)
+        for machine_input in assessment.inputs:
+            record = self._step(record, machine_input)
+        self._keep(record)
+
+    def _flagged(self, signal: QualitySignal, enterprise_id: str, outlet_id: str | None) -> None:
+        """A flagged run outside a window declared beforehand (``alerts.flags``)."""
+        key = undeclared_key(signal)
+        record = self.records.get(key.alert_id) or AlertRecord.blank(
+            key, enterprise_id, outlet_id, signal.device_id
+        )
+        window = declared_window(self.world.maintenance, enterprise_id, outlet_id, signal)
+        registry = self.world.registry
+        assessment = assess_flag(record.marks, signal, window, registry.policy, registry.version)
+        opens = signal.active and bool(assessment.inputs)
+        if not assessment.changed or (not record.active and not opens):
             return
         record = replace(record, marks=assessment.marks)
         for machine_input in assessment.inputs:

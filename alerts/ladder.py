@@ -24,6 +24,14 @@ class Basis(StrEnum):
 
     DATA_QUALITY = "hj75_data_quality"
     """HJ 75/76-2017 and HJ 212-2017: monitoring data missing, flagged or implausible."""
+    LOW_CAPTURE = "hj75_low_capture"
+    """An hour invalid because too few minutes were reported (HJ 75-2017 valid hour)."""
+    UNDECLARED_FLAG = "hj75_undeclared_flag"
+    """F/M/C/D/B data outside a window declared beforehand (HJ 75-2017 / HJ 212-2017 flags;
+    flagged data are invalid for compliance only when the flag is true)."""
+    REVISED_DOWN = "hj75_revised_down"
+    """A judged warning or exceedance softened by re-sent or late data (design.md: a revision
+    that softens a verdict is itself a signal; HJ 75-2017 data validity)."""
     WARNING = "warning_fraction"
     """Valid value at or above the policy's warning fraction of its limit or quota."""
     EXCEEDANCE = "exceedance"

@@ -9,8 +9,11 @@ States (``schemas.alert.AlertState``)::
 
 One record per key, ever: a new episode re-opens the same record (``episode`` + 1), so two
 active alerts for one key cannot exist. A same-or-lower ``Raise`` on an active alert is a
-duplicate: it refreshes the evidence and emits nothing (deduplication). Levels never go down
-within an episode.
+duplicate: it refreshes the evidence and emits nothing (deduplication), unless it is a
+``case`` at the alert's level (``Raise.case``: a penalisable hour of an Art. 7 facility, a
+downward revision), which is recorded as a ``case`` event with its own evidence and basis and
+notified. Levels never go down within an episode. A ``Raise`` whose ``escalate_after`` is
+zero fires escalated (the regulator is told with the first notice).
 
 Notices: ``opened`` when the alert fires, ``escalated`` when its level rises (acknowledgement is
 reset), ``repeat`` every ``repeat_interval`` while open and unacknowledged, ``resolved`` when it
@@ -233,8 +236,10 @@ def _raise_open(alert: AlertRecord, ev: Raise, now: datetime, cond: Conditions) 
     refreshed = replace(
         alert, evidence=ev.evidence, registry_version=ev.registry_version, clearing_until=None
     )
-    if ev.level <= alert.level:
+    if ev.level < alert.level or (ev.level == alert.level and not ev.case):
         return StepResult(refreshed)
+    if ev.level == alert.level:
+        return _notify(replace(refreshed, basis=ev.basis), NoticeKind.CASE, "case", now, cond)
     escalated = replace(
         refreshed,
         state=AlertState.ESCALATED,
@@ -247,7 +252,16 @@ def _raise_open(alert: AlertRecord, ev: Raise, now: datetime, cond: Conditions) 
 
 
 def _fire(alert: AlertRecord, now: datetime, cond: Conditions) -> StepResult:
-    fired = replace(alert, state=AlertState.FIRING, fired_at=now, pending_until=None)
+    """Fire; an alert whose ``escalate_at`` is already due fires escalated (told at once)."""
+    due = alert.escalate_at is not None and alert.escalate_at <= now
+    state = AlertState.ESCALATED if due else AlertState.FIRING
+    fired = replace(
+        alert,
+        state=state,
+        fired_at=now,
+        pending_until=None,
+        escalate_at=None if due else alert.escalate_at,
+    )
     return _notify(fired, NoticeKind.OPENED, "fired", now, cond)
 
 

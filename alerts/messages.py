@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from alerts.ladder import Basis
-from alerts.model import NoticeKind, NotificationIntent, RegulatorOrder
+from alerts.model import NoticeKind, NotificationIntent, OrderAction, RegulatorOrder
 from alerts.routing import CHINA_TIME
 from schemas.registry import Registry
 
@@ -76,6 +76,11 @@ def _names(registry: Registry, enterprise_id: str, outlet_id: str | None) -> _Na
     return _Names(name, outlet_id or "全厂", "gas")
 
 
+def _art7_facility(registry: Registry, enterprise_id: str) -> bool:
+    """Order No. 30 Art. 7: penalised instead of suspended (the registry's flag)."""
+    return any(e.art7_facility for e in registry.enterprises if e.id == enterprise_id)
+
+
 def _standard_name(registry: Registry, standard: str | None) -> str:
     if not standard:
         return "—"
@@ -112,8 +117,9 @@ def next_step(basis: str, medium: str, evidence: Mapping[str, Any], registry: Re
     }
     text = cat.get("next_step", basis, cat.text("next_step", Basis.EXCEEDANCE.value))
     if evidence.get("capped_from"):
-        capped = cat.get("next_step", str(evidence["capped_from"]), "")
-        text = f"{capped}\n{text}" if capped else text
+        # The facts of the case only: an Art. 7 facility is not quoted Art. 6's suspension.
+        case = cat.get("capped_cases", str(evidence["capped_from"]), "")
+        text = f"{case}\n{text}" if case else text
     return text.format(**fields)
 
 
@@ -199,7 +205,10 @@ def render_order(order: RegulatorOrder, registry: Registry, lifted: bool) -> Mes
         text = cat.text("orders", "lift").format(order_name=order_name)
         title = f"【{cat.text('notices', 'order')}·解除{order_name}】{names.enterprise}"
     else:
-        text = cat.text("orders", order.action.value).format(rectification=rectification)
+        key = order.action.value
+        if order.action is OrderAction.RESTRICT and _art7_facility(registry, order.enterprise_id):
+            key = "restrict_art7"
+        text = cat.text("orders", key).format(rectification=rectification)
         title = f"【{cat.text('notices', 'order')}·{order_name}】{names.enterprise}"
     lines = [
         f"企业：{names.enterprise}（{order.enterprise_id}）",

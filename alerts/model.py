@@ -153,6 +153,10 @@ class Raise:
     ``escalate_after``: a firing alert still open after this long is escalated (data quality).
     ``observed_at``: when the condition was observed to start (a data-quality signal's own
     time stamp; None: the moment the input is applied, see ``alerts.machine``).
+    ``case``: this input is a case of its own that the record must keep and the recipients
+    must hear of even when the level does not rise (an Art. 7 facility's penalisable hour, a
+    downward revision): an open alert records a ``case`` event and sends a ``case`` notice
+    instead of only refreshing its evidence.
     """
 
     level: AlertLevel
@@ -162,6 +166,7 @@ class Raise:
     pending_for: timedelta = timedelta(0)
     escalate_after: timedelta | None = None
     observed_at: datetime | None = None
+    case: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +234,8 @@ class NoticeKind(StrEnum):
     REPEAT = "repeat"
     RESOLVED = "resolved"
     ORDER = "order"
+    CASE = "case"
+    """A further case on an open alert (``Raise.case``): the level did not rise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,8 +347,15 @@ class MaintenanceWindow:
     ends_at: datetime
     declared_by: str
     reason: str = ""
+    declared_at: datetime | None = None
+    """When it was declared (None: unknown, taken as ``starts_at``)."""
 
     def covers(self, enterprise_id: str, outlet_id: str | None, now: datetime) -> bool:
         if self.enterprise_id != enterprise_id or not self.starts_at <= now < self.ends_at:
             return False
         return self.outlet_id is None or self.outlet_id == outlet_id
+
+    def declared_beforehand(self, enterprise_id: str, outlet_id: str | None, at: datetime) -> bool:
+        """Does the window cover ``at`` and was it declared at or before ``at``?"""
+        declared = self.declared_at or self.starts_at
+        return declared <= at and self.covers(enterprise_id, outlet_id, at)

@@ -14,7 +14,9 @@ marked with the same content changes nothing). Evaluation looks at the latest ju
 
 A late verdict that turns an older period into an exceedance raises the alert for that period
 even when later periods are clear (the exceedance happened), and clears it again by the same
-hysteresis. Pure: no I/O.
+hysteresis. At an Order No. 30 Art. 7 facility, a period that this verdict newly makes a capped
+suspension case (e.g. exceeding under a restriction order) is raised as a ``case``: recorded and
+notified on its own although the level holds (Art. 7: penalised instead). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -114,11 +116,12 @@ def assess_verdict(
     latest = judged[-1]
     inputs: list[Raise | Clear] = []
     open_level = ctx.open_level
+    fresh = key if known is None or known.status not in EXCEEDING else None
     if key != latest and mark.status in EXCEEDING:
-        late = _raise_for(window, key, verdict, spec, ctx)
+        late = _raise_for(window, key, verdict, spec, ctx, fresh)
         inputs.append(late)
         open_level = max(open_level or late.level, late.level)
-    inputs.extend(_evaluate_latest(window, latest, verdict, spec, ctx, open_level))
+    inputs.extend(_evaluate_latest(window, latest, verdict, spec, ctx, open_level, fresh))
     return Assessment(window, tuple(inputs), changed=True)
 
 
@@ -129,10 +132,11 @@ def _evaluate_latest(
     spec: RuleSpec,
     ctx: VerdictContext,
     open_level: AlertLevel | None,
+    fresh: str | None,
 ) -> list[Raise | Clear]:
     status = window[latest].status
     if status in EXCEEDING:
-        return [_raise_for(window, latest, verdict, spec, ctx)]
+        return [_raise_for(window, latest, verdict, spec, ctx, fresh)]
     holding_exceedance = open_level is not None and open_level >= AlertLevel.EXCEEDANCE
     if status == VerdictStatus.WARNING.value and not holding_exceedance:
         basis = warning_basis(verdict.rule)
@@ -147,8 +151,16 @@ def _evaluate_latest(
 
 
 def _raise_for(
-    window: Marks, key: str, verdict: Verdict, spec: RuleSpec, ctx: VerdictContext
+    window: Marks,
+    key: str,
+    verdict: Verdict,
+    spec: RuleSpec,
+    ctx: VerdictContext,
+    fresh: str | None,
 ) -> Raise:
+    """The raise for the exceeding period ``key``; ``fresh`` is the period that this verdict
+    newly made exceeding (None: none): at an Art. 7 facility such a period is a case of its
+    own (``Raise.case``), recorded and told to the regulator even when the level holds."""
     mark = window[key]
     streak = _run_length(window, key, spec.period, EXCEEDING)
     ratio = mark.value / mark.limit if mark.value is not None and mark.limit else None
@@ -170,7 +182,8 @@ def _raise_for(
     evidence = _evidence(window, key, verdict, rung.basis, streak=streak)
     if rung.capped_from is not None:
         evidence["capped_from"] = rung.capped_from.value
-    return Raise(rung.level, rung.basis.value, evidence, verdict.registry_version)
+    case = rung.capped_from is not None and key == fresh
+    return Raise(rung.level, rung.basis.value, evidence, verdict.registry_version, case=case)
 
 
 def _run_length(

@@ -38,10 +38,13 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 
+from alerts.capture import capture_key
 from alerts.engine import Batch
 from alerts.errors import PoisonMessage, RejectedInput
+from alerts.flags import undeclared_key
 from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, describe_change
+from alerts.revisions import revision_key
 from alerts.rules import quality_key, verdict_key
 from alerts.store import AlertStore
 from runtime.dead_letters import KeyedDeadLetter, SourcePosition
@@ -108,10 +111,13 @@ def scope(inputs: Iterable[Input], registry: Registry) -> tuple[set[str], set[st
     for item in inputs:
         if isinstance(item, Verdict):
             ids.add(verdict_key(item).alert_id)
+            ids.add(revision_key(item).alert_id)
+            ids.add(capture_key(item).alert_id)
             outlets.add(item.outlet_id)
             enterprises.add(item.enterprise_id)
             continue
         ids.add(quality_key(item).alert_id)
+        ids.add(undeclared_key(item).alert_id)
         found = registry.device(item.device_id)
         if found is not None:
             enterprises.add(found.enterprise.id)
@@ -326,7 +332,10 @@ class AlertService:
         with conn.transaction():
             store = AlertStore(conn)
             ids, outlets, enterprises = scope((item for _, item in decoded), self._registry)
-            batch = store.open_batch(self._registry, now, ids, outlets, enterprises)
+            since = min(
+                (i.observed_at for _, i in decoded if isinstance(i, QualitySignal)), default=None
+            )
+            batch = store.open_batch(self._registry, now, ids, outlets, enterprises, since)
             for record, item in decoded:
                 try:
                     if isinstance(item, Verdict):

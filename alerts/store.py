@@ -124,7 +124,7 @@ def _outbox_params(o: OutboxRow) -> tuple[Any, ...]:
 def window_from_row(r: Mapping[str, Any]) -> MaintenanceWindow:
     return MaintenanceWindow(
         r["window_id"], r["enterprise_id"], r["outlet_id"], r["starts_at"], r["ends_at"],
-        r["declared_by"], r["reason"],
+        r["declared_by"], r["reason"], r.get("declared_at"),
     )  # fmt: skip
 
 
@@ -177,8 +177,10 @@ class AlertStore:
         alert_ids: Iterable[str],
         outlets: Iterable[str] = (),
         enterprises: Iterable[str] | None = None,
+        since: datetime | None = None,
     ) -> Batch:
-        """Lock ``alert_ids``, load the outlets' firing data-quality alerts and the world."""
+        """Lock ``alert_ids``, load the outlets' firing data-quality alerts and the world
+        (maintenance windows ending after ``since``, default ``now``)."""
         ids = sorted(set(alert_ids))
         records = {
             row["alert_id"]: record_from_row(row)
@@ -196,10 +198,17 @@ class AlertStore:
             records.setdefault(row["alert_id"], record_from_row(row))
         if enterprises is None:
             enterprises = {r.enterprise_id for r in records.values()}
-        return Batch(self.world(registry, now, enterprises), records, now)
+        return Batch(self.world(registry, now, enterprises, since), records, now)
 
-    def world(self, registry: Registry, now: datetime, enterprises: Iterable[str]) -> World:
-        """Orders in force, current and future maintenance windows, enabled subscriptions."""
+    def world(
+        self,
+        registry: Registry,
+        now: datetime,
+        enterprises: Iterable[str],
+        since: datetime | None = None,
+    ) -> World:
+        """Orders in force, maintenance windows ending after ``since`` (default ``now``: the
+        current and future ones), enabled subscriptions."""
         wanted = sorted({*enterprises, ALL_ENTERPRISES})
         orders = self._rows(
             "SELECT * FROM regulator_orders WHERE lifted_at IS NULL AND enterprise_id = ANY(%s)",
@@ -207,7 +216,7 @@ class AlertStore:
         )
         windows = self._rows(
             "SELECT * FROM maintenance_windows WHERE ends_at > %s AND enterprise_id = ANY(%s)",
-            (now, wanted),
+            (min(now, since or now), wanted),
         )
         subscriptions = self._rows(
             "SELECT * FROM alert_subscriptions WHERE enabled AND enterprise_id = ANY(%s)"

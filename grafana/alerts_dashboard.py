@@ -37,6 +37,9 @@ OUTLET_DETAIL_URL = (
 
 BASIS_TEXT: dict[Basis, str] = {
     Basis.DATA_QUALITY: "数据质量 (data quality, HJ 75/76-2017, HJ 212-2017)",
+    Basis.LOW_CAPTURE: "数据缺失 (too few minutes reported for a valid hour)",
+    Basis.UNDECLARED_FLAG: "未申报标记 (F/M/C/D/B outside a declared window)",
+    Basis.REVISED_DOWN: "判定被下调 (verdict softened by re-sent or late data)",
     Basis.WARNING: "接近限值 (at the warning fraction)",
     Basis.EXCEEDANCE: "超标排放 (exceedance, Air Pollution Law Art. 99 / EPL Art. 60)",
     Basis.ART5_SUSTAINED: "持续超标 (sustained exceedance, Order No. 30 Art. 5)",

@@ -140,7 +140,9 @@ def _run_simulator_registry(registry_file: Path, options: list[str]) -> None:
 
 
 def _subscribe_all(registry: Registry, sinks: LocalSinks, env: dict[str, str]) -> None:
-    """Each enterprise gets e-mail and a webhook robot; the regulator a webhook from exceedance."""
+    """Each enterprise gets e-mail and a webhook robot; the regulator a webhook for all it is
+    told (``ladder.regulator_is_told``: exceedance and above, persistent data quality, and
+    downward revisions, which are data-quality alerts escalated at once)."""
     for enterprise in registry.enterprises:
         subscriptions = (
             ["--channel", sinks.mail_url(f"{enterprise.id.lower()}@enterprise.demo")],
@@ -151,7 +153,7 @@ def _subscribe_all(registry: Registry, sinks: LocalSinks, env: dict[str, str]) -
                 "--audience",
                 "regulator",
                 "--level",
-                "exceedance",
+                "data_quality",
             ],
         )
         for options in subscriptions:

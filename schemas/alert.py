@@ -37,6 +37,15 @@ class QualityKind(StrEnum):
     FLAGGED = "flagged"
     CLOCK_SKEW = "clock_skew"
     TAMPERING = "tampering"
+    LOW_CAPTURE = "low_capture"
+    """An hour invalid because too few minutes were reported (raised by the alert service
+    from hourly verdicts, ``alerts.capture``)."""
+    UNDECLARED_FLAG = "undeclared_flag"
+    """F/M/C/D/B data outside a window declared beforehand and beyond the policy allowance
+    (raised by the alert service from ``flagged`` signals, ``alerts.flags``)."""
+    REVISED_DOWN = "revised_down"
+    """A judged warning or exceedance softened by re-sent or late data (raised by the alert
+    service from verdict revisions, ``alerts.revisions``)."""
 
 
 class QualitySignal(BaseModel):

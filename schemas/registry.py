@@ -258,6 +258,31 @@ class Enterprise(_Frozen):
     )
 
 
+class EvasionPolicy(_Frozen):
+    """Thresholds of the evasion rules (``streams.domain.evasion``; the ``tampering`` family of
+    data-quality signals, Order No. 30 Art. 6(1)). Our defaults, set by no standard: each a
+    registry setting; ``null`` turns a rule off."""
+
+    flat_band_fraction: float | None = Field(default=0.9, gt=0, le=1)
+    """Flat just under the limit: the judged hourly value in [this × limit, limit] …"""
+    flat_max_cv_pct: float = Field(default=1.0, ge=0)
+    """… while its valid minutes vary by at most this coefficient of variation (%)."""
+    dilution_correction_factor: float | None = Field(default=2.0, gt=1)
+    """O2 dilution: the O2 correction factor (21 − O2_ref) / (21 − O2_measured) at or above
+    this (the measured value at most half what it would be at the reference O2) while the
+    corrected value is within the limit."""
+    bypass_flow_fraction: float | None = Field(default=0.5, gt=0, lt=1)
+    """Bypass: the hourly flow below this fraction of the previous hour's while the process
+    runs (no F-flagged minute, the hour valid)."""
+    identical_minutes: int | None = Field(default=30, gt=1)
+    """Identical analysers: at least this many minutes with the same value (not constant)
+    on two devices."""
+    device_hourly_pct: float | None = Field(default=10.0, gt=0)
+    """Device hourly (CN 2061) value differing from the mean of our minutes by more than this %."""
+    o2_correction_mismatch: bool = True
+    """Device O2-corrected value (ZsAvg) disagreeing with ours (``o2_disagreement_pct``)."""
+
+
 class AlertPolicy(_Frozen):
     """Thresholds and durations of the alert ladder (design.md); every one a registry setting."""
 
@@ -301,6 +326,11 @@ class AlertPolicy(_Frozen):
     run close to their limit: the emission ``warning_fraction`` would warn always)."""
     energy_clock_skew_seconds: int = Field(default=900, ge=0)
     """Tolerated lead of a posted reading's time over the server clock, s."""
+    flag_allowance_minutes: dict[str, int] = Field(default_factory=lambda: {"C": 30})
+    """A run of this F/M/C/D/B flag no longer than this (minutes) needs no declared window
+    (e.g. the daily automatic calibration); flags not listed: none. Our default."""
+    evasion: EvasionPolicy = EvasionPolicy()
+    """Thresholds of the evasion rules that raise ``tampering`` signals."""
 
 
 class Region(_Frozen):

@@ -362,6 +362,8 @@ class Engine:
                 self.skipped += 1
                 continue
             outputs.extend(state.quality.observe(state.context, measurement, self._policy))
+            if measurement.period is PeriodKind.HOUR:
+                outputs.extend(self._closer.device_hourly(state, measurement))
             if measurement.period not in AGGREGATED:
                 continue
             buffer = state.open_hour(hour_start(measurement.period_start))

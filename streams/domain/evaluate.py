@@ -15,6 +15,10 @@
   below it the day must be valid to be called compliant/warning, else ``invalid``.
 - **annual load** (year to date vs the annual quota, Order No. 30 Art. 6(3)): judged each time
   a day closes, on the sum of the daily loads of the year so far (China calendar year).
+- **re-sent values** (issue 13): an hourly verdict whose hour holds values re-sent with a
+  value or flag differing from the first held (``minutes.Resent``) says so in its evidence:
+  ``resent_values`` (how many) and ``resent`` (the first ``RESENT_EXAMPLES``, first and
+  re-sent value and flag each).
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from schemas.registry import AlertPolicy, Registry
 from schemas.verdict import Rule, Verdict, VerdictStatus
 from streams.domain.context import DeviceContext
 from streams.domain.hourly import HourResult
+
+RESENT_EXAMPLES: Final = 10
+"""Re-sent values listed in an hourly verdict's evidence (all are counted)."""
 
 
 def judged_value(aggregate: AggregateValue) -> tuple[float | None, str]:
@@ -115,6 +122,9 @@ def judge_hour(result: HourResult, device: DeviceContext, registry: Registry) ->
     }
     if status is VerdictStatus.SEVERE:
         evidence["severe_multiple"] = policy.severe_multiple
+    if result.resent:
+        evidence["resent_values"] = len(result.resent)
+        evidence["resent"] = [r.as_json() for r in result.resent[:RESENT_EXAMPLES]]
     return _verdict(
         device,
         aggregate.factor,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from math import fsum
 
@@ -44,7 +44,13 @@ from streams.domain.flow import (
     water_flow_m3h,
     water_load_kg,
 )
-from streams.domain.minutes import FactorReadings, MinuteValue, derive_nox, minute_values
+from streams.domain.minutes import (
+    FactorReadings,
+    MinuteValue,
+    Resent,
+    derive_nox,
+    minute_values,
+)
 from streams.domain.o2 import disagrees, o2_correct
 
 MINUTES_PER_HOUR = 60
@@ -64,6 +70,10 @@ class HourResult:
     rate_minutes: int = 0
     flow_basis: tuple[str, ...] = ()
     flow_defaults: tuple[str, ...] = ()
+    resent: tuple[Resent, ...] = ()
+    """Values of the hour re-sent with a value or flag differing from the first held."""
+    valid_values: tuple[float, ...] = ()
+    """The valid minute values (measured), in time order (for the evasion rules)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +110,15 @@ def aggregate_hour(
         derive_nox(by_factor)
     flows = _standard_flows(device.medium, by_factor)
     o2 = _valid_values(by_factor.get(factors.O2, {}))
-    return [
-        _factor_result(device, hour, factor, by_factor[factor], o2, flows, policy)
-        for factor in sorted(by_factor)
-    ]
+    results = []
+    for factor in sorted(by_factor):
+        result = _factor_result(device, hour, factor, by_factor[factor], o2, flows, policy)
+        held = readings.get(factor)
+        if held is not None and held.resent:
+            ordered = sorted(held.resent.values(), key=lambda r: (r.period_start, r.period))
+            result = replace(result, resent=tuple(ordered))
+        results.append(result)
+    return results
 
 
 def _factor_result(
@@ -155,6 +170,7 @@ def _factor_result(
         rate_minutes=rate.minutes,
         flow_basis=rate.basis,
         flow_defaults=rate.defaults,
+        valid_values=tuple(valid[start].value for start in sorted(valid)),
     )
 
 

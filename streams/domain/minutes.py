@@ -51,16 +51,43 @@ class Reading:
         return self.flag not in INVALID_FOR_COMPLIANCE
 
 
+@dataclass(frozen=True, slots=True)
+class Resent:
+    """A value re-sent for a period already held with another value or flag (补发/重发).
+
+    ``first`` is the earliest reading this engine held for the period (received live, or read
+    back from the store when the hour was rebuilt), ``resent`` the latest one, which replaced it.
+    """
+
+    period: PeriodKind
+    period_start: datetime
+    first: Reading
+    resent: Reading
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "period": self.period.value,
+            "period_start": self.period_start.isoformat(),
+            "first": self.first.value,
+            "first_flag": self.first.flag,
+            "resent": self.resent.value,
+            "resent_flag": self.resent.flag,
+        }
+
+
 @dataclass(slots=True)
 class FactorReadings:
     """What one device reported for one factor in one hour, keyed by time (idempotent)."""
 
     rtd: dict[datetime, Reading] = field(default_factory=dict)
     minutes: dict[datetime, Reading] = field(default_factory=dict)
+    resent: dict[tuple[PeriodKind, datetime], Resent] = field(default_factory=dict)
+    """Periods re-sent with a value or flag differing from the one first held."""
 
     def add(self, measurement: Measurement) -> bool:
-        """Store ``measurement`` (a re-sent one replaces the earlier); False when it carries
-        no usable value (not rtd/minute, or no Rtd/Avg)."""
+        """Store ``measurement`` (a re-sent one replaces the earlier, and is kept in
+        ``resent`` when its value or flag differs); False when it carries no usable value
+        (not rtd/minute, or no Rtd/Avg)."""
         if measurement.period is PeriodKind.RTD:
             value, corrected, target = measurement.rtd, measurement.zs_rtd, self.rtd
         elif measurement.period is PeriodKind.MINUTE:
@@ -69,9 +96,15 @@ class FactorReadings:
             return False
         if value is None:
             return False
-        target[measurement.period_start] = Reading(
-            value, measurement.flag, corrected, measurement.min, measurement.max
-        )
+        start = measurement.period_start
+        reading = Reading(value, measurement.flag, corrected, measurement.min, measurement.max)
+        held = target.get(start)
+        if held is not None and (held.value, held.flag) != (reading.value, reading.flag):
+            key = (measurement.period, start)
+            known = self.resent.get(key)
+            first = known.first if known is not None else held
+            self.resent[key] = Resent(measurement.period, start, first, reading)
+        target[start] = reading
         return True
 
 

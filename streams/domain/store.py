@@ -27,7 +27,8 @@ OutletYear = tuple[str, str, int]
 """(outlet id, factor, China calendar year)."""
 
 AGGREGATED: Final = frozenset({PeriodKind.RTD, PeriodKind.MINUTE})
-"""Periods the engine aggregates; hour (2061) and day (2031) data are stored, not used."""
+"""Periods the engine aggregates; hour (2061) and day (2031) data are stored, not aggregated
+(a 2061 pollutant value is only compared with our hour by the evasion rules)."""
 WATERMARK_REACH: Final = timedelta(hours=2)
 """How far past its last requested hour a device's stored watermark is looked for: enough
 for a grace of up to an hour; a later watermark only makes the last hours read as minutes."""

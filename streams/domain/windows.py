@@ -6,8 +6,9 @@ factor), the days it has hourly summaries for, its watermark and its data-qualit
 grace): an hour becomes hourly aggregates and verdicts (``aggregate_hour``, ``judge_hour``)
 and leaves only its ``HourSummary`` in its day; a day becomes daily aggregates, daily-load
 verdicts (排污许可日排放量, daily permitted load) and, for factors with an annual quota, the
-annual ledger's verdicts (``YearLedger``). Outputs are issued only when they change
-(fingerprints), so closing the same data twice issues nothing new. Pure: no I/O.
+annual ledger's verdicts (``YearLedger``). A closed hour also goes through the device's
+evasion rules (``evasion.EvasionWatch``: ``tampering`` signals). Outputs are issued only
+when they change (fingerprints), so closing the same data twice issues nothing new. Pure.
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from schemas.alert import QualitySignal
-from schemas.measurement import AggregateValue, Measurement
+from schemas.measurement import INVALID_FOR_COMPLIANCE, AggregateValue, Measurement
 from schemas.registry import Registry
 from schemas.verdict import Verdict
+from streams.domain import factors
 from streams.domain.annual import YearLedger
 from streams.domain.context import DeviceContext
 from streams.domain.daily import HourSummary, aggregate_day, fingerprint
 from streams.domain.evaluate import judge_daily_load, judge_hour
-from streams.domain.hourly import aggregate_hour
+from streams.domain.evasion import ClosedHour, EvasionWatch
+from streams.domain.hourly import HourResult, aggregate_hour
 from streams.domain.minutes import FactorReadings
-from streams.domain.periods import DAY, HOUR, day_start
+from streams.domain.periods import DAY, HOUR, day_start, hour_start
 from streams.domain.quality import DeviceQuality
 
 Output = AggregateValue | Verdict | QualitySignal
@@ -58,6 +61,7 @@ class DeviceState:
     hours: dict[datetime, dict[str, FactorReadings]] = field(default_factory=dict)
     days: dict[datetime, DayState] = field(default_factory=dict)
     quality: DeviceQuality = field(default_factory=DeviceQuality)
+    evasion: EvasionWatch = field(default_factory=EvasionWatch)
 
     def open_hour(self, hour: datetime) -> dict[str, FactorReadings]:
         """The buffer of ``hour`` (created with its day's state when missing)."""
@@ -113,7 +117,9 @@ class WindowCloser:
         context = state.context
         day_state = state.days.setdefault(day_start(hour), DayState())
         outputs: list[Output] = []
-        for result in aggregate_hour(context, hour, readings, self._policy):
+        results = aggregate_hour(context, hour, readings, self._policy)
+        judged = {r.aggregate.factor: judge_hour(r, context, self._registry) for r in results}
+        for result in results:
             summary = HourSummary.of(result.aggregate)
             hours = day_state.hours.setdefault(result.aggregate.factor, {})
             previous = hours.get(hour)
@@ -122,10 +128,52 @@ class WindowCloser:
                 continue
             day_state.dirty = True
             outputs.append(result.aggregate)
-            verdict = judge_hour(result, context, self._registry)
+            verdict = judged[result.aggregate.factor]
             if verdict is not None:
                 outputs.append(verdict)
+        outputs.extend(self._evasion(state, hour, results, judged))
         return outputs
+
+    def _evasion(
+        self,
+        state: DeviceState,
+        hour: datetime,
+        results: list[HourResult],
+        judged: dict[str, Verdict | None],
+    ) -> list[QualitySignal]:
+        """The evasion rules over the closed hour (``streams.domain.evasion``)."""
+        held = state.evasion.held_hourly
+        closed = ClosedHour(
+            hour,
+            [r.aggregate for r in results],
+            {f: v for f, v in judged.items() if v is not None},
+            {r.aggregate.factor: r.valid_values for r in results},
+            {f: v for (f, h), v in held.items() if h == hour},
+        )
+        return state.evasion.observe(state.context, closed, self._policy.evasion)
+
+    def device_hourly(self, state: DeviceState, measurement: Measurement) -> list[Output]:
+        """A device's own hourly value (CN 2061) for the evasion rules: held until its hour
+        closes, or checked at once against the closed hour (``EvasionWatch``)."""
+        if measurement.avg is None or not factors.is_pollutant(measurement.factor):
+            return []
+        if measurement.flag in INVALID_FOR_COMPLIANCE:
+            return []
+        hour = hour_start(measurement.period_start)
+        day = state.days.get(day_start(hour))
+        summary = day.hours.get(measurement.factor, {}).get(hour) if day is not None else None
+        if summary is None or hour in state.hours:
+            state.evasion.hold_device_hourly(measurement.factor, hour, measurement.avg)
+            return []
+        invalid = any(f in INVALID_FOR_COMPLIANCE and n for f, n in summary.flag_counts)
+        if not summary.valid or invalid:
+            return []  # not comparable: see evasion._comparable
+        policy = self._policy.evasion
+        return list(
+            state.evasion.device_hourly(
+                state.context, measurement.factor, hour, measurement.avg, summary.mean, policy
+            )
+        )
 
     def _close_day(self, state: DeviceState, day: datetime, day_state: DayState) -> list[Output]:
         context = state.context

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from child_process import child_process
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from psycopg import sql
 
@@ -88,21 +88,9 @@ def wait_for(
     pytest.fail(f"{state} waiting for {what}; worker log:\n{tail}")
 
 
-@contextlib.contextmanager
-def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(env: dict[str, str], log: Path) -> Any:
     args = [str(GREENWATCH), "worker", "--batch-within", "0.2", "--tick-interval", "1"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
+    return child_process(args, env, log)
 
 
 @pytest.fixture

@@ -141,7 +141,7 @@ def test_data_quality_message_names_the_device_and_what_was_seen() -> None:
             detail={"flags": {"C": 14}},
         )
     )
-    (row,) = batch.outbox
+    (row,) = [o for o in batch.outbox if o.alert_id and o.alert_id.endswith("quality.flagged")]
     assert "【告警·数据质量】" in row.title
     assert "DEMO-TP01-G1" in row.body and '{"flags": {"C": 14}}' in row.body
     assert "HJ 75-2017" in row.body

@@ -1,0 +1,107 @@
+"""Flags against declared windows: an F/M/C/D/B run nobody declared beforehand is a signal.
+
+The launder trick (issue 13): exceedance values sent with flag M or C (maintenance,
+calibration) are invalid for compliance (HJ 75-2017, HJ 212-2017 flags), so the hour is never
+judged. Flagged data are accepted as invalid only inside a window the enterprise declared
+**beforehand** (``alerts maintenance``; ``MaintenanceWindow.declared_beforehand``: covering the
+run's first flagged minute and declared at or before it) or within a policy allowance
+(``AlertPolicy.flag_allowance_minutes``: a run of that flag no longer than this, e.g. the daily
+automatic calibration). Otherwise the streams' ``flagged`` signal raises, besides its own
+data-quality alert, the alert ``<device>/<factor>/quality.undeclared_flag`` (basis
+``hj75_undeclared_flag``):
+
+- pending for the flag's allowance (0 for flags without one), counted from the run's start
+  (the signal's ``observed_at``): a run that ends within it is withdrawn, no notice;
+- then fired escalated at once: the enterprise and the regulator are told together;
+- it resolves when the flagged run ends (the streams' cleared ``flagged`` signal).
+
+Signals are applied in ``observed_at`` order per key (replays change nothing). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from alerts.ladder import Basis
+from alerts.model import QUALITY_RULE_PREFIX, AlertKey, Clear, MaintenanceWindow, Mark, Marks, Raise
+from alerts.rules import QUALITY_WINDOW, Assessment, period_key
+from schemas.alert import AlertLevel, QualityKind, QualitySignal
+from schemas.registry import AlertPolicy
+
+RULE = f"{QUALITY_RULE_PREFIX}{QualityKind.UNDECLARED_FLAG.value}"
+
+
+def undeclared_key(signal: QualitySignal) -> AlertKey:
+    """The undeclared-flag alert of the signal's device and factor."""
+    return AlertKey(signal.device_id, signal.factor, RULE)
+
+
+def declared_window(
+    windows: Iterable[MaintenanceWindow],
+    enterprise_id: str,
+    outlet_id: str | None,
+    signal: QualitySignal,
+) -> MaintenanceWindow | None:
+    """A window covering the flagged run's start that was declared by then (None: none)."""
+    at = signal.observed_at
+    return next((w for w in windows if w.declared_beforehand(enterprise_id, outlet_id, at)), None)
+
+
+def assess_flag(
+    marks: Marks,
+    signal: QualitySignal,
+    window: MaintenanceWindow | None,
+    policy: AlertPolicy,
+    registry_version: str,
+) -> Assessment:
+    """What a ``flagged`` signal means for the key's undeclared-flag alert."""
+    key = period_key(signal.observed_at)
+    if signal.kind is not QualityKind.FLAGGED or (marks and key <= max(marks)):
+        return Assessment(marks, (), changed=False)
+    window_marks = dict(
+        sorted({**marks, key: Mark("active" if signal.active else "cleared", None, None)}.items())[
+            -QUALITY_WINDOW:
+        ]
+    )
+    if not signal.active:
+        clear = Clear(
+            _evidence(signal, None, registry_version),
+            registry_version,
+            observed_at=signal.observed_at,
+        )
+        return Assessment(window_marks, (clear,), changed=True)
+    if window is not None:
+        return Assessment(window_marks, (), changed=True)
+    flag = str(signal.detail.get("flag", ""))
+    allowance = timedelta(minutes=policy.flag_allowance_minutes.get(flag, 0))
+    raised = Raise(
+        AlertLevel.DATA_QUALITY,
+        Basis.UNDECLARED_FLAG.value,
+        _evidence(signal, allowance, registry_version),
+        registry_version,
+        pending_for=allowance,
+        escalate_after=timedelta(0),
+        observed_at=signal.observed_at,
+    )
+    return Assessment(window_marks, (raised,), changed=True)
+
+
+def _evidence(
+    signal: QualitySignal, allowance: timedelta | None, registry_version: str
+) -> dict[str, Any]:
+    return {
+        "rule": RULE,
+        "basis": Basis.UNDECLARED_FLAG.value,
+        "kind": QualityKind.UNDECLARED_FLAG.value,
+        "active": signal.active,
+        "device_id": signal.device_id,
+        "factor": signal.factor,
+        "observed_at": signal.observed_at.isoformat(),
+        "detail": {
+            **signal.detail,
+            "allowance_minutes": None if allowance is None else allowance.total_seconds() / 60,
+        },
+        "registry_version": registry_version,
+    }

@@ -1,0 +1,109 @@
+"""Flags against declared windows (issue 13, item 3, first part): an F/M/C/D/B run outside a
+maintenance window declared beforehand, and beyond the policy's allowance, tells the
+enterprise and the regulator at once; a declared one, or a short calibration, does not."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from alerts_fixtures import POWER, SO2, T0, demo_registry
+
+from alerts.engine import Batch, World
+from alerts.ladder import Basis
+from alerts.model import AlertRecord, MaintenanceWindow
+from alerts.routing import ALL_ENTERPRISES, Audience, Subscription
+from schemas.alert import AlertLevel, AlertState, QualityKind, QualitySignal
+
+ENTERPRISE = Subscription(1, POWER[0], Audience.ENTERPRISE, "json://tp", AlertLevel.DATA_QUALITY)
+REGULATOR = Subscription(
+    9, ALL_ENTERPRISES, Audience.REGULATOR, "json://reg", AlertLevel.DATA_QUALITY
+)
+UNDECLARED = f"{POWER[2]}/{SO2}/quality.undeclared_flag"
+RUN = T0 + timedelta(hours=1)
+"""Start of the flagged run."""
+
+
+def flagged(active: bool, at: datetime, flag: str = "M") -> QualitySignal:
+    detail = {"flag": flag} if active else {"flag": "N", "previous_flag": flag}
+    return QualitySignal(
+        device_id=POWER[2], factor=SO2, kind=QualityKind.FLAGGED, active=active,
+        observed_at=at, detail=detail,
+    )  # fmt: skip
+
+
+def window(declared_at: datetime) -> MaintenanceWindow:
+    return MaintenanceWindow(
+        1, POWER[0], POWER[1], T0, T0 + timedelta(hours=4), "厂环保员 王五", "更换探头", declared_at
+    )
+
+
+class Run:
+    def __init__(self, *windows: MaintenanceWindow) -> None:
+        registry = demo_registry(quality_pending_minutes=0)
+        self.world = World(registry, maintenance=windows, subscriptions=(ENTERPRISE, REGULATOR))
+        self.records: dict[str, AlertRecord] = {}
+        self.minute = 0
+
+    def signal(self, item: QualitySignal) -> Batch:
+        self.minute += 1
+        batch = Batch(self.world, self.records, T0 + timedelta(days=1, minutes=self.minute))
+        batch.signal(item)
+        return batch
+
+    def told(self, batch: Batch) -> set[int]:
+        return {o.subscription_id for o in batch.outbox if o.alert_id == UNDECLARED}
+
+
+def test_an_undeclared_maintenance_flag_tells_enterprise_and_regulator_at_once() -> None:
+    run = Run()
+    started = run.signal(flagged(True, RUN))
+    record = run.records[UNDECLARED]
+    assert record.state is AlertState.ESCALATED and record.basis == Basis.UNDECLARED_FLAG.value
+    assert run.told(started) == {ENTERPRISE.subscription_id, REGULATOR.subscription_id}
+    assert record.evidence["detail"]["flag"] == "M"
+    ended = run.signal(flagged(False, RUN + timedelta(hours=2)))
+    assert run.records[UNDECLARED].state is AlertState.RESOLVED
+    resolved = [(o.kind, o.subscription_id) for o in ended.outbox if o.alert_id == UNDECLARED]
+    assert resolved == [("resolved", ENTERPRISE.subscription_id)]  # as for any data quality
+
+
+def test_a_window_declared_beforehand_covers_the_flags() -> None:
+    run = Run(window(declared_at=T0 - timedelta(days=1)))
+    run.signal(flagged(True, RUN))
+    run.signal(flagged(False, RUN + timedelta(hours=2)))
+    assert UNDECLARED not in run.records
+
+
+def test_a_window_declared_after_the_flags_started_does_not_cover_them() -> None:
+    run = Run(window(declared_at=RUN + timedelta(minutes=30)))
+    run.signal(flagged(True, RUN))
+    assert run.records[UNDECLARED].state is AlertState.ESCALATED
+
+
+def test_a_calibration_within_the_allowance_is_withdrawn_without_a_notice() -> None:
+    run = Run()
+    started = run.signal(flagged(True, RUN, flag="C"))
+    assert run.records[UNDECLARED].state is AlertState.PENDING and run.told(started) == set()
+    ended = run.signal(flagged(False, RUN + timedelta(minutes=20), flag="C"))
+    assert run.records[UNDECLARED].state is AlertState.RESOLVED
+    assert [e.kind for e in ended.events if e.alert_id == UNDECLARED] == ["withdrawn"]
+    assert run.told(ended) == set()
+
+
+def test_a_calibration_longer_than_the_allowance_is_told() -> None:
+    run = Run()
+    run.signal(flagged(True, RUN, flag="C"))
+    ended = run.signal(flagged(False, RUN + timedelta(minutes=45), flag="C"))
+    events = [e for e in ended.events if e.alert_id == UNDECLARED]
+    assert [(e.kind, e.at) for e in events] == [
+        ("fired", RUN + timedelta(minutes=30)),
+        ("resolved", RUN + timedelta(minutes=45)),
+    ]
+    assert run.told(ended) == {ENTERPRISE.subscription_id, REGULATOR.subscription_id}
+
+
+def test_a_replayed_signal_changes_nothing() -> None:
+    run = Run()
+    run.signal(flagged(True, RUN))
+    again = run.signal(flagged(True, RUN))
+    assert [e for e in again.events if e.alert_id == UNDECLARED] == []
