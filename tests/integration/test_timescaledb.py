@@ -90,7 +90,14 @@ def test_extension_is_created_once_in_public_and_survives_a_dropped_schema(
                 "SELECT hypertable_name FROM timescaledb_information.hypertables"
                 " WHERE hypertable_schema = current_schema() ORDER BY 1"
             ).fetchall()
-            assert hypertables == [("aggregates",), ("measurements",), ("verdicts",)]
+            assert hypertables == [
+                ("aggregates",),
+                ("energy_consumption",),
+                ("energy_intensities",),
+                ("energy_readings",),
+                ("measurements",),
+                ("verdicts",),
+            ]
             drop_schema(conn, name)
 
 
