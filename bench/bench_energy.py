@@ -42,6 +42,7 @@ import psycopg
 import yaml
 
 from bench.bench_pipeline import _delete_topics, _free_port, _schemas
+from bench.db import unreachable
 from runtime.settings import Settings, database_dsn, kafka_servers
 
 ENTERPRISES = int(os.environ.get("BENCH_ENERGY_ENTERPRISES", "40"))
@@ -58,10 +59,8 @@ TARGETS = "targets: ≥ 5 000 readings/s accepted per API process; energy stream
 def run() -> list[str]:
     settings = Settings()
     bootstrap, dsn = kafka_servers(settings), database_dsn(settings)
-    try:
-        psycopg.connect(dsn, connect_timeout=5).close()
-    except psycopg.OperationalError:
-        return [f"PostgreSQL not reachable at {dsn}: run `greenwatch stack up` first"]
+    if missing := unreachable(dsn):
+        return missing
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp, _schemas(dsn) as schema:
         registry = Path(tmp) / "registry.yaml"

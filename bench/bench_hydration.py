@@ -24,9 +24,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import psycopg
-
-from bench.db import migrated_schema
+from bench.db import migrated_schema, unreachable
 from ingest.hj212 import CHINA_TZ
 from runtime.settings import Settings, database_dsn
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
@@ -44,10 +42,8 @@ FLEET = 10_000
 
 def run() -> list[str]:
     dsn = database_dsn(Settings())
-    try:
-        psycopg.connect(dsn, connect_timeout=5).close()
-    except psycopg.OperationalError:
-        return [f"PostgreSQL not reachable at {dsn}: run `greenwatch stack up` first"]
+    if missing := unreachable(dsn):
+        return missing
     registry = _registry()
     with migrated_schema(dsn, "bench") as scoped:
         pool = create_pool(scoped, max_size=1)

@@ -53,6 +53,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from bench import pipeline_fleet
+from bench.db import unreachable
 from bench.pipeline_fleet import DAY0, DEVICES, FRAMES_PER_DEVICE, GRACE_MINUTES, Frame
 from deploy.migrate import migrate
 from deploy.timescaledb import drop_schema
@@ -76,10 +77,8 @@ TARGETS = "targets: ≥ 20 000 measurements/s, sink ≥ 50 % of raw COPY, p99 �
 def run() -> list[str]:
     settings = Settings()
     bootstrap, dsn = kafka_servers(settings), database_dsn(settings)
-    try:
-        psycopg.connect(dsn, connect_timeout=5).close()
-    except psycopg.OperationalError:
-        return [f"PostgreSQL not reachable at {dsn}: run `greenwatch stack up` first"]
+    if missing := unreachable(dsn):
+        return missing
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp, _schemas(dsn) as schema:
         registry = pipeline_fleet.registry()
         registry_file = Path(tmp) / "registry.yaml"

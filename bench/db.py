@@ -14,6 +14,16 @@ from deploy.migrate import Flavor, migrate
 from deploy.timescaledb import drop_schema
 
 
+def unreachable(dsn: str) -> list[str]:
+    """The benchmark's report lines when PostgreSQL at ``dsn`` does not answer within 5 s,
+    else ``[]`` (the benchmark runs)."""
+    try:
+        psycopg.connect(dsn, connect_timeout=5).close()
+    except psycopg.OperationalError:
+        return [f"PostgreSQL not reachable at {dsn}: run `greenwatch stack up` first"]
+    return []
+
+
 @contextlib.contextmanager
 def migrated_schema(dsn: str, prefix: str, flavor: Flavor | None = None) -> Iterator[str]:
     """Yield the DSN (``search_path`` = schema, public) of a new schema ``<prefix>_<random>``
