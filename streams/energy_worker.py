@@ -1,14 +1,17 @@
 """The energy stream worker (``greenwatch energy-worker``): raw energy topic → PostgreSQL.
 
-A worker role of its own (kafka-python consumer, group ``greenwatch-energy``), like the
-alert service: per polled batch, in ONE database transaction, (1) decode every message
-(``RawEnvelope`` with protocol ``energy-json`` holding an ``EnergyBatch``; anything else is a
-dead letter with the original bytes, the reason and its Kafka position), (2) hydrate the
-``EnergyEngine`` with what the store holds for enterprises it has no state for, (3) ingest,
-(4) write readings, statistics, consumption, intensities and verdicts on their natural keys
-and the dead letters; after COMMIT publish the verdicts (``<prefix>.verdicts``, key the
-subject, header ``revision``, for the alert service) and dead letters, flush, and only then
-commit the Kafka offsets: at-least-once input, exactly-once effects.
+A worker role of its own (kafka-python consumer, group ``greenwatch-energy``) on the shared
+runner (``runtime.runner.BatchRunner``, as the alert service): per polled batch, in ONE
+database transaction, (1) decode every message (``RawEnvelope`` with protocol ``energy-json``
+holding an ``EnergyBatch``; anything else is a dead letter with the original bytes, the reason
+and its Kafka position), (2) hydrate the ``EnergyEngine`` with what the store holds for
+enterprises it has no state for, (3) ingest, (4) write readings, statistics, consumption,
+intensities and verdicts on their natural keys and the dead letters; (5) publish the verdicts
+(``<prefix>.verdicts``, key the subject, header ``revision``, for the alert service) and dead
+letters and wait until the broker acknowledged every one (``publish_and_await``); then COMMIT
+and only then commit the Kafka offsets: at-least-once input and output, exactly-once effects.
+A publish that fails rolls the transaction back (``PublishFailed``): nothing of the batch is
+stored or committed, and it is read again from the committed offsets.
 
 The raw topic is keyed by enterprise, so one worker owns all of an enterprise's meters; on
 every partition assignment the engine forgets its state and hydrates again. A database or
@@ -19,9 +22,10 @@ Blocks until ``stop`` is set.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +39,7 @@ from pydantic import ValidationError
 from alerts.registry_follow import RegistryInbox
 from runtime.dead_letters import KeyedDeadLetter, SourcePosition, insert_dead_letters
 from runtime.registry_watch import RegistryUpdates, RegistryWatch
+from runtime.runner import BatchRunner, Outgoing, PublishFailed
 from schemas.energy import EnergyBatch, EnergyRecord
 from schemas.envelope import DeadLetter, Protocol, RawEnvelope
 from schemas.registry import Registry
@@ -57,6 +62,7 @@ class EnergyWorkerOptions:
     batch_size: int = 2_000
     poll_ms: int = 500
     restart_pause_s: float = 2.0
+    publish_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,23 +83,71 @@ class BatchResult:
 
 
 class EnergyStream:
-    """One batch through decode, hydration, the engine and one committed transaction."""
+    """One batch through decode, hydration, the engine and one database transaction."""
 
     def __init__(self, engine: EnergyEngine, pool: ConnectionPool) -> None:
         self.engine = engine
         self._pool = pool
 
+    @contextlib.contextmanager
+    def transaction(self, messages: Sequence[Message]) -> Iterator[BatchResult]:
+        """Derive and write the batch inside an open transaction and yield what it produced;
+        leaving without an error commits, with one rolls back (and the engine forgets its
+        state, which held the batch: the next batch hydrates again from the store). Raises
+        psycopg errors."""
+        records, rejected = decode_messages(messages)
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                for enterprise_id in sorted(self.engine.missing(records)):
+                    self.engine.hydrate(enterprise_id, load_enterprise(conn, enterprise_id))
+                output = self.engine.ingest(records)
+                with conn.cursor() as cur:
+                    revisions = write_energy(cur, output, self.engine.registry.version)
+                    insert_dead_letters(cur, rejected)
+                yield BatchResult(output, rejected, revisions)
+        except BaseException:
+            self.engine.forget()
+            raise
+
     def process(self, messages: Sequence[Message]) -> BatchResult:
         """Returns after COMMIT; raises psycopg errors (nothing committed)."""
-        records, rejected = decode_messages(messages)
-        with self._pool.connection() as conn, conn.transaction():
-            for enterprise_id in sorted(self.engine.missing(records)):
-                self.engine.hydrate(enterprise_id, load_enterprise(conn, enterprise_id))
-            output = self.engine.ingest(records)
-            with conn.cursor() as cur:
-                revisions = write_energy(cur, output, self.engine.registry.version)
-                insert_dead_letters(cur, rejected)
-        return BatchResult(output, rejected, revisions)
+        with self.transaction(messages) as result:
+            return result
+
+
+class EnergySteps:
+    """The energy worker's ``runtime.runner.Steps``: a polled batch of raw energy records →
+    one transaction → the verdicts (header ``revision``) and dead letters to publish. The
+    runner publishes them and waits for the broker's acknowledgement before the transaction
+    commits; a publish that fails rolls it back, and no offset is committed."""
+
+    def __init__(self, stream: EnergyStream, prefix: str) -> None:
+        self.stream = stream
+        self._verdicts = topic_name(prefix, Topic.VERDICTS)
+        self._deadletter = topic_name(prefix, Topic.DEADLETTER)
+
+    @contextlib.contextmanager
+    def write(self, records: Sequence[Any]) -> Iterator[Sequence[Outgoing]]:
+        messages = [Message(r.topic, r.partition, r.offset, r.value) for r in records]
+        with self.stream.transaction(messages) as result:
+            yield self.outgoing(result)
+
+    def outgoing(self, result: BatchResult) -> list[Outgoing]:
+        """The verdicts (with their stored revision) and the dead letters of one batch."""
+        out = [
+            Outgoing(
+                self._verdicts,
+                verdict.outlet_id.encode(),
+                verdict.model_dump_json().encode(),
+                (("revision", str(result.revisions.get(_key(verdict), 1)).encode()),),
+            )
+            for verdict in result.output.verdicts
+        ]
+        out += [
+            Outgoing(self._deadletter, None, rejected.letter.model_dump_json().encode())
+            for rejected in result.dead_letters
+        ]
+        return out
 
 
 def decode_messages(
@@ -159,7 +213,7 @@ def run_energy_worker(
         while not stop.is_set():
             try:
                 _session(stream, options, stop, inbox)
-            except (KafkaError, psycopg.Error) as error:
+            except (KafkaError, PublishFailed, psycopg.Error) as error:
                 log.warning("energy worker session ended: %s; restarting", error)
                 engine.forget()
                 stop.wait(options.restart_pause_s)
@@ -185,50 +239,27 @@ def _session(
         client_id="greenwatch-energy-worker",
         acks="all",
         enable_idempotence=True,
+        max_block_ms=int(options.publish_timeout_s * 1000),
     )
     try:
         consumer.subscribe([raw], listener=_ForgetOnAssign(stream.engine))
+        runner = BatchRunner(
+            consumer,
+            producer,
+            EnergySteps(stream, options.prefix),
+            poll_ms=options.poll_ms,
+            publish_timeout_s=options.publish_timeout_s,
+        )
         while not stop.is_set():
             offer = inbox.take()
             if offer is not None:
                 old = stream.engine.registry.version
                 stream.engine.swap_registry(offer.registry)
                 log.info("energy worker: registry %s → %s", old, offer.registry.version)
-            polled = consumer.poll(timeout_ms=options.poll_ms)
-            messages = [
-                Message(r.topic, r.partition, r.offset, r.value)
-                for batch in polled.values()
-                for r in batch
-            ]
-            if not messages:
-                continue
-            result = stream.process(messages)
-            _publish(producer, options.prefix, result)
-            consumer.commit()
+            runner.run_once()
     finally:
         consumer.close()
         producer.close(timeout=10)
-
-
-def _publish(producer: KafkaProducer, prefix: str, result: BatchResult) -> None:
-    """Verdicts (with their stored revision) and dead letters; returns once Kafka acked."""
-    verdicts = topic_name(prefix, Topic.VERDICTS)
-    futures = []
-    for verdict in result.output.verdicts:
-        revision = result.revisions.get(_key(verdict), 1)
-        sent = producer.send(
-            verdicts,
-            key=verdict.outlet_id.encode(),
-            value=verdict.model_dump_json().encode(),
-            headers=[("revision", str(revision).encode())],
-        )
-        futures.append(sent)
-    deadletter = topic_name(prefix, Topic.DEADLETTER)
-    for rejected in result.dead_letters:
-        futures.append(producer.send(deadletter, value=rejected.letter.model_dump_json().encode()))
-    producer.flush()
-    for future in futures:
-        future.get(timeout=30)  # raises the KafkaError of a record that was not delivered
 
 
 def _key(verdict: Verdict) -> VerdictKey:
