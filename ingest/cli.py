@@ -182,6 +182,7 @@ def gateway_hj212(
     config = GatewayConfig(
         raw_topic=topic_name(settings.topic_prefix, Topic.RAW_HJ212),
         deadletter_topic=topic_name(settings.topic_prefix, Topic.DEADLETTER),
+        energy_topic=topic_name(settings.topic_prefix, Topic.RAW_ENERGY),
         host=host,
         port=port,
         max_frame_bytes=max_frame_bytes,

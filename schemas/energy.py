@@ -52,6 +52,15 @@ class MeterReplacement(FrozenModel):
     new_initial: float = Field(ge=0, description="New register's value when fitted (raw).")
 
 
+class Hj212Channel(FrozenModel):
+    """Where an HJ 212 device reports a meter beside its pollutants (domain.md §2: ``i33201``
+    cumulative kWh, ``i33202`` daily kWh): the gateway turns the factor's value in frames from
+    device ``mn`` into readings of the meter (``ingest.gateway.energy_factors``)."""
+
+    mn: str = Field(min_length=1, description="The device's MN (a device of the same enterprise).")
+    code: str = Field(pattern=r"^i3\d{4}$", description="The energy factor code (i3…).")
+
+
 class Meter(FrozenModel):
     """An energy meter (计量器具) of an enterprise."""
 
@@ -78,6 +87,9 @@ class Meter(FrozenModel):
         "发改环资〔2022〕803号, still counted in consumption.",
     )
     replacements: list[MeterReplacement] = Field(default_factory=list)
+    hj212: Hj212Channel | None = Field(
+        default=None, description="Read over HJ 212 on the TCP gateway: device MN and i3… code."
+    )
 
 
 class Product(FrozenModel):

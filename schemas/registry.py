@@ -360,6 +360,7 @@ class Registry(_Frozen):
     @model_validator(mode="after")
     def _check_energy(self) -> Registry:
         seen: set[str] = set()
+        channels: set[tuple[str, str]] = set()
         for enterprise in self.enterprises:
             energy = enterprise.energy or EnterpriseEnergy()
             products = {p.id for p in energy.products}
@@ -377,12 +378,41 @@ class Registry(_Frozen):
                     raise ValueError(f"{where}: unknown product {meter.product!r}")
                 if meter.replacements and meter.kind.value != "cumulative":
                     raise ValueError(f"{where}: only a cumulative register is replaced")
+                self._check_channel(enterprise, meter, where, channels)
             for quota in enterprise.energy_quotas if enterprise.energy else ():
                 if quota.product not in products:
                     raise ValueError(
                         f"enterprise {enterprise.id}: quota for unknown product {quota.product!r}"
                     )
         return self
+
+    @staticmethod
+    def _check_channel(
+        enterprise: Enterprise, meter: Meter, where: str, channels: set[tuple[str, str]]
+    ) -> None:
+        if meter.hj212 is None:
+            return
+        channel = (meter.hj212.mn, meter.hj212.code)
+        if channel in channels:
+            raise ValueError(f"{where}: device {channel[0]} code {channel[1]} mapped twice")
+        channels.add(channel)
+        own = {d.mn for o in enterprise.outlets for d in o.devices}
+        if meter.hj212.mn not in own:
+            raise ValueError(f"{where}: device {meter.hj212.mn} is not {enterprise.id}'s")
+
+    @cached_property
+    def _channel_index(self) -> dict[tuple[str, str], tuple[Enterprise, Meter]]:
+        return {
+            (m.hj212.mn, m.hj212.code): (e, m)
+            for e in self.enterprises
+            if e.energy
+            for m in e.energy.meters
+            if m.hj212 is not None
+        }
+
+    def energy_channel(self, mn: str, code: str) -> tuple[Enterprise, Meter] | None:
+        """The enterprise and meter device ``mn`` reports as HJ 212 factor ``code``, or None."""
+        return self._channel_index.get((mn, code))
 
     @cached_property
     def _meter_index(self) -> dict[str, tuple[Enterprise, Meter]]:

@@ -37,12 +37,16 @@ class GatewayConfig:
       ``policy.clock_skew_seconds``; 0 disables the check.
     - ``split_timeout_s``: a split packet still missing parts this long counts incomplete.
     - ``reuse_port``: bind with SO_REUSEPORT so several gateway processes share the port.
+    - ``energy_topic``: the raw energy topic, where the energy readings of frames' ``i3…``
+      factors go (``ingest.gateway.energy_factors``; the 9014 ack waits for it too);
+      ``None``: energy factors stay in the raw frame only.
     - ``device_key``: the platform's device key, to check PW against keyed digests
       (``Device.password_hmac``); ``None`` accepts legacy digests only.
     """
 
     raw_topic: str
     deadletter_topic: str
+    energy_topic: str | None = None
     host: str = "0.0.0.0"
     port: int = 9212
     max_frame_bytes: int = 8192

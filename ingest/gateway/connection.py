@@ -42,11 +42,12 @@ from ingest.gateway.admission import (
 )
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.deadletter_budget import DeadLetterBudget
+from ingest.gateway.energy_factors import energy_readings
 from ingest.gateway.framing import Event, Frame, FrameExtractor, Junk
 from ingest.gateway.publisher import Completion
 from ingest.gateway.split import SplitAssembler
 from ingest.gateway.stats import ACCEPTED, GatewayStats
-from ingest.hj212 import CrcVariant, redact_password
+from ingest.hj212 import CrcVariant, Packet, redact_password
 from schemas.envelope import DeadLetter, RawEnvelope
 from schemas.envelope import Protocol as WireProtocol
 
@@ -294,10 +295,20 @@ class Hj212Connection(asyncio.Protocol):
         )
         started = self._received_mono
         reply = admitted.reply
+        energy = self._energy(packet, frame)
+        pending = [2 if energy is not None else 1]
+        failed: list[BaseException] = []
 
         def done(error: BaseException | None) -> None:
+            """Once per record of the frame: the raw record and, with energy factors, the
+            energy record; the frame is accepted (and acked) when Kafka took both."""
             self._settle()
             if error is not None:
+                failed.append(error)
+            pending[0] -= 1
+            if pending[0]:
+                return
+            if failed:
                 stats.frames[PUBLISH_FAILED] += 1
                 stats.publish_failed["raw"] += 1
                 return
@@ -309,6 +320,31 @@ class Hj212Connection(asyncio.Protocol):
 
         self._in_flight()
         hub.send(self._config.raw_topic, mn.encode(), envelope.model_dump_json().encode(), done)
+        if energy is not None:
+            self._in_flight()
+            hub.send(self._config.energy_topic or "", energy[0], energy[1], done)
+
+    def _energy(self, packet: Packet, frame: bytes) -> tuple[bytes, bytes] | None:
+        """The energy record (key, value) of a frame's ``i3…`` factors, for the raw energy
+        topic; its refused energy factors go to the dead-letter topic. ``None`` when the frame
+        has no readings or the gateway publishes no energy (``energy_topic`` unset)."""
+        if self._config.energy_topic is None:
+            return None
+        found = energy_readings(packet, self._hub.admission.registry, self._received_at)
+        for refusal in found.refused:
+            self._hub.stats.energy_factors[refusal.reason] += 1
+            self._dead_letter(refusal.reason, refusal.message, frame, packet.mn)
+        if found.batch is None:
+            return None
+        self._hub.stats.energy_factors["accepted"] += len(found.batch.readings)
+        envelope = RawEnvelope(
+            protocol=WireProtocol.ENERGY_JSON,
+            device_id=found.batch.enterprise_id,
+            peer=self.peer,
+            received_at=self._received_at,
+            payload=found.batch.model_dump_json().encode(),
+        )
+        return found.batch.enterprise_id.encode(), envelope.model_dump_json().encode()
 
     def _handle_junk(self, junk: Junk) -> None:
         stats = self._hub.stats

@@ -14,6 +14,9 @@ so that other gateways can share the names):
 - ``clock_skewed_frames_total``; ``split_packets_total{outcome}``.
 - ``frame_findings_total{finding}``: admitted frames with a data-quality finding of the
   decoder (``non_numeric_st``, ``bad_data_time``); they are published as received.
+- ``energy_factors_total{result}``: energy readings taken from HJ 212 ``i3…`` factors
+  (``accepted``, to the raw energy topic) and energy factors refused by reason
+  (``unknown_energy_code``…, to the dead-letter topic).
 - ``deadletters_suppressed_total{reason}``: dead letters beyond a peer's budget per window,
   kept as counts and one sample in a summary dead letter.
 - ``discarded_frames_total{reason}`` / ``discarded_bytes_total{reason}``: what was left
@@ -70,6 +73,12 @@ class GatewayCollector(Collector):
             "Admitted frames with a data-quality finding of the decoder.",
             "finding",
             stats.findings,
+        )
+        yield _counter(
+            "energy_factors",
+            "Energy readings taken from HJ 212 i3 factors, and refused ones by reason.",
+            "result",
+            stats.energy_factors,
         )
         yield _counter(
             "deadletters_suppressed",

@@ -74,6 +74,8 @@ async def serve(
         KafkaTopic(config.raw_topic, _partitions(Topic.RAW_HJ212)),
         KafkaTopic(config.deadletter_topic, _partitions(Topic.DEADLETTER)),
     ]
+    if config.energy_topic is not None:
+        topics.append(KafkaTopic(config.energy_topic, _partitions(Topic.RAW_ENERGY)))
     publisher = await KafkaPublisher.start(producer, topics)
     gateway = Gateway(
         config, Admission(registry, config.clock_skew_limit_s, config.device_key), publisher

@@ -94,6 +94,9 @@ class GatewayStats:
     - ``split``: ``complete`` / ``incomplete`` / ``duplicate_part`` split packets.
     - ``findings``: admitted frames by data-quality finding of the decoder
       (``Packet.warnings`` code: ``non_numeric_st``, ``bad_data_time``).
+    - ``energy_factors``: energy readings taken from ``i3…`` factors (``accepted``) and
+      energy factors refused, by reason (``unknown_energy_code``, ``bad_energy_value``,
+      ``clock_skew``…; ``ingest.gateway.energy_factors``).
     - ``deadletters_suppressed``: dead letters beyond a peer's budget, by reason (counted
       and sampled in one summary dead letter per window instead).
     - ``discarded_frames`` / ``discarded_bytes``: by the reason a connection was refused
@@ -112,6 +115,7 @@ class GatewayStats:
     publish_failed: Counter[str] = field(default_factory=Counter)
     split: Counter[str] = field(default_factory=Counter)
     findings: Counter[str] = field(default_factory=Counter)
+    energy_factors: Counter[str] = field(default_factory=Counter)
     deadletters_suppressed: Counter[str] = field(default_factory=Counter)
     discarded_frames: Counter[str] = field(default_factory=Counter)
     discarded_bytes: Counter[str] = field(default_factory=Counter)

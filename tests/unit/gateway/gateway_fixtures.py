@@ -91,3 +91,34 @@ def frame(
         values=values or {"a21026": {"Avg": 12.5, "ZsAvg": 14.0, "Flag": "N"}},
         crc=crc,
     ).encode()
+
+
+ELECTRICITY_METER = "T-EL-1"
+DAILY_METER = "T-EL-DAY"
+
+
+def energy_registry(version: str = "gateway-energy-1") -> Registry:
+    """``registry()`` with energy meters read over HJ 212 from ``DEVICE``: a cumulative kWh
+    register on ``i33201`` (multiplier 10) and a daily kWh quantity on ``i33202``."""
+    document = registry().model_dump(mode="json", exclude={"standards", "energy_reference"})
+    document["version"] = version
+    document["enterprises"][0]["energy"] = {
+        "meters": [
+            {
+                "id": ELECTRICITY_METER,
+                "carrier": "electricity",
+                "unit": "kWh",
+                "kind": "cumulative",
+                "multiplier": 10.0,
+                "hj212": {"mn": DEVICE, "code": "i33201"},
+            },
+            {
+                "id": DAILY_METER,
+                "carrier": "electricity",
+                "unit": "kWh",
+                "kind": "interval",
+                "hj212": {"mn": DEVICE, "code": "i33202"},
+            },
+        ]
+    }
+    return parse_registry(document)
