@@ -58,9 +58,11 @@ class Basis(StrEnum):
     and the excess)."""
     ENERGY_COMPLETENESS = "energy_completeness"
     """Key-energy-user rule: fewer than the required share of real-time readings in a day."""
+    ENERGY_CONSISTENCY = "energy_consistency"
+    """Key-energy-user rule: a month's figure more than 5 % off the sum of its days."""
 
 
-ENERGY_RULES = frozenset({Rule.ENERGY_QUOTA, Rule.ENERGY_COMPLETENESS})
+ENERGY_RULES = frozenset({Rule.ENERGY_QUOTA, Rule.ENERGY_COMPLETENESS, Rule.ENERGY_CONSISTENCY})
 """Energy verdict rules: judged per day; never a rung of Order No. 30 (an emissions order)."""
 
 
@@ -70,6 +72,8 @@ def warning_basis(rule: Rule) -> Basis:
         return Basis.ENERGY_QUOTA_WARNING
     if rule is Rule.ENERGY_COMPLETENESS:
         return Basis.ENERGY_COMPLETENESS
+    if rule is Rule.ENERGY_CONSISTENCY:
+        return Basis.ENERGY_CONSISTENCY
     return Basis.WARNING
 
 

@@ -111,6 +111,7 @@ def next_step(basis: str, medium: str, evidence: Mapping[str, Any], registry: Re
         "warning_pct": round(registry.policy.warning_fraction * 100),
         "energy_warning_pct": round(registry.policy.energy_quota_warning_fraction * 100),
         "completeness_pct": round(registry.policy.energy_completeness_min * 100),
+        "consistency_pct": round(registry.policy.energy_consistency_max_deviation * 100),
         "limit": _number(limit),
         "excess": _number(excess),
         "unit": dict(evidence.get("verdict_evidence") or {}).get("unit", ""),

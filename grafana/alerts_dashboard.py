@@ -52,6 +52,7 @@ BASIS_TEXT: dict[Basis, str] = {
     Basis.ENERGY_QUOTA_WARNING: "接近能耗限额 (near the product's energy quota)",
     Basis.ENERGY_QUOTA: "超能耗限额 (energy quota exceeded: punitive/tiered power price)",
     Basis.ENERGY_COMPLETENESS: "能耗数据不完整 (energy data below 90% complete)",
+    Basis.ENERGY_CONSISTENCY: "日月数据不一致 (month figure over 5% off its days)",
 }
 """Display text of every ``alerts.basis`` code (the provision the level is read against)."""
 BASIS_TEXTS = tuple(ValueText(b.value, text, "text") for b, text in BASIS_TEXT.items())

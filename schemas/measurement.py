@@ -21,6 +21,8 @@ class PeriodKind(StrEnum):
     MINUTE = "minute"
     HOUR = "hour"
     DAY = "day"
+    MONTH = "month"
+    """Verdicts only (energy day-vs-month consistency); no HJ 212 data period."""
 
 
 class DataFlag(StrEnum):

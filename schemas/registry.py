@@ -319,6 +319,9 @@ class AlertPolicy(_Frozen):
     energy_completeness_min: float = Field(default=0.9, gt=0, le=1)
     """A meter-day is complete with at least this share of its expected real-time readings
     (key-energy-user data-quality rule, domain-energy.md §1.4)."""
+    energy_consistency_max_deviation: float = Field(default=0.05, gt=0, le=1)
+    """A month's reported figure may differ from the sum of its daily figures by this share of
+    it (key-energy-user data-quality rule, domain-energy.md §1.4); beyond, a warning."""
     energy_quota_windows: tuple[Literal["24h", "30d", "month", "ytd"], ...] = ("30d", "ytd")
     """Rolling windows whose unit consumption is judged against the product's quota."""
     energy_quota_warning_fraction: float = Field(default=0.98, gt=0, le=1)

@@ -36,6 +36,9 @@ class Rule(StrEnum):
     """Unit product energy consumption over a rolling window against the product's quota."""
     ENERGY_COMPLETENESS = "energy_completeness"
     """A meter-day's real-time readings against the expected number (key-energy-user rule)."""
+    ENERGY_CONSISTENCY = "energy_consistency"
+    """A month's reported figure against the sum of its daily figures (key-energy-user rule:
+    within 5 %)."""
 
 
 class Verdict(BaseModel):

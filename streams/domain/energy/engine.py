@@ -14,7 +14,10 @@ Verdicts (rules in ``schemas.verdict.Rule``):
 - ``energy_completeness`` per meter and closed day (the meter has a real-time value after it):
   compliant at ≥ ``policy.energy_completeness_min`` of the expected readings, else warning;
 - ``energy_quota`` per product quota, window in ``policy.energy_quota_windows`` and closed day
-  with output: exceedance above the limit, warning at ``energy_quota_warning_fraction`` of it.
+  with output: exceedance above the limit, warning at ``energy_quota_warning_fraction`` of it;
+- ``energy_consistency`` per closed month with a reported month figure (a meter's month
+  quantity, a monthly statistic): compliant within ``energy_consistency_max_deviation`` of
+  the sum of its daily figures, else warning (``streams.domain.energy.consistency``).
 """
 
 from __future__ import annotations
@@ -24,9 +27,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from schemas.energy import EnergyRecord, Meter, StatisticIndicator, StatType
+from schemas.energy import (
+    STATISTIC_UNITS,
+    EnergyRecord,
+    Meter,
+    StatisticIndicator,
+    StatType,
+)
 from schemas.registry import EnergyQuota, Enterprise, Registry
 from schemas.verdict import Verdict
+from streams.domain.energy.consistency import consistency_verdict, month_checks, month_of
 from streams.domain.energy.intensity import WINDOWS
 from streams.domain.energy.meters import MeterState, meter_consumption
 from streams.domain.energy.model import (
@@ -38,7 +48,7 @@ from streams.domain.energy.model import (
 )
 from streams.domain.energy.rolling import Series, rolling_rows
 from streams.domain.energy.verdicts import completeness_verdict, quota_verdict
-from streams.domain.periods import day_start
+from streams.domain.periods import china_time, day_start
 
 StatKey = tuple[str, str, str, datetime]
 """(indicator, product or '', stat type, period start)."""
@@ -56,6 +66,8 @@ class EnterpriseState:
     intensities: dict[tuple[str, str, str, datetime], IntensityRow] = field(default_factory=dict)
     verdicts: dict[tuple[str, str, str, datetime], Verdict] = field(default_factory=dict)
     closed: dict[str, date] = field(default_factory=dict)
+    month_figures: dict[str, dict[date, float]] = field(default_factory=dict)
+    """Per meter, its reported month quantities by month (day-vs-month consistency)."""
 
 
 class EnergyEngine:
@@ -147,6 +159,9 @@ class EnergyEngine:
                 meter.add_register(reading.instant, reading.value)
             else:
                 meter.add_quantity(reading.stat_type, reading.at, reading.value)
+                if reading.stat_type is StatType.MONTH:
+                    months = state.month_figures.setdefault(reading.meter_id, {})
+                    months[month_of(china_time(reading.at))] = reading.value
         elif record.statistic is not None:
             s = record.statistic
             key = (s.indicator.value, s.product or "", s.stat_type.value, s.period_start)
@@ -177,6 +192,7 @@ class EnergyEngine:
         if energy is None:
             return
         changed_from = state.statistics_from
+        statistics_changed = changed_from is not None
         state.statistics_from = None
         last_day: dict[str, date] = {}
         for meter in energy.meters:
@@ -192,6 +208,7 @@ class EnergyEngine:
             if result.affected_from is not None:
                 day = result.affected_from.date()
                 changed_from = day if changed_from is None else min(changed_from, day)
+                self._meter_consistency(enterprise, meter, state, out)
             for row in result.rows:
                 key = (row.meter_id, row.period, row.period_start)
                 if state.consumption.get(key) == row:
@@ -204,6 +221,8 @@ class EnergyEngine:
                     self._issue(state, out, completeness_verdict(self.registry, row))
         for quota in enterprise.energy_quotas:
             self._judge_quota(enterprise, state, quota, last_day, changed_from, out)
+        if statistics_changed:
+            self._statistics_consistency(enterprise, state, out)
         if changed_from is not None:
             self._value_added(enterprise, state, changed_from, out)
 
@@ -295,6 +314,38 @@ class EnergyEngine:
             )
             for row in rows:
                 self._keep(state, row, out)
+
+    def _meter_consistency(
+        self, enterprise: Enterprise, meter: Meter, state: EnterpriseState, out: EnergyOutput
+    ) -> None:
+        """Day-vs-month: a meter's reported month quantities against its daily consumption."""
+        months = state.month_figures.get(meter.id)
+        held = state.meters.get(meter.id)
+        if not months or held is None or not held.daily:
+            return
+        days = {d.date(): q for d, q in held.daily.items()}
+        for check in month_checks(days, months, max(days)):
+            verdict = consistency_verdict(
+                self.registry, enterprise.id, meter.id, meter.carrier.value, meter.unit, check
+            )
+            self._issue(state, out, verdict)
+
+    def _statistics_consistency(
+        self, enterprise: Enterprise, state: EnterpriseState, out: EnergyOutput
+    ) -> None:
+        """Day-vs-month: every monthly statistic against the sum of its daily figures."""
+        pairs = {(ind, product) for (ind, product, stat, _) in state.statistics}
+        for indicator, product in sorted(pairs):
+            by_day, by_month = _statistic(state, indicator, product)
+            if not by_day or not by_month:
+                continue
+            subject = "/".join(p for p in (enterprise.id, indicator, product) if p)
+            unit = STATISTIC_UNITS[StatisticIndicator(indicator)]
+            for check in month_checks(by_day, by_month, max(by_day)):
+                verdict = consistency_verdict(
+                    self.registry, enterprise.id, subject, indicator, unit, check
+                )
+                self._issue(state, out, verdict)
 
     @staticmethod
     def _day_rows(
