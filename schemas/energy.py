@@ -98,6 +98,12 @@ class Product(FrozenModel):
     id: str
     name: str
     unit: Literal["t"] = "t"
+    process_co2: str | None = Field(
+        default=None,
+        description="Process emissions of making it (a `process_co2` key of the energy "
+        "reference: cement_clinker, aluminium_anode, lime): output × factor is added to the "
+        "enterprise's CO2.",
+    )
 
 
 class EnterpriseEnergy(FrozenModel):

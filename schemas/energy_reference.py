@@ -71,6 +71,9 @@ class Coefficient(FrozenModel):
     source: str
     unconfirmed: bool = False
     carrier: Carrier | None = None
+    process: str | None = Field(
+        default=None, description="Process of a process-CO2 factor (t CO2 per t of product)."
+    )
 
     def covers(self, year: int) -> bool:
         return self.valid_from <= year and (self.valid_to is None or year <= self.valid_to)
@@ -119,6 +122,8 @@ class EnergyReference(FrozenModel):
     electricity: ElectricityCoefficients
     co2_factors: list[Coefficient]
     grid_factors: list[GridFactor]
+    process_co2: list[Coefficient] = Field(default_factory=list)
+    """t CO2 per t of product from the process (clinker, anodes, lime: domain-energy.md §5.3)."""
 
     @model_validator(mode="after")
     def _check(self) -> EnergyReference:
@@ -128,6 +133,9 @@ class EnergyReference(FrozenModel):
         for entry in (*self.coal_coefficients, *self.co2_factors):
             if entry.carrier is None:
                 raise ValueError(f"coefficient without a carrier: {entry.source}")
+        for entry in self.process_co2:
+            if entry.process is None:
+                raise ValueError(f"process CO2 factor without a process: {entry.source}")
         return self
 
     def unit(self, carrier: Carrier) -> str:
@@ -147,6 +155,14 @@ class EnergyReference(FrozenModel):
         if not entries:
             return None
         return _in_force(entries, year, f"CO2 factor of {carrier}")
+
+    def process_factor(self, process: str, year: int) -> Coefficient:
+        """t CO2 per t of product of ``process`` in ``year``; raises ``KeyError``."""
+        entries = [c for c in self.process_co2 if c.process == process]
+        return _in_force(entries, year, f"process CO2 factor of {process}")
+
+    def processes(self) -> set[str]:
+        return {c.process for c in self.process_co2 if c.process is not None}
 
     def grid_factor(self, year: int, region_code: str) -> GridFactor:
         """The grid factor for ``year`` (else the latest earlier year published) of the

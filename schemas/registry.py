@@ -367,6 +367,13 @@ class Registry(_Frozen):
         for enterprise in self.enterprises:
             energy = enterprise.energy or EnterpriseEnergy()
             products = {p.id for p in energy.products}
+            processes = self.energy_reference.processes()
+            for product in energy.products:
+                if product.process_co2 is not None and product.process_co2 not in processes:
+                    raise ValueError(
+                        f"enterprise {enterprise.id} product {product.id}: no process CO2 "
+                        f"factor {product.process_co2!r} in the energy reference"
+                    )
             for meter in energy.meters:
                 where = f"enterprise {enterprise.id} meter {meter.id}"
                 if meter.id in seen:

@@ -34,8 +34,8 @@ def replay_command(
         None,
         "--energy",
         help="File of energy records, one JSON per line: RawEnvelopes as on PREFIX.raw.energy "
-        "or bare EnergyBatches / EnergyRecords. Prints energy_consumption, energy_intensity "
-        "and verdict lines.",
+        "or bare EnergyBatches / EnergyRecords. Prints energy_consumption, energy_intensity, "
+        "energy_process_co2 and verdict lines.",
     ),
     quality: bool = typer.Option(
         False, "--quality", help="Also print the data-quality signals (kind 'quality')."

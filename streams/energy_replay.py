@@ -9,7 +9,8 @@ latest of its natural key).
 
 Output rows, sorted by kind, then natural key: ``{"kind": "energy_consumption", …}`` (per
 meter and hour/day/month), ``"energy_intensity"`` (per product, indicator, window and day),
-``"verdict"`` (energy verdicts, latest revision).
+``"energy_process_co2"`` (per product and day), ``"verdict"`` (energy verdicts, latest
+revision).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def replay_energy(
     consumption: dict[tuple[Any, ...], dict[str, Any]] = {}
     intensities: dict[tuple[Any, ...], dict[str, Any]] = {}
     verdicts: dict[tuple[Any, ...], dict[str, Any]] = {}
+    process: dict[tuple[Any, ...], dict[str, Any]] = {}
     for start in range(0, len(records), batch_size):
         output = engine.ingest(records[start : start + batch_size])
         for row in output.consumption:
@@ -85,6 +87,9 @@ def replay_energy(
                 intensity.period_start,
             )
             intensities[key] = to_jsonable_python(dataclasses.asdict(intensity))
+        for emitted in output.process_co2:
+            process_key = (emitted.enterprise_id, emitted.product, emitted.period_start)
+            process[process_key] = to_jsonable_python(dataclasses.asdict(emitted))
         for verdict in output.verdicts:
             natural = (verdict.outlet_id, verdict.factor, verdict.rule.value, verdict.period_start)
             verdicts[natural] = verdict.model_dump(mode="json")
@@ -92,6 +97,7 @@ def replay_energy(
     for kind, table in (
         ("energy_consumption", consumption),
         ("energy_intensity", intensities),
+        ("energy_process_co2", process),
         ("verdict", verdicts),
     ):
         rows += [{"kind": kind, **table[key]} for key in sorted(table)]

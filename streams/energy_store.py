@@ -2,8 +2,9 @@
 
 ``write_energy(cur, output, registry_version)`` writes one ``EnergyOutput`` inside the
 caller's transaction (readings, statistics, consumption, intensities on their natural keys,
-migration 005; verdicts through ``streams.upserts.upsert_verdicts``, which needs a
-connection prepared by ``streams.sink.create_pool``) and returns the verdicts' revisions.
+migration 005; process CO2, migration 011; verdicts through
+``streams.upserts.upsert_verdicts``, which needs a connection prepared by
+``streams.sink.create_pool``) and returns the verdicts' revisions.
 ``load_enterprise(conn, enterprise_id)`` reads back everything stored for an enterprise as
 ``EnergyRecord`` s, for ``EnergyEngine.hydrate``. Errors are psycopg's, raised as they come.
 """
@@ -37,6 +38,15 @@ ON CONFLICT (enterprise_id, subject, indicator, window_name, period_start) DO UP
     numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator,
     value = EXCLUDED.value, evidence = EXCLUDED.evidence,
     registry_version = EXCLUDED.registry_version, computed_at = now()
+"""
+_PROCESS_CO2 = """
+INSERT INTO energy_process_co2 AS t
+    (enterprise_id, product, period_start, process, output_t, co2_t, evidence, registry_version)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (enterprise_id, product, period_start) DO UPDATE SET
+    process = EXCLUDED.process, output_t = EXCLUDED.output_t, co2_t = EXCLUDED.co2_t,
+    evidence = EXCLUDED.evidence, registry_version = EXCLUDED.registry_version,
+    computed_at = now()
 """
 
 
@@ -106,6 +116,15 @@ def write_energy(
                  i.denominator, i.value, Jsonb(to_jsonable_python(i.evidence)),
                  registry_version)
                 for i in output.intensities
+            ],
+        )  # fmt: skip
+    if output.process_co2:
+        cur.executemany(
+            _PROCESS_CO2,
+            [
+                (p.enterprise_id, p.product, p.period_start, p.process, p.output_t, p.co2_t,
+                 Jsonb(to_jsonable_python(p.evidence)), registry_version)
+                for p in output.process_co2
             ],
         )  # fmt: skip
     return upsert_verdicts(cur, output.verdicts)

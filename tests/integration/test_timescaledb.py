@@ -94,6 +94,7 @@ def test_extension_is_created_once_in_public_and_survives_a_dropped_schema(
                 ("aggregates",),
                 ("energy_consumption",),
                 ("energy_intensities",),
+                ("energy_process_co2",),
                 ("energy_readings",),
                 ("measurements",),
                 ("verdicts",),

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from schemas.energy import (
@@ -43,9 +43,11 @@ from streams.domain.energy.model import (
     ConsumptionRow,
     EnergyOutput,
     IntensityRow,
+    ProcessCo2Row,
     ReadingRow,
     StatisticRow,
 )
+from streams.domain.energy.process import process_co2_rows
 from streams.domain.energy.rolling import Series, rolling_rows
 from streams.domain.energy.verdicts import completeness_verdict, quota_verdict
 from streams.domain.periods import china_time, day_start
@@ -67,6 +69,9 @@ class EnterpriseState:
     verdicts: dict[tuple[str, str, str, datetime], Verdict] = field(default_factory=dict)
     closed: dict[str, date] = field(default_factory=dict)
     month_figures: dict[str, dict[date, float]] = field(default_factory=dict)
+    """Per meter, its reported month quantities by month (day-vs-month consistency)."""
+    process: dict[tuple[str, datetime], ProcessCo2Row] = field(default_factory=dict)
+    """Process CO2 by (product, day)."""
     """Per meter, its reported month quantities by month (day-vs-month consistency)."""
 
 
@@ -223,6 +228,7 @@ class EnergyEngine:
             self._judge_quota(enterprise, state, quota, last_day, changed_from, out)
         if statistics_changed:
             self._statistics_consistency(enterprise, state, out)
+            self._process_co2(enterprise, state, out)
         if changed_from is not None:
             self._value_added(enterprise, state, changed_from, out)
 
@@ -295,9 +301,12 @@ class EnergyEngine:
                 continue
             tce[consumed.period_start.date()] += consumed.kgce_calorific / 1000.0
             co2[consumed.period_start.date()] += (consumed.co2_kg or 0.0) / 1000.0
+        for process in state.process.values():
+            co2[process.period_start.date()] += process.co2_t
         evidence = {
             "denominator_unit": "10^4 yuan (constant prices)",
             "feedstock": "excluded",
+            "co2": "combustion + purchased electricity + process",
             "reference_version": self.registry.energy_reference.version,
             "registry_version": self.registry.version,
         }
@@ -314,6 +323,28 @@ class EnergyEngine:
             )
             for row in rows:
                 self._keep(state, row, out)
+
+    def _process_co2(
+        self, enterprise: Enterprise, state: EnterpriseState, out: EnergyOutput
+    ) -> None:
+        """Process CO2 of the products that name a process; a day that lost its output (a
+        monthly figure replaced by daily ones) is re-issued at zero."""
+        assert enterprise.energy is not None
+        for product in enterprise.energy.products:
+            if product.process_co2 is None:
+                continue
+            by_day, by_month = _statistic(state, StatisticIndicator.OUTPUT.value, product.id)
+            rows = process_co2_rows(
+                enterprise.id, product, self.registry.energy_reference, by_day, by_month
+            )
+            fresh = {(row.product, row.period_start): row for row in rows}
+            for key, old in list(state.process.items()):
+                if key[0] == product.id and key not in fresh:
+                    fresh[key] = replace(old, output_t=0.0, co2_t=0.0)
+            for key, row in fresh.items():
+                if state.process.get(key) != row:
+                    state.process[key] = row
+                    out.process_co2.append(row)
 
     def _meter_consistency(
         self, enterprise: Enterprise, meter: Meter, state: EnterpriseState, out: EnergyOutput

@@ -7,7 +7,8 @@ Natural keys (the sink's upserts, migration 005):
   day or month, in the carrier's unit and in kgce on both bases and kg CO2;
 - ``IntensityRow`` (enterprise_id, subject, indicator, window, period_start): Σ/Σ over the
   window ending with the day starting at ``period_start``;
-- ``StatisticRow`` (enterprise_id, indicator, product, stat_type, period_start).
+- ``StatisticRow`` (enterprise_id, indicator, product, stat_type, period_start);
+- ``ProcessCo2Row`` (enterprise_id, product, period_start): a day's process CO2 (migration 011).
 
 Energy verdicts are ``schemas.verdict.Verdict`` (rules ``energy_quota``, ``energy_completeness``).
 """
@@ -82,6 +83,20 @@ class StatisticRow:
     unit: str
 
 
+@dataclass(frozen=True, slots=True)
+class ProcessCo2Row:
+    """Process CO2 of one product on one day (``streams.domain.energy.process``): output (t)
+    × factor (t CO2/t); natural key (enterprise_id, product, period_start)."""
+
+    enterprise_id: str
+    product: str
+    process: str
+    period_start: datetime
+    output_t: float
+    co2_t: float
+    evidence: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
 @dataclass(slots=True)
 class EnergyOutput:
     """What one ``EnergyEngine.ingest`` call produced or changed."""
@@ -91,6 +106,7 @@ class EnergyOutput:
     consumption: list[ConsumptionRow] = field(default_factory=list)
     intensities: list[IntensityRow] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
+    process_co2: list[ProcessCo2Row] = field(default_factory=list)
 
     def extend(self, other: EnergyOutput) -> None:
         self.readings += other.readings
@@ -98,3 +114,4 @@ class EnergyOutput:
         self.consumption += other.consumption
         self.intensities += other.intensities
         self.verdicts += other.verdicts
+        self.process_co2 += other.process_co2
