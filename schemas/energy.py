@@ -241,16 +241,11 @@ class EnergyBatch(BaseModel):
     statistics: list[StatisticIn] = Field(default_factory=list)
 
     def records(self) -> list[EnergyRecord]:
-        """One ``EnergyRecord`` per item, readings first, each in posted order (built without
-        validating again: every item was validated with the batch)."""
+        """One ``EnergyRecord`` per item, readings first, each in posted order. The items are
+        validated models already: pydantic takes them as they are (no second validation),
+        which measured faster than ``model_construct`` and its default handling."""
         enterprise = self.enterprise_id
         return [
-            *(
-                EnergyRecord.model_construct(enterprise_id=enterprise, reading=r)
-                for r in self.readings
-            ),
-            *(
-                EnergyRecord.model_construct(enterprise_id=enterprise, statistic=s)
-                for s in self.statistics
-            ),
+            *(EnergyRecord(enterprise_id=enterprise, reading=r) for r in self.readings),
+            *(EnergyRecord(enterprise_id=enterprise, statistic=s) for s in self.statistics),
         ]

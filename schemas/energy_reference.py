@@ -11,13 +11,16 @@ CO2 factors kg CO2 per carrier unit, grid factors kg CO2 per kWh.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+_T = TypeVar("_T")
 
 
 class Carrier(StrEnum):
@@ -124,6 +127,16 @@ class EnergyReference(FrozenModel):
     grid_factors: list[GridFactor]
     process_co2: list[Coefficient] = Field(default_factory=list)
     """t CO2 per t of product from the process (clinker, anodes, lime: domain-energy.md §5.3)."""
+    _memo: dict[tuple[Any, ...], Any] = PrivateAttr(default_factory=dict)
+
+    def memo(self, key: tuple[Any, ...], build: Callable[[], _T]) -> _T:
+        """``build()`` once per ``key`` for this (immutable) reference: lookups derived from it
+        (``streams.domain.energy.conversion``) are computed once, not per row."""
+        try:
+            found: _T = self._memo[key]
+        except KeyError:
+            found = self._memo[key] = build()
+        return found
 
     @model_validator(mode="after")
     def _check(self) -> EnergyReference:

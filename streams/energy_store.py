@@ -11,6 +11,7 @@ migration 005; process CO2, migration 011; verdicts through
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import psycopg
@@ -94,6 +95,7 @@ def write_energy(
         )  # fmt: skip
     if output.consumption:
         consumption = {(c.meter_id, c.period, c.period_start): c for c in output.consumption}
+        evidence = _SharedJsonb()
         _staged_upsert(
             cur,
             "energy_consumption",
@@ -104,7 +106,7 @@ def write_energy(
                 (c.meter_id, c.period, c.period_start, c.enterprise_id, c.carrier, c.product,
                  c.feedstock, c.quantity, c.kgce_calorific, c.kgce_equivalent, c.co2_kg,
                  c.readings, c.expected, c.completeness, list(c.marks),
-                 Jsonb(to_jsonable_python(c.evidence)), registry_version)
+                 evidence.of(c.evidence), registry_version)
                 for c in consumption.values()
             ],
         )  # fmt: skip
@@ -128,6 +130,21 @@ def write_energy(
             ],
         )  # fmt: skip
     return upsert_verdicts(cur, output.verdicts)
+
+
+class _SharedJsonb:
+    """One ``Jsonb`` per evidence object (rows converted with the same coefficients share
+    their citations: ``streams.domain.energy.conversion``), dumped to JSON text once."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, Jsonb] = {}
+
+    def of(self, evidence: dict[str, Any]) -> Jsonb:
+        found = self._by_id.get(id(evidence))  # the rows keep every evidence alive meanwhile
+        if found is None:
+            text = json.dumps(to_jsonable_python(evidence))
+            found = self._by_id[id(evidence)] = Jsonb(evidence, dumps=lambda _obj: text)
+        return found
 
 
 def _staged_upsert(

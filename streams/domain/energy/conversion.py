@@ -26,6 +26,16 @@ class Converted:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class _Factors:
+    """Per carrier unit: kgce on both bases, kg CO2 (None: not computed) and the citations."""
+
+    calorific: float
+    equivalent: float
+    co2: float | None
+    evidence: dict[str, Any]
+
+
 def convert(
     reference: EnergyReference,
     carrier: Carrier,
@@ -35,7 +45,23 @@ def convert(
     feedstock: bool = False,
 ) -> Converted:
     """Convert ``quantity`` (the carrier's unit) consumed in ``year``; raises KeyError when
-    the reference has no standard-coal coefficient for that carrier and year."""
+    the reference has no standard-coal coefficient for that carrier and year. The factors of
+    a (carrier, year, region, feedstock) are looked up once per reference; ``evidence`` is
+    shared by every figure converted with them (read-only)."""
+    region = region_code if carrier is Carrier.ELECTRICITY else ""
+    factors = reference.memo(
+        ("convert", carrier, year, region, feedstock),
+        lambda: _factors(reference, carrier, year, region, feedstock),
+    )
+    co2 = None if factors.co2 is None else quantity * factors.co2
+    return Converted(
+        quantity * factors.calorific, quantity * factors.equivalent, co2, factors.evidence
+    )
+
+
+def _factors(
+    reference: EnergyReference, carrier: Carrier, year: int, region_code: str, feedstock: bool
+) -> _Factors:
     calorific = reference.coal_coefficient(carrier, ElectricityBasis.CALORIFIC, year)
     equivalent = reference.coal_coefficient(carrier, ElectricityBasis.EQUIVALENT, year)
     evidence: dict[str, Any] = {
@@ -50,13 +76,13 @@ def convert(
         evidence["co2"] = "feedstock: not combustion CO2 (process accounting)"
     elif carrier is Carrier.ELECTRICITY:
         grid = reference.grid_factor(year, region_code)
-        co2 = quantity * grid.value
+        co2 = grid.value
         evidence["co2_grid"] = grid.cite()
     else:
         factor = reference.co2_factor(carrier, year)
-        co2 = None if factor is None else quantity * factor.value
+        co2 = None if factor is None else factor.value
         evidence["co2_factor"] = factor.cite() if factor else "no factor in the reference"
-    return Converted(quantity * calorific.value, quantity * equivalent.value, co2, evidence)
+    return _Factors(calorific.value, equivalent.value, co2, evidence)
 
 
 def kgce(

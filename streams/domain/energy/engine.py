@@ -179,6 +179,8 @@ class EnergyEngine:
         state = self._states.get(row.enterprise_id)
         held = state.meters.get(row.meter_id) if state else None
         marks = tuple(sorted(held.marks.get(row.at, ()))) if held else ()
+        if marks == row.marks:
+            return row
         return ReadingRow(
             row.meter_id,
             row.enterprise_id,

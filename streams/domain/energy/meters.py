@@ -202,9 +202,12 @@ def spread(start: datetime, end: datetime, quantity: float) -> list[tuple[dateti
     """``quantity`` over [start, end) split into China-time hours in proportion to time."""
     if end <= start:
         return [(hour_start(end), quantity)]
+    cursor = china_time(start)
+    first = cursor.replace(minute=0, second=0, microsecond=0)
+    if end <= first + HOUR:  # within one hour: the usual 15-min step
+        return [(first, quantity)]
     total = (end - start).total_seconds()
     parts: list[tuple[datetime, float]] = []
-    cursor = china_time(start)
     while cursor < end:
         hour = hour_start(cursor)
         upto = min(hour + HOUR, end)
