@@ -1,6 +1,7 @@
 """能耗 (energy): unit consumption against quotas, CO2, consumption by carrier, completeness.
 
-Reads the energy worker's tables (migration 005) and its verdicts (docs/energy.md). Unit
+Reads the energy worker's tables (migration 005), the regional roll-up (migration 011) and
+its verdicts (docs/energy.md). Unit
 consumption is Σ numerator ÷ Σ denominator over the window (24 h, 30 d, calendar month, year
 to date) ending with the day shown; the quota and the status are those of the window's
 ``energy_quota`` verdict when the window is judged (``policy.energy_quota_windows``).
@@ -135,11 +136,47 @@ INCOMPLETE_DAYS = Table(
     ),
 )
 
+REGIONS = Table(
+    title="分地区能耗与碳排放 (energy and CO2 by region and month)",
+    description=(
+        "Enterprises' months rolled up by GB/T 2260 code: province (520000), city (520400), "
+        "county. CO2 = combustion + purchased electricity + process CO2 (clinker, anodes, "
+        "lime). Intensities are Σ energy or CO2 ÷ Σ value added (10^4 yuan, constant prices) "
+        "over the enterprises that reported value added, never an average of their ratios "
+        "(view energy_region_monthly, migration 011)."
+    ),
+    sql="""SELECT r.month AS "月份 (month)",
+       r.level AS "层级 (level)",
+       r.region AS "行政区划 (region)",
+       r.enterprises AS "企业数 (enterprises)",
+       r.tce AS "能耗 tce (energy)",
+       r.co2_t AS "CO2 t",
+       r.process_co2_t AS "其中过程排放 t (process CO2)",
+       r.value_added AS "增加值 万元 (value added)",
+       r.tce_per_10k_yuan AS "tce/万元",
+       r.tco2_per_10k_yuan AS "tCO2/万元"
+  FROM energy_region_monthly r
+ WHERE r.month >= date_trunc('month', $__timeFrom()::timestamptz AT TIME ZONE 'Asia/Shanghai')
+   AND r.month <= ($__timeTo()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date
+ ORDER BY r.month DESC, r.level DESC, r.region
+ LIMIT 500""",
+    width=24,
+    height=9,
+    columns=(
+        Column("能耗 tce (energy)", decimals=1),
+        Column("CO2 t", decimals=1),
+        Column("其中过程排放 t (process CO2)", decimals=1),
+        Column("增加值 万元 (value added)", decimals=0, null_text="未报 (not reported)"),
+        Column("tce/万元", decimals=3, null_text="—"),
+        Column("tCO2/万元", decimals=3, null_text="—"),
+    ),
+)
+
 ENERGY = Dashboard(
     uid=UID,
     title="能耗与碳排放 (Energy and CO2)",
     description="Unit consumption against quotas, CO2, energy by carrier, data completeness.",
     variables=(ENTERPRISE,),
-    panels=(UNIT_CONSUMPTION, CO2_BY_ENTERPRISE, TCE_BY_CARRIER, INCOMPLETE_DAYS),
+    panels=(UNIT_CONSUMPTION, CO2_BY_ENTERPRISE, TCE_BY_CARRIER, INCOMPLETE_DAYS, REGIONS),
     time_from="now-30d",
 )

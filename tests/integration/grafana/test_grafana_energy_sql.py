@@ -97,3 +97,21 @@ def test_incomplete_meter_days_are_listed_with_their_marks(
     assert [(r["日期 (day)"], r["计量器具 (meter)"]) for r in records] == [(day(2), "AL-POT-1")]
     assert records[0]["完整率 (completeness)"] == pytest.approx(48 / 96)
     assert records[0]["标记 (marks)"] == "interpolated"
+
+
+def test_regions_roll_the_potline_up_to_its_city_and_province(
+    db_conn: psycopg.Connection[Any], context: QueryContext
+) -> None:
+    records = run_panel(db_conn, energy_dashboard.REGIONS, context).records()
+    by_level = {r["层级 (level)"]: r for r in records}
+    assert {(lv, r["行政区划 (region)"]) for lv, r in by_level.items()} == {
+        ("province", "520000"),
+        ("city", "520400"),
+        ("county", "520400"),
+    }
+    province = by_level["province"]
+    assert province["企业数 (enterprises)"] == 1
+    # three days of 13 800 / 13 500 / 13 500 kWh/t × 600 t at 0.1229 kgce/kWh
+    kwh = (13_800.0 + 13_500.0 * 2) * 600
+    assert province["能耗 tce (energy)"] == pytest.approx(kwh * 0.1229 / 1000, rel=0.01)
+    assert province["tce/万元"] is None  # no value added reported: no intensity, not zero
