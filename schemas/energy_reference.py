@@ -17,8 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from schemas.yamlfile import YamlFileError, parse_yaml, read_yaml_file
 
 _T = TypeVar("_T")
 
@@ -209,14 +210,19 @@ class ReferenceError(Exception):
 
 
 def load_energy_reference(path: Path | None = None) -> EnergyReference:
-    """Load the energy reference (default: the packaged ``schemas/reference/energy.yaml``);
-    raises ``ReferenceError`` with the file and reason."""
-    if path is None:
-        text = resources.files("schemas.reference").joinpath("energy.yaml").read_text("utf-8")
-        source = "schemas/reference/energy.yaml"
-    else:
-        text, source = path.read_text("utf-8"), str(path)
+    """Load the energy reference (default: the packaged ``schemas/reference/energy.yaml``)
+    through ``schemas.yamlfile`` (bounded size, no aliases, UTF-8); raises ``ReferenceError``
+    with the file and reason (``line N:`` first when the YAML is at fault)."""
     try:
-        return EnergyReference.model_validate(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError) as exc:
+        if path is None:
+            source = "schemas/reference/energy.yaml"
+            files = resources.files("schemas.reference")
+            document = parse_yaml(files.joinpath("energy.yaml").read_text("utf-8"))
+        else:
+            source = str(path)
+            document = read_yaml_file(path)
+        return EnergyReference.model_validate(document)
+    except YamlFileError as exc:
+        raise ReferenceError(source, str(exc)) from exc
+    except ValidationError as exc:
         raise ReferenceError(source, str(exc)) from exc
