@@ -22,14 +22,16 @@ deviation in the evidence. Pure: no I/O, no clock.
 from __future__ import annotations
 
 import calendar
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from schemas.energy import STATISTIC_UNITS, Meter, StatisticIndicator, StatType
 from schemas.measurement import PeriodKind
 from schemas.registry import Registry
 from schemas.verdict import Rule, Verdict, VerdictStatus
-from streams.domain.periods import day_start_of
+from streams.domain.periods import china_time, day_start_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,55 @@ def consistency_verdict(
         },
         registry_version=registry.version,
     )
+
+
+def meter_consistency(
+    registry: Registry,
+    enterprise_id: str,
+    meter: Meter,
+    months: Mapping[date, float],
+    daily: Mapping[datetime, float],
+) -> list[Verdict]:
+    """A meter's reported month quantities (by month) against its daily consumption (by
+    China-time day start), for every closed month."""
+    if not months or not daily:
+        return []
+    days = {start.date(): quantity for start, quantity in daily.items()}
+    return [
+        consistency_verdict(
+            registry, enterprise_id, meter.id, meter.carrier.value, meter.unit, check
+        )
+        for check in month_checks(days, months, max(days))
+    ]
+
+
+def statistics_consistency(
+    registry: Registry,
+    enterprise_id: str,
+    statistics: Mapping[tuple[str, str, str, datetime], float],
+) -> list[Verdict]:
+    """Every monthly statistic (keys: indicator, product or '', stat type, period start)
+    against the sum of the same indicator's daily figures, for every closed month."""
+    by_day: dict[tuple[str, str], dict[date, float]] = defaultdict(dict)
+    by_month: dict[tuple[str, str], dict[date, float]] = defaultdict(dict)
+    for (indicator, product, stat, start), value in statistics.items():
+        day = china_time(start).date()
+        if stat == StatType.DAY.value:
+            by_day[(indicator, product)][day] = value
+        elif stat == StatType.MONTH.value:
+            by_month[(indicator, product)][day.replace(day=1)] = value
+    verdicts = []
+    for (indicator, product), months in sorted(by_month.items()):
+        days = by_day.get((indicator, product))
+        if not days:
+            continue
+        subject = "/".join(p for p in (enterprise_id, indicator, product) if p)
+        unit = STATISTIC_UNITS[StatisticIndicator(indicator)]
+        verdicts += [
+            consistency_verdict(registry, enterprise_id, subject, indicator, unit, check)
+            for check in month_checks(days, months, max(days))
+        ]
+    return verdicts
 
 
 def month_of(moment: datetime) -> date:

@@ -24,11 +24,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from schemas.energy import (
-    STATISTIC_UNITS,
     EnergyRecord,
     Meter,
     StatisticIndicator,
@@ -36,7 +35,11 @@ from schemas.energy import (
 )
 from schemas.registry import EnergyQuota, Enterprise, Registry
 from schemas.verdict import Verdict
-from streams.domain.energy.consistency import consistency_verdict, month_checks, month_of
+from streams.domain.energy.consistency import (
+    meter_consistency,
+    month_of,
+    statistics_consistency,
+)
 from streams.domain.energy.intensity import WINDOWS
 from streams.domain.energy.meters import MeterState, meter_consumption
 from streams.domain.energy.model import (
@@ -47,7 +50,7 @@ from streams.domain.energy.model import (
     ReadingRow,
     StatisticRow,
 )
-from streams.domain.energy.process import process_co2_rows
+from streams.domain.energy.process import changed_process_rows, process_co2_rows
 from streams.domain.energy.rolling import Series, rolling_rows
 from streams.domain.energy.verdicts import completeness_verdict, quota_verdict
 from streams.domain.periods import china_time, day_start
@@ -215,7 +218,12 @@ class EnergyEngine:
             if result.affected_from is not None:
                 day = result.affected_from.date()
                 changed_from = day if changed_from is None else min(changed_from, day)
-                self._meter_consistency(enterprise, meter, state, out)
+                months = state.month_figures.get(meter.id)
+                if months:
+                    for verdict in meter_consistency(
+                        self.registry, enterprise.id, meter, months, held.daily
+                    ):
+                        self._issue(state, out, verdict)
             for row in result.rows:
                 key = (row.meter_id, row.period, row.period_start)
                 if state.consumption.get(key) == row:
@@ -229,7 +237,8 @@ class EnergyEngine:
         for quota in enterprise.energy_quotas:
             self._judge_quota(enterprise, state, quota, last_day, changed_from, out)
         if statistics_changed:
-            self._statistics_consistency(enterprise, state, out)
+            for verdict in statistics_consistency(self.registry, enterprise.id, state.statistics):
+                self._issue(state, out, verdict)
             self._process_co2(enterprise, state, out)
         if changed_from is not None:
             self._value_added(enterprise, state, changed_from, out)
@@ -339,46 +348,7 @@ class EnergyEngine:
             rows = process_co2_rows(
                 enterprise.id, product, self.registry.energy_reference, by_day, by_month
             )
-            fresh = {(row.product, row.period_start): row for row in rows}
-            for key, old in list(state.process.items()):
-                if key[0] == product.id and key not in fresh:
-                    fresh[key] = replace(old, output_t=0.0, co2_t=0.0)
-            for key, row in fresh.items():
-                if state.process.get(key) != row:
-                    state.process[key] = row
-                    out.process_co2.append(row)
-
-    def _meter_consistency(
-        self, enterprise: Enterprise, meter: Meter, state: EnterpriseState, out: EnergyOutput
-    ) -> None:
-        """Day-vs-month: a meter's reported month quantities against its daily consumption."""
-        months = state.month_figures.get(meter.id)
-        held = state.meters.get(meter.id)
-        if not months or held is None or not held.daily:
-            return
-        days = {d.date(): q for d, q in held.daily.items()}
-        for check in month_checks(days, months, max(days)):
-            verdict = consistency_verdict(
-                self.registry, enterprise.id, meter.id, meter.carrier.value, meter.unit, check
-            )
-            self._issue(state, out, verdict)
-
-    def _statistics_consistency(
-        self, enterprise: Enterprise, state: EnterpriseState, out: EnergyOutput
-    ) -> None:
-        """Day-vs-month: every monthly statistic against the sum of its daily figures."""
-        pairs = {(ind, product) for (ind, product, stat, _) in state.statistics}
-        for indicator, product in sorted(pairs):
-            by_day, by_month = _statistic(state, indicator, product)
-            if not by_day or not by_month:
-                continue
-            subject = "/".join(p for p in (enterprise.id, indicator, product) if p)
-            unit = STATISTIC_UNITS[StatisticIndicator(indicator)]
-            for check in month_checks(by_day, by_month, max(by_day)):
-                verdict = consistency_verdict(
-                    self.registry, enterprise.id, subject, indicator, unit, check
-                )
-                self._issue(state, out, verdict)
+            out.process_co2 += changed_process_rows(state.process, product.id, rows)
 
     @staticmethod
     def _day_rows(

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 
 from schemas.energy import Product
 from schemas.energy_reference import EnergyReference
@@ -63,3 +64,21 @@ def process_co2_rows(
             )
         )
     return rows
+
+
+def changed_process_rows(
+    held: dict[tuple[str, datetime], ProcessCo2Row], product: str, rows: list[ProcessCo2Row]
+) -> list[ProcessCo2Row]:
+    """Update ``held`` (by product and day) with ``product``'s current ``rows``; return the
+    rows that changed. A day that lost its output (a monthly figure replaced by daily ones)
+    is re-issued at zero, so the stored row is corrected rather than left behind."""
+    fresh = {(row.product, row.period_start): row for row in rows}
+    for key, old in list(held.items()):
+        if key[0] == product and key not in fresh:
+            fresh[key] = replace(old, output_t=0.0, co2_t=0.0)
+    changed = []
+    for key, row in fresh.items():
+        if held.get(key) != row:
+            held[key] = row
+            changed.append(row)
+    return changed
