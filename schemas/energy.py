@@ -59,6 +59,14 @@ class Hj212Channel(FrozenModel):
 
     mn: str = Field(min_length=1, description="The device's MN (a device of the same enterprise).")
     code: str = Field(pattern=r"^i3\d{4}$", description="The energy factor code (i3…).")
+    cn: Literal["2011", "2051", "2061", "2031"] | None = Field(
+        default=None,
+        description="The data command whose frames carry the readings: a register's value "
+        "is the Rtd of real-time data (2011, the default for a cumulative meter); an "
+        "interval quantity is the Cou of its period (2031 daily, the default for an interval "
+        "meter; 2051/2061 for a meter whose interval is that period). Frames of other "
+        "commands repeat the same energy at another resolution and are not read.",
+    )
 
 
 class Meter(FrozenModel):

@@ -7,9 +7,13 @@ frame's energy factors into the same ``EnergyRecord`` s the energy HTTP API make
 the same code (``ingest.energy.admission.admit``: unit, kind, clock skew), so the energy worker
 derives them exactly as posted readings. Pure: no I/O, no clock.
 
-Which value is read: a cumulative register's ``Rtd`` (else ``Cou``) at the frame's
-``DataTime``; an interval meter's ``Cou`` (else ``Rtd``) for the period starting at
-``DataTime``, a day for daily data (CN 2031), the meter's real-time interval otherwise.
+Which frames and values are read: only frames of the channel's command (``Meter.hj212.cn``;
+default real-time data, CN 2011, for a cumulative register and daily data, CN 2031, for an
+interval meter): the others carry the same energy at another resolution (``Cou`` of a minute
+or an hour is that period's amount, not a register value) and are passed over, neither read
+nor refused. A register's ``Rtd`` at the frame's ``DataTime``; an interval meter's ``Cou``
+(else ``Rtd``) for the period starting at ``DataTime``: a day for CN 2031, the meter's
+real-time interval otherwise.
 
 Refused factors (each becomes a dead letter of the whole frame; the frame's pollutants are
 unaffected): ``unknown_energy_code`` (no meter of the device's enterprise is read from that
@@ -32,6 +36,7 @@ ENERGY_CODE_PREFIX: Final = "i3"
 UNKNOWN_ENERGY_CODE: Final = "unknown_energy_code"
 BAD_ENERGY_VALUE: Final = "bad_energy_value"
 DAILY_CN: Final = "2031"
+REAL_TIME_CN: Final = "2011"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,8 @@ def energy_readings(packet: Packet, registry: Registry, received_at: datetime) -
         if found is None or found[0].id != enterprise.id:
             refused.append(_unknown(packet, code))
             continue
+        if packet.cn != channel_cn(found[1]):
+            continue
         item = _item(packet, code, found[1])
         if isinstance(item, EnergyRefusal):
             refused.append(item)
@@ -93,7 +100,7 @@ def energy_readings(packet: Packet, registry: Registry, received_at: datetime) -
 
 def _item(packet: Packet, code: str, meter: Meter) -> dict[str, Any] | EnergyRefusal:
     values = packet.values[code]
-    order = ("Rtd", "Cou") if meter.kind is ReadingKind.CUMULATIVE else ("Cou", "Rtd")
+    order = ("Rtd",) if meter.kind is ReadingKind.CUMULATIVE else ("Cou", "Rtd")
     value = next((values[s] for s in order if isinstance(values.get(s), float)), None)
     if value is None:
         sent = ", ".join(f"{s}={v}" for s, v in values.items()) or "nothing"
@@ -113,6 +120,13 @@ def _item(packet: Packet, code: str, meter: Meter) -> dict[str, Any] | EnergyRef
         daily = packet.cn == DAILY_CN
         item["stat_type"] = (StatType.DAY if daily else StatType.REALTIME).value
     return item
+
+
+def channel_cn(meter: Meter) -> str:
+    """The data command whose frames carry ``meter``'s readings (see the module docstring)."""
+    if meter.hj212 is not None and meter.hj212.cn is not None:
+        return meter.hj212.cn
+    return REAL_TIME_CN if meter.kind is ReadingKind.CUMULATIVE else DAILY_CN
 
 
 def _unknown(packet: Packet, code: str) -> EnergyRefusal:

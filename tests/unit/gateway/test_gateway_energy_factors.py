@@ -115,3 +115,25 @@ def test_the_registry_refuses_a_meter_read_from_another_enterprises_device() -> 
     meters[1]["hj212"]["code"] = "i33201"
     with pytest.raises(RegistryError, match="mapped twice"):
         parse_registry(document)
+
+
+def test_frames_of_other_commands_are_passed_over_not_misread() -> None:
+    """A minute's or an hour's ``Cou`` of a register is that period's kWh, not the register:
+    only real-time frames (the register's channel) are read; nothing is refused."""
+    for cn in ("2051", "2061"):
+        packet = decode(frame(cn=cn, data_time=STAMP, values={"i33201": {"Cou": 85.0}}))
+        found = energy_readings(packet, energy_registry(), NOW)
+        assert found.batch is None and found.refused == []
+    document = energy_registry().model_dump(mode="json", exclude={"standards", "energy_reference"})
+    document["enterprises"][0]["energy"]["meters"][1]["hj212"]["cn"] = "2061"
+    document["enterprises"][0]["energy"]["meters"][1]["interval_minutes"] = 60
+    hourly = parse_registry(document)
+    packet = decode(
+        frame(cn="2061", data_time=STAMP.replace(minute=0), values={"i33202": {"Cou": 85.0}})
+    )
+    [reading] = energy_readings(packet, hourly, NOW).batch.readings  # type: ignore[union-attr]
+    assert (reading.meter_id, reading.stat_type, reading.value) == (
+        DAILY_METER,
+        StatType.REALTIME,
+        85.0,
+    )
