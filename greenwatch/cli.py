@@ -21,6 +21,7 @@ from ingest.hj212.cli import hj212_app
 from runtime.settings import load_settings
 from schemas.cli import schemas_app
 from streams.cli import energy_worker_command, replay_command, worker_command
+from streams.plan_cli import plan_app
 
 app = typer.Typer(
     name="greenwatch",
@@ -60,4 +61,5 @@ app.command("energy-worker")(energy_worker_command)
 app.command("simulate-energy")(simulate_energy_command)
 app.command("replay")(replay_command)
 app.command("demo")(demo_command)
+app.add_typer(plan_app, name="plan")
 reflow_help(app)

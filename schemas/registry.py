@@ -40,13 +40,13 @@ from pydantic import (
 )
 
 from schemas.energy import EnterpriseEnergy, Meter, Product
-from schemas.plan_registry import PlanBaseline, PlanRegion, check_plan_baselines
 from schemas.energy_reference import (
     ElectricityBasis,
     EnergyReference,
     ReferenceError,
     load_energy_reference,
 )
+from schemas.plan_registry import PlanBaseline, PlanRegion, check_plan_baselines
 from schemas.yamlfile import YamlFileError, parse_yaml, read_yaml_file
 
 

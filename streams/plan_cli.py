@@ -1,0 +1,148 @@
+"""``greenwatch plan``: the plans' barometer from the stored data (registered by the root).
+
+``plan progress --region CODE --as-of DATE`` sums the year to date (whole months over by the
+end of DATE) per enterprise from PostgreSQL, rolls it up by GB/T 2260 prefix, judges every
+target of the region's plans under the chosen barometer vintage, prints the barometer and
+stores the verdicts in ``plan_progress``. Bad input (a malformed code or date, a date in the
+future, an unknown vintage, no registry) exits 2 with the reason, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import typer
+
+from runtime.registry_store import latest_stored_registry
+from runtime.settings import Settings, database_dsn
+from schemas.plans import PlanCatalogue, load_plans
+from schemas.registry import Registry, RegistryError, load_registry
+from streams.domain.periods import china_date
+from streams.domain.plan_progress import Progress, progress_of_region
+from streams.plan_store import (
+    figures_between,
+    same_months_last_year,
+    store_progress,
+    year_to_date,
+)
+
+plan_app = typer.Typer(help="The plans' targets: progress, barometer, consequences.")
+
+VINTAGES = {"ndrc2020": "NDRC-2020-901", "ndrc2021": "NDRC-2021-629"}
+"""CLI names of the barometer vintages of schemas/reference/plan_targets.yaml."""
+
+
+def fail(command: str, reason: str) -> typer.Exit:
+    typer.echo(f"{command}: {reason}", err=True)
+    return typer.Exit(2)
+
+
+def connect(settings: Settings, command: str) -> psycopg.Connection[Any]:
+    """An autocommit connection; exits 2 with a hint when PostgreSQL does not answer."""
+    try:
+        return psycopg.connect(database_dsn(settings), autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise fail(command, f"cannot connect to PostgreSQL ({exc}); is the stack up?") from exc
+
+
+def registry_of(conn: psycopg.Connection[Any], path: Path | None, command: str) -> Registry:
+    try:
+        return load_registry(path) if path is not None else latest_stored_registry(conn)
+    except RegistryError as exc:
+        raise fail(command, str(exc)) from None
+
+
+def parse_day(text: str, command: str, today: date) -> date:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise fail(command, f"--as-of {text!r} is not a date (YYYY-MM-DD)") from None
+    if day > today:
+        raise fail(command, f"--as-of {day} is in the future (today is {today}, China time)")
+    return day
+
+
+def compute_progress(
+    conn: psycopg.Connection[Any],
+    registry: Registry,
+    catalogue: PlanCatalogue,
+    region: str,
+    as_of: date,
+    vintage: str,
+) -> list[Progress]:
+    """Judge ``region`` as of ``as_of`` from the stored data and store the verdicts."""
+    rule = catalogue.barometer_rule(VINTAGES[vintage])
+    figures = figures_between(conn, *year_to_date(as_of))
+    previous = figures_between(conn, *same_months_last_year(as_of))
+    verdicts = progress_of_region(registry, catalogue, rule, region, as_of, figures, previous)
+    store_progress(conn, verdicts, as_of, rule.id, registry.version, catalogue.version)
+    return verdicts
+
+
+def _describe(v: Progress) -> str:
+    colour = (v.colour.value if v.colour else "—").upper()
+    if v.actual is None or v.required is None:
+        return f"    {v.target_id:<38} {colour:<6} {v.reason}"
+    e = v.evidence
+    if "intensity" in e:
+        feed = e.get("intensity_with_feedstock")
+        with_feed = f" (with feedstock {feed:.4g})" if feed is not None else ""
+        figures = (
+            f"reduction {v.actual:+.1%} vs required {v.required:.1%}; intensity "
+            f"{e['intensity']:.4g}{with_feed} vs {e['baseline']:.4g} ({e['baseline_year']})"
+            f" {e['unit']}"
+        )
+    elif "consumption_t" in e:
+        figures = f"consumption/production {v.actual:.2f} (needs > 1)"
+    else:
+        figures = f"rate {v.actual:.1%} vs target {v.required:.0%}"
+    return f"    {v.target_id:<38} {colour:<6} {figures}; {v.reason}"
+
+
+@plan_app.command("progress")
+def progress_command(
+    ctx: typer.Context,
+    region: str = typer.Option(..., "--region", help="GB/T 2260 code, e.g. 520000 or 520100."),
+    as_of: str = typer.Option(..., "--as-of", help="Judge the months over by this day."),
+    vintage: str = typer.Option(
+        "ndrc2021", "--vintage", help="Barometer rule: ndrc2020 (gap) or ndrc2021 (direction)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per verdict."),
+    registry_file: Path | None = typer.Option(
+        None, "--registry", help="Registry YAML (default: the database's newest)."
+    ),
+) -> None:
+    """Print the barometer of a region, its subregions and enterprises, and store the
+    ``plan_progress`` verdicts (exit 2 on bad input)."""
+    command = "plan progress"
+    if len(region) != 6 or not region.isdigit():
+        raise fail(command, f"--region {region!r} is not a GB/T 2260 code (six digits)")
+    if vintage not in VINTAGES:
+        raise fail(command, f"--vintage {vintage!r}: choose one of {', '.join(VINTAGES)}")
+    day = parse_day(as_of, command, china_date(datetime.now(UTC)))
+    catalogue = load_plans()
+    with connect(ctx.obj, command) as conn:
+        registry = registry_of(conn, registry_file, command)
+        verdicts = compute_progress(conn, registry, catalogue, region, day, vintage)
+    if not verdicts:
+        raise fail(command, f"no plan covers region {region}")
+    if as_json:
+        for v in verdicts:
+            row = {**asdict(v), "colour": v.colour.value if v.colour else None}
+            typer.echo(json.dumps({**row, "as_of": day.isoformat()}, ensure_ascii=False))
+        return
+    rule = catalogue.barometer_rule(VINTAGES[vintage])
+    typer.echo(f"Plan progress of {region} as of {day} (year to date), barometer {rule.name}")
+    typer.echo("  progress path: even annual rate — our assumption, not official (docs/plans.md)")
+    subject = None
+    for v in verdicts:
+        if (v.subject_kind, v.subject_id) != subject:
+            subject = (v.subject_kind, v.subject_id)
+            typer.echo(f"  {v.subject_kind} {v.subject_id} {v.subject_name}")
+        typer.echo(_describe(v))
+    typer.echo(f"stored {len(verdicts)} plan_progress verdicts ({rule.id}, as of {day})")
