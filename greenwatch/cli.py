@@ -22,6 +22,7 @@ from runtime.settings import load_settings
 from schemas.cli import schemas_app
 from streams.cli import energy_worker_command, replay_command, worker_command
 from streams.plan_cli import plan_app
+from streams.surcharge_cli import energy_app
 
 app = typer.Typer(
     name="greenwatch",
@@ -62,4 +63,5 @@ app.command("simulate-energy")(simulate_energy_command)
 app.command("replay")(replay_command)
 app.command("demo")(demo_command)
 app.add_typer(plan_app, name="plan")
+app.add_typer(energy_app, name="energy")
 reflow_help(app)
