@@ -115,6 +115,7 @@ def next_step(basis: str, medium: str, evidence: Mapping[str, Any], registry: Re
         "excess": _number(excess),
         "unit": dict(evidence.get("verdict_evidence") or {}).get("unit", ""),
         "surcharge": surcharge_text(dict(evidence.get("verdict_evidence") or {})),
+        **plan_fields(dict(evidence.get("verdict_evidence") or {})),
     }
     text = cat.get("next_step", basis, cat.text("next_step", Basis.EXCEEDANCE.value))
     if evidence.get("capped_from"):
@@ -122,6 +123,16 @@ def next_step(basis: str, medium: str, evidence: Mapping[str, Any], registry: Re
         case = cat.get("capped_cases", str(evidence["capped_from"]), "")
         text = f"{case}\n{text}" if case else text
     return text.format(**fields)
+
+
+def plan_fields(verdict_evidence: Mapping[str, Any]) -> dict[str, str]:
+    """What a plan verdict's notice quotes: the barometer's reason, the target's clause and
+    who the recommendation is for (a region's regulator)."""
+    return {
+        "plan_reason": str(verdict_evidence.get("reason", "")),
+        "plan_clause": str(verdict_evidence.get("clause", "")),
+        "plan_addressee": str(verdict_evidence.get("addressee") or "主管部门"),
+    }
 
 
 def surcharge_text(verdict_evidence: Mapping[str, Any]) -> str:

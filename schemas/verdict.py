@@ -36,6 +36,9 @@ class Rule(StrEnum):
     """Unit product energy consumption over a rolling window against the product's quota."""
     ENERGY_COMPLETENESS = "energy_completeness"
     """A meter-day's real-time readings against the expected number (key-energy-user rule)."""
+    PLAN_PROGRESS = "plan_progress"
+    """A region's or enterprise's progress toward a plan target (barometer colour, issue 10):
+    subject ``region:<GB/T 2260>`` or ``enterprise:<id>``, factor the target id."""
 
 
 class Verdict(BaseModel):

@@ -17,13 +17,22 @@ from typing import Any
 
 import psycopg
 import typer
+from kafka.errors import KafkaError
 
 from runtime.registry_store import latest_stored_registry
-from runtime.settings import Settings, database_dsn
+from runtime.settings import Settings, database_dsn, kafka_servers
 from schemas.plans import PlanCatalogue, load_plans
 from schemas.registry import Registry, RegistryError, load_registry
 from streams.domain.periods import china_date
+from streams.domain.plan_consequences import consequences, plan_verdicts
 from streams.domain.plan_progress import Progress, progress_of_region
+from streams.plan_actions import (
+    credit_entries,
+    publish_verdicts,
+    store_consequences,
+    store_credit_entries,
+    write_csv,
+)
 from streams.plan_store import (
     figures_between,
     same_months_last_year,
@@ -81,6 +90,7 @@ def compute_progress(
     previous = figures_between(conn, *same_months_last_year(as_of))
     verdicts = progress_of_region(registry, catalogue, rule, region, as_of, figures, previous)
     store_progress(conn, verdicts, as_of, rule.id, registry.version, catalogue.version)
+    store_consequences(conn, consequences(verdicts, registry, as_of), as_of)
     return verdicts
 
 
@@ -116,9 +126,15 @@ def progress_command(
     registry_file: Path | None = typer.Option(
         None, "--registry", help="Registry YAML (default: the database's newest)."
     ),
+    publish: bool = typer.Option(
+        False,
+        "--publish",
+        help="Also send the verdicts to PREFIX.verdicts for the alert service (a red region: "
+        "限批缓批 recommendation to its regulator; a red enterprise: loss of subsidies).",
+    ),
 ) -> None:
-    """Print the barometer of a region, its subregions and enterprises, and store the
-    ``plan_progress`` verdicts (exit 2 on bad input)."""
+    """Print the barometer of a region, its subregions and enterprises, store the
+    ``plan_progress`` verdicts and their consequences (exit 2 on bad input)."""
     command = "plan progress"
     if len(region) != 6 or not region.isdigit():
         raise fail(command, f"--region {region!r} is not a GB/T 2260 code (six digits)")
@@ -131,6 +147,18 @@ def progress_command(
         verdicts = compute_progress(conn, registry, catalogue, region, day, vintage)
     if not verdicts:
         raise fail(command, f"no plan covers region {region}")
+    settings: Settings = ctx.obj
+    if publish:
+        rule_id = VINTAGES[vintage]
+        try:
+            sent = publish_verdicts(kafka_servers(settings), settings.topic_prefix,
+                                    plan_verdicts(verdicts, registry, day, rule_id))  # fmt: skip
+        except KafkaError as exc:
+            typer.echo(f"{command}: verdicts stored, not sent to the alert service: {exc}",
+                       err=True)  # fmt: skip
+            raise typer.Exit(1) from None
+        typer.echo(f"sent {sent} plan_progress verdicts to {settings.topic_prefix}.verdicts",
+                   err=as_json)  # fmt: skip
     if as_json:
         for v in verdicts:
             row = {**asdict(v), "colour": v.colour.value if v.colour else None}
@@ -146,3 +174,27 @@ def progress_command(
             typer.echo(f"  {v.subject_kind} {v.subject_id} {v.subject_name}")
         typer.echo(_describe(v))
     typer.echo(f"stored {len(verdicts)} plan_progress verdicts ({rule.id}, as of {day})")
+
+
+@plan_app.command("credit-list")
+def credit_list_command(
+    ctx: typer.Context,
+    year: int = typer.Option(..., "--year", help="Calendar year of the records."),
+    out: Path = typer.Option(..., "--out", help="CSV file to write (UTF-8 with BOM)."),
+) -> None:
+    """Write the credit-system entries of a year (bad emission and energy records: alerts at
+    exceedance or above; missed plan targets) as CSV, and store them (exit 2 on bad input)."""
+    command = "plan credit-list"
+    today = china_date(datetime.now(UTC))
+    if not 2000 <= year <= today.year:
+        raise fail(command, f"--year {year}: not a year with records (2000..{today.year})")
+    if not out.parent.is_dir():
+        raise fail(command, f"--out {out}: directory {out.parent} does not exist")
+    with connect(ctx.obj, command) as conn:
+        rows = credit_entries(conn, year)
+        store_credit_entries(conn, rows)
+    try:
+        write_csv(out, rows)
+    except OSError as exc:
+        raise fail(command, f"cannot write {out}: {exc}") from None
+    typer.echo(f"wrote {len(rows)} credit entries of {year} to {out}")
