@@ -198,3 +198,55 @@ def credit_list_command(
     except OSError as exc:
         raise fail(command, f"cannot write {out}: {exc}") from None
     typer.echo(f"wrote {len(rows)} credit entries of {year} to {out}")
+
+
+report_app = typer.Typer(help="Reports for people: the plans' quarterly progress report.")
+
+
+@report_app.command("quarterly")
+def quarterly_command(
+    ctx: typer.Context,
+    region: str = typer.Option(..., "--region", help="GB/T 2260 code, e.g. 520000."),
+    quarter: str = typer.Option(..., "--quarter", help="A quarter that is over, e.g. 2026Q3."),
+    out: Path = typer.Option(..., "--out", help="report.pdf or report.html"),
+    vintage: str = typer.Option("ndrc2021", "--vintage", help="ndrc2020 or ndrc2021."),
+    registry_file: Path | None = typer.Option(
+        None, "--registry", help="Registry YAML (default: the database's newest)."
+    ),
+) -> None:
+    """Write the quarterly progress report (targets vs actuals with the barometer per city,
+    intensity paths, the worst enterprises, enforcement, data completeness, resource
+    indicators) as PDF or HTML; stores the quarter-end plan_progress verdicts (exit 2 on bad
+    input)."""
+    from streams.plan_report_data import QuarterError, gather, parse_quarter
+    from streams.plan_report_render import ReportFontMissing, render_html, render_pdf
+
+    command = "report quarterly"
+    if len(region) != 6 or not region.isdigit():
+        raise fail(command, f"--region {region!r} is not a GB/T 2260 code (six digits)")
+    if vintage not in VINTAGES:
+        raise fail(command, f"--vintage {vintage!r}: choose one of {', '.join(VINTAGES)}")
+    if out.suffix.lower() not in (".pdf", ".html"):
+        raise fail(command, f"--out {out}: give a .pdf or .html file")
+    if not out.parent.is_dir():
+        raise fail(command, f"--out {out}: directory {out.parent} does not exist")
+    try:
+        first, last = parse_quarter(quarter, china_date(datetime.now(UTC)))
+    except QuarterError as exc:
+        raise fail(command, str(exc)) from None
+    catalogue = load_plans()
+    with connect(ctx.obj, command) as conn:
+        registry = registry_of(conn, registry_file, command)
+        report = gather(conn, registry, catalogue, region, quarter, first, last, vintage)
+    if not report.progress:
+        raise fail(command, f"no plan covers region {region}")
+    try:
+        if out.suffix.lower() == ".pdf":
+            render_pdf(report, out)
+        else:
+            render_html(report, out)
+    except ReportFontMissing as exc:
+        raise fail(command, str(exc)) from None
+    except OSError as exc:
+        raise fail(command, f"cannot write {out}: {exc}") from None
+    typer.echo(f"wrote the {quarter} report of {region} to {out.resolve()}")

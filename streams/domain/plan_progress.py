@@ -222,7 +222,12 @@ def _judge_level(
     if target.kind == "level_above" and rate == required:
         return result(Colour.YELLOW, rate, required, "at the level, not above it (超过)", evidence)
     reading = barometer(rule, rate, required)
-    return result(reading.colour, rate, required, reading.reason, evidence)
+    reason = reading.reason
+    if reading.colour is Colour.GREEN:
+        reason = "at or above the target level"
+    elif rule.kind == "direction_and_pace":
+        reason = "below the target level (this vintage colours a level below target yellow)"
+    return result(reading.colour, rate, required, reason, evidence)
 
 
 def _pct(value: float | None) -> str:
