@@ -41,10 +41,13 @@ def context(pg_schema: PgSchema, db_conn: psycopg.Connection[Any]) -> QueryConte
                14000, 13650, 1.0256, 'exceedance', %s, 'v')""",
         (datetime(2026, 8, 30, tzinfo=CHINA), Jsonb({"surcharge": estimate})),
     )
-    base = QueryContext(start=datetime(2026, 1, 1, tzinfo=CHINA),
-                        end=datetime(2026, 9, 1, tzinfo=CHINA), interval=timedelta(days=1))  # fmt: skip
-    return with_variables(base, {"vintage": VariableValue.one("NDRC-2021-629"),
-                                 "region": VariableValue.many(["520000", "520100"])})  # fmt: skip
+    start, end = datetime(2026, 1, 1, tzinfo=CHINA), datetime(2026, 9, 1, tzinfo=CHINA)
+    base = QueryContext(start=start, end=end, interval=timedelta(days=1))
+    chosen = {
+        "vintage": VariableValue.one("NDRC-2021-629"),
+        "region": VariableValue.many(["520000", "520100"]),
+    }
+    return with_variables(base, chosen)
 
 
 def test_barometer_shows_the_latest_verdict_per_region_and_target(
