@@ -17,7 +17,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from streams.domain.periods import day_start_of
-from streams.domain.plan_progress import Progress
+from streams.domain.plan_progress import Progress, year_figures
 
 
 def year_to_date(as_of: date) -> tuple[datetime, datetime]:
@@ -35,33 +35,34 @@ def same_months_last_year(as_of: date) -> tuple[datetime, datetime]:
 def figures_between(
     conn: psycopg.Connection[Any], start: datetime, end: datetime
 ) -> dict[str, dict[str, float]]:
-    """Sums by enterprise id and name over the months starting in [start, end)."""
-    figures: dict[str, dict[str, float]] = {}
+    """Sums by enterprise id and name over the months starting in [start, end), intensity
+    numerators only over months with value added (``plan_progress.year_figures``)."""
+    months: dict[str, dict[date, dict[str, float]]] = {}
     rows = conn.execute(
-        """SELECT enterprise_id, sum(kgce_equivalent),
+        """SELECT enterprise_id, (period_start AT TIME ZONE 'Asia/Shanghai')::date,
+                  sum(kgce_equivalent),
                   coalesce(sum(kgce_equivalent) FILTER (WHERE feedstock), 0),
                   coalesce(sum(co2_kg), 0)
              FROM energy_consumption
             WHERE period = 'month' AND period_start >= %s AND period_start < %s
-            GROUP BY enterprise_id""",
+            GROUP BY 1, 2""",
         (start, end),
     ).fetchall()
-    for enterprise_id, energy, feedstock, co2 in rows:
-        figures[enterprise_id] = {"energy_kgce": energy, "feedstock_kgce": feedstock, "co2_kg": co2}
+    for enterprise_id, month, energy, feedstock, co2 in rows:
+        one = months.setdefault(enterprise_id, {}).setdefault(month, {})
+        one.update(energy_kgce=energy, feedstock_kgce=feedstock, co2_kg=co2)
     rows = conn.execute(
-        """SELECT enterprise_id, indicator, sum(value), count(*)
+        """SELECT enterprise_id, (period_start AT TIME ZONE 'Asia/Shanghai')::date, indicator,
+                  sum(value)
              FROM energy_statistics
             WHERE stat_type = 'month' AND product = '' AND period_start >= %s
               AND period_start < %s
-            GROUP BY enterprise_id, indicator""",
+            GROUP BY 1, 2, 3""",
         (start, end),
     ).fetchall()
-    for enterprise_id, indicator, total, months in rows:
-        one = figures.setdefault(enterprise_id, {})
-        one[indicator] = total
-        if indicator == "value_added":
-            one["value_added_months"] = months
-    return figures
+    for enterprise_id, month, indicator, total in rows:
+        months.setdefault(enterprise_id, {}).setdefault(month, {})[indicator] = total
+    return {enterprise: year_figures(by_month) for enterprise, by_month in months.items()}
 
 
 _UPSERT = """

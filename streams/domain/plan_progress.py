@@ -74,6 +74,27 @@ def add(figures: Sequence[Figures]) -> dict[str, float]:
     return total
 
 
+INTENSITY_NUMERATORS = ("energy_kgce", "feedstock_kgce", "co2_kg", "new_water")
+"""Figures divided by value added: summed only over months that report value added."""
+
+
+def year_figures(months: Mapping[date, Figures]) -> dict[str, float]:
+    """One subject's sums over its months: the numerators of intensities only over months
+    with value added reported (a month's energy without its value added would inflate the
+    intensity), everything else over every month; ``months_matched`` / ``months_unmatched``
+    count the months with and without value added that carry an intensity numerator."""
+    total: dict[str, float] = {"months_matched": 0.0, "months_unmatched": 0.0}
+    for figures in months.values():
+        matched = figures.get("value_added", 0.0) > 0
+        if any(name in figures for name in INTENSITY_NUMERATORS):
+            total["months_matched" if matched else "months_unmatched"] += 1
+        for name, value in figures.items():
+            if name in INTENSITY_NUMERATORS and not matched:
+                continue
+            total[name] = total.get(name, 0.0) + value
+    return total
+
+
 def _numerators(indicator: str, figures: Figures) -> tuple[float, float | None]:
     """(judged numerator, numerator with feedstock included or None) in the baseline's unit."""
     if indicator == "energy_per_value_added":
@@ -114,6 +135,8 @@ def _judge_reduction(
     unit = INDICATOR_UNITS[target.indicator]
     value_added = figures.get("value_added", 0.0)
     evidence: dict[str, Any] = {"value_added_10k_yuan": value_added, "unit": unit}
+    if figures.get("months_unmatched"):
+        evidence["months_without_value_added"] = figures["months_unmatched"]
     if baseline is None:
         return result(None, None, None, "no baseline in the registry", evidence)
     if value_added <= 0:
@@ -126,6 +149,8 @@ def _judge_reduction(
     current = judged / value_added
     actual = reduction(current, baseline)
     evidence |= {
+        "months": figures.get("months_matched"),
+        "months_without_value_added": figures.get("months_unmatched"),
         "numerator": judged,
         "intensity": current,
         "baseline": baseline,
