@@ -94,6 +94,25 @@ def compute_progress(
     return verdicts
 
 
+def barometer_lines(
+    verdicts: list[Progress], rule_name: str, region: str, day: date, regions_only: bool = False
+) -> list[str]:
+    """The barometer as text: a header, then each subject and its targets."""
+    lines = [
+        f"Plan progress of {region} as of {day} (year to date), barometer {rule_name}",
+        "  progress path: even annual rate — our assumption, not official (docs/plans.md)",
+    ]
+    subject = None
+    for v in verdicts:
+        if regions_only and v.subject_kind != "region":
+            continue
+        if (v.subject_kind, v.subject_id) != subject:
+            subject = (v.subject_kind, v.subject_id)
+            lines.append(f"  {v.subject_kind} {v.subject_id} {v.subject_name}")
+        lines.append(_describe(v))
+    return lines
+
+
 def _describe(v: Progress) -> str:
     colour = (v.colour.value if v.colour else "—").upper()
     if v.actual is None or v.required is None:
@@ -165,14 +184,8 @@ def progress_command(
             typer.echo(json.dumps({**row, "as_of": day.isoformat()}, ensure_ascii=False))
         return
     rule = catalogue.barometer_rule(VINTAGES[vintage])
-    typer.echo(f"Plan progress of {region} as of {day} (year to date), barometer {rule.name}")
-    typer.echo("  progress path: even annual rate — our assumption, not official (docs/plans.md)")
-    subject = None
-    for v in verdicts:
-        if (v.subject_kind, v.subject_id) != subject:
-            subject = (v.subject_kind, v.subject_id)
-            typer.echo(f"  {v.subject_kind} {v.subject_id} {v.subject_name}")
-        typer.echo(_describe(v))
+    for line in barometer_lines(verdicts, rule.name, region, day):
+        typer.echo(line)
     typer.echo(f"stored {len(verdicts)} plan_progress verdicts ({rule.id}, as of {day})")
 
 

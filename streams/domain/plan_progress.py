@@ -95,6 +95,13 @@ def year_figures(months: Mapping[date, Figures]) -> dict[str, float]:
     return total
 
 
+NUMERATOR_SOURCE = {
+    "energy_per_value_added": "energy_kgce",
+    "co2_per_value_added": "co2_kg",
+    "water_per_value_added": "new_water",
+}
+
+
 def _numerators(indicator: str, figures: Figures) -> tuple[float, float | None]:
     """(judged numerator, numerator with feedstock included or None) in the baseline's unit."""
     if indicator == "energy_per_value_added":
@@ -141,6 +148,10 @@ def _judge_reduction(
         return result(None, None, None, "no baseline in the registry", evidence)
     if value_added <= 0:
         return result(None, None, None, "no value added reported for the period", evidence)
+    source = NUMERATOR_SOURCE[target.indicator]
+    if source not in figures:
+        reason = f"no {source} figures for the months that report value added"
+        return result(None, None, None, reason, evidence)
     judged, gross = _numerators(target.indicator, figures)
     assert target.baseline_year is not None and target.reduction_pct is not None
     years = target.target_year - target.baseline_year
