@@ -26,7 +26,7 @@ from schemas.plans import load_plans
 from streams.domain.periods import china_date
 from streams.plan_cli import VINTAGES, barometer_lines, compute_progress
 from streams.plan_report_data import gather
-from streams.plan_report_render import ReportFontMissing, render_pdf
+from streams.plan_report_render import render_pdf
 
 
 def post_statistics(api: str, posts: list[Post], say: Callable[[str], None]) -> threading.Thread:
@@ -83,9 +83,5 @@ def plan_summary(
             say(line)
         report = gather(conn, registry, catalogue, region, quarter, first, last, vintage)
     path = workdir / f"plan-report-{region}-{quarter}.pdf"
-    try:
-        render_pdf(report, path)
-    except ReportFontMissing as exc:
-        say(f"plan: no quarterly report: {exc}")
-        return
+    render_pdf(report, path)
     say(f"plan: quarterly report {quarter} written to {path.resolve()}")
