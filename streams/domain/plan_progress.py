@@ -126,6 +126,19 @@ class _Subject:
     region_code: str
 
 
+def _progress(
+    subject: _Subject,
+    target: PlanTargetSpec,
+    colour: Colour | None,
+    actual: float | None,
+    required: float | None,
+    reason: str,
+    evidence: dict[str, Any] | None = None,
+) -> Progress:
+    return Progress(subject.kind, subject.id, subject.name, subject.region_code, target.id,
+                    target.indicator, colour, actual, required, reason, evidence or {})  # fmt: skip
+
+
 def _judge_reduction(
     subject: _Subject,
     target: PlanTargetSpec,
@@ -136,8 +149,7 @@ def _judge_reduction(
 ) -> Progress:
     def result(colour: Colour | None, actual: float | None, required: float | None,
                reason: str, evidence: dict[str, Any]) -> Progress:  # fmt: skip
-        return Progress(subject.kind, subject.id, subject.name, subject.region_code, target.id,
-                        target.indicator, colour, actual, required, reason, evidence)  # fmt: skip
+        return _progress(subject, target, colour, actual, required, reason, evidence)
 
     unit = INDICATOR_UNITS[target.indicator]
     value_added = figures.get("value_added", 0.0)
@@ -218,8 +230,7 @@ def _judge_level(
 ) -> Progress:
     def result(colour: Colour | None, actual: float | None, required: float | None,
                reason: str, evidence: dict[str, Any]) -> Progress:  # fmt: skip
-        return Progress(subject.kind, subject.id, subject.name, subject.region_code, target.id,
-                        target.indicator, colour, actual, required, reason, evidence)  # fmt: skip
+        return _progress(subject, target, colour, actual, required, reason, evidence)
 
     if target.kind == "consumption_exceeds_production":
         now, before = _phosphogypsum(figures), _phosphogypsum(previous)
@@ -287,8 +298,7 @@ def judge(
         else:
             progress = _judge_level(subject, target, figures, previous, rule)
     except PlanInputError as error:
-        return Progress(subject.kind, subject.id, subject.name, subject.region_code, target.id,
-                        target.indicator, None, None, None, str(error))  # fmt: skip
+        return _progress(subject, target, None, None, None, str(error))
     progress.evidence.update({"plan": plan.id, "clause": target.clause, "rule": rule.id})
     return progress
 
