@@ -34,7 +34,7 @@ def test_demo_runs_the_platform_and_notifies(services: Any, pg_schema: Any, tmp_
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,  # the plan summary and its report add a few seconds at the end
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
