@@ -1,5 +1,5 @@
 # Greenwatch developer entry points. Everything is idempotent and non-interactive.
-#   make install     system packages (PostgreSQL, JDK, Maven) if missing, TimescaleDB for that
+#   make install     system packages (PostgreSQL, JDK, Maven, a CJK font) if missing, TimescaleDB for that
 #                    PostgreSQL (found, Timescale's apt repository, or built from the source
 #                    archive once), .venv, Kafka jars
 #   make test        pytest (integration tests start the local stack themselves)
@@ -42,6 +42,7 @@ system-packages:
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
 	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
+	ls /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc >/dev/null 2>&1 || missing="$$missing fonts-wqy-zenhei"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  $(SUDO) apt-get update -q; \

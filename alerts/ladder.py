@@ -60,6 +60,13 @@ class Basis(StrEnum):
     """Key-energy-user rule: fewer than the required share of real-time readings in a day."""
     ENERGY_CONSISTENCY = "energy_consistency"
     """Key-energy-user rule: a month's figure more than 5 % off the sum of its days."""
+    PLAN_OFF_TRACK = "plan_off_track"
+    """A plan target's progress behind its path (barometer yellow): intensity off the path."""
+    PLAN_RESTRICT_APPROVALS = "plan_restrict_approvals"
+    """A region red on a plan target: restrict or delay approvals of energy-intensive projects
+    (限批缓批, Ningxia plan); a recommendation to the region's regulator."""
+    PLAN_SUBSIDY_LOSS = "plan_subsidy_loss"
+    """An enterprise red on a target assigned to it: flagged for loss of subsidies."""
 
 
 ENERGY_RULES = frozenset({Rule.ENERGY_QUOTA, Rule.ENERGY_COMPLETENESS, Rule.ENERGY_CONSISTENCY})
@@ -68,6 +75,8 @@ ENERGY_RULES = frozenset({Rule.ENERGY_QUOTA, Rule.ENERGY_COMPLETENESS, Rule.ENER
 
 def warning_basis(rule: Rule) -> Basis:
     """The basis of a warning-level alert of ``rule``."""
+    if rule is Rule.PLAN_PROGRESS:
+        return Basis.PLAN_OFF_TRACK
     if rule is Rule.ENERGY_QUOTA:
         return Basis.ENERGY_QUOTA_WARNING
     if rule is Rule.ENERGY_COMPLETENESS:
@@ -93,6 +102,8 @@ class Situation:
     under_restriction: bool
     evasion: bool
     art7_facility: bool
+    region_subject: bool = False
+    """A plan verdict about a region (not an enterprise)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +123,10 @@ def exceedance_rung(situation: Situation, sustained_exceedance_hours: int) -> Ru
 
 
 def _uncapped(situation: Situation, sustained_exceedance_hours: int) -> Rung:
+    if situation.rule is Rule.PLAN_PROGRESS:
+        if situation.region_subject:
+            return Rung(AlertLevel.EXCEEDANCE, Basis.PLAN_RESTRICT_APPROVALS)
+        return Rung(AlertLevel.EXCEEDANCE, Basis.PLAN_SUBSIDY_LOSS)
     if situation.rule in ENERGY_RULES:
         return Rung(AlertLevel.EXCEEDANCE, Basis.ENERGY_QUOTA)
     if situation.rule is Rule.ANNUAL_LOAD:

@@ -115,6 +115,8 @@ def next_step(basis: str, medium: str, evidence: Mapping[str, Any], registry: Re
         "limit": _number(limit),
         "excess": _number(excess),
         "unit": dict(evidence.get("verdict_evidence") or {}).get("unit", ""),
+        "surcharge": surcharge_text(dict(evidence.get("verdict_evidence") or {})),
+        **plan_fields(dict(evidence.get("verdict_evidence") or {})),
     }
     text = cat.get("next_step", basis, cat.text("next_step", Basis.EXCEEDANCE.value))
     if evidence.get("capped_from"):
@@ -122,6 +124,41 @@ def next_step(basis: str, medium: str, evidence: Mapping[str, Any], registry: Re
         case = cat.get("capped_cases", str(evidence["capped_from"]), "")
         text = f"{case}\n{text}" if case else text
     return text.format(**fields)
+
+
+def plan_fields(verdict_evidence: Mapping[str, Any]) -> dict[str, str]:
+    """What a plan verdict's notice quotes: the barometer's reason, the target's clause and
+    who the recommendation is for (a region's regulator)."""
+    return {
+        "plan_reason": str(verdict_evidence.get("reason", "")),
+        "plan_clause": str(verdict_evidence.get("clause", "")),
+        "plan_addressee": str(verdict_evidence.get("addressee") or "主管部门"),
+    }
+
+
+def surcharge_text(verdict_evidence: Mapping[str, Any]) -> str:
+    """The surcharge estimate an energy quota verdict carries (``streams.domain.
+    surcharge_estimate``), as a sentence; '' when it carries none."""
+    estimate = verdict_evidence.get("surcharge")
+    if not isinstance(estimate, Mapping):
+        return ""
+    parts = []
+    punitive = estimate.get("punitive")
+    if isinstance(punitive, Mapping):
+        parts.append(
+            f"按本窗口数据估算，惩罚性电价加价 {punitive.get('rate_yuan_per_kwh')} 元/kWh，计费电量"
+            f" {punitive.get('billed_kwh')} kWh，约 {punitive.get('amount_yuan')} 元"
+            f"（{punitive.get('rule')}）"
+        )
+    tiered = estimate.get("tiered_next_year")
+    if isinstance(tiered, Mapping):
+        parts.append(
+            f"若全年保持当前单耗，{tiered.get('pricing_year')} 年电解铝阶梯电价加价"
+            f" {tiered.get('rate_yuan_per_kwh')} 元/kWh（{tiered.get('rule')}）"
+        )
+    if not parts:
+        return ""
+    return "；".join(parts) + "（系统估算，以价格主管部门核定为准）。"
 
 
 def energy_unit(factor: str) -> str:

@@ -177,6 +177,7 @@ def _raise_for(
         under_restriction=since is not None and period_start >= since,
         evasion=ctx.evasion,
         art7_facility=ctx.art7_facility,
+        region_subject=verdict.outlet_id.startswith("region:"),
     )
     rung = exceedance_rung(situation, ctx.policy.sustained_exceedance_hours)
     evidence = _evidence(window, key, verdict, rung.basis, streak=streak)

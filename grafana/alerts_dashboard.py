@@ -53,6 +53,9 @@ BASIS_TEXT: dict[Basis, str] = {
     Basis.ENERGY_QUOTA: "超能耗限额 (energy quota exceeded: punitive/tiered power price)",
     Basis.ENERGY_COMPLETENESS: "能耗数据不完整 (energy data below 90% complete)",
     Basis.ENERGY_CONSISTENCY: "日月数据不一致 (month figure over 5% off its days)",
+    Basis.PLAN_OFF_TRACK: "规划进度落后 (plan target behind its path)",
+    Basis.PLAN_RESTRICT_APPROVALS: "建议限批缓批 (red region: restrict project approvals)",
+    Basis.PLAN_SUBSIDY_LOSS: "未完成规划目标 (missed target: loss of subsidies)",
 }
 """Display text of every ``alerts.basis`` code (the provision the level is read against)."""
 BASIS_TEXTS = tuple(ValueText(b.value, text, "text") for b, text in BASIS_TEXT.items())

@@ -15,9 +15,10 @@ from grafana.energy_dashboard import ENERGY
 from grafana.model import Dashboard
 from grafana.outlet_detail import OUTLET_DETAIL
 from grafana.overview import OVERVIEW
+from grafana.plan_dashboard import PLAN
 from grafana.render import dashboard_json_text
 
-DASHBOARDS: tuple[Dashboard, ...] = (OVERVIEW, OUTLET_DETAIL, DATA_QUALITY, ALERTS, ENERGY)
+DASHBOARDS: tuple[Dashboard, ...] = (OVERVIEW, OUTLET_DETAIL, DATA_QUALITY, ALERTS, ENERGY, PLAN)
 COMMITTED_DIR = Path(__file__).resolve().parent / "dashboards"
 """Where the generated JSON is committed (and provisioned from)."""
 FOLDER_UID = "greenwatch"

@@ -28,11 +28,13 @@ from deploy import stack
 from deploy.migrate import migrate
 from deploy.timescaledb import Policies
 from greenwatch import demo_namespace
+from greenwatch.demo_plan import plan_summary, post_statistics
 from greenwatch.demo_sinks import LocalSinks, free_port
 from greenwatch.demo_summary import DemoSummary, read_summary
 from ingest.hj212 import CHINA_TZ
 from ingest.simulator.energy import EPISODES as ENERGY_EPISODES
 from ingest.simulator.energy import load_energy_plan, with_energy
+from ingest.simulator.plan import load_sim_plan, statistic_posts, with_plan
 from runtime.registry_store import store_registry
 from runtime.registry_topic import publish_registry, registry_topic
 from runtime.settings import Settings, database_dsn, kafka_servers
@@ -252,6 +254,7 @@ def _start_platform(
     registry = with_energy(
         load_registry(registry_file), start, DEMO_ENERGY_SECRET, load_energy_plan()
     )
+    registry = with_plan(registry, load_sim_plan(), DEMO_ENERGY_SECRET)
     energy_file = workdir / "registry-energy.yaml"
     energy_file.write_text(dump_registry(registry), "utf-8")
     _echo(f"energy: {ENERGY_EPISODES}")
@@ -264,13 +267,16 @@ def _start_platform(
     gateway_port, metrics_port = free_port(), free_port()
     run_options = [*sim_options, "--hours", str(hours), "--episodes", episodes]
     components = _components(workdir, gateway_port, metrics_port, run_options)
-    components[-1:-1] = _energy_components(workdir, energy_file, run_options)
+    energy_port = free_port()
+    components[-1:-1] = _energy_components(workdir, energy_file, run_options, energy_port)
     platform = _Platform(settings, components, sinks, f"http://127.0.0.1:{metrics_port}/metrics")
     for component in components:
         component.start(env)
         _echo(f"started {component.name} (log: {component.log})")
         if not component.name.endswith("simulator"):
             time.sleep(2)  # let it join Kafka before data flows; nothing depends on it
+    posts = statistic_posts(registry, load_sim_plan(), start.date())
+    post_statistics(f"http://127.0.0.1:{energy_port}", posts, _echo)
     return platform
 
 
@@ -345,6 +351,8 @@ def demo_command(
     _echo("\nfinal summary")
     _echo(final.render(None))
     _echo(final.render_alerts())
+    _echo("\nplan progress (issue 10)")
+    plan_summary(settings, workdir, datetime.now(CHINA_TZ), _echo)
     if namespace is not None:
         _echo(f"\nlook further: {namespace.environment(configured)} greenwatch alerts list")
 
@@ -401,11 +409,11 @@ def _components(
 
 
 def _energy_components(
-    workdir: Path, registry_file: Path, run_options: list[str]
+    workdir: Path, registry_file: Path, run_options: list[str], port: int
 ) -> list[Component]:
-    """The energy API, the energy worker and the simulated energy management systems (the
-    last starts with the HJ 212 simulator, on the same simulated clock)."""
-    logs, port = workdir / "logs", free_port()
+    """The energy API (on ``port``), the energy worker and the simulated energy management
+    systems (the last starts with the HJ 212 simulator, on the same simulated clock)."""
+    logs = workdir / "logs"
     options = dict(zip(run_options[::2], run_options[1::2], strict=False))
     return [
         Component(

@@ -180,6 +180,13 @@ class StatisticIndicator(StrEnum):
     SOLID_WASTE_UTILISED_FROM_STOCK = "solid_waste_utilised_from_stock"
     PHOSPHOGYPSUM_PRODUCED = "phosphogypsum_produced"
     PHOSPHOGYPSUM_CONSUMED = "phosphogypsum_consumed"
+    # Resource indicators of the plans (issue 10, streams/domain/plan_progress.py).
+    FLY_ASH_GENERATED = "fly_ash_generated"
+    FLY_ASH_UTILISED = "fly_ash_utilised"
+    FLY_ASH_UTILISED_FROM_STOCK = "fly_ash_utilised_from_stock"
+    PHOSPHOGYPSUM_UTILISED = "phosphogypsum_utilised"
+    PHOSPHOGYPSUM_TREATED = "phosphogypsum_treated"
+    PHOSPHOGYPSUM_STOCK = "phosphogypsum_stock"
 
 
 STATISTIC_UNITS: dict[StatisticIndicator, str] = {
@@ -192,6 +199,12 @@ STATISTIC_UNITS: dict[StatisticIndicator, str] = {
     StatisticIndicator.SOLID_WASTE_UTILISED_FROM_STOCK: "t",
     StatisticIndicator.PHOSPHOGYPSUM_PRODUCED: "t",
     StatisticIndicator.PHOSPHOGYPSUM_CONSUMED: "t",
+    StatisticIndicator.FLY_ASH_GENERATED: "t",
+    StatisticIndicator.FLY_ASH_UTILISED: "t",
+    StatisticIndicator.FLY_ASH_UTILISED_FROM_STOCK: "t",
+    StatisticIndicator.PHOSPHOGYPSUM_UTILISED: "t",
+    StatisticIndicator.PHOSPHOGYPSUM_TREATED: "t",
+    StatisticIndicator.PHOSPHOGYPSUM_STOCK: "t",
 }
 """The unit each indicator is reported in (values at constant prices for the yuan ones)."""
 

@@ -46,6 +46,7 @@ from schemas.energy_reference import (
     ReferenceError,
     load_energy_reference,
 )
+from schemas.plan_registry import PlanBaseline, PlanRegion, check_plan_baselines
 from schemas.yamlfile import YamlFileError, parse_yaml, read_yaml_file
 
 
@@ -218,26 +219,6 @@ class EnergyQuota(_Frozen):
     basis: ElectricityBasis = ElectricityBasis.CALORIFIC
 
 
-class PlanTarget(_Frozen):
-    """A plan target: intensity reduction vs a baseline year (e.g. −12% vs 2015 by 2018)."""
-
-    indicator: str = Field(description="e.g. energy_per_value_added, co2_per_value_added.")
-    baseline_year: int
-    baseline_value: PositiveFloat
-    target_year: int
-    reduction_pct: float = Field(gt=0.0, lt=100.0)
-    unit: str
-    source: str
-
-    @model_validator(mode="after")
-    def _check_years(self) -> PlanTarget:
-        if self.target_year <= self.baseline_year:
-            raise ValueError(
-                f"target year {self.target_year} is not after baseline year {self.baseline_year}"
-            )
-        return self
-
-
 class Enterprise(_Frozen):
     """A monitored enterprise (排污单位 / 重点用能单位)."""
 
@@ -252,7 +233,14 @@ class Enterprise(_Frozen):
     )
     outlets: list[Outlet] = Field(default_factory=list)
     energy_quotas: list[EnergyQuota] = Field(default_factory=list)
-    plan_targets: list[PlanTarget] = Field(default_factory=list)
+    above_designated_size: bool = Field(
+        default=False,
+        description="规模以上 (industry above designated size): counted in regional plan figures.",
+    )
+    plan_baselines: list[PlanBaseline] = Field(
+        default_factory=list,
+        description="Baselines a regulator assigned to this enterprise (schemas.plan_registry).",
+    )
     energy: EnterpriseEnergy | None = Field(
         default=None, description="Energy meters, products and API key digest (issue 9)."
     )
@@ -359,6 +347,19 @@ class Registry(_Frozen):
     enterprises: list[Enterprise]
     standards: StandardsCatalogue
     energy_reference: EnergyReference = Field(default_factory=load_energy_reference)
+    plan_regions: list[PlanRegion] = Field(
+        default_factory=list, description="Regions tracked against their plans' targets."
+    )
+
+    @model_validator(mode="after")
+    def _check_plans(self) -> Registry:
+        problems = check_plan_baselines(
+            self.plan_regions,
+            [(e.id, e.region_code, e.plan_baselines) for e in self.enterprises],
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _check_energy(self) -> Registry:

@@ -39,6 +39,9 @@ class Rule(StrEnum):
     ENERGY_CONSISTENCY = "energy_consistency"
     """A month's reported figure against the sum of its daily figures (key-energy-user rule:
     within 5 %)."""
+    PLAN_PROGRESS = "plan_progress"
+    """A region's or enterprise's progress toward a plan target (barometer colour, issue 10):
+    subject ``region:<GB/T 2260>`` or ``enterprise:<id>``, factor the target id."""
 
 
 class Verdict(BaseModel):

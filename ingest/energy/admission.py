@@ -13,7 +13,9 @@ taken whatever the bad ones are. Codes:
 - ``wrong_unit`` (422): not the meter's (or the indicator's) unit;
 - ``wrong_kind`` (422): a register value without an instant, or a quantity without a period;
 - ``unknown_product`` (422): output for a product the enterprise does not have;
-- ``clock_skew`` (422): a time later than now + ``policy.energy_clock_skew_seconds``.
+- ``clock_skew`` (422): a time later than now + ``policy.energy_clock_skew_seconds``;
+- ``period_not_over`` (422): a monthly figure for a month that has not ended yet (a month's
+  statistics are final only after it: the plans' progress sums them, issue 10).
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from schemas.energy import STATISTIC_UNITS, EnergyRecord, ReadingIn, ReadingKind, StatisticIn
+from schemas.energy import (
+    STATISTIC_UNITS,
+    EnergyRecord,
+    ReadingIn,
+    ReadingKind,
+    StatisticIn,
+    StatType,
+)
 from schemas.registry import Enterprise, Registry
 
 ItemKind = Literal["readings", "statistics"]
@@ -139,7 +148,20 @@ def _check_statistic(
         )
     if statistic.period_start > latest:
         return 422, "clock_skew", "period_start", "a period that has not started"
+    if statistic.stat_type is StatType.MONTH and _month_end(statistic.period_start) > latest:
+        month = statistic.period_start.strftime("%Y-%m")
+        return 422, "period_not_over", "period_start", f"the month {month} is not over yet"
     return None
+
+
+def _month_end(start: datetime) -> datetime:
+    """The first instant of the month after the one ``start`` is in (its own time zone)."""
+    first = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (
+        first.replace(year=first.year + 1, month=1)
+        if first.month == 12
+        else first.replace(month=first.month + 1)
+    )
 
 
 def _from_validation(index: int, where: str, item: Any, error: ValidationError) -> Refusal:

@@ -34,7 +34,7 @@ def test_demo_runs_the_platform_and_notifies(services: Any, pg_schema: Any, tmp_
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,  # the plan summary and its report add a few seconds at the end
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -71,3 +71,15 @@ def test_demo_runs_the_platform_and_notifies(services: Any, pg_schema: Any, tmp_
     assert moments["resolved"] - moments["fired"] > timedelta(hours=1), silent
     assert "📧 to e-tp-001@enterprise.demo" in output  # delivered over real SMTP
     assert "🔔 /robot/E-TP-001" in output  # and to the webhook receiver
+    # The plan (issue 10): the enterprises' monthly statistics went through the energy API;
+    # the barometer of the province and its cities is printed, the quarterly report written.
+    plan = output[output.index("plan progress (issue 10)") :]
+    assert "Plan progress of 520000 as of" in plan and "region 520000" in plan
+    assert "gz-solid-waste-utilisation-2018" in plan
+    report = plan[plan.index("plan: quarterly report") :].split(" written to ")[1].split()[0]
+    assert Path(report).stat().st_size > 10_000
+    with psycopg.connect(pg_schema.dsn) as conn:
+        stored = conn.execute(
+            "SELECT count(*) FROM plan_progress WHERE subject_id = '520000'"
+        ).fetchone()
+    assert stored is not None and stored[0] > 0

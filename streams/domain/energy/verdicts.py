@@ -11,6 +11,7 @@ from schemas.measurement import PeriodKind
 from schemas.registry import EnergyQuota, Enterprise, Registry
 from schemas.verdict import Rule, Verdict, VerdictStatus
 from streams.domain.energy.model import ConsumptionRow, IntensityRow
+from streams.domain.surcharge_estimate import quota_estimate
 
 
 def quota_subject(enterprise_id: str, product: str) -> str:
@@ -36,6 +37,11 @@ def quota_verdict(
         excess=max(0.0, row.value - quota.limit),
         warning_fraction=registry.policy.energy_quota_warning_fraction,
     )
+    if status is not VerdictStatus.COMPLIANT:
+        estimate = quota_estimate(enterprise.region_code, quota, row.period_start.year,
+                                  row.value, row.numerator)  # fmt: skip
+        if estimate is not None:
+            evidence["surcharge"] = estimate
     return Verdict(
         enterprise_id=enterprise.id,
         outlet_id=quota_subject(enterprise.id, quota.product),

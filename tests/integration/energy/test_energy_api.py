@@ -94,7 +94,8 @@ def test_keys_body_limit_and_statistics(api: Api) -> None:
     huge = {"readings": [{"meter_id": "AL-POT-1", "value": 1.0}] * 8000}
     too_large = api.post("/v1/readings", huge)
     assert too_large.status_code == 413 and too_large.json()["error"] == "body_too_large"
-    month = _now().replace(day=1, hour=0, minute=0, second=0).isoformat()
+    this_month = _now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month = (this_month - timedelta(days=1)).replace(day=1).isoformat()
     stats = {
         "statistics": [
             {
@@ -116,6 +117,19 @@ def test_keys_body_limit_and_statistics(api: Api) -> None:
     }
     reply = api.post("/v1/statistics", stats, key=CM_KEY).json()
     assert [r["result"] for r in reply["results"]] == ["accepted", "unknown_product", "wrong_unit"]
+    # A month's figures are final only once it is over (issue 10: plan progress sums them);
+    # a negative output is refused as invalid, never stored.
+    early = {
+        "statistics": [
+            {"indicator": "value_added", "period_start": this_month.isoformat(), "value": 5e3,
+             "unit": "10^4 yuan"},
+            {"indicator": "output", "product": "clinker", "period_start": month, "value": -1,
+             "unit": "t"},
+        ]
+    }  # fmt: skip
+    refused = api.post("/v1/statistics", early, key=CM_KEY).json()["results"]
+    assert [r["result"] for r in refused] == ["period_not_over", "invalid"]
+    assert "is not over yet" in refused[0]["reason"]
 
 
 def test_openapi_and_metrics_are_served(api: Api) -> None:

@@ -295,6 +295,7 @@ def seed_province(conn: psycopg.Connection[Any]) -> None:
         _insert_minutes(cur)
         _insert_dead_letters(cur)
         _insert_energy(cur)
+        _insert_plan(cur)
 
 
 def _insert_energy(cur: psycopg.Cursor[Any]) -> None:
@@ -312,6 +313,43 @@ def _insert_energy(cur: psycopg.Cursor[Any]) -> None:
                period_start, numerator, denominator, value, evidence, registry_version)
            VALUES ('E-TP-01', 'power', 'gce/kWh', '30d', %s, 9.09e9, 3.0e7, 303, '{}', %s)""",
         (day, VERSION),
+    )
+
+
+def _insert_plan(cur: psycopg.Cursor[Any]) -> None:
+    """What ``greenwatch plan progress`` stores (issue 10): a red region on its energy target,
+    a yellow solid-waste rate, the 限批缓批 consequence and a quota verdict's surcharge."""
+    as_of = "2026-03-10"
+    rows = [
+        ("region", "520100", "gz-energy-per-va-2018", "energy_per_value_added", "red", -0.05,
+         0.12, {"intensity": 2.0, "baseline": 1.9, "unit": "tce/10^4 yuan"}),
+        ("enterprise", "E-CH-01", "gz-solid-waste-utilisation-2018",
+         "solid_waste_utilisation_rate", "yellow", 0.5, 0.6, {}),
+    ]  # fmt: skip
+    for kind, subject, target, indicator, colour, actual, required, evidence in rows:
+        cur.execute(
+            """INSERT INTO plan_progress (subject_kind, subject_id, target_id, as_of, vintage,
+                   subject_name, region_code, indicator, colour, actual, required, reason,
+                   evidence, registry_version, plan_version)
+               VALUES (%s, %s, %s, %s, 'NDRC-2021-629', %s, '520100', %s, %s, %s, %s, 'seed',
+                   %s, %s, 'plan-targets-2026.1')""",
+            (kind, subject, target, as_of, subject, indicator, colour, actual, required,
+             Jsonb(evidence), VERSION),
+        )  # fmt: skip
+    cur.execute(
+        """INSERT INTO plan_consequences (kind, subject_kind, subject_id, basis, year,
+               subject_name, region_code, addressee, reason, first_seen, last_seen)
+           VALUES ('restrict_approvals', 'region', '520100', 'gz-energy-per-va-2018', 2026,
+               '贵阳市', '520100', '贵阳市发展和改革委员会', 'seed', %s, %s)""",
+        (as_of, as_of),
+    )
+    surcharge = {"punitive": {"rate_yuan_per_kwh": "0.1", "amount_yuan": "100.00"}}
+    cur.execute(
+        """INSERT INTO verdicts (outlet_id, factor, rule, period_start, enterprise_id, period,
+               value, limit_value, ratio, status, evidence, registry_version)
+           VALUES ('E-TP-01/power', 'kWh/t@30d', 'energy_quota', %s, 'E-TP-01', 'day', 310,
+               300, 1.033, 'exceedance', %s, %s)""",
+        (datetime(2026, 3, 10, tzinfo=CST), Jsonb({"surcharge": surcharge}), VERSION),
     )
 
 
