@@ -51,6 +51,7 @@ from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError
 from streams.domain.store import DeviceHour, OutletYear, Store, StoredHours
 from streams.metrics import StreamMetrics
+from streams.revisions import MeasurementKey
 from streams.ownership import partition_of, registry_devices
 from streams.sink import FlushResult, SinkBatch
 
@@ -80,6 +81,9 @@ class Decoded:
     rejected: list[KeyedDeadLetter] = field(default_factory=list)
     partitions: dict[str, int] = field(default_factory=dict)
     """Device MN → the raw-topic partition its latest decoded frame came from."""
+    sources: dict[MeasurementKey, SourcePosition] = field(default_factory=dict)
+    """Each measurement's natural key → the position of the message it came from (the
+    latest one when a batch carries a key twice, as the sink keeps the latest value)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,8 @@ class PreparedBatch:
     measurements: list[Measurement]
     outputs: list[Output]
     rejected: list[KeyedDeadLetter]
+    sources: dict[MeasurementKey, SourcePosition] = field(default_factory=dict)
+    """Where each measurement came from (``Decoded.sources``), for the revision history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +189,10 @@ def decode_records(
             decoded.rejected.append(result)
             continue
         decoded.measurements.extend(result)
+        for m in result:
+            decoded.sources[(m.device_id, m.factor, m.period.value, m.period_start)] = (
+                record.position
+            )
         for device in {m.device_id for m in result}:
             decoded.partitions[device] = record.position.partition
     return decoded
@@ -277,7 +287,7 @@ class Pipeline:
                 outputs = self._engine.ingest(decoded.measurements)
             self._show_windows()
         return PreparedBatch(sequence, len(records), decoded.measurements, outputs,
-                             decoded.rejected)  # fmt: skip
+                             decoded.rejected, decoded.sources)  # fmt: skip
 
     def prepare_registry(self, registry: Registry) -> PreparedBatch:
         """Judge with ``registry`` from the next batch on (a version published on the registry
@@ -354,7 +364,9 @@ class Pipeline:
         aggregates = [o for o in outputs if isinstance(o, AggregateValue)]
         verdicts = [o for o in outputs if isinstance(o, Verdict)]
         quality = [o for o in outputs if isinstance(o, QualitySignal)]
-        batch = SinkBatch(prepared.measurements, aggregates, verdicts, prepared.rejected)
+        batch = SinkBatch(
+            prepared.measurements, aggregates, verdicts, prepared.rejected, prepared.sources
+        )
         return BatchOutcome(
             raw=prepared.raw,
             measurements=len(prepared.measurements),
