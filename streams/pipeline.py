@@ -51,8 +51,8 @@ from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError
 from streams.domain.store import DeviceHour, OutletYear, Store, StoredHours
 from streams.metrics import StreamMetrics
-from streams.revisions import MeasurementKey
 from streams.ownership import partition_of, registry_devices
+from streams.revisions import MeasurementKey
 from streams.sink import FlushResult, SinkBatch
 
 log = logging.getLogger(__name__)

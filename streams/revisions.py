@@ -208,5 +208,5 @@ def _read(
     conn: psycopg.Connection[Any], query: str, params: tuple[object, ...]
 ) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(query, params)  # type: ignore[arg-type]
+        cur.execute(query, params)
         return list(cur.fetchall())

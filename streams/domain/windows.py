@@ -7,7 +7,9 @@ grace): an hour becomes hourly aggregates and verdicts (``aggregate_hour``, ``ju
 and leaves only its ``HourSummary`` in its day; a day becomes daily aggregates, daily-load
 verdicts (排污许可日排放量, daily permitted load) and, for factors with an annual quota, the
 annual ledger's verdicts (``YearLedger``). A closed hour also goes through the device's
-evasion rules (``evasion.EvasionWatch``: ``tampering`` signals). Outputs are issued only
+evasion rules (``evasion.EvasionWatch``: ``tampering`` signals). An hourly verdict says why
+its hour is invalid and which flags are beyond the day's allowance; a closed day of a judged
+factor gives its ``low_capture`` signal (``streams.domain.capture``). Outputs are issued only
 when they change (fingerprints), so closing the same data twice issues nothing new. Pure.
 """
 
@@ -23,6 +25,7 @@ from schemas.registry import Registry
 from schemas.verdict import Verdict
 from streams.domain import factors
 from streams.domain.annual import YearLedger
+from streams.domain.capture import day_capture, flag_evidence
 from streams.domain.context import DeviceContext
 from streams.domain.daily import HourSummary, aggregate_day, fingerprint
 from streams.domain.evaluate import judge_daily_load, judge_hour
@@ -130,7 +133,10 @@ class WindowCloser:
             outputs.append(result.aggregate)
             verdict = judged[result.aggregate.factor]
             if verdict is not None:
-                outputs.append(verdict)
+                marked = flag_evidence(result.aggregate, hours, self._policy)
+                outputs.append(
+                    verdict.model_copy(update={"evidence": {**verdict.evidence, **marked}})
+                )
         outputs.extend(self._evasion(state, hour, results, judged))
         return outputs
 
@@ -188,6 +194,9 @@ class WindowCloser:
             verdict = judge_daily_load(aggregate, context, self._policy)
             if verdict is not None:
                 outputs.append(verdict)
+            if self._registry.limit(context.outlet, factor) is not None:
+                hours = day_state.hours[factor]
+                outputs.append(day_capture(context, day, factor, hours, self._policy))
             quota = context.quota(factor)
             if quota is not None and quota.annual_kg is not None:
                 outputs.extend(self._record_day_load(context, factor, day, aggregate.load_kg))

@@ -82,7 +82,9 @@ def resent_batch() -> SinkBatch:
     return SinkBatch(
         measurements=sent,
         aggregates=[hourly(5.0)],
-        verdicts=[verdict(5.0, VerdictStatus.COMPLIANT, {"valid_minutes": 60, "resent_values": 60})],
+        verdicts=[
+            verdict(5.0, VerdictStatus.COMPLIANT, {"valid_minutes": 60, "resent_values": 60})
+        ],
         sources=sources(sent, 5000),
     )
 
@@ -157,9 +159,9 @@ def test_the_history_cannot_be_rewritten(
     sink.flush(first_batch())
     sink.flush(resent_batch())
     for statement in (f"UPDATE {table} SET reason = reason", f"DELETE FROM {table}"):
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
-            with db_conn.transaction():
-                db_conn.execute(statement)
+        refused = pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only")
+        with refused, db_conn.transaction():
+            db_conn.execute(statement)
     with pytest.raises(psycopg.errors.InsufficientPrivilege), db_conn.transaction():
         db_conn.execute(f"TRUNCATE {table}")
     assert db_conn.execute(f"SELECT count(*) FROM {table}").fetchone() != (0,)
