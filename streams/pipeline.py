@@ -425,3 +425,9 @@ class _CommittedReads:
     def daily_loads(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, dict[date, float]]:
         wanted = list(keys)
         return self._read(lambda: self._store.daily_loads(wanted))
+
+    def recent(
+        self, anchors: Mapping[str, datetime], span: timedelta, skew: timedelta
+    ) -> Mapping[str, list[Measurement]]:
+        wanted = dict(anchors)
+        return self._read(lambda: self._store.recent(wanted, span, skew))

@@ -22,7 +22,13 @@ from psycopg_pool import ConnectionPool
 from ingest.hj212 import CHINA_TZ
 from schemas.measurement import AggregateValue, Measurement
 from streams.domain.periods import HOUR
-from streams.domain.store import WATERMARK_REACH, DeviceHour, OutletYear, StoredHours
+from streams.domain.store import (
+    RECENT_REACH,
+    WATERMARK_REACH,
+    DeviceHour,
+    OutletYear,
+    StoredHours,
+)
 
 _WINDOWS = """
 SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_start,
@@ -72,6 +78,24 @@ SELECT a.outlet_id, a.device_id, a.factor, a.period, a.period_start, a.valid, a.
   JOIN aggregates a
     ON a.outlet_id = k.outlet_id AND a.device_id = k.device_id AND a.period = 'hour'
    AND a.period_start >= k.window_start AND a.period_start < k.window_end
+"""
+
+
+_RECENT = """
+SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_start,
+       m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag, m.received_at, m.qn
+  FROM (SELECT k.device_id,
+               (SELECT max(l.period_start) FROM measurements l
+                 WHERE l.device_id = k.device_id AND l.period IN ('rtd', 'minute')
+                   AND l.period_start >= k.anchor - %(reach)s
+                   AND l.period_start < k.anchor + %(reach)s
+                   AND l.period_start <= l.received_at + %(skew)s) AS latest
+          FROM unnest(%(devices)s::text[], %(anchors)s::timestamptz[]) AS k(device_id, anchor))
+       AS d
+  JOIN measurements m
+    ON m.device_id = d.device_id AND m.period IN ('rtd', 'minute')
+   AND m.period_start > d.latest - %(span)s AND m.period_start <= d.latest
+ ORDER BY m.device_id, m.period_start, m.factor, m.period
 """
 
 
@@ -160,6 +184,31 @@ class PgStore:
         with self._pool.connection() as conn:
             for outlet_id, factor, year, start, load in conn.execute(_DAILY_LOADS, params):
                 found[(outlet_id, factor, int(year))][_china(start).date()] = float(load)
+        return found
+
+    def recent(
+        self, anchors: Mapping[str, datetime], span: timedelta, skew: timedelta
+    ) -> dict[str, list[Measurement]]:
+        """Each device's latest stored rtd/minute measurements (``Store.recent``): one query."""
+        found: dict[str, list[Measurement]] = {device: [] for device in anchors}
+        if not found:
+            return found
+        devices = sorted(anchors)
+        params: dict[str, Any] = {
+            "devices": devices,
+            "anchors": [anchors[d] for d in devices],
+            "reach": RECENT_REACH,
+            "span": span,
+            "skew": skew,
+        }
+        with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(Measurement)) as cur,
+        ):
+            for m in cur.execute(_RECENT, params):
+                found[m.device_id].append(
+                    m.model_copy(update={"period_start": _china(m.period_start)})
+                )
         return found
 
 

@@ -63,6 +63,7 @@ from streams.domain.annual import YearLedger
 from streams.domain.context import device_context
 from streams.domain.daily import HourSummary
 from streams.domain.periods import DAY, HOUR, MINUTE, day_start, hour_start
+from streams.domain.rebuild import rebuild_signals, recent_span
 from streams.domain.store import AGGREGATED as AGGREGATED
 from streams.domain.store import DeviceHour as DeviceHour
 from streams.domain.store import Store
@@ -223,13 +224,16 @@ class Engine:
         it holds no state for; call before ``ingest(measurements)``. The one hydration entry
         of the worker (``streams.pipeline``) and the replay (``streams.replay``).
 
-        Reads at most three times, only when something is missing: the closed hours of the
+        Reads at most four times, only when something is missing: the closed hours of the
         days to rebuild from their stored hourly aggregates (``closed_hours``; their stored
         watermark first), then the minutes of the hours the batch touches and of the closed
         hours the aggregates did not suffice for (``device_hours``), and the daily loads of
         the years it lacks (``daily_loads``). Blocks as long as the store does; raises what
         the store raises, then the engine may hold part of the state (it is re-read on use).
+        A device it did not hold gets its signal state (flagged runs, flatline, evasion
+        rules) rebuilt from its latest stored values (``recent``, ``hydrate_signals``).
         """
+        fresh = self._fresh_devices(measurements)
         plan = self.hydration_plan(measurements)
         years = self.missing_years(measurements)
         hours = set(plan.minutes)
@@ -252,6 +256,28 @@ class Engine:
             loads = store.daily_loads(years)
             for outlet_id, factor, year in sorted(years):
                 self.hydrate_year(outlet_id, factor, year, loads.get((outlet_id, factor, year), {}))
+        if fresh:
+            recent = store.recent(fresh, recent_span(self._policy), self.skew)
+            for device_id in sorted(fresh):
+                self.hydrate_signals(device_id, recent.get(device_id, []))
+
+    def hydrate_signals(self, device_id: str, stored: Sequence[Measurement]) -> None:
+        """Rebuild the flagged, flatline, clock-skew and evasion state of a device the engine
+        just started to hold from its latest stored values (``streams.domain.rebuild``)."""
+        state = self._device(device_id)
+        if state is not None:
+            rebuild_signals(state, stored, self._closer, self._policy)
+
+    def _fresh_devices(self, measurements: Sequence[Measurement]) -> dict[str, datetime]:
+        """Registry devices of ``measurements`` the engine holds no state for, each with the
+        latest period start of its values here (where its stored data are looked for)."""
+        fresh: dict[str, datetime] = {}
+        for m in measurements:
+            if m.device_id in self._devices or m.device_id in self._unknown:
+                continue
+            if m.device_id not in fresh or m.period_start > fresh[m.device_id]:
+                fresh[m.device_id] = m.period_start
+        return fresh
 
     def hydration_plan(self, measurements: Sequence[Measurement]) -> HydrationPlan:
         """``missing_hours`` split into the hours these measurements touch (re-read as

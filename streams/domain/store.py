@@ -29,6 +29,8 @@ OutletYear = tuple[str, str, int]
 AGGREGATED: Final = frozenset({PeriodKind.RTD, PeriodKind.MINUTE})
 """Periods the engine aggregates; hour (2061) and day (2031) data are stored, not aggregated
 (a 2061 pollutant value is only compared with our hour by the evasion rules)."""
+RECENT_REACH: Final = timedelta(days=2)
+"""How far from a batch's time a device's latest stored value is looked for (``recent``)."""
 WATERMARK_REACH: Final = timedelta(hours=2)
 """How far past its last requested hour a device's stored watermark is looked for: enough
 for a grace of up to an hour; a later watermark only makes the last hours read as minutes."""
@@ -63,6 +65,16 @@ class Store(Protocol):
 
     def daily_loads(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, dict[date, float]]:
         """Stored daily loads (China day → kg) of each outlet, factor and China year."""
+        ...
+
+    def recent(
+        self, anchors: Mapping[str, datetime], span: timedelta, skew: timedelta
+    ) -> Mapping[str, list[Measurement]]:
+        """Each device's latest stored rtd/minute measurements: those within ``span`` before
+        its latest stored period start (data more than ``skew`` ahead of their reception
+        left out) and up to it, in time order; the latest is looked for within
+        ``RECENT_REACH`` of the device's ``anchors`` time. Every requested device is in the
+        result. ``Engine.prepare`` rebuilds the signal state of a device from it."""
         ...
 
 
@@ -139,12 +151,34 @@ class MemoryStore:
     def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
         return {key: dict(self._daily_loads.get(key, {})) for key in keys}
 
+    def recent(
+        self, anchors: Mapping[str, datetime], span: timedelta, skew: timedelta
+    ) -> dict[str, list[Measurement]]:
+        found: dict[str, list[Measurement]] = {}
+        for device, anchor in anchors.items():
+            near = self._stored_between(
+                device, hour_start(anchor - RECENT_REACH), anchor + RECENT_REACH
+            )
+            found[device] = recent_of(near, span, skew)
+        return found
+
     def _stored_between(self, device: str, start: datetime, end: datetime) -> list[Measurement]:
         hour, found = start, list[Measurement]()
         while hour < end:
             found.extend(self._minutes.get((device, hour), {}).values())
             hour += HOUR
         return [m for m in found if start <= m.period_start < end]
+
+
+def recent_of(stored: Sequence[Measurement], span: timedelta, skew: timedelta) -> list[Measurement]:
+    """``stored`` within ``span`` before the latest period start not beyond ``skew``, in time
+    order (the contract of ``Store.recent``)."""
+    starts = [m.period_start for m in stored if m.period_start <= m.received_at + skew]
+    if not starts:
+        return []
+    latest = max(starts)
+    kept = [m for m in stored if latest - span < m.period_start <= latest]
+    return sorted(kept, key=lambda m: (m.period_start, m.factor, m.period))
 
 
 def _watermark(stored: Sequence[Measurement], skew: timedelta) -> datetime | None:

@@ -115,6 +115,10 @@ class WindowCloser:
                 del state.days[day]
         return outputs
 
+    def close_hour(self, state: DeviceState, hour: datetime) -> list[Output]:
+        """Close one open hour of ``state`` now (``streams.domain.rebuild`` replays hours)."""
+        return self._close_hour(state, hour)
+
     def _close_hour(self, state: DeviceState, hour: datetime) -> list[Output]:
         readings = state.hours.pop(hour)
         context = state.context

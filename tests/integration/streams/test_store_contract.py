@@ -113,3 +113,20 @@ def test_daily_loads_per_outlet_factor_and_china_year(written: Store) -> None:
     }
     assert dict(found[("O1", "a21026", 2025)]) == {datetime(2025, 12, 31).date(): 1.0}
     assert dict(found[("O9", "x", 2026)]) == {}
+
+
+def test_recent_gives_the_latest_span_of_each_device_leaving_out_a_clock_far_ahead(
+    written: Store,
+) -> None:
+    found = written.recent(
+        {"MN1": H10 + HOUR, "MN2": H10, "NOBODY": H10}, timedelta(minutes=10), SKEW
+    )
+
+    assert set(found) == {"MN1", "MN2", "NOBODY"}
+    latest = H10 + timedelta(minutes=74)  # AHEAD (11:50, received 11:15) is beyond the skew
+    assert [m.period_start for m in found["MN1"]] == [
+        latest - timedelta(minutes=9 - i) for i in range(10)
+    ]
+    assert found["MN1"][0].period_start.utcoffset() == timedelta(hours=8)
+    assert [m.period_start for m in found["MN2"]] == [OTHER.period_start]
+    assert found["NOBODY"] == []
