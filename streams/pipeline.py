@@ -49,7 +49,8 @@ from schemas.registry import Registry
 from schemas.verdict import Verdict
 from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError
-from streams.domain.store import DeviceHour, OutletYear, Store, StoredHours
+from streams.domain.load_substitution import StoredRates
+from streams.domain.store import DeviceHour, OutletYear, RateKey, Store, StoredHours
 from streams.metrics import StreamMetrics
 from streams.ownership import partition_of, registry_devices
 from streams.revisions import MeasurementKey
@@ -425,6 +426,10 @@ class _CommittedReads:
     def daily_loads(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, dict[date, float]]:
         wanted = list(keys)
         return self._read(lambda: self._store.daily_loads(wanted))
+
+    def rate_histories(self, keys: Iterable[RateKey]) -> Mapping[RateKey, StoredRates]:
+        wanted = list(keys)
+        return self._read(lambda: self._store.rate_histories(wanted))
 
     def recent(
         self, anchors: Mapping[str, datetime], span: timedelta, skew: timedelta

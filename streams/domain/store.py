@@ -19,12 +19,15 @@ from datetime import date, datetime, timedelta
 from typing import Final, Protocol
 
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from streams.domain.load_substitution import LOOK_BACK, StoredRates, quarter_start, staircase
 from streams.domain.periods import HOUR, MINUTE, china_date, china_time, hour_start
 
 DeviceHour = tuple[str, datetime]
 """(device MN, start of the China-time hour, aware UTC+8)."""
 OutletYear = tuple[str, str, int]
 """(outlet id, factor, China calendar year)."""
+RateKey = tuple[str, str, str, datetime]
+"""(device MN, outlet id, factor, China day start): the valid hourly rates before that day."""
 
 AGGREGATED: Final = frozenset({PeriodKind.RTD, PeriodKind.MINUTE})
 """Periods the engine aggregates; hour (2061) and day (2031) data are stored, not aggregated
@@ -67,6 +70,13 @@ class Store(Protocol):
         """Stored daily loads (China day → kg) of each outlet, factor and China year."""
         ...
 
+    def rate_histories(self, keys: Iterable[RateKey]) -> Mapping[RateKey, StoredRates]:
+        """The valid hourly emission rates of each device, outlet and factor before the day
+        (HJ 75-2017 substitution, ``load_substitution``): the staircase of the last
+        ``LOOK_BACK``, how many, the latest valid hour, and the valid hours of the day's
+        quarter before it. Every requested key is in the result."""
+        ...
+
     def recent(
         self, anchors: Mapping[str, datetime], span: timedelta, skew: timedelta
     ) -> Mapping[str, list[Measurement]]:
@@ -93,6 +103,7 @@ class MemoryStore:
         self._minutes: dict[DeviceHour, dict[tuple[str, PeriodKind, datetime], Measurement]] = {}
         self._hourly: dict[DeviceHour, dict[str, AggregateValue]] = {}
         self._daily_loads: dict[OutletYear, dict[date, float]] = {}
+        self._rates: dict[tuple[str, str, str], dict[datetime, float | None]] = {}
 
     def add(self, measurements: Iterable[Measurement]) -> None:
         """Write measurements (only rtd and minute values are read back)."""
@@ -110,6 +121,11 @@ class MemoryStore:
             if output.period is PeriodKind.HOUR:
                 key = (output.device_id, hour_start(output.period_start))
                 self._hourly.setdefault(key, {})[output.factor] = output
+                rates = self._rates.setdefault(
+                    (output.device_id, output.outlet_id, output.factor), {}
+                )
+                rate = output.emission_rate_kgh
+                rates[key[1]] = rate if output.valid else None
             if output.period is PeriodKind.DAY:
                 day = china_date(output.period_start)
                 loads = self._daily_loads.setdefault(
@@ -150,6 +166,22 @@ class MemoryStore:
 
     def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
         return {key: dict(self._daily_loads.get(key, {})) for key in keys}
+
+    def rate_histories(self, keys: Iterable[RateKey]) -> dict[RateKey, StoredRates]:
+        found: dict[RateKey, StoredRates] = {}
+        for device, outlet, factor, before in keys:
+            before = china_time(before)
+            rates = self._rates.get((device, outlet, factor), {})
+            valid = [(h, r) for h, r in sorted(rates.items()) if h < before and r is not None]
+            quarter = quarter_start(before)
+            found[(device, outlet, factor, before)] = StoredRates(
+                staircase([r for _, r in valid]),
+                min(len(valid), LOOK_BACK),
+                valid[-1][0] if valid else None,
+                sum(1 for h, _ in valid if h >= quarter),
+                next((h for h, _ in valid if h >= quarter), None),
+            )
+        return found
 
     def recent(
         self, anchors: Mapping[str, datetime], span: timedelta, skew: timedelta

@@ -31,6 +31,12 @@ from streams.domain.daily import HourSummary, aggregate_day, fingerprint
 from streams.domain.evaluate import judge_daily_load, judge_hour
 from streams.domain.evasion import ClosedHour, EvasionWatch
 from streams.domain.hourly import HourResult, aggregate_hour
+from streams.domain.load_substitution import (
+    DaySubstitution,
+    RateHistory,
+    day_rates,
+    substitute_day,
+)
 from streams.domain.minutes import FactorReadings
 from streams.domain.periods import DAY, HOUR, day_start, hour_start
 from streams.domain.quality import DeviceQuality
@@ -53,6 +59,8 @@ class DayState:
     issued: dict[str, int] = field(default_factory=dict)
     closed: bool = False
     dirty: bool = False
+    bases: dict[str, RateHistory] = field(default_factory=dict)
+    """Per factor, the valid hourly rates before the day its load substitution used."""
 
 
 @dataclass(slots=True)
@@ -89,11 +97,17 @@ class WindowCloser:
     """Closes hours and days of ``DeviceState``s; owns nothing but the annual ledgers it is
     given (shared with the engine, which hydrates them)."""
 
-    def __init__(self, registry: Registry, years: dict[YearKey, YearLedger]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        years: dict[YearKey, YearLedger],
+        rates: dict[tuple[str, str], RateHistory] | None = None,
+    ) -> None:
         self._registry = registry
         self._policy = registry.policy
         self._grace = timedelta(minutes=registry.policy.grace_minutes)
         self._years = years
+        self._rates = rates if rates is not None else {}
 
     def close_ripe(self, state: DeviceState, watermark: datetime | None) -> list[Output]:
         """Close hours and days that end (plus grace) at or before ``watermark``; None
@@ -195,7 +209,8 @@ class WindowCloser:
                 continue
             day_state.issued[factor] = mark
             outputs.append(aggregate)
-            verdict = judge_daily_load(aggregate, context, self._policy)
+            substitution = self._substitution(state, day, day_state, factor)
+            verdict = judge_daily_load(aggregate, context, self._policy, substitution)
             if verdict is not None:
                 outputs.append(verdict)
             if self._registry.limit(context.outlet, factor) is not None:
@@ -207,6 +222,26 @@ class WindowCloser:
         day_state.closed = True
         day_state.dirty = False
         return outputs
+
+    def _substitution(
+        self, state: DeviceState, day: datetime, day_state: DayState, factor: str
+    ) -> DaySubstitution | None:
+        """HJ 75-2017 substitution of the day's missing hours (``load_substitution``), for
+        factors with a daily quota. The rates before the day are the basis the day first
+        closed with, else the device's rolling history (rolled over the day now)."""
+        quota = state.context.quota(factor)
+        if quota is None or quota.daily_kg is None:
+            return None
+        hours = day_state.hours[factor]
+        basis = day_state.bases.get(factor)
+        if basis is None:
+            history = self._rates.get((state.context.device_id, factor))
+            if history is None or history.start > day:
+                return None  # no history held (a bare engine): nothing to substitute from
+            history.skip_to(day)
+            basis = day_state.bases[factor] = history.copy()
+            history.extend(day, day_rates(hours))
+        return substitute_day(day, hours, basis)
 
     def _record_day_load(
         self, context: DeviceContext, factor: str, day: datetime, load_kg: float | None
