@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from math import fsum
 from typing import Any, Final
 
@@ -173,7 +173,7 @@ class DaySubstitution:
                     "basis_hours": b,
                 }
                 for h, r, m, g, b in filled
-            ],  # fmt: skip
+            ],
             "unsubstituted_hours": len(self.hours) - len(filled),
             "quarter_capture_rate": self.capture_rate,
             "capture_counted_from": "the quarter's first valid hour",
