@@ -21,14 +21,14 @@ from psycopg_pool import ConnectionPool
 
 from ingest.hj212 import CHINA_TZ
 from schemas.measurement import AggregateValue, Measurement
-from streams.domain.periods import HOUR
 from streams.domain.load_substitution import LOOK_BACK, StoredRates, quarter_start
+from streams.domain.periods import HOUR
 from streams.domain.store import (
     RECENT_REACH,
-    RateKey,
     WATERMARK_REACH,
     DeviceHour,
     OutletYear,
+    RateKey,
     StoredHours,
 )
 
