@@ -156,7 +156,7 @@ class Batch:
         )
         raised, clear = inputs
         marks = record.marks
-        run_open = record.active and bool(marks) and marks[max(marks)].status == "active"
+        run_open = bool(marks) and marks[max(marks)].status == "active"  # pending or fired
         record = self._step(record, raised)
         if not run_open:  # the flagged run's own alert is not open: resolve after the hour
             record = self._step(record, clear)

@@ -12,6 +12,7 @@ from alerts.engine import Batch, World
 from alerts.ladder import Basis
 from alerts.model import AlertRecord, MaintenanceWindow
 from alerts.routing import ALL_ENTERPRISES, Audience, Subscription
+from alerts.service import scope
 from schemas.alert import AlertLevel, AlertState, QualityKind, QualitySignal
 from schemas.verdict import Verdict
 
@@ -146,3 +147,23 @@ def test_an_hour_invalid_by_flags_within_the_allowance_or_declared_is_no_case() 
     batch.verdict(invalid_by_flags(2, ["C"]))
     assert UNDECLARED not in declared.records and UNDECLARED not in within.records
     assert UNDECLARED in late.records
+
+
+def test_an_hour_case_during_a_flagged_run_keeps_the_run_alert_open() -> None:
+    """The hour's case must not resolve the alert of a run that is still flagged (pending
+    within its allowance or fired): only the run's end does."""
+    run = Run()
+    Batch(run.world, run.records, RUN + timedelta(minutes=1)).signal(flagged(True, RUN, flag="C"))
+    assert run.records[UNDECLARED].state is AlertState.PENDING  # within the 30-minute allowance
+    batch = Batch(run.world, run.records, RUN + timedelta(minutes=10))
+    batch.verdict(invalid_by_flags(0, ["C"]))
+    record = run.records[UNDECLARED]
+    assert record.state is AlertState.ESCALATED
+    run.signal(flagged(False, RUN + timedelta(hours=3), flag="C"))
+    assert run.records[UNDECLARED].state is AlertState.RESOLVED
+
+
+def test_the_service_loads_the_undeclared_flag_alert_of_an_hourly_verdict() -> None:
+    """Without it, the hour's case would start from a blank record and close the run's alert."""
+    ids, _, _ = scope([invalid_by_flags(0, ["C"])], demo_registry())
+    assert UNDECLARED in ids
