@@ -7,8 +7,8 @@ Spec syntax (``--episodes``), episodes separated by ``;``::
 - ``TARGET``: a device MN, an enterprise id (all its devices) or ``*`` (every device).
 - ``START``: offset from the simulation start; ``DURATION``: length; both like ``90m``,
   ``2h``, ``1h30m``, ``1d``, ``45s``.
-- ``PARAM`` by kind: ``exceedance`` and ``rewrite`` ``[FACTOR]xMULTIPLE`` (e.g. ``a21026x3``, ``x2.5``; default:
-  every pollutant, enough to exceed its limit); ``calibration``/``maintenance`` optional
+- ``PARAM`` by kind: ``exceedance`` and ``rewrite`` ``[FACTOR]xMULTIPLE`` (e.g.
+  ``a21026x3``, ``x2.5``; default: every pollutant, enough to exceed its limit); ``calibration``/``maintenance`` optional
   ``FACTOR``; ``clock_skew`` seconds (``+3600``, ``-7200``; default +3600); ``corrupt`` the
   fraction of frames damaged (default 0.3).
 
