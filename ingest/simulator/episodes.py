@@ -9,8 +9,8 @@ Spec syntax (``--episodes``), episodes separated by ``;``::
   ``2h``, ``1h30m``, ``1d``, ``45s``.
 - ``PARAM`` by kind: ``exceedance`` and ``rewrite`` ``[FACTOR]xMULTIPLE`` (e.g.
   ``a21026x3``, ``x2.5``; default: every pollutant, enough to exceed its limit);
-  ``calibration``/``maintenance`` optional ``FACTOR``; ``clock_skew`` seconds (``+3600``, ``-7200``; default +3600); ``corrupt`` the
-  fraction of frames damaged (default 0.3).
+  ``calibration``/``maintenance`` optional ``FACTOR``; ``clock_skew`` seconds (``+3600``,
+  ``-7200``; default +3600); ``corrupt`` the fraction of frames damaged (default 0.3).
 
 Example: ``exceedance@E-TP-001+2h/3h:a21026x3;outage@SIMCM001K1+6h/45m``; a communication
 loss whose data are re-sent on reconnection (补发): ``comm_loss@SIMCC001F1+16h/2h``.
