@@ -9,8 +9,9 @@ different tricks (the launder: exceedance minutes sent flagged; and sending too 
   (valid + flagged ≥ ``valid_minutes_per_hour``) but flagged ones made it invalid,
   ``low_capture`` when too few minutes were reported at all; absent for a valid hour.
 - the **daily flag allowance** (``AlertPolicy.flag_allowance_minutes``, per flag; e.g. ``C:
-  30``, the daily automatic calibration of HJ 75-2017 §11): minutes of each flag are summed
-  over the device's China day for the factor, this hour included (``flag_minutes_today``);
+  30``, a CEMS's daily automatic calibration; our default, set by no standard): minutes of
+  each flag are summed over the device's China day for the factor, this hour included
+  (``flag_minutes_today``);
   the flags of this hour whose day total is beyond the allowance (0 for flags not listed)
   are ``flag_allowance_exceeded``. Whether a window was declared for them is the alert
   service's business (it holds the declarations, ``alerts.flags``); a verdict with flags
