@@ -85,6 +85,14 @@ class DeviceState:
         return buffer
 
 
+def _roll(history: RateHistory, state: DeviceState, factor: str, day: datetime) -> None:
+    """Roll ``history`` up to ``day`` over the days before it, with their hours as held now
+    (days not held: no valid hour)."""
+    while history.start < day:
+        held = state.days.get(history.start)
+        history.extend(history.start, day_rates(held.hours.get(factor, {})) if held else {})
+
+
 def add_reading(buffer: dict[str, FactorReadings], measurement: Measurement) -> bool:
     """Put ``measurement`` in its factor's readings; False when it carries no usable value."""
     readings = buffer.get(measurement.factor)
@@ -122,6 +130,7 @@ class WindowCloser:
                 continue
             if not day_state.closed or day_state.dirty:
                 outputs.extend(self._close_day(state, day, day_state))
+        for day in sorted(state.days):  # after closing: a day's close reads the day before
             expired = watermark is not None and (
                 day + DAY + self._grace + CLOSED_DAY_RETENTION <= watermark
             )
@@ -228,7 +237,9 @@ class WindowCloser:
     ) -> DaySubstitution | None:
         """HJ 75-2017 substitution of the day's missing hours (``load_substitution``), for
         factors with a daily quota. The rates before the day are the basis the day first
-        closed with, else the device's rolling history (rolled over the day now)."""
+        closed with, else the device's rolling history, rolled up to the day over the days
+        before it as they are now (so a day's late data count for the days after it, as in
+        a replay, when they arrive before the next day first closes)."""
         quota = state.context.quota(factor)
         if quota is None or quota.daily_kg is None:
             return None
@@ -236,11 +247,12 @@ class WindowCloser:
         basis = day_state.bases.get(factor)
         if basis is None:
             history = self._rates.get((state.context.device_id, factor))
-            if history is None or history.start > day:
+            if history is None:
                 return None  # no history held (a bare engine): nothing to substitute from
-            history.skip_to(day)
+            _roll(history, state, factor, day)
+            if history.start != day:
+                return None  # an older day rebuilt without its basis (read by prepare)
             basis = day_state.bases[factor] = history.copy()
-            history.extend(day, day_rates(hours))
         return substitute_day(day, hours, basis)
 
     def _record_day_load(
