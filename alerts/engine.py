@@ -18,7 +18,14 @@ from datetime import datetime, timedelta
 
 from alerts.capture import assess_capture, capture_key
 from alerts.errors import RejectedInput, UnknownAlert
-from alerts.flags import assess_flag, declared_window, undeclared_key
+from alerts.flags import (
+    assess_flag,
+    assess_flagged_hour,
+    declared_for_hour,
+    declared_window,
+    flagged_hour_key,
+    undeclared_key,
+)
 from alerts.machine import step
 from alerts.messages import Message, render_alert, render_order
 from alerts.model import (
@@ -130,6 +137,30 @@ class Batch:
         if previous is not None and revised is not None:
             self._revised(verdict, enterprise_id, previous, revised)
         self._capture(verdict, enterprise_id)
+        self._flagged_hour(verdict, enterprise_id)
+
+    def _flagged_hour(self, verdict: Verdict, enterprise_id: str) -> None:
+        """An hour invalid because of undeclared flags is a case (``alerts.flags``)."""
+        key = flagged_hour_key(verdict)
+        if key is None:
+            return
+        window = declared_for_hour(
+            self.world.maintenance, enterprise_id, verdict.outlet_id, verdict.period_start
+        )
+        registry = self.world.registry
+        inputs = assess_flagged_hour(verdict, window, registry.policy, registry.version)
+        if inputs is None:
+            return
+        record = self.records.get(key.alert_id) or AlertRecord.blank(
+            key, enterprise_id, verdict.outlet_id, key.subject
+        )
+        raised, clear = inputs
+        marks = record.marks
+        run_open = bool(marks) and marks[max(marks)].status == "active"  # pending or fired
+        record = self._step(record, raised)
+        if not run_open:  # the flagged run's own alert is not open: resolve after the hour
+            record = self._step(record, clear)
+        self._keep(record)
 
     def _capture(self, verdict: Verdict, enterprise_id: str) -> None:
         """An hour with too few minutes reported raises its low-capture alert; one with

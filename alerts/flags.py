@@ -15,13 +15,22 @@ data-quality alert, the alert ``<device>/<factor>/quality.undeclared_flag`` (bas
 - then fired escalated at once: the enterprise and the regulator are told together;
 - it resolves when the flagged run ends (the streams' cleared ``flagged`` signal).
 
-Signals are applied in ``observed_at`` order per key (replays change nothing). Pure: no I/O.
+Signals are applied in ``observed_at`` order per key (replays change nothing).
+
+An **hour invalid because of such flags** (issue 13 item 3) is recorded on the same alert: an
+hourly verdict that is ``invalid`` with ``invalid_cause: flags`` and flags beyond the day's
+allowance (``flag_allowance_exceeded``, counted by the streams over the China day: the
+allowance is a daily budget, ``streams.domain.capture``), for an hour no window declared
+beforehand overlaps, is a ``case`` of ``<device>/<factor>/quality.undeclared_flag`` (escalated
+at once; the evidence names the hour, its flags and the day's flagged minutes). It opens the
+alert if the flagged run's own alert is closed, and then resolves ``quality_resolve_minutes``
+after the hour, as a downward revision does. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.ladder import Basis
@@ -29,6 +38,7 @@ from alerts.model import QUALITY_RULE_PREFIX, AlertKey, Clear, MaintenanceWindow
 from alerts.rules import QUALITY_WINDOW, Assessment, period_key
 from schemas.alert import AlertLevel, QualityKind, QualitySignal
 from schemas.registry import AlertPolicy
+from schemas.verdict import Rule, Verdict, VerdictStatus
 
 RULE = f"{QUALITY_RULE_PREFIX}{QualityKind.UNDECLARED_FLAG.value}"
 
@@ -47,6 +57,74 @@ def declared_window(
     """A window covering the flagged run's start that was declared by then (None: none)."""
     at = signal.observed_at
     return next((w for w in windows if w.declared_beforehand(enterprise_id, outlet_id, at)), None)
+
+
+def declared_for_hour(
+    windows: Iterable[MaintenanceWindow], enterprise_id: str, outlet_id: str | None, hour: datetime
+) -> MaintenanceWindow | None:
+    """A window overlapping the hour from ``hour`` that was declared by the time it began to
+    cover it (None: none)."""
+    end = hour + timedelta(hours=1)
+    for w in windows:
+        if w.starts_at >= end or w.ends_at <= hour:
+            continue
+        start = max(w.starts_at, hour)
+        if w.declared_beforehand(enterprise_id, outlet_id, start):
+            return w
+    return None
+
+
+def flagged_hour_key(verdict: Verdict) -> AlertKey | None:
+    """The undeclared-flag alert an hour invalid by flags belongs to (its device, factor)."""
+    device = verdict.evidence.get("device_id")
+    return AlertKey(str(device), verdict.factor, RULE) if device else None
+
+
+def assess_flagged_hour(
+    verdict: Verdict,
+    window: MaintenanceWindow | None,
+    policy: AlertPolicy,
+    registry_version: str,
+) -> tuple[Raise, Clear] | None:
+    """The machine inputs of an hour invalid because of undeclared flags (None: it is not)."""
+    evidence = verdict.evidence
+    if verdict.rule is not Rule.HOURLY_CONCENTRATION or verdict.status is not VerdictStatus.INVALID:
+        return None
+    exceeded = evidence.get("flag_allowance_exceeded")
+    if evidence.get("invalid_cause") != "flags" or not exceeded or window is not None:
+        return None
+    end = verdict.period_start + timedelta(hours=1)
+    recorded: dict[str, Any] = {
+        "rule": RULE,
+        "basis": Basis.UNDECLARED_FLAG.value,
+        "kind": QualityKind.UNDECLARED_FLAG.value,
+        "device_id": evidence.get("device_id"),
+        "factor": verdict.factor,
+        "period": verdict.period.value,
+        "period_start": verdict.period_start.isoformat(),
+        "status": verdict.status.value,
+        "observed_at": end.isoformat(),
+        "detail": {
+            "invalid_hour": verdict.period_start.isoformat(),
+            "invalid_cause": "flags",
+            "flag_allowance_exceeded": list(exceeded),
+            "flag_minutes_today": evidence.get("flag_minutes_today", {}),
+            "flag_counts": evidence.get("flag_counts", {}),
+            "allowance_minutes": dict(policy.flag_allowance_minutes),
+        },
+        "registry_version": registry_version,
+    }
+    raised = Raise(
+        AlertLevel.DATA_QUALITY,
+        Basis.UNDECLARED_FLAG.value,
+        recorded,
+        registry_version,
+        escalate_after=timedelta(0),
+        observed_at=end,
+        case=True,
+    )
+    clear_for = timedelta(minutes=policy.quality_resolve_minutes)
+    return raised, Clear(recorded, registry_version, clear_for=clear_for, observed_at=end)
 
 
 def assess_flag(

@@ -193,6 +193,15 @@ def _detail_line(evidence: Mapping[str, Any]) -> list[str]:
     return [f"异常详情：{json.dumps(detail, ensure_ascii=False, default=str)}{when}"]
 
 
+def resolved_line(evidence: Mapping[str, Any]) -> str:
+    """The last line of a resolved notice: the compliant streak that ended a judged alert,
+    or, for a data-quality alert (no streak in its evidence), that the condition ended."""
+    streak = evidence.get("streak")
+    if isinstance(streak, int) and not isinstance(streak, bool) and streak > 0:
+        return catalogue().text("resolved").format(streak=streak)
+    return catalogue().text("resolved_quality")
+
+
 def render_alert(intent: NotificationIntent, registry: Registry) -> Message:
     """Render a notice about an alert (opened, escalated, repeat, resolved)."""
     cat = catalogue()
@@ -224,7 +233,7 @@ def render_alert(intent: NotificationIntent, registry: Registry) -> Message:
         f"告警级别：{level_name}；状态：{cat.text('states', alert.state.value)}",
     ]
     if intent.kind is NoticeKind.RESOLVED:
-        lines.append(cat.text("resolved").format(streak=evidence.get("streak", "")))
+        lines.append(resolved_line(evidence))
     else:
         lines.append("依法要求：" + next_step(alert.basis, names.medium, evidence, registry))
     lines.append(

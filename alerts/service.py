@@ -41,7 +41,7 @@ from pydantic import ValidationError
 from alerts.capture import capture_key
 from alerts.engine import Batch
 from alerts.errors import PoisonMessage, RejectedInput
-from alerts.flags import undeclared_key
+from alerts.flags import flagged_hour_key, undeclared_key
 from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, describe_change
 from alerts.revisions import revision_key
@@ -113,6 +113,8 @@ def scope(inputs: Iterable[Input], registry: Registry) -> tuple[set[str], set[st
             ids.add(verdict_key(item).alert_id)
             ids.add(revision_key(item).alert_id)
             ids.add(capture_key(item).alert_id)
+            if (hour_key := flagged_hour_key(item)) is not None:
+                ids.add(hour_key.alert_id)  # an hour invalid by undeclared flags (alerts.flags)
             outlets.add(item.outlet_id)
             enterprises.add(item.enterprise_id)
             continue

@@ -45,7 +45,12 @@ DEMO_EPISODES = ";".join(
         "exceedance@SIMTP001G1+6h/5h:a21026x3",  # sustained SO2 exceedance → restrict (Art. 5)
         "exceedance@SIMPC001W1+10h/2h:w20120x14",  # lead ≥ 3× limit → suspend (Art. 6(2))
         "exceedance@SIMWW001W1+14h/4h:w01018x2",  # sewage plant: Art. 7, never suspended
-        "calibration@SIMCM001K1+3h/2h",
+        # E-CM-001 evades (issue 13): SO2 laundered as a 2 h calibration nobody declared
+        # (undeclared_flag: regulator told) while NOx exceeds (Art. 6(1): exceeding while
+        # evading), and an SO2 exceedance rewritten by re-sent lower minutes (revised_down).
+        "calibration@SIMCM001K1+3h/4h:a21026",
+        "exceedance@SIMCM001K1+4h/2h:a21002x2",
+        "rewrite@SIMCM001K1+12h/3h:a21026x6",
         "maintenance@SIMAL001P1+20h/90m",
         "flatline@SIMCC001F1+12h/1h",
         "outage@SIMFA001F1+16h/2h",

@@ -301,8 +301,10 @@ class AlertPolicy(_Frozen):
     """How often an open alert whose first notice is held back (inhibited) is re-checked."""
     inhibiting_quality_kinds: tuple[str, ...] = ("silent",)
     """Firing data-quality kinds that hold back a device's outlet's notices up to exceedance."""
-    evasion_quality_kinds: tuple[str, ...] = ("tampering",)
-    """Firing data-quality kinds that count as evading supervision (Order No. 30 Art. 6(1))."""
+    evasion_quality_kinds: tuple[str, ...] = ("tampering", "undeclared_flag", "revised_down")
+    """Firing data-quality kinds that count as evading supervision (Order No. 30 Art. 6(1)):
+    the evasion rules, flagged data nobody declared, and a judgement softened by re-sent or
+    late data (design.md: undeclared flags and rewritten data are evasion signals)."""
     # Energy (streams/domain/energy, docs/energy.md).
     energy_completeness_min: float = Field(default=0.9, gt=0, le=1)
     """A meter-day is complete with at least this share of its expected real-time readings

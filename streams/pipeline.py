@@ -49,9 +49,11 @@ from schemas.registry import Registry
 from schemas.verdict import Verdict
 from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError
-from streams.domain.store import DeviceHour, OutletYear, Store, StoredHours
+from streams.domain.load_substitution import StoredRates
+from streams.domain.store import DeviceHour, OutletYear, RateKey, Store, StoredHours
 from streams.metrics import StreamMetrics
 from streams.ownership import partition_of, registry_devices
+from streams.revisions import MeasurementKey
 from streams.sink import FlushResult, SinkBatch
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,9 @@ class Decoded:
     rejected: list[KeyedDeadLetter] = field(default_factory=list)
     partitions: dict[str, int] = field(default_factory=dict)
     """Device MN → the raw-topic partition its latest decoded frame came from."""
+    sources: dict[MeasurementKey, SourcePosition] = field(default_factory=dict)
+    """Each measurement's natural key → the position of the message it came from (the
+    latest one when a batch carries a key twice, as the sink keeps the latest value)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,8 @@ class PreparedBatch:
     measurements: list[Measurement]
     outputs: list[Output]
     rejected: list[KeyedDeadLetter]
+    sources: dict[MeasurementKey, SourcePosition] = field(default_factory=dict)
+    """Where each measurement came from (``Decoded.sources``), for the revision history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +190,10 @@ def decode_records(
             decoded.rejected.append(result)
             continue
         decoded.measurements.extend(result)
+        for m in result:
+            decoded.sources[(m.device_id, m.factor, m.period.value, m.period_start)] = (
+                record.position
+            )
         for device in {m.device_id for m in result}:
             decoded.partitions[device] = record.position.partition
     return decoded
@@ -277,7 +288,7 @@ class Pipeline:
                 outputs = self._engine.ingest(decoded.measurements)
             self._show_windows()
         return PreparedBatch(sequence, len(records), decoded.measurements, outputs,
-                             decoded.rejected)  # fmt: skip
+                             decoded.rejected, decoded.sources)  # fmt: skip
 
     def prepare_registry(self, registry: Registry) -> PreparedBatch:
         """Judge with ``registry`` from the next batch on (a version published on the registry
@@ -354,7 +365,9 @@ class Pipeline:
         aggregates = [o for o in outputs if isinstance(o, AggregateValue)]
         verdicts = [o for o in outputs if isinstance(o, Verdict)]
         quality = [o for o in outputs if isinstance(o, QualitySignal)]
-        batch = SinkBatch(prepared.measurements, aggregates, verdicts, prepared.rejected)
+        batch = SinkBatch(
+            prepared.measurements, aggregates, verdicts, prepared.rejected, prepared.sources
+        )
         return BatchOutcome(
             raw=prepared.raw,
             measurements=len(prepared.measurements),
@@ -413,3 +426,13 @@ class _CommittedReads:
     def daily_loads(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, dict[date, float]]:
         wanted = list(keys)
         return self._read(lambda: self._store.daily_loads(wanted))
+
+    def rate_histories(self, keys: Iterable[RateKey]) -> Mapping[RateKey, StoredRates]:
+        wanted = list(keys)
+        return self._read(lambda: self._store.rate_histories(wanted))
+
+    def recent(
+        self, anchors: Mapping[str, datetime], span: timedelta, skew: timedelta
+    ) -> Mapping[str, list[Measurement]]:
+        wanted = dict(anchors)
+        return self._read(lambda: self._store.recent(wanted, span, skew))

@@ -1,7 +1,8 @@
 """The PostgreSQL sink: one transaction per batch, upserts on natural keys (psycopg 3).
 
 ``PgSink.flush(batch)`` writes a batch's measurements, hourly/daily values, verdicts and dead
-letters in ONE transaction (``streams.upserts``: binary COPY into staging, then upserts on the
+letters in ONE transaction (``streams.upserts``: binary COPY into staging, the versions the
+batch replaces kept in the revision tables (``streams.revisions``), then upserts on the
 natural keys, then the rollup refresh) and returns only after ``COMMIT`` succeeded; the caller
 acks the batch's Kafka messages after that, so an offset is never committed before its rows
 (see docs/streams.md).
@@ -39,6 +40,7 @@ from runtime.dead_letters import KeyedDeadLetter, SourcePosition, insert_dead_le
 from schemas.measurement import AggregateValue, Measurement
 from schemas.verdict import Verdict
 from streams.metrics import StreamMetrics
+from streams.revisions import MeasurementKey, batch_source
 from streams.upserts import (
     VerdictKey,
     prepare_connection,
@@ -64,6 +66,8 @@ class SinkBatch:
     aggregates: list[AggregateValue] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     dead_letters: list[KeyedDeadLetter] = field(default_factory=list)
+    sources: dict[MeasurementKey, SourcePosition] = field(default_factory=dict)
+    """The raw-topic position of each measurement's message (the revision history's source)."""
 
     def __len__(self) -> int:
         return (
@@ -193,9 +197,10 @@ class PgSink:
 
     def _flush_once(self, batch: SinkBatch) -> FlushResult:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            measurements, replaced = upsert_measurements(cur, batch.measurements)
-            aggregates = upsert_aggregates(cur, batch.aggregates)
-            revisions = upsert_verdicts(cur, batch.verdicts)
+            measurements, replaced = upsert_measurements(cur, batch.measurements, batch.sources)
+            source = batch_source(batch.sources)
+            aggregates = upsert_aggregates(cur, batch.aggregates, source)
+            revisions = upsert_verdicts(cur, batch.verdicts, source)
             dead_letters = insert_dead_letters(cur, batch.dead_letters)
             refresh_rollups(cur, batch.aggregates)
         return FlushResult(

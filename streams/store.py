@@ -21,8 +21,16 @@ from psycopg_pool import ConnectionPool
 
 from ingest.hj212 import CHINA_TZ
 from schemas.measurement import AggregateValue, Measurement
+from streams.domain.load_substitution import LOOK_BACK, StoredRates, quarter_start
 from streams.domain.periods import HOUR
-from streams.domain.store import WATERMARK_REACH, DeviceHour, OutletYear, StoredHours
+from streams.domain.store import (
+    RECENT_REACH,
+    WATERMARK_REACH,
+    DeviceHour,
+    OutletYear,
+    RateKey,
+    StoredHours,
+)
 
 _WINDOWS = """
 SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_start,
@@ -72,6 +80,57 @@ SELECT a.outlet_id, a.device_id, a.factor, a.period, a.period_start, a.valid, a.
   JOIN aggregates a
     ON a.outlet_id = k.outlet_id AND a.device_id = k.device_id AND a.period = 'hour'
    AND a.period_start >= k.window_start AND a.period_start < k.window_end
+"""
+
+
+_RECENT = """
+SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_start,
+       m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag, m.received_at, m.qn
+  FROM (SELECT k.device_id,
+               (SELECT max(l.period_start) FROM measurements l
+                 WHERE l.device_id = k.device_id AND l.period IN ('rtd', 'minute')
+                   AND l.period_start >= k.anchor - %(reach)s
+                   AND l.period_start < k.anchor + %(reach)s
+                   AND l.period_start <= l.received_at + %(skew)s) AS latest
+          FROM unnest(%(devices)s::text[], %(anchors)s::timestamptz[]) AS k(device_id, anchor))
+       AS d
+  JOIN measurements m
+    ON m.device_id = d.device_id AND m.period IN ('rtd', 'minute')
+   AND m.period_start > d.latest - %(span)s AND m.period_start <= d.latest
+ ORDER BY m.device_id, m.period_start, m.factor, m.period
+"""
+
+
+_RATE_FILTER = """a.device_id = k.device_id AND a.outlet_id = k.outlet_id AND a.factor = k.factor
+   AND a.period = 'hour' AND a.valid AND a.emission_rate_kgh IS NOT NULL
+   AND a.period_start < k.before"""
+_RATE_KEYS = """unnest(%(devices)s::text[], %(outlets)s::text[], %(factors)s::text[],
+              %(befores)s::timestamptz[], %(quarters)s::timestamptz[])
+       WITH ORDINALITY AS k(device_id, outlet_id, factor, before, quarter, i)"""
+_RATE_STEPS = f"""
+SELECT k.i, s.back, s.rate
+  FROM {_RATE_KEYS}
+  CROSS JOIN LATERAL (
+    SELECT back, rate FROM (
+      SELECT row_number() OVER w - 1 AS back, t.emission_rate_kgh AS rate,
+             max(t.emission_rate_kgh) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+               AS later
+        FROM (SELECT a.period_start, a.emission_rate_kgh FROM aggregates a
+               WHERE {_RATE_FILTER} ORDER BY a.period_start DESC LIMIT %(look_back)s) AS t
+      WINDOW w AS (ORDER BY t.period_start DESC)
+    ) AS r
+    WHERE later IS NULL OR rate > later
+  ) AS s
+"""
+_RATE_COUNTS = f"""
+SELECT k.i,
+       (SELECT count(*) FROM (SELECT 1 FROM aggregates a WHERE {_RATE_FILTER}
+                                ORDER BY a.period_start DESC LIMIT %(look_back)s) AS t),
+       (SELECT max(a.period_start) FROM aggregates a WHERE {_RATE_FILTER}),
+       (SELECT count(*) FROM aggregates a WHERE {_RATE_FILTER} AND a.period_start >= k.quarter),
+       (SELECT min(a.period_start) FROM aggregates a
+         WHERE {_RATE_FILTER} AND a.period_start >= k.quarter)
+  FROM {_RATE_KEYS}
 """
 
 
@@ -160,6 +219,61 @@ class PgStore:
         with self._pool.connection() as conn:
             for outlet_id, factor, year, start, load in conn.execute(_DAILY_LOADS, params):
                 found[(outlet_id, factor, int(year))][_china(start).date()] = float(load)
+        return found
+
+    def rate_histories(self, keys: Iterable[RateKey]) -> dict[RateKey, StoredRates]:
+        """The valid hourly rates before each day (``Store.rate_histories``): two queries,
+        the staircase computed by the database (a window maximum), not 2160 rows a key."""
+        wanted = sorted({(d, o, f, _china(b)) for d, o, f, b in keys})
+        found: dict[RateKey, StoredRates] = {k: StoredRates() for k in wanted}
+        if not wanted:
+            return found
+        params: dict[str, Any] = {
+            "devices": [k[0] for k in wanted],
+            "outlets": [k[1] for k in wanted],
+            "factors": [k[2] for k in wanted],
+            "befores": [k[3] for k in wanted],
+            "quarters": [quarter_start(k[3]) for k in wanted],
+            "look_back": LOOK_BACK,
+        }
+        steps: dict[int, list[tuple[int, float]]] = {}
+        with self._pool.connection() as conn:
+            for i, back, rate in conn.execute(_RATE_STEPS, params):
+                steps.setdefault(int(i), []).append((int(back), float(rate)))
+            for i, count, last, quarter, first in conn.execute(_RATE_COUNTS, params):
+                key = wanted[int(i) - 1]
+                found[key] = StoredRates(
+                    tuple(sorted(steps.get(int(i), []))),
+                    int(count),
+                    _china(last) if last is not None else None,
+                    int(quarter),
+                    _china(first) if first is not None else None,
+                )
+        return found
+
+    def recent(
+        self, anchors: Mapping[str, datetime], span: timedelta, skew: timedelta
+    ) -> dict[str, list[Measurement]]:
+        """Each device's latest stored rtd/minute measurements (``Store.recent``): one query."""
+        found: dict[str, list[Measurement]] = {device: [] for device in anchors}
+        if not found:
+            return found
+        devices = sorted(anchors)
+        params: dict[str, Any] = {
+            "devices": devices,
+            "anchors": [anchors[d] for d in devices],
+            "reach": RECENT_REACH,
+            "span": span,
+            "skew": skew,
+        }
+        with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(Measurement)) as cur,
+        ):
+            for m in cur.execute(_RECENT, params):
+                found[m.device_id].append(
+                    m.model_copy(update={"period_start": _china(m.period_start)})
+                )
         return found
 
 

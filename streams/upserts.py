@@ -19,7 +19,7 @@ continuous aggregate). Errors are psycopg's, raised as they come.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,8 +28,16 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from pydantic_core import to_jsonable_python
 
+from runtime.dead_letters import SourcePosition
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Verdict
+from streams.revisions import (
+    MeasurementKey,
+    prepare_revision_staging,
+    record_aggregate_revisions,
+    record_measurement_revisions,
+    record_verdict_revisions,
+)
 
 VerdictKey = tuple[str, str, str, datetime]
 """(outlet_id, factor, rule, period_start): the natural key of a verdict."""
@@ -93,6 +101,7 @@ def prepare_connection(conn: psycopg.Connection[Any]) -> None:
                     " AS SELECT {} FROM {} WITH NO DATA"
                 ).format(sql.Identifier(stage), _names(columns), sql.Identifier(table))
             )
+        prepare_revision_staging(conn)
 
 
 def _names(columns: Iterable[str]) -> sql.Composed:
@@ -146,14 +155,18 @@ def _set_excluded(columns: Iterable[str]) -> sql.Composed:
 
 
 def upsert_measurements(
-    cur: psycopg.Cursor[Any], measurements: Sequence[Measurement]
+    cur: psycopg.Cursor[Any],
+    measurements: Sequence[Measurement],
+    sources: Mapping[MeasurementKey, SourcePosition] | None = None,
 ) -> tuple[int, bool]:
     """Upsert measurements (the last one of a key in the batch wins).
 
     Returns the distinct keys written and whether some already existed. Optimistic: a plain
     ``INSERT`` under a savepoint first (new keys only, the usual batch: ~40 % cheaper than
     ``ON CONFLICT``); when a key exists (a re-sent minute, a batch replayed after a crash)
-    the savepoint is rolled back and the whole batch is upserted.
+    the savepoint is rolled back, the stored values it replaces with other values are kept in
+    ``measurement_revisions`` with the position of the replacing message from ``sources``
+    (``streams.revisions``), and the whole batch is upserted.
     """
     if not measurements:
         return 0, False
@@ -189,14 +202,19 @@ def upsert_measurements(
     updates = sql.SQL("{} WHERE {}").format(
         _set_excluded(c for c in _MEASUREMENT_COLUMNS if c not in _MEASUREMENT_KEY), changed
     )
+    record_measurement_revisions(cur, sources or {})
     # Unsorted: a device's measurements come from one partition, hence one worker; keys
     # overlap between workers only while a partition moves, and a deadlock is retried.
     cur.execute(_upsert_statement("measurements", _MEASUREMENT_KEY, updates, in_key_order=False))
     return len(latest), True
 
 
-def upsert_aggregates(cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateValue]) -> int:
-    """Upsert hourly/daily values (the last of a key in the batch wins); returns keys."""
+def upsert_aggregates(
+    cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateValue], source: Jsonb | None = None
+) -> int:
+    """Upsert hourly/daily values (the last of a key in the batch wins); returns keys. The
+    stored values it replaces with others are kept in ``aggregate_revisions`` (``source``:
+    the batch's raw positions, ``streams.revisions.batch_source``)."""
     if not aggregates:
         return 0
     latest = {(a.outlet_id, a.factor, a.period, a.period_start): a for a in aggregates}
@@ -211,6 +229,7 @@ def upsert_aggregates(cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateVa
             for a in latest.values()
         ),
     )  # fmt: skip
+    record_aggregate_revisions(cur, source)
     updates = sql.SQL("{}, computed_at = now()").format(
         _set_excluded(c for c in _AGGREGATE_COLUMNS if c not in _AGGREGATE_KEY)
     )
@@ -218,8 +237,12 @@ def upsert_aggregates(cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateVa
     return len(latest)
 
 
-def upsert_verdicts(cur: psycopg.Cursor[Any], verdicts: Sequence[Verdict]) -> dict[VerdictKey, int]:
-    """Upsert verdicts; a re-issue bumps ``revision`` only if value or status changed.
+def upsert_verdicts(
+    cur: psycopg.Cursor[Any], verdicts: Sequence[Verdict], source: Jsonb | None = None
+) -> dict[VerdictKey, int]:
+    """Upsert verdicts; a re-issue bumps ``revision`` only if value or status changed, and
+    the revision it supersedes is kept in ``verdict_revisions`` (``source``: the batch's raw
+    positions).
 
     Returns the revision now stored for every verdict of the batch.
     """
@@ -236,6 +259,7 @@ def upsert_verdicts(cur: psycopg.Cursor[Any], verdicts: Sequence[Verdict]) -> di
             for v in latest.values()
         ),
     )  # fmt: skip
+    record_verdict_revisions(cur, source)
     changed = sql.SQL("(t.value, t.status) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.status)")
     updates = sql.SQL(
         "{}, revision = t.revision + CASE WHEN {changed} THEN 1 ELSE 0 END,"

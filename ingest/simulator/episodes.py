@@ -7,10 +7,10 @@ Spec syntax (``--episodes``), episodes separated by ``;``::
 - ``TARGET``: a device MN, an enterprise id (all its devices) or ``*`` (every device).
 - ``START``: offset from the simulation start; ``DURATION``: length; both like ``90m``,
   ``2h``, ``1h30m``, ``1d``, ``45s``.
-- ``PARAM`` by kind: ``exceedance`` ``[FACTOR]xMULTIPLE`` (e.g. ``a21026x3``, ``x2.5``; default:
-  every pollutant, enough to exceed its limit); ``calibration``/``maintenance`` optional
-  ``FACTOR``; ``clock_skew`` seconds (``+3600``, ``-7200``; default +3600); ``corrupt`` the
-  fraction of frames damaged (default 0.3).
+- ``PARAM`` by kind: ``exceedance`` and ``rewrite`` ``[FACTOR]xMULTIPLE`` (e.g.
+  ``a21026x3``, ``x2.5``; default: every pollutant, enough to exceed its limit);
+  ``calibration``/``maintenance`` optional ``FACTOR``; ``clock_skew`` seconds (``+3600``,
+  ``-7200``; default +3600); ``corrupt`` the fraction of frames damaged (default 0.3).
 
 Example: ``exceedance@E-TP-001+2h/3h:a21026x3;outage@SIMCM001K1+6h/45m``; a communication
 loss whose data are re-sent on reconnection (补发): ``comm_loss@SIMCC001F1+16h/2h``.
@@ -57,10 +57,21 @@ class EpisodeKind(StrEnum):
     """The device drops and re-opens its TCP connection after every frame."""
     BAD_PASSWORD = "bad_password"
     """The device sends a wrong PW (misconfigured after a swap, or an impostor)."""
+    REWRITE = "rewrite"
+    """The rewrite trick (issue 13): an exceedance sent live (as ``exceedance``, same PARAM),
+    then, ``REWRITE_DELAY`` after the episode ends, the episode's minute frames (CN 2051, same
+    DataTime) re-sent with the values measured without the exceedance: lower values that
+    would turn the judged hours compliant."""
 
 
 DATA_KINDS: Final = frozenset(
-    {EpisodeKind.EXCEEDANCE, EpisodeKind.CALIBRATION, EpisodeKind.MAINTENANCE, EpisodeKind.FLATLINE}
+    {
+        EpisodeKind.EXCEEDANCE,
+        EpisodeKind.CALIBRATION,
+        EpisodeKind.MAINTENANCE,
+        EpisodeKind.FLATLINE,
+        EpisodeKind.REWRITE,
+    }
 )
 """Kinds that change the values; the others change how frames travel."""
 OFFLINE_KINDS: Final = frozenset({EpisodeKind.OUTAGE, EpisodeKind.COMM_LOSS})
@@ -104,7 +115,7 @@ class Episode:
     def spec(self) -> str:
         """The episode in ``--episodes`` syntax."""
         text = f"{self.kind.value}@{self.target}+{_format(self.start)}/{_format(self.duration)}"
-        if self.kind is EpisodeKind.EXCEEDANCE:
+        if self.kind in (EpisodeKind.EXCEEDANCE, EpisodeKind.REWRITE):
             return text + f":{self.factor or ''}x{self.value:g}" if self.value else text
         if self.kind is EpisodeKind.CLOCK_SKEW and self.value is not None:
             return text + f":{self.value:+g}"
@@ -149,7 +160,7 @@ def _param(spec: str, kind: EpisodeKind, param: str | None) -> tuple[str | None,
     if param is None:
         return None, None
     try:
-        if kind is EpisodeKind.EXCEEDANCE:
+        if kind in (EpisodeKind.EXCEEDANCE, EpisodeKind.REWRITE):
             found = _EXCEEDANCE_PARAM.match(param)
             if found is None:
                 raise ValueError("exceedance PARAM is [FACTOR]xMULTIPLE, e.g. a21026x3")

@@ -8,6 +8,10 @@ minute of an hour the hourly data (CN 2061, DataTime = hour start). QN is the de
 sending (the period end), so it is deterministic too. Flag = 5 (version 1, A bit: wants a 9014)
 on devices with ``ack``, else 4.
 
+During a ``rewrite`` the minutes are sent as an exceedance and kept as measured without it;
+``REWRITE_DELAY`` after the episode they are re-sent (same DataTime) after the live frames,
+paced like a back-fill: the rewrite trick of issue 13.
+
 During a ``comm_loss`` the device is offline but keeps its 2051/2061 frames (not 2011: units do
 not store real-time data); once back online it sends each minute its live frames first, then up
 to ``backfill_per_minute`` stored frames in the order they were measured (per CN, DataTime
@@ -43,6 +47,9 @@ BACKFILL_PER_MINUTE: Final = 30
 """Stored frames re-sent per simulated minute after a comm_loss (one every 2 s on average),
 after the minute's live frames: a 2 h loss (122 frames) is re-sent in 5 minutes, a day's loss
 (1,464 frames) in 49 minutes, without a burst."""
+REWRITE_DELAY: Final = timedelta(minutes=30)
+"""How long after a ``rewrite`` episode ends its lower minutes are re-sent: after the grace
+of its last hour, so every hour of it was judged an exceedance first."""
 _MINUTE: Final = timedelta(minutes=1)
 _CORRUPTIONS: Final = ("bad_crc", "lost_characters", "line_noise")
 _LINE_NOISE: Final = b"\x00\xffAT+CSQ\r\n+CSQ: 18,99\r\n"
@@ -92,12 +99,21 @@ class DeviceScript:
         self._frozen: Reading | None = None
         self._backlog: deque[Outgoing] = deque()
         self._backfill_per_minute = max(1, backfill_per_minute)
+        self._rewrites: list[tuple[int, Outgoing]] = []
+        """(minute index to re-send at, frame) of ``rewrite`` episodes, in order."""
 
     def minute(self, index: int) -> MinuteOutput:
         """The output at the end of minute ``index`` (must be called in order)."""
         period = self._start + index * _MINUTE
         episodes = self._book.active(self.device.mn, index * _MINUTE)
-        reading = self._apply(self._signal.minute(period), episodes)
+        measured = self._signal.minute(period)
+        rewrite = next((e for e in episodes if e.kind is EpisodeKind.REWRITE), None)
+        honest = dict(measured) if rewrite is not None else None
+        reading = self._apply(measured, episodes)
+        if rewrite is not None and honest is not None:
+            self._keep_rewrite(rewrite, period, honest, episodes)
+        while self._rewrites and self._rewrites[0][0] <= index:
+            self._backlog.append(self._rewrites.pop(0)[1])
         self._hour.add(reading)
         hourly = self._hour.take() if (index + 1) % 60 == 0 else None
         if any(e.kind is EpisodeKind.OUTAGE for e in episodes):
@@ -113,6 +129,17 @@ class DeviceScript:
             frames.append(self._backlog.popleft())
         storm = any(e.kind is EpisodeKind.RECONNECT_STORM for e in episodes)
         return MinuteOutput(tuple(frames), reconnect=storm)
+
+    def _keep_rewrite(
+        self, episode: Episode, period: datetime, honest: Reading, episodes: tuple[Episode, ...]
+    ) -> None:
+        """Keep the minute frame as measured without the exceedance, to re-send it
+        ``REWRITE_DELAY`` after the ``rewrite`` episode ends (the rewrite trick)."""
+        others = tuple(e for e in episodes if e.kind is not EpisodeKind.REWRITE)
+        lower = self._apply(honest, others)
+        frame = self._frame(CN_MINUTE, period, period + _MINUTE, lower, timedelta(0), others)
+        release = int((episode.start + episode.duration + REWRITE_DELAY) / _MINUTE)
+        self._rewrites.append((release, replace(frame, backfill=True)))
 
     @property
     def backlog(self) -> int:
@@ -151,7 +178,7 @@ class DeviceScript:
         for episode in episodes:
             kind = episode.kind
             touched = [c for c in pollutants if episode.factor in (None, c)]
-            if kind is EpisodeKind.EXCEEDANCE:
+            if kind in (EpisodeKind.EXCEEDANCE, EpisodeKind.REWRITE):
                 for code in touched:
                     multiple = episode.value or max(2.0, 1.5 / pollutants[code].fraction)
                     reading[code] = _scaled(reading[code], multiple)

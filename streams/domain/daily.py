@@ -45,6 +45,8 @@ class HourSummary:
     load_kg: float | None
     flag_counts: tuple[tuple[str, int], ...]
     fingerprint: int
+    reported: int = 0
+    """Minutes (sub-periods) reported, valid or flagged (``streams.domain.capture``)."""
 
     @classmethod
     def of(cls, aggregate: AggregateValue) -> HourSummary:
@@ -59,6 +61,7 @@ class HourSummary:
             load_kg=aggregate.load_kg,
             flag_counts=tuple(sorted(aggregate.flag_counts.items())),
             fingerprint=fingerprint(aggregate),
+            reported=aggregate.valid_count + aggregate.invalid_count,
         )
 
 

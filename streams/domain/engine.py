@@ -62,10 +62,12 @@ from schemas.registry import AlertPolicy, Registry
 from streams.domain.annual import YearLedger
 from streams.domain.context import device_context
 from streams.domain.daily import HourSummary
+from streams.domain.load_substitution import RateHistory, StoredRates
 from streams.domain.periods import DAY, HOUR, MINUTE, day_start, hour_start
+from streams.domain.rebuild import rebuild_signals, recent_span
 from streams.domain.store import AGGREGATED as AGGREGATED
 from streams.domain.store import DeviceHour as DeviceHour
-from streams.domain.store import Store
+from streams.domain.store import RateKey, Store
 from streams.domain.windows import CLOSED_DAY_RETENTION as CLOSED_DAY_RETENTION
 from streams.domain.windows import DayState, DeviceState, WindowCloser, add_reading
 from streams.domain.windows import Output as Output
@@ -105,6 +107,7 @@ class Engine:
         self._devices: dict[str, DeviceState] = {}
         self._unknown: set[str] = set()
         self._years: dict[YearKey, YearLedger] = {}
+        self._rates: dict[tuple[str, str], RateHistory] = {}
         self._set_registry(registry)
         self.skipped = 0
         """Measurements of devices the registry does not know, ignored so far."""
@@ -149,6 +152,8 @@ class Engine:
                 outlet = state.context.outlet_id
                 for key in [k for k in self._years if k[0] == outlet]:
                     del self._years[key]
+            for rate_key in [k for k in self._rates if k[0] == mn]:
+                del self._rates[rate_key]
 
     # -- registry (hot reload) ---------------------------------------------------------------
 
@@ -185,7 +190,7 @@ class Engine:
         # signal) keeps this guard at the default tolerance.
         skew_s = registry.policy.clock_skew_seconds or AlertPolicy().clock_skew_seconds
         self._skew = timedelta(seconds=skew_s)
-        self._closer = WindowCloser(registry, self._years)
+        self._closer = WindowCloser(registry, self._years, self._rates)
 
     # -- hydration ---------------------------------------------------------------------------
 
@@ -223,13 +228,16 @@ class Engine:
         it holds no state for; call before ``ingest(measurements)``. The one hydration entry
         of the worker (``streams.pipeline``) and the replay (``streams.replay``).
 
-        Reads at most three times, only when something is missing: the closed hours of the
+        Reads at most four times, only when something is missing: the closed hours of the
         days to rebuild from their stored hourly aggregates (``closed_hours``; their stored
         watermark first), then the minutes of the hours the batch touches and of the closed
         hours the aggregates did not suffice for (``device_hours``), and the daily loads of
         the years it lacks (``daily_loads``). Blocks as long as the store does; raises what
         the store raises, then the engine may hold part of the state (it is re-read on use).
+        A device it did not hold gets its signal state (flagged runs, flatline, evasion
+        rules) rebuilt from its latest stored values (``recent``, ``hydrate_signals``).
         """
+        fresh = self._fresh_devices(measurements)
         plan = self.hydration_plan(measurements)
         years = self.missing_years(measurements)
         hours = set(plan.minutes)
@@ -252,6 +260,70 @@ class Engine:
             loads = store.daily_loads(years)
             for outlet_id, factor, year in sorted(years):
                 self.hydrate_year(outlet_id, factor, year, loads.get((outlet_id, factor, year), {}))
+        rate_keys = self._missing_rates(measurements)
+        if rate_keys:
+            stored_rates = store.rate_histories(rate_keys)
+            for key in sorted(rate_keys):
+                self.hydrate_rates(key, stored_rates.get(key, StoredRates()))
+        if fresh:
+            recent = store.recent(fresh, recent_span(self._policy), self.skew)
+            for device_id in sorted(fresh):
+                self.hydrate_signals(device_id, recent.get(device_id, []))
+
+    def hydrate_signals(self, device_id: str, stored: Sequence[Measurement]) -> None:
+        """Rebuild the flagged, flatline, clock-skew and evasion state of a device the engine
+        just started to hold from its latest stored values (``streams.domain.rebuild``)."""
+        state = self._device(device_id)
+        if state is not None:
+            rebuild_signals(state, stored, self._closer, self._policy)
+
+    def hydrate_rates(self, key: RateKey, stored: StoredRates) -> None:
+        """The stored valid hourly rates before a day (``Store.rate_histories``): the basis
+        of that day's load substitution, and the device's rolling history when it has none."""
+        device_id, _, factor, day = key
+        state = self._device(device_id)
+        if state is None:
+            return
+        day = day_start(day)
+        history = RateHistory.stored(day, stored)
+        day_state = state.days.get(day)
+        if (device_id, factor) not in self._rates:
+            self._rates[(device_id, factor)] = history  # rolls on from this day's close
+        elif day_state is not None and factor not in day_state.bases:
+            day_state.bases[factor] = history  # a day older than the rolling history
+
+    def _missing_rates(self, measurements: Sequence[Measurement]) -> set[RateKey]:
+        """(device, outlet, factor, day) whose rates before the day the engine lacks: the
+        devices' factors with a daily quota without a rolling history (from their earliest
+        open day), and open days older than the history that have no basis (rebuilt)."""
+        keys: set[RateKey] = set()
+        for device_id in sorted({m.device_id for m in measurements}):
+            state = self._devices.get(device_id)
+            if state is None:
+                continue
+            context = state.context
+            quotas = [f for f, q in context.outlet.load_quotas.items() if q.daily_kg is not None]
+            open_days = sorted(d for d, ds in state.days.items() if not ds.closed or ds.dirty)
+            for factor in quotas:
+                history = self._rates.get((device_id, factor))
+                for day in open_days:
+                    basis = state.days[day].bases.get(factor)
+                    if basis is None and (history is None or history.start > day):
+                        keys.add((device_id, context.outlet_id, factor, day))
+                        if history is None:
+                            break  # the earliest open day starts the rolling history
+        return keys
+
+    def _fresh_devices(self, measurements: Sequence[Measurement]) -> dict[str, datetime]:
+        """Registry devices of ``measurements`` the engine holds no state for, each with the
+        latest period start of its values here (where its stored data are looked for)."""
+        fresh: dict[str, datetime] = {}
+        for m in measurements:
+            if m.device_id in self._devices or m.device_id in self._unknown:
+                continue
+            if m.device_id not in fresh or m.period_start > fresh[m.device_id]:
+                fresh[m.device_id] = m.period_start
+        return fresh
 
     def hydration_plan(self, measurements: Sequence[Measurement]) -> HydrationPlan:
         """``missing_hours`` split into the hours these measurements touch (re-read as

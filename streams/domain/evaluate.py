@@ -31,6 +31,7 @@ from schemas.registry import AlertPolicy, Registry
 from schemas.verdict import Rule, Verdict, VerdictStatus
 from streams.domain.context import DeviceContext
 from streams.domain.hourly import HourResult
+from streams.domain.load_substitution import DaySubstitution
 
 RESENT_EXAMPLES: Final = 10
 """Re-sent values listed in an hourly verdict's evidence (all are counted)."""
@@ -140,28 +141,41 @@ def judge_hour(result: HourResult, device: DeviceContext, registry: Registry) ->
 
 
 def judge_daily_load(
-    day: AggregateValue, device: DeviceContext, policy: AlertPolicy
+    day: AggregateValue,
+    device: DeviceContext,
+    policy: AlertPolicy,
+    substitution: DaySubstitution | None = None,
 ) -> Verdict | None:
-    """The daily load verdict, or None when the permit sets no daily quota for the factor."""
+    """The daily load verdict, or None when the permit sets no daily quota for the factor.
+
+    With ``substitution`` (HJ 75-2017, ``load_substitution``) holding substituted hours, the
+    judged load is the measured load plus the substituted kg, both shown in the evidence
+    (substituted hours never count as measured)."""
     quota = device.quota(day.factor)
     if quota is None or quota.daily_kg is None:
         return None
-    status = load_status(day.load_kg, quota.daily_kg, policy, complete=day.valid)
+    load = day.load_kg
+    substituted = substitution is not None and substitution.hours != ()
+    if substitution is not None and substituted:
+        load = (day.load_kg or 0.0) + substitution.substituted_kg
+    status = load_status(load, quota.daily_kg, policy, complete=day.valid)
     evidence: dict[str, Any] = {
         "device_id": device.device_id,
-        "daily_load_kg": day.load_kg,
+        "daily_load_kg": load,
         "valid_hours": day.valid_count,
         "hours_with_data": day.valid_count + day.invalid_count,
         "valid_hours_required": policy.valid_hours_per_day,
         "day_valid": day.valid,
     }
+    if substitution is not None and substituted:
+        evidence.update(substitution.evidence(day.load_kg))
     return _verdict(
         device,
         day.factor,
         Rule.DAILY_LOAD,
         PeriodKind.DAY,
         day.period_start,
-        day.load_kg,
+        load,
         quota.daily_kg,
         status,
         f"permit:{device.outlet_id}",

@@ -19,16 +19,21 @@ from datetime import date, datetime, timedelta
 from typing import Final, Protocol
 
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from streams.domain.load_substitution import LOOK_BACK, StoredRates, quarter_start, staircase
 from streams.domain.periods import HOUR, MINUTE, china_date, china_time, hour_start
 
 DeviceHour = tuple[str, datetime]
 """(device MN, start of the China-time hour, aware UTC+8)."""
 OutletYear = tuple[str, str, int]
 """(outlet id, factor, China calendar year)."""
+RateKey = tuple[str, str, str, datetime]
+"""(device MN, outlet id, factor, China day start): the valid hourly rates before that day."""
 
 AGGREGATED: Final = frozenset({PeriodKind.RTD, PeriodKind.MINUTE})
 """Periods the engine aggregates; hour (2061) and day (2031) data are stored, not aggregated
 (a 2061 pollutant value is only compared with our hour by the evasion rules)."""
+RECENT_REACH: Final = timedelta(days=2)
+"""How far from a batch's time a device's latest stored value is looked for (``recent``)."""
 WATERMARK_REACH: Final = timedelta(hours=2)
 """How far past its last requested hour a device's stored watermark is looked for: enough
 for a grace of up to an hour; a later watermark only makes the last hours read as minutes."""
@@ -65,6 +70,23 @@ class Store(Protocol):
         """Stored daily loads (China day → kg) of each outlet, factor and China year."""
         ...
 
+    def rate_histories(self, keys: Iterable[RateKey]) -> Mapping[RateKey, StoredRates]:
+        """The valid hourly emission rates of each device, outlet and factor before the day
+        (HJ 75-2017 substitution, ``load_substitution``): the staircase of the last
+        ``LOOK_BACK``, how many, the latest valid hour, and the valid hours of the day's
+        quarter before it. Every requested key is in the result."""
+        ...
+
+    def recent(
+        self, anchors: Mapping[str, datetime], span: timedelta, skew: timedelta
+    ) -> Mapping[str, list[Measurement]]:
+        """Each device's latest stored rtd/minute measurements: those within ``span`` before
+        its latest stored period start (data more than ``skew`` ahead of their reception
+        left out) and up to it, in time order; the latest is looked for within
+        ``RECENT_REACH`` of the device's ``anchors`` time. Every requested device is in the
+        result. ``Engine.prepare`` rebuilds the signal state of a device from it."""
+        ...
+
 
 def event_end(measurement: Measurement) -> datetime:
     """The event time a stored rtd/minute value moves a watermark to (a minute's end)."""
@@ -81,6 +103,7 @@ class MemoryStore:
         self._minutes: dict[DeviceHour, dict[tuple[str, PeriodKind, datetime], Measurement]] = {}
         self._hourly: dict[DeviceHour, dict[str, AggregateValue]] = {}
         self._daily_loads: dict[OutletYear, dict[date, float]] = {}
+        self._rates: dict[tuple[str, str, str], dict[datetime, float | None]] = {}
 
     def add(self, measurements: Iterable[Measurement]) -> None:
         """Write measurements (only rtd and minute values are read back)."""
@@ -98,6 +121,11 @@ class MemoryStore:
             if output.period is PeriodKind.HOUR:
                 key = (output.device_id, hour_start(output.period_start))
                 self._hourly.setdefault(key, {})[output.factor] = output
+                rates = self._rates.setdefault(
+                    (output.device_id, output.outlet_id, output.factor), {}
+                )
+                rate = output.emission_rate_kgh
+                rates[key[1]] = rate if output.valid else None
             if output.period is PeriodKind.DAY:
                 day = china_date(output.period_start)
                 loads = self._daily_loads.setdefault(
@@ -139,12 +167,50 @@ class MemoryStore:
     def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
         return {key: dict(self._daily_loads.get(key, {})) for key in keys}
 
+    def rate_histories(self, keys: Iterable[RateKey]) -> dict[RateKey, StoredRates]:
+        found: dict[RateKey, StoredRates] = {}
+        for device, outlet, factor, before in keys:
+            before = china_time(before)
+            rates = self._rates.get((device, outlet, factor), {})
+            valid = [(h, r) for h, r in sorted(rates.items()) if h < before and r is not None]
+            quarter = quarter_start(before)
+            found[(device, outlet, factor, before)] = StoredRates(
+                staircase([r for _, r in valid]),
+                min(len(valid), LOOK_BACK),
+                valid[-1][0] if valid else None,
+                sum(1 for h, _ in valid if h >= quarter),
+                next((h for h, _ in valid if h >= quarter), None),
+            )
+        return found
+
+    def recent(
+        self, anchors: Mapping[str, datetime], span: timedelta, skew: timedelta
+    ) -> dict[str, list[Measurement]]:
+        found: dict[str, list[Measurement]] = {}
+        for device, anchor in anchors.items():
+            near = self._stored_between(
+                device, hour_start(anchor - RECENT_REACH), anchor + RECENT_REACH
+            )
+            found[device] = recent_of(near, span, skew)
+        return found
+
     def _stored_between(self, device: str, start: datetime, end: datetime) -> list[Measurement]:
         hour, found = start, list[Measurement]()
         while hour < end:
             found.extend(self._minutes.get((device, hour), {}).values())
             hour += HOUR
         return [m for m in found if start <= m.period_start < end]
+
+
+def recent_of(stored: Sequence[Measurement], span: timedelta, skew: timedelta) -> list[Measurement]:
+    """``stored`` within ``span`` before the latest period start not beyond ``skew``, in time
+    order (the contract of ``Store.recent``)."""
+    starts = [m.period_start for m in stored if m.period_start <= m.received_at + skew]
+    if not starts:
+        return []
+    latest = max(starts)
+    kept = [m for m in stored if latest - span < m.period_start <= latest]
+    return sorted(kept, key=lambda m: (m.period_start, m.factor, m.period))
 
 
 def _watermark(stored: Sequence[Measurement], skew: timedelta) -> datetime | None:

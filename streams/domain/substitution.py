@@ -15,7 +15,7 @@ with source and validity dates, loaded by ``substitution_rules``.
   hour never counts as measured).
 
 Pure: the functions take the rules; ``substitution_rules`` reads the packaged data file once.
-Not yet wired into the daily and annual loads (docs/processing.md §4a).
+Wired into the daily load verdict by ``load_substitution`` (docs/processing.md §4a).
 """
 
 from __future__ import annotations

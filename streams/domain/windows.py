@@ -7,7 +7,9 @@ grace): an hour becomes hourly aggregates and verdicts (``aggregate_hour``, ``ju
 and leaves only its ``HourSummary`` in its day; a day becomes daily aggregates, daily-load
 verdicts (排污许可日排放量, daily permitted load) and, for factors with an annual quota, the
 annual ledger's verdicts (``YearLedger``). A closed hour also goes through the device's
-evasion rules (``evasion.EvasionWatch``: ``tampering`` signals). Outputs are issued only
+evasion rules (``evasion.EvasionWatch``: ``tampering`` signals). An hourly verdict says why
+its hour is invalid and which flags are beyond the day's allowance; a closed day of a judged
+factor gives its ``low_capture`` signal (``streams.domain.capture``). Outputs are issued only
 when they change (fingerprints), so closing the same data twice issues nothing new. Pure.
 """
 
@@ -23,11 +25,18 @@ from schemas.registry import Registry
 from schemas.verdict import Verdict
 from streams.domain import factors
 from streams.domain.annual import YearLedger
+from streams.domain.capture import day_capture, flag_evidence
 from streams.domain.context import DeviceContext
 from streams.domain.daily import HourSummary, aggregate_day, fingerprint
 from streams.domain.evaluate import judge_daily_load, judge_hour
 from streams.domain.evasion import ClosedHour, EvasionWatch
 from streams.domain.hourly import HourResult, aggregate_hour
+from streams.domain.load_substitution import (
+    DaySubstitution,
+    RateHistory,
+    day_rates,
+    substitute_day,
+)
 from streams.domain.minutes import FactorReadings
 from streams.domain.periods import DAY, HOUR, day_start, hour_start
 from streams.domain.quality import DeviceQuality
@@ -50,6 +59,8 @@ class DayState:
     issued: dict[str, int] = field(default_factory=dict)
     closed: bool = False
     dirty: bool = False
+    bases: dict[str, RateHistory] = field(default_factory=dict)
+    """Per factor, the valid hourly rates before the day its load substitution used."""
 
 
 @dataclass(slots=True)
@@ -74,6 +85,14 @@ class DeviceState:
         return buffer
 
 
+def _roll(history: RateHistory, state: DeviceState, factor: str, day: datetime) -> None:
+    """Roll ``history`` up to ``day`` over the days before it, with their hours as held now
+    (days not held: no valid hour)."""
+    while history.start < day:
+        held = state.days.get(history.start)
+        history.extend(history.start, day_rates(held.hours.get(factor, {})) if held else {})
+
+
 def add_reading(buffer: dict[str, FactorReadings], measurement: Measurement) -> bool:
     """Put ``measurement`` in its factor's readings; False when it carries no usable value."""
     readings = buffer.get(measurement.factor)
@@ -86,11 +105,17 @@ class WindowCloser:
     """Closes hours and days of ``DeviceState``s; owns nothing but the annual ledgers it is
     given (shared with the engine, which hydrates them)."""
 
-    def __init__(self, registry: Registry, years: dict[YearKey, YearLedger]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        years: dict[YearKey, YearLedger],
+        rates: dict[tuple[str, str], RateHistory] | None = None,
+    ) -> None:
         self._registry = registry
         self._policy = registry.policy
         self._grace = timedelta(minutes=registry.policy.grace_minutes)
         self._years = years
+        self._rates = rates if rates is not None else {}
 
     def close_ripe(self, state: DeviceState, watermark: datetime | None) -> list[Output]:
         """Close hours and days that end (plus grace) at or before ``watermark``; None
@@ -105,12 +130,17 @@ class WindowCloser:
                 continue
             if not day_state.closed or day_state.dirty:
                 outputs.extend(self._close_day(state, day, day_state))
+        for day in sorted(state.days):  # after closing: a day's close reads the day before
             expired = watermark is not None and (
                 day + DAY + self._grace + CLOSED_DAY_RETENTION <= watermark
             )
             if expired and not any(day <= h < day + DAY for h in state.hours):
                 del state.days[day]
         return outputs
+
+    def close_hour(self, state: DeviceState, hour: datetime) -> list[Output]:
+        """Close one open hour of ``state`` now (``streams.domain.rebuild`` replays hours)."""
+        return self._close_hour(state, hour)
 
     def _close_hour(self, state: DeviceState, hour: datetime) -> list[Output]:
         readings = state.hours.pop(hour)
@@ -130,7 +160,10 @@ class WindowCloser:
             outputs.append(result.aggregate)
             verdict = judged[result.aggregate.factor]
             if verdict is not None:
-                outputs.append(verdict)
+                marked = flag_evidence(result.aggregate, hours, self._policy)
+                outputs.append(
+                    verdict.model_copy(update={"evidence": {**verdict.evidence, **marked}})
+                )
         outputs.extend(self._evasion(state, hour, results, judged))
         return outputs
 
@@ -185,15 +218,42 @@ class WindowCloser:
                 continue
             day_state.issued[factor] = mark
             outputs.append(aggregate)
-            verdict = judge_daily_load(aggregate, context, self._policy)
+            substitution = self._substitution(state, day, day_state, factor)
+            verdict = judge_daily_load(aggregate, context, self._policy, substitution)
             if verdict is not None:
                 outputs.append(verdict)
+            if self._registry.limit(context.outlet, factor) is not None:
+                hours = day_state.hours[factor]
+                outputs.append(day_capture(context, day, factor, hours, self._policy))
             quota = context.quota(factor)
             if quota is not None and quota.annual_kg is not None:
                 outputs.extend(self._record_day_load(context, factor, day, aggregate.load_kg))
         day_state.closed = True
         day_state.dirty = False
         return outputs
+
+    def _substitution(
+        self, state: DeviceState, day: datetime, day_state: DayState, factor: str
+    ) -> DaySubstitution | None:
+        """HJ 75-2017 substitution of the day's missing hours (``load_substitution``), for
+        factors with a daily quota. The rates before the day are the basis the day first
+        closed with, else the device's rolling history, rolled up to the day over the days
+        before it as they are now (so a day's late data count for the days after it, as in
+        a replay, when they arrive before the next day first closes)."""
+        quota = state.context.quota(factor)
+        if quota is None or quota.daily_kg is None:
+            return None
+        hours = day_state.hours[factor]
+        basis = day_state.bases.get(factor)
+        if basis is None:
+            history = self._rates.get((state.context.device_id, factor))
+            if history is None:
+                return None  # no history held (a bare engine): nothing to substitute from
+            _roll(history, state, factor, day)
+            if history.start != day:
+                return None  # an older day rebuilt without its basis (read by prepare)
+            basis = day_state.bases[factor] = history.copy()
+        return substitute_day(day, hours, basis)
 
     def _record_day_load(
         self, context: DeviceContext, factor: str, day: datetime, load_kg: float | None

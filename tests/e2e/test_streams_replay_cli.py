@@ -150,7 +150,8 @@ def test_quality_lines_on_request_and_bad_registry_exit_code(
     rows, _ = replay(registry, input_file, "--quality")
     quality = [r for r in rows if r["kind"] == "quality"]
     assert [(r["signal"], r["factor"], r["active"]) for r in quality] == [
-        ("flatline", "a21026", True)
+        ("flatline", "a21026", True),
+        ("low_capture", "a21026", True),  # the input's only day has 1 of 20 valid hours
     ]
     broken = tmp_path / "broken.yaml"
     broken.write_text("version: [", "utf-8")

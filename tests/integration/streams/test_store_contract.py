@@ -113,3 +113,61 @@ def test_daily_loads_per_outlet_factor_and_china_year(written: Store) -> None:
     }
     assert dict(found[("O1", "a21026", 2025)]) == {datetime(2025, 12, 31).date(): 1.0}
     assert dict(found[("O9", "x", 2026)]) == {}
+
+
+def test_recent_gives_the_latest_span_of_each_device_leaving_out_a_clock_far_ahead(
+    written: Store,
+) -> None:
+    found = written.recent(
+        {"MN1": H10 + HOUR, "MN2": H10, "NOBODY": H10}, timedelta(minutes=10), SKEW
+    )
+
+    assert set(found) == {"MN1", "MN2", "NOBODY"}
+    latest = H10 + timedelta(minutes=74)  # AHEAD (11:50, received 11:15) is beyond the skew
+    assert [m.period_start for m in found["MN1"]] == [
+        latest - timedelta(minutes=9 - i) for i in range(10)
+    ]
+    assert found["MN1"][0].period_start.utcoffset() == timedelta(hours=8)
+    assert [m.period_start for m in found["MN2"]] == [OTHER.period_start]
+    assert found["NOBODY"] == []
+
+
+RATES = [3.0, 9.0, None, 4.0, 7.0, 2.0]  # None: an invalid hour
+RATE_DAY = datetime(2026, 4, 2, tzinfo=CHINA_TZ)
+
+
+def rated(index: int, rate: float | None) -> AggregateValue:
+    start = RATE_DAY - timedelta(hours=len(RATES) - index)
+    return AggregateValue(outlet_id="O1", device_id="MN1", factor="a21026",
+                          period=PeriodKind.HOUR, period_start=start, valid=rate is not None,
+                          valid_count=60 if rate is not None else 10, invalid_count=0,
+                          emission_rate_kgh=rate if rate is not None else 99.0,
+                          registry_version="v1")  # fmt: skip
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def rates_written(request: pytest.FixtureRequest) -> Iterator[Store]:
+    hours = [rated(i, r) for i, r in enumerate(RATES)]
+    late = rated(0, 1.0).model_copy(update={"period_start": RATE_DAY + HOUR})  # after the day
+    if request.param == "memory":
+        store = MemoryStore()
+        store.record([*hours, late])
+        yield store
+        return
+    pool: ConnectionPool = request.getfixturevalue("sink_pool")
+    PgSink(pool).flush(SinkBatch(aggregates=[*hours, late]))
+    yield PgStore(pool)
+
+
+def test_rate_histories_give_the_staircase_of_the_valid_rates_before_the_day(
+    rates_written: Store,
+) -> None:
+    key = ("MN1", "O1", "a21026", RATE_DAY)
+    found = rates_written.rate_histories([key, ("MN9", "O1", "a21026", RATE_DAY)])
+
+    stored = found[key]
+    assert stored.steps == ((0, 2.0), (1, 7.0), (3, 9.0))  # invalid 99.0 left out
+    assert stored.count == 5 and stored.last_valid == RATE_DAY - HOUR
+    assert stored.quarter_valid == 5  # 2 April: the hours since 1 April 18:00 are this quarter
+    assert stored.quarter_first == RATE_DAY - 6 * HOUR
+    assert found[("MN9", "O1", "a21026", RATE_DAY)].count == 0

@@ -7,15 +7,28 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from conftest import StackFactory
-from stream_dataset import GAS, HOURS, WATER, dataset, frame_count, poison_reasons, replay_input
+from stream_dataset import (
+    DAY0,
+    GAS,
+    HOURS,
+    LATE_DEVICE,
+    LATE_HOUR,
+    WATER,
+    dataset,
+    frame_count,
+    poison_reasons,
+    replay_input,
+)
 from worker_harness import assert_stored_as_replayed, replay_lines, replay_outputs
 
 from schemas.topics import Topic
+from streams.revisions import measurement_history
 
 
 @pytest.mark.integration
@@ -42,10 +55,38 @@ def test_worker_stores_what_replay_prints(stream_stack_factory: StackFactory) ->
     # (allowed: 5 × 60 s), so replay prints a silent pair for every hour of every device.
     # The worker emits the same pairs, except for gaps its 1 s wall-clock tick had already
     # reported (the data are months old, so every device looks silent to it).
+    quality = stack.read_topic(Topic.QUALITY)
     replayed = event_time_silences(r for r in printed if r["kind"] == "quality")
-    streamed = event_time_silences(stack.read_topic(Topic.QUALITY))
+    streamed = event_time_silences(quality)
     assert len(replayed) == 2 * len(GAS + WATER) * (HOURS - 1)
     assert streamed and streamed <= replayed, sorted(streamed - replayed)[:4]
+
+    # Issue 13 item 7: the flags (hour 5 of the gas stacks is flagged M, undeclared) and the
+    # re-sent minute come out the same way: the M run's signals, the hours invalid by flags
+    # (equal verdicts above, with their ``invalid_cause`` and flags beyond the allowance), and
+    # the re-sent minute's first value kept in the revision history.
+    assert flag_runs(quality) == flag_runs(r for r in printed if r["kind"] == "quality") != set()
+    flagged_hour = (DAY0 + timedelta(hours=5)).astimezone(UTC)
+    hour5 = [
+        row for key, row in expected.items()
+        if key[0] == "verdict" and key[3] == "hourly_concentration" and key[4] == flagged_hour
+        and row["evidence"]["device_id"] in GAS
+    ]  # fmt: skip
+    assert hour5 and all(r["evidence"]["flag_allowance_exceeded"] == ["M"] for r in hour5)
+    with psycopg.connect(stack.direct_dsn, autocommit=True) as conn:
+        late = measurement_history(conn, LATE_DEVICE, "a21026", "minute",
+                                   LATE_HOUR + timedelta(minutes=2))  # fmt: skip
+    assert [(v["avg"], v["current"]) for v in late] == [(late[0]["avg"], False), (80.0, True)]
+    assert late[0]["avg"] != 80.0 and late[0]["reason"] == "resent"
+
+
+def flag_runs(signals: Iterable[dict[str, Any]]) -> set[tuple[Any, ...]]:
+    """(device, factor, active, observed_at) of the ``flagged`` signals among ``signals``."""
+    return {
+        (s["device_id"], s["factor"], s["active"], datetime.fromisoformat(s["observed_at"]))
+        for s in signals
+        if s.get("signal", s.get("kind")) == "flagged"
+    }
 
 
 def event_time_silences(signals: Iterable[dict[str, Any]]) -> set[tuple[Any, ...]]:

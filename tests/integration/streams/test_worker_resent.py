@@ -12,6 +12,8 @@ import pytest
 from conftest import StackFactory
 from stream_dataset import DAY0, frame_input
 
+from streams.revisions import measurement_history, verdict_history
+
 DEVICE = "DEMO-TP01-G1"
 OUTLET = "E-TP-01-G1"
 SO2 = "a21026"
@@ -59,3 +61,16 @@ def test_minutes_resent_lower_are_flagged_in_the_rejudged_verdict(
     assert revision == 2
     assert evidence["resent_values"] == 5
     assert {(r["first"], r["resent"]) for r in evidence["resent"]} == {(100.0, 5.0)}
+    # The record keeps what was rewritten (issue 13 item 1): both values, with where the
+    # replacing one came from on the raw topic.
+    with psycopg.connect(stack.direct_dsn, autocommit=True) as conn:
+        judged = verdict_history(conn, OUTLET, SO2, "hourly_concentration", HOUR)
+        versions = measurement_history(conn, DEVICE, SO2, "minute", HOUR)
+    assert [(j["status"], j["value"], j["current"]) for j in judged] == [
+        ("exceedance", 100.0, False),
+        ("compliant", 5.0, True),
+    ]
+    assert judged[0]["reason"] == "resent"
+    assert [(v["avg"], v["current"]) for v in versions] == [(100.0, False), (5.0, True)]
+    assert versions[0]["source_topic"].endswith("raw.hj212")
+    assert versions[0]["source_offset"] is not None

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from alerts_fixtures import POWER, SO2, T0, demo_registry
+from alerts_fixtures import POWER, SO2, T0, demo_registry, verdict
 
 from alerts.engine import Batch, World
 from alerts.ladder import Basis
 from alerts.model import AlertRecord, MaintenanceWindow
 from alerts.routing import ALL_ENTERPRISES, Audience, Subscription
+from alerts.service import scope
 from schemas.alert import AlertLevel, AlertState, QualityKind, QualitySignal
+from schemas.verdict import Verdict
 
 ENTERPRISE = Subscription(1, POWER[0], Audience.ENTERPRISE, "json://tp", AlertLevel.DATA_QUALITY)
 REGULATOR = Subscription(
@@ -107,3 +109,61 @@ def test_a_replayed_signal_changes_nothing() -> None:
     run.signal(flagged(True, RUN))
     again = run.signal(flagged(True, RUN))
     assert [e for e in again.events if e.alert_id == UNDECLARED] == []
+
+
+def invalid_by_flags(hour: int, exceeded: list[str]) -> Verdict:
+    base = verdict(hour, "invalid")
+    evidence = {
+        "device_id": POWER[2], "valid_minutes": 20, "invalid_minutes": 40,
+        "valid_minutes_required": 45, "flag_counts": {"C": 40, "N": 20},
+        "invalid_cause": "flags", "flag_minutes_today": {"C": 40},
+        "flag_allowance_exceeded": exceeded,
+    }  # fmt: skip
+    return base.model_copy(update={"evidence": evidence})
+
+
+def test_an_hour_invalid_because_of_undeclared_flags_reaches_the_regulator() -> None:
+    """Issue 13 item 3: the hour (not only the run) is recorded, with its flags."""
+    run = Run()
+    batch = Batch(run.world, run.records, T0 + timedelta(days=1))
+    batch.verdict(invalid_by_flags(3, ["C"]))
+    record = run.records[UNDECLARED]
+    assert record.basis == Basis.UNDECLARED_FLAG.value
+    assert record.evidence["detail"]["invalid_hour"] == (T0 + timedelta(hours=3)).isoformat()
+    assert record.evidence["detail"]["flag_allowance_exceeded"] == ["C"]
+    told = {o.subscription_id for o in batch.outbox if o.alert_id == UNDECLARED}
+    assert told == {ENTERPRISE.subscription_id, REGULATOR.subscription_id}
+
+
+def test_an_hour_invalid_by_flags_within_the_allowance_or_declared_is_no_case() -> None:
+    declared = Run(window(declared_at=T0 - timedelta(days=1)))
+    batch = Batch(declared.world, declared.records, T0 + timedelta(days=1))
+    batch.verdict(invalid_by_flags(2, ["C"]))  # inside the declared window T0..T0+4h
+    within = Run()
+    batch = Batch(within.world, within.records, T0 + timedelta(days=1))
+    batch.verdict(invalid_by_flags(2, []))  # the day's calibration budget not used up
+    late = Run(window(declared_at=T0 + timedelta(hours=3)))  # declared after the hour
+    batch = Batch(late.world, late.records, T0 + timedelta(days=1))
+    batch.verdict(invalid_by_flags(2, ["C"]))
+    assert UNDECLARED not in declared.records and UNDECLARED not in within.records
+    assert UNDECLARED in late.records
+
+
+def test_an_hour_case_during_a_flagged_run_keeps_the_run_alert_open() -> None:
+    """The hour's case must not resolve the alert of a run that is still flagged (pending
+    within its allowance or fired): only the run's end does."""
+    run = Run()
+    Batch(run.world, run.records, RUN + timedelta(minutes=1)).signal(flagged(True, RUN, flag="C"))
+    assert run.records[UNDECLARED].state is AlertState.PENDING  # within the 30-minute allowance
+    batch = Batch(run.world, run.records, RUN + timedelta(minutes=10))
+    batch.verdict(invalid_by_flags(0, ["C"]))
+    record = run.records[UNDECLARED]
+    assert record.state is AlertState.ESCALATED
+    run.signal(flagged(False, RUN + timedelta(hours=3), flag="C"))
+    assert run.records[UNDECLARED].state is AlertState.RESOLVED
+
+
+def test_the_service_loads_the_undeclared_flag_alert_of_an_hourly_verdict() -> None:
+    """Without it, the hour's case would start from a blank record and close the run's alert."""
+    ids, _, _ = scope([invalid_by_flags(0, ["C"])], demo_registry())
+    assert UNDECLARED in ids

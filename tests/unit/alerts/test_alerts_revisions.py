@@ -143,3 +143,17 @@ def test_a_revision_by_resent_values_names_its_cause() -> None:
     (fired,) = [e for e in batch.events if e.alert_id == REVISED]
     assert fired.evidence["detail"]["cause"] == "resent"
     assert fired.evidence["detail"]["resent_values"] == 60
+
+
+def test_an_exceedance_after_a_rewrite_is_an_art6_1_case_by_default() -> None:
+    """Issue 13 item 8: rewritten data are evading supervision (design.md; Order No. 30
+    Art. 6(1)): the next exceedance at the outlet while the downward revision is open walks
+    the ladder to the suspension recommendation, with the default policy."""
+    run = Run()
+    run.verdict(verdict(10, "exceedance", value=100.0), 1)
+    run.verdict(verdict(10, "compliant", value=5.0), 2)
+    assert run.records[REVISED].state is AlertState.ESCALATED
+    run.verdict(verdict(12, "exceedance", value=90.0), 1)
+    record = run.records[f"{POWER[1]}/{SO2}/hourly_concentration"]
+    assert record.basis == Basis.ART6_EVASION.value
+    assert record.level is AlertLevel.SUSPEND_FOR_RECTIFICATION

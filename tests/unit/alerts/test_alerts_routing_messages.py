@@ -155,3 +155,29 @@ def test_lift_notice_names_who_lifted_it() -> None:
     batch.order(order, lifted=True)
     (row,) = batch.outbox
     assert "解除限制生产" in row.title and "解除人：钱七" in row.body
+
+
+def test_a_resolved_data_quality_notice_says_what_ended_without_an_empty_count() -> None:
+    """Issue 13 item 4: the resolved notice of a data-quality alert printed "已连续  个有效时段"
+    (no streak in a quality alert's evidence)."""
+    batch = batch_for([sub(1, A)], quality_pending_minutes=0, quality_resolve_minutes=0)
+    for active, minutes in ((True, 0), (False, 30)):
+        batch.signal(
+            QualitySignal(
+                device_id="DEMO-TP01-G1", factor="a21026", kind=QualityKind.FLATLINE,
+                active=active, observed_at=T0 + timedelta(minutes=minutes), detail={"value": 9.0},
+            )
+        )  # fmt: skip
+    (resolved,) = [o for o in batch.outbox if o.kind == "resolved"]
+    assert "已连续  个" not in resolved.body and "已连续" not in resolved.body
+    assert "数据质量异常已结束，告警解除" in resolved.body
+
+
+def test_a_resolved_exceedance_notice_still_counts_its_compliant_hours() -> None:
+    batch = batch_for([sub(1, A)])
+    batch.verdict(verdict(0, "exceedance"))
+    for hour in range(1, 4):
+        batch.verdict(verdict(hour, "compliant", value=10.0))
+    resolved = [o for o in batch.outbox if o.kind == "resolved"]
+    assert resolved and "已连续" in resolved[-1].body
+    assert "已连续  个" not in resolved[-1].body

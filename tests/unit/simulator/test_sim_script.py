@@ -181,3 +181,19 @@ def test_outage_resends_nothing() -> None:
     minutes = {p.data_time for p in _packets(outputs, "2051")}
     assert START + timedelta(minutes=100) not in minutes
     assert len(minutes) == 240 - 120
+
+
+def test_rewrite_sends_an_exceedance_then_resends_the_same_minutes_lower() -> None:
+    """The rewrite trick (issue 13 item 8): exceeding minutes live, the same DataTime re-sent
+    below the limit 30 minutes after the episode."""
+    device = _device("coal_unit_stack")
+    outputs = _run(device, 240, f"rewrite@{device.mn}+60m/60m:a21026x3")
+    limit = device.limits["a21026"]
+    live = [p for o in outputs for f in o.frames if not f.backfill for p in [decode(f.data)]]
+    minutes = [p for p in live if p.cn == "2051"]
+    assert min(float(p.values["a21026"]["ZsAvg"]) for p in minutes[60:120]) > limit
+    resent = [decode(f.data) for f in _resent(outputs)]
+    assert [p.data_time for p in resent] == [START + timedelta(minutes=m) for m in range(60, 120)]
+    assert max(float(p.values["a21026"]["ZsAvg"]) for p in resent) < limit
+    first_resend = next(i for i, o in enumerate(outputs) if any(f.backfill for f in o.frames))
+    assert first_resend == 150  # 30 minutes after the episode ended at minute 120
