@@ -9,7 +9,7 @@ because the server refuses to run as root)::
 
 Roles: bootstrap superuser ``postgres`` (trust over the unix socket only); application role
 ``greenwatch`` / password ``greenwatch`` (scram over TCP on 127.0.0.1), owner of database
-``greenwatch``, with CREATEDB.
+``greenwatch``, with CREATEDB and CREATEROLE (the audit API's roles, migration 009).
 
 TimescaleDB: when the server's ``share/extension`` has it (``make install`` builds or installs
 it), every start preloads it (``shared_preload_libraries``, telemetry off) unless the layout
@@ -388,6 +388,8 @@ def _bootstrap_roles(pg: PostgresLayout) -> None:
                     sql.Identifier(APP_ROLE), sql.Literal(APP_PASSWORD)
                 )
             )
+        # CREATEROLE: migration 009 makes the audit API's NOLOGIN roles (row-level security).
+        conn.execute(sql.SQL("ALTER ROLE {} CREATEROLE").format(sql.Identifier(APP_ROLE)))
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [APP_DATABASE])
         if exists.fetchone() is None:
             conn.execute(

@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from alerts.cli import alerts_app
+from audit.cli import api_app, audit_app
 from deploy.db_cli import db_app
 from deploy.stack_cli import stack_app
 from grafana.cli import grafana_app
@@ -60,4 +61,6 @@ app.command("energy-worker")(energy_worker_command)
 app.command("simulate-energy")(simulate_energy_command)
 app.command("replay")(replay_command)
 app.command("demo")(demo_command)
+app.add_typer(api_app, name="api")
+app.add_typer(audit_app, name="audit")
 reflow_help(app)

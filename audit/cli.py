@@ -1,0 +1,123 @@
+"""``greenwatch api`` (serve the read API, manage its tokens) and ``greenwatch audit``
+(reproduce a verdict, export data) from the command line.
+
+Settings come from ``ctx.obj`` (the CLI root). User mistakes (a bad region, an unknown
+enterprise, a past expiry, an id that is not a verdict's) exit 2 with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import psycopg
+import typer
+
+from audit.errors import AuditError
+from audit.principal import Principal, Role, region_prefixes
+from audit.tokens import create_token, list_tokens, revoke_token
+from runtime.settings import Settings, database_dsn
+
+api_app = typer.Typer(help="The auditors' read API (docs/audit.md): serve it, manage its tokens.")
+token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.")
+api_app.add_typer(token_app, name="token")
+audit_app = typer.Typer(help="Audit from the command line: reproduce verdicts, export data.")
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+def connect(settings: Settings) -> psycopg.Connection[Any]:
+    """An autocommit connection; exits 2 with a hint when PostgreSQL does not answer."""
+    try:
+        return psycopg.connect(database_dsn(settings), autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        typer.echo(f"error: cannot connect to PostgreSQL ({exc}); is the stack up?", err=True)
+        raise typer.Exit(2) from exc
+
+
+def fail(exc: AuditError) -> typer.Exit:
+    typer.echo(f"error: {exc.detail}", err=True)
+    return typer.Exit(2)
+
+
+@api_app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8214,
+    pool_size: Annotated[int, typer.Option(help="Database connections at most.")] = 10,
+) -> None:
+    """Serve the read API (OpenAPI at /openapi.json, docs at /docs) until Ctrl-C."""
+    import uvicorn
+    from psycopg_pool import ConnectionPool
+
+    from audit.api import create_app
+
+    settings = _settings(ctx)
+    with ConnectionPool(database_dsn(settings), min_size=1, max_size=pool_size) as pool:
+        app = create_app(pool)
+        typer.echo(f"audit API on http://{host}:{port} (docs: /docs)", err=True)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@token_app.command("create")
+def token_create_command(
+    ctx: typer.Context,
+    role: Annotated[Role, typer.Option(help="regulator, enterprise or auditor.")],
+    enterprise: Annotated[
+        str | None, typer.Option(help="The enterprise id (role enterprise only).")
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="GB/T 2260 prefixes, comma-separated, e.g. 52 or 5201,5203 (regulator, auditor)."
+        ),
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, max=3660, help="Valid for this many days.")] = 90,
+    label: Annotated[str, typer.Option(help="Who or what it is for (shown by list).")] = "",
+    created_by: Annotated[str, typer.Option(help="Who issues it (recorded).")] = "cli",
+) -> None:
+    """Create a token and print it once (only its digest is stored)."""
+    try:
+        regions = region_prefixes(region or "")
+        principal = Principal(role, enterprise, regions)
+        with connect(_settings(ctx)) as conn:
+            expires = datetime.now(UTC) + timedelta(days=days)
+            issued = create_token(conn, principal, expires, created_by, label)
+    except AuditError as exc:
+        raise fail(exc) from None
+    typer.echo(issued.token)
+    typer.echo(f"token {issued.token_id}: {role}, expires {issued.expires_at:%Y-%m-%d}", err=True)
+
+
+@token_app.command("list")
+def token_list_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+) -> None:
+    """Every token's id, role, scope, expiry and revocation (never a secret)."""
+    with connect(_settings(ctx)) as conn:
+        rows = list_tokens(conn)
+    for row in rows:
+        if as_json:
+            typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+            continue
+        scope = row["enterprise_id"] or ",".join(row["regions"])
+        state = "revoked" if row["revoked_at"] else f"expires {row['expires_at']:%Y-%m-%d}"
+        typer.echo(f"{row['token_id']}  {row['principal']:<10} {scope:<16} {state}  {row['label']}")
+
+
+@token_app.command("revoke")
+def token_revoke_command(
+    ctx: typer.Context, token_id: Annotated[str, typer.Argument(help="The id (gwa_<id>_…).")]
+) -> None:
+    """Revoke a token: refused from the next request on."""
+    with connect(_settings(ctx)) as conn:
+        if not revoke_token(conn, token_id):
+            typer.echo(f"error: no unrevoked token {token_id!r}", err=True)
+            raise typer.Exit(2)
+    typer.echo(f"revoked {token_id}", err=True)
