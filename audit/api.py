@@ -36,6 +36,8 @@ from audit.errors import AuditError, NotFound, Unauthenticated
 from audit.principal import Role
 from audit.queries import build_query, fetch_page, page_size
 from audit.registry_view import scoped_document
+from audit.reproduce import reproduce, verdict_row
+from audit.resources import BY_PATH as RESOURCES_BY_PATH
 from audit.resources import RESOURCES, Resource
 from audit.times import china, parse_instant
 from audit.verdict_id import verdict_id
@@ -132,6 +134,7 @@ def create_app(pool: ConnectionPool) -> FastAPI:
             description=_describe(resource),
         )
     _registry_routes(app, pool)
+    _verdict_routes(app, pool)
     return app
 
 
@@ -210,3 +213,25 @@ def _registry_routes(app: FastAPI, pool: ConnectionPool) -> None:
                 "SELECT version, loaded_at FROM registry_versions ORDER BY loaded_at DESC"
             ).fetchall()
         return {"items": [{"version": v, "loaded_at": china(t)} for v, t in rows]}
+
+
+def _verdict_routes(app: FastAPI, pool: ConnectionPool) -> None:
+    @app.get("/v1/verdicts/{verdict_id}", summary="One verdict, with evidence and revision")
+    def verdict(request: Request, verdict_id: str) -> Any:
+        """A verdict by id (``<outlet>~<factor>~<rule>~<YYYYMMDDTHHMMSS+0800>``, the ``id`` of
+        the list's items). Every role, within its scope."""
+        with scoped_session(pool, bearer(request)) as (conn, _):
+            row = verdict_row(conn, verdict_id)
+        return {**_row(RESOURCES_BY_PATH["verdicts"], row)}
+
+    @app.get(
+        "/v1/verdicts/{verdict_id}/reproduce",
+        summary="Re-derive a verdict from the stored measurements and compare",
+    )
+    def reproduce_verdict(request: Request, verdict_id: str) -> Any:
+        """Feeds the stored measurements of the verdict's window to the domain engine under
+        the registry version the verdict recorded; answers ``equal`` or ``different`` with
+        the fields that differ. Regulators and auditors."""
+        with scoped_session(pool, bearer(request)) as (conn, principal):
+            principal.require(Role.REGULATOR, Role.AUDITOR)
+            return reproduce(conn, verdict_id).as_json()

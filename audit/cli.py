@@ -121,3 +121,22 @@ def token_revoke_command(
             typer.echo(f"error: no unrevoked token {token_id!r}", err=True)
             raise typer.Exit(2)
     typer.echo(f"revoked {token_id}", err=True)
+
+
+@audit_app.command("reproduce")
+def reproduce_command(
+    ctx: typer.Context,
+    verdict: Annotated[str, typer.Argument(help="Verdict id (the API's `id`).")],
+) -> None:
+    """Re-derive a verdict from the stored measurements with the registry version it recorded;
+    prints JSON (result equal or different, and the diff). Exit 0 equal, 1 different."""
+    from audit.reproduce import reproduce
+
+    with connect(_settings(ctx)) as conn:
+        try:
+            result = reproduce(conn, verdict)
+        except AuditError as exc:
+            raise fail(exc) from None
+    typer.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+    if not result.equal:
+        raise typer.Exit(1)

@@ -48,7 +48,12 @@ def test_filters_narrow_and_times_are_china_time(
     client: TestClient, tokens: dict[Role, str]
 ) -> None:
     body = _get(
-        client, tokens[Role.AUDITOR], "/v1/verdicts", **RANGE, status="warning", outlet=OURS["outlet"]
+        client,
+        tokens[Role.AUDITOR],
+        "/v1/verdicts",
+        **RANGE,
+        status="warning",
+        outlet=OURS["outlet"],
     ).json()
     (verdict,) = body["items"]
     assert verdict["period_start"] == "2026-07-04T10:00:00+08:00"
@@ -65,7 +70,9 @@ def test_mistakes_are_problem_details(client: TestClient, tokens: dict[Role, str
     token = tokens[Role.REGULATOR]
     cases = {
         "needs from and to": _get(client, token, "/v1/measurements"),
-        "not an ISO 8601 time": _get(client, token, "/v1/verdicts", **{"from": "yesterday", "to": "x"}),
+        "not an ISO 8601 time": _get(
+            client, token, "/v1/verdicts", **{"from": "yesterday", "to": "x"}
+        ),
         "at most 31 days": _get(
             client, token, "/v1/measurements", **{"from": "2026-01-01", "to": "2026-03-01"}
         ),
