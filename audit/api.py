@@ -16,23 +16,26 @@ holding one pooled connection for one transaction.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+import json
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException
 
 from audit.db import scoped_session
-from audit.errors import AuditError, NotFound, Unauthenticated
+from audit.errors import AuditError, BadQuery, NotFound, Unauthenticated
+from audit.export import MEDIA_TYPES, Format, export
 from audit.principal import Role
 from audit.queries import build_query, fetch_page, page_size
 from audit.registry_view import scoped_document
@@ -135,6 +138,7 @@ def create_app(pool: ConnectionPool) -> FastAPI:
         )
     _registry_routes(app, pool)
     _verdict_routes(app, pool)
+    _export_routes(app, pool)
     return app
 
 
@@ -235,3 +239,53 @@ def _verdict_routes(app: FastAPI, pool: ConnectionPool) -> None:
         with scoped_session(pool, bearer(request)) as (conn, principal):
             principal.require(Role.REGULATOR, Role.AUDITOR)
             return reproduce(conn, verdict_id).as_json()
+
+
+def _export_routes(app: FastAPI, pool: ConnectionPool) -> None:
+    paths = ", ".join(r.path for r in RESOURCES)
+
+    @app.get(
+        "/v1/exports/{resource_path:path}",
+        summary="Export a resource's rows as CSV or Parquet, with a manifest",
+        description=f"resource_path: one of {paths}. Same filters and range limits as the list "
+        "endpoint; `format` csv (default) or parquet. The body is the whole file; the "
+        "`Greenwatch-Manifest` header holds the manifest (query, rows, bytes, sha256, registry "
+        "versions, generated_at) and `Repr-Digest` the sha256 (RFC 9530).",
+    )
+    def export_resource(request: Request, resource_path: str) -> Response:
+        resource = RESOURCES_BY_PATH.get(resource_path)
+        if resource is None:
+            raise NotFound(f"no resource {resource_path!r} (one of: {paths})")
+        args = _args(request.query_params)
+        fmt = _format(args.pop("format", "csv"))
+        # on disk, so memory stays flat; closed by _chunks once sent, or below on error
+        spool = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            with scoped_session(pool, bearer(request)) as (conn, principal):
+                query = build_query(resource, principal, args)
+                manifest = export(conn, query, fmt, spool, principal)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        name = f"{resource.path.replace('/', '-')}.{fmt.value}"
+        headers = {
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Greenwatch-Manifest": json.dumps(manifest.as_json(), ensure_ascii=True),
+            "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(manifest.sha256)).decode()}:",
+            "Content-Length": str(manifest.bytes),
+        }
+        return StreamingResponse(_chunks(spool), media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def _format(text: str) -> Format:
+    try:
+        return Format(text)
+    except ValueError:
+        raise BadQuery(f"format {text!r}: csv or parquet") from None
+
+
+def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
+    with spool:
+        while chunk := spool.read(1 << 20):
+            yield chunk

@@ -34,8 +34,15 @@ def scoped_session(
     pool: ConnectionPool, token: str
 ) -> Iterator[tuple[psycopg.Connection[Any], Principal]]:
     """``(connection, principal)`` inside one read-only transaction under the principal's role."""
-    with pool.connection() as conn, conn.transaction():
+    with pool.connection() as conn, scoped_connection(conn, token) as principal:
+        yield conn, principal
+
+
+@contextmanager
+def scoped_connection(conn: psycopg.Connection[Any], token: str) -> Iterator[Principal]:
+    """On ``conn``: one read-only transaction under the principal of ``token``."""
+    with conn.transaction():
         principal = authenticate(conn, token)
         conn.execute("SET TRANSACTION READ ONLY")
         enter_scope(conn, principal)
-        yield conn, principal
+        yield principal
