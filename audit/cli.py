@@ -206,3 +206,50 @@ def _pair(item: str) -> tuple[str, str]:
         typer.echo(f"error: --filter {item!r}: expected NAME=VALUE", err=True)
         raise typer.Exit(2)
     return name.strip(), value.strip()
+
+
+@audit_app.command("verify")
+def verify_command(
+    ctx: typer.Context,
+    anchors: Annotated[
+        Path | None,
+        typer.Option(help="Anchor file (greenwatch audit anchor): its last heads must remain."),
+    ] = None,
+) -> None:
+    """Walk the hash chains of alert events, regulator orders, registry versions and verdicts;
+    exit 0 when intact, 1 naming the first broken link."""
+    from audit.verify import verify
+
+    if anchors is not None and not anchors.exists():
+        typer.echo(f"error: anchor file {anchors} does not exist", err=True)
+        raise typer.Exit(2)
+    with connect(_settings(ctx)) as conn:
+        result = verify(conn, anchors)
+    first = result.first
+    if first is None:
+        typer.echo(f"trail intact: {result.entries} entries, {result.rows} rows checked")
+        return
+    typer.echo(f"trail BROKEN: first broken link {first}")
+    typer.echo(f"{len(result.breaks)} broken link(s) in {result.entries} entries", err=True)
+    raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def anchor_command(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Option(
+            help="Append the heads here (JSON lines); keep it "
+            "where the database owner cannot rewrite it."
+        ),
+    ],
+) -> None:
+    """Record every chain's head and their root hash (print the root in the quarterly report)."""
+    from audit.verify import anchor_record, heads
+
+    with connect(_settings(ctx)) as conn:
+        record = anchor_record(heads(conn))
+    with file.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    typer.echo(f"anchored {len(record['heads'])} chain heads, root {record['root']}")

@@ -160,3 +160,143 @@ CREATE POLICY gw_scope ON dead_letters
            OR device_id IS NULL
            OR device_id IN (SELECT d.device_id FROM devices d)
            OR NOT gw_device_registered(device_id));
+
+-- The tamper-evident trail (docs/audit.md "Trail"): every insert, update and delete of alert
+-- events, regulator orders, registry versions and verdicts appends an entry to a hash chain
+-- (one chain per alert, per enterprise's orders, per outlet's verdicts, one for the
+-- registry): the sha256 of the row's content (to_jsonb in UTC), the previous entry's hash and
+-- its own. Appended by triggers running as the owner (SECURITY DEFINER: no writer role needs
+-- a grant on audit_trail); append-only like alert_events. `greenwatch audit verify` walks the
+-- chains, re-hashes the rows as they are now, checks the rules of each table (an alert event
+-- is never changed; a verdict's value or status changes only with a new revision; an order
+-- changes only by being lifted, once; a registry version's document never changes; nothing
+-- is deleted) and, given an anchor file, that the anchored heads are still there.
+-- Who may read and write: the triggers append; the owner (verify, anchor) reads; no API role.
+CREATE TABLE IF NOT EXISTS audit_trail (
+    chain        text NOT NULL,
+    seq          bigint NOT NULL,
+    ref          text NOT NULL,
+    op           text NOT NULL CHECK (op IN ('BASELINE', 'INSERT', 'UPDATE', 'DELETE')),
+    marker       jsonb NOT NULL,
+    content_hash text NOT NULL,
+    prev_hash    text NOT NULL,
+    entry_hash   text NOT NULL,
+    recorded_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (chain, seq)
+);
+CREATE INDEX IF NOT EXISTS audit_trail_ref_idx ON audit_trail (chain, ref, seq);
+
+CREATE OR REPLACE FUNCTION gw_audit_trail_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_trail is append-only (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
+DROP TRIGGER IF EXISTS audit_trail_append_only ON audit_trail;
+CREATE TRIGGER audit_trail_append_only BEFORE UPDATE OR DELETE ON audit_trail
+    FOR EACH ROW EXECUTE FUNCTION gw_audit_trail_append_only();
+DROP TRIGGER IF EXISTS audit_trail_no_truncate ON audit_trail;
+CREATE TRIGGER audit_trail_no_truncate BEFORE TRUNCATE ON audit_trail
+    FOR EACH STATEMENT EXECUTE FUNCTION gw_audit_trail_append_only();
+
+-- The content hash of a row: sha256 hex of its jsonb text, times in UTC whatever the session.
+CREATE OR REPLACE FUNCTION gw_row_hash(content jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT encode(sha256(convert_to(content::text, 'UTF8')), 'hex')
+$$;
+
+-- Chain, ref and marker of a row of one of the chained tables (marker: what verify's rules
+-- compare between two entries of the same ref).
+CREATE OR REPLACE FUNCTION gw_trail_key(tbl text, r jsonb, OUT chain text, OUT ref text,
+                                        OUT marker jsonb)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE tbl
+               WHEN 'alert_events' THEN 'alert_events:' || (r ->> 'alert_id')
+               WHEN 'regulator_orders' THEN 'regulator_orders:' || (r ->> 'enterprise_id')
+               WHEN 'registry_versions' THEN 'registry_versions'
+               ELSE 'verdicts:' || (r ->> 'outlet_id') END,
+           CASE tbl
+               WHEN 'alert_events' THEN r ->> 'event_id'
+               WHEN 'regulator_orders' THEN r ->> 'order_id'
+               WHEN 'registry_versions' THEN r ->> 'version'
+               ELSE concat_ws('|', r ->> 'factor', r ->> 'rule', r ->> 'period_start') END,
+           CASE tbl
+               WHEN 'alert_events' THEN '{}'::jsonb
+               WHEN 'regulator_orders' THEN jsonb_build_object(
+                   'fixed', gw_row_hash(r - 'lifted_at' - 'lifted_by'),
+                   'lifted', (r ->> 'lifted_at') IS NOT NULL)
+               WHEN 'registry_versions' THEN jsonb_build_object(
+                   'document', gw_row_hash(r -> 'document'))
+               ELSE jsonb_build_object(
+                   'revision', (r ->> 'revision')::int,
+                   'judged', gw_row_hash(jsonb_build_object('value', r -> 'value',
+                                                             'status', r -> 'status'))) END
+$$;
+
+-- Append one entry (serialised per chain by an advisory lock held to the end of the
+-- transaction). The entry hash is sha256 of chain|seq|ref|op|content_hash|prev_hash, the same
+-- text audit/trail.py computes.
+CREATE OR REPLACE FUNCTION gw_trail_append(tbl text, op text, r jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT SET timezone = 'UTC' AS $$
+DECLARE
+    k record;
+    last record;
+    next_seq bigint;
+    prev text;
+    content text;
+BEGIN
+    SELECT * INTO k FROM gw_trail_key(tbl, r);
+    PERFORM pg_advisory_xact_lock(hashtext('gw_trail:' || k.chain));
+    SELECT seq, entry_hash INTO last FROM audit_trail
+     WHERE chain = k.chain ORDER BY seq DESC LIMIT 1;
+    next_seq := coalesce(last.seq, 0) + 1;
+    prev := coalesce(last.entry_hash, '');
+    content := CASE WHEN op = 'DELETE' THEN '' ELSE gw_row_hash(r) END;
+    INSERT INTO audit_trail (chain, seq, ref, op, marker, content_hash, prev_hash, entry_hash)
+    VALUES (k.chain, next_seq, k.ref, op, k.marker, content, prev,
+            encode(sha256(convert_to(concat_ws('|', k.chain, next_seq::text, k.ref, op,
+                                               content, prev), 'UTF8')), 'hex'));
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION gw_trail_trigger() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT SET timezone = 'UTC' AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM gw_trail_append(TG_TABLE_NAME, TG_OP, to_jsonb(OLD));
+        RETURN OLD;
+    END IF;
+    PERFORM gw_trail_append(TG_TABLE_NAME, TG_OP, to_jsonb(NEW));
+    RETURN NEW;
+END;
+$$;
+
+-- The current content hash of a chained row, as verify recomputes it (UTC whatever the
+-- session's time zone).
+CREATE OR REPLACE FUNCTION gw_trail_row(tbl text, r jsonb, OUT chain text, OUT ref text,
+                                        OUT content_hash text)
+LANGUAGE sql STABLE SET timezone = 'UTC' AS $$
+    SELECT k.chain, k.ref, gw_row_hash(r) FROM gw_trail_key(tbl, r) AS k
+$$;
+
+DO $$
+DECLARE
+    tbl text;
+    r record;
+BEGIN
+    FOREACH tbl IN ARRAY ARRAY['registry_versions', 'regulator_orders', 'alert_events',
+                               'verdicts'] LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS gw_trail ON %I', tbl);
+        -- Rows from before this migration: one BASELINE entry each, in key order.
+        IF NOT EXISTS (SELECT 1 FROM audit_trail
+                        WHERE chain = tbl OR chain LIKE tbl || ':%') THEN
+            FOR r IN EXECUTE format('SELECT to_jsonb(t) AS j FROM %I t ORDER BY 1', tbl) LOOP
+                PERFORM gw_trail_append(tbl, 'BASELINE', r.j);
+            END LOOP;
+        END IF;
+        EXECUTE format('CREATE TRIGGER gw_trail AFTER INSERT OR UPDATE OR DELETE ON %I'
+                       ' FOR EACH ROW EXECUTE FUNCTION gw_trail_trigger()', tbl);
+    END LOOP;
+END;
+$$;
