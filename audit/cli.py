@@ -253,3 +253,34 @@ def anchor_command(
     with file.open("a", encoding="utf-8") as out:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     typer.echo(f"anchored {len(record['heads'])} chain heads, root {record['root']}")
+
+
+@audit_app.command("lock")
+def lock_command(
+    ctx: typer.Context,
+    quarter_name: Annotated[str, typer.Option("--quarter", help="e.g. 2026Q3 (China time).")],
+    locked_by: Annotated[str, typer.Option("--by", help="Who locks it (recorded).")] = "cli",
+) -> None:
+    """Lock a quarter that has ended: late data still re-aggregate and re-issue verdicts, and
+    every such write is recorded as after-lock (API /v1/after-lock). Locking twice is refused."""
+    from audit.periods import quarter
+
+    try:
+        start, end = quarter(quarter_name)
+    except AuditError as exc:
+        raise fail(exc) from None
+    with connect(_settings(ctx)) as conn:
+        now = conn.execute("SELECT now()").fetchone()
+        if now is not None and now[0] < end:
+            typer.echo(f"error: {quarter_name} has not ended yet (ends {end:%Y-%m-%d})", err=True)
+            raise typer.Exit(2)
+        try:
+            conn.execute(
+                "INSERT INTO period_locks (period, starts_at, ends_at, locked_by)"
+                " VALUES (%s, %s, %s, %s)",
+                (quarter_name.upper(), start, end, locked_by),
+            )
+        except psycopg.errors.UniqueViolation:
+            typer.echo(f"error: {quarter_name} is already locked", err=True)
+            raise typer.Exit(2) from None
+    typer.echo(f"locked {quarter_name.upper()}: {start:%Y-%m-%d} to {end:%Y-%m-%d} (China time)")

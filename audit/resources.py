@@ -201,6 +201,17 @@ RESOURCES: tuple[Resource, ...] = (
          "window": ("window_name", _T)},
         time="period_start", time_required=True, max_range=timedelta(days=366),
     ),
+    Resource(
+        "after-lock", "after_lock_changes",
+        "Writes to hourly/daily values and verdicts of a locked period (late data), with the "
+        "row before and after.",
+        ("change_id", "period", "table_name", "outlet_id", "factor", "period_start", "op",
+         "previous", "current", "changed_at"),
+        (("change_id", _INT),), Owner.OUTLET,
+        {"period": ("period", _T), "outlet": ("outlet_id", _T), "factor": ("factor", _T),
+         "table": ("table_name", _T)},
+        time="changed_at",
+    ),
 )  # fmt: skip
 
 BY_PATH = {resource.path: resource for resource in RESOURCES}

@@ -206,6 +206,8 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT encode(sha256(convert_to(content::text, 'UTF8')), 'hex')
 $$;
 
+-- (Triggers name their table in an argument: on TimescaleDB they run on the chunks, so
+-- TG_TABLE_NAME is a chunk's name.)
 -- Chain, ref and marker of a row of one of the chained tables (marker: what verify's rules
 -- compare between two entries of the same ref).
 CREATE OR REPLACE FUNCTION gw_trail_key(tbl text, r jsonb, OUT chain text, OUT ref text,
@@ -264,10 +266,10 @@ CREATE OR REPLACE FUNCTION gw_trail_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT SET timezone = 'UTC' AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        PERFORM gw_trail_append(TG_TABLE_NAME, TG_OP, to_jsonb(OLD));
+        PERFORM gw_trail_append(TG_ARGV[0], TG_OP, to_jsonb(OLD));
         RETURN OLD;
     END IF;
-    PERFORM gw_trail_append(TG_TABLE_NAME, TG_OP, to_jsonb(NEW));
+    PERFORM gw_trail_append(TG_ARGV[0], TG_OP, to_jsonb(NEW));
     RETURN NEW;
 END;
 $$;
@@ -296,7 +298,68 @@ BEGIN
             END LOOP;
         END IF;
         EXECUTE format('CREATE TRIGGER gw_trail AFTER INSERT OR UPDATE OR DELETE ON %I'
-                       ' FOR EACH ROW EXECUTE FUNCTION gw_trail_trigger()', tbl);
+                       ' FOR EACH ROW EXECUTE FUNCTION gw_trail_trigger(%L)', tbl, tbl);
     END LOOP;
 END;
 $$;
+
+-- Period locking (`greenwatch audit lock --quarter 2026Q3`, docs/audit.md "Locked periods"):
+-- once a period is locked, late data still re-aggregate and re-issue verdicts as always, but
+-- every such write to an hourly/daily value or a verdict of the locked period is recorded in
+-- after_lock_changes with the row before and after, so nothing is overwritten silently and the
+-- API shows it (/v1/after-lock). Who may read and write: `audit lock` (owner) writes
+-- period_locks; the trigger (as owner) writes after_lock_changes; every API role reads both
+-- (after_lock_changes within its scope).
+CREATE TABLE IF NOT EXISTS period_locks (
+    period     text PRIMARY KEY,                -- e.g. 2026Q3
+    starts_at  timestamptz NOT NULL,
+    ends_at    timestamptz NOT NULL CHECK (ends_at > starts_at),
+    locked_at  timestamptz NOT NULL DEFAULT now(),
+    locked_by  text NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS after_lock_changes (
+    change_id     bigserial PRIMARY KEY,
+    period        text NOT NULL REFERENCES period_locks (period),
+    table_name    text NOT NULL,
+    outlet_id     text NOT NULL,
+    factor        text NOT NULL,
+    period_start  timestamptz NOT NULL,
+    op            text NOT NULL,
+    previous      jsonb,
+    current       jsonb NOT NULL,
+    changed_at    timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS after_lock_changes_outlet_idx
+    ON after_lock_changes (outlet_id, period_start);
+
+CREATE OR REPLACE FUNCTION gw_after_lock() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    locked text;
+BEGIN
+    SELECT period INTO locked FROM period_locks
+     WHERE NEW.period_start >= starts_at AND NEW.period_start < ends_at
+     ORDER BY starts_at LIMIT 1;
+    IF locked IS NOT NULL THEN
+        INSERT INTO after_lock_changes (period, table_name, outlet_id, factor, period_start, op,
+                                        previous, current)
+        VALUES (locked, TG_ARGV[0], NEW.outlet_id, NEW.factor, NEW.period_start, TG_OP,
+                CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) END, to_jsonb(NEW));
+    END IF;
+    RETURN NEW;
+END;
+$$;
+DROP TRIGGER IF EXISTS gw_after_lock ON aggregates;
+CREATE TRIGGER gw_after_lock AFTER INSERT OR UPDATE ON aggregates
+    FOR EACH ROW EXECUTE FUNCTION gw_after_lock('aggregates');
+DROP TRIGGER IF EXISTS gw_after_lock ON verdicts;
+CREATE TRIGGER gw_after_lock AFTER INSERT OR UPDATE ON verdicts
+    FOR EACH ROW EXECUTE FUNCTION gw_after_lock('verdicts');
+
+GRANT SELECT ON period_locks, after_lock_changes
+    TO greenwatch_api_enterprise, greenwatch_api_regulator, greenwatch_api_auditor;
+ALTER TABLE after_lock_changes ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS gw_scope ON after_lock_changes;
+CREATE POLICY gw_scope ON after_lock_changes
+    USING (gw_api_unscoped() OR outlet_id IN (SELECT o.outlet_id FROM outlets o));

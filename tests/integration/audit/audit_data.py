@@ -4,18 +4,20 @@
 ``E-CM-01`` (region 520300, outlet E-CM-01-K1, device DEMO-CM01-K1) is "theirs". Each gets one
 row (or a few) in measurements, hourly and daily values, verdicts, alerts and their events,
 regulator orders, notices and deliveries, dead letters and energy tables, all on
-2026-07-04 (China time).
+2026-07-04 (China time); then 2026Q3 is locked and each hourly value changes once after.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from audit.principal import Principal
+from audit.tokens import create_token
 from runtime.registry_store import store_registry
 from schemas.registry import load_registry
 
@@ -27,6 +29,12 @@ THEIRS = {"enterprise": "E-CM-01", "outlet": "E-CM-01-K1", "device": "DEMO-CM01-
 RANGE = {"from": "2026-07-04T00:00:00+08:00", "to": "2026-07-05T00:00:00+08:00"}
 
 
+def issue(conn: psycopg.Connection[Any], principal: Principal, days: int = 1) -> str:
+    """A token for ``principal`` valid ``days`` days (the whole token)."""
+    expires = datetime.now(UTC) + timedelta(days=days)
+    return create_token(conn, principal, expires, "tests").token
+
+
 def load_demo_registry(conn: psycopg.Connection[Any]) -> None:
     store_registry(conn, load_registry(ROOT / "schemas" / "examples" / "demo-province.yaml"))
 
@@ -35,6 +43,12 @@ def seed(conn: psycopg.Connection[Any]) -> None:
     """Rows of both enterprises in every table the API serves (after ``load_demo_registry``)."""
     for who in (OURS, THEIRS):
         _seed_one(conn, who)
+    # 2026Q3 locked, then a late value re-aggregates an hour of each: two after-lock changes
+    conn.execute(
+        "INSERT INTO period_locks (period, starts_at, ends_at, locked_by) VALUES"
+        " ('2026Q3', '2026-07-01T00:00:00+08:00', '2026-10-01T00:00:00+08:00', 'tests')"
+    )
+    conn.execute("UPDATE aggregates SET mean = 31.5, valid_count = 46 WHERE period = 'hour'")
 
 
 def _seed_one(conn: psycopg.Connection[Any], who: dict[str, str]) -> None:

@@ -4,18 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
-from audit_data import OURS, load_demo_registry, seed
+from audit_data import OURS, issue, load_demo_registry, seed
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from audit.api import create_app
 from audit.principal import Principal, Role
-from audit.tokens import create_token
 from deploy.migrate import Flavor, migrate
 
 
@@ -39,11 +37,6 @@ def audit_pool(audit_db: psycopg.Connection[Any], pg_schema: Any) -> Iterator[Co
 def client(audit_pool: ConnectionPool) -> Iterator[TestClient]:
     with TestClient(create_app(audit_pool)) as test_client:
         yield test_client
-
-
-def issue(conn: psycopg.Connection[Any], principal: Principal, days: int = 1) -> str:
-    expires = datetime.now(UTC) + timedelta(days=days)
-    return create_token(conn, principal, expires, "tests").token
 
 
 @pytest.fixture

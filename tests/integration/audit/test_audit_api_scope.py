@@ -8,8 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from audit_data import OURS, RANGE, THEIRS
-from conftest import issue
+from audit_data import OURS, RANGE, THEIRS, issue
 from fastapi.testclient import TestClient
 
 from audit.principal import Principal, Role
