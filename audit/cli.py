@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import psycopg
 import typer
 
+from alerts.service_cli import connect
 from audit.errors import AuditError
 from audit.export import Format
 from audit.principal import Principal, Role, region_prefixes
@@ -30,15 +31,6 @@ audit_app = typer.Typer(help="Audit from the command line: reproduce verdicts, e
 def _settings(ctx: typer.Context) -> Settings:
     settings: Settings = ctx.obj
     return settings
-
-
-def connect(settings: Settings) -> psycopg.Connection[Any]:
-    """An autocommit connection; exits 2 with a hint when PostgreSQL does not answer."""
-    try:
-        return psycopg.connect(database_dsn(settings), autocommit=True, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        typer.echo(f"error: cannot connect to PostgreSQL ({exc}); is the stack up?", err=True)
-        raise typer.Exit(2) from exc
 
 
 def fail(exc: AuditError) -> typer.Exit:

@@ -183,6 +183,7 @@ def start(pg: PostgresLayout, notify: Notify) -> int:
     ts_version = timescaledb_installed(bindir) if pg.timescaledb else None
     if pid is not None:
         notify(f"postgres: already running (pid {pid}) on 127.0.0.1:{pg.port}")
+        _bootstrap_roles(pg)  # idempotent; a cluster from before gets what roles need now
         if ts_version is not None and not _preloads_timescaledb(pg):
             notify(
                 f"postgres: started before TimescaleDB {ts_version} was installed, so it runs "

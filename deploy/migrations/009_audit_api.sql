@@ -64,14 +64,10 @@ $$;
 -- Does an enterprise with this id and region fall within the current API role's scope?
 CREATE OR REPLACE FUNCTION gw_api_enterprise_in_scope(enterprise text, region text)
 RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT CASE current_user::text
-        WHEN 'greenwatch_api_enterprise' THEN
+    SELECT CASE
+        WHEN current_user::text = 'greenwatch_api_enterprise' THEN
             enterprise = nullif(current_setting('greenwatch.enterprise', true), '')
-        WHEN 'greenwatch_api_regulator' THEN
-            EXISTS (SELECT 1 FROM unnest(string_to_array(
-                        nullif(current_setting('greenwatch.regions', true), ''), ',')) AS p
-                     WHERE p <> '' AND starts_with(region, p))
-        WHEN 'greenwatch_api_auditor' THEN
+        WHEN current_user::text IN ('greenwatch_api_regulator', 'greenwatch_api_auditor') THEN
             EXISTS (SELECT 1 FROM unnest(string_to_array(
                         nullif(current_setting('greenwatch.regions', true), ''), ',')) AS p
                      WHERE p <> '' AND starts_with(region, p))
