@@ -92,7 +92,7 @@ def owned_by(owner: Owner, enterprises: sql.Composable) -> sql.Composable:
             ).format(enterprises)
         case Owner.DEVICE:  # dead letters: a device outside every registry belongs to no one
             return sql.SQL(
-                "(device_id IS NULL OR device_id NOT IN (SELECT device_id FROM devices)"
+                "(device_id IS NULL OR NOT gw_device_registered(device_id)"
                 " OR device_id IN (SELECT device_id FROM devices WHERE outlet_id IN ({})))"
             ).format(outlets)
 

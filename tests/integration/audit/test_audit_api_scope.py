@@ -108,3 +108,16 @@ def test_bad_tokens_are_401(client: TestClient, audit_db: psycopg.Connection[Any
     )
     expired = _get(client, expiring, "/v1/enterprises", {})
     assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+
+
+def test_dead_letters_of_no_registered_device_are_every_regulators(
+    client: TestClient, tokens: dict[Role, str], audit_db: psycopg.Connection[Any]
+) -> None:
+    audit_db.execute(
+        "INSERT INTO dead_letters (source, reason, message, device_id, received_at, payload)"
+        " VALUES ('gateway.hj212', 'unknown_device', 'not registered', 'NOT-IN-REGISTRY',"
+        " now(), '\\x00')"
+    )
+    items = _get(client, tokens[Role.REGULATOR], "/v1/dead-letters", {}).json()["items"]
+    devices = {i["device_id"] for i in items}
+    assert devices == {OURS["device"], "NOT-IN-REGISTRY"}
