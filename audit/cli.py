@@ -216,7 +216,10 @@ def verify_command(
         typer.echo(f"error: anchor file {anchors} does not exist", err=True)
         raise typer.Exit(2)
     with connect(_settings(ctx)) as conn:
-        result = verify(conn, anchors)
+        try:
+            result = verify(conn, anchors)
+        except AuditError as exc:
+            raise fail(exc) from None
     first = result.first
     if first is None:
         typer.echo(f"trail intact: {result.entries} entries, {result.rows} rows checked")
@@ -242,8 +245,12 @@ def anchor_command(
 
     with connect(_settings(ctx)) as conn:
         record = anchor_record(heads(conn))
-    with file.open("a", encoding="utf-8") as out:
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    try:
+        with file.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        typer.echo(f"error: cannot append to {file}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"anchored {len(record['heads'])} chain heads, root {record['root']}")
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from audit.errors import BadQuery
 from audit.times import china
 from audit.trail import Break, ChainWalker, Entry
 
@@ -136,11 +137,15 @@ def anchor_record(found: dict[str, tuple[int, str]], now: datetime | None = None
 
 
 def anchored_heads(path: Path) -> dict[str, tuple[int, str]]:
-    """The heads of the last line of an anchor file ({} when it is empty or missing)."""
+    """The heads of the last line of an anchor file ({} when it is empty or missing); raises
+    BadQuery when that line is not an anchor record."""
     if not path.exists():
         return {}
     lines = [line for line in path.read_text("utf-8").splitlines() if line.strip()]
     if not lines:
         return {}
-    record = json.loads(lines[-1])
-    return {chain: (int(seq), str(entry)) for chain, (seq, entry) in record["heads"].items()}
+    try:
+        record = json.loads(lines[-1])
+        return {chain: (int(seq), str(entry)) for chain, (seq, entry) in record["heads"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise BadQuery(f"{path}: line {len(lines)} is not an anchor record") from None

@@ -98,3 +98,16 @@ def test_a_rewritten_chain_is_caught_by_the_anchor(
     caught = _cli(pg_schema, "verify", "--anchors", str(anchors))
     assert caught.exit_code == 1
     assert "regulator_orders:E-CM-01" in caught.output and "anchored head" in caught.output
+
+
+def test_verify_and_anchor_mistakes_exit_2(
+    audit_db: psycopg.Connection[Any], pg_schema: Any, tmp_path: Path
+) -> None:
+    missing = _cli(pg_schema, "verify", "--anchors", str(tmp_path / "none.jsonl"))
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("not json\n")
+    bad = _cli(pg_schema, "verify", "--anchors", str(garbage))
+    assert bad.exit_code == 2 and "line 1 is not an anchor record" in bad.output
+    nowhere = _cli(pg_schema, "anchor", "--file", str(tmp_path / "no" / "dir" / "a.jsonl"))
+    assert nowhere.exit_code == 2 and "cannot append" in nowhere.output
