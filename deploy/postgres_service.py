@@ -9,7 +9,7 @@ because the server refuses to run as root)::
 
 Roles: bootstrap superuser ``postgres`` (trust over the unix socket only); application role
 ``greenwatch`` / password ``greenwatch`` (scram over TCP on 127.0.0.1), owner of database
-``greenwatch``, with CREATEDB.
+``greenwatch``, with CREATEDB and CREATEROLE (the audit API's roles, migration 009).
 
 TimescaleDB: when the server's ``share/extension`` has it (``make install`` builds or installs
 it), every start preloads it (``shared_preload_libraries``, telemetry off) unless the layout
@@ -183,6 +183,7 @@ def start(pg: PostgresLayout, notify: Notify) -> int:
     ts_version = timescaledb_installed(bindir) if pg.timescaledb else None
     if pid is not None:
         notify(f"postgres: already running (pid {pid}) on 127.0.0.1:{pg.port}")
+        _bootstrap_roles(pg)  # idempotent; a cluster from before gets what roles need now
         if ts_version is not None and not _preloads_timescaledb(pg):
             notify(
                 f"postgres: started before TimescaleDB {ts_version} was installed, so it runs "
@@ -388,6 +389,8 @@ def _bootstrap_roles(pg: PostgresLayout) -> None:
                     sql.Identifier(APP_ROLE), sql.Literal(APP_PASSWORD)
                 )
             )
+        # CREATEROLE: migration 009 makes the audit API's NOLOGIN roles (row-level security).
+        conn.execute(sql.SQL("ALTER ROLE {} CREATEROLE").format(sql.Identifier(APP_ROLE)))
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [APP_DATABASE])
         if exists.fetchone() is None:
             conn.execute(

@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from alerts.cli import alerts_app
+from audit.cli import api_app, audit_app
 from deploy.db_cli import db_app
 from deploy.stack_cli import stack_app
 from grafana.cli import grafana_app
@@ -65,4 +66,6 @@ app.command("demo")(demo_command)
 app.add_typer(plan_app, name="plan")
 app.add_typer(report_app, name="report")
 app.add_typer(energy_app, name="energy")
+app.add_typer(api_app, name="api")
+app.add_typer(audit_app, name="audit")
 reflow_help(app)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("ingest", "streams", "alerts", "grafana")
+SERVICES = ("ingest", "streams", "alerts", "grafana", "audit")
 FORBIDDEN = {
     **dict.fromkeys(SERVICES, frozenset({"deploy", "greenwatch"})),
     "deploy": frozenset({"greenwatch", *SERVICES}),
