@@ -38,6 +38,8 @@ def service_registry(
     bootstrap: str,
     prefix: str,
     wait_s: float,
+    *,
+    key: bytes,
 ) -> RegistrySource:
     """The alert service's starting registry and its follower (see the module doc).
 
@@ -57,7 +59,14 @@ def service_registry(
 
     try:
         return open_registry_source(
-            file, bootstrap, prefix, "greenwatch-alerts-registry", wait_s, stored, "database"
+            file,
+            bootstrap,
+            prefix,
+            "greenwatch-alerts-registry",
+            wait_s,
+            stored,
+            "database",
+            key=key,
         )
     except InvalidRegistryRecord as error:
         raise RegistryError(

@@ -24,7 +24,7 @@ from alerts.registry_follow import RegistryFollowThread, RegistryInbox
 from alerts.registry_source import service_registry
 from alerts.service import AlertService, ServiceOptions
 from runtime.registry_topic import RegistrySource
-from runtime.settings import Settings, database_dsn, kafka_servers
+from runtime.settings import Settings, database_dsn, kafka_servers, registry_key
 from schemas.registry import RegistryError
 
 
@@ -62,7 +62,12 @@ def _service_registry(
     bootstrap = kafka_servers(settings)
     try:
         return service_registry(
-            path or settings.registry_file, conn, bootstrap, settings.topic_prefix, wait_s
+            path or settings.registry_file,
+            conn,
+            bootstrap,
+            settings.topic_prefix,
+            wait_s,
+            key=registry_key(settings),
         )
     except RegistryError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -35,7 +35,7 @@ from ingest.simulator.energy import EPISODES as ENERGY_EPISODES
 from ingest.simulator.energy import load_energy_plan, with_energy
 from runtime.registry_store import store_registry
 from runtime.registry_topic import publish_registry, registry_topic
-from runtime.settings import Settings, database_dsn, kafka_servers
+from runtime.settings import Settings, database_dsn, kafka_servers, registry_key
 from schemas.registry import Registry, dump_registry, load_registry
 
 DEMO_EPISODES = ";".join(
@@ -115,7 +115,9 @@ def _prepare_database(settings: Settings, registry: Registry) -> None:
         store_registry(conn, registry)
     _echo(f"database: {report.flavor}, migrations applied {len(report.applied)}")
     topic = registry_topic(settings.topic_prefix)
-    record = publish_registry(kafka_servers(settings), topic, registry, datetime.now(UTC))
+    record = publish_registry(
+        kafka_servers(settings), topic, registry, datetime.now(UTC), key=registry_key(settings)
+    )
     _echo(f"registry {registry.version} published to {record.topic} (offset {record.offset})")
 
 

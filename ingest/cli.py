@@ -43,7 +43,7 @@ from runtime.registry_topic import (
     RegistrySource,
     open_registry_source,
 )
-from runtime.settings import Settings, device_key, kafka_servers
+from runtime.settings import Settings, device_key, kafka_servers, registry_key
 from schemas.registry import RegistryError
 from schemas.topics import Topic, topic_name
 
@@ -70,6 +70,7 @@ def _registry_source(settings: Settings, path: Path | None, wait_s: float) -> Re
             settings.topic_prefix,
             "greenwatch-gateway-registry",
             wait_s,
+            key=registry_key(settings),
         )
     except RegistryError as error:
         _err.print(f"[red]registry {error.source}: {error.reason}[/red]")

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         description="Key of the device password digests (HMAC-SHA256); None = the local "
         "stack's, generated into STATE_DIR/secrets/device.key on first use.",
     )
+    registry_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the registry records' MAC (HMAC-SHA256): `db load-registry` signs, "
+        "gateway, workers and alert service verify; None = the local stack's, generated into "
+        "STATE_DIR/secrets/registry.key on first use.",
+    )
     compress_after_days: int = Field(
         default=30, ge=1, description="TimescaleDB: compress measurements older than this."
     )
@@ -92,18 +98,32 @@ def kafka_servers(settings: Settings) -> str:
 
 def device_key(settings: Settings) -> bytes:
     """The platform's device key: the setting, else the local stack's key file
-    ``<state_dir>/secrets/device.key`` (created on first use: 32 random bytes as hex, mode
-    0600, directory 0700). Raises OSError when the file cannot be read or made."""
+    ``<state_dir>/secrets/device.key`` (see ``local_secret``)."""
     if settings.device_key is not None:
         return settings.device_key.get_secret_value().encode()
-    path = settings.state_dir / "secrets" / "device.key"
+    return local_secret(settings, "device.key")
+
+
+def registry_key(settings: Settings) -> bytes:
+    """The key of the registry records' MAC: the setting, else the local stack's key file
+    ``<state_dir>/secrets/registry.key`` (see ``local_secret``)."""
+    if settings.registry_key is not None:
+        return settings.registry_key.get_secret_value().encode()
+    return local_secret(settings, "registry.key")
+
+
+def local_secret(settings: Settings, name: str) -> bytes:
+    """The local stack's secret ``<state_dir>/secrets/<name>``, created on first use: 32
+    random bytes as hex, mode 0600, directory 0700. Raises OSError when the file cannot be
+    read or made."""
+    path = settings.state_dir / "secrets" / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        draft = path.with_name(f".device.key.{os.getpid()}")
+        draft = path.with_name(f".{name}.{os.getpid()}")
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32) + "\n")
-        try:  # whole file or none: a concurrent first use keeps the first key made
+        try:  # whole file or none: a concurrent first use keeps the first secret made
             os.link(draft, path)
         except FileExistsError:
             pass

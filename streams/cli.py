@@ -208,7 +208,7 @@ def energy_worker_command(
         NoRegistryPublished,
         open_registry_source,
     )
-    from runtime.settings import Settings, database_dsn, kafka_servers
+    from runtime.settings import Settings, database_dsn, kafka_servers, registry_key
     from streams.energy_worker import EnergyWorkerOptions, run_energy_worker
     from streams.sink import create_pool
 
@@ -220,6 +220,7 @@ def energy_worker_command(
             settings.topic_prefix,
             "greenwatch-energy-registry",
             registry_wait,
+            key=registry_key(settings),
         )
     except (RegistryError, NoRegistryPublished, InvalidRegistryRecord) as error:
         typer.echo(f"energy-worker: no registry: {error}", err=True)

@@ -37,7 +37,7 @@ from runtime.registry_topic import (
     open_registry_source,
 )
 from runtime.registry_watch import RegistryWatch, on_loop
-from runtime.settings import Settings, database_dsn, kafka_servers
+from runtime.settings import Settings, database_dsn, kafka_servers, registry_key
 from runtime.topics import catalogue_topics
 from runtime.topics import ensure_topics as create_missing_topics
 from schemas.registry import RegistryError
@@ -157,6 +157,7 @@ def registry_source(settings: Settings, options: WorkerOptions) -> RegistrySourc
             prefix,
             "greenwatch-worker-registry",
             options.registry_wait_s,
+            key=registry_key(settings),
         )
     except RegistryError as error:
         raise WorkerError(str(error)) from error

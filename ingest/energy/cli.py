@@ -17,7 +17,7 @@ from runtime.registry_topic import (
     NoRegistryPublished,
     open_registry_source,
 )
-from runtime.settings import Settings, kafka_servers
+from runtime.settings import Settings, kafka_servers, registry_key
 from schemas.registry import RegistryError, load_registry
 
 _err = Console(stderr=True)
@@ -63,6 +63,7 @@ def gateway_energy(
             settings.topic_prefix,
             "greenwatch-energy-api-registry",
             registry_wait,
+            key=registry_key(settings),
         )
     except (RegistryError, NoRegistryPublished, InvalidRegistryRecord) as error:
         _err.print(f"[red]no registry: {error}[/red]", soft_wrap=True)

@@ -22,7 +22,7 @@ from deploy.migrate import migrate
 from greenwatch.cli import app
 from runtime.registry_store import store_registry
 from runtime.registry_topic import RegistryRecord, publish_registry, registry_topic
-from runtime.settings import Settings
+from runtime.settings import Settings, registry_key
 from schemas.registry import load_registry, parse_registry
 from schemas.topics import Topic, topic_name
 
@@ -71,7 +71,8 @@ class AlertsEnv:
         """Publish a registry document on the test's registry topic, as load-registry does."""
         registry = parse_registry(document, "test")
         bootstrap = str(self.settings.kafka_bootstrap)
-        return publish_registry(bootstrap, registry_topic(self.prefix), registry, datetime.now(UTC))
+        topic, key = registry_topic(self.prefix), registry_key(self.settings)
+        return publish_registry(bootstrap, topic, registry, datetime.now(UTC), key=key)
 
 
 def registry_document(version: str = "alerts-it-1", **policy: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from energy_api_harness import Api, running_api
 from energy_support import day, energy_document, energy_registry
-from services import PgSchema, Services
+from services import PgSchema, Services, base_settings
 
 from deploy.migrate import migrate
 from schemas.verdict import Verdict
@@ -228,12 +228,14 @@ def _follow_the_registry_topic(
         publish_registry,
         registry_topic,
     )
+    from runtime.settings import registry_key
     from schemas.registry import parse_registry
 
     migrate(db_conn)
     topic = registry_topic(api.prefix)
-    publish_registry(api.bootstrap, topic, energy_registry(), datetime.now(UTC))
-    source = open_registry_source(None, api.bootstrap, api.prefix, "energy-it", 30.0)
+    key = registry_key(base_settings())
+    publish_registry(api.bootstrap, topic, energy_registry(), datetime.now(UTC), key=key)
+    source = open_registry_source(None, api.bootstrap, api.prefix, "energy-it", 30.0, key=key)
     assert source.follower is not None
     pool = create_pool(pg_schema.dsn, name="energy-test-follow")
     stop = threading.Event()
@@ -264,7 +266,7 @@ def _follow_the_registry_topic(
         document = energy_document()
         document["version"] = "energy-test-2"
         document["enterprises"][-1]["energy_quotas"][0]["limit"] = 13_450.0  # the 2023 grading
-        publish_registry(api.bootstrap, topic, parse_registry(document), datetime.now(UTC))
+        publish_registry(api.bootstrap, topic, parse_registry(document), datetime.now(UTC), key=key)
         time.sleep(5)  # the follower hands it over; the swap happens between two batches
         api.post("/v1/readings", {"readings": second["readings"][1:]})
         api.post("/v1/statistics", output(1, 600.0))
