@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from runtime.kafka_access import KafkaAccess
 from runtime.registry_store import latest_stored_registry
 from runtime.registry_topic import (
     NO_REGISTRY_HINT,
@@ -35,7 +36,7 @@ def registry_for(file: Path | None, conn: psycopg.Connection[Any]) -> Registry:
 def service_registry(
     file: Path | None,
     conn: psycopg.Connection[Any],
-    bootstrap: str,
+    kafka: KafkaAccess,
     prefix: str,
     wait_s: float,
     *,
@@ -60,7 +61,7 @@ def service_registry(
     try:
         return open_registry_source(
             file,
-            bootstrap,
+            kafka,
             prefix,
             "greenwatch-alerts-registry",
             wait_s,

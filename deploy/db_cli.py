@@ -12,9 +12,10 @@ import typer
 
 from deploy.migrate import Flavor, MigrationError, migrate
 from deploy.timescaledb import Policies
+from runtime.kafka_access import Principal, kafka_access
 from runtime.registry_store import rekey_stored_registries, store_registry
 from runtime.registry_topic import RegistryPublishError, publish_registry, registry_topic
-from runtime.settings import Settings, database_dsn, device_key, kafka_servers, registry_key
+from runtime.settings import Settings, database_dsn, device_key, registry_key
 from schemas.registry import Registry, RegistryError, load_registry
 
 db_app = typer.Typer(help="Database: versioned migrations and registry loading.")
@@ -108,7 +109,7 @@ def _publish(settings: Settings, registry: Registry, timeout_s: float) -> None:
     topic = registry_topic(settings.topic_prefix)
     try:
         record = publish_registry(
-            kafka_servers(settings),
+            kafka_access(settings, Principal.REGISTRY),
             topic,
             registry,
             datetime.now(UTC),

@@ -37,6 +37,7 @@ from kafka.errors import KafkaError
 from prometheus_client import Counter
 
 from runtime.errors import RuntimePlumbingError
+from runtime.kafka_access import KafkaAccess
 from runtime.registry_mac import MAC_HEADER, mac_refusal, registry_mac
 from runtime.registry_watch import RegistryUpdates
 from runtime.topics import KafkaTopic, ensure_topics
@@ -126,7 +127,7 @@ def registry_topic(prefix: str) -> KafkaTopic:
 
 
 def publish_registry(
-    bootstrap: str,
+    kafka: KafkaAccess,
     topic: KafkaTopic,
     registry: Registry,
     published_at: datetime,
@@ -143,9 +144,9 @@ def publish_registry(
     """
     snapshot = snapshot_of(registry, published_at)
     try:
-        ensure_topics(bootstrap, [topic], client_id="greenwatch-registry", timeout_s=timeout_s)
+        ensure_topics(kafka, [topic], client_id="greenwatch-registry", timeout_s=timeout_s)
         producer = KafkaProducer(
-            bootstrap_servers=bootstrap,
+            **kafka.client_config(),
             client_id="greenwatch-registry",
             acks="all",
             enable_idempotence=True,
@@ -156,14 +157,14 @@ def publish_registry(
             delivery_timeout_ms=int(timeout_s * 1000) + 1000,
         )
     except KafkaError as error:
-        raise RegistryPublishError(topic.name, bootstrap, str(error)) from error
+        raise RegistryPublishError(topic.name, kafka.bootstrap, str(error)) from error
     try:
         record_key, value = snapshot.key.encode(), encode_snapshot(snapshot)
         headers = [(MAC_HEADER, registry_mac(key, record_key, value))]
         future = producer.send(topic.name, key=record_key, value=value, headers=headers)
         metadata = future.get(timeout=timeout_s + 2)
     except KafkaError as error:
-        raise RegistryPublishError(topic.name, bootstrap, str(error)) from error
+        raise RegistryPublishError(topic.name, kafka.bootstrap, str(error)) from error
     finally:
         producer.close(timeout=timeout_s)
     return RegistryRecord(topic.name, int(metadata.offset), snapshot)
@@ -180,16 +181,16 @@ class RegistryFollower:
     """
 
     def __init__(
-        self, bootstrap: str, topic: KafkaTopic, client_id: str = "greenwatch", *, key: bytes
+        self, kafka: KafkaAccess, topic: KafkaTopic, client_id: str = "greenwatch", *, key: bytes
     ) -> None:
         """Connect and create the topic when missing; ``key`` is the registry key records are
         verified with. Raises ``KafkaError`` when Kafka does not answer within 30 s."""
-        ensure_topics(bootstrap, [topic], client_id=client_id)
+        ensure_topics(kafka, [topic], client_id=client_id)
         self.topic = topic.name
         self._key = key
         self._partition = TopicPartition(topic.name, _PARTITION)
         self._consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **kafka.client_config(),
             client_id=client_id,
             group_id=None,
             enable_auto_commit=False,
@@ -276,10 +277,10 @@ class RegistryFollower:
 
 
 def read_latest_registry(
-    bootstrap: str, topic: KafkaTopic, wait_s: float, *, key: bytes
+    kafka: KafkaAccess, topic: KafkaTopic, wait_s: float, *, key: bytes
 ) -> RegistryRecord:
     """The registry in force on ``topic`` (see ``RegistryFollower.latest`` for errors)."""
-    follower = RegistryFollower(bootstrap, topic, client_id="greenwatch-registry-reader", key=key)
+    follower = RegistryFollower(kafka, topic, client_id="greenwatch-registry-reader", key=key)
     try:
         return follower.latest(wait_s)
     finally:
@@ -322,7 +323,7 @@ class RegistrySource:
 
 def open_registry_source(
     file: Path | None,
-    bootstrap: str,
+    kafka: KafkaAccess,
     prefix: str,
     client_id: str,
     wait_s: float,
@@ -344,7 +345,7 @@ def open_registry_source(
     if file is not None:
         return RegistrySource(load_registry(file), f"file {file}, read once, no hot reload")
     topic = registry_topic(prefix)
-    follower = RegistryFollower(bootstrap, topic, client_id, key=key)
+    follower = RegistryFollower(kafka, topic, client_id, key=key)
     try:
         try:
             record = follower.latest(wait_s)

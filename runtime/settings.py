@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -30,6 +31,26 @@ class Settings(BaseSettings):
     )
     kafka_bootstrap: str | None = Field(
         default=None, description="Kafka bootstrap servers; None = the local stack's broker."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] | None = (
+        Field(
+            default=None,
+            description="Kafka security protocol; None = SASL_PLAINTEXT with the local stack's "
+            "per-service credentials (STATE_DIR/secrets/kafka-*.password) on the local broker, "
+            "SASL_PLAINTEXT (SASL_SSL with a CA file) when a username is set, else PLAINTEXT.",
+        )
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism used with kafka_username."
+    )
+    kafka_username: str | None = Field(
+        default=None,
+        description="Kafka SASL principal of every client of this process; None = each "
+        "service's own local-stack principal (gateway, worker, alerts, registry, ...).",
+    )
+    kafka_password: SecretStr | None = Field(default=None, description="Its SASL password.")
+    kafka_ca_file: Path | None = Field(
+        default=None, description="CA bundle (PEM) that signed the brokers' TLS certificates."
     )
     database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL DSN; None = the local stack's cluster."
@@ -110,6 +131,16 @@ def registry_key(settings: Settings) -> bytes:
     if settings.registry_key is not None:
         return settings.registry_key.get_secret_value().encode()
     return local_secret(settings, "registry.key")
+
+
+def read_local_secret(settings: Settings, name: str) -> str | None:
+    """The local stack's secret ``<state_dir>/secrets/<name>`` if ``stack up`` made it, else
+    None (never creates it: a secret the service at the other end does not know is useless)."""
+    path = settings.state_dir / "secrets" / name
+    try:
+        return path.read_text("ascii").strip()
+    except FileNotFoundError:
+        return None
 
 
 def local_secret(settings: Settings, name: str) -> bytes:

@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from services import admin_access
 from typer.testing import CliRunner
 
 from deploy.migrate import migrate
@@ -69,7 +70,7 @@ def test_load_registry_stores_then_publishes_the_version_in_force(
     topic = registry_topic(settings.topic_prefix)
     assert f"published to {topic.name} (offset 0)" in first.output
     latest = read_latest_registry(
-        settings.kafka_bootstrap or "", topic, wait_s=10, key=registry_key(settings)
+        admin_access(settings.kafka_bootstrap or ""), topic, wait_s=10, key=registry_key(settings)
     )
     assert _stored_versions(settings) == [latest.snapshot.version] == ["demo-province-2026.1"]
     # stored and published with keyed device digests only (issue 11: no unkeyed digest)
@@ -81,7 +82,7 @@ def test_load_registry_stores_then_publishes_the_version_in_force(
     )
     assert second.exit_code == 0, second.output
     latest = read_latest_registry(
-        settings.kafka_bootstrap or "", topic, wait_s=10, key=registry_key(settings)
+        admin_access(settings.kafka_bootstrap or ""), topic, wait_s=10, key=registry_key(settings)
     )
     assert (latest.offset, latest.snapshot.version) == (1, "demo-province-2026.2")
     assert _stored_versions(settings) == ["demo-province-2026.1", "demo-province-2026.2"]
@@ -97,7 +98,10 @@ def test_no_publish_stores_and_publishes_nothing(settings: Settings) -> None:
     topic = registry_topic(settings.topic_prefix)
     with pytest.raises(NoRegistryPublished):
         read_latest_registry(
-            settings.kafka_bootstrap or "", topic, wait_s=1, key=registry_key(settings)
+            admin_access(settings.kafka_bootstrap or ""),
+            topic,
+            wait_s=1,
+            key=registry_key(settings),
         )
 
 
@@ -125,7 +129,7 @@ def test_a_registry_larger_than_a_default_kafka_record_round_trips(
     assert len(big.model_dump_json()) > 2_000_000
     topic = registry_topic(prefix)
     key = registry_key(services.settings)
-    published = publish_registry(services.kafka_bootstrap, topic, big, datetime.now(UTC), key=key)
-    latest = read_latest_registry(services.kafka_bootstrap, topic, wait_s=10, key=key)
+    published = publish_registry(services.kafka, topic, big, datetime.now(UTC), key=key)
+    latest = read_latest_registry(services.kafka, topic, wait_s=10, key=key)
     assert latest.offset == published.offset
     assert latest.registry == big

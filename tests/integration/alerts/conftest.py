@@ -16,6 +16,7 @@ import yaml
 from alerts_harness import Feed, Receivers, ServiceProcess
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
+from services import admin_access
 from typer.testing import CliRunner
 
 from deploy.migrate import migrate
@@ -72,7 +73,9 @@ class AlertsEnv:
         registry = parse_registry(document, "test")
         bootstrap = str(self.settings.kafka_bootstrap)
         topic, key = registry_topic(self.prefix), registry_key(self.settings)
-        return publish_registry(bootstrap, topic, registry, datetime.now(UTC), key=key)
+        return publish_registry(
+            admin_access(bootstrap), topic, registry, datetime.now(UTC), key=key
+        )
 
 
 def registry_document(version: str = "alerts-it-1", **policy: Any) -> dict[str, Any]:
@@ -110,7 +113,7 @@ def _alerts_env(services: Any, pg_schema: Any, tmp_path: Path, follow: bool) -> 
         topic_name(prefix, t)
         for t in (Topic.VERDICTS, Topic.QUALITY, Topic.DEADLETTER, Topic.ALERT_EVENTS)
     ]
-    admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap, client_id="alerts-tests")
+    admin = KafkaAdminClient(**services.kafka.client_config(), client_id="alerts-tests")
     admin.create_topics([NewTopic(name, 2, 1) for name in topics])
     settings = Settings(
         kafka_bootstrap=services.kafka_bootstrap,
@@ -122,7 +125,7 @@ def _alerts_env(services: Any, pg_schema: Any, tmp_path: Path, follow: bool) -> 
     receivers = Receivers()
     receivers.start()
     service = ServiceProcess(settings, tmp_path / "alerts.log", f"alerts-it-{uuid.uuid4().hex[:8]}")
-    feed = Feed(services.kafka_bootstrap, prefix)
+    feed = Feed(services.kafka, prefix)
     env = AlertsEnv(settings, pg_schema.dsn, receivers, service, feed, prefix)
     try:
         yield env

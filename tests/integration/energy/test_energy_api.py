@@ -137,7 +137,7 @@ def test_following_the_registry_topic_a_removed_meter_is_refused(
     prefix = f"test{uuid.uuid4().hex[:10]}"
     topic = registry_topic(prefix)
     key = registry_key(services.settings)
-    publish_registry(services.kafka_bootstrap, topic, energy_registry(), datetime.now(UTC), key=key)
+    publish_registry(services.kafka, topic, energy_registry(), datetime.now(UTC), key=key)
     with running_api(services, tmp_path, prefix=prefix, from_topic=True) as api:
         item = {
             "meter_id": "AL-AUX-1",
@@ -153,7 +153,7 @@ def test_following_the_registry_topic_a_removed_meter_is_refused(
             m for m in meters if m["id"] != "AL-AUX-1"
         ]
         publish_registry(
-            services.kafka_bootstrap, topic, parse_registry(document), datetime.now(UTC), key=key
+            services.kafka, topic, parse_registry(document), datetime.now(UTC), key=key
         )
         deadline = time.monotonic() + 30
         while True:

@@ -52,7 +52,7 @@ def _key(services: Any) -> bytes:
 
 def _produce(services: Any, topic: str, value: bytes) -> None:
     """A record from some other producer than ``load-registry``."""
-    producer = KafkaProducer(bootstrap_servers=services.kafka_bootstrap)
+    producer = KafkaProducer(**services.kafka.client_config())
     producer.send(topic, key=b"520000", value=value).get(timeout=30)
     producer.close()
 
@@ -88,7 +88,7 @@ def _answer(sock: socket.socket, mn: str) -> Packet:
 def test_gateway_follows_published_registries_without_restart(services: Any, prefix: str) -> None:
     topic = registry_topic(prefix)
     publish_registry(
-        services.kafka_bootstrap,
+        services.kafka,
         topic,
         registry_of("ed-1", DEVICE),
         datetime.now(UTC),
@@ -105,9 +105,7 @@ def test_gateway_follows_published_registries_without_restart(services: Any, pre
 
             _produce(services, topic.name, b'{"format": 1, "version": "broken"}')
             second = registry_of("ed-2", ADDED)  # ADDED joins, DEVICE leaves
-            publish_registry(
-                services.kafka_bootstrap, topic, second, datetime.now(UTC), key=_key(services)
-            )
+            publish_registry(services.kafka, topic, second, datetime.now(UTC), key=_key(services))
             _wait_for_version(metrics_port, "ed-2")
 
             assert _answer(newcomer, ADDED).cn == "9014"
@@ -127,7 +125,7 @@ def test_gateway_refuses_to_start_on_a_record_that_is_not_a_registry(
 ) -> None:
     topic = registry_topic(prefix)
     publish_registry(
-        services.kafka_bootstrap,
+        services.kafka,
         topic,
         registry_of("ed-1", DEVICE),
         datetime.now(UTC),

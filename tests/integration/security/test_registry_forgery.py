@@ -38,7 +38,7 @@ def _forge(services: Any, topic: str, mac_key: bytes | None) -> None:
     snapshot = snapshot_of(forged, datetime.now(UTC))
     key, value = snapshot.key.encode(), encode_snapshot(snapshot)
     headers = [] if mac_key is None else [(MAC_HEADER, registry_mac(mac_key, key, value))]
-    producer = KafkaProducer(bootstrap_servers=services.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**services.kafka.client_config(), acks="all")
     producer.send(topic, key=key, value=value, headers=headers).get(timeout=30)
     producer.close()
 
@@ -53,15 +53,15 @@ def test_a_follower_never_swaps_in_a_record_the_publisher_did_not_sign(
     key = registry_key(services.settings)
     topic = registry_topic(topic_prefix)
     registry = load_registry(EXAMPLE)
-    publish_registry(services.kafka_bootstrap, topic, registry, datetime.now(UTC), key=key)
-    follower = RegistryFollower(services.kafka_bootstrap, topic, "forgery-test", key=key)
+    publish_registry(services.kafka, topic, registry, datetime.now(UTC), key=key)
+    follower = RegistryFollower(services.kafka, topic, "forgery-test", key=key)
     unsigned, bad = _refused("unsigned"), _refused("bad MAC")
     try:
         assert follower.latest(wait_s=10).snapshot.version == registry.version
         _forge(services, topic.name, None)
         _forge(services, topic.name, b"guessed-key" * 6)
         second = registry.model_copy(update={"version": "signed-2"})
-        publish_registry(services.kafka_bootstrap, topic, second, datetime.now(UTC), key=key)
+        publish_registry(services.kafka, topic, second, datetime.now(UTC), key=key)
         stop, seen = threading.Event(), []
         with caplog.at_level(logging.ERROR, logger="runtime.registry_topic"):
             for record in follower.follow(stop, poll_s=0.2):
@@ -81,9 +81,7 @@ def test_a_forged_record_in_force_stops_a_service_from_starting_on_it(
 ) -> None:
     key = registry_key(services.settings)
     topic = registry_topic(topic_prefix)
-    publish_registry(
-        services.kafka_bootstrap, topic, load_registry(EXAMPLE), datetime.now(UTC), key=key
-    )
+    publish_registry(services.kafka, topic, load_registry(EXAMPLE), datetime.now(UTC), key=key)
     _forge(services, topic.name, None)
     with pytest.raises(InvalidRegistryRecord, match="refused: unsigned"):
-        read_latest_registry(services.kafka_bootstrap, topic, wait_s=5, key=key)
+        read_latest_registry(services.kafka, topic, wait_s=5, key=key)
