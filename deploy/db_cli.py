@@ -21,8 +21,11 @@ from schemas.registry import Registry, RegistryError, load_registry
 db_app = typer.Typer(help="Database: versioned migrations and registry loading.")
 
 
-def _connect(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
-    dsn = database_dsn(settings)
+def _connect(
+    settings: Settings, login: str = "greenwatch"
+) -> psycopg.Connection[tuple[object, ...]]:
+    """As the owner, or (local stack, no GREENWATCH_DATABASE_URL) as the role ``login``."""
+    dsn = database_dsn(settings, login)
     try:
         return psycopg.connect(dsn, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
@@ -60,6 +63,12 @@ def migrate_command(
         f" {list(report.applied)}, already {len(report.already)},"
         f" partitions created {report.partitions_created}"
     )
+    if report.ungranted:
+        typer.echo(
+            f"warning: no role but the owner may use {', '.join(report.ungranted)}:"
+            " add them to deploy/grants.yaml",
+            err=True,
+        )
 
 
 @db_app.command("load-registry")
@@ -94,7 +103,7 @@ def load_registry_command(
     except RegistryError as exc:
         typer.echo(f"error: invalid registry: {exc}", err=True)
         raise typer.Exit(2) from exc
-    with _connect(settings) as conn:
+    with _connect(settings, "gw_registry") as conn:  # the registry loader's role
         store_registry(conn, registry)
     outlets = sum(len(e.outlets) for e in registry.enterprises)
     typer.echo(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from deploy import kafka_provision, kafka_service, postgres_service, processes
+from deploy import db_roles, kafka_provision, kafka_service, postgres_service, processes
 from deploy.processes import Notify
 from deploy.stack_errors import ServiceStartFailed
 from runtime.kafka_access import KafkaAccess, Principal, kafka_access
@@ -111,7 +111,8 @@ def up(
             notify(f"kafka: external ({settings.kafka_bootstrap}), not started")
         if settings.database_url is None:
             was_running = postgres_service.running_pid(pg) is not None
-            postgres_service.start(pg, notify)  # blocks until it accepts connections
+            passwords = db_roles.local_db_passwords(settings)
+            postgres_service.start(pg, notify, passwords)  # blocks until it accepts connections
             if not was_running:
                 started.add("postgres")
         else:
@@ -123,7 +124,9 @@ def up(
                 f"kafka: SASL/SCRAM users and ACLs for prefix {settings.topic_prefix!r} in place"
                 f" ({len(created)} topics created); credentials in {settings.state_dir}/secrets"
             )
-        if settings.database_url is None and not postgres_service.is_healthy(pg.dsn, 10.0):
+        if settings.database_url is None and not postgres_service.is_healthy(
+            database_dsn(settings), 10.0
+        ):
             raise ServiceStartFailed(
                 "postgres", "SELECT 1 failed after start", pg.log_file, processes.tail(pg.log_file)
             )

@@ -2,7 +2,7 @@
 
 Least privilege per service, for the topics under one prefix (``schemas.topics``). Applied by
 ``deploy.kafka_provision`` with the admin principal (``greenwatch stack up`` for the
-configured prefix, ``greenwatch kafka provision --prefix P`` for another one). The broker runs
+configured prefix, ``greenwatch stack provision --prefix P`` for another one). The broker runs
 KRaft's ``StandardAuthorizer`` with ``allow.everyone.if.no.acl.found=false``: what is not
 granted here is refused. Pure data: no Kafka client here.
 
