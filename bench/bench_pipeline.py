@@ -178,17 +178,21 @@ def _measure(
         worker.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             worker.wait(timeout=30)
-    compared = [
-        f"raw COPY of the same rows: {raw:,.0f} rows/s; sink alone (staging COPY + upsert): "
-        f"{sink:,.0f} rows/s",
-        f"ratios: sink / raw COPY = {sink / raw:.0%}; end to end / raw COPY = {rate / raw:.0%}",
-    ]
+    compared = (
+        [
+            f"raw COPY of the same rows: {raw:,.0f} rows/s; sink alone (staging COPY + upsert):"
+            f" {sink:,.0f} rows/s",
+            f"ratios: sink / raw COPY = {sink / raw:.0%}; end to end / raw COPY = {rate / raw:.0%}",
+        ]
+        if baselines
+        else []
+    )
     lines = [
         f"fleet: {DEVICES} devices × {FRAMES_PER_DEVICE} minute frames × 8 factors "
         f"= {len(backlog) * 8} measurements (backlog on the raw topic)",
         f"end to end: {rate:,.0f} measurements/s ({rows} rows in {seconds:.1f} s; "
         f"count(*) = {stored})",
-        *(compared if baselines else []),
+        *compared,
         f"worker memory with {DEVICES} devices: RSS {rss:.0f} MiB (peak {peak:.0f} MiB); "
         f"after the paced run RSS {rss_after:.0f} MiB (peak {peak_after:.0f} MiB)",
         _latency_line(latencies),

@@ -42,8 +42,8 @@ RIGHTS: Final[dict[Principal, TopicRights]] = {
         reads=frozenset({Topic.REGISTRY}),
         writes=frozenset({Topic.RAW_ENERGY, Topic.DEADLETTER}),
     ),
-    Principal.WORKER: TopicRights(
-        reads=frozenset({Topic.RAW_HJ212, Topic.REGISTRY}),
+    Principal.WORKER: TopicRights(  # it stores every service's dead letters, too
+        reads=frozenset({Topic.RAW_HJ212, Topic.DEADLETTER, Topic.REGISTRY}),
         writes=frozenset(
             {Topic.DEADLETTER, Topic.MEASUREMENTS, Topic.HOURLY, Topic.VERDICTS, Topic.QUALITY}
         ),
