@@ -3,7 +3,6 @@ the registry's publication to its Kafka topic, ``runtime.registry_topic``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,10 +11,9 @@ import typer
 
 from deploy.migrate import Flavor, MigrationError, migrate
 from deploy.timescaledb import Policies
-from runtime.kafka_access import Principal, kafka_access
 from runtime.registry_store import rekey_stored_registries, store_registry
-from runtime.registry_topic import RegistryPublishError, publish_registry, registry_topic
-from runtime.settings import Settings, database_dsn, device_key, registry_key
+from runtime.registry_topic import RegistryPublishError, publish_as_publisher, registry_topic
+from runtime.settings import Settings, database_dsn, device_key
 from schemas.registry import Registry, RegistryError, load_registry
 
 db_app = typer.Typer(help="Database: versioned migrations and registry loading.")
@@ -117,14 +115,7 @@ def load_registry_command(
 def _publish(settings: Settings, registry: Registry, timeout_s: float) -> None:
     topic = registry_topic(settings.topic_prefix)
     try:
-        record = publish_registry(
-            kafka_access(settings, Principal.REGISTRY),
-            topic,
-            registry,
-            datetime.now(UTC),
-            key=registry_key(settings),
-            timeout_s=timeout_s,
-        )
+        record = publish_as_publisher(settings, registry, timeout_s)
     except RegistryPublishError as exc:
         typer.echo(
             f"error: registry {registry.version} is stored in the database but NOT published:"

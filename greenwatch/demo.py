@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -33,10 +33,10 @@ from greenwatch.demo_summary import DemoSummary, read_summary
 from ingest.hj212 import CHINA_TZ
 from ingest.simulator.energy import EPISODES as ENERGY_EPISODES
 from ingest.simulator.energy import load_energy_plan, with_energy
-from runtime.kafka_access import Principal, kafka_access, local_broker
+from runtime.kafka_access import local_broker
 from runtime.registry_store import store_registry
-from runtime.registry_topic import publish_registry, registry_topic
-from runtime.settings import Settings, database_dsn, kafka_servers, registry_key
+from runtime.registry_topic import publish_as_publisher
+from runtime.settings import Settings, database_dsn, kafka_servers
 from schemas.registry import Registry, dump_registry, load_registry
 
 DEMO_EPISODES = ";".join(
@@ -115,14 +115,7 @@ def _prepare_database(settings: Settings, registry: Registry) -> None:
         report = migrate(conn, policies=Policies.from_settings(settings))
         store_registry(conn, registry)
     _echo(f"database: {report.flavor}, migrations applied {len(report.applied)}")
-    topic = registry_topic(settings.topic_prefix)
-    record = publish_registry(
-        kafka_access(settings, Principal.REGISTRY),
-        topic,
-        registry,
-        datetime.now(UTC),
-        key=registry_key(settings),
-    )
+    record = publish_as_publisher(settings, registry)
     _echo(f"registry {registry.version} published to {record.topic} (offset {record.offset})")
 
 

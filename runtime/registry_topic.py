@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -37,9 +37,10 @@ from kafka.errors import KafkaError
 from prometheus_client import Counter
 
 from runtime.errors import RuntimePlumbingError
-from runtime.kafka_access import KafkaAccess
+from runtime.kafka_access import KafkaAccess, Principal, kafka_access
 from runtime.registry_mac import MAC_HEADER, mac_refusal, registry_mac
 from runtime.registry_watch import RegistryUpdates
+from runtime.settings import Settings, registry_key
 from runtime.topics import KafkaTopic, ensure_topics
 from schemas.registry import (
     Registry,
@@ -168,6 +169,22 @@ def publish_registry(
     finally:
         producer.close(timeout=timeout_s)
     return RegistryRecord(topic.name, int(metadata.offset), snapshot)
+
+
+def publish_as_publisher(
+    settings: Settings, registry: Registry, timeout_s: float = 30.0
+) -> RegistryRecord:
+    """``publish_registry`` as ``db load-registry`` does it: the ``registry`` principal (the
+    only writer the ACLs allow), signed with the registry key, on the configured prefix's
+    topic, published now. Raises ``RegistryPublishError``."""
+    return publish_registry(
+        kafka_access(settings, Principal.REGISTRY),
+        registry_topic(settings.topic_prefix),
+        registry,
+        datetime.now(UTC),
+        key=registry_key(settings),
+        timeout_s=timeout_s,
+    )
 
 
 class RegistryFollower:

@@ -64,6 +64,11 @@ def _as(local: Settings, key: str, schema: str) -> psycopg.Connection[Any]:
     return psycopg.connect(dsn, autocommit=True)
 
 
+def _refused(local: Settings, key: str, schema: str, statement: str) -> None:
+    with _as(local, key, schema) as conn, pytest.raises(errors.InsufficientPrivilege):
+        conn.execute(statement)
+
+
 def test_every_table_of_the_migrated_schema_says_who_may_use_it(
     local: Settings, schema: str
 ) -> None:
@@ -92,8 +97,7 @@ def test_every_table_of_the_migrated_schema_says_who_may_use_it(
 def test_no_service_role_can_rewrite_the_record_or_the_schema(
     local: Settings, schema: str, key: str, statement: str
 ) -> None:
-    with _as(local, key, schema) as conn, pytest.raises(errors.InsufficientPrivilege):
-        conn.execute(statement)
+    _refused(local, key, schema, statement)
 
 
 @pytest.mark.parametrize(
@@ -115,8 +119,7 @@ def test_no_service_role_can_rewrite_the_record_or_the_schema(
 def test_a_role_cannot_touch_another_services_tables(
     local: Settings, schema: str, key: str, statement: str
 ) -> None:
-    with _as(local, key, schema) as conn, pytest.raises(errors.InsufficientPrivilege):
-        conn.execute(statement)
+    _refused(local, key, schema, statement)
 
 
 @pytest.mark.parametrize(
