@@ -15,6 +15,13 @@ from runtime.settings import Settings
 from schemas.topics import Topic
 
 
+@pytest.fixture(autouse=True)
+def _no_kafka_login_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The integration session exports the admin's login (tests/services.py): not here."""
+    for name in ("USERNAME", "PASSWORD", "SECURITY_PROTOCOL", "SASL_MECHANISM", "CA_FILE"):
+        monkeypatch.delenv(f"GREENWATCH_KAFKA_{name}", raising=False)
+
+
 def _local(tmp_path: Path, principal: Principal, password: str) -> Settings:
     secrets = tmp_path / "secrets"
     secrets.mkdir(exist_ok=True)
