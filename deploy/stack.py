@@ -62,7 +62,8 @@ class StackStatus:
         return self.kafka.up and self.postgres.up
 
     def as_json(self) -> dict[str, dict[str, str | bool | None]]:
-        """The local DSN verbatim (its password is the fixed dev one); external ones redacted."""
+        """The local DSN verbatim (the owner's generated password: the operator's own stack);
+        external ones redacted."""
         dsn = self.postgres.dsn if self.postgres.local else redact_dsn(self.postgres.dsn)
         return {
             "kafka": {"bootstrap": self.kafka.bootstrap, "up": self.kafka.up},
