@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from runtime.kafka_access import KafkaAccess
 from runtime.registry_store import latest_stored_registry
 from runtime.registry_topic import (
     NO_REGISTRY_HINT,
@@ -35,9 +36,11 @@ def registry_for(file: Path | None, conn: psycopg.Connection[Any]) -> Registry:
 def service_registry(
     file: Path | None,
     conn: psycopg.Connection[Any],
-    bootstrap: str,
+    kafka: KafkaAccess,
     prefix: str,
     wait_s: float,
+    *,
+    key: bytes,
 ) -> RegistrySource:
     """The alert service's starting registry and its follower (see the module doc).
 
@@ -57,7 +60,14 @@ def service_registry(
 
     try:
         return open_registry_source(
-            file, bootstrap, prefix, "greenwatch-alerts-registry", wait_s, stored, "database"
+            file,
+            kafka,
+            prefix,
+            "greenwatch-alerts-registry",
+            wait_s,
+            stored,
+            "database",
+            key=key,
         )
     except InvalidRegistryRecord as error:
         raise RegistryError(

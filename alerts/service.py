@@ -48,6 +48,7 @@ from alerts.revisions import revision_key
 from alerts.rules import quality_key, verdict_key
 from alerts.store import AlertStore
 from runtime.dead_letters import KeyedDeadLetter, SourcePosition
+from runtime.kafka_access import KafkaAccess
 from runtime.runner import BatchRunner, Outgoing, PublishFailed
 from runtime.topics import catalogue_topics, ensure_topics
 from schemas.alert import QualitySignal
@@ -134,7 +135,7 @@ class AlertService:
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaAccess,
         prefix: str,
         dsn: str,
         registry: Registry,
@@ -144,7 +145,7 @@ class AlertService:
     ) -> None:
         """``registry`` is used from the start; ``updates``, when given, is started by ``run``
         and each registry it offers replaces the current one between two batches."""
-        self._bootstrap = bootstrap
+        self._kafka = kafka
         self._dsn = dsn
         self._registry = registry
         self._updates = updates
@@ -204,9 +205,7 @@ class AlertService:
         while not stop.is_set():
             try:
                 if not topics_ready:  # once: a restart after a broker outage finds them
-                    ensure_topics(
-                        self._bootstrap, self._topics, client_id="greenwatch-alerts-admin"
-                    )
+                    ensure_topics(self._kafka, self._topics, client_id="greenwatch-alerts-admin")
                     topics_ready = True
                 self._session(stop)
             except (KafkaError, PublishFailed, psycopg.OperationalError) as error:
@@ -220,7 +219,7 @@ class AlertService:
 
     def _session(self, stop: threading.Event) -> None:
         consumer = KafkaConsumer(
-            bootstrap_servers=self._bootstrap,
+            **self._kafka.client_config(),
             group_id=self._options.group_id,
             client_id="greenwatch-alerts",
             enable_auto_commit=False,
@@ -230,7 +229,7 @@ class AlertService:
             heartbeat_interval_ms=3_000,
         )
         producer = KafkaProducer(
-            bootstrap_servers=self._bootstrap,
+            **self._kafka.client_config(),
             acks="all",
             client_id="greenwatch-alerts",
             max_block_ms=int(self._options.publish_timeout_s * 1000),

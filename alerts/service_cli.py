@@ -23,8 +23,9 @@ from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, RegistryInbox
 from alerts.registry_source import service_registry
 from alerts.service import AlertService, ServiceOptions
+from runtime.kafka_access import Principal, kafka_access
 from runtime.registry_topic import RegistrySource
-from runtime.settings import Settings, database_dsn, kafka_servers
+from runtime.settings import Settings, database_dsn, registry_key
 from schemas.registry import RegistryError
 
 
@@ -59,18 +60,23 @@ RunRegistryOption = Annotated[
 def _service_registry(
     settings: Settings, conn: psycopg.Connection[Any], path: Path | None, wait_s: float
 ) -> RegistrySource:
-    bootstrap = kafka_servers(settings)
+    kafka = kafka_access(settings, Principal.ALERTS)
     try:
         return service_registry(
-            path or settings.registry_file, conn, bootstrap, settings.topic_prefix, wait_s
+            path or settings.registry_file,
+            conn,
+            kafka,
+            settings.topic_prefix,
+            wait_s,
+            key=registry_key(settings),
         )
     except RegistryError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except KafkaError as exc:
         typer.echo(
-            f"error: cannot read the registry topic at {bootstrap} ({exc!r}); is the stack up? "
-            "(or give --registry FILE)",
+            f"error: cannot read the registry topic at {kafka.bootstrap} ({exc!r});"
+            " is the stack up? (or give --registry FILE)",
             err=True,
         )
         raise typer.Exit(2) from exc
@@ -106,7 +112,7 @@ def run_command(
         notifier=NotifierOptions(retry_base_s=retry_base_seconds, max_attempts=max_attempts),
     )
     service = AlertService(
-        kafka_servers(settings),
+        kafka_access(settings, Principal.ALERTS),
         settings.topic_prefix,
         database_dsn(settings),
         source.registry,

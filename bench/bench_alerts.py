@@ -47,10 +47,12 @@ from psycopg.conninfo import make_conninfo
 from alerts.engine import Batch, World
 from alerts.model import AlertRecord
 from alerts.routing import Audience, Subscription
+from bench.kafka import bench_kafka, service_env
 from deploy.migrate import migrate
 from deploy.timescaledb import drop_schema
+from runtime.kafka_access import Principal, kafka_access
 from runtime.registry_store import store_registry
-from runtime.settings import Settings, database_dsn, kafka_servers
+from runtime.settings import Settings, database_dsn
 from schemas.alert import AlertLevel
 from schemas.measurement import PeriodKind
 from schemas.registry import Registry, hash_password, parse_registry
@@ -245,7 +247,7 @@ def _quantile(values: list[float], q: float) -> float:
 
 def run() -> list[str]:
     settings = Settings()
-    bootstrap, dsn = kafka_servers(settings), database_dsn(settings)
+    dsn = database_dsn(settings)
     document = bench_registry(ENTERPRISES * 2)
     registry = parse_registry(document)
     verdicts = workload(range(ENTERPRISES), HOURS)
@@ -255,7 +257,7 @@ def run() -> list[str]:
         f" {notices:,} notices; rules + machine + routing + messages, 1 thread, no I/O)"
     ]
     try:
-        lines += _service_figures(bootstrap, dsn, document, registry, verdicts)
+        lines += _service_figures(settings, dsn, document, registry, verdicts)
     except (OSError, psycopg.OperationalError, TimeoutError) as error:
         lines.append(f"service: not measured ({error}); run `greenwatch stack up` first")
     return lines
@@ -278,16 +280,23 @@ def _prepare(schema_dsn: str, tmp: Path, document: dict[str, Any], registry: Reg
 
 
 def _service_figures(
-    bootstrap: str, dsn: str, document: dict[str, Any], registry: Registry, verdicts: list[Verdict]
+    settings: Settings,
+    dsn: str,
+    document: dict[str, Any],
+    registry: Registry,
+    verdicts: list[Verdict],
 ) -> list[str]:
-    prefix, group = f"bench.{uuid.uuid4().hex[:8]}", f"bench-alerts-{uuid.uuid4().hex[:8]}"
+    prefix = f"bench.{uuid.uuid4().hex[:8]}"
+    group = f"{prefix}-alerts"  # a group name the alerts principal may use (runtime.kafka_acls)
+    kafka = kafka_access(settings, Principal.ADMIN)
     topics = [
         topic_name(prefix, t)
         for t in (Topic.VERDICTS, Topic.QUALITY, Topic.DEADLETTER, Topic.ALERT_EVENTS)
     ]
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-alerts")
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    admin = KafkaAdminClient(**kafka.client_config(), client_id="bench-alerts")
+    producer = KafkaProducer(**kafka.client_config(), acks="all", linger_ms=5)
     admin.create_topics([NewTopic(name, 4, 1) for name in topics])
+    bench_kafka(settings, prefix)  # the other topics, and the ACLs
     service: subprocess.Popen[bytes] | None = None
     try:
         with fresh_schema(dsn) as schema_dsn, tempfile.TemporaryDirectory() as tmp:
@@ -295,7 +304,7 @@ def _service_figures(
             _produce(producer, topics[0], verdicts)
             service = _start_service(
                 {
-                    "GREENWATCH_KAFKA_BOOTSTRAP": bootstrap,
+                    **service_env(settings, Principal.ALERTS),
                     "GREENWATCH_DATABASE_URL": schema_dsn,
                     "GREENWATCH_TOPIC_PREFIX": prefix,
                     "GREENWATCH_REGISTRY_FILE": str(registry_file),
@@ -317,7 +326,7 @@ def _service_figures(
             service.wait(20)
         producer.close(timeout=5)
         with contextlib.suppress(Exception):
-            admin.delete_topics(topics)
+            admin.delete_topics([t for t in admin.list_topics() if t.startswith(prefix + ".")])
         admin.close()
     ms = [1000 * v for v in latencies]
     return [

@@ -43,7 +43,9 @@ import yaml
 
 from bench.bench_pipeline import _delete_topics, _free_port, _schemas
 from bench.db import unreachable
-from runtime.settings import Settings, database_dsn, kafka_servers
+from bench.kafka import bench_kafka, service_env
+from runtime.kafka_access import Principal
+from runtime.settings import Settings, database_dsn
 
 ENTERPRISES = int(os.environ.get("BENCH_ENERGY_ENTERPRISES", "40"))
 METERS = int(os.environ.get("BENCH_ENERGY_METERS", "5"))
@@ -58,29 +60,30 @@ TARGETS = "targets: ≥ 5 000 readings/s accepted per API process; energy stream
 
 def run() -> list[str]:
     settings = Settings()
-    bootstrap, dsn = kafka_servers(settings), database_dsn(settings)
+    dsn = database_dsn(settings)
     if missing := unreachable(dsn):
         return missing
     prefix = f"bench{uuid.uuid4().hex[:8]}"
+    kafka = bench_kafka(settings, prefix)
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp, _schemas(dsn) as schema:
         registry = Path(tmp) / "registry.yaml"
         registry.write_text(yaml.safe_dump(_registry(), allow_unicode=True), "utf-8")
         try:
-            return _measure(bootstrap, prefix, registry, schema, Path(tmp))
+            return _measure(settings, prefix, registry, schema, Path(tmp))
         finally:
-            _delete_topics(bootstrap, prefix)
+            _delete_topics(kafka, prefix)
 
 
 def _measure(
-    bootstrap: str, prefix: str, registry: Path, schema: Callable[[], str], tmp: Path
+    settings: Settings, prefix: str, registry: Path, schema: Callable[[], str], tmp: Path
 ) -> list[str]:
     bodies = _bodies()
     total = sum(len(b.get("readings", [])) for _, b in bodies)
     half = len(bodies) // 2
-    one = _api_rate(bootstrap, prefix, registry, tmp, bodies[:half], processes=1)
-    two = _api_rate(bootstrap, prefix, registry, tmp, bodies[half:], processes=2)
+    one = _api_rate(settings, prefix, registry, tmp, bodies[:half], processes=1)
+    two = _api_rate(settings, prefix, registry, tmp, bodies[half:], processes=2)
     worker_dsn = schema()
-    stream_rate, seconds = _stream_rate(bootstrap, prefix, registry, worker_dsn, total, tmp)
+    stream_rate, seconds = _stream_rate(settings, prefix, registry, worker_dsn, total, tmp)
     copy_rate = _copy_rate(schema(), bodies)
     return [
         f"fleet: {ENTERPRISES} enterprises × {METERS} registers × {DAYS} days of 15-min "
@@ -154,7 +157,7 @@ def _bodies() -> list[tuple[str, dict[str, Any]]]:
 
 
 def _api_rate(
-    bootstrap: str,
+    settings: Settings,
     prefix: str,
     registry: Path,
     tmp: Path,
@@ -162,7 +165,7 @@ def _api_rate(
     processes: int,
 ) -> float:
     ports = [_free_port() for _ in range(processes)]
-    servers = [_start(bootstrap, prefix, registry, port, tmp) for port in ports]
+    servers = [_start(settings, prefix, registry, port, tmp) for port in ports]
     try:
         for port in ports:
             _wait_http(f"http://127.0.0.1:{port}/openapi.json")
@@ -199,9 +202,9 @@ async def _post_all(ports: list[int], bodies: list[tuple[str, dict[str, Any]]]) 
 
 
 def _start(
-    bootstrap: str, prefix: str, registry: Path, port: int, tmp: Path
+    settings: Settings, prefix: str, registry: Path, port: int, tmp: Path
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "GREENWATCH_KAFKA_BOOTSTRAP": bootstrap,
+    env = {**os.environ, **service_env(settings, Principal.ENERGY_GATEWAY),
            "GREENWATCH_TOPIC_PREFIX": prefix, "GREENWATCH_ENERGY_KEY_SECRET": SECRET}  # fmt: skip
     command = [str(Path(sys.executable).parent / "greenwatch"), "gateway", "energy",
                "--registry", str(registry), "--port", str(port)]  # fmt: skip
@@ -210,10 +213,10 @@ def _start(
 
 
 def _stream_rate(
-    bootstrap: str, prefix: str, registry: Path, dsn: str, total: int, tmp: Path
+    settings: Settings, prefix: str, registry: Path, dsn: str, total: int, tmp: Path
 ) -> tuple[float, float]:
-    env = {**os.environ, "GREENWATCH_KAFKA_BOOTSTRAP": bootstrap, "GREENWATCH_DATABASE_URL": dsn,
-           "GREENWATCH_TOPIC_PREFIX": prefix}  # fmt: skip
+    env = {**os.environ, **service_env(settings, Principal.ENERGY_WORKER),
+           "GREENWATCH_DATABASE_URL": dsn, "GREENWATCH_TOPIC_PREFIX": prefix}  # fmt: skip
     command = [str(Path(sys.executable).parent / "greenwatch"), "energy-worker",
                "--registry", str(registry)]  # fmt: skip
     log = (tmp / "energy-worker.log").open("wb")

@@ -36,7 +36,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.kafka import bench_kafka, service_env
 from ingest.hj212 import CHINA_TZ, encode
+from runtime.kafka_access import KafkaAccess, Principal
 from runtime.settings import Settings, kafka_servers
 from schemas.registry import dump_registry, hash_password, parse_registry
 from schemas.topics import Topic, topic_name
@@ -59,13 +61,14 @@ def run() -> list[str]:
     if not _reachable(bootstrap):
         return [f"Kafka not reachable at {bootstrap}: run `greenwatch stack up` first"]
     prefix = f"bench.{uuid.uuid4().hex[:8]}"
+    kafka = bench_kafka(settings, prefix)
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp:
         registry_file = Path(tmp) / "registry.yaml"
         registry_file.write_text(_registry_yaml(CONNECTIONS), "utf-8")
         port = _free_port()
         metrics_ports = [_free_port() for _ in range(PROCESSES)]
         gateways = [
-            _start_gateway(bootstrap, prefix, registry_file, port, metrics_port)
+            _start_gateway(settings, prefix, registry_file, port, metrics_port)
             for metrics_port in metrics_ports
         ]
         try:
@@ -82,8 +85,8 @@ def run() -> list[str]:
             for gateway in gateways:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     gateway.wait(30)
-        stored = _end_offsets(bootstrap, topic_name(prefix, Topic.RAW_HJ212))
-        _delete_topics(bootstrap, prefix)
+        stored = _end_offsets(kafka, topic_name(prefix, Topic.RAW_HJ212))
+        _delete_topics(kafka, prefix)
     return [*_report(fleet, gauges, stored, cpu_used), *_report_paced(paced)]
 
 
@@ -256,11 +259,11 @@ def _registry_yaml(devices: int) -> str:
 
 
 def _start_gateway(
-    bootstrap: str, prefix: str, registry: Path, port: int, metrics_port: int
+    settings: Settings, prefix: str, registry: Path, port: int, metrics_port: int
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "GREENWATCH_KAFKA_BOOTSTRAP": bootstrap,
+        **service_env(settings, Principal.GATEWAY),
         "GREENWATCH_TOPIC_PREFIX": prefix,
     }
     command = [
@@ -324,10 +327,10 @@ def _reachable(bootstrap: str) -> bool:
         return False
 
 
-def _end_offsets(bootstrap: str, topic: str) -> int:
+def _end_offsets(kafka: KafkaAccess, topic: str) -> int:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(**kafka.client_config())
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         return sum(consumer.end_offsets(partitions).values())
@@ -335,10 +338,10 @@ def _end_offsets(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
-def _delete_topics(bootstrap: str, prefix: str) -> None:
+def _delete_topics(kafka: KafkaAccess, prefix: str) -> None:
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(**kafka.client_config())
     try:
         mine = [t for t in admin.list_topics() if t.startswith(prefix + ".")]
         with contextlib.suppress(Exception):  # best effort: a leftover topic harms nobody

@@ -24,6 +24,11 @@ minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature, pressure, moi
    the ``verdicts`` topic (published after the database commit) − the send time of the
    frame that closed its hour.
 
+4. What authentication costs (issue 11: at most 10 %): 1 and 3 run twice in the same run, on
+   the local stack's broker (SASL/SCRAM-SHA-512 and ACLs; the worker logs in as its own
+   principal) and on a private broker without authentication or authorizer started for the
+   purpose (``BENCH_PIPELINE_COMPARE=0`` skips it); the last line puts them side by side.
+
 The silence timer is off (``--tick-interval 3600``): the data are historical, every device
 would look silent. The machine is shared, so figures vary between runs; nothing asserts a time.
 Targets (issue "Stream processing"): ≥ 20 000 measurements/s, sink ≥ 50 % of raw COPY, p99
@@ -43,6 +48,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,11 +60,13 @@ from psycopg.conninfo import make_conninfo
 
 from bench import pipeline_fleet
 from bench.db import unreachable
+from bench.kafka import bench_kafka, plaintext_broker, service_env
 from bench.pipeline_fleet import DAY0, DEVICES, FRAMES_PER_DEVICE, GRACE_MINUTES, Frame
 from deploy.migrate import migrate
 from deploy.timescaledb import drop_schema
 from ingest.hj212 import CHINA_TZ, decode
-from runtime.settings import Settings, database_dsn, kafka_servers
+from runtime.kafka_access import KafkaAccess, Principal
+from runtime.settings import Settings, database_dsn
 from schemas.envelope import RawEnvelope
 from schemas.measurement import Measurement
 from schemas.registry import Registry, dump_registry
@@ -74,9 +82,18 @@ BATCH_FRAMES = 2000
 TARGETS = "targets: ≥ 20 000 measurements/s, sink ≥ 50 % of raw COPY, p99 ≤ 1 s"
 
 
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """One pipeline run's report lines, end-to-end rate (measurements/s) and p99 (s)."""
+
+    lines: list[str]
+    rate: float
+    p99: float | None
+
+
 def run() -> list[str]:
     settings = Settings()
-    bootstrap, dsn = kafka_servers(settings), database_dsn(settings)
+    dsn = database_dsn(settings)
     if missing := unreachable(dsn):
         return missing
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp, _schemas(dsn) as schema:
@@ -84,36 +101,75 @@ def run() -> list[str]:
         registry_file = Path(tmp) / "registry.yaml"
         registry_file.write_text(dump_registry(registry), "utf-8")
         prefix = f"bench{uuid.uuid4().hex[:8]}"
-        ensure_topics(bootstrap, prefix)
+        kafka = bench_kafka(settings, prefix)
+        env = service_env(settings, Principal.WORKER)
+        run = _Run(schema, registry, registry_file, Path(tmp))
+        secured = run.on(kafka, env, prefix, baselines=True)
+        if os.environ.get("BENCH_PIPELINE_COMPARE", "1") == "0":
+            return secured.lines
+        ports = (_free_port(), _free_port())
+        with plaintext_broker(settings, Path(tmp) / "plain-kafka", *ports) as plain:
+            env = {"GREENWATCH_KAFKA_BOOTSTRAP": plain.bootstrap,
+                   "GREENWATCH_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}  # fmt: skip
+            ensure_topics(plain, prefix)
+            unsecured = run.on(plain, env, prefix, baselines=False)
+    return [
+        "with SASL/SCRAM-SHA-512 + ACLs (the worker as its own principal):",
+        *secured.lines,
+        "without authentication (a private PLAINTEXT broker, same run):",
+        *unsecured.lines,
+        _auth_cost(secured, unsecured),
+    ]
+
+
+def _auth_cost(secured: Figures, unsecured: Figures) -> str:
+    cost = 1 - secured.rate / unsecured.rate if unsecured.rate else 0.0
+    line = (
+        f"authentication: end to end {secured.rate:,.0f} vs {unsecured.rate:,.0f} measurements/s"
+        f" without ({cost:+.1%} cost; target ≤ 10 %)"
+    )
+    if secured.p99 is not None and unsecured.p99 is not None:
+        line += f"; p99 {secured.p99 * 1000:.0f} vs {unsecured.p99 * 1000:.0f} ms"
+    return line
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What both runs share: the schemas, the registry, the temporary directory."""
+
+    schema: Callable[[], str]
+    registry: Registry
+    registry_file: Path
+    tmp: Path
+
+    def on(self, kafka: KafkaAccess, env: dict[str, str], prefix: str, baselines: bool) -> Figures:
+        """The pipeline on ``kafka`` (topics under ``prefix`` exist), the worker started with
+        ``env`` (its Kafka login); the topics are deleted at the end."""
         try:
-            return _measure(bootstrap, schema, prefix, registry, registry_file, Path(tmp))
+            return _measure(kafka, env, self, prefix, baselines)
         finally:
-            _delete_topics(bootstrap, prefix)
+            _delete_topics(kafka, prefix)
 
 
 def _measure(
-    bootstrap: str,
-    schema: Callable[[], str],
-    prefix: str,
-    registry: Registry,
-    registry_file: Path,
-    tmp: Path,
-) -> list[str]:
+    kafka: KafkaAccess, login: dict[str, str], run: _Run, prefix: str, baselines: bool
+) -> Figures:
+    schema, registry, registry_file, tmp = run.schema, run.registry, run.registry_file, run.tmp
     backlog = [
         pipeline_fleet.frame(mn, at, at + timedelta(seconds=3))
         for mn, at in pipeline_fleet.backlog_times()
     ]
-    _produce(bootstrap, prefix, backlog)
+    _produce(kafka, prefix, backlog)
     worker_dsn = schema()
     port = _free_port()
-    worker = _start_worker(bootstrap, worker_dsn, prefix, registry_file, port, tmp)
+    worker = _start_worker(login, worker_dsn, prefix, registry_file, port, tmp)
     try:
         rate, rows, seconds = _drain(port, worker, len(backlog) * 8)
         rss, peak = _memory(worker.pid)
         stored = _count(worker_dsn)
-        raw, sink = _baselines(schema, backlog, registry)
+        raw, sink = _baselines(schema, backlog, registry) if baselines else (0.0, 0.0)
         before = _flush_stats(port)
-        latencies = _paced(bootstrap, prefix)
+        latencies = _paced(kafka, prefix)
         flushes, flush_s, batches, batch_raw = (
             a - b for a, b in zip(_flush_stats(port), before, strict=True)
         )
@@ -122,14 +178,21 @@ def _measure(
         worker.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             worker.wait(timeout=30)
-    return [
+    compared = (
+        [
+            f"raw COPY of the same rows: {raw:,.0f} rows/s; sink alone (staging COPY + upsert):"
+            f" {sink:,.0f} rows/s",
+            f"ratios: sink / raw COPY = {sink / raw:.0%}; end to end / raw COPY = {rate / raw:.0%}",
+        ]
+        if baselines
+        else []
+    )
+    lines = [
         f"fleet: {DEVICES} devices × {FRAMES_PER_DEVICE} minute frames × 8 factors "
         f"= {len(backlog) * 8} measurements (backlog on the raw topic)",
         f"end to end: {rate:,.0f} measurements/s ({rows} rows in {seconds:.1f} s; "
         f"count(*) = {stored})",
-        f"raw COPY of the same rows: {raw:,.0f} rows/s; sink alone (staging COPY + upsert): "
-        f"{sink:,.0f} rows/s",
-        f"ratios: sink / raw COPY = {sink / raw:.0%}; end to end / raw COPY = {rate / raw:.0%}",
+        *compared,
         f"worker memory with {DEVICES} devices: RSS {rss:.0f} MiB (peak {peak:.0f} MiB); "
         f"after the paced run RSS {rss_after:.0f} MiB (peak {peak_after:.0f} MiB)",
         _latency_line(latencies),
@@ -137,10 +200,13 @@ def _measure(
         f"average; flush {flush_s / max(flushes, 1) * 1000:.0f} ms on average",
         TARGETS,
     ]
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else None
+    return Figures(lines, rate, p99)
 
 
-def _produce(bootstrap: str, prefix: str, frames: list[Frame]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
+def _produce(kafka: KafkaAccess, prefix: str, frames: list[Frame]) -> None:
+    producer = KafkaProducer(**kafka.client_config(), acks="all", linger_ms=20,
                              batch_size=256 * 1024, compression_type=None)  # fmt: skip
     topic = topic_name(prefix, Topic.RAW_HJ212)
     for frame in frames:
@@ -150,11 +216,11 @@ def _produce(bootstrap: str, prefix: str, frames: list[Frame]) -> None:
 
 
 def _start_worker(
-    bootstrap: str, dsn: str, prefix: str, registry_file: Path, port: int, tmp: Path
+    login: dict[str, str], dsn: str, prefix: str, registry_file: Path, port: int, tmp: Path
 ) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
-        "GREENWATCH_KAFKA_BOOTSTRAP": bootstrap,
+        **{k: v for k, v in os.environ.items() if not k.startswith("GREENWATCH_KAFKA_")},
+        **login,
         "GREENWATCH_DATABASE_URL": dsn,
         "GREENWATCH_TOPIC_PREFIX": prefix,
         "GREENWATCH_REGISTRY_FILE": str(registry_file),
@@ -271,9 +337,9 @@ def _baselines(
     return rows / raw_seconds, rows / sink_seconds
 
 
-def _paced(bootstrap: str, prefix: str) -> list[float]:
+def _paced(kafka: KafkaAccess, prefix: str) -> list[float]:
     """Event → verdict latencies (s) at ``PACED_RATE`` measurements/s."""
-    verdicts = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    verdicts = KafkaConsumer(**kafka.client_config(), enable_auto_commit=False,
                              consumer_timeout_ms=5000)  # fmt: skip
     topic = topic_name(prefix, Topic.VERDICTS)
     partitions = [_tp(topic, p) for p in verdicts.partitions_for_topic(topic) or ()]
@@ -281,7 +347,7 @@ def _paced(bootstrap: str, prefix: str) -> list[float]:
     verdicts.seek_to_end(*partitions)
     for partition in partitions:
         verdicts.position(partition)
-    sent = _send_paced(bootstrap, prefix)
+    sent = _send_paced(kafka, prefix)
     triggers = _triggers(sent)
     latencies: list[float] = []
     for message in verdicts:  # ends after 5 s without a new verdict
@@ -302,9 +368,9 @@ def _tp(topic: str, partition: int) -> Any:
     return TopicPartition(topic, partition)
 
 
-def _send_paced(bootstrap: str, prefix: str) -> list[tuple[str, datetime, float]]:
+def _send_paced(kafka: KafkaAccess, prefix: str) -> list[tuple[str, datetime, float]]:
     """Send paced frames; returns (mn, data time, wall send time) of each."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
+    producer = KafkaProducer(**kafka.client_config(), acks="all", linger_ms=1)
     topic = topic_name(prefix, Topic.RAW_HJ212)
     frames_per_s = PACED_RATE / 8
     total = int(frames_per_s * PACED_S)
@@ -387,10 +453,10 @@ def _schemas(dsn: str) -> Iterator[Callable[[], str]]:
                 drop_schema(conn, name)
 
 
-def _delete_topics(bootstrap: str, prefix: str) -> None:
+def _delete_topics(kafka: KafkaAccess, prefix: str) -> None:
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(**kafka.client_config())
     with contextlib.suppress(Exception):
         admin.delete_topics([t for t in admin.list_topics() if t.startswith(f"{prefix}.")])
     admin.close()

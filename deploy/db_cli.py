@@ -3,7 +3,6 @@ the registry's publication to its Kafka topic, ``runtime.registry_topic``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,15 +12,18 @@ import typer
 from deploy.migrate import Flavor, MigrationError, migrate
 from deploy.timescaledb import Policies
 from runtime.registry_store import rekey_stored_registries, store_registry
-from runtime.registry_topic import RegistryPublishError, publish_registry, registry_topic
-from runtime.settings import Settings, database_dsn, device_key, kafka_servers
+from runtime.registry_topic import RegistryPublishError, publish_as_publisher, registry_topic
+from runtime.settings import Settings, database_dsn, device_key
 from schemas.registry import Registry, RegistryError, load_registry
 
 db_app = typer.Typer(help="Database: versioned migrations and registry loading.")
 
 
-def _connect(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
-    dsn = database_dsn(settings)
+def _connect(
+    settings: Settings, login: str = "greenwatch"
+) -> psycopg.Connection[tuple[object, ...]]:
+    """As the owner, or (local stack, no GREENWATCH_DATABASE_URL) as the role ``login``."""
+    dsn = database_dsn(settings, login)
     try:
         return psycopg.connect(dsn, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
@@ -59,6 +61,12 @@ def migrate_command(
         f" {list(report.applied)}, already {len(report.already)},"
         f" partitions created {report.partitions_created}"
     )
+    if report.ungranted:
+        typer.echo(
+            f"warning: no role but the owner may use {', '.join(report.ungranted)}:"
+            " add them to deploy/grants.yaml",
+            err=True,
+        )
 
 
 @db_app.command("load-registry")
@@ -93,7 +101,7 @@ def load_registry_command(
     except RegistryError as exc:
         typer.echo(f"error: invalid registry: {exc}", err=True)
         raise typer.Exit(2) from exc
-    with _connect(settings) as conn:
+    with _connect(settings, "gw_registry") as conn:  # the registry loader's role
         store_registry(conn, registry)
     outlets = sum(len(e.outlets) for e in registry.enterprises)
     typer.echo(
@@ -107,9 +115,7 @@ def load_registry_command(
 def _publish(settings: Settings, registry: Registry, timeout_s: float) -> None:
     topic = registry_topic(settings.topic_prefix)
     try:
-        record = publish_registry(
-            kafka_servers(settings), topic, registry, datetime.now(UTC), timeout_s=timeout_s
-        )
+        record = publish_as_publisher(settings, registry, timeout_s)
     except RegistryPublishError as exc:
         typer.echo(
             f"error: registry {registry.version} is stored in the database but NOT published:"

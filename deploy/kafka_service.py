@@ -26,6 +26,7 @@ from pathlib import Path
 from deploy import processes
 from deploy.processes import Notify
 from deploy.stack_errors import MissingDependency, PortInUse, ServiceStartFailed, ServiceStopFailed
+from runtime.kafka_access import KafkaAccess
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
@@ -99,8 +100,9 @@ def clean_stale_pid(kafka: KafkaLayout, notify: Notify) -> None:
         kafka.pid_file.unlink(missing_ok=True)
 
 
-def start(kafka: KafkaLayout, notify: Notify) -> int:
+def start(kafka: KafkaLayout, notify: Notify, admin_password: str | None) -> int:
     """Start the broker detached (own session) unless it runs; return its pid.
+    ``admin_password``: the super user's (``deploy.kafka_provision.local_passwords``).
 
     Blocks until it started (not until healthy: see ``deploy.stack``). Raises
     ``MissingDependency`` (no java, no jars), ``PortInUse``, ``ServiceStartFailed``.
@@ -122,7 +124,7 @@ def start(kafka: KafkaLayout, notify: Notify) -> int:
         if processes.port_in_use(port):
             raise PortInUse("kafka", port, setting)
     kafka.data.mkdir(parents=True, exist_ok=True)
-    _write_config(kafka)
+    _write_config(kafka, admin_password)
     _format_storage(kafka, java)
     return _launch(kafka, java, notify)
 
@@ -166,12 +168,34 @@ def cluster_id(kafka: KafkaLayout) -> str:
     return new_id
 
 
-def server_properties(kafka: KafkaLayout) -> str:
-    """The broker config: single node, both roles, replication factor 1 everywhere."""
-    settings = {
-        "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{kafka.controller_port}",
+def server_properties(kafka: KafkaLayout, admin_password: str | None) -> str:
+    """The broker config: single node, both roles, replication factor 1 everywhere.
+
+    Authenticated and authorised (issue 11): the client listener speaks SASL_PLAINTEXT on
+    127.0.0.1 with SCRAM-SHA-512 (the services' users, made by ``deploy.kafka_provision``) and
+    PLAIN for the one static ``admin`` user (so the admin can log in before any SCRAM user
+    exists, e.g. on a cluster formatted before authentication); the controller listener takes
+    PLAIN ``admin`` only. KRaft's StandardAuthorizer refuses whatever no ACL allows; ``admin``
+    is the super user. The file holds the admin password: it is written mode 0600.
+
+    ``admin_password`` None: an open PLAINTEXT broker without authorizer (only for the
+    benchmark that measures what authentication costs, ``bench.bench_pipeline``).
+    """
+    if admin_password is None:
+        return _properties(kafka, _open_listeners(kafka))
+    plain_jaas = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="admin" password="{admin_password}" user_admin="{admin_password}";'
+    )
+    scram_jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="admin" password="{admin_password}";'
+    )
+    return _properties(kafka, _secured_listeners(kafka, plain_jaas, scram_jaas))
+
+
+def _open_listeners(kafka: KafkaLayout) -> dict[str, str]:
+    return {
         "listeners": (
             f"PLAINTEXT://127.0.0.1:{kafka.port},CONTROLLER://127.0.0.1:{kafka.controller_port}"
         ),
@@ -179,6 +203,39 @@ def server_properties(kafka: KafkaLayout) -> str:
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    }
+
+
+def _secured_listeners(kafka: KafkaLayout, plain_jaas: str, scram_jaas: str) -> dict[str, str]:
+    return {
+        "listeners": (
+            f"SASL_PLAINTEXT://127.0.0.1:{kafka.port},"
+            f"CONTROLLER://127.0.0.1:{kafka.controller_port}"
+        ),
+        "advertised.listeners": f"SASL_PLAINTEXT://127.0.0.1:{kafka.port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "SASL_PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512,PLAIN",
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.sasl_plaintext.sasl.enabled.mechanisms": "SCRAM-SHA-512,PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": plain_jaas,
+        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": scram_jaas,
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": plain_jaas,
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": "User:admin",
+        "allow.everyone.if.no.acl.found": "false",
+    }
+
+
+def _properties(kafka: KafkaLayout, listeners: dict[str, str]) -> str:
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{kafka.controller_port}",
+        **listeners,
         "log.dirs": str(kafka.data),
         "num.partitions": "4",
         "default.replication.factor": "1",
@@ -220,8 +277,11 @@ def _log4j_properties(kafka: KafkaLayout) -> str:
     )
 
 
-def _write_config(kafka: KafkaLayout) -> None:
-    kafka.properties.write_text(server_properties(kafka))
+def _write_config(kafka: KafkaLayout, admin_password: str | None) -> None:
+    fd = os.open(kafka.properties, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file may have been world-readable
+    with os.fdopen(fd, "w") as out:
+        out.write(server_properties(kafka, admin_password))
     kafka.log4j.write_text(_log4j_properties(kafka))
 
 
@@ -293,12 +353,13 @@ def _launch(kafka: KafkaLayout, java: str, notify: Notify) -> int:
     return process.pid
 
 
-def is_healthy(bootstrap: str, timeout_s: float = 5.0) -> bool:
-    """True if a broker at ``bootstrap`` answers a metadata request with at least one broker.
+def is_healthy(access: KafkaAccess, timeout_s: float = 5.0) -> bool:
+    """True if a broker at ``access.bootstrap`` answers a metadata request (as ``access``'s
+    principal) with at least one broker.
 
     Blocks up to about ``timeout_s``. Never raises for an unreachable broker.
     """
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    host, _, port = access.bootstrap.split(",")[0].rpartition(":")
     if not processes.port_answers(int(port), host or "127.0.0.1", timeout_s=min(timeout_s, 1.0)):
         return False
     from kafka import KafkaAdminClient  # lazy: kafka-python is slow to import
@@ -306,7 +367,7 @@ def is_healthy(bootstrap: str, timeout_s: float = 5.0) -> bool:
     timeout_ms = int(timeout_s * 1000)
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
+            **access.client_config(),
             client_id="greenwatch-stack-health",
             request_timeout_ms=timeout_ms,
             bootstrap_timeout_ms=timeout_ms,

@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from deploy import timescaledb
+from deploy.db_roles import apply_grants
 from deploy.errors import DeployError
 from deploy.timescaledb import Policies
 
@@ -65,6 +66,8 @@ class MigrationReport:
     applied: tuple[str, ...]
     already: tuple[str, ...]
     partitions_created: int
+    ungranted: tuple[str, ...] = ()
+    """Tables deploy/grants.yaml does not name: no service role may touch them."""
 
 
 def discover_steps(flavor: Flavor) -> list[Step]:
@@ -190,4 +193,7 @@ def migrate(
             " now() + interval '3 months')"
         ).fetchone()
     created = int(row[0]) if row else 0
-    return MigrationReport(chosen, schema, tuple(applied), tuple(already), created)
+    ungranted = apply_grants(conn)  # after every run: grants.yaml is the whole truth
+    return MigrationReport(
+        chosen, schema, tuple(applied), tuple(already), created, tuple(ungranted)
+    )

@@ -7,9 +7,11 @@ because the server refuses to run as root)::
     run/                unix socket directory
     postgres.log        server log (pg_ctl -l)
 
-Roles: bootstrap superuser ``postgres`` (trust over the unix socket only); application role
-``greenwatch`` / password ``greenwatch`` (scram over TCP on 127.0.0.1), owner of database
-``greenwatch``, with CREATEDB and CREATEROLE (the audit API's roles, migration 009).
+Roles: bootstrap superuser ``postgres`` (trust over the unix socket only); owner role
+``greenwatch`` (scram over TCP on 127.0.0.1), owner of database ``greenwatch``, with CREATEDB
+and CREATEROLE (the audit API's NOLOGIN roles, migration 009); the service roles of
+``deploy/grants.yaml`` (``gw_worker``, ``gw_reader``, …). Their passwords come from the caller
+(``deploy.db_roles.local_db_passwords``: generated into the state dir) and are set at every start.
 
 TimescaleDB: when the server's ``share/extension`` has it (``make install`` builds or installs
 it), every start preloads it (``shared_preload_libraries``, telemetry off) unless the layout
@@ -27,6 +29,7 @@ import pwd
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +37,7 @@ import psycopg
 from psycopg import sql
 
 from deploy import processes, timescaledb
+from deploy.db_roles import ensure_roles
 from deploy.processes import Notify
 from deploy.stack_errors import MissingDependency, PortInUse, ServiceStartFailed, ServiceStopFailed
 
@@ -42,7 +46,6 @@ STOP_TIMEOUT_S = 60
 SERVICE_USER = "postgres"  # used when we run as root
 SUPERUSER = "postgres"
 APP_ROLE = "greenwatch"
-APP_PASSWORD = "greenwatch"
 APP_DATABASE = "greenwatch"
 
 #: Tuning for a small (2-core, a few GB) development machine. Durability stays on.
@@ -93,9 +96,10 @@ class PostgresLayout:
     def pid_file(self) -> Path:
         return self.data / "postmaster.pid"
 
-    @property
-    def dsn(self) -> str:
-        return f"postgresql://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:{self.port}/{APP_DATABASE}"
+
+def owner_dsn(pg: PostgresLayout, password: str) -> str:
+    """The owner role's DSN on ``pg`` (TCP, 127.0.0.1), with ``password``."""
+    return f"postgresql://{APP_ROLE}:{password}@127.0.0.1:{pg.port}/{APP_DATABASE}"
 
 
 def layout(state_dir: Path, port: int, timescaledb: bool = True) -> PostgresLayout:
@@ -171,10 +175,11 @@ def clean_stale_pid(pg: PostgresLayout, notify: Notify) -> None:
         pg.pid_file.unlink(missing_ok=True)
 
 
-def start(pg: PostgresLayout, notify: Notify) -> int:
+def start(pg: PostgresLayout, notify: Notify, passwords: Mapping[str, str]) -> int:
     """Init (once), start and bootstrap the cluster unless it runs; return the postmaster pid.
+    ``passwords``: login role → password, ``APP_ROLE`` (the owner) among them; set every time.
 
-    Blocks until the server accepts connections and the ``greenwatch`` role and database exist.
+    Blocks until the server accepts connections and the roles and database exist.
     Raises ``MissingDependency``, ``PortInUse``, ``ServiceStartFailed``.
     """
     clean_stale_pid(pg, notify)
@@ -183,7 +188,7 @@ def start(pg: PostgresLayout, notify: Notify) -> int:
     ts_version = timescaledb_installed(bindir) if pg.timescaledb else None
     if pid is not None:
         notify(f"postgres: already running (pid {pid}) on 127.0.0.1:{pg.port}")
-        _bootstrap_roles(pg)  # idempotent; a cluster from before gets what roles need now
+        _bootstrap_roles(pg, passwords)  # idempotent; a cluster from before gets today's roles
         if ts_version is not None and not _preloads_timescaledb(pg):
             notify(
                 f"postgres: started before TimescaleDB {ts_version} was installed, so it runs "
@@ -220,7 +225,7 @@ def start(pg: PostgresLayout, notify: Notify) -> int:
             pg.log_file,
             processes.tail(pg.log_file),
         )
-    _bootstrap_roles(pg)
+    _bootstrap_roles(pg, passwords)
     pid = running_pid(pg)
     if pid is None:
         raise ServiceStartFailed("postgres", "the server exited after starting", pg.log_file)
@@ -377,20 +382,19 @@ def _write_tuning(pg: PostgresLayout, ts_version: str | None) -> None:
         os.chown(target, user.pw_uid, user.pw_gid)
 
 
-def _bootstrap_roles(pg: PostgresLayout) -> None:
-    """Create the application role and database if missing (idempotent)."""
+def _bootstrap_roles(pg: PostgresLayout, passwords: Mapping[str, str]) -> None:
+    """Create the owner role (CREATEDB), the service roles and the database if missing, and
+    set every role's password (idempotent)."""
     admin = psycopg.connect(
         host=str(pg.socket_dir), port=pg.port, user=SUPERUSER, dbname="postgres", autocommit=True
     )
     with contextlib.closing(admin) as conn:
         if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone() is None:
-            conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
-                    sql.Identifier(APP_ROLE), sql.Literal(APP_PASSWORD)
-                )
-            )
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(sql.Identifier(APP_ROLE)))
         # CREATEROLE: migration 009 makes the audit API's NOLOGIN roles (row-level security).
         conn.execute(sql.SQL("ALTER ROLE {} CREATEROLE").format(sql.Identifier(APP_ROLE)))
+        ensure_roles(conn, {APP_ROLE: passwords[APP_ROLE]}, create=False)
+        ensure_roles(conn, {k: v for k, v in passwords.items() if k != APP_ROLE})
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [APP_DATABASE])
         if exists.fetchone() is None:
             conn.execute(

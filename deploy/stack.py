@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from deploy import kafka_service, postgres_service, processes
+from deploy import db_roles, kafka_provision, kafka_service, postgres_service, processes
 from deploy.processes import Notify
 from deploy.stack_errors import ServiceStartFailed
+from runtime.kafka_access import KafkaAccess, Principal, kafka_access
 from runtime.settings import Settings, database_dsn, kafka_servers
 
 Service = Literal["kafka", "postgres"]
@@ -61,7 +62,8 @@ class StackStatus:
         return self.kafka.up and self.postgres.up
 
     def as_json(self) -> dict[str, dict[str, str | bool | None]]:
-        """The local DSN verbatim (its password is the fixed dev one); external ones redacted."""
+        """The local DSN verbatim (the owner's generated password: the operator's own stack);
+        external ones redacted."""
         dsn = self.postgres.dsn if self.postgres.local else redact_dsn(self.postgres.dsn)
         return {
             "kafka": {"bootstrap": self.kafka.bootstrap, "up": self.kafka.up},
@@ -102,21 +104,30 @@ def up(
     with _lock(settings.state_dir):
         if settings.kafka_bootstrap is None:
             was_running = kafka_service.running_pid(kafka) is not None
-            kafka_pid = kafka_service.start(kafka, notify)  # detached; healthy later
+            admin_password = kafka_provision.local_passwords(settings)[Principal.ADMIN]
+            kafka_pid = kafka_service.start(kafka, notify, admin_password)  # healthy later
             if not was_running:
                 started.add("kafka")
         else:
             notify(f"kafka: external ({settings.kafka_bootstrap}), not started")
         if settings.database_url is None:
             was_running = postgres_service.running_pid(pg) is not None
-            postgres_service.start(pg, notify)  # blocks until it accepts connections
+            passwords = db_roles.local_db_passwords(settings)
+            postgres_service.start(pg, notify, passwords)  # blocks until it accepts connections
             if not was_running:
                 started.add("postgres")
         else:
             notify("postgres: external (GREENWATCH_DATABASE_URL), not started")
         if settings.kafka_bootstrap is None:
-            _wait_for_kafka(kafka, kafka_pid, timeout_s)
-        if settings.database_url is None and not postgres_service.is_healthy(pg.dsn, 10.0):
+            _wait_for_kafka(kafka, kafka_pid, _admin(settings), timeout_s)
+            created = kafka_provision.provision(settings, settings.topic_prefix)
+            notify(
+                f"kafka: SASL/SCRAM users and ACLs for prefix {settings.topic_prefix!r} in place"
+                f" ({len(created)} topics created); credentials in {settings.state_dir}/secrets"
+            )
+        if settings.database_url is None and not postgres_service.is_healthy(
+            database_dsn(settings), 10.0
+        ):
             raise ServiceStartFailed(
                 "postgres", "SELECT 1 failed after start", pg.log_file, processes.tail(pg.log_file)
             )
@@ -149,7 +160,7 @@ def status(settings: Settings) -> StackStatus:
     return StackStatus(
         kafka=KafkaStatus(
             bootstrap=bootstrap,
-            up=kafka_service.is_healthy(bootstrap),
+            up=kafka_service.is_healthy(_admin(settings)),
             local=kafka_local,
             pid=kafka_service.running_pid(_kafka_layout(settings)) if kafka_local else None,
         ),
@@ -188,13 +199,22 @@ def _postgres_layout(settings: Settings) -> postgres_service.PostgresLayout:
     return postgres_service.layout(settings.state_dir, settings.postgres_port)
 
 
-def _wait_for_kafka(kafka: kafka_service.KafkaLayout, pid: int, timeout_s: float) -> None:
+def _admin(settings: Settings) -> KafkaAccess:
+    """The admin's login: PLAIN on the local stack's broker, else from the settings."""
+    if settings.kafka_bootstrap is None:
+        return kafka_provision.bootstrap_admin(settings)
+    return kafka_access(settings, Principal.ADMIN)
+
+
+def _wait_for_kafka(
+    kafka: kafka_service.KafkaLayout, pid: int, admin: KafkaAccess, timeout_s: float
+) -> None:
     """Block until the broker answers; fail fast if its process exits."""
 
     def healthy_or_dead() -> bool:
         if not processes.is_running(pid, "kafka.Kafka"):
             return True  # stop waiting; reported below
-        return kafka_service.is_healthy(kafka.bootstrap, timeout_s=2.0)
+        return kafka_service.is_healthy(admin, timeout_s=2.0)
 
     answered = processes.wait_until(healthy_or_dead, timeout_s, interval_s=0.5)
     if not processes.is_running(pid, "kafka.Kafka"):

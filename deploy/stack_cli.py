@@ -53,6 +53,33 @@ def up(
 
 
 @stack_app.command()
+def provision(
+    ctx: typer.Context,
+    prefix: str = typer.Option(
+        None, help="Topic prefix to provision (default: GREENWATCH_TOPIC_PREFIX)."
+    ),
+) -> None:
+    """Create the topics of a prefix on the local broker and grant each service principal its
+    ACLs there (runtime.kafka_acls; `stack up` does it for the configured prefix). Run it before
+    starting services with another GREENWATCH_TOPIC_PREFIX. Exit 1 when the broker refuses."""
+    from kafka.errors import KafkaError
+
+    from deploy.kafka_provision import provision as provision_prefix
+
+    settings = _settings(ctx)
+    chosen = settings.topic_prefix if prefix is None else prefix
+    if settings.kafka_bootstrap is not None:
+        _say("error: only the local broker is provisioned here (GREENWATCH_KAFKA_BOOTSTRAP set)")
+        raise typer.Exit(2)
+    try:
+        created = provision_prefix(settings, chosen, users=False)
+    except KafkaError as exc:
+        _say(f"error: {exc}; is the stack up?")
+        raise typer.Exit(1) from exc
+    _say(f"kafka: topics and ACLs for {chosen}.* in place ({len(created)} topics created)")
+
+
+@stack_app.command()
 def down(ctx: typer.Context) -> None:
     """Stop the local Kafka and PostgreSQL (SIGTERM / pg_ctl stop -m fast). Idempotent."""
     settings = _settings(ctx)

@@ -17,14 +17,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import psycopg
 import typer
 
-from deploy import stack
+from deploy import kafka_provision, stack
 from deploy.migrate import migrate
 from deploy.timescaledb import Policies
 from greenwatch import demo_namespace
@@ -35,8 +35,9 @@ from ingest.hj212 import CHINA_TZ
 from ingest.simulator.energy import EPISODES as ENERGY_EPISODES
 from ingest.simulator.energy import load_energy_plan, with_energy
 from ingest.simulator.plan import load_sim_plan, statistic_posts, with_plan
+from runtime.kafka_access import local_broker
 from runtime.registry_store import store_registry
-from runtime.registry_topic import publish_registry, registry_topic
+from runtime.registry_topic import publish_as_publisher
 from runtime.settings import Settings, database_dsn, kafka_servers
 from schemas.registry import Registry, dump_registry, load_registry
 
@@ -121,8 +122,7 @@ def _prepare_database(settings: Settings, registry: Registry) -> None:
         report = migrate(conn, policies=Policies.from_settings(settings))
         store_registry(conn, registry)
     _echo(f"database: {report.flavor}, migrations applied {len(report.applied)}")
-    topic = registry_topic(settings.topic_prefix)
-    record = publish_registry(kafka_servers(settings), topic, registry, datetime.now(UTC))
+    record = publish_as_publisher(settings, registry)
     _echo(f"registry {registry.version} published to {record.topic} (offset {record.offset})")
 
 
@@ -342,6 +342,9 @@ def demo_command(
         namespace = demo_namespace.create(configured, datetime.now(CHINA_TZ))
         settings = namespace.settings
         _echo(f"this run: schema {namespace.schema}, topics {namespace.prefix}.*")
+    if local_broker(settings) and settings.kafka_username is None:
+        kafka_provision.provision(settings, settings.topic_prefix, users=False)
+        _echo(f"kafka: ACLs on {settings.topic_prefix}.* (each service logs in as its principal)")
     start, span = simulated_span(datetime.now(CHINA_TZ), hours)
     _echo(f"simulating {span} h from {start.isoformat()} at {speed:g}× real time")
     sim_options = ["--enterprises", str(enterprises), "--seed", str(seed), "--speed", str(speed)]

@@ -26,7 +26,8 @@ from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
 from deploy.timescaledb import drop_schema
-from runtime.settings import Settings, database_dsn, kafka_servers
+from runtime.kafka_access import Principal, kafka_access
+from runtime.settings import Settings, database_dsn
 
 SCHEMA_PATTERN: Final = re.compile(r"^demo_(\d{14})$")
 """Schemas this module creates (and the only ones ``prune`` drops)."""
@@ -104,7 +105,7 @@ def _comment(settings: Settings, run_id: str) -> str:
 def _delete_topics(settings: Settings, run_ids: list[str]) -> None:
     prefixes = tuple(f"{settings.topic_prefix}.demo{run_id}." for run_id in run_ids)
     admin = KafkaAdminClient(
-        bootstrap_servers=kafka_servers(settings), client_id="greenwatch-demo-prune"
+        **kafka_access(settings, Principal.ADMIN).client_config(), client_id="greenwatch-demo-prune"
     )
     try:
         doomed = [topic for topic in admin.list_topics() if topic.startswith(prefixes)]

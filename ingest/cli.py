@@ -36,6 +36,7 @@ from ingest.simulator.session import (
     simulate,
     write_registry,
 )
+from runtime.kafka_access import Principal, kafka_access
 from runtime.registry_topic import (
     NO_REGISTRY_HINT,
     InvalidRegistryRecord,
@@ -43,7 +44,7 @@ from runtime.registry_topic import (
     RegistrySource,
     open_registry_source,
 )
-from runtime.settings import Settings, device_key, kafka_servers
+from runtime.settings import Settings, device_key, registry_key
 from schemas.registry import RegistryError
 from schemas.topics import Topic, topic_name
 
@@ -66,10 +67,11 @@ def _registry_source(settings: Settings, path: Path | None, wait_s: float) -> Re
     try:
         return open_registry_source(
             path or settings.registry_file,
-            kafka_servers(settings),
+            kafka_access(settings, Principal.GATEWAY),
             settings.topic_prefix,
             "greenwatch-gateway-registry",
             wait_s,
+            key=registry_key(settings),
         )
     except RegistryError as error:
         _err.print(f"[red]registry {error.source}: {error.reason}[/red]")
@@ -203,14 +205,14 @@ def gateway_hj212(
     if summary_interval is None and sys.stderr.isatty():
         summary_interval = 10.0
     options = RunOptions(metrics_port=metrics_port, summary_interval_s=summary_interval)
-    producer = ProducerOptions(kafka_servers(settings), linger_ms=linger_ms)
+    producer = ProducerOptions(kafka_access(settings, Principal.GATEWAY), linger_ms=linger_ms)
     _log_to_stderr("ingest.gateway", "runtime.registry_topic")
     source = None
     try:
         source = _registry_source(settings, registry, registry_wait)
         asyncio.run(_serve_until_signal(config, source, producer, options))
     except KafkaError as error:
-        _err.print(f"[red]Kafka at {producer.bootstrap} unavailable: {error}[/red]")
+        _err.print(f"[red]Kafka at {producer.kafka.bootstrap} unavailable: {error}[/red]")
         raise typer.Exit(1) from None
     except OSError as error:
         _err.print(f"[red]cannot listen on {host}:{port}: {error}[/red]")

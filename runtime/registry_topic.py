@@ -14,6 +14,11 @@ producer accepts up to ``MAX_SNAPSHOT_BYTES`` before compression and the topic i
 Errors (one root): ``RegistryTopicError`` ─┬─ ``RegistryPublishError`` (Kafka unreachable or
 did not acknowledge), ─ ``NoRegistryPublished`` (nothing on the topic within the wait),
 ─ ``InvalidRegistryRecord`` (the latest record is not a valid registry).
+
+Integrity: ``publish_registry`` signs each record (``runtime.registry_mac``, header
+``greenwatch-registry-mac``) with the registry key; the follower refuses a record whose MAC is
+missing or wrong exactly like an undecodable one (``latest`` raises, ``follow`` skips), logs it
+and counts it in ``greenwatch_registry_records_refused_total{reason}``.
 """
 
 from __future__ import annotations
@@ -23,15 +28,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
+from prometheus_client import Counter
 
 from runtime.errors import RuntimePlumbingError
+from runtime.kafka_access import KafkaAccess, Principal, kafka_access
+from runtime.registry_mac import MAC_HEADER, mac_refusal, registry_mac
 from runtime.registry_watch import RegistryUpdates
+from runtime.settings import Settings, registry_key
 from runtime.topics import KafkaTopic, ensure_topics
 from schemas.registry import (
     Registry,
@@ -52,6 +61,13 @@ _PARTITION: Final = 0
 _RETRY_AFTER_S: Final = 1.0
 
 _log = logging.getLogger(__name__)
+
+REFUSED_RECORDS: Final = Counter(
+    "greenwatch_registry_records_refused",
+    "Registry records a follower refused because their MAC was missing or wrong.",
+    ["reason"],
+)
+"""On the default prometheus registry (the worker's /metrics); the gateway adds it to its own."""
 
 
 class RegistryTopicError(RuntimePlumbingError):
@@ -112,24 +128,26 @@ def registry_topic(prefix: str) -> KafkaTopic:
 
 
 def publish_registry(
-    bootstrap: str,
+    kafka: KafkaAccess,
     topic: KafkaTopic,
     registry: Registry,
     published_at: datetime,
     *,
+    key: bytes,
     timeout_s: float = 30.0,
 ) -> RegistryRecord:
-    """Publish ``registry`` as one snapshot record and wait until Kafka acknowledges it
-    (``acks=all``, idempotent producer, gzip). Creates the topic when missing.
+    """Publish ``registry`` as one snapshot record signed with the registry ``key`` and wait
+    until Kafka acknowledges it (``acks=all``, idempotent producer, gzip). Creates the topic
+    when missing.
 
     Blocks up to about ``2 × timeout_s`` (bootstrap, then delivery). Raises
     ``RegistryPublishError`` when Kafka is unreachable or the record is not acknowledged.
     """
     snapshot = snapshot_of(registry, published_at)
     try:
-        ensure_topics(bootstrap, [topic], client_id="greenwatch-registry", timeout_s=timeout_s)
+        ensure_topics(kafka, [topic], client_id="greenwatch-registry", timeout_s=timeout_s)
         producer = KafkaProducer(
-            bootstrap_servers=bootstrap,
+            **kafka.client_config(),
             client_id="greenwatch-registry",
             acks="all",
             enable_idempotence=True,
@@ -140,17 +158,33 @@ def publish_registry(
             delivery_timeout_ms=int(timeout_s * 1000) + 1000,
         )
     except KafkaError as error:
-        raise RegistryPublishError(topic.name, bootstrap, str(error)) from error
+        raise RegistryPublishError(topic.name, kafka.bootstrap, str(error)) from error
     try:
-        future = producer.send(
-            topic.name, key=snapshot.key.encode(), value=encode_snapshot(snapshot)
-        )
+        record_key, value = snapshot.key.encode(), encode_snapshot(snapshot)
+        headers = [(MAC_HEADER, registry_mac(key, record_key, value))]
+        future = producer.send(topic.name, key=record_key, value=value, headers=headers)
         metadata = future.get(timeout=timeout_s + 2)
     except KafkaError as error:
-        raise RegistryPublishError(topic.name, bootstrap, str(error)) from error
+        raise RegistryPublishError(topic.name, kafka.bootstrap, str(error)) from error
     finally:
         producer.close(timeout=timeout_s)
     return RegistryRecord(topic.name, int(metadata.offset), snapshot)
+
+
+def publish_as_publisher(
+    settings: Settings, registry: Registry, timeout_s: float = 30.0
+) -> RegistryRecord:
+    """``publish_registry`` as ``db load-registry`` does it: the ``registry`` principal (the
+    only writer the ACLs allow), signed with the registry key, on the configured prefix's
+    topic, published now. Raises ``RegistryPublishError``."""
+    return publish_registry(
+        kafka_access(settings, Principal.REGISTRY),
+        registry_topic(settings.topic_prefix),
+        registry,
+        datetime.now(UTC),
+        key=registry_key(settings),
+        timeout_s=timeout_s,
+    )
 
 
 class RegistryFollower:
@@ -163,14 +197,17 @@ class RegistryFollower:
     ``close`` one after the other, from any thread.
     """
 
-    def __init__(self, bootstrap: str, topic: KafkaTopic, client_id: str = "greenwatch") -> None:
-        """Connect and create the topic when missing. Raises ``KafkaError`` when Kafka does
-        not answer within 30 s."""
-        ensure_topics(bootstrap, [topic], client_id=client_id)
+    def __init__(
+        self, kafka: KafkaAccess, topic: KafkaTopic, client_id: str = "greenwatch", *, key: bytes
+    ) -> None:
+        """Connect and create the topic when missing; ``key`` is the registry key records are
+        verified with. Raises ``KafkaError`` when Kafka does not answer within 30 s."""
+        ensure_topics(kafka, [topic], client_id=client_id)
         self.topic = topic.name
+        self._key = key
         self._partition = TopicPartition(topic.name, _PARTITION)
         self._consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **kafka.client_config(),
             client_id=client_id,
             group_id=None,
             enable_auto_commit=False,
@@ -196,7 +233,7 @@ class RegistryFollower:
             if records:
                 last = records[-1]
                 try:
-                    return self._record(last.offset, last.value)
+                    return self._record(last.offset, last.key, last.value, last.headers)
                 except RegistryError as error:
                     raise InvalidRegistryRecord(self.topic, last.offset, error.reason) from None
             if time.monotonic() >= deadline:
@@ -215,7 +252,7 @@ class RegistryFollower:
                 stop.wait(_RETRY_AFTER_S)
                 continue
             for record in batches.get(self._partition, []):
-                found = self._valid_or_none(record.offset, record.value)
+                found = self._valid_or_none(record)
                 if found is not None:
                     yield found
 
@@ -223,27 +260,44 @@ class RegistryFollower:
         """Close the consumer (nothing to commit)."""
         self._consumer.close(autocommit=False)
 
-    def _valid_or_none(self, offset: int, value: Any) -> RegistryRecord | None:
+    def _valid_or_none(self, record: Any) -> RegistryRecord | None:
         try:
-            return self._record(offset, value)
+            return self._record(record.offset, record.key, record.value, record.headers)
         except RegistryError as error:
             self.invalid_records += 1
             _log.error(
                 "registry topic %s@%d skipped: not a valid registry: %s",
                 self.topic,
-                offset,
+                record.offset,
                 error.reason,
             )
             return None
 
-    def _record(self, offset: int, value: Any) -> RegistryRecord:
-        snapshot = decode_snapshot(value, f"{self.topic}@{offset}")
+    def _record(
+        self, offset: int, record_key: bytes | None, value: Any, headers: Any
+    ) -> RegistryRecord:
+        """The snapshot of a record; raises ``RegistryError`` when its MAC is missing or wrong
+        (logged and counted here) or it does not decode."""
+        source = f"{self.topic}@{offset}"
+        refusal = mac_refusal(self._key, record_key, value or b"", headers)
+        if refusal is not None:
+            REFUSED_RECORDS.labels(reason=refusal).inc()
+            _log.error(
+                "registry topic %s refused: %s (not signed with the registry key by "
+                "`greenwatch db load-registry`)",
+                source,
+                refusal,
+            )
+            raise RegistryError(source, f"refused: {refusal} (not from the registry publisher)")
+        snapshot = decode_snapshot(value, source)
         return RegistryRecord(self.topic, offset, snapshot)
 
 
-def read_latest_registry(bootstrap: str, topic: KafkaTopic, wait_s: float) -> RegistryRecord:
+def read_latest_registry(
+    kafka: KafkaAccess, topic: KafkaTopic, wait_s: float, *, key: bytes
+) -> RegistryRecord:
     """The registry in force on ``topic`` (see ``RegistryFollower.latest`` for errors)."""
-    follower = RegistryFollower(bootstrap, topic, client_id="greenwatch-registry-reader")
+    follower = RegistryFollower(kafka, topic, client_id="greenwatch-registry-reader", key=key)
     try:
         return follower.latest(wait_s)
     finally:
@@ -286,18 +340,20 @@ class RegistrySource:
 
 def open_registry_source(
     file: Path | None,
-    bootstrap: str,
+    kafka: KafkaAccess,
     prefix: str,
     client_id: str,
     wait_s: float,
     fallback: Callable[[], Registry] | None = None,
     fallback_name: str = "fallback",
+    *,
+    key: bytes,
 ) -> RegistrySource:
     """``file`` (read once) when given, else the version in force on ``<prefix>.registry``
     with its follower (the caller closes it: ``RegistrySource.close``). When nothing is
     published within ``wait_s`` and a ``fallback`` is given (the alert service: the database's
     newest version, ``fallback_name`` "database"), start from what it returns and follow the
-    topic all the same.
+    topic all the same. ``key``: the registry key (``runtime.settings.registry_key``).
 
     Blocks up to ``wait_s`` on an empty topic (and up to 30 s when Kafka does not answer).
     Raises ``RegistryError`` for a bad file (or from ``fallback``), ``NoRegistryPublished``
@@ -306,7 +362,7 @@ def open_registry_source(
     if file is not None:
         return RegistrySource(load_registry(file), f"file {file}, read once, no hot reload")
     topic = registry_topic(prefix)
-    follower = RegistryFollower(bootstrap, topic, client_id)
+    follower = RegistryFollower(kafka, topic, client_id, key=key)
     try:
         try:
             record = follower.latest(wait_s)

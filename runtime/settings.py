@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -30,6 +31,26 @@ class Settings(BaseSettings):
     )
     kafka_bootstrap: str | None = Field(
         default=None, description="Kafka bootstrap servers; None = the local stack's broker."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] | None = (
+        Field(
+            default=None,
+            description="Kafka security protocol; None = SASL_PLAINTEXT with the local stack's "
+            "per-service credentials (STATE_DIR/secrets/kafka-*.password) on the local broker, "
+            "SASL_PLAINTEXT (SASL_SSL with a CA file) when a username is set, else PLAINTEXT.",
+        )
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism used with kafka_username."
+    )
+    kafka_username: str | None = Field(
+        default=None,
+        description="Kafka SASL principal of every client of this process; None = each "
+        "service's own local-stack principal (gateway, worker, alerts, registry, ...).",
+    )
+    kafka_password: SecretStr | None = Field(default=None, description="Its SASL password.")
+    kafka_ca_file: Path | None = Field(
+        default=None, description="CA bundle (PEM) that signed the brokers' TLS certificates."
     )
     database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL DSN; None = the local stack's cluster."
@@ -54,6 +75,12 @@ class Settings(BaseSettings):
         default=None,
         description="Key of the device password digests (HMAC-SHA256); None = the local "
         "stack's, generated into STATE_DIR/secrets/device.key on first use.",
+    )
+    registry_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the registry records' MAC (HMAC-SHA256): `db load-registry` signs, "
+        "gateway, workers and alert service verify; None = the local stack's, generated into "
+        "STATE_DIR/secrets/registry.key on first use.",
     )
     compress_after_days: int = Field(
         default=30, ge=1, description="TimescaleDB: compress measurements older than this."
@@ -92,18 +119,42 @@ def kafka_servers(settings: Settings) -> str:
 
 def device_key(settings: Settings) -> bytes:
     """The platform's device key: the setting, else the local stack's key file
-    ``<state_dir>/secrets/device.key`` (created on first use: 32 random bytes as hex, mode
-    0600, directory 0700). Raises OSError when the file cannot be read or made."""
+    ``<state_dir>/secrets/device.key`` (see ``local_secret``)."""
     if settings.device_key is not None:
         return settings.device_key.get_secret_value().encode()
-    path = settings.state_dir / "secrets" / "device.key"
+    return local_secret(settings, "device.key")
+
+
+def registry_key(settings: Settings) -> bytes:
+    """The key of the registry records' MAC: the setting, else the local stack's key file
+    ``<state_dir>/secrets/registry.key`` (see ``local_secret``)."""
+    if settings.registry_key is not None:
+        return settings.registry_key.get_secret_value().encode()
+    return local_secret(settings, "registry.key")
+
+
+def read_local_secret(settings: Settings, name: str) -> str | None:
+    """The local stack's secret ``<state_dir>/secrets/<name>`` if ``stack up`` made it, else
+    None (never creates it: a secret the service at the other end does not know is useless)."""
+    path = settings.state_dir / "secrets" / name
+    try:
+        return path.read_text("ascii").strip()
+    except FileNotFoundError:
+        return None
+
+
+def local_secret(settings: Settings, name: str) -> bytes:
+    """The local stack's secret ``<state_dir>/secrets/<name>``, created on first use: 32
+    random bytes as hex, mode 0600, directory 0700. Raises OSError when the file cannot be
+    read or made."""
+    path = settings.state_dir / "secrets" / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        draft = path.with_name(f".device.key.{os.getpid()}")
+        draft = path.with_name(f".{name}.{os.getpid()}")
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32) + "\n")
-        try:  # whole file or none: a concurrent first use keeps the first key made
+        try:  # whole file or none: a concurrent first use keeps the first secret made
             os.link(draft, path)
         except FileExistsError:
             pass
@@ -112,8 +163,13 @@ def device_key(settings: Settings) -> bytes:
     return path.read_text("ascii").strip().encode()
 
 
-def database_dsn(settings: Settings) -> str:
-    """PostgreSQL DSN to use: the explicit setting, else the local stack's cluster."""
+def database_dsn(settings: Settings, login: str = "greenwatch") -> str:
+    """PostgreSQL DSN to use: the explicit setting, else the local stack's cluster as
+    ``login`` (the owner ``greenwatch`` by default; a service role of deploy/grants.yaml,
+    e.g. ``gw_reader``), with its password generated by ``stack up`` into
+    ``<state_dir>/secrets/postgres-<login>.password`` (made on first use: see
+    ``local_secret``)."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
-    return f"postgresql://greenwatch:greenwatch@127.0.0.1:{settings.postgres_port}/greenwatch"
+    password = local_secret(settings, f"postgres-{login}.password").decode("ascii")
+    return f"postgresql://{login}:{password}@127.0.0.1:{settings.postgres_port}/greenwatch"

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 
+from runtime.kafka_access import KafkaAccess
 from schemas.topics import CATALOGUE, Topic, topic_name
 
 
@@ -40,7 +41,7 @@ def catalogue_topics(prefix: str, only: Iterable[Topic] | None = None) -> list[K
 
 
 def ensure_topics(
-    bootstrap: str,
+    kafka: KafkaAccess,
     topics: Sequence[KafkaTopic],
     *,
     client_id: str = "greenwatch-setup",
@@ -50,9 +51,11 @@ def ensure_topics(
 
     Blocks up to about ``timeout_s``; raises ``kafka.errors.KafkaError`` when Kafka does not
     answer. Safe against a concurrent creator (another worker starting at the same moment).
+    A topic the principal may not create (nor see: with ACLs, ``list_topics`` shows only the
+    topics it may describe) is skipped: the admin provisions it (``deploy.kafka_provision``).
     """
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap,
+        **kafka.client_config(),
         client_id=client_id,
         request_timeout_ms=int(timeout_s * 1000),
         bootstrap_timeout_ms=int(timeout_s * 1000),
@@ -65,7 +68,7 @@ def ensure_topics(
                 continue
             configs = {"cleanup.policy": "compact"} if topic.compacted else {}
             configs.update(dict(topic.configs))
-            with contextlib.suppress(TopicAlreadyExistsError):  # one by one: races are fine
+            with contextlib.suppress(TopicAlreadyExistsError, TopicAuthorizationFailedError):
                 admin.create_topics(
                     [NewTopic(topic.name, topic.partitions, 1, topic_configs=configs)]
                 )

@@ -11,11 +11,13 @@ timer only for messages the agent acked, and the agent acks after the database c
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 import faust
 
+from runtime.kafka_access import KafkaAccess, Principal, kafka_access
 from runtime.settings import Settings, kafka_servers
 from schemas.topics import CATALOGUE, Topic, topic_name
 
@@ -63,6 +65,21 @@ def broker_urls(settings: Settings) -> list[str]:
     return [f"kafka://{server.strip()}" for server in kafka_servers(settings).split(",")]
 
 
+def broker_credentials(kafka: KafkaAccess) -> faust.types.auth.CredentialsT | None:
+    """faust's form of the worker principal's login (``runtime.kafka_access``); None for a
+    PLAINTEXT cluster."""
+    context = ssl.create_default_context(cafile=kafka.ca_file) if kafka.ca_file else None
+    if kafka.sasl:
+        password = kafka.password.get_secret_value() if kafka.password is not None else None
+        return faust.SASLCredentials(
+            username=kafka.username,
+            password=password,
+            mechanism=kafka.mechanism,
+            ssl_context=context,
+        )
+    return None if context is None else faust.SSLCredentials(context)
+
+
 def create_app(settings: Settings, tuning: WorkerTuning) -> faust.App:
     """A configured faust App (not started); agents are added by ``streams.agents``.
 
@@ -73,6 +90,7 @@ def create_app(settings: Settings, tuning: WorkerTuning) -> faust.App:
     return faust.App(
         group_id(settings),
         broker=broker_urls(settings),
+        broker_credentials=broker_credentials(kafka_access(settings, Principal.WORKER)),
         store="memory://",
         autodiscover=False,
         datadir=str(datadir),

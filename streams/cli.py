@@ -203,12 +203,13 @@ def energy_worker_command(
     import signal
     import threading
 
+    from runtime.kafka_access import Principal, kafka_access
     from runtime.registry_topic import (
         InvalidRegistryRecord,
         NoRegistryPublished,
         open_registry_source,
     )
-    from runtime.settings import Settings, database_dsn, kafka_servers
+    from runtime.settings import Settings, database_dsn, registry_key
     from streams.energy_worker import EnergyWorkerOptions, run_energy_worker
     from streams.sink import create_pool
 
@@ -216,10 +217,11 @@ def energy_worker_command(
     try:
         source = open_registry_source(
             registry or settings.registry_file,
-            kafka_servers(settings),
+            kafka_access(settings, Principal.ENERGY_WORKER),
             settings.topic_prefix,
             "greenwatch-energy-registry",
             registry_wait,
+            key=registry_key(settings),
         )
     except (RegistryError, NoRegistryPublished, InvalidRegistryRecord) as error:
         typer.echo(f"energy-worker: no registry: {error}", err=True)
@@ -228,7 +230,9 @@ def energy_worker_command(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     options = EnergyWorkerOptions(
-        kafka_servers(settings), settings.topic_prefix, batch_size=batch_size
+        kafka_access(settings, Principal.ENERGY_WORKER),
+        settings.topic_prefix,
+        batch_size=batch_size,
     )
     pool = create_pool(database_dsn(settings), name="greenwatch-energy")
     typer.echo(

@@ -38,6 +38,7 @@ from pydantic import ValidationError
 
 from alerts.registry_follow import RegistryInbox
 from runtime.dead_letters import KeyedDeadLetter, SourcePosition, insert_dead_letters
+from runtime.kafka_access import KafkaAccess
 from runtime.registry_watch import RegistryUpdates, RegistryWatch
 from runtime.runner import BatchRunner, Outgoing, PublishFailed
 from schemas.energy import EnergyBatch, EnergyRecord
@@ -56,7 +57,7 @@ SOURCE = "streams.energy"
 
 @dataclass(frozen=True, slots=True)
 class EnergyWorkerOptions:
-    bootstrap: str
+    kafka: KafkaAccess
     prefix: str
     group_id: str = "greenwatch-energy"
     batch_size: int = 2_000
@@ -227,7 +228,7 @@ def _session(
 ) -> None:
     raw = topic_name(options.prefix, Topic.RAW_ENERGY)
     consumer = KafkaConsumer(
-        bootstrap_servers=options.bootstrap,
+        **options.kafka.client_config(),
         group_id=options.group_id,
         client_id="greenwatch-energy-worker",
         enable_auto_commit=False,
@@ -235,7 +236,7 @@ def _session(
         max_poll_records=options.batch_size,
     )
     producer = KafkaProducer(
-        bootstrap_servers=options.bootstrap,
+        **options.kafka.client_config(),
         client_id="greenwatch-energy-worker",
         acks="all",
         enable_idempotence=True,

@@ -29,6 +29,7 @@ import faust
 from kafka.errors import KafkaError
 from prometheus_client import start_http_server
 
+from runtime.kafka_access import KafkaAccess, Principal, kafka_access
 from runtime.registry_topic import (
     NO_REGISTRY_HINT,
     InvalidRegistryRecord,
@@ -37,7 +38,7 @@ from runtime.registry_topic import (
     open_registry_source,
 )
 from runtime.registry_watch import RegistryWatch, on_loop
-from runtime.settings import Settings, database_dsn, kafka_servers
+from runtime.settings import Settings, database_dsn, registry_key
 from runtime.topics import catalogue_topics
 from runtime.topics import ensure_topics as create_missing_topics
 from schemas.registry import RegistryError
@@ -76,20 +77,20 @@ class WorkerOptions:
     registry_wait_s: float = 30.0
 
 
-def ensure_topics(bootstrap: str, prefix: str, timeout_s: float = 30.0) -> list[str]:
+def ensure_topics(kafka: KafkaAccess, prefix: str, timeout_s: float = 30.0) -> list[str]:
     """Create the catalogue's missing topics under ``prefix``; returns the names created.
 
     Raises WorkerError when Kafka does not answer within about ``timeout_s``.
     """
     try:
         return create_missing_topics(
-            bootstrap,
+            kafka,
             catalogue_topics(prefix),
             client_id="greenwatch-worker-setup",
             timeout_s=timeout_s,
         )
     except KafkaError as error:
-        raise WorkerError(f"cannot create topics on {bootstrap}: {error}") from error
+        raise WorkerError(f"cannot create topics on {kafka.bootstrap}: {error}") from error
 
 
 class _Worker(faust.Worker):
@@ -149,14 +150,15 @@ def registry_source(settings: Settings, options: WorkerOptions) -> RegistrySourc
     Blocks up to the wait. Raises ``WorkerError`` when the file is invalid, the topic holds
     no valid registry within the wait, or Kafka does not answer.
     """
-    bootstrap, prefix = kafka_servers(settings), settings.topic_prefix
+    kafka, prefix = kafka_access(settings, Principal.WORKER), settings.topic_prefix
     try:
         return open_registry_source(
             options.registry_file or settings.registry_file,
-            bootstrap,
+            kafka,
             prefix,
             "greenwatch-worker-registry",
             options.registry_wait_s,
+            key=registry_key(settings),
         )
     except RegistryError as error:
         raise WorkerError(str(error)) from error
@@ -169,7 +171,7 @@ def registry_source(settings: Settings, options: WorkerOptions) -> RegistrySourc
         reason = f"{error}: publish a valid one with `greenwatch db load-registry`"
         raise WorkerError(reason) from error
     except KafkaError as error:
-        raise WorkerError(f"cannot read {prefix}.registry on {bootstrap}: {error}") from error
+        raise WorkerError(f"cannot read {prefix}.registry on {kafka.bootstrap}: {error}") from error
 
 
 def run_worker(settings: Settings, options: WorkerOptions) -> None:
@@ -184,7 +186,7 @@ def run_worker(settings: Settings, options: WorkerOptions) -> None:
 def _run(settings: Settings, options: WorkerOptions, source: RegistrySource) -> None:
     registry = source.registry
     _tune_garbage_collector()
-    created = ensure_topics(kafka_servers(settings), settings.topic_prefix)
+    created = ensure_topics(kafka_access(settings, Principal.WORKER), settings.topic_prefix)
     if created:
         log.info("created topics %s", ", ".join(created))
     metrics = StreamMetrics.create()

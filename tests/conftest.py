@@ -61,9 +61,7 @@ def kafka_topic_factory(
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
-    admin = KafkaAdminClient(
-        bootstrap_servers=services.kafka_bootstrap, client_id="greenwatch-tests"
-    )
+    admin = KafkaAdminClient(**services.kafka.client_config(), client_id="greenwatch-tests")
     created: list[str] = []
     test_slug = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)[:60]
 
@@ -88,7 +86,7 @@ def topic_prefix(services: Services) -> Iterator[str]:
 
     name = f"test{uuid.uuid4().hex[:10]}"
     yield name
-    admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
+    admin = KafkaAdminClient(**services.kafka.client_config())
     with contextlib.suppress(Exception):  # best effort: a leftover test topic harms nobody
         mine = [t for t in admin.list_topics() if t.startswith(f"{name}.")]
         if mine:

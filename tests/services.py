@@ -12,6 +12,7 @@ Set ``GREENWATCH_TEST_DOCKER=0`` to skip the Docker probe.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import sys
@@ -20,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from deploy import stack
+from pydantic import SecretStr
+
+from deploy import kafka_provision, stack
+from runtime.kafka_access import KafkaAccess, Principal, kafka_access
 from runtime.settings import Settings, database_dsn, kafka_servers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,13 +38,32 @@ Origin = Literal["env", "testcontainers", "local"]
 class Services:
     """Addresses of the services under test and where they came from.
 
-    ``settings`` points at exactly these services (give it to CLI commands as ``obj``).
+    ``settings`` points at exactly these services (give it to CLI commands as ``obj``), and
+    logs in to Kafka as the admin principal (the local stack's: the session exports
+    ``GREENWATCH_KAFKA_USERNAME``/``_PASSWORD``, so CLI children run as the admin too; the
+    per-service principals and their ACLs are tested in tests/integration/security).
+    ``kafka`` is that login, for clients built in the test.
     """
 
     kafka_bootstrap: str
     database_url: str
     origin: Origin
     settings: Settings
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        return kafka_access(self.settings, Principal.ADMIN)
+
+
+def admin_access(bootstrap: str) -> KafkaAccess:
+    """The tests' Kafka login (``GREENWATCH_KAFKA_*`` of the environment, the admin's on the
+    local stack) at ``bootstrap``."""
+    return dataclasses.replace(kafka_access(Settings(), Principal.ADMIN), bootstrap=bootstrap)
+
+
+def kafka_config(bootstrap: str) -> dict[str, Any]:
+    """kafka-python keyword arguments of ``admin_access(bootstrap)``."""
+    return admin_access(bootstrap).client_config()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +129,21 @@ def _local_stack(settings: Settings) -> Iterator[Services]:
     result = stack.up(settings, notify=_say)
     if not result.status.all_up:
         raise RuntimeError(f"local stack did not come up: {result.status.as_json()}")
+    password = kafka_provision.local_passwords(settings)[Principal.ADMIN]
+    exported = {"GREENWATCH_KAFKA_USERNAME": "admin", "GREENWATCH_KAFKA_PASSWORD": password}
+    saved = {name: os.environ.get(name) for name in exported}
+    os.environ.update(exported)
+    admin = settings.model_copy(
+        update={"kafka_username": "admin", "kafka_password": SecretStr(password)}
+    )
     try:
-        yield Services(kafka_servers(settings), database_dsn(settings), "local", settings)
+        yield Services(kafka_servers(settings), database_dsn(settings), "local", admin)
     finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         if result.started:
             _say(f"stopping what this session started: {', '.join(sorted(result.started))}")
             stack.down(settings, notify=_say, services=result.started)

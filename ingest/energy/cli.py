@@ -12,12 +12,13 @@ from rich.console import Console
 
 from ingest.energy.keys import key_digest, new_key
 from ingest.energy.runner import ServeOptions, serve
+from runtime.kafka_access import Principal, kafka_access
 from runtime.registry_topic import (
     InvalidRegistryRecord,
     NoRegistryPublished,
     open_registry_source,
 )
-from runtime.settings import Settings, kafka_servers
+from runtime.settings import Settings, registry_key
 from schemas.registry import RegistryError, load_registry
 
 _err = Console(stderr=True)
@@ -59,10 +60,11 @@ def gateway_energy(
     try:
         source = open_registry_source(
             registry or settings.registry_file,
-            kafka_servers(settings),
+            kafka_access(settings, Principal.ENERGY_GATEWAY),
             settings.topic_prefix,
             "greenwatch-energy-api-registry",
             registry_wait,
+            key=registry_key(settings),
         )
     except (RegistryError, NoRegistryPublished, InvalidRegistryRecord) as error:
         _err.print(f"[red]no registry: {error}[/red]", soft_wrap=True)
@@ -71,7 +73,12 @@ def gateway_energy(
         _err.print(f"[red]Kafka unavailable: {error}[/red]")
         raise typer.Exit(1) from None
     options = ServeOptions(
-        kafka_servers(settings), settings.topic_prefix, host, port, max_body_bytes, max_items
+        kafka_access(settings, Principal.ENERGY_GATEWAY),
+        settings.topic_prefix,
+        host,
+        port,
+        max_body_bytes,
+        max_items,
     )
     _err.print(
         f"gateway energy on http://{host}:{port} → {settings.topic_prefix}.raw.energy; "
@@ -82,7 +89,7 @@ def gateway_energy(
     try:
         asyncio.run(serve(source.registry, settings.energy_key_secret, options, updates))
     except KafkaError as error:
-        _err.print(f"[red]Kafka at {options.bootstrap} unavailable: {error}[/red]")
+        _err.print(f"[red]Kafka at {options.kafka.bootstrap} unavailable: {error}[/red]")
         raise typer.Exit(1) from None
     finally:
         source.close()

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from ingest.energy.api import ApiOptions, KafkaRecordSink, create_app
 from ingest.gateway.publisher import KafkaPublisher, ProducerOptions
+from runtime.kafka_access import KafkaAccess
 from runtime.registry_watch import RegistryUpdates, RegistryWatch, on_loop
 from runtime.topics import catalogue_topics
 from schemas.registry import Registry
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
-    bootstrap: str
+    kafka: KafkaAccess
     prefix: str
     host: str = "127.0.0.1"
     port: int = 8212
@@ -55,7 +56,7 @@ async def serve(
     (on the loop: a request sees one registry from start to end)."""
     topics = catalogue_topics(options.prefix, (Topic.RAW_ENERGY, Topic.DEADLETTER))
     publisher = await KafkaPublisher.start(
-        ProducerOptions(options.bootstrap, client_id="greenwatch-energy-api"), topics
+        ProducerOptions(options.kafka, client_id="greenwatch-energy-api"), topics
     )
     loop = asyncio.get_running_loop()
     watch = None

@@ -43,6 +43,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from ingest.gateway.stats import GatewayStats, LatencyRecorder
+from runtime.registry_topic import REFUSED_RECORDS
 
 PREFIX: Final = "greenwatch_gateway_"
 PROTOCOL: Final = "hj212"
@@ -167,5 +168,6 @@ def serve_metrics(
     registry. Raises ``OSError`` when the port is taken."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(GatewayCollector(stats, gauges))
+    registry.register(REFUSED_RECORDS)  # registry records refused by the follower (bad MAC)
     start_http_server(port, addr=host or "0.0.0.0", registry=registry)
     return registry

@@ -24,6 +24,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from runtime.kafka_access import KafkaAccess
 from runtime.topics import KafkaTopic, ensure_topics
 
 Completion = Callable[[BaseException | None], None]
@@ -34,7 +35,7 @@ Completion = Callable[[BaseException | None], None]
 class ProducerOptions:
     """kafka-python producer settings the gateway exposes (linger in ms, batch in bytes)."""
 
-    bootstrap: str
+    kafka: KafkaAccess
     client_id: str = "greenwatch-gateway"
     linger_ms: int = 5
     batch_size: int = 256 * 1024
@@ -100,9 +101,9 @@ class KafkaPublisher:
 
 def _connect(options: ProducerOptions, topics: tuple[KafkaTopic, ...]) -> Any:
     """Blocking: create missing topics, build the producer, warm its metadata."""
-    ensure_topics(options.bootstrap, topics, client_id="greenwatch-gateway-admin")
+    ensure_topics(options.kafka, topics, client_id="greenwatch-gateway-admin")
     producer = KafkaProducer(
-        bootstrap_servers=options.bootstrap,
+        **options.kafka.client_config(),
         client_id=options.client_id,
         acks="all",
         enable_idempotence=True,

@@ -52,9 +52,9 @@ def plain_cluster(services: Services) -> Iterator[tuple[Any, str]]:
         pytest.skip("needs the local stack's server binaries")
     home = services.settings.state_dir / f"plain-cluster-{free_port()}"
     pg = postgres_service.PostgresLayout(home.resolve() / "postgres", free_port(), False)
-    postgres_service.start(pg, notify=lambda _: None)
+    postgres_service.start(pg, lambda _: None, {postgres_service.APP_ROLE: "private"})
     try:
-        yield pg, pg.dsn
+        yield pg, postgres_service.owner_dsn(pg, "private")
     finally:
         postgres_service.stop(pg, notify=lambda _: None)
         shutil.rmtree(home, ignore_errors=True)

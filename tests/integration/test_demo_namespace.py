@@ -57,7 +57,7 @@ def test_prune_keeps_the_newest_runs_and_drops_the_rest_with_their_topics(servic
     runs = [demo_namespace.create(configured, base + timedelta(minutes=i)) for i in range(3)]
     other = _settings(services, f"other{uuid.uuid4().hex[:8]}")  # another prefix's run
     foreign = demo_namespace.create(other, base - timedelta(days=1))
-    admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
+    admin = KafkaAdminClient(**services.kafka.client_config())
     try:
         admin.create_topics([NewTopic(f"{run.prefix}.verdicts", 1, 1) for run in runs])
         told: list[str] = []

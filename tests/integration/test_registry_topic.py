@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from services import admin_access
 from typer.testing import CliRunner
 
 from deploy.migrate import migrate
@@ -21,7 +22,7 @@ from runtime.registry_topic import (
     read_latest_registry,
     registry_topic,
 )
-from runtime.settings import Settings, device_key
+from runtime.settings import Settings, device_key, registry_key
 from schemas.registry import dump_registry, load_registry
 
 EXAMPLE = Path(__file__).parents[2] / "schemas" / "examples" / "demo-province.yaml"
@@ -68,7 +69,9 @@ def test_load_registry_stores_then_publishes_the_version_in_force(
     assert first.exit_code == 0, first.output
     topic = registry_topic(settings.topic_prefix)
     assert f"published to {topic.name} (offset 0)" in first.output
-    latest = read_latest_registry(settings.kafka_bootstrap or "", topic, wait_s=10)
+    latest = read_latest_registry(
+        admin_access(settings.kafka_bootstrap or ""), topic, wait_s=10, key=registry_key(settings)
+    )
     assert _stored_versions(settings) == [latest.snapshot.version] == ["demo-province-2026.1"]
     # stored and published with keyed device digests only (issue 11: no unkeyed digest)
     assert latest.registry == load_registry(EXAMPLE).with_keyed_passwords(device_key(settings))
@@ -78,7 +81,9 @@ def test_load_registry_stores_then_publishes_the_version_in_force(
         app, ["db", "load-registry", str(_edition(tmp_path, "demo-province-2026.2"))], obj=settings
     )
     assert second.exit_code == 0, second.output
-    latest = read_latest_registry(settings.kafka_bootstrap or "", topic, wait_s=10)
+    latest = read_latest_registry(
+        admin_access(settings.kafka_bootstrap or ""), topic, wait_s=10, key=registry_key(settings)
+    )
     assert (latest.offset, latest.snapshot.version) == (1, "demo-province-2026.2")
     assert _stored_versions(settings) == ["demo-province-2026.1", "demo-province-2026.2"]
 
@@ -92,7 +97,12 @@ def test_no_publish_stores_and_publishes_nothing(settings: Settings) -> None:
     assert _stored_versions(settings) == ["demo-province-2026.1"]
     topic = registry_topic(settings.topic_prefix)
     with pytest.raises(NoRegistryPublished):
-        read_latest_registry(settings.kafka_bootstrap or "", topic, wait_s=1)
+        read_latest_registry(
+            admin_access(settings.kafka_bootstrap or ""),
+            topic,
+            wait_s=1,
+            key=registry_key(settings),
+        )
 
 
 def test_unreachable_kafka_fails_after_the_database_has_the_version(settings: Settings) -> None:
@@ -118,7 +128,8 @@ def test_a_registry_larger_than_a_default_kafka_record_round_trips(
     big = build_province(3000, 1, 0.3, 0.2).registry
     assert len(big.model_dump_json()) > 2_000_000
     topic = registry_topic(prefix)
-    published = publish_registry(services.kafka_bootstrap, topic, big, datetime.now(UTC))
-    latest = read_latest_registry(services.kafka_bootstrap, topic, wait_s=10)
+    key = registry_key(services.settings)
+    published = publish_registry(services.kafka, topic, big, datetime.now(UTC), key=key)
+    latest = read_latest_registry(services.kafka, topic, wait_s=10, key=key)
     assert latest.offset == published.offset
     assert latest.registry == big

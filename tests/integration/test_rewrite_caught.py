@@ -86,7 +86,7 @@ def test_minutes_resent_lower_after_an_exceedance_reach_enterprise_and_regulator
         migrate(conn)
         store_registry(conn, load_registry(registry))
     prefix = topic_prefix
-    ensure_topics(services.kafka_bootstrap, prefix)
+    ensure_topics(services.kafka, prefix)
     settings = Settings(
         kafka_bootstrap=services.kafka_bootstrap,
         database_url=pg_schema.dsn,
@@ -109,7 +109,7 @@ def test_minutes_resent_lower_after_an_exceedance_reach_enterprise_and_regulator
         "GREENWATCH_REGISTRY_FILE": str(registry),
         "GREENWATCH_STATE_DIR": str(tmp_path / "state"),
     }
-    producer = KafkaProducer(bootstrap_servers=services.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**services.kafka.client_config(), acks="all")
     raw = topic_name(prefix, Topic.RAW_HJ212)
 
     def send(values: list[bytes]) -> None:

@@ -22,6 +22,7 @@ import pytest
 from child_process import child_process
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from psycopg import sql
+from services import kafka_config
 
 from deploy.migrate import migrate
 from ingest.hj212 import CHINA_TZ, encode, redact_password
@@ -97,7 +98,7 @@ def worker_process(env: dict[str, str], log: Path) -> Any:
 def topic_prefix(services: Any) -> Iterator[str]:
     prefix = f"smoke{uuid.uuid4().hex[:10]}"
     yield prefix
-    admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
+    admin = KafkaAdminClient(**services.kafka.client_config())
     with contextlib.suppress(Exception):
         admin.delete_topics([t for t in admin.list_topics() if t.startswith(f"{prefix}.")])
     admin.close()
@@ -112,10 +113,10 @@ def test_frames_become_rows_and_garbage_becomes_a_dead_letter(
 ) -> None:
     migrate(db_conn)
     store_registry(db_conn, load_registry(REGISTRY))
-    ensure_topics(services.kafka_bootstrap, topic_prefix)
+    ensure_topics(services.kafka, topic_prefix)
     good = minute_frame("DEMO-TP01-G1", START + timedelta(minutes=MINUTES))
     garbage = good[:-6] + (b"0000" if good[-6:-2] != b"0000" else b"FFFF") + b"\r\n"
-    producer = KafkaProducer(bootstrap_servers=services.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**services.kafka.client_config(), acks="all")
     raw_topic = topic_name(topic_prefix, Topic.RAW_HJ212)
     for minute in range(MINUTES):
         for mn in DEVICES:
@@ -179,7 +180,7 @@ def test_frames_become_rows_and_garbage_becomes_a_dead_letter(
 def dead_letter_topic(bootstrap: str, prefix: str) -> list[tuple[str, bytes]]:
     consumer = KafkaConsumer(
         topic_name(prefix, Topic.DEADLETTER),
-        bootstrap_servers=bootstrap,
+        **kafka_config(bootstrap),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=5000,

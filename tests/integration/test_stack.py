@@ -15,16 +15,18 @@ from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from deploy import kafka_service, postgres_service, stack
 from deploy.stack_cli import stack_app
+from runtime.kafka_access import KafkaAccess
 from runtime.settings import Settings
 
 try:
-    from services import free_port
+    from services import free_port, kafka_config
 except ImportError:  # pragma: no cover
-    from tests.services import free_port
+    from tests.services import free_port, kafka_config
 
 if TYPE_CHECKING:
     from services import PgSchema, Services
@@ -79,11 +81,11 @@ def test_kafka_round_trip(services: Services, kafka_topic_factory: Callable[...,
     topic = kafka_topic_factory("roundtrip")
     bootstrap = services.kafka_bootstrap
     payload = uuid.uuid4().hex.encode()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_config(bootstrap), acks="all")
     producer.send(topic, key=b"device-1", value=payload).get(timeout=15)
     producer.close()
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_config(bootstrap), enable_auto_commit=False)
     partition = TopicPartition(topic, 0)
     consumer.assign([partition])
     consumer.seek_to_beginning(partition)
@@ -174,13 +176,14 @@ def test_broker_starts_with_a_kept_cluster_id_that_starts_with_a_dash(tmp_path: 
     kafka.libs.symlink_to(jars)
     kafka.cluster_id_file.write_text("-AAAAAAAAAAAAAAAAAAAAQ\n")  # as an older state dir may hold
 
-    pid = kafka_service.start(kafka, notify=lambda _: None)
+    pid = kafka_service.start(kafka, notify=lambda _: None, admin_password="private")
+    admin = KafkaAccess(kafka.bootstrap, "SASL_PLAINTEXT", "PLAIN", "admin", SecretStr("private"))
     try:
         assert "cluster.id=-AAAAAAAAAAAAAAAAAAAAQ" in (kafka.data / "meta.properties").read_text()
         deadline = time.monotonic() + 60
-        while not kafka_service.is_healthy(kafka.bootstrap) and time.monotonic() < deadline:
+        while not kafka_service.is_healthy(admin) and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert kafka_service.is_healthy(kafka.bootstrap)
+        assert kafka_service.is_healthy(admin)
         assert kafka_service.running_pid(kafka) == pid
     finally:
         kafka_service.stop(kafka, notify=lambda _: None)

@@ -135,19 +135,27 @@ def test_a_plain_cluster_is_upgraded_in_place_with_a_message(
     plain = postgres_service.PostgresLayout(home.resolve() / "postgres", free_port(), False)
     told: list[str] = []
     try:
-        postgres_service.start(plain, told.append)
-        with psycopg.connect(plain.dsn, autocommit=True) as conn:
+        postgres_service.start(plain, told.append, {postgres_service.APP_ROLE: "private"})
+        with psycopg.connect(postgres_service.owner_dsn(plain, "private"), autocommit=True) as conn:
             assert migrate(conn).flavor is Flavor.PLAIN  # public, migrated plain
         postgres_service.stop(plain, told.append)
         upgraded = postgres_service.PostgresLayout(plain.home, plain.port, True)
         told.clear()
-        postgres_service.start(upgraded, told.append)
+        postgres_service.start(upgraded, told.append, {postgres_service.APP_ROLE: "private"})
         assert any("upgrading the existing plain cluster in place" in line for line in told)
-        assert postgres_service.timescaledb_version(upgraded.dsn) is not None
-        with psycopg.connect(upgraded.dsn, autocommit=True) as conn:
+        assert (
+            postgres_service.timescaledb_version(postgres_service.owner_dsn(upgraded, "private"))
+            is not None
+        )
+        with psycopg.connect(
+            postgres_service.owner_dsn(upgraded, "private"), autocommit=True
+        ) as conn:
             assert migrate(conn).flavor is Flavor.PLAIN  # the schema keeps its flavor
             conn.execute("CREATE SCHEMA fresh")
-            fresh = make_conninfo(upgraded.dsn, options="-c search_path=fresh,public")
+            fresh = make_conninfo(
+                postgres_service.owner_dsn(upgraded, "private"),
+                options="-c search_path=fresh,public",
+            )
         with psycopg.connect(fresh, autocommit=True) as conn:
             assert migrate(conn).flavor is Flavor.TIMESCALEDB
             drop_schema(conn, "fresh")

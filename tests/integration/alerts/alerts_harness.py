@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from aiosmtpd.controller import Controller
 from kafka import KafkaProducer
 
+from runtime.kafka_access import KafkaAccess
 from runtime.settings import Settings
 from schemas.alert import QualityKind, QualitySignal
 from schemas.measurement import PeriodKind
@@ -215,8 +216,8 @@ def build_verdict(
 class Feed:
     """Produces verdicts and quality signals to the test's topics (acks=all, flushed)."""
 
-    def __init__(self, bootstrap: str, prefix: str) -> None:
-        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    def __init__(self, kafka: KafkaAccess, prefix: str) -> None:
+        self.producer = KafkaProducer(**kafka.client_config(), acks="all")
         self.verdicts = topic_name(prefix, Topic.VERDICTS)
         self.quality = topic_name(prefix, Topic.QUALITY)
 

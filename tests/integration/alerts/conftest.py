@@ -16,13 +16,14 @@ import yaml
 from alerts_harness import Feed, Receivers, ServiceProcess
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
+from services import admin_access
 from typer.testing import CliRunner
 
 from deploy.migrate import migrate
 from greenwatch.cli import app
 from runtime.registry_store import store_registry
 from runtime.registry_topic import RegistryRecord, publish_registry, registry_topic
-from runtime.settings import Settings
+from runtime.settings import Settings, registry_key
 from schemas.registry import load_registry, parse_registry
 from schemas.topics import Topic, topic_name
 
@@ -71,7 +72,10 @@ class AlertsEnv:
         """Publish a registry document on the test's registry topic, as load-registry does."""
         registry = parse_registry(document, "test")
         bootstrap = str(self.settings.kafka_bootstrap)
-        return publish_registry(bootstrap, registry_topic(self.prefix), registry, datetime.now(UTC))
+        topic, key = registry_topic(self.prefix), registry_key(self.settings)
+        return publish_registry(
+            admin_access(bootstrap), topic, registry, datetime.now(UTC), key=key
+        )
 
 
 def registry_document(version: str = "alerts-it-1", **policy: Any) -> dict[str, Any]:
@@ -109,7 +113,7 @@ def _alerts_env(services: Any, pg_schema: Any, tmp_path: Path, follow: bool) -> 
         topic_name(prefix, t)
         for t in (Topic.VERDICTS, Topic.QUALITY, Topic.DEADLETTER, Topic.ALERT_EVENTS)
     ]
-    admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap, client_id="alerts-tests")
+    admin = KafkaAdminClient(**services.kafka.client_config(), client_id="alerts-tests")
     admin.create_topics([NewTopic(name, 2, 1) for name in topics])
     settings = Settings(
         kafka_bootstrap=services.kafka_bootstrap,
@@ -121,7 +125,7 @@ def _alerts_env(services: Any, pg_schema: Any, tmp_path: Path, follow: bool) -> 
     receivers = Receivers()
     receivers.start()
     service = ServiceProcess(settings, tmp_path / "alerts.log", f"alerts-it-{uuid.uuid4().hex[:8]}")
-    feed = Feed(services.kafka_bootstrap, prefix)
+    feed = Feed(services.kafka, prefix)
     env = AlertsEnv(settings, pg_schema.dsn, receivers, service, feed, prefix)
     try:
         yield env

@@ -25,11 +25,13 @@ import pytest
 from alerts_harness import POWER, Feed, free_port, wait_for
 from conftest import registry_document
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from pydantic import SecretStr
 
 import alerts.service
 from alerts.service import AlertService, ServiceOptions
 from deploy import kafka_service
 from deploy.migrate import migrate
+from runtime.kafka_access import KafkaAccess
 from runtime.registry_store import store_registry
 from runtime.topics import catalogue_topics, ensure_topics
 from schemas.envelope import DeadLetter
@@ -37,6 +39,8 @@ from schemas.registry import parse_registry
 from schemas.topics import Topic, topic_name
 from streams.pipeline import RawRecord, foreign_dead_letter
 from streams.sink import PgSink, SinkBatch, SourcePosition, create_pool
+
+PRIVATE_ADMIN = "private-admin-password"
 
 
 class PrivateBroker:
@@ -48,12 +52,15 @@ class PrivateBroker:
         self.layout = kafka_service.KafkaLayout(home, free_port(), free_port())
 
     @property
-    def bootstrap(self) -> str:
-        return self.layout.bootstrap
+    def access(self) -> KafkaAccess:
+        """Its super user, logging in with PLAIN (no SCRAM user is made on this broker)."""
+        return KafkaAccess(
+            self.layout.bootstrap, "SASL_PLAINTEXT", "PLAIN", "admin", SecretStr(PRIVATE_ADMIN)
+        )
 
     def start(self) -> None:
-        kafka_service.start(self.layout, lambda _: None)
-        wait_for("private broker healthy", lambda: kafka_service.is_healthy(self.bootstrap), 90)
+        kafka_service.start(self.layout, lambda _: None, PRIVATE_ADMIN)
+        wait_for("private broker healthy", lambda: kafka_service.is_healthy(self.access), 90)
 
     def stop(self) -> None:
         kafka_service.stop(self.layout, lambda _: None)
@@ -84,9 +91,9 @@ class SessionLog(logging.Handler):
             self.ended += 1
 
 
-def topic_values(bootstrap: str, topic: str) -> list[bytes]:
+def topic_values(kafka: KafkaAccess, topic: str) -> list[bytes]:
     """Every record value on ``topic`` (all partitions)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka.client_config(), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(partitions)
@@ -123,7 +130,7 @@ def test_broker_stopped_mid_batch_commits_nothing_and_loses_nothing(
         migrate(conn)
         store_registry(conn, registry)
     prefix = "test.alerts.publish"
-    ensure_topics(broker.bootstrap, catalogue_topics(prefix))
+    ensure_topics(broker.access, catalogue_topics(prefix))
     events_topic = topic_name(prefix, Topic.ALERT_EVENTS)
     dead_topic = topic_name(prefix, Topic.DEADLETTER)
 
@@ -141,7 +148,7 @@ def test_broker_stopped_mid_batch_commits_nothing_and_loses_nothing(
     monkeypatch.setattr(alerts.service, "KafkaProducer", StopsTheBroker)
     sessions = SessionLog()
     logging.getLogger(alerts.service.__name__).addHandler(sessions)
-    feed = Feed(broker.bootstrap, prefix)
+    feed = Feed(broker.access, prefix)
     feed.verdict(0, "exceedance")
     feed.raw(feed.verdicts, POWER[1], b"not a verdict")
     feed.close()
@@ -149,7 +156,7 @@ def test_broker_stopped_mid_batch_commits_nothing_and_loses_nothing(
         group_id="alerts-publish-it", notify=False, restart_pause_s=0.5, publish_timeout_s=3.0,
         tick_s=3600.0,
     )  # fmt: skip
-    service = AlertService(broker.bootstrap, prefix, pg_schema.dsn, registry, options)
+    service = AlertService(broker.access, prefix, pg_schema.dsn, registry, options)
 
     def query(sql: str) -> list[tuple[Any, ...]]:
         with psycopg.connect(pg_schema.dsn, autocommit=True) as conn:
@@ -165,21 +172,17 @@ def test_broker_stopped_mid_batch_commits_nothing_and_loses_nothing(
             assert query("SELECT count(*) FROM dead_letters") == [(0,)]
 
             broker.start()
-            wait_for(
-                "the event published", lambda: topic_values(broker.bootstrap, events_topic), 90
-            )
-            wait_for(
-                "the dead letter published", lambda: topic_values(broker.bootstrap, dead_topic)
-            )
+            wait_for("the event published", lambda: topic_values(broker.access, events_topic), 90)
+            wait_for("the dead letter published", lambda: topic_values(broker.access, dead_topic))
     finally:
         logging.getLogger(alerts.service.__name__).removeHandler(sessions)
 
     # Nothing lost: the batch was applied again and every event of it published.
     stored_events = query("SELECT count(*) FROM alert_events")[0][0]
     assert stored_events >= 1
-    published = topic_values(broker.bootstrap, events_topic)
+    published = topic_values(broker.access, events_topic)
     assert len(published) == stored_events
-    [letter_bytes] = topic_values(broker.bootstrap, dead_topic)
+    [letter_bytes] = topic_values(broker.access, dead_topic)
     letter = DeadLetter.model_validate_json(letter_bytes)
     assert (letter.reason, letter.payload) == ("invalid_verdict", b"not a verdict")
     assert letter.position is not None and letter.position.topic == feed.verdicts
@@ -199,7 +202,7 @@ def test_broker_stopped_mid_batch_commits_nothing_and_loses_nothing(
 
     # A replay of the topics (another consumer group from the start) duplicates nothing.
     replay = AlertService(
-        broker.bootstrap, prefix, pg_schema.dsn, registry,
+        broker.access, prefix, pg_schema.dsn, registry,
         ServiceOptions(group_id="alerts-publish-replay", notify=False, tick_s=3600.0),
     )  # fmt: skip
     with running(replay):

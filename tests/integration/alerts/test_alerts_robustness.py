@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from alerts_harness import CEMENT, POWER, SEWAGE, build_verdict, free_port, wait_for
 from conftest import AlertsEnv
 from kafka import KafkaConsumer
+from services import kafka_config
 
 from schemas.alert import QualityKind
 from schemas.envelope import DeadLetter
@@ -44,7 +45,7 @@ def sentinel(env: AlertsEnv, hour: int) -> None:
 def dead_letters(env: AlertsEnv, count: int) -> list[DeadLetter]:
     consumer = KafkaConsumer(
         topic_name(env.prefix, Topic.DEADLETTER),
-        bootstrap_servers=env.settings.kafka_bootstrap,
+        **kafka_config(env.settings.kafka_bootstrap),
         auto_offset_reset="earliest",
         consumer_timeout_ms=15_000,
     )

@@ -18,7 +18,7 @@ import httpx
 import yaml
 from energy_support import AL_KEY, KEY_SECRET, energy_document
 from kafka import KafkaAdminClient, KafkaConsumer
-from services import Services
+from services import Services, kafka_config
 
 MAX_BODY = 200_000
 
@@ -36,7 +36,7 @@ class Api:
     def records(self, topic: str, count: int) -> list[bytes]:
         consumer = KafkaConsumer(
             f"{self.prefix}.{topic}",
-            bootstrap_servers=self.bootstrap,
+            **kafka_config(self.bootstrap),
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )
@@ -102,7 +102,7 @@ def running_api(
     finally:
         process.terminate()
         process.wait(timeout=30)
-        admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
+        admin = KafkaAdminClient(**services.kafka.client_config())
         mine = [t for t in admin.list_topics() if t.startswith(f"{prefix}.")]
         if mine:
             admin.delete_topics(mine)

@@ -145,11 +145,13 @@ def test_following_the_registry_topic_a_removed_meter_is_refused(
     services: Services, tmp_path: Path
 ) -> None:
     from runtime.registry_topic import publish_registry, registry_topic
+    from runtime.settings import registry_key
     from schemas.registry import parse_registry
 
     prefix = f"test{uuid.uuid4().hex[:10]}"
     topic = registry_topic(prefix)
-    publish_registry(services.kafka_bootstrap, topic, energy_registry(), datetime.now(UTC))
+    key = registry_key(services.settings)
+    publish_registry(services.kafka, topic, energy_registry(), datetime.now(UTC), key=key)
     with running_api(services, tmp_path, prefix=prefix, from_topic=True) as api:
         item = {
             "meter_id": "AL-AUX-1",
@@ -165,7 +167,7 @@ def test_following_the_registry_topic_a_removed_meter_is_refused(
             m for m in meters if m["id"] != "AL-AUX-1"
         ]
         publish_registry(
-            services.kafka_bootstrap, topic, parse_registry(document), datetime.now(UTC)
+            services.kafka, topic, parse_registry(document), datetime.now(UTC), key=key
         )
         deadline = time.monotonic() + 30
         while True:

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from energy_api_harness import Api, running_api
 from energy_support import day, energy_document, energy_registry
-from services import PgSchema, Services
+from services import PgSchema, Services, admin_access, base_settings
 
 from deploy.migrate import migrate
 from schemas.verdict import Verdict
@@ -75,7 +75,9 @@ def test_posted_readings_become_consumption_intensities_and_a_quota_exceedance(
     migrate(db_conn)
     pool = create_pool(pg_schema.dsn, name="energy-test")
     stop = threading.Event()
-    options = EnergyWorkerOptions(api.bootstrap, api.prefix, group_id=f"energy-{api.prefix}")
+    options = EnergyWorkerOptions(
+        admin_access(api.bootstrap), api.prefix, group_id=f"energy-{api.prefix}"
+    )
     worker = threading.Thread(
         target=run_energy_worker, args=(energy_registry(), pool, options, stop), daemon=True
     )
@@ -228,16 +230,24 @@ def _follow_the_registry_topic(
         publish_registry,
         registry_topic,
     )
+    from runtime.settings import registry_key
     from schemas.registry import parse_registry
 
     migrate(db_conn)
     topic = registry_topic(api.prefix)
-    publish_registry(api.bootstrap, topic, energy_registry(), datetime.now(UTC))
-    source = open_registry_source(None, api.bootstrap, api.prefix, "energy-it", 30.0)
+    key = registry_key(base_settings())
+    publish_registry(
+        admin_access(api.bootstrap), topic, energy_registry(), datetime.now(UTC), key=key
+    )
+    source = open_registry_source(
+        None, admin_access(api.bootstrap), api.prefix, "energy-it", 30.0, key=key
+    )
     assert source.follower is not None
     pool = create_pool(pg_schema.dsn, name="energy-test-follow")
     stop = threading.Event()
-    options = EnergyWorkerOptions(api.bootstrap, api.prefix, group_id=f"energy-f-{api.prefix}")
+    options = EnergyWorkerOptions(
+        admin_access(api.bootstrap), api.prefix, group_id=f"energy-f-{api.prefix}"
+    )
     worker = threading.Thread(
         target=run_energy_worker,
         args=(source.registry, pool, options, stop, source.updates()),
@@ -264,7 +274,9 @@ def _follow_the_registry_topic(
         document = energy_document()
         document["version"] = "energy-test-2"
         document["enterprises"][-1]["energy_quotas"][0]["limit"] = 13_450.0  # the 2023 grading
-        publish_registry(api.bootstrap, topic, parse_registry(document), datetime.now(UTC))
+        publish_registry(
+            admin_access(api.bootstrap), topic, parse_registry(document), datetime.now(UTC), key=key
+        )
         time.sleep(5)  # the follower hands it over; the swap happens between two batches
         api.post("/v1/readings", {"readings": second["readings"][1:]})
         api.post("/v1/statistics", output(1, 600.0))

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer
+from services import kafka_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "gateway"))
 from gateway_fixtures import DEVICE, PASSWORD, frame, registry
@@ -59,7 +60,7 @@ class Running:
         """``count`` records, then a short wait proving there are no more."""
         consumer = KafkaConsumer(
             topic,
-            bootstrap_servers=self.bootstrap,
+            **kafka_config(self.bootstrap),
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )
@@ -98,9 +99,7 @@ def start_gateway(
             clock_skew_limit_s=0,
             **overrides,
         )
-        thread = GatewayThread(
-            config, registry(), ProducerOptions(services.kafka_bootstrap), options
-        )
+        thread = GatewayThread(config, registry(), ProducerOptions(services.kafka), options)
         started.append(thread.__enter__())
         return Running(thread, config.raw_topic, config.deadletter_topic, services.kafka_bootstrap)
 

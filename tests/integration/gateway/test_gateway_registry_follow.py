@@ -24,6 +24,7 @@ from gateway_fixtures import DEVICE, frame, registry_of
 from greenwatch.demo_sinks import free_port
 from ingest.hj212 import Packet, decode
 from runtime.registry_topic import publish_registry, registry_topic
+from runtime.settings import registry_key
 
 pytestmark = pytest.mark.timeout(120)
 ADDED = "GW-TEST-0002"
@@ -44,9 +45,14 @@ def _gateway(services: Any, prefix: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def _key(services: Any) -> bytes:
+    """The registry key of the local stack the gateway under test verifies with."""
+    return registry_key(services.settings)
+
+
 def _produce(services: Any, topic: str, value: bytes) -> None:
     """A record from some other producer than ``load-registry``."""
-    producer = KafkaProducer(bootstrap_servers=services.kafka_bootstrap)
+    producer = KafkaProducer(**services.kafka.client_config())
     producer.send(topic, key=b"520000", value=value).get(timeout=30)
     producer.close()
 
@@ -82,7 +88,11 @@ def _answer(sock: socket.socket, mn: str) -> Packet:
 def test_gateway_follows_published_registries_without_restart(services: Any, prefix: str) -> None:
     topic = registry_topic(prefix)
     publish_registry(
-        services.kafka_bootstrap, topic, registry_of("ed-1", DEVICE), datetime.now(UTC)
+        services.kafka,
+        topic,
+        registry_of("ed-1", DEVICE),
+        datetime.now(UTC),
+        key=_key(services),
     )
     port, metrics_port = free_port(), free_port()
     gateway = _gateway(services, prefix, "--port", str(port), "--metrics-port", str(metrics_port))
@@ -95,7 +105,7 @@ def test_gateway_follows_published_registries_without_restart(services: Any, pre
 
             _produce(services, topic.name, b'{"format": 1, "version": "broken"}')
             second = registry_of("ed-2", ADDED)  # ADDED joins, DEVICE leaves
-            publish_registry(services.kafka_bootstrap, topic, second, datetime.now(UTC))
+            publish_registry(services.kafka, topic, second, datetime.now(UTC), key=_key(services))
             _wait_for_version(metrics_port, "ed-2")
 
             assert _answer(newcomer, ADDED).cn == "9014"
@@ -115,7 +125,11 @@ def test_gateway_refuses_to_start_on_a_record_that_is_not_a_registry(
 ) -> None:
     topic = registry_topic(prefix)
     publish_registry(
-        services.kafka_bootstrap, topic, registry_of("ed-1", DEVICE), datetime.now(UTC)
+        services.kafka,
+        topic,
+        registry_of("ed-1", DEVICE),
+        datetime.now(UTC),
+        key=_key(services),
     )
     _produce(services, topic.name, b"not json")
     gateway = _gateway(services, prefix, "--port", str(free_port()))

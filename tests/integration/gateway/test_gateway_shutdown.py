@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from kafka import KafkaConsumer
+from services import kafka_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "gateway"))
 from gateway_fixtures import frame, registry
@@ -48,7 +49,7 @@ def _metric(metrics_port: int, name: str, label: str = "") -> float:
 def _records(bootstrap: str, topic: str) -> list[bytes]:
     """Every record of ``topic`` (the process has exited: nothing more comes)."""
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        topic, **kafka_config(bootstrap), auto_offset_reset="earliest", enable_auto_commit=False
     )
     values: list[bytes] = []
     try:

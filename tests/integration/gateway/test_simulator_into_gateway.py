@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from pydantic import BaseModel
+from services import kafka_config
 
 from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
@@ -30,7 +31,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _count(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(**kafka_config(bootstrap))
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         return sum(consumer.end_offsets(partitions).values())
@@ -41,7 +42,7 @@ def _count(bootstrap: str, topic: str) -> int:
 def _records(bootstrap: str, topic: str, count: int, model: type[M]) -> list[M]:
     """The first ``count`` records of ``topic`` as ``model`` (offset order on one partition);
     fewer if they do not come within 30 s."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = KafkaConsumer(topic, **kafka_config(bootstrap), auto_offset_reset="earliest")
     records: list[M] = []
     deadline = time.monotonic() + 30
     try:
@@ -70,7 +71,7 @@ def test_two_simulated_hours_arrive_complete_with_rejects_by_reason(
         max_auth_failures=0,
     )
     start = datetime(2026, 3, 2, tzinfo=CHINA_TZ)
-    with GatewayThread(config, province.registry, ProducerOptions(services.kafka_bootstrap)) as gw:
+    with GatewayThread(config, province.registry, ProducerOptions(services.kafka)) as gw:
         fleet = FleetConfig("127.0.0.1", gw.port, start, speed=4 * 3600, hours=2, drain_s=10)
         sent = asyncio.run(simulate(province, episodes, fleet))
         accepted = gw.stats.frames["accepted"]
@@ -108,7 +109,7 @@ def test_frames_of_a_communication_loss_arrive_after_the_reconnection(
         clock_skew_limit_s=0,
     )
     start = datetime(2026, 3, 2, tzinfo=CHINA_TZ)
-    with GatewayThread(config, province.registry, ProducerOptions(services.kafka_bootstrap)) as gw:
+    with GatewayThread(config, province.registry, ProducerOptions(services.kafka)) as gw:
         fleet = FleetConfig("127.0.0.1", gw.port, start, speed=4 * 3600, hours=1.25, drain_s=10)
         sent = asyncio.run(simulate(province, episodes, fleet))
         accepted = gw.stats.frames["accepted"]

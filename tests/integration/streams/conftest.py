@@ -19,6 +19,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
+from services import admin_access
 from stream_dataset import write_registry
 from worker_harness import StreamStack
 
@@ -57,7 +58,7 @@ def stream_stack_factory(services: Any, tmp_path: Path) -> Iterator[StackFactory
             workdir=workdir,
             direct_dsn=dsn,
         )
-        ensure_topics(stack.bootstrap, stack.prefix)
+        ensure_topics(admin_access(stack.bootstrap), stack.prefix)
         stacks.append(stack)
         return stack
 

@@ -27,6 +27,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 from psycopg.rows import dict_row
+from services import kafka_config
 
 from ingest.hj212 import decode
 from schemas.envelope import RawEnvelope
@@ -159,7 +160,7 @@ class StreamStack:
 
     def produce(self, messages: Iterable[tuple[bytes, bytes, int | None]]) -> int:
         """Send (key, value, partition or None for the key's) to the raw topic; wait for acks."""
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+        producer = KafkaProducer(**kafka_config(self.bootstrap), acks="all", linger_ms=5)
         sent = 0
         for key, value, partition in messages:
             producer.send(self.raw_topic, key=key, value=value, partition=partition)
@@ -182,7 +183,7 @@ class StreamStack:
 
     def committed_offsets(self) -> int:
         """Sum over the raw topic's partitions of the consumer group's committed offsets."""
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group,
+        consumer = KafkaConsumer(**kafka_config(self.bootstrap), group_id=self.group,
                                  enable_auto_commit=False)  # fmt: skip
         try:
             partitions = consumer.partitions_for_topic(self.raw_topic) or set()
@@ -198,7 +199,7 @@ class StreamStack:
         """Every message of one of this stack's topics (value parsed as JSON)."""
         consumer = KafkaConsumer(
             topic_name(self.prefix, topic),
-            bootstrap_servers=self.bootstrap,
+            **kafka_config(self.bootstrap),
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             consumer_timeout_ms=timeout_ms,
@@ -209,7 +210,7 @@ class StreamStack:
             consumer.close()
 
     def delete_topics(self) -> None:
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = KafkaAdminClient(**kafka_config(self.bootstrap))
         with contextlib.suppress(Exception):
             mine = [t for t in admin.list_topics() if t.startswith(f"{self.prefix}.")]
             if mine:

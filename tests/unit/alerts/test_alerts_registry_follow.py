@@ -17,6 +17,7 @@ from alerts.registry_follow import (
     describe_change,
 )
 from alerts.service import AlertService
+from runtime.kafka_access import KafkaAccess
 from runtime.registry_watch import RegistryUpdates
 from schemas.alert import AlertState
 from schemas.registry import Enterprise, Registry
@@ -59,7 +60,9 @@ def test_the_follow_thread_offers_what_is_published_and_the_service_swaps_only_w
     old, new = demo_registry(), version(demo_registry(resolve_after_compliant_hours=1), "v2")
     done, follow = updates_of(new)
     thread = RegistryFollowThread(follow, RegistryInbox())
-    service = AlertService("127.0.0.1:1", "unit", "postgresql://unused", old, updates=thread)
+    service = AlertService(
+        KafkaAccess("127.0.0.1:1"), "unit", "postgresql://unused", old, updates=thread
+    )
     thread.start()
     try:
         assert done.wait(10)
@@ -78,7 +81,9 @@ def test_a_failing_follower_leaves_the_service_on_its_registry() -> None:
         yield  # pragma: no cover
 
     thread = RegistryFollowThread(follow, RegistryInbox())
-    service = AlertService("127.0.0.1:1", "unit", "postgresql://unused", demo_registry())
+    service = AlertService(
+        KafkaAccess("127.0.0.1:1"), "unit", "postgresql://unused", demo_registry()
+    )
     thread.start()
     thread.stop()
     assert thread.failed
