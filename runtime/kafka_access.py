@@ -45,6 +45,8 @@ class Principal(StrEnum):
     ALERTS = "alerts"
     REGISTRY = "registry"
     """``db load-registry``: the only writer of the registry topic."""
+    PLAN = "plan"
+    """``plan progress --publish``: ``plan_progress`` verdicts to the alert service."""
 
 
 def password_file_name(principal: Principal) -> str:

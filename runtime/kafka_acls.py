@@ -34,9 +34,9 @@ class TopicRights:
 
 
 RIGHTS: Final[dict[Principal, TopicRights]] = {
-    Principal.GATEWAY: TopicRights(
+    Principal.GATEWAY: TopicRights(  # raw.energy: the i3… (energy) factors of HJ 212 frames
         reads=frozenset({Topic.REGISTRY}),
-        writes=frozenset({Topic.RAW_HJ212, Topic.DEADLETTER}),
+        writes=frozenset({Topic.RAW_HJ212, Topic.RAW_ENERGY, Topic.DEADLETTER}),
     ),
     Principal.ENERGY_GATEWAY: TopicRights(
         reads=frozenset({Topic.REGISTRY}),
@@ -57,6 +57,7 @@ RIGHTS: Final[dict[Principal, TopicRights]] = {
         writes=frozenset({Topic.ALERT_EVENTS, Topic.DEADLETTER}),
     ),
     Principal.REGISTRY: TopicRights(writes=frozenset({Topic.REGISTRY})),
+    Principal.PLAN: TopicRights(writes=frozenset({Topic.VERDICTS})),
 }
 """Every principal but the admin (a super user). Only ``REGISTRY`` writes the registry topic;
 only ``WORKER`` reads the raw HJ 212 topic (it holds the frames as received)."""

@@ -24,6 +24,7 @@ import psycopg
 from kafka import KafkaProducer
 from psycopg.types.json import Jsonb
 
+from runtime.kafka_access import KafkaAccess
 from runtime.topics import catalogue_topics, ensure_topics
 from schemas.topics import Topic, topic_name
 from schemas.verdict import Verdict
@@ -31,13 +32,12 @@ from streams.domain.periods import day_start_of
 from streams.domain.plan_consequences import Consequence
 
 
-def publish_verdicts(bootstrap: str, prefix: str, verdicts: Sequence[Verdict]) -> int:
-    """Send ``verdicts`` to the verdicts topic and wait for every acknowledgement."""
-    ensure_topics(
-        bootstrap, catalogue_topics(prefix, [Topic.VERDICTS]), client_id="greenwatch-plan"
-    )
+def publish_verdicts(kafka: KafkaAccess, prefix: str, verdicts: Sequence[Verdict]) -> int:
+    """Send ``verdicts`` to the verdicts topic (as the ``plan`` principal: write on that topic
+    only, ``runtime.kafka_acls``) and wait for every acknowledgement."""
+    ensure_topics(kafka, catalogue_topics(prefix, [Topic.VERDICTS]), client_id="greenwatch-plan")
     producer = KafkaProducer(
-        bootstrap_servers=bootstrap, client_id="greenwatch-plan", acks="all",
+        **kafka.client_config(), client_id="greenwatch-plan", acks="all",
         enable_idempotence=True,
     )  # fmt: skip
     try:

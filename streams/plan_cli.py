@@ -19,8 +19,9 @@ import psycopg
 import typer
 from kafka.errors import KafkaError
 
+from runtime.kafka_access import Principal, kafka_access
 from runtime.registry_store import latest_stored_registry
-from runtime.settings import Settings, database_dsn, kafka_servers
+from runtime.settings import Settings, database_dsn
 from schemas.plans import PlanCatalogue, load_plans
 from schemas.registry import Registry, RegistryError, load_registry
 from streams.domain.periods import china_date
@@ -170,7 +171,7 @@ def progress_command(
     if publish:
         rule_id = VINTAGES[vintage]
         try:
-            sent = publish_verdicts(kafka_servers(settings), settings.topic_prefix,
+            sent = publish_verdicts(kafka_access(settings, Principal.PLAN), settings.topic_prefix,
                                     plan_verdicts(verdicts, registry, day, rule_id))  # fmt: skip
         except KafkaError as exc:
             typer.echo(f"{command}: verdicts stored, not sent to the alert service: {exc}",
