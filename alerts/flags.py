@@ -18,11 +18,11 @@ data-quality alert, the alert ``<device>/<factor>/quality.undeclared_flag`` (bas
 Signals are applied in ``observed_at`` order per key (replays change nothing).
 
 An **hour invalid because of such flags** (issue 13 item 3) is recorded on the same alert: an
-hourly verdict that is ``invalid`` with ``invalid_cause: flags`` and flags beyond the day's
-allowance (``flag_allowance_exceeded``, counted by the streams over the China day: the
-allowance is a daily budget, ``streams.domain.capture``), for an hour no window declared
-beforehand overlaps, is a ``case`` of ``<device>/<factor>/quality.undeclared_flag`` (escalated
-at once; the evidence names the hour, its flags and the day's flagged minutes). It opens the
+hourly verdict that is ``invalid`` with ``invalid_cause: flags`` and flags beyond their
+allowance in the hour (``flag_allowance_exceeded``, ``streams.domain.capture``), for an hour
+no window declared beforehand overlaps, is a ``case`` of
+``<device>/<factor>/quality.undeclared_flag`` (escalated at once; the evidence names the hour
+and its flags). It opens the
 alert if the flagged run's own alert is closed, and then resolves ``quality_resolve_minutes``
 after the hour, as a downward revision does. Pure: no I/O.
 """
@@ -108,7 +108,6 @@ def assess_flagged_hour(
             "invalid_hour": verdict.period_start.isoformat(),
             "invalid_cause": "flags",
             "flag_allowance_exceeded": list(exceeded),
-            "flag_minutes_today": evidence.get("flag_minutes_today", {}),
             "flag_counts": evidence.get("flag_counts", {}),
             "allowance_minutes": dict(policy.flag_allowance_minutes),
         },

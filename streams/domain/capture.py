@@ -8,14 +8,13 @@ different tricks (the launder: exceedance minutes sent flagged; and sending too 
 - ``invalid_cause`` of an hourly verdict: ``flags`` when enough minutes were reported
   (valid + flagged ≥ ``valid_minutes_per_hour``) but flagged ones made it invalid,
   ``low_capture`` when too few minutes were reported at all; absent for a valid hour.
-- the **daily flag allowance** (``AlertPolicy.flag_allowance_minutes``, per flag; e.g. ``C:
-  30``, a CEMS's daily automatic calibration; our default, set by no standard): minutes of
-  each flag are summed over the device's China day for the factor, this hour included
-  (``flag_minutes_today``);
-  the flags of this hour whose day total is beyond the allowance (0 for flags not listed)
-  are ``flag_allowance_exceeded``. Whether a window was declared for them is the alert
-  service's business (it holds the declarations, ``alerts.flags``); a verdict with flags
-  beyond the allowance is what it checks.
+- the **flag allowance** (``AlertPolicy.flag_allowance_minutes``, per flag; e.g. ``C: 30``,
+  a CEMS's automatic calibration; our default, set by no standard): the flags of this hour
+  with more minutes than their allowance (0 for flags not listed) are
+  ``flag_allowance_exceeded``. Counted per hour, not yet as a daily budget: a day's total
+  would make an hour's verdict depend on the order its day's hours close in. Whether a window
+  was declared for them is the alert service's business (it holds the declarations,
+  ``alerts.flags``); a verdict with flags beyond the allowance is what it checks.
 - a **low-capture day**: fewer than ``valid_hours_per_day`` valid hours even if every hour
   invalid by flags had been valid (``day_capture``): a ``low_capture`` signal for the day
   (active, or cleared by a day with enough data), which reaches the regulator when it
@@ -46,30 +45,18 @@ def invalid_cause(aggregate: AggregateValue, policy: AlertPolicy) -> str | None:
     return "low_capture" if reported < policy.valid_minutes_per_hour else "flags"
 
 
-def flag_minutes_today(hours: Mapping[datetime, HourSummary], through: datetime) -> dict[str, int]:
-    """Minutes of each F/M/C/D/B flag over the day's closed hours up to ``through``."""
-    used: dict[str, int] = {}
-    for start, summary in hours.items():
-        if start > through:
-            continue
-        for flag, count in summary.flag_counts:
-            if flag in INVALID_FOR_COMPLIANCE and count:
-                used[flag] = used.get(flag, 0) + count
-    return dict(sorted(used.items()))
-
-
 def flag_evidence(
     aggregate: AggregateValue, day_hours: Mapping[datetime, HourSummary], policy: AlertPolicy
 ) -> dict[str, Any]:
-    """What an hourly verdict's evidence says about its flags and why it is invalid."""
-    used = flag_minutes_today(day_hours, aggregate.period_start)
-    here = {f for f, n in aggregate.flag_counts.items() if f in INVALID_FOR_COMPLIANCE and n}
+    """What an hourly verdict's evidence says about its flags and why it is invalid.
+
+    ``flag_allowance_exceeded`` counts this hour's minutes only (a value of the hour, so the
+    verdict does not depend on the order the day's hours close in: replay equals streaming);
+    ``day_hours`` is accepted for the daily budget, which is not applied yet."""
+    here = {f: n for f, n in aggregate.flag_counts.items() if f in INVALID_FOR_COMPLIANCE and n}
     allowance = policy.flag_allowance_minutes
-    exceeded = sorted(f for f in here if used.get(f, 0) > allowance.get(f, 0))
-    evidence: dict[str, Any] = {
-        "flag_minutes_today": used,
-        "flag_allowance_exceeded": exceeded,
-    }
+    exceeded = sorted(f for f, n in here.items() if n > allowance.get(f, 0))
+    evidence: dict[str, Any] = {"flag_allowance_exceeded": exceeded}
     cause = invalid_cause(aggregate, policy)
     if cause is not None:
         evidence["invalid_cause"] = cause
