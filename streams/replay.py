@@ -43,7 +43,7 @@ from streams.domain.store import MemoryStore
 
 _KIND_RANK: Final = {"hourly": 0, "daily": 1, "verdict": 2}
 BATCH_LINES: Final = 2000
-"""Lines ``replay_lines`` processes at a time: a worker's batch of raw messages."""
+"""Lines ``replay_lines`` processes at a time at most: a worker's batch of raw messages."""
 
 MeasurementKey = tuple[str, PeriodKind, datetime]
 
@@ -79,17 +79,34 @@ class Replay:
         self.process(self._measurements(line))
 
     def feed_lines(self, lines: Iterable[bytes], batch_lines: int = BATCH_LINES) -> None:
-        """Decode, normalize and process lines ``batch_lines`` at a time (the worker's batch:
-        one ``Engine.prepare`` + ``ingest`` per batch instead of per line). The outputs do
-        not depend on the batching (``Engine.ingest``), only the time they take."""
+        """Decode, normalize and process lines up to ``batch_lines`` at a time (one
+        ``Engine.prepare`` + ``ingest`` per batch instead of per line), with the outputs of
+        ``feed_line`` one line after the other.
+
+        ``Engine.ingest`` observes a batch in (device, event time) order, so a batch in
+        which a device's data go back in time (a back-fill (补发) after live data, a re-sent
+        minute) would be observed in another order than line by line; a batch therefore ends
+        before the line that would do that, and the order of every device's data is the
+        order of the lines.
+        """
         pending: list[Measurement] = []
+        latest: dict[str, datetime] = {}
         count = 0
         for line in lines:
-            pending.extend(self._measurements(line))
-            count += 1
-            if count >= batch_lines:
+            measurements = self._measurements(line)
+            back = any(
+                (seen := latest.get(m.device_id)) is not None and m.period_start <= seen
+                for m in measurements
+            )
+            if back or count >= batch_lines:
                 self.process(pending)
-                pending, count = [], 0
+                pending, latest, count = [], {}, 0
+            for m in measurements:
+                seen = latest.get(m.device_id)
+                if seen is None or m.period_start > seen:
+                    latest[m.device_id] = m.period_start
+            pending.extend(measurements)
+            count += 1
         self.process(pending)
 
     def _measurements(self, line: bytes) -> list[Measurement]:
