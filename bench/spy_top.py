@@ -1,0 +1,68 @@
+"""Top costs of a running worker from a py-spy recording (collapsed stacks).
+
+``py-spy record --pid PID --format raw -o worker.txt`` writes one line per distinct stack,
+``frame;frame;…;leaf count``. ``python -m bench.spy_top worker.txt`` prints the ``--top``
+functions by own samples (the leaf frame, where the CPU actually was) and by inclusive
+samples, each with its share of all samples. ``make profile-worker`` records the worker of the
+pipeline benchmark while it drains its backlog and prints both (docs/perf.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+
+def tally(lines: list[str]) -> tuple[Counter[str], Counter[str], int]:
+    """(own samples, inclusive samples, total samples) per frame of collapsed stacks."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in lines:
+        stack, _, count = line.rstrip().rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        samples = int(count)
+        frames = [_short(frame) for frame in stack.split(";")]
+        total += samples
+        own[frames[-1]] += samples
+        for frame in set(frames):
+            inclusive[frame] += samples
+    return own, inclusive, total
+
+
+def _short(frame: str) -> str:
+    """``function (path:line)`` without the interpreter's and the checkout's prefixes."""
+    for marker in ("site-packages/", "/lib/python3.11/"):
+        if marker in frame:
+            head, _, tail = frame.partition("(")
+            return f"{head}({tail.split(marker, 1)[-1]}"
+    return frame.replace(str(Path(__file__).resolve().parent.parent) + "/", "")
+
+
+def report(path: Path, top: int) -> list[str]:
+    """The report lines for the recording at ``path``."""
+    own, inclusive, total = tally(path.read_text("utf-8", "replace").splitlines())
+    if not total:
+        return [f"{path}: no samples"]
+    lines = [f"{path}: {total} samples", "own time (the leaf frame):"]
+    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]
+    lines.append("inclusive time (the frame or anything it called):")
+    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in inclusive.most_common(top)]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.spy_top", description=__doc__)
+    parser.add_argument("recording", type=Path, help="py-spy --format raw output")
+    parser.add_argument("--top", type=int, default=10)
+    args = parser.parse_args(argv)
+    for line in report(args.recording, args.top):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
