@@ -10,9 +10,12 @@ migrated schema (the local stack's PostgreSQL; without ``--sink`` an in-memory s
 that only counts). Kafka and faust are left out: this is the CPU a worker spends per
 measurement between the consumer and the database.
 
-Prints the top ``N`` functions by own time (``tottime``), each as µs per measurement and share
-of the profiled time. Profiling slows Python code about twofold; compare shares and the
-before/after ratio, not absolute µs with ``make bench``.
+Prints the process's CPU time per measurement of an unprofiled run (``time.process_time``: load
+from other processes on a shared machine changes it little; with ``--sink`` the database
+server's CPU is not in it), then the top ``N`` functions of a profiled run by own time
+(``tottime``, wall clock), each as µs per measurement and share of the profiled time.
+Profiling slows Python code several times, most where calls are many and short: compare
+shares, and the unprofiled CPU µs before and after.
 """
 
 from __future__ import annotations
@@ -106,6 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     raw = records()
     batches = [raw[i : i + BATCH] for i in range(0, len(raw), BATCH)]
     with _pipeline(registry, args.sink) as pipeline:
+        started = time.process_time()
+        measurements = run(batches, pipeline)
+        cpu = time.process_time() - started
+    print(
+        f"without the profiler: {cpu / max(measurements, 1) * 1e6:.1f} µs of this process's "
+        f"CPU per measurement ({measurements} measurements, {cpu:.2f} s CPU)"
+    )
+    with _pipeline(registry, args.sink) as pipeline:
         profile = cProfile.Profile()
         started = time.perf_counter()
         profile.enable()
@@ -127,7 +138,7 @@ def report(
     ranked = sorted(entries.items(), key=lambda item: item[1][2], reverse=True)[:top]
     where = "PgSink + PgStore (PostgreSQL)" if with_sink else "no database (in-memory store)"
     lines = [
-        f"profiled: {measurements} measurements in {seconds:.2f} s under cProfile "
+        f"under cProfile: {measurements} measurements in {seconds:.2f} s "
         f"({seconds / max(measurements, 1) * 1e6:.1f} µs per measurement; {where})",
         f"{'µs/meas':>8} {'share':>6} {'calls/meas':>10}  function (own time)",
     ]

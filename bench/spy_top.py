@@ -3,8 +3,9 @@
 ``py-spy record --pid PID --format raw -o worker.txt`` writes one line per distinct stack,
 ``frame;frame;…;leaf count``. ``python -m bench.spy_top worker.txt`` prints the ``--top``
 functions by own samples (the leaf frame, where the CPU actually was) and by inclusive
-samples, each with its share of all samples. ``make profile-worker`` records the worker of the
-pipeline benchmark while it drains its backlog and prints both (docs/perf.md).
+samples, each with its share of all samples. ``BENCH_PIPELINE_SPY=DIR python -m bench pipeline``
+records the pipeline benchmark's worker while it drains its backlog (``bench.spy``;
+docs/perf.md).
 """
 
 from __future__ import annotations
