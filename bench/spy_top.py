@@ -2,10 +2,10 @@
 
 ``py-spy record --pid PID --format raw -o worker.txt`` writes one line per distinct stack,
 ``frame;frame;…;leaf count``. ``python -m bench.spy_top worker.txt`` prints the ``--top``
-functions by own samples (the leaf frame, where the CPU actually was) and by inclusive
-samples, each with its share of all samples. ``BENCH_PIPELINE_SPY=DIR python -m bench pipeline``
-records the pipeline benchmark's worker while it drains its backlog (``bench.spy``;
-docs/perf.md).
+functions by own samples (the leaf frame, where the CPU actually was) and Greenwatch's own
+functions by inclusive samples, each with its share of all samples.
+``BENCH_PIPELINE_SPY=DIR python -m bench pipeline`` records the pipeline benchmark's worker
+while it drains its backlog (``bench.spy``; docs/perf.md).
 """
 
 from __future__ import annotations
@@ -35,12 +35,20 @@ def tally(lines: list[str]) -> tuple[Counter[str], Counter[str], int]:
 
 
 def _short(frame: str) -> str:
-    """``function (path:line)`` without the interpreter's and the checkout's prefixes."""
+    """``function (path)``: one entry per function (py-spy names each line), without the
+    interpreter's and the checkout's prefixes."""
+    head, _, tail = frame.partition(" (")
+    path = tail.rstrip(")").rsplit(":", 1)[0]
     for marker in ("site-packages/", "/lib/python3.11/"):
-        if marker in frame:
-            head, _, tail = frame.partition("(")
-            return f"{head}({tail.split(marker, 1)[-1]}"
-    return frame.replace(str(Path(__file__).resolve().parent.parent) + "/", "")
+        if marker in path:
+            path = path.split(marker, 1)[-1]
+            break
+    path = path.replace(str(Path(__file__).resolve().parent.parent) + "/", "")
+    return f"{head} ({path})" if tail else head
+
+
+_PACKAGES = ("streams", "runtime", "ingest", "schemas", "alerts")
+_OWN = ".py)"
 
 
 def report(path: Path, top: int) -> list[str]:
@@ -50,8 +58,10 @@ def report(path: Path, top: int) -> list[str]:
         return [f"{path}: no samples"]
     lines = [f"{path}: {total} samples", "own time (the leaf frame):"]
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]
-    lines.append("inclusive time (the frame or anything it called):")
-    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in inclusive.most_common(top)]
+    lines.append("inclusive time of Greenwatch's own functions (they or what they called):")
+    ours = Counter({f: n for f, n in inclusive.items() if f.endswith(_OWN) or "(" not in f})
+    ours = Counter({f: n for f, n in ours.items() if any(f"({p}/" in f for p in _PACKAGES)})
+    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in ours.most_common(top)]
     return lines
 
 
