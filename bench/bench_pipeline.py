@@ -173,7 +173,8 @@ def _measure(
         f"fleet: {DEVICES} devices × {FRAMES_PER_DEVICE} minute frames × 8 factors "
         f"= {len(backlog) * 8} measurements (backlog on the raw topic)",
         f"end to end: {rate:,.0f} measurements/s ({rows} rows in {seconds:.1f} s; "
-        f"count(*) = {stored})",
+        f"count(*) = {stored})"
+        + (" — py-spy attached (BENCH_PIPELINE_SPY): slower than without" if spy.SPY_DIR else ""),
         f"raw COPY of the same rows: {raw:,.0f} rows/s; sink alone (staging COPY + upsert): "
         f"{sink:,.0f} rows/s",
         f"ratios: sink / raw COPY = {sink / raw:.0%}; end to end / raw COPY = {rate / raw:.0%}",

@@ -1,7 +1,9 @@
 """py-spy on a benchmark's worker: ``BENCH_PIPELINE_SPY=DIR`` records the pipeline benchmark's
 one worker while it drains the backlog (from its first committed row to the last), as a flame
 graph (``DIR/worker.svg``) and as collapsed stacks (``DIR/worker.txt``, read by
-``python -m bench.spy_top``). Without the variable nothing is recorded."""
+``python -m bench.spy_top``). Without the variable nothing is recorded. Two samplers at 100 Hz
+cost the worker CPU on a small machine: the one-worker figure of such a run is marked, and is
+not the throughput figure."""
 
 from __future__ import annotations
 
