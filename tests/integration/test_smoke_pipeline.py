@@ -94,6 +94,26 @@ def worker_process(env: dict[str, str], log: Path) -> Any:
     return child_process(args, env, log)
 
 
+def _worker_env(services: Any, dsn: str, topic_prefix: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "GREENWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
+        "GREENWATCH_DATABASE_URL": dsn,
+        "GREENWATCH_TOPIC_PREFIX": topic_prefix,
+        "GREENWATCH_REGISTRY_FILE": str(REGISTRY),
+        "GREENWATCH_STATE_DIR": str(tmp_path / "state"),
+    }
+
+
+def _counter(db_conn: psycopg.Connection[Any]) -> Callable[[str], int]:
+    def count(table: str) -> int:
+        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+        row = db_conn.execute(query).fetchone()
+        return int(row[0]) if row else 0
+
+    return count
+
+
 @pytest.fixture
 def topic_prefix(services: Any) -> Iterator[str]:
     prefix = f"smoke{uuid.uuid4().hex[:10]}"
@@ -129,21 +149,9 @@ def test_frames_become_rows_and_garbage_becomes_a_dead_letter(
     producer.flush(timeout=30)
     producer.close()
 
-    env = {
-        **os.environ,
-        "GREENWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
-        "GREENWATCH_DATABASE_URL": pg_schema.dsn,
-        "GREENWATCH_TOPIC_PREFIX": topic_prefix,
-        "GREENWATCH_REGISTRY_FILE": str(REGISTRY),
-        "GREENWATCH_STATE_DIR": str(tmp_path / "state"),
-    }
     expected = len(DEVICES) * MINUTES * len(FACTORS)
-
-    def count(table: str) -> int:
-        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
-        row = db_conn.execute(query).fetchone()
-        return int(row[0]) if row else 0
-
+    env = _worker_env(services, pg_schema.dsn, topic_prefix, tmp_path)
+    count = _counter(db_conn)
     log = tmp_path / "worker.log"
     with worker_process(env, log) as process:
         wait_for(
@@ -226,21 +234,9 @@ def test_both_raw_record_versions_become_the_same_rows(
     producer.flush(timeout=30)
     producer.close()
 
-    env = {
-        **os.environ,
-        "GREENWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
-        "GREENWATCH_DATABASE_URL": pg_schema.dsn,
-        "GREENWATCH_TOPIC_PREFIX": topic_prefix,
-        "GREENWATCH_REGISTRY_FILE": str(REGISTRY),
-        "GREENWATCH_STATE_DIR": str(tmp_path / "state"),
-    }
     expected = len(DEVICES) * MINUTES * len(FACTORS)
-
-    def count(table: str) -> int:
-        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
-        row = db_conn.execute(query).fetchone()
-        return int(row[0]) if row else 0
-
+    env = _worker_env(services, pg_schema.dsn, topic_prefix, tmp_path)
+    count = _counter(db_conn)
     log = tmp_path / "worker.log"
     with worker_process(env, log) as process:
         wait_for(
