@@ -6,6 +6,7 @@
 #   make check       ruff format --check, ruff check, mypy (strict)
 #   make demo        greenwatch demo
 #   make bench       python -m bench
+#   make profile     top ten costs per measurement of the worker's pipeline (cProfile)
 #   make stack-up / stack-down / stack-status
 # Variables: PYTHON (interpreter for the venv), PYTEST_ARGS, NO_TESTS_OK=1 (exit 5 = success),
 #   TIMESCALEDB_ARCHIVE (source archive glob, default ../shared/vendor/timescaledb/...).
@@ -29,10 +30,10 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 export GREENWATCH_STATE_DIR ?= $(STATE)
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: FORCE help install system-packages timescaledb test check demo bench stack-up stack-down stack-status
+.PHONY: FORCE help install system-packages timescaledb test check demo bench profile stack-up stack-down stack-status
 
 help:
-	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
 
 install: system-packages timescaledb $(STAMPS)/venv $(STAMPS)/kafka-libs
 
@@ -93,6 +94,12 @@ demo: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# PROFILE_DEVICES devices × 6 minute frames × 8 factors; PROFILE_ARGS=--sink adds PostgreSQL.
+PROFILE_DEVICES ?= 2000
+PROFILE_ARGS ?=
+profile: install
+	BENCH_PIPELINE_DEVICES=$(PROFILE_DEVICES) $(BIN)/python -m bench.profile_pipeline $(PROFILE_ARGS)
 
 stack-up: install
 	$(BIN)/greenwatch stack up

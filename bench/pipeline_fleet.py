@@ -2,7 +2,7 @@
 
 ``DEVICES`` flue-gas CEMS of ultra-low-emission coal power stacks (SO2 daily/annual quotas),
 each sending CN 2051 minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature,
-pressure, moisture), wrapped in the gateway's ``RawEnvelope`` as the raw topic holds them.
+pressure, moisture), as the gateway writes them to the raw topic (``runtime.raw_record``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ingest.hj212 import CHINA_TZ, encode
-from schemas.envelope import Protocol, RawEnvelope
+from runtime.raw_record import Headers, encode_raw
+from schemas.envelope import Protocol
 from schemas.registry import Registry, hash_password, parse_registry
 
 DEVICES = int(os.environ.get("BENCH_PIPELINE_DEVICES", "10000"))
@@ -26,9 +27,12 @@ DAY0 = datetime(2026, 3, 2, tzinfo=CHINA_TZ)
 
 @dataclass(frozen=True, slots=True)
 class Frame:
+    """One raw-topic record as the gateway writes it (``runtime.raw_record`` version 2)."""
+
     mn: str
     data_time: datetime
-    envelope: bytes
+    value: bytes
+    headers: Headers
 
 
 def registry() -> Registry:
@@ -94,11 +98,5 @@ def values(mn: str, at: datetime) -> dict[str, dict[str, float | str]]:
 def frame(mn: str, at: datetime, received_at: datetime) -> Frame:
     text = encode(st="31", cn="2051", mn=mn, pw=PASSWORD, flag=4, data_time=at,
                   values=values(mn, at))  # fmt: skip
-    envelope = RawEnvelope(
-        protocol=Protocol.HJ212,
-        device_id=mn,
-        peer="127.0.0.1:40000",
-        received_at=received_at,
-        payload=text.encode(),
-    )
-    return Frame(mn, at, envelope.model_dump_json().encode())
+    value, headers = encode_raw(Protocol.HJ212, mn, "127.0.0.1:40000", received_at, text.encode())
+    return Frame(mn, at, value, headers)

@@ -7,9 +7,13 @@ HJ 212 DataTime is China time (UTC+8) and marks the **start** of a minute/hour/d
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated, Any, Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 SCHEMA_VERSION = 1
 
@@ -42,28 +46,46 @@ INVALID_FOR_COMPLIANCE: frozenset[str] = frozenset({"F", "M", "C", "D", "B"})
 """Flags whose data are not valid for compliance (HJ 75-2017; MEE marking rules 2022)."""
 
 
-class Measurement(BaseModel):
-    """One factor's value for one device and period, as reported (codes mapped to HJ 212-2017)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurement:
+    """One factor's value for one device and period, as reported (codes mapped to HJ 212-2017).
 
-    model_config = ConfigDict(frozen=True)
+    A plain slotted dataclass, not a pydantic model: the stream worker makes one per factor per
+    frame and every stage reads it (docs/perf.md: validating it was the worker's largest single
+    cost). It is built only from typed input, by ``streams.domain.normalize`` (from a decoded
+    frame) and ``streams.store`` (from the table), so nothing is validated per instance;
+    ``MEASUREMENT_ADAPTER`` gives its JSON Schema and validates external JSON at an edge.
+    ``period_start`` and ``received_at`` must be aware.
+    """
 
     schema_version: int = SCHEMA_VERSION
-    device_id: str = Field(description="HJ 212 MN.")
-    outlet_id: str | None = Field(default=None, description="Outlet from the registry, if known.")
-    factor: str = Field(description="HJ 212-2017 factor code, e.g. a21026 (SO2).")
-    factor_as_sent: str = Field(description="Code as the device sent it (2005 or 2017).")
+    device_id: Annotated[str, Field(description="HJ 212 MN.")]
+    outlet_id: Annotated[str | None, Field(description="Outlet from the registry, if known.")] = (
+        None
+    )
+    factor: Annotated[str, Field(description="HJ 212-2017 factor code, e.g. a21026 (SO2).")]
+    factor_as_sent: Annotated[str, Field(description="Code as the device sent it (2005 or 2017).")]
     period: PeriodKind
     period_start: AwareDatetime
     rtd: float | None = None
     avg: float | None = None
     min: float | None = None
     max: float | None = None
-    cou: float | None = Field(default=None, description="Period total (kg or m³).")
-    zs_rtd: float | None = Field(default=None, description="Device O2-corrected (折算) Rtd.")
-    zs_avg: float | None = Field(default=None, description="Device O2-corrected (折算) Avg.")
-    flag: str = Field(default="N", description="Data flag N/F/M/S/D/C/T/B.")
+    cou: Annotated[float | None, Field(description="Period total (kg or m³).")] = None
+    zs_rtd: Annotated[float | None, Field(description="Device O2-corrected (折算) Rtd.")] = None
+    zs_avg: Annotated[float | None, Field(description="Device O2-corrected (折算) Avg.")] = None
+    flag: Annotated[str, Field(description="Data flag N/F/M/S/D/C/T/B.")] = "N"
     received_at: AwareDatetime
     qn: str | None = None
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Measurement:
+        """A copy with ``update`` applied (``dataclasses.replace``; the name pydantic models
+        use, so code written against the wire model keeps working)."""
+        return dataclasses.replace(self, **(update or {}))
+
+
+MEASUREMENT_ADAPTER: Final = TypeAdapter(Measurement)
+"""Validation and JSON Schema of ``Measurement`` at the edges (``greenwatch schemas export``)."""
 
 
 class AggregateValue(BaseModel):

@@ -15,7 +15,8 @@ class Topic(StrEnum):
     """Logical topic names (without prefix)."""
 
     RAW_HJ212 = "raw.hj212"
-    """Raw HJ 212 frames as received by the gateway (RawEnvelope, key = MN)."""
+    """Raw HJ 212 frames as received by the gateway, key = MN (``runtime.raw_record``: frame
+    bytes as value and the envelope as headers; the JSON RawEnvelope of version 1)."""
     RAW_ENERGY = "raw.energy"
     """Items accepted by the energy API, one record per request (RawEnvelope energy-json,
     device_id and key = enterprise id, payload an EnergyBatch; one energy worker owns all of an

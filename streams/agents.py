@@ -33,12 +33,13 @@ import asyncio
 import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
 import faust
 
+from runtime.raw_record import Headers
 from runtime.runner import Outgoing
 from schemas.registry import Registry
 from streams.app import StreamTopics, WorkerTuning
@@ -56,13 +57,22 @@ EXIT_STOPPED_UNFLUSHED: Final = 75
 
 
 def raw_record(event: Any) -> RawRecord:
-    """The position, value and broker timestamp of a faust event of the raw topic."""
+    """The position, value, broker timestamp and headers of a faust event of the raw topic."""
     message = event.message
     return RawRecord(
         position=SourcePosition(message.topic, message.partition, message.offset),
         value=message.value,
         timestamp=datetime.fromtimestamp(message.timestamp or 0.0, UTC),
+        headers=_headers(message.headers),
     )
+
+
+def _headers(headers: Any) -> Headers:
+    """A faust message's headers (a list of pairs, a mapping, or None) as a tuple of pairs."""
+    if not headers:
+        return ()
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return tuple((str(name), bytes(value or b"")) for name, value in pairs)
 
 
 class Publisher:

@@ -3,10 +3,11 @@
 A batch taken from the raw topic goes through two stages, each run in a thread by the agent:
 
 ``prepare(records)`` (CPU: decode and the engine; holds the engine lock)
-    1. ``decode_records``: each message's ``RawEnvelope`` → HJ 212 ``decode`` (with the
-       device's CRC variant from the registry) → ``normalize_packet``; anything that fails
-       becomes a ``KeyedDeadLetter`` (dead letter with the original bytes, the stable reason and
-       the Kafka position) and the rest of the batch goes on.
+    1. ``decode_records``: each message's raw record (``runtime.raw_record``: the frame as
+       value and the envelope as headers, or the older JSON ``RawEnvelope``) → HJ 212
+       ``decode`` (with the device's CRC variant from the registry) → ``normalize_packet``;
+       anything that fails becomes a ``KeyedDeadLetter`` (dead letter with the original bytes,
+       the stable reason and the Kafka position) and the rest of the batch goes on.
     2. ``Engine.prepare(measurements, store)`` reads what the ``Store`` (``PgStore``) holds
        for the device-hours (and years) the engine has no state for, after every earlier
        batch is committed and before this one is (``_CommittedReads``), then ``ingest``
@@ -42,8 +43,9 @@ from pydantic import ValidationError
 
 from ingest.hj212 import CrcVariant, DecodeError, Packet, crc_variant, decode, redact_password
 from runtime.dead_letters import KeyedDeadLetter, SourcePosition, keyed
+from runtime.raw_record import Headers, InvalidRawRecord, RawFrame, decode_raw
 from schemas.alert import QualitySignal
-from schemas.envelope import DeadLetter, RawEnvelope
+from schemas.envelope import DeadLetter
 from schemas.measurement import AggregateValue, Measurement
 from schemas.registry import Registry
 from schemas.verdict import Verdict
@@ -72,6 +74,8 @@ class RawRecord:
     position: SourcePosition
     value: bytes | None
     timestamp: datetime
+    headers: Headers = ()
+    """The record's headers (a version-2 raw record's envelope, ``runtime.raw_record``)."""
 
 
 @dataclass(slots=True)
@@ -117,7 +121,7 @@ class BatchOutcome:
 
 
 def _reject(
-    record: RawRecord, reason: str, message: str, envelope: RawEnvelope | None
+    record: RawRecord, reason: str, message: str, envelope: RawFrame | None
 ) -> KeyedDeadLetter:
     letter = DeadLetter(
         source=SOURCE,
@@ -159,10 +163,9 @@ def decode_record(
 ) -> list[Measurement] | KeyedDeadLetter:
     """Measurements of one raw message, or why it was rejected. Never raises."""
     try:
-        envelope = RawEnvelope.model_validate_json(record.value or b"")
-    except ValidationError as error:
-        return _reject(record, "bad_envelope", f"not a RawEnvelope: {error.error_count()} errors",
-                       None)  # fmt: skip
+        envelope = decode_raw(record.value, record.headers)
+    except InvalidRawRecord as error:
+        return _reject(record, error.reason, error.message, None)
     if b"\x00" in envelope.payload:
         return _reject(record, "nul_byte", "frame contains a NUL byte", envelope)
     known = registry.device(envelope.device_id)

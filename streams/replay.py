@@ -42,6 +42,8 @@ from streams.domain.normalize import PERIOD_OF_COMMAND, normalize_packet
 from streams.domain.store import MemoryStore
 
 _KIND_RANK: Final = {"hourly": 0, "daily": 1, "verdict": 2}
+BATCH_LINES: Final = 2000
+"""Lines ``replay_lines`` processes at a time at most: a worker's batch of raw messages."""
 
 MeasurementKey = tuple[str, PeriodKind, datetime]
 
@@ -74,9 +76,43 @@ class Replay:
 
     def feed_line(self, line: bytes) -> None:
         """Decode, normalize and process one input line (blank lines are ignored)."""
+        self.process(self._measurements(line))
+
+    def feed_lines(self, lines: Iterable[bytes], batch_lines: int = BATCH_LINES) -> None:
+        """Decode, normalize and process lines up to ``batch_lines`` at a time (one
+        ``Engine.prepare`` + ``ingest`` per batch instead of per line), with the outputs of
+        ``feed_line`` one line after the other.
+
+        ``Engine.ingest`` observes a batch in (device, event time) order, so a batch in
+        which a device's data go back in time (a back-fill (补发) after live data, a re-sent
+        minute) would be observed in another order than line by line; a batch therefore ends
+        before the line that would do that, and the order of every device's data is the
+        order of the lines.
+        """
+        pending: list[Measurement] = []
+        latest: dict[str, datetime] = {}
+        count = 0
+        for line in lines:
+            measurements = self._measurements(line)
+            back = any(
+                (seen := latest.get(m.device_id)) is not None and m.period_start <= seen
+                for m in measurements
+            )
+            if back or count >= batch_lines:
+                self.process(pending)
+                pending, latest, count = [], {}, 0
+            for m in measurements:
+                seen = latest.get(m.device_id)
+                if seen is None or m.period_start > seen:
+                    latest[m.device_id] = m.period_start
+            pending.extend(measurements)
+            count += 1
+        self.process(pending)
+
+    def _measurements(self, line: bytes) -> list[Measurement]:
         line = line.rstrip(b"\r\n")
         if not line.strip():
-            return
+            return []
         self.stats.lines += 1
         received_at: datetime | None = None
         if b"\t" in line:
@@ -84,12 +120,12 @@ class Replay:
             received_at = _receive_time(stamp)
             if received_at is None:
                 self.stats.bad_receive_time += 1
-                return
+                return []
         packet = self._decode(line)
         if packet is None:
-            return
+            return []
         self.stats.decoded += 1
-        self.process(self._normalize(packet, received_at))
+        return self._normalize(packet, received_at)
 
     def use_registry(self, registry: Registry) -> None:
         """Decode and judge with ``registry`` from the next line on, as a worker following
@@ -182,8 +218,7 @@ def replay_lines(
 ) -> tuple[list[dict[str, Any]], ReplayStats]:
     """Replay every line; the latest outputs (see the module doc) and the counts."""
     replay = Replay(registry, include_quality)
-    for line in lines:
-        replay.feed_line(line)
+    replay.feed_lines(lines)
     return replay.finish(), replay.stats
 
 

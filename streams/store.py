@@ -16,11 +16,11 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from psycopg.rows import class_row, dict_row
+from psycopg.rows import dict_row, kwargs_row
 from psycopg_pool import ConnectionPool
 
 from ingest.hj212 import CHINA_TZ
-from schemas.measurement import AggregateValue, Measurement
+from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from streams.domain.load_substitution import LOOK_BACK, StoredRates, quarter_start
 from streams.domain.periods import HOUR
 from streams.domain.store import (
@@ -134,6 +134,12 @@ SELECT k.i,
 """
 
 
+def _measurement(**row: Any) -> Measurement:
+    """A stored measurement (the column ``period`` is text: the enum member it names)."""
+    row["period"] = PeriodKind(row["period"])
+    return Measurement(**row)
+
+
 class PgStore:
     """``streams.domain.store.Store`` over the sink's tables and pool (``Engine.prepare``)."""
 
@@ -159,7 +165,7 @@ class PgStore:
         }
         with (
             self._pool.connection() as conn,
-            conn.cursor(row_factory=class_row(Measurement)) as cur,
+            conn.cursor(row_factory=kwargs_row(_measurement)) as cur,
         ):
             for m in cur.execute(_WINDOWS, params):
                 hour = _china(m.period_start).replace(minute=0, second=0, microsecond=0)
@@ -268,7 +274,7 @@ class PgStore:
         }
         with (
             self._pool.connection() as conn,
-            conn.cursor(row_factory=class_row(Measurement)) as cur,
+            conn.cursor(row_factory=kwargs_row(_measurement)) as cur,
         ):
             for m in cur.execute(_RECENT, params):
                 found[m.device_id].append(

@@ -6,7 +6,8 @@ pooled connection by ``prepare_connection`` (``ON COMMIT DELETE ROWS``) and fill
 ``COPY``; one ``INSERT … SELECT`` moves them into the table. Natural keys:
 
 - measurements ``(device_id, factor, period, period_start)``: a re-sent value replaces the old
-  (optimistic plain insert first, ``ON CONFLICT DO UPDATE`` when a key exists);
+  (optimistic: a binary ``COPY`` straight into the table under a savepoint first, staging and
+  ``ON CONFLICT DO UPDATE`` when a key exists);
 - aggregates ``(outlet_id, factor, period, period_start)``: late data re-aggregate;
 - verdicts ``(outlet_id, factor, rule, period_start)``: ``revision`` increments only when the
   judged value or the status changed, so a replayed batch changes nothing;
@@ -110,8 +111,15 @@ def _names(columns: Iterable[str]) -> sql.Composed:
 
 def _copy_to_stage(cur: psycopg.Cursor[Any], table: str, rows: Iterable[Sequence[object]]) -> None:
     stage, columns = _STAGING[table]
+    _copy_rows(cur, stage, columns, rows)
+
+
+def _copy_rows(
+    cur: psycopg.Cursor[Any], table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
+) -> None:
+    """Binary ``COPY`` of ``rows`` (tuples in ``columns`` order) into ``table``."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        sql.Identifier(stage), _names(columns)
+        sql.Identifier(table), _names(columns)
     )
     with cur.copy(statement) as copy:
         copy.set_types([_BINARY_TYPES[c] for c in columns])
@@ -161,38 +169,32 @@ def upsert_measurements(
 ) -> tuple[int, bool]:
     """Upsert measurements (the last one of a key in the batch wins).
 
-    Returns the distinct keys written and whether some already existed. Optimistic: a plain
-    ``INSERT`` under a savepoint first (new keys only, the usual batch: ~40 % cheaper than
-    ``ON CONFLICT``); when a key exists (a re-sent minute, a batch replayed after a crash)
-    the savepoint is rolled back, the stored values it replaces with other values are kept in
+    Returns the distinct keys written and whether some already existed. Optimistic: the
+    rows are first ``COPY``'d straight into ``measurements`` under a savepoint (new keys only,
+    the usual batch: as cheap as a raw COPY, no staging table and no ``INSERT … SELECT``);
+    when a key exists (a re-sent minute, a batch replayed after a crash) the savepoint is
+    rolled back, the stored values it replaces with other values are kept in
     ``measurement_revisions`` with the position of the replacing message from ``sources``
-    (``streams.revisions``), and the whole batch is upserted.
+    (``streams.revisions``), and the whole batch goes through the staging table and
+    ``ON CONFLICT``.
     """
     if not measurements:
         return 0, False
     latest: dict[tuple[str, str, str, datetime], Measurement] = {}
     for m in measurements:
         latest[(m.device_id, m.factor, m.period, m.period_start)] = m
-    _copy_to_stage(
-        cur,
-        "measurements",
-        (
-            (m.device_id, m.factor, m.period.value, m.period_start, m.outlet_id,
-             m.factor_as_sent, m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag,
-             m.received_at, m.qn)
-            for m in latest.values()
-        ),
-    )  # fmt: skip
-    stage, columns = _STAGING["measurements"]
-    insert = sql.SQL("INSERT INTO measurements ({columns}) SELECT {columns} FROM {stage}").format(
-        columns=_names(columns), stage=sql.Identifier(stage)
-    )
+    rows = [
+        (m.device_id, m.factor, m.period.value, m.period_start, m.outlet_id, m.factor_as_sent,
+         m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag, m.received_at, m.qn)
+        for m in latest.values()
+    ]  # fmt: skip
     try:
         with cur.connection.transaction():
-            cur.execute(insert)
+            _copy_rows(cur, "measurements", _MEASUREMENT_COLUMNS, rows)
         return len(latest), False
     except psycopg.errors.UniqueViolation:
         pass
+    _copy_to_stage(cur, "measurements", rows)
     changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
         sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in _MEASUREMENT_VALUES),
         sql.SQL(", ").join(

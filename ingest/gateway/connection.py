@@ -48,6 +48,7 @@ from ingest.gateway.publisher import Completion
 from ingest.gateway.split import SplitAssembler
 from ingest.gateway.stats import ACCEPTED, GatewayStats
 from ingest.hj212 import CrcVariant, Packet, redact_password
+from runtime.raw_record import Headers, encode_raw
 from schemas.envelope import DeadLetter, RawEnvelope
 from schemas.envelope import Protocol as WireProtocol
 
@@ -72,7 +73,9 @@ class Hub(Protocol):
     stats: GatewayStats
     inflight_total: int
 
-    def send(self, topic: str, key: bytes, value: bytes, done: Completion) -> None: ...
+    def send(
+        self, topic: str, key: bytes, value: bytes, done: Completion, headers: Headers = ()
+    ) -> None: ...
     def opened(self, connection: Hj212Connection) -> bool: ...
     def closed(self, connection: Hj212Connection) -> None: ...
     def device_online(self, mn: str) -> None: ...
@@ -286,13 +289,7 @@ class Hj212Connection(asyncio.Protocol):
             stats.findings[finding.partition(":")[0]] += 1
         if packet.split and self._splits.add(packet, time.monotonic()) is not None:
             stats.split["complete"] += 1
-        envelope = RawEnvelope(
-            protocol=WireProtocol.HJ212,
-            device_id=mn,
-            peer=self.peer,
-            received_at=self._received_at,
-            payload=frame,
-        )
+        value, headers = encode_raw(WireProtocol.HJ212, mn, self.peer, self._received_at, frame)
         started = self._received_mono
         reply = admitted.reply
         energy = self._energy(packet, frame)
@@ -319,7 +316,7 @@ class Hj212Connection(asyncio.Protocol):
                 self._write(reply, _ACK_9014)
 
         self._in_flight()
-        hub.send(self._config.raw_topic, mn.encode(), envelope.model_dump_json().encode(), done)
+        hub.send(self._config.raw_topic, mn.encode(), value, done, headers)
         if energy is not None:
             self._in_flight()
             hub.send(self._config.energy_topic or "", energy[0], energy[1], done)

@@ -25,6 +25,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from runtime.kafka_access import KafkaAccess
+from runtime.raw_record import Headers
 from runtime.topics import KafkaTopic, ensure_topics
 
 Completion = Callable[[BaseException | None], None]
@@ -64,10 +65,13 @@ class KafkaPublisher:
         producer = await loop.run_in_executor(None, _connect, options, tuple(topics))
         return cls(producer, loop)
 
-    def send(self, topic: str, key: bytes, value: bytes, done: Completion) -> None:
-        """Queue one record; ``done`` runs on the loop once Kafka acknowledges or fails it."""
+    def send(
+        self, topic: str, key: bytes, value: bytes, done: Completion, headers: Headers = ()
+    ) -> None:
+        """Queue one record (with ``headers``); ``done`` runs on the loop once Kafka
+        acknowledges or fails it."""
         try:
-            future = self._producer.send(topic, key=key, value=value)
+            future = self._producer.send(topic, key=key, value=value, headers=list(headers))
         except Exception as error:  # KafkaError, or a client bug: reported, never raised
             self._loop.call_soon(done, error)
             return

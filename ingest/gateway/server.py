@@ -24,6 +24,7 @@ from ingest.gateway.connection import Hj212Connection
 from ingest.gateway.deadletter_budget import DeadLetterBudget, Suppressed
 from ingest.gateway.publisher import Completion, KafkaPublisher
 from ingest.gateway.stats import GatewayStats
+from runtime.raw_record import Headers
 from schemas.envelope import DeadLetter
 from schemas.registry import Registry
 
@@ -58,12 +59,14 @@ class Gateway:
 
     # -- what connections call -------------------------------------------------------------
 
-    def send(self, topic: str, key: bytes, value: bytes, done: Completion) -> None:
+    def send(
+        self, topic: str, key: bytes, value: bytes, done: Completion, headers: Headers = ()
+    ) -> None:
         def settled(error: BaseException | None) -> None:
             done(error)
             self._wake_waiting()
 
-        self._publisher.send(topic, key, value, settled)
+        self._publisher.send(topic, key, value, settled, headers)
 
     def opened(self, connection: Hj212Connection) -> bool:
         if len(self._connections) >= self.config.max_connections:

@@ -11,6 +11,7 @@ are neither: they are aggregated but never judged.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 
 O2: Final = "a19001"
@@ -68,6 +69,7 @@ OPERATING_PARAMETERS: Final = frozenset(
 _CODE_2017: Final = re.compile(r"[aw]\d{5}")
 
 
+@lru_cache(maxsize=1024)
 def is_pollutant(factor: str) -> bool:
     """True for a 2017 gas/water pollutant code (concentration with a rate and a load)."""
     return factor not in OPERATING_PARAMETERS and _CODE_2017.fullmatch(factor) is not None

@@ -40,15 +40,9 @@ PERIOD_OF_COMMAND: Final[Mapping[str, PeriodKind]] = {
 }
 """HJ 212-2017 command codes (CN) that carry measurements, and the period of each."""
 
-_NUMERIC_SUFFIXES: Final = (
-    ("Rtd", "rtd"),
-    ("Avg", "avg"),
-    ("Min", "min"),
-    ("Max", "max"),
-    ("Cou", "cou"),
-    ("ZsRtd", "zs_rtd"),
-    ("ZsAvg", "zs_avg"),
-)
+_NUMERIC_SUFFIXES: Final = ("Rtd", "Avg", "Min", "Max", "Cou", "ZsRtd", "ZsAvg")
+"""The numeric fields, in the order of ``Measurement``'s rtd, avg, min, max, cou, zs_rtd,
+zs_avg."""
 
 
 def normalize_packet(
@@ -77,8 +71,8 @@ def normalize_packet(
     code_map = factor_code_2005_to_2017()
     measurements: dict[str, Measurement] = {}
     for sent, fields in packet.values.items():
-        numbers = _numbers(fields)
-        if not numbers:
+        rtd, avg, low, high, cou, zs_rtd, zs_avg = _numbers(fields)
+        if rtd is avg is low is high is cou is zs_rtd is zs_avg is None:
             continue
         factor = code_map.get(sent, sent)
         measurements[factor] = Measurement(
@@ -88,10 +82,16 @@ def normalize_packet(
             factor_as_sent=sent,
             period=period,
             period_start=start,
+            rtd=rtd,
+            avg=avg,
+            min=low,
+            max=high,
+            cou=cou,
+            zs_rtd=zs_rtd,
+            zs_avg=zs_avg,
             flag=_flag(fields.get("Flag")),
             received_at=received_at,
             qn=packet.qn,
-            **numbers,
         )
     return list(measurements.values())
 
@@ -106,13 +106,12 @@ def _period_start(data_time: datetime, period: PeriodKind) -> datetime:
     return day_start(data_time)
 
 
-def _numbers(fields: Mapping[str, FactorValue]) -> dict[str, float]:
-    numbers: dict[str, float] = {}
-    for suffix, attribute in _NUMERIC_SUFFIXES:
-        value = fields.get(suffix)
-        if isinstance(value, float):
-            numbers[attribute] = value
-    return numbers
+def _numbers(fields: Mapping[str, FactorValue]) -> list[float | None]:
+    """The numeric fields (``_NUMERIC_SUFFIXES`` order); None where absent or not a number."""
+    return [
+        value if isinstance(value := fields.get(suffix), float) else None
+        for suffix in _NUMERIC_SUFFIXES
+    ]
 
 
 def _flag(value: FactorValue | None) -> str:

@@ -10,6 +10,7 @@ Days are China calendar days (00:00–24:00 UTC+8).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
 from ingest.hj212.packet import CHINA_TZ
@@ -17,25 +18,33 @@ from ingest.hj212.packet import CHINA_TZ
 MINUTE: Final = timedelta(minutes=1)
 HOUR: Final = timedelta(hours=1)
 DAY: Final = timedelta(days=1)
+_CACHED: Final = 1 << 16
+"""Period starts remembered per function: a batch asks for the same few minutes, hours and
+days once per factor and stage (8 factors × several stages per frame; docs/perf.md)."""
 
 
 def china_time(moment: datetime) -> datetime:
     """``moment`` (aware) expressed in China time; raises ValueError when it is naive."""
+    if moment.tzinfo is CHINA_TZ:  # the usual case (decoded frames): nothing to convert
+        return moment
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment.isoformat()}: event times must be aware")
     return moment.astimezone(CHINA_TZ)
 
 
+@lru_cache(maxsize=_CACHED)
 def minute_start(moment: datetime) -> datetime:
     """Start of the China-time minute containing ``moment``."""
     return china_time(moment).replace(second=0, microsecond=0)
 
 
+@lru_cache(maxsize=_CACHED)
 def hour_start(moment: datetime) -> datetime:
     """Start of the China-time hour containing ``moment``."""
     return china_time(moment).replace(minute=0, second=0, microsecond=0)
 
 
+@lru_cache(maxsize=_CACHED)
 def day_start(moment: datetime) -> datetime:
     """Start (00:00 UTC+8) of the China calendar day containing ``moment``."""
     return china_time(moment).replace(hour=0, minute=0, second=0, microsecond=0)

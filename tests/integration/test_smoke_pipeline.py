@@ -26,6 +26,7 @@ from services import kafka_config
 
 from deploy.migrate import migrate
 from ingest.hj212 import CHINA_TZ, encode, redact_password
+from runtime.raw_record import encode_raw
 from runtime.registry_store import store_registry
 from schemas.envelope import DeadLetter, Protocol, RawEnvelope
 from schemas.registry import load_registry
@@ -94,6 +95,26 @@ def worker_process(env: dict[str, str], log: Path) -> Any:
     return child_process(args, env, log)
 
 
+def _worker_env(services: Any, dsn: str, topic_prefix: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "GREENWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
+        "GREENWATCH_DATABASE_URL": dsn,
+        "GREENWATCH_TOPIC_PREFIX": topic_prefix,
+        "GREENWATCH_REGISTRY_FILE": str(REGISTRY),
+        "GREENWATCH_STATE_DIR": str(tmp_path / "state"),
+    }
+
+
+def _counter(db_conn: psycopg.Connection[Any]) -> Callable[[str], int]:
+    def count(table: str) -> int:
+        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+        row = db_conn.execute(query).fetchone()
+        return int(row[0]) if row else 0
+
+    return count
+
+
 @pytest.fixture
 def topic_prefix(services: Any) -> Iterator[str]:
     prefix = f"smoke{uuid.uuid4().hex[:10]}"
@@ -129,21 +150,9 @@ def test_frames_become_rows_and_garbage_becomes_a_dead_letter(
     producer.flush(timeout=30)
     producer.close()
 
-    env = {
-        **os.environ,
-        "GREENWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
-        "GREENWATCH_DATABASE_URL": pg_schema.dsn,
-        "GREENWATCH_TOPIC_PREFIX": topic_prefix,
-        "GREENWATCH_REGISTRY_FILE": str(REGISTRY),
-        "GREENWATCH_STATE_DIR": str(tmp_path / "state"),
-    }
     expected = len(DEVICES) * MINUTES * len(FACTORS)
-
-    def count(table: str) -> int:
-        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
-        row = db_conn.execute(query).fetchone()
-        return int(row[0]) if row else 0
-
+    env = _worker_env(services, pg_schema.dsn, topic_prefix, tmp_path)
+    count = _counter(db_conn)
     log = tmp_path / "worker.log"
     with worker_process(env, log) as process:
         wait_for(
@@ -193,3 +202,64 @@ def dead_letter_topic(bootstrap: str, prefix: str) -> list[tuple[str, bytes]]:
     return [
         (letter.reason, letter.payload) for letter in letters if letter.source != "gateway.hj212"
     ]
+
+
+def test_both_raw_record_versions_become_the_same_rows(
+    services: Any,
+    pg_schema: Any,
+    db_conn: psycopg.Connection[Any],
+    topic_prefix: str,
+    tmp_path: Path,
+) -> None:
+    """A raw topic written first by an older gateway (version 1: JSON envelopes), then by the
+    current one (version 2: frame as value, envelope as headers), read by one real worker: every
+    frame of both becomes its rows; a version-2 record with a broken header is a dead letter
+    with its bytes and the header named."""
+    migrate(db_conn)
+    ensure_topics(services.kafka, topic_prefix)
+    producer = KafkaProducer(**kafka_config(services.kafka_bootstrap), acks="all")
+    raw_topic = topic_name(topic_prefix, Topic.RAW_HJ212)
+    received = datetime.now(UTC)
+    for minute in range(MINUTES):
+        for mn in DEVICES:
+            frame = minute_frame(mn, START + timedelta(minutes=minute))
+            if minute < 2:  # before the upgrade
+                producer.send(raw_topic, key=mn.encode(), value=envelope(mn, frame))
+                continue
+            value, headers = encode_raw(Protocol.HJ212, mn, "127.0.0.1:40000", received, frame)
+            producer.send(raw_topic, key=mn.encode(), value=value, headers=list(headers))
+    late = minute_frame(DEVICES[0], START + timedelta(minutes=MINUTES))
+    _, headers = encode_raw(Protocol.HJ212, DEVICES[0], "127.0.0.1:40000", received, late)
+    broken = [(k, v) for k, v in headers if k != "gw.received_at"]
+    producer.send(raw_topic, key=DEVICES[0].encode(), value=late, headers=broken)
+    producer.flush(timeout=30)
+    producer.close()
+
+    expected = len(DEVICES) * MINUTES * len(FACTORS)
+    env = _worker_env(services, pg_schema.dsn, topic_prefix, tmp_path)
+    count = _counter(db_conn)
+    log = tmp_path / "worker.log"
+    with worker_process(env, log) as process:
+        wait_for(
+            f"{expected} measurements and 1 dead letter",
+            lambda: count("measurements") >= expected and count("dead_letters") >= 1,
+            process,
+            deadline_s=90,
+            log=log,
+        )
+    stored = db_conn.execute(
+        "SELECT device_id, count(*), count(DISTINCT period_start), min(period_start),"
+        " max(period_start), bool_and(received_at IS NOT NULL) FROM measurements GROUP BY 1"
+        " ORDER BY 1"
+    ).fetchall()
+    last = START + timedelta(minutes=MINUTES - 1)
+    assert stored == [
+        (mn, MINUTES * len(FACTORS), MINUTES, START, last, True) for mn in sorted(DEVICES)
+    ]
+    letters = db_conn.execute(
+        "SELECT source, reason, payload, message FROM dead_letters"
+    ).fetchall()
+    assert [row[:3] for row in letters] == [
+        ("streams.hj212", "bad_envelope", redact_password(late))
+    ]
+    assert "gw.received_at" in letters[0][3]

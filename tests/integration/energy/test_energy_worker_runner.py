@@ -15,7 +15,7 @@ import pytest
 from energy_support import day, energy_registry
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
-from services import PgSchema, Services
+from services import PgSchema, Services, kafka_config
 
 from deploy.migrate import migrate
 from runtime.runner import BatchRunner, PublishFailed
@@ -32,13 +32,13 @@ pytestmark = pytest.mark.integration
 def _runner(services: Services, raw: str, group: str, steps: EnergySteps) -> Iterator[BatchRunner]:
     consumer = KafkaConsumer(
         raw,
-        bootstrap_servers=services.kafka_bootstrap,
+        **kafka_config(services.kafka_bootstrap),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
     producer = KafkaProducer(
-        bootstrap_servers=services.kafka_bootstrap, acks="all", max_block_ms=3_000
+        **kafka_config(services.kafka_bootstrap), acks="all", max_block_ms=3_000
     )
     try:
         yield BatchRunner(consumer, producer, steps, poll_ms=5_000, publish_timeout_s=5.0)
@@ -64,7 +64,7 @@ def test_a_refused_publish_stores_nothing_and_the_batch_is_read_again(
 ) -> None:
     migrate(db_conn)
     raw = f"{topic_prefix}.raw.energy"
-    admin = KafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
+    admin = KafkaAdminClient(**kafka_config(services.kafka_bootstrap))
     refusing = f"{topic_prefix}.refusing"
     admin.create_topics(
         [
@@ -88,7 +88,7 @@ def test_a_refused_publish_stores_nothing_and_the_batch_is_read_again(
         received_at=datetime.now(UTC),
         payload=batch.model_dump_json().encode(),
     )
-    producer = KafkaProducer(bootstrap_servers=services.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_config(services.kafka_bootstrap), acks="all")
     producer.send(raw, key=b"E-AL-01", value=envelope.model_dump_json().encode())
     producer.send(raw, key=b"E-AL-01", value=b"not an envelope")  # a dead letter to publish
     producer.flush()
@@ -117,7 +117,7 @@ def test_a_refused_publish_stores_nothing_and_the_batch_is_read_again(
         assert stored() == (1, 1)
         letters = KafkaConsumer(
             f"{topic_prefix}.deadletter",
-            bootstrap_servers=services.kafka_bootstrap,
+            **kafka_config(services.kafka_bootstrap),
             auto_offset_reset="earliest",
             consumer_timeout_ms=10_000,
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
-from services import PgSchema, Services
+from services import PgSchema, Services, kafka_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "gateway"))
 from gateway_fixtures import DEVICE, ELECTRICITY_METER, NOW, PASSWORD, energy_registry, frame
@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 def _read(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, bytes]]:
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        topic, **kafka_config(bootstrap), auto_offset_reset="earliest", enable_auto_commit=False
     )
     records: list[tuple[bytes, bytes]] = []
     deadline = time.monotonic() + 30
@@ -84,9 +84,7 @@ def test_electricity_factors_become_meter_readings_and_unknown_codes_dead_letter
             values={"i33201": {"Rtd": 1.0}, "i33999": {"Rtd": 2.0}},
         )
     )
-    with GatewayThread(
-        config, energy_registry(), ProducerOptions(services.kafka_bootstrap)
-    ) as thread:
+    with GatewayThread(config, energy_registry(), ProducerOptions(services.kafka)) as thread:
         with socket.create_connection(("127.0.0.1", thread.port), timeout=10) as sock:
             sock.sendall(b"".join(frames))
             acks = b""
@@ -111,12 +109,12 @@ def test_electricity_factors_become_meter_readings_and_unknown_codes_dead_letter
     pool = create_pool(pg_schema.dsn, name="gateway-energy-test")
     consumer = KafkaConsumer(
         energy,
-        bootstrap_servers=services.kafka_bootstrap,
+        **kafka_config(services.kafka_bootstrap),
         group_id=f"energy-{energy}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = KafkaProducer(bootstrap_servers=services.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_config(services.kafka_bootstrap), acks="all")
     try:
         stream = EnergyStream(EnergyEngine(energy_registry()), pool)
         runner = BatchRunner(

@@ -27,7 +27,8 @@ from ingest.gateway.config import GatewayConfig
 from ingest.gateway.publisher import ProducerOptions
 from ingest.gateway.runner import GatewayThread, RunOptions
 from ingest.hj212 import Packet, decode, encode, redact_password
-from schemas.envelope import DeadLetter, RawEnvelope
+from runtime.raw_record import RAW_RECORD_VERSION, RawFrame, decode_raw
+from schemas.envelope import DeadLetter
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -46,17 +47,22 @@ class Running:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
-    def raw(self, count: int) -> list[tuple[bytes, RawEnvelope]]:
-        return [
-            (k, RawEnvelope.model_validate_json(v)) for k, v in self._read(self.raw_topic, count)
-        ]
+    def raw(self, count: int) -> list[tuple[bytes, RawFrame]]:
+        """The raw records as the worker decodes them (``runtime.raw_record``, version 2)."""
+        records = self._read(self.raw_topic, count)
+        frames = [(k, decode_raw(v, h)) for k, v, h in records]
+        assert all(frame.schema_version == RAW_RECORD_VERSION for _, frame in frames)
+        return frames
 
     def dead_letters(self, count: int) -> list[DeadLetter]:
         return [
-            DeadLetter.model_validate_json(v) for _, v in self._read(self.deadletter_topic, count)
+            DeadLetter.model_validate_json(v)
+            for _, v, _ in self._read(self.deadletter_topic, count)
         ]
 
-    def _read(self, topic: str, count: int, quiet_s: float = 1.0) -> list[tuple[bytes, bytes]]:
+    def _read(
+        self, topic: str, count: int, quiet_s: float = 1.0
+    ) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
         """``count`` records, then a short wait proving there are no more."""
         consumer = KafkaConsumer(
             topic,
@@ -64,13 +70,13 @@ class Running:
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )
-        records: list[tuple[bytes, bytes]] = []
+        records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]] = []
         deadline = time.monotonic() + 30
         quiet_until: float | None = None
         try:
             while time.monotonic() < deadline:
                 for batch in consumer.poll(timeout_ms=200).values():
-                    records.extend((r.key, r.value) for r in batch)
+                    records.extend((r.key, r.value, r.headers) for r in batch)
                 if len(records) >= count:
                     quiet_until = quiet_until or time.monotonic() + quiet_s
                     if time.monotonic() >= quiet_until:

@@ -28,7 +28,8 @@ from gateway_fixtures import frame, registry
 
 from greenwatch.demo_sinks import free_port
 from ingest.hj212 import redact_password
-from schemas.envelope import DeadLetter, RawEnvelope
+from runtime.raw_record import decode_raw
+from schemas.envelope import DeadLetter
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -46,17 +47,17 @@ def _metric(metrics_port: int, name: str, label: str = "") -> float:
     return 0.0
 
 
-def _records(bootstrap: str, topic: str) -> list[bytes]:
+def _records(bootstrap: str, topic: str) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
     """Every record of ``topic`` (the process has exited: nothing more comes)."""
     consumer = KafkaConsumer(
         topic, **kafka_config(bootstrap), auto_offset_reset="earliest", enable_auto_commit=False
     )
-    values: list[bytes] = []
+    values: list[tuple[bytes, list[tuple[str, bytes]]]] = []
     try:
         quiet_until = time.monotonic() + 5
         while time.monotonic() < quiet_until:
             for batch in consumer.poll(timeout_ms=300).values():
-                values.extend(r.value for r in batch)
+                values.extend((r.value, r.headers) for r in batch)
                 quiet_until = time.monotonic() + 2
     finally:
         consumer.close()
@@ -108,16 +109,16 @@ def test_sigterm_mid_stream_publishes_every_complete_frame_received(
     complete = frames[: sum(end <= received for end in ends)]
     assert 20 <= len(complete) < len(frames)
     raw = [
-        RawEnvelope.model_validate_json(v).payload
-        for v in _records(services.kafka_bootstrap, f"{topic_prefix}.raw.hj212")
+        decode_raw(v, h).payload
+        for v, h in _records(services.kafka_bootstrap, f"{topic_prefix}.raw.hj212")
     ]
     assert raw == complete  # one MN, one partition: in the order sent, none lost
     tail = data[sum(map(len, complete)) : received]
     letters = [
         (d.reason, d.payload)
-        for d in map(
-            DeadLetter.model_validate_json,
-            _records(services.kafka_bootstrap, f"{topic_prefix}.deadletter"),
+        for d in (
+            DeadLetter.model_validate_json(v)
+            for v, _ in _records(services.kafka_bootstrap, f"{topic_prefix}.deadletter")
         )
     ]
     assert letters == ([("truncated", redact_password(tail))] if tail else [])

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
-from pydantic import BaseModel
 from services import kafka_config
 
 from ingest.gateway.config import GatewayConfig
@@ -24,10 +23,11 @@ from ingest.simulator.episodes import parse_episodes
 from ingest.simulator.fleet import FleetConfig
 from ingest.simulator.province import build_province
 from ingest.simulator.session import simulate
-from schemas.envelope import DeadLetter, RawEnvelope
+from runtime.raw_record import decode_raw
+from schemas.envelope import DeadLetter
 
 pytestmark = pytest.mark.timeout(180)
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M")
 
 
 def _count(bootstrap: str, topic: str) -> int:
@@ -39,19 +39,23 @@ def _count(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
-def _records(bootstrap: str, topic: str, count: int, model: type[M]) -> list[M]:
-    """The first ``count`` records of ``topic`` as ``model`` (offset order on one partition);
-    fewer if they do not come within 30 s."""
+def _records(bootstrap: str, topic: str, count: int, parse: Callable[[bytes, Any], M]) -> list[M]:
+    """The first ``count`` records of ``topic``, each ``parse(value, headers)`` (offset order
+    on one partition); fewer if they do not come within 30 s."""
     consumer = KafkaConsumer(topic, **kafka_config(bootstrap), auto_offset_reset="earliest")
     records: list[M] = []
     deadline = time.monotonic() + 30
     try:
         while len(records) < count and time.monotonic() < deadline:
             for batch in consumer.poll(timeout_ms=200).values():
-                records.extend(model.model_validate_json(r.value) for r in batch)
+                records.extend(parse(r.value, r.headers) for r in batch)
     finally:
         consumer.close()
     return records
+
+
+def _dead_letter(value: bytes, _headers: Any) -> DeadLetter:
+    return DeadLetter.model_validate_json(value)
 
 
 def test_two_simulated_hours_arrive_complete_with_rejects_by_reason(
@@ -86,7 +90,9 @@ def test_two_simulated_hours_arrive_complete_with_rejects_by_reason(
     assert sent.answers == Counter({"3": 10})
     assert _count(services.kafka_bootstrap, config.raw_topic) == accepted
 
-    letters = _records(services.kafka_bootstrap, config.deadletter_topic, 10 + rejected, DeadLetter)
+    letters = _records(
+        services.kafka_bootstrap, config.deadletter_topic, 10 + rejected, _dead_letter
+    )
     reasons = Counter(letter.reason for letter in letters)
     assert reasons["auth_bad_password"] == 10
     assert reasons["bad_crc"] + reasons["length_mismatch"] == rejected
@@ -121,7 +127,7 @@ def test_frames_of_a_communication_loss_arrive_after_the_reconnection(
     # the link is cut at the loss, so acks of the frames written just before it (at most the
     # 20 minutes before) can be missed; everything sent after the reconnection is acked
     assert accepted - 20 <= sent.acks <= accepted
-    records = _records(services.kafka_bootstrap, config.raw_topic, accepted, RawEnvelope)
+    records = _records(services.kafka_bootstrap, config.raw_topic, accepted, decode_raw)
     assert len(records) == accepted
     lost = [decode(r.payload) for r in records if r.device_id == lost_mn]
     order = [(p.cn, p.data_time) for p in lost]

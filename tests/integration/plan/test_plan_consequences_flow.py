@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from kafka import KafkaConsumer
 from plan_support import AS_OF, CHINA, prepared, seed_year
-from services import PgSchema, Services
+from services import PgSchema, Services, kafka_config
 from typer.testing import CliRunner
 
 from alerts.service import decode
@@ -37,7 +37,7 @@ def test_publish_stores_consequences_and_the_alert_service_can_read_them(
     assert result.exit_code == 0, result.output
     assert f"to {topic_prefix}.verdicts" in result.output
     topic = topic_name(topic_prefix, Topic.VERDICTS)
-    consumer = KafkaConsumer(topic, bootstrap_servers=services.kafka_bootstrap,
+    consumer = KafkaConsumer(topic, **kafka_config(services.kafka_bootstrap),
                              auto_offset_reset="earliest", consumer_timeout_ms=5000)  # fmt: skip
     records = list(consumer)
     consumer.close()

@@ -1,0 +1,161 @@
+"""Where a worker's time goes per measurement: cProfile over ``Pipeline.prepare`` + ``commit``.
+
+``python -m bench.profile_pipeline [--sink] [--top N]`` (``make profile``) builds the pipeline
+benchmark's fleet (``bench.pipeline_fleet``; ``BENCH_PIPELINE_DEVICES`` devices ×
+``BENCH_PIPELINE_FRAMES_PER_DEVICE`` minute frames × 8 factors, ``make profile`` uses 2 000
+devices), turns each raw-topic value into a ``RawRecord`` as the faust agent does, and runs
+the worker's ``streams.pipeline.Pipeline`` over batches of 2 000 records under cProfile:
+decode, normalise, the engine and, with ``--sink``, the real ``PgSink``/``PgStore`` on a fresh
+migrated schema (the local stack's PostgreSQL; without ``--sink`` an in-memory store and a sink
+that only counts). Kafka and faust are left out: this is the CPU a worker spends per
+measurement between the consumer and the database.
+
+Prints the process's CPU time per measurement of an unprofiled run (``time.process_time``: load
+from other processes on a shared machine changes it little; with ``--sink`` the database
+server's CPU is not in it), then the top ``N`` functions of a profiled run by own time
+(``tottime``, wall clock), each as µs per measurement and share of the profiled time.
+Profiling slows Python code several times, most where calls are many and short: compare
+shares, and the unprofiled CPU µs before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import pstats
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from bench import pipeline_fleet
+from schemas.registry import Registry
+from streams.domain.engine import Engine
+from streams.domain.normalize import normalize_packet
+from streams.domain.store import MemoryStore
+from streams.pipeline import Pipeline, RawRecord
+from streams.sink import FlushResult, SinkBatch, SourcePosition
+
+T = TypeVar("T")
+BATCH = 2000
+
+
+class CountingSink:
+    """A sink that writes nothing (the profile of decode + engine alone)."""
+
+    def flush(self, batch: SinkBatch) -> FlushResult:
+        return FlushResult(len(batch.measurements), len(batch.aggregates), len(batch.verdicts),
+                           len(batch.dead_letters), {}, 0.0)  # fmt: skip
+
+    def with_retry(self, read: Callable[[], T]) -> T:
+        return read()
+
+    def stop(self) -> None:
+        return None
+
+
+def records() -> list[RawRecord]:
+    """The fleet's backlog as raw-topic records, in production order."""
+    received = datetime.now(UTC)
+    records: list[RawRecord] = []
+    for offset, (mn, at) in enumerate(pipeline_fleet.backlog_times()):
+        frame = pipeline_fleet.frame(mn, at, at + timedelta(seconds=3))
+        position = SourcePosition("bench.raw.hj212", 0, offset)
+        records.append(RawRecord(position, frame.value, received, frame.headers))
+    return records
+
+
+@contextlib.contextmanager
+def _pipeline(registry: Registry, with_sink: bool) -> Iterator[Pipeline]:
+    if not with_sink:
+        yield Pipeline(registry, engine_factory=Engine, normalize=normalize_packet,
+                       sink=CountingSink(), store=MemoryStore())  # fmt: skip
+        return
+    from bench.db import migrated_schema, unreachable
+    from runtime.settings import Settings, database_dsn
+    from streams.sink import PgSink, create_pool
+    from streams.store import PgStore
+
+    dsn = database_dsn(Settings())
+    if missing := unreachable(dsn):
+        raise SystemExit(missing[0])
+    with migrated_schema(dsn, "profile") as scoped, create_pool(scoped) as pool:
+        pool.wait(timeout=30)
+        yield Pipeline(registry, engine_factory=Engine, normalize=normalize_packet,
+                       sink=PgSink(pool), store=PgStore(pool))  # fmt: skip
+
+
+def run(batches: Sequence[Sequence[RawRecord]], pipeline: Pipeline) -> int:
+    """Prepare and commit every batch in order; returns the measurements committed."""
+    measurements = 0
+    for batch in batches:
+        measurements += pipeline.commit(pipeline.prepare(batch)).measurements
+    return measurements
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profile_pipeline",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--sink", action="store_true", help="write to PostgreSQL (PgSink)")
+    parser.add_argument("--top", type=int, default=10, help="functions to print (default 10)")
+    args = parser.parse_args(argv)
+    registry = pipeline_fleet.registry()
+    raw = records()
+    batches = [raw[i : i + BATCH] for i in range(0, len(raw), BATCH)]
+    with _pipeline(registry, args.sink) as pipeline:
+        started = time.process_time()
+        measurements = run(batches, pipeline)
+        cpu = time.process_time() - started
+    print(
+        f"without the profiler: {cpu / max(measurements, 1) * 1e6:.1f} µs of this process's "
+        f"CPU per measurement ({measurements} measurements, {cpu:.2f} s CPU)"
+    )
+    with _pipeline(registry, args.sink) as pipeline:
+        profile = cProfile.Profile()
+        started = time.perf_counter()
+        profile.enable()
+        measurements = run(batches, pipeline)
+        profile.disable()
+        seconds = time.perf_counter() - started
+    for line in report(profile, measurements, seconds, args.top, args.sink):
+        print(line)
+    return 0
+
+
+def report(
+    profile: cProfile.Profile, measurements: int, seconds: float, top: int, with_sink: bool
+) -> list[str]:
+    """The header and the ``top`` functions by own time, per measurement."""
+    stats = pstats.Stats(profile)
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = sum(entry[2] for entry in entries.values()) or 1.0
+    ranked = sorted(entries.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    where = "PgSink + PgStore (PostgreSQL)" if with_sink else "no database (in-memory store)"
+    lines = [
+        f"under cProfile: {measurements} measurements in {seconds:.2f} s "
+        f"({seconds / max(measurements, 1) * 1e6:.1f} µs per measurement; {where})",
+        f"{'µs/meas':>8} {'share':>6} {'calls/meas':>10}  function (own time)",
+    ]
+    for (path, line, name), (_, calls, own, _cum, _) in ranked:
+        short = _short(path)
+        lines.append(
+            f"{own / max(measurements, 1) * 1e6:8.2f} {own / total:6.1%} "
+            f"{calls / max(measurements, 1):10.2f}  {short}:{line}({name})"
+        )
+    return lines
+
+
+def _short(path: str) -> str:
+    """A profiled file relative to the repository or to site-packages."""
+    root = str(Path(__file__).resolve().parent.parent) + "/"
+    return path.removeprefix(root).split("site-packages/")[-1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
