@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException
 from audit.db import scoped_session
 from audit.errors import AuditError, BadQuery, NotFound, Unauthenticated
 from audit.export import MEDIA_TYPES, Format, export
+from audit.history import verdict_history
 from audit.principal import Role
 from audit.queries import build_query, fetch_page, page_size
 from audit.registry_view import scoped_document
@@ -177,7 +178,7 @@ def _list_endpoint(pool: ConnectionPool, resource: Resource) -> Callable[[Reques
 
 def _row(resource: Resource, row: Mapping[str, Any]) -> dict[str, Any]:
     item = {name: jsonable(value) for name, value in row.items()}
-    if resource.path == "verdicts":
+    if resource.path in ("verdicts", "verdicts/revisions"):
         item["id"] = verdict_id(row["outlet_id"], row["factor"], row["rule"], row["period_start"])
     return item
 
@@ -228,6 +229,19 @@ def _verdict_routes(app: FastAPI, pool: ConnectionPool) -> None:
         with scoped_session(pool, bearer(request)) as (conn, _):
             row = verdict_row(conn, verdict_id)
         return {**_row(RESOURCES_BY_PATH["verdicts"], row)}
+
+    @app.get(
+        "/v1/verdicts/{verdict_id}/history",
+        summary="Every revision of a verdict, oldest first, the current one last",
+    )
+    def history(request: Request, verdict_id: str) -> Any:
+        """The verdict's superseded revisions (each with its evidence, ``superseded_at``,
+        ``superseded_by``, ``reason``: resent, late_or_recomputed or registry_changed, and
+        ``source``: the raw-topic positions of the input that re-derived it), then the current
+        one (``current`` true). Every role, within its scope."""
+        with scoped_session(pool, bearer(request)) as (conn, principal):
+            rows = verdict_history(conn, principal, verdict_id)
+        return {"id": verdict_id, "versions": [jsonable(dict(row)) for row in rows]}
 
     @app.get(
         "/v1/verdicts/{verdict_id}/reproduce",

@@ -3,8 +3,10 @@
 Each names the table, the columns it shows, its keyset (the order of pages, unique), the time
 column ``from``/``to`` filter on (and whether a range is required, and how long it may be),
 how a row reaches its enterprise (``owner``: the scope check), the filters it accepts, and
-the roles that may read it. Adding a table (e.g. the revision history of issue 13) is adding
-one entry here; the query builder (``audit.queries``) and the routes (``audit.api``) follow.
+the roles that may read it. Adding a table is adding one entry here; the query builder
+(``audit.queries``) and the routes (``audit.api``) follow. The revision history of issue 13
+(migration 007: the versions a later write superseded, with when, why and the input that
+replaced them) is served this way, one ``…/revisions`` list beside each time series.
 """
 
 from __future__ import annotations
@@ -66,6 +68,38 @@ _AGGREGATE_COLUMNS = (
 
 _VALUE_FILTERS = {"outlet": ("outlet_id", _T), "factor": ("factor", _T), "valid": ("valid", _BOOL)}
 
+_MEASUREMENT_COLUMNS = (
+    "device_id", "outlet_id", "factor", "factor_as_sent", "period", "period_start", "rtd", "avg",
+    "min", "max", "cou", "zs_rtd", "zs_avg", "flag", "received_at", "qn",
+)  # fmt: skip
+_MEASUREMENT_FILTERS = {
+    "outlet": ("outlet_id", _T), "device": ("device_id", _T), "factor": ("factor", _T),
+    "period": ("period", _T), "flag": ("flag", _T),
+}  # fmt: skip
+_VERDICT_COLUMNS = (
+    "outlet_id", "factor", "rule", "period_start", "enterprise_id", "period", "value",
+    "limit_value", "ratio", "status", "standard", "evidence", "registry_version", "revision",
+    "issued_at",
+)  # fmt: skip
+_VERDICT_FILTERS = {
+    "outlet": ("outlet_id", _T), "factor": ("factor", _T), "rule": ("rule", _T),
+    "status": ("status", _T), "period": ("period", _T),
+}  # fmt: skip
+
+# A superseded version (migration 007): its id, when and why it was replaced.
+_REVISION_KEY = (("period_start", _TIME), ("revision_id", _INT))
+_REVISION_FILTERS = {"reason": ("reason", _T)}
+_MEASUREMENT_REVISION_COLUMNS = (
+    "revision_id", *_MEASUREMENT_COLUMNS, "superseded_at", "superseded_by_received_at", "reason",
+    "source_topic", "source_partition", "source_offset",
+)  # fmt: skip
+_AGGREGATE_REVISION_COLUMNS = (
+    "revision_id", *_AGGREGATE_COLUMNS, "superseded_at", "reason", "source",
+)  # fmt: skip
+_VERDICT_REVISION_COLUMNS = (
+    "revision_id", *_VERDICT_COLUMNS, "superseded_at", "superseded_by", "reason", "source",
+)  # fmt: skip
+
 RESOURCES: tuple[Resource, ...] = (
     Resource(
         "enterprises", "enterprises", "Enterprises in scope (registry, current version).",
@@ -95,12 +129,17 @@ RESOURCES: tuple[Resource, ...] = (
     Resource(
         "measurements", "measurements_scoped",
         "Measurements as reported (real-time, minute, hour, day) with their HJ 212 flags.",
-        ("device_id", "outlet_id", "factor", "factor_as_sent", "period", "period_start", "rtd",
-         "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "flag", "received_at", "qn"),
+        _MEASUREMENT_COLUMNS,
         (("period_start", _TIME), ("device_id", _T), ("factor", _T), ("period", _T)),
-        Owner.OUTLET,
-        {"outlet": ("outlet_id", _T), "device": ("device_id", _T), "factor": ("factor", _T),
-         "period": ("period", _T), "flag": ("flag", _T)},
+        Owner.OUTLET, _MEASUREMENT_FILTERS,
+        time="period_start", time_required=True, max_range=timedelta(days=31),
+    ),
+    Resource(
+        "measurements/revisions", "measurement_revisions",
+        "Superseded measurements (a re-sent value replaced them): the earlier values and flag, "
+        "when and why they were superseded, the raw-topic position of the replacing message.",
+        _MEASUREMENT_REVISION_COLUMNS, _REVISION_KEY, Owner.OUTLET,
+        {**_MEASUREMENT_FILTERS, **_REVISION_FILTERS},
         time="period_start", time_required=True, max_range=timedelta(days=31),
     ),
     Resource(
@@ -117,15 +156,34 @@ RESOURCES: tuple[Resource, ...] = (
         max_range=timedelta(days=366), fixed=(("period", "day"),),
     ),
     Resource(
+        "values/hourly/revisions", "aggregate_revisions",
+        "Superseded hourly values (late or re-sent data, a new registry version), with when, "
+        "why and the raw-topic positions of the batch that re-derived them.",
+        _AGGREGATE_REVISION_COLUMNS, _REVISION_KEY, Owner.OUTLET,
+        {**_VALUE_FILTERS, **_REVISION_FILTERS}, time="period_start", time_required=True,
+        fixed=(("period", "hour"),),
+    ),
+    Resource(
+        "values/daily/revisions", "aggregate_revisions",
+        "Superseded daily values, with when and why.",
+        _AGGREGATE_REVISION_COLUMNS, _REVISION_KEY, Owner.OUTLET,
+        {**_VALUE_FILTERS, **_REVISION_FILTERS}, time="period_start", time_required=True,
+        max_range=timedelta(days=366), fixed=(("period", "day"),),
+    ),
+    Resource(
         "verdicts", "verdicts",
         "Verdicts with their evidence and the registry version they were judged under.",
-        ("outlet_id", "factor", "rule", "period_start", "enterprise_id", "period", "value",
-         "limit_value", "ratio", "status", "standard", "evidence", "registry_version",
-         "revision", "issued_at"),
+        _VERDICT_COLUMNS,
         (("period_start", _TIME), ("outlet_id", _T), ("factor", _T), ("rule", _T)),
-        Owner.ENTERPRISE,
-        {"outlet": ("outlet_id", _T), "factor": ("factor", _T), "rule": ("rule", _T),
-         "status": ("status", _T), "period": ("period", _T)},
+        Owner.ENTERPRISE, _VERDICT_FILTERS,
+        time="period_start", time_required=True, max_range=timedelta(days=366),
+    ),
+    Resource(
+        "verdicts/revisions", "verdict_revisions",
+        "Superseded verdict revisions with their evidence: when, why (resent, "
+        "late_or_recomputed, registry_changed) and which revision replaced them.",
+        _VERDICT_REVISION_COLUMNS, _REVISION_KEY, Owner.ENTERPRISE,
+        {**_VERDICT_FILTERS, **_REVISION_FILTERS},
         time="period_start", time_required=True, max_range=timedelta(days=366),
     ),
     Resource(
