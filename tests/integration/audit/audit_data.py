@@ -4,7 +4,9 @@
 ``E-CM-01`` (region 520300, outlet E-CM-01-K1, device DEMO-CM01-K1) is "theirs". Each gets one
 row (or a few) in measurements, hourly and daily values, verdicts, alerts and their events,
 regulator orders, notices and deliveries, dead letters and energy tables, all on
-2026-07-04 (China time); then 2026Q3 is locked and each hourly value changes once after.
+2026-07-04 (China time), and one superseded version of a minute, the hourly and daily value
+and the verdict (now at revision 2) in the revision tables; then 2026Q3 is locked and each
+hourly value changes once after.
 """
 
 from __future__ import annotations
@@ -70,11 +72,12 @@ def _seed_one(conn: psycopg.Connection[Any], who: dict[str, str]) -> None:
         )
     conn.execute(
         "INSERT INTO verdicts (outlet_id, factor, rule, period_start, enterprise_id, period,"
-        " value, limit_value, ratio, status, evidence, registry_version) VALUES"
+        " value, limit_value, ratio, status, evidence, registry_version, revision) VALUES"
         " (%s, 'a21026', 'hourly_concentration', %s, %s, 'hour', 31.0, 35.0, 0.886, 'warning',"
-        " %s, 'demo-province-2026.1')",
+        " %s, 'demo-province-2026.1', 2)",
         (o, hour, e, Jsonb({"valid_count": 45})),
     )
+    _seed_revisions(conn, who, hour)
     alert = f"{o}/a21026/hourly_concentration"
     conn.execute(
         "INSERT INTO alerts (alert_id, subject, factor, rule, enterprise_id, outlet_id, state,"
@@ -127,4 +130,32 @@ def _seed_one(conn: psycopg.Connection[Any], who: dict[str, str]) -> None:
         " period_start, numerator, denominator, value, registry_version) VALUES"
         " (%s, 'product', 'kWh/t', '24h', %s, 10.0, 2.0, 5.0, 'demo-province-2026.1')",
         (e, DAY),
+    )
+
+
+def _seed_revisions(conn: psycopg.Connection[Any], who: dict[str, str], hour: datetime) -> None:
+    """The versions a re-sent first minute superseded (as ``streams.revisions`` records them)."""
+    e, o, d = who["enterprise"], who["outlet"], who["device"]
+    conn.execute(
+        "INSERT INTO measurement_revisions (device_id, factor, period, period_start, outlet_id,"
+        " factor_as_sent, avg, flag, received_at, superseded_by_received_at, reason,"
+        " source_topic, source_partition, source_offset) VALUES (%s, 'a21026', 'minute', %s,"
+        " %s, 'a21026', 99.0, 'N', %s, %s, 'resent', 'gw.raw.hj212', 0, 7)",
+        (d, hour, o, hour - timedelta(minutes=30), hour),
+    )
+    for period, start in (("hour", hour), ("day", DAY)):
+        conn.execute(
+            "INSERT INTO aggregate_revisions (outlet_id, factor, period, period_start,"
+            " device_id, valid, valid_count, invalid_count, flag_counts, mean, o2_disagrees,"
+            " registry_version, computed_at, reason) VALUES (%s, 'a21026', %s, %s, %s, true,"
+            " 45, 0, %s, 52.0, false, 'demo-province-2026.1', %s, 'late_or_resent_data')",
+            (o, period, start, d, Jsonb({"N": 45}), hour),
+        )
+    conn.execute(
+        "INSERT INTO verdict_revisions (outlet_id, factor, rule, period_start, enterprise_id,"
+        " period, value, limit_value, ratio, status, evidence, registry_version, revision,"
+        " issued_at, superseded_by, reason) VALUES (%s, 'a21026', 'hourly_concentration', %s,"
+        " %s, 'hour', 52.0, 35.0, 1.486, 'exceedance', %s, 'demo-province-2026.1', 1, %s, 2,"
+        " 'resent')",
+        (o, hour, e, Jsonb({"valid_count": 45}), hour),
     )

@@ -110,6 +110,8 @@ def test_the_auditors_walkthrough(api: str, env: dict[str, str], tmp_path: Path)
         chosen = verdicts[0]["id"]
         reproduced = http.get(f"/v1/verdicts/{chosen}/reproduce").json()
         assert reproduced["result"] == "equal", reproduced
+        history = http.get(f"/v1/verdicts/{chosen}/history").json()["versions"]
+        assert history[-1]["current"] and history[-1]["status"] == "exceedance", history
     assert '"equal"' in _run(env, "audit", "reproduce", chosen)
     anchors = tmp_path / "anchors.jsonl"
     _run(env, "audit", "anchor", "--file", str(anchors))

@@ -32,6 +32,10 @@ TABLES = {
     "energy_consumption": "enterprise_id = %(e)s",
     "energy_intensities": "enterprise_id = %(e)s",
     "dead_letters": "device_id = %(d)s",
+    # the revision history (migration 007), scoped by migration 012
+    "measurement_revisions": "outlet_id = %(o)s",
+    "aggregate_revisions": "outlet_id = %(o)s",
+    "verdict_revisions": "enterprise_id = %(e)s",
 }
 PRINCIPALS = {
     Role.ENTERPRISE: Principal(Role.ENTERPRISE, OURS["enterprise"]),
