@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg.rows import class_row, dict_row
+from psycopg.rows import dict_row, kwargs_row
 
 from audit.errors import NotFound
 from audit.rederive import Reproduction, compare, rederive, window_of
 from audit.verdict_id import parse_verdict_id, verdict_id
-from schemas.measurement import Measurement
 from schemas.registry import Registry, RegistryError, parse_registry
+from streams.store import measurement_from_row
 
 _MEASUREMENTS = """
 SELECT device_id, outlet_id, factor, factor_as_sent, period, period_start, rtd, avg, min, max,
@@ -68,7 +68,7 @@ def reproduce(conn: psycopg.Connection[Any], text: str) -> Reproduction:
     if site is None:
         raise NotFound(f"outlet {row['outlet_id']} is not in registry {registry.version}")
     devices = [device.mn for device in site[1].devices]
-    with conn.cursor(row_factory=class_row(Measurement)) as cur:
+    with conn.cursor(row_factory=kwargs_row(measurement_from_row)) as cur:
         measurements = cur.execute(_MEASUREMENTS, (devices, start, end)).fetchall()
     key = (row["outlet_id"], row["factor"], row["rule"], row["period_start"])
     reproduced = rederive(registry, measurements, key)

@@ -134,7 +134,7 @@ SELECT k.i,
 """
 
 
-def _measurement(**row: Any) -> Measurement:
+def measurement_from_row(**row: Any) -> Measurement:
     """A stored measurement (the column ``period`` is text: the enum member it names)."""
     row["period"] = PeriodKind(row["period"])
     return Measurement(**row)
@@ -165,7 +165,7 @@ class PgStore:
         }
         with (
             self._pool.connection() as conn,
-            conn.cursor(row_factory=kwargs_row(_measurement)) as cur,
+            conn.cursor(row_factory=kwargs_row(measurement_from_row)) as cur,
         ):
             for m in cur.execute(_WINDOWS, params):
                 hour = _china(m.period_start).replace(minute=0, second=0, microsecond=0)
@@ -274,7 +274,7 @@ class PgStore:
         }
         with (
             self._pool.connection() as conn,
-            conn.cursor(row_factory=kwargs_row(_measurement)) as cur,
+            conn.cursor(row_factory=kwargs_row(measurement_from_row)) as cur,
         ):
             for m in cur.execute(_RECENT, params):
                 found[m.device_id].append(
