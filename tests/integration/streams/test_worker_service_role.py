@@ -11,19 +11,10 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import StackFactory
+from services import sessions_as
 from test_worker_resent import HOUR, hour_verdict, minutes
 
 from runtime.settings import DbLogin
-
-
-def logged_in(dsn: str, login: str) -> int:
-    """How many sessions are logged in as ``login`` (on this worktree's private stack, only
-    the process under test uses a service role)."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", [login]
-        ).fetchone()
-    return int(row[0]) if row else 0
 
 
 @pytest.mark.integration
@@ -41,7 +32,8 @@ def test_the_worker_logs_in_as_gw_worker_and_does_its_job(
         lambda: (hour_verdict(stack.direct_dsn) or ("",))[0] == "exceedance",
         60,
     )
-    assert logged_in(stack.direct_dsn, DbLogin.WORKER) > 0, stack.logs()
+    sessions = sessions_as(stack.direct_dsn, DbLogin.WORKER)  # (no DSN in a failure)
+    assert sessions > 0, stack.logs()
     stack.produce(minutes(HOUR, 5.0))  # re-sent lower: re-judged, with a revision
     stack.wait_for(
         "re-judged", lambda: (hour_verdict(stack.direct_dsn) or ("",))[0] == "compliant", 60

@@ -26,9 +26,8 @@ import psycopg
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
-from services import kafka_config
+from services import as_service_role, kafka_config
 
 from ingest.hj212 import decode
 from schemas.envelope import RawEnvelope
@@ -129,9 +128,7 @@ class StreamStack:
             "GREENWATCH_STATE_DIR": str(self.workdir / "state"),
         }
         if self.local_stack_state is not None:
-            del env["GREENWATCH_DATABASE_URL"]
-            env["GREENWATCH_STATE_DIR"] = str(self.local_stack_state)
-            env["PGOPTIONS"] = conninfo_to_dict(self.dsn)["options"] or ""
+            return as_service_role(env, self.local_stack_state, self.dsn)
         return env
 
     def load_registry(self, path: Path) -> str:
