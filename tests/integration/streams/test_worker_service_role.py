@@ -5,14 +5,13 @@ still does its whole job: measurements, the hourly rollup (SECURITY DEFINER refr
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
 from conftest import StackFactory
 from services import sessions_as
-from test_worker_resent import HOUR, hour_verdict, minutes
+from test_worker_resent import HOUR, hour_verdict, minutes, store_an_exceedance
 
 from runtime.settings import DbLogin
 
@@ -25,13 +24,7 @@ def test_the_worker_logs_in_as_gw_worker_and_does_its_job(
         pytest.skip("the service roles and their passwords are the local stack's")
     stack = stream_stack_factory()
     stack.local_stack_state = services.settings.state_dir
-    stack.start_worker("--tick-interval", "1")
-    stack.produce(minutes(HOUR, 100.0) + minutes(HOUR + timedelta(hours=1), 20.0))
-    stack.wait_for(
-        "exceedance stored",
-        lambda: (hour_verdict(stack.direct_dsn) or ("",))[0] == "exceedance",
-        60,
-    )
+    store_an_exceedance(stack)
     sessions = sessions_as(stack.direct_dsn, DbLogin.WORKER)  # (no DSN in a failure)
     assert sessions > 0, stack.logs()
     stack.produce(minutes(HOUR, 5.0))  # re-sent lower: re-judged, with a revision
