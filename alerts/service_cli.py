@@ -25,7 +25,7 @@ from alerts.registry_source import service_registry
 from alerts.service import AlertService, ServiceOptions
 from runtime.kafka_access import Principal, kafka_access
 from runtime.registry_topic import RegistrySource
-from runtime.settings import Settings, database_dsn, registry_key
+from runtime.settings import DbLogin, Settings, database_dsn, registry_key
 from schemas.registry import RegistryError
 
 
@@ -38,7 +38,9 @@ def settings_of(ctx: typer.Context) -> Settings:
 def connect(settings: Settings) -> psycopg.Connection[Any]:
     """An autocommit connection; exits 2 with a hint when PostgreSQL does not answer."""
     try:
-        return psycopg.connect(database_dsn(settings), autocommit=True, connect_timeout=10)
+        return psycopg.connect(
+            database_dsn(settings, DbLogin.ALERTS), autocommit=True, connect_timeout=10
+        )
     except psycopg.OperationalError as exc:
         typer.echo(f"error: cannot connect to PostgreSQL ({exc}); is the stack up?", err=True)
         raise typer.Exit(2) from exc
@@ -114,7 +116,7 @@ def run_command(
     service = AlertService(
         kafka_access(settings, Principal.ALERTS),
         settings.topic_prefix,
-        database_dsn(settings),
+        database_dsn(settings, DbLogin.ALERTS),
         source.registry,
         options,
         updates=updates,

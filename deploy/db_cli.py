@@ -13,14 +13,14 @@ from deploy.migrate import Flavor, MigrationError, migrate
 from deploy.timescaledb import Policies
 from runtime.registry_store import rekey_stored_registries, store_registry
 from runtime.registry_topic import RegistryPublishError, publish_as_publisher, registry_topic
-from runtime.settings import Settings, database_dsn, device_key
+from runtime.settings import DbLogin, Settings, database_dsn, device_key
 from schemas.registry import Registry, RegistryError, load_registry
 
 db_app = typer.Typer(help="Database: versioned migrations and registry loading.")
 
 
 def _connect(
-    settings: Settings, login: str = "greenwatch"
+    settings: Settings, login: DbLogin = DbLogin.OWNER
 ) -> psycopg.Connection[tuple[object, ...]]:
     """As the owner, or (local stack, no GREENWATCH_DATABASE_URL) as the role ``login``."""
     dsn = database_dsn(settings, login)
@@ -101,7 +101,7 @@ def load_registry_command(
     except RegistryError as exc:
         typer.echo(f"error: invalid registry: {exc}", err=True)
         raise typer.Exit(2) from exc
-    with _connect(settings, "gw_registry") as conn:  # the registry loader's role
+    with _connect(settings, DbLogin.REGISTRY) as conn:  # the registry loader's role
         store_registry(conn, registry)
     outlets = sum(len(e.outlets) for e in registry.enterprises)
     typer.echo(

@@ -14,7 +14,7 @@ from grafana.dashboards import DASHBOARDS, FOLDER_TITLE, FOLDER_UID, export_dash
 from grafana.macros import QueryContext
 from grafana.publish import DEFAULT_TIMEOUT_S, PublishError, connect, publish
 from runtime import timescaledb
-from runtime.settings import Settings, database_dsn
+from runtime.settings import DbLogin, Settings, database_dsn
 
 grafana_app = typer.Typer(
     help="Grafana dashboards as code: export JSON, publish by API, check panel SQL."
@@ -86,7 +86,9 @@ def check_command(
     end = datetime.now(UTC)
     failures = 0
     try:
-        with psycopg.connect(database_dsn(settings), autocommit=True, connect_timeout=10) as conn:
+        with psycopg.connect(
+            database_dsn(settings, DbLogin.READER), autocommit=True, connect_timeout=10
+        ) as conn:
             with_timescaledb = timescaledb.probe(conn).created_in is not None
             typer.echo(f"database: {'TimescaleDB' if with_timescaledb else 'plain PostgreSQL'}")
             context = QueryContext(

@@ -209,7 +209,7 @@ def energy_worker_command(
         NoRegistryPublished,
         open_registry_source,
     )
-    from runtime.settings import Settings, database_dsn, registry_key
+    from runtime.settings import DbLogin, Settings, database_dsn, registry_key
     from streams.energy_worker import EnergyWorkerOptions, run_energy_worker
     from streams.sink import create_pool
 
@@ -234,7 +234,7 @@ def energy_worker_command(
         settings.topic_prefix,
         batch_size=batch_size,
     )
-    pool = create_pool(database_dsn(settings), name="greenwatch-energy")
+    pool = create_pool(database_dsn(settings, DbLogin.ENERGY_WORKER), name="greenwatch-energy")
     typer.echo(
         f"energy-worker: {settings.topic_prefix}.raw.energy, registry "
         f"{source.registry.version} ({source.origin})",

@@ -38,7 +38,7 @@ from runtime.registry_topic import (
     open_registry_source,
 )
 from runtime.registry_watch import RegistryWatch, on_loop
-from runtime.settings import Settings, database_dsn, registry_key
+from runtime.settings import DbLogin, Settings, database_dsn, registry_key
 from runtime.topics import catalogue_topics
 from runtime.topics import ensure_topics as create_missing_topics
 from schemas.registry import RegistryError
@@ -192,7 +192,7 @@ def _run(settings: Settings, options: WorkerOptions, source: RegistrySource) -> 
     metrics = StreamMetrics.create()
     if options.metrics_port:
         start_http_server(options.metrics_port, addr="127.0.0.1")
-    pool = create_pool(database_dsn(settings))
+    pool = create_pool(database_dsn(settings, DbLogin.WORKER))
     pipeline = Pipeline(
         registry,
         engine_factory=Engine,

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import SecretStr
 
 from deploy import kafka_provision, stack
@@ -79,6 +81,25 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def as_service_role(env: dict[str, str], state_dir: Path, schema_dsn: str) -> dict[str, str]:
+    """``env`` for a service process that must log in as its own role of the local stack
+    whose state dir is ``state_dir`` (its passwords are there): no GREENWATCH_DATABASE_URL,
+    and the schema of ``schema_dsn`` reached through libpq's PGOPTIONS."""
+    options = conninfo_to_dict(schema_dsn).get("options") or ""
+    env = {name: value for name, value in env.items() if name != "GREENWATCH_DATABASE_URL"}
+    return env | {"GREENWATCH_STATE_DIR": str(state_dir), "PGOPTIONS": str(options)}
+
+
+def sessions_as(dsn: str, login: str) -> int:
+    """How many PostgreSQL sessions are logged in as ``login`` right now (on a worktree's
+    private stack only the process under test uses a service role)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", [login]
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _say(message: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from aiosmtpd.controller import Controller
 from kafka import KafkaProducer
+from services import as_service_role
 
 from runtime.kafka_access import KafkaAccess
 from runtime.settings import Settings
@@ -153,6 +154,9 @@ class ServiceProcess:
         self._log = log
         self._group = group
         self.process: subprocess.Popen[bytes] | None = None
+        self.local_stack_state: Path | None = None
+        """Start without GREENWATCH_DATABASE_URL, as on the local stack whose state dir this
+        is: the service logs in as its own role; the schema comes through PGOPTIONS."""
 
     def start(self, *extra: str) -> None:
         env = dict(os.environ)
@@ -167,6 +171,9 @@ class ServiceProcess:
         )
         if self._settings.registry_file is not None:
             env["GREENWATCH_REGISTRY_FILE"] = str(self._settings.registry_file)
+        if self.local_stack_state is not None and self._settings.database_url is not None:
+            dsn = self._settings.database_url.get_secret_value()
+            env = as_service_role(env, self.local_stack_state, dsn)
         with self._log.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(GREENWATCH), "alerts", "run", "--group", self._group, "--tick-seconds",

@@ -144,3 +144,27 @@ def test_the_registry_loader_stores_a_registry_as_its_role(local: Settings, sche
         store_registry(conn, registry)
         found = conn.execute("SELECT count(*) FROM registry_versions").fetchone()
     assert found == (2,)
+
+
+REFRESH_ROLLUP = (
+    "SELECT gw_refresh_measurement_hourly_keys(ARRAY['DEMO-TP01-G1']::text[],"
+    " ARRAY[now()]::timestamptz[])"
+)
+
+
+def test_the_worker_refreshes_the_hourly_rollup_as_its_role(local: Settings, schema: str) -> None:
+    """The sink's rollup refresh (DELETE + INSERT on measurement_hourly in the plain flavor)
+    runs as the owner (SECURITY DEFINER, migration 013): the worker needs no DELETE grant."""
+    with _as(local, "worker", schema) as conn:
+        conn.execute(REFRESH_ROLLUP)
+        may_delete = conn.execute(
+            "SELECT has_table_privilege('measurement_hourly', 'DELETE')"
+        ).fetchone()
+    assert may_delete == (False,)
+
+
+@pytest.mark.parametrize("key", ["energy_worker", "alerts", "registry", "reader"])
+def test_only_the_worker_may_refresh_the_hourly_rollup(
+    local: Settings, schema: str, key: str
+) -> None:
+    _refused(local, key, schema, REFRESH_ROLLUP)

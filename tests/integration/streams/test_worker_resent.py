@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from conftest import StackFactory
 from stream_dataset import DAY0, frame_input
+from worker_harness import StreamStack
 
 from streams.revisions import measurement_history, verdict_history
 
@@ -39,11 +40,8 @@ def hour_verdict(dsn: str) -> tuple[str, int, dict[str, Any]] | None:
     return (row[0], row[1], row[2]) if row else None
 
 
-@pytest.mark.integration
-def test_minutes_resent_lower_are_flagged_in_the_rejudged_verdict(
-    stream_stack_factory: StackFactory,
-) -> None:
-    stack = stream_stack_factory()
+def store_an_exceedance(stack: StreamStack) -> None:
+    """Start a worker, send an exceeding hour and the next one, wait for its verdict."""
     stack.start_worker("--tick-interval", "1")
     stack.produce(minutes(HOUR, 100.0) + minutes(HOUR + timedelta(hours=1), 20.0))
     stack.wait_for(
@@ -51,6 +49,14 @@ def test_minutes_resent_lower_are_flagged_in_the_rejudged_verdict(
         lambda: (hour_verdict(stack.direct_dsn) or ("",))[0] == "exceedance",
         60,
     )
+
+
+@pytest.mark.integration
+def test_minutes_resent_lower_are_flagged_in_the_rejudged_verdict(
+    stream_stack_factory: StackFactory,
+) -> None:
+    stack = stream_stack_factory()
+    store_an_exceedance(stack)
     stack.produce(minutes(HOUR, 5.0))  # the enterprise re-sends the hour at 5.0
     stack.wait_for(
         "re-judged", lambda: (hour_verdict(stack.direct_dsn) or ("",))[0] == "compliant", 60

@@ -27,7 +27,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 from psycopg.rows import dict_row
-from services import kafka_config
+from services import as_service_role, kafka_config
 
 from ingest.hj212 import decode
 from schemas.envelope import RawEnvelope
@@ -105,6 +105,9 @@ class StreamStack:
     workers: list[WorkerProcess] = field(default_factory=list)
     follow_registry_topic: bool = False
     """Start workers without a registry file: they follow ``<prefix>.registry``."""
+    local_stack_state: Path | None = None
+    """Start workers without GREENWATCH_DATABASE_URL, as on the local stack whose state dir
+    this is: they connect as their own role (passwords there); the schema via PGOPTIONS."""
 
     @property
     def raw_topic(self) -> str:
@@ -118,12 +121,15 @@ class StreamStack:
         env = {k: v for k, v in os.environ.items() if k != "GREENWATCH_REGISTRY_FILE"}
         if not self.follow_registry_topic:
             env["GREENWATCH_REGISTRY_FILE"] = str(self.registry)
-        return env | {
+        env |= {
             "GREENWATCH_KAFKA_BOOTSTRAP": self.bootstrap,
             "GREENWATCH_DATABASE_URL": self.dsn,
             "GREENWATCH_TOPIC_PREFIX": self.prefix,
             "GREENWATCH_STATE_DIR": str(self.workdir / "state"),
         }
+        if self.local_stack_state is not None:
+            return as_service_role(env, self.local_stack_state, self.dsn)
+        return env
 
     def load_registry(self, path: Path) -> str:
         """``greenwatch db load-registry PATH`` on this deployment (store, then publish to
