@@ -61,6 +61,10 @@ class DayState:
     dirty: bool = False
     bases: dict[str, RateHistory] = field(default_factory=dict)
     """Per factor, the valid hourly rates before the day its load substitution used."""
+    captures: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    """Per factor, the day's last issued ``low_capture`` signal (active, detail): a day
+    re-closed by late data issues it again only when it says something else, so the signals
+    do not depend on how often (how the input was batched) the day was re-closed."""
 
 
 @dataclass(slots=True)
@@ -223,8 +227,11 @@ class WindowCloser:
             if verdict is not None:
                 outputs.append(verdict)
             if self._registry.limit(context.outlet, factor) is not None:
-                hours = day_state.hours[factor]
-                outputs.append(day_capture(context, day, factor, hours, self._policy))
+                capture = day_capture(context, day, factor, day_state.hours[factor], self._policy)
+                said = (capture.active, repr(sorted(capture.detail.items())))
+                if day_state.captures.get(factor) != said:
+                    day_state.captures[factor] = said
+                    outputs.append(capture)
             quota = context.quota(factor)
             if quota is not None and quota.annual_kg is not None:
                 outputs.extend(self._record_day_load(context, factor, day, aggregate.load_kg))
