@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from schemas.alert import QualitySignal
 from schemas.measurement import INVALID_FOR_COMPLIANCE, AggregateValue, Measurement
@@ -61,7 +61,7 @@ class DayState:
     dirty: bool = False
     bases: dict[str, RateHistory] = field(default_factory=dict)
     """Per factor, the valid hourly rates before the day its load substitution used."""
-    captures: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    captures: dict[str, tuple[bool, dict[str, Any]]] = field(default_factory=dict)
     """Per factor, the day's last issued ``low_capture`` signal (active, detail): a day
     re-closed by late data issues it again only when it says something else, so the signals
     do not depend on how often (how the input was batched) the day was re-closed."""
@@ -228,7 +228,7 @@ class WindowCloser:
                 outputs.append(verdict)
             if self._registry.limit(context.outlet, factor) is not None:
                 capture = day_capture(context, day, factor, day_state.hours[factor], self._policy)
-                said = (capture.active, repr(sorted(capture.detail.items())))
+                said = (capture.active, capture.detail)
                 if day_state.captures.get(factor) != said:
                     day_state.captures[factor] = said
                     outputs.append(capture)
