@@ -1,8 +1,12 @@
 """Versioned, idempotent SQL migrations (``greenwatch db migrate``).
 
 Migrations are the files ``deploy/migrations/NNN_name[.flavor].sql``. A file without a flavor
-runs everywhere; ``.plain.sql`` and ``.timescaledb.sql`` are the two variants of one step, and
-the runner decides the flavor once per schema, before any step: the flavor already recorded in
+runs everywhere; ``.plain.sql`` and ``.timescaledb.sql`` are the two variants of one step. A
+flavored step may also have a shared file of the same number and name (``NNN_name.sql``, the
+SQL both flavors run): the step is the flavor's file followed by it, one text, one
+transaction, one checksum (so moving the common tail of two flavor files into a shared file
+leaves the step's text, and its recorded checksum, byte for byte what it was). The runner
+decides the flavor once per schema, before any step: the flavor already recorded in
 the schema's ``schema_migrations``, else the one asked for, else TimescaleDB when the server can
 run it (installed and preloaded, see ``deploy.timescaledb``) and plain PostgreSQL (native
 partitioning, sink-maintained rollups) otherwise. It checks the TimescaleDB flavor can work and
@@ -18,6 +22,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import psycopg
@@ -70,21 +75,39 @@ class MigrationReport:
     """Tables deploy/grants.yaml does not name: no service role may touch them."""
 
 
-def discover_steps(flavor: Flavor) -> list[Step]:
-    """Migration steps for ``flavor`` in version order; raises MigrationError on gaps."""
-    by_version: dict[int, Step] = {}
-    for entry in resources.files("deploy.migrations").iterdir():
+def discover_steps(flavor: Flavor, source: Traversable | None = None) -> list[Step]:
+    """Migration steps for ``flavor`` in version order, from the files of ``source`` (default:
+    the ``deploy.migrations`` package).
+
+    Raises MigrationError when a version has files of two names, or a flavor file without the
+    other flavor's.
+    """
+    by_version: dict[int, dict[Flavor | None, tuple[str, str]]] = {}
+    for entry in (source or resources.files("deploy.migrations")).iterdir():
         match = _FILE.match(entry.name)
         if match is None:
             continue
+        files = by_version.setdefault(int(match["version"]), {})
         file_flavor = Flavor(match["flavor"]) if match["flavor"] else None
-        if file_flavor is not None and file_flavor is not flavor:
-            continue
-        version = int(match["version"])
-        if version in by_version:
-            raise MigrationError(entry.name, f"two files for version {version:03d}")
-        by_version[version] = Step(version, match["name"], file_flavor, entry.read_text("utf-8"))
-    return [by_version[v] for v in sorted(by_version)]
+        if file_flavor in files:
+            raise MigrationError(entry.name, f"two files for version {match['version']}")
+        files[file_flavor] = (match["name"], entry.read_text("utf-8"))
+    return [_step(version, by_version[version], flavor) for version in sorted(by_version)]
+
+
+def _step(version: int, files: dict[Flavor | None, tuple[str, str]], flavor: Flavor) -> Step:
+    """One version's step for ``flavor``: its flavor file (if the step has flavors), then its
+    shared file (if any), as one text."""
+    names = sorted({name for name, _ in files.values()})
+    label = f"{version:03d}_{names[0]}"
+    if len(names) > 1:
+        raise MigrationError(label, f"files of two names for version {version:03d}: {names}")
+    flavored = {f for f in files if f is not None}
+    if flavored and flavored != set(Flavor):
+        missing = sorted(f.value for f in set(Flavor) - flavored)
+        raise MigrationError(label, f"has no .{missing[0]}.sql beside its other flavor")
+    parts = [files[part][1] for part in (flavor, None) if part in files]
+    return Step(version, names[0], flavor if flavored else None, "".join(parts))
 
 
 def detect_flavor(conn: psycopg.Connection[Any]) -> Flavor:
