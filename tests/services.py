@@ -15,12 +15,15 @@ import contextlib
 import dataclasses
 import os
 import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import SecretStr
@@ -81,6 +84,27 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def wait_for_http(url: str, process: subprocess.Popen[Any], timeout_s: float = 60.0) -> None:
+    """Block until ``url`` answers an HTTP GET (any status) from the service ``process`` runs.
+
+    Raises AssertionError with the service's stderr (when piped) if the process exits first or
+    ``timeout_s`` passes; a process still running then is killed, so its stderr ends.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            if process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+        if process.poll() is None:
+            process.kill()
+        _, stderr = process.communicate(timeout=30)
+        raise AssertionError(f"{url} did not answer (exit {process.returncode}): {stderr}")
 
 
 def as_service_role(env: dict[str, str], state_dir: Path, schema_dsn: str) -> dict[str, str]:

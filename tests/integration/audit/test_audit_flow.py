@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,9 @@ from record import OUTLET, demo_registry, minutes, write_record
 from audit.resources import RESOURCES
 
 try:
-    from services import free_port
+    from services import free_port, wait_for_http
 except ImportError:  # pragma: no cover
-    from tests.services import free_port
+    from tests.services import free_port, wait_for_http
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[3]
@@ -75,15 +74,7 @@ def api(env: dict[str, str], pg_schema: Any) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"API did not start: {process.stderr}") from None
-                time.sleep(0.2)
+        wait_for_http(url + "/health", process)
         yield url
     finally:
         process.terminate()

@@ -4,7 +4,6 @@ and a reader of the topics it writes."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import httpx
 import yaml
 from energy_support import AL_KEY, KEY_SECRET, energy_document
 from kafka import KafkaAdminClient, KafkaConsumer
-from services import Services, kafka_config
+from services import Services, free_port, kafka_config, wait_for_http
 
 MAX_BODY = 200_000
 
@@ -55,12 +54,6 @@ class Api:
         return values
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def running_api(
     services: Services, directory: Path, prefix: str | None = None, from_topic: bool = False
@@ -69,7 +62,7 @@ def running_api(
     registry from a file, or (``from_topic``) following the prefix's registry topic."""
     registry = directory / "registry.yaml"
     registry.write_text(yaml.safe_dump(energy_document(), allow_unicode=True), "utf-8")
-    prefix, port = prefix or f"test{uuid.uuid4().hex[:10]}", _free_port()
+    prefix, port = prefix or f"test{uuid.uuid4().hex[:10]}", free_port()
     env = dict(
         os.environ,
         GREENWATCH_KAFKA_BOOTSTRAP=services.kafka_bootstrap,
@@ -89,15 +82,7 @@ def running_api(
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/openapi.json", timeout=1)
-                break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"API did not start: {process.stderr.read()}") from None
-                time.sleep(0.2)
+        wait_for_http(url + "/openapi.json", process)
         yield Api(url, prefix, services.kafka_bootstrap)
     finally:
         process.terminate()
