@@ -21,7 +21,9 @@ What a superseded version records (docs/database.md "Revision history"):
   evidence counts re-sent values), ``registry_changed`` or ``late_or_recomputed``.
 
 The history readers (``measurement_history``, ``aggregate_history``, ``verdict_history``)
-return an entity's versions oldest first, the current one last. psycopg errors as they come.
+return an entity's versions oldest first, the current one last, from the ``*_versions`` views
+(migration 007; with the reader's rights and row-level security since 016, so the auditors'
+API reads ``verdict_versions`` too). psycopg errors as they come.
 """
 
 from __future__ import annotations

@@ -131,6 +131,14 @@ def test_a_role_cannot_touch_another_services_tables(
         ("energy_worker", "INSERT INTO energy_readings SELECT * FROM energy_readings LIMIT 0"),
         ("reader", "SELECT count(*) FROM verdicts"),
         ("reader", "SELECT count(*) FROM alert_events"),
+        # the history views run with the reader's rights (migration 016): each role that
+        # reads them also reads the tables under them
+        ("reader", "SELECT count(*) FROM measurement_versions"),
+        ("reader", "SELECT count(*) FROM aggregate_versions"),
+        ("reader", "SELECT count(*) FROM verdict_versions"),
+        ("worker", "SELECT count(*) FROM measurement_versions"),
+        ("worker", "SELECT count(*) FROM verdict_versions"),
+        ("energy_worker", "SELECT count(*) FROM verdict_versions"),
     ],
 )
 def test_a_role_can_do_its_own_job(local: Settings, schema: str, key: str, statement: str) -> None:
