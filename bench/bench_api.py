@@ -38,6 +38,7 @@ import psycopg
 
 from bench.bench_pipeline import _free_port
 from bench.db import migrated_schema, unreachable
+from deploy.processes import http_answers, wait_until
 from runtime.settings import Settings, database_dsn
 
 OUTLETS = int(os.environ.get("BENCH_API_OUTLETS", "300"))
@@ -114,16 +115,12 @@ class _server:
             [GREENWATCH, "api", "serve", "--port", str(port), "--pool-size", "20"],
             env=env, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/health", timeout=1)
-                return url
-            except httpx.HTTPError:
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("greenwatch api serve did not start") from None
-                time.sleep(0.2)
+        url, process = f"http://127.0.0.1:{port}", self._process
+        health = url + "/health"
+        settled = wait_until(lambda: process.poll() is not None or http_answers(health), 60, 0.2)
+        if settled and process.poll() is None:
+            return url
+        raise RuntimeError("greenwatch api serve did not start")
 
     def __exit__(self, *_: object) -> None:
         if self._process is not None:

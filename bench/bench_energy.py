@@ -44,6 +44,7 @@ import yaml
 from bench.bench_pipeline import _delete_topics, _free_port, _schemas
 from bench.db import unreachable
 from bench.kafka import bench_kafka, service_env
+from deploy.processes import http_answers, wait_until
 from runtime.kafka_access import Principal
 from runtime.settings import Settings, database_dsn
 
@@ -267,12 +268,5 @@ def _copy_rate(dsn: str, bodies: list[tuple[str, dict[str, Any]]]) -> float:
 
 
 def _wait_http(url: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    if not wait_until(lambda: http_answers(url), timeout_s, 0.2):
+        raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s")

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 Notify = Callable[[str], None]
@@ -85,6 +86,15 @@ def port_answers(port: int, host: str = "127.0.0.1", timeout_s: float = 0.5) -> 
             return True
     except OSError:
         return False
+
+
+def http_answers(url: str, timeout_s: float = 1.0) -> bool:
+    """True if an HTTP GET of ``url`` gets an answer (any status) within ``timeout_s``."""
+    try:
+        httpx.get(url, timeout=timeout_s)
+    except httpx.HTTPError:
+        return False
+    return True
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.25) -> bool:

@@ -17,18 +17,17 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import SecretStr
 
 from deploy import kafka_provision, stack
+from deploy.processes import http_answers, wait_until
 from runtime.kafka_access import KafkaAccess, Principal, kafka_access
 from runtime.settings import Settings, database_dsn, kafka_servers
 
@@ -92,19 +91,13 @@ def wait_for_http(url: str, process: subprocess.Popen[Any], timeout_s: float = 6
     Raises AssertionError with the service's stderr (when piped) if the process exits first or
     ``timeout_s`` passes; a process still running then is killed, so its stderr ends.
     """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            if process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.2)
-                continue
+    if wait_until(lambda: process.poll() is not None or http_answers(url), timeout_s, 0.2):
         if process.poll() is None:
-            process.kill()
-        _, stderr = process.communicate(timeout=30)
-        raise AssertionError(f"{url} did not answer (exit {process.returncode}): {stderr}")
+            return
+    else:
+        process.kill()
+    _, stderr = process.communicate(timeout=30)
+    raise AssertionError(f"{url} did not answer (exit {process.returncode}): {stderr}")
 
 
 def as_service_role(env: dict[str, str], state_dir: Path, schema_dsn: str) -> dict[str, str]:
