@@ -63,6 +63,7 @@ from streams.domain.annual import YearLedger
 from streams.domain.context import device_context
 from streams.domain.daily import HourSummary
 from streams.domain.load_substitution import RateHistory, StoredRates
+from streams.domain.minutes import FactorReadings
 from streams.domain.periods import DAY, HOUR, MINUTE, day_start, hour_start
 from streams.domain.rebuild import rebuild_signals, recent_span
 from streams.domain.store import AGGREGATED as AGGREGATED
@@ -422,32 +423,75 @@ class Engine:
 
     def ingest(self, measurements: Sequence[Measurement]) -> list[Output]:
         """Add measurements; return the aggregates, verdicts and quality signals that closed
-        or changed. Hours not hydrated are treated as hydrated with []."""
+        or changed. Hours not hydrated are treated as hydrated with [].
+
+        Each device's measurements are taken in the order given (its partition order, as
+        one frame at a time would take them: a back-fill (补发) after the live data that
+        ended a gap is observed after them), devices in MN order; then every device's
+        watermark moves, and what it passed closes. Per frame (the measurements of one
+        packet share period, period start and ``received_at``) the device-wide work is done
+        once: the hour buffer, reception and clock (``DeviceQuality.observe_frame``) and the
+        watermark.
+        """
         outputs: list[Output] = []
-        advancing: dict[str, list[tuple[int, Measurement]]] = {}
-        ordered = sorted(
-            enumerate(measurements), key=lambda im: (im[1].device_id, im[1].period_start)
-        )
-        for arrival, measurement in ordered:
-            state = self._device(measurement.device_id)
+        by_device: dict[str, list[Measurement]] = {}
+        for measurement in measurements:
+            items = by_device.get(measurement.device_id)
+            if items is None:
+                by_device[measurement.device_id] = [measurement]
+            else:
+                items.append(measurement)
+        advancing: list[tuple[DeviceState, list[Measurement]]] = []
+        for device_id in sorted(by_device):
+            items = by_device[device_id]
+            state = self._device(device_id)
             if state is None:
-                self.skipped += 1
+                self.skipped += len(items)
                 continue
-            outputs.extend(state.quality.observe(state.context, measurement, self._policy))
-            if measurement.period is PeriodKind.HOUR:
-                outputs.extend(self._closer.device_hourly(state, measurement))
-            if measurement.period not in AGGREGATED:
-                continue
-            buffer = state.open_hour(hour_start(measurement.period_start))
-            if add_reading(buffer, measurement):
-                advancing.setdefault(measurement.device_id, []).append((arrival, measurement))
-        for device_id, added in advancing.items():
-            state = self._devices[device_id]
-            for _, measurement in sorted(added, key=lambda am: am[0]):  # arrival order
+            added = self._observe(state, items, outputs)
+            if added:
+                advancing.append((state, added))
+        for state, added in advancing:
+            for measurement in added:
                 outputs.extend(self._advance(state, measurement))
             if state.watermark is not None:
                 outputs.extend(self._closer.close_ripe(state, state.watermark))
         return outputs
+
+    def _observe(
+        self, state: DeviceState, items: list[Measurement], outputs: list[Output]
+    ) -> list[Measurement]:
+        """Observe one device's measurements in order and put them in their hour buffers;
+        the first measurement of each frame that added a value (the ones that may move the
+        watermark). Frames are told apart by identity of their shared fields (a packet's
+        measurements share them): an equal frame seen as a new one only costs a redundant,
+        idempotent ``observe_frame``."""
+        quality, context, policy = state.quality, state.context, self._policy
+        closer, emit = self._closer, outputs.append
+        added: list[Measurement] = []
+        buffer: dict[str, FactorReadings] | None = None
+        period: PeriodKind | None = None
+        start: datetime | None = None
+        received: datetime | None = None
+        advanced = False
+        for measurement in items:
+            if (
+                measurement.period_start is not start
+                or measurement.received_at is not received
+                or measurement.period is not period
+            ):
+                period, start = measurement.period, measurement.period_start
+                received = measurement.received_at
+                outputs.extend(quality.observe_frame(context, measurement, policy))
+                buffer = state.open_hour(hour_start(start)) if period in AGGREGATED else None
+                advanced = False
+            quality.observe_value(context, measurement, policy, emit)
+            if period is PeriodKind.HOUR:
+                outputs.extend(closer.device_hourly(state, measurement))
+            if buffer is not None and add_reading(buffer, measurement) and not advanced:
+                advanced = True
+                added.append(measurement)
+        return added
 
     def close_all(self) -> list[Output]:
         """Close every open window (end of a replay)."""
