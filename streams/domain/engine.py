@@ -238,9 +238,10 @@ class Engine:
         A device it did not hold gets its signal state (flagged runs, flatline, evasion
         rules) rebuilt from its latest stored values (``recent``, ``hydrate_signals``).
         """
-        fresh = self._fresh_devices(measurements)
-        plan = self.hydration_plan(measurements)
-        years = self.missing_years(measurements)
+        frames = first_of_frames(measurements)  # what the plans read is alike within a frame
+        fresh = self._fresh_devices(frames)
+        plan = self.hydration_plan(frames)
+        years = self.missing_years(frames)
         hours = set(plan.minutes)
         if plan.closed:
             registry = self._registry
@@ -261,7 +262,7 @@ class Engine:
             loads = store.daily_loads(years)
             for outlet_id, factor, year in sorted(years):
                 self.hydrate_year(outlet_id, factor, year, loads.get((outlet_id, factor, year), {}))
-        rate_keys = self._missing_rates(measurements)
+        rate_keys = self._missing_rates(frames)
         if rate_keys:
             stored_rates = store.rate_histories(rate_keys)
             for key in sorted(rate_keys):
@@ -543,3 +544,19 @@ class Engine:
             return []
         state.watermark = event
         return state.quality.resume(state.context, previous, measurement.period_start, self._policy)
+
+
+def first_of_frames(measurements: Sequence[Measurement]) -> list[Measurement]:
+    """The first of each run of measurements alike in device, period and period start (a
+    frame's, one per factor): all that the hydration plans read of them. Runs are told
+    apart by identity of those fields (a decoded packet's measurements share the objects);
+    equal ones not shared only make a run shorter, never change a plan."""
+    firsts: list[Measurement] = []
+    device: str | None = None
+    period: PeriodKind | None = None
+    start: datetime | None = None
+    for m in measurements:
+        if m.period_start is not start or m.device_id is not device or m.period is not period:
+            device, period, start = m.device_id, m.period, m.period_start
+            firsts.append(m)
+    return firsts
