@@ -27,7 +27,7 @@ from typing import Final
 
 from ingest.hj212 import Packet, factor_code_2005_to_2017
 from ingest.hj212.packet import FactorValue
-from schemas.measurement import Measurement, PeriodKind
+from schemas.measurement import DataFlag, Measurement, PeriodKind
 from schemas.registry import Registry
 from streams.domain.errors import NormalizeError, NormalizeReason
 from streams.domain.periods import china_time, day_start, hour_start, minute_start
@@ -125,6 +125,14 @@ def _numbers(fields: Mapping[str, FactorValue]) -> list[float | None] | None:
 
 
 def _flag(value: FactorValue | None) -> str:
-    if isinstance(value, str) and value.strip():
-        return value.strip().upper()
+    if isinstance(value, str):
+        known = _FLAGS.get(value)
+        if known is not None:
+            return known
+        if value.strip():
+            return value.strip().upper()
     return "N"
+
+
+_FLAGS: Final = {f.value: f.value for f in DataFlag} | {f.value.lower(): f.value for f in DataFlag}
+"""The HJ 212-2017 flags as sent (either case): what ``_flag`` makes of them, without work."""

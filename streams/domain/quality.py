@@ -130,8 +130,10 @@ class DeviceQuality:
         if last is not None and start < last:
             return
         self.last_event[factor] = start
-        self._flag(device, measurement, emit)
-        self._flatline(device, measurement, policy, emit)
+        if measurement.flag in INVALID_FOR_COMPLIANCE or factor in self.flagged:
+            self._flag(device, measurement, emit)  # else: no flagged run starts or ends
+        if device.medium is Medium.GAS and factors.is_pollutant(factor):
+            self._flatline(device, measurement, policy, emit)
 
     def check_silence(
         self, device: DeviceContext, now: datetime, policy: AlertPolicy
