@@ -96,17 +96,15 @@ class Replay:
         count = 0
         for line in lines:
             measurements = self._measurements(line)
-            back = any(
-                (seen := latest.get(m.device_id)) is not None and m.period_start <= seen
-                for m in measurements
-            )
+            # One line is one packet: its measurements share device and period start.
+            first = measurements[0] if measurements else None
+            seen = latest.get(first.device_id) if first is not None else None
+            back = first is not None and seen is not None and first.period_start <= seen
             if back or count >= batch_lines:
                 self.process(pending)
-                pending, latest, count = [], {}, 0
-            for m in measurements:
-                seen = latest.get(m.device_id)
-                if seen is None or m.period_start > seen:
-                    latest[m.device_id] = m.period_start
+                pending, latest, count, seen = [], {}, 0, None
+            if first is not None and (seen is None or first.period_start > seen):
+                latest[first.device_id] = first.period_start
             pending.extend(measurements)
             count += 1
         self.process(pending)
