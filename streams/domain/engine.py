@@ -54,7 +54,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Final
 
 from schemas.alert import QualitySignal
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
@@ -64,7 +63,7 @@ from streams.domain.context import device_context
 from streams.domain.daily import HourSummary
 from streams.domain.load_substitution import RateHistory, StoredRates
 from streams.domain.minutes import FactorReadings
-from streams.domain.periods import DAY, HOUR, MINUTE, day_start, hour_start
+from streams.domain.periods import DAY, HOUR, MINUTE, day_hours, day_start, hour_start
 from streams.domain.rebuild import rebuild_signals, recent_span
 from streams.domain.store import AGGREGATED as AGGREGATED
 from streams.domain.store import DeviceHour as DeviceHour
@@ -73,8 +72,6 @@ from streams.domain.windows import CLOSED_DAY_RETENTION as CLOSED_DAY_RETENTION
 from streams.domain.windows import DayState, DeviceState, WindowCloser, add_reading
 from streams.domain.windows import Output as Output
 from streams.domain.windows import YearKey as YearKey
-
-HOURS_PER_DAY: Final = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,12 +213,8 @@ class Engine:
             days = [day]
             if measurement.period_start < day + self._grace and day - DAY not in state.days:
                 days.append(day - DAY)  # yesterday may still be open: its hours are needed
-            missing.update(
-                (key[0], start + index * HOUR)
-                for start in days
-                for index in range(HOURS_PER_DAY)
-                if start + index * HOUR not in state.hours
-            )
+            held = state.hours
+            missing.update((key[0], h) for start in days for h in day_hours(start) if h not in held)
         return missing
 
     def prepare(self, measurements: Sequence[Measurement], store: Store) -> None:
