@@ -133,7 +133,7 @@ class DeviceQuality:
         if measurement.flag in INVALID_FOR_COMPLIANCE or factor in self.flagged:
             self._flag(device, measurement, emit)  # else: no flagged run starts or ends
         if device.medium is Medium.GAS and factors.is_pollutant(factor):
-            self._flatline(device, measurement, policy, emit)
+            self._flatline(device, measurement, policy.flatline_minutes, emit)
 
     def check_silence(
         self, device: DeviceContext, now: datetime, policy: AlertPolicy
@@ -233,16 +233,15 @@ class DeviceQuality:
         self,
         device: DeviceContext,
         measurement: Measurement,
-        policy: AlertPolicy,
+        flatline_minutes: int,
         emit: Callable[[QualitySignal], object],
     ) -> None:
+        """Call for pollutants at gas outlets only (``observe_value`` checks)."""
         period = measurement.period
         value = measurement.rtd if period is PeriodKind.RTD else measurement.avg
         if value is None or measurement.flag in INVALID_FOR_COMPLIANCE:
             return
         factor = measurement.factor
-        if device.medium is not Medium.GAS or not factors.is_pollutant(factor):
-            return
         start = measurement.period_start
         run = self.runs.get(factor)
         if run is None or run.value != value:
@@ -255,7 +254,7 @@ class DeviceQuality:
             return
         end = start + MINUTE if period is PeriodKind.MINUTE else start
         duration = end - run.since
-        if duration < timedelta(minutes=policy.flatline_minutes):
+        if duration < timedelta(minutes=flatline_minutes):
             return
         run.active = True
         detail: dict[str, Any] = {
