@@ -7,13 +7,24 @@ time and a TAB (a dump of the raw topic), then times ``streams.replay.replay_lin
 that file (what ``greenwatch replay --input FILE`` runs: decode, normalise, the engine,
 every hourly and daily value and verdict, the sorted latest outputs). Writing the file and
 loading the registry are not timed. No services needed.
+
+Run as a script (``python bench/replay_fraction.py --input FILE``, what ``bench_replay`` does
+for this tree and for main's, each on its own ``PYTHONPATH``) it replays ``FILE`` (written
+first when missing) with whatever ``streams.replay`` its path gives and prints the figure as
+one JSON line; ``--profile N`` then prints the top ``N`` costs of a replay under cProfile
+(own time, µs per measurement, as ``make profile`` does for the worker's pipeline).
 """
 
 from __future__ import annotations
 
+import argparse
+import cProfile
+import json
 import os
+import pstats
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,12 +39,14 @@ PROVINCE_DAY_VALUES = 10_000 * 1_440 * 8
 
 @dataclass(frozen=True, slots=True)
 class ReplayFigure:
-    """One timed replay: measurements replayed, lines, outputs printed, seconds."""
+    """One timed replay: measurements replayed, lines, outputs printed, seconds (wall clock)
+    and the process's CPU seconds."""
 
     measurements: int
     lines: int
     outputs: int
     seconds: float
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -59,11 +72,16 @@ def measure(registry: Registry, directory: Path) -> ReplayFigure:
     """Write the fraction under ``directory`` and time its replay."""
     path = directory / "province-day-fraction.hj212"
     write_fraction(path)
-    started = time.perf_counter()
+    return measure_file(registry, path)
+
+
+def measure_file(registry: Registry, path: Path) -> ReplayFigure:
+    """Time ``replay_lines`` over the lines of ``path`` (wall clock and CPU)."""
+    started, cpu = time.perf_counter(), time.process_time()
     with path.open("rb") as lines:
         outputs, stats = replay_lines(lines, registry)
-    seconds = time.perf_counter() - started
-    return ReplayFigure(stats.measurements, stats.lines, len(outputs), seconds)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return ReplayFigure(stats.measurements, stats.lines, len(outputs), seconds, cpu)
 
 
 def describe(figure: ReplayFigure) -> str:
@@ -75,3 +93,49 @@ def describe(figure: ReplayFigure) -> str:
         f"= {share:.2%} of a province-day, {figure.lines} lines, {figure.outputs} outputs, "
         f"{figure.seconds:.1f} s; a whole province-day ≈ {day_s / 60:.0f} min at this rate)"
     )
+
+
+def top_costs(path: Path, registry: Registry, top: int) -> list[str]:
+    """The ``top`` functions by own time of a replay of ``path`` under cProfile."""
+    profile = cProfile.Profile()
+    profile.enable()
+    figure = measure_file(registry, path)
+    profile.disable()
+    stats = pstats.Stats(profile)
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = sum(entry[2] for entry in entries.values()) or 1.0
+    ranked = sorted(entries.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    per = max(figure.measurements, 1)
+    lines = [
+        f"under cProfile: {figure.measurements} measurements in {figure.seconds:.2f} s "
+        f"({figure.seconds / per * 1e6:.1f} µs per measurement)",
+        f"{'µs/meas':>8} {'share':>6} {'calls/meas':>10}  function (own time)",
+    ]
+    root = str(Path(__file__).resolve().parent.parent) + "/"
+    for (file, line, name), (_, calls, own, _cum, _) in ranked:
+        short = file.removeprefix(root).split("site-packages/")[-1]
+        lines.append(
+            f"{own / per * 1e6:8.2f} {own / total:6.1%} {calls / per:10.2f}  {short}:{line}({name})"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python bench/replay_fraction.py", description=__doc__)
+    parser.add_argument(
+        "--input", type=Path, required=True, help="fraction file (written if missing)"
+    )
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N costs")
+    args = parser.parse_args(argv)
+    registry = pipeline_fleet.registry()
+    if not args.input.exists():
+        write_fraction(args.input)
+    print(json.dumps(asdict(measure_file(registry, args.input))), flush=True)
+    if args.profile:
+        for line in top_costs(args.input, registry, args.profile):
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

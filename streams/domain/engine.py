@@ -54,7 +54,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Final
 
 from schemas.alert import QualitySignal
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
@@ -63,7 +62,8 @@ from streams.domain.annual import YearLedger
 from streams.domain.context import device_context
 from streams.domain.daily import HourSummary
 from streams.domain.load_substitution import RateHistory, StoredRates
-from streams.domain.periods import DAY, HOUR, MINUTE, day_start, hour_start
+from streams.domain.minutes import FactorReadings
+from streams.domain.periods import DAY, HOUR, MINUTE, day_hours, day_start, hour_start
 from streams.domain.rebuild import rebuild_signals, recent_span
 from streams.domain.store import AGGREGATED as AGGREGATED
 from streams.domain.store import DeviceHour as DeviceHour
@@ -72,8 +72,6 @@ from streams.domain.windows import CLOSED_DAY_RETENTION as CLOSED_DAY_RETENTION
 from streams.domain.windows import DayState, DeviceState, WindowCloser, add_reading
 from streams.domain.windows import Output as Output
 from streams.domain.windows import YearKey as YearKey
-
-HOURS_PER_DAY: Final = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,12 +213,8 @@ class Engine:
             days = [day]
             if measurement.period_start < day + self._grace and day - DAY not in state.days:
                 days.append(day - DAY)  # yesterday may still be open: its hours are needed
-            missing.update(
-                (key[0], start + index * HOUR)
-                for start in days
-                for index in range(HOURS_PER_DAY)
-                if start + index * HOUR not in state.hours
-            )
+            held = state.hours
+            missing.update((key[0], h) for start in days for h in day_hours(start) if h not in held)
         return missing
 
     def prepare(self, measurements: Sequence[Measurement], store: Store) -> None:
@@ -237,9 +231,10 @@ class Engine:
         A device it did not hold gets its signal state (flagged runs, flatline, evasion
         rules) rebuilt from its latest stored values (``recent``, ``hydrate_signals``).
         """
-        fresh = self._fresh_devices(measurements)
-        plan = self.hydration_plan(measurements)
-        years = self.missing_years(measurements)
+        frames = first_of_frames(measurements)  # what the plans read is alike within a frame
+        fresh = self._fresh_devices(frames)
+        plan = self.hydration_plan(frames)
+        years = self.missing_years(frames)
         hours = set(plan.minutes)
         if plan.closed:
             registry = self._registry
@@ -260,7 +255,7 @@ class Engine:
             loads = store.daily_loads(years)
             for outlet_id, factor, year in sorted(years):
                 self.hydrate_year(outlet_id, factor, year, loads.get((outlet_id, factor, year), {}))
-        rate_keys = self._missing_rates(measurements)
+        rate_keys = self._missing_rates(frames)
         if rate_keys:
             stored_rates = store.rate_histories(rate_keys)
             for key in sorted(rate_keys):
@@ -422,32 +417,75 @@ class Engine:
 
     def ingest(self, measurements: Sequence[Measurement]) -> list[Output]:
         """Add measurements; return the aggregates, verdicts and quality signals that closed
-        or changed. Hours not hydrated are treated as hydrated with []."""
+        or changed. Hours not hydrated are treated as hydrated with [].
+
+        Each device's measurements are taken in the order given (its partition order, as
+        one frame at a time would take them: a back-fill (补发) after the live data that
+        ended a gap is observed after them), devices in MN order; then every device's
+        watermark moves, and what it passed closes. Per frame (the measurements of one
+        packet share period, period start and ``received_at``) the device-wide work is done
+        once: the hour buffer, reception and clock (``DeviceQuality.observe_frame``) and the
+        watermark.
+        """
         outputs: list[Output] = []
-        advancing: dict[str, list[tuple[int, Measurement]]] = {}
-        ordered = sorted(
-            enumerate(measurements), key=lambda im: (im[1].device_id, im[1].period_start)
-        )
-        for arrival, measurement in ordered:
-            state = self._device(measurement.device_id)
+        by_device: dict[str, list[Measurement]] = {}
+        for measurement in measurements:
+            items = by_device.get(measurement.device_id)
+            if items is None:
+                by_device[measurement.device_id] = [measurement]
+            else:
+                items.append(measurement)
+        advancing: list[tuple[DeviceState, list[Measurement]]] = []
+        for device_id in sorted(by_device):
+            items = by_device[device_id]
+            state = self._device(device_id)
             if state is None:
-                self.skipped += 1
+                self.skipped += len(items)
                 continue
-            outputs.extend(state.quality.observe(state.context, measurement, self._policy))
-            if measurement.period is PeriodKind.HOUR:
-                outputs.extend(self._closer.device_hourly(state, measurement))
-            if measurement.period not in AGGREGATED:
-                continue
-            buffer = state.open_hour(hour_start(measurement.period_start))
-            if add_reading(buffer, measurement):
-                advancing.setdefault(measurement.device_id, []).append((arrival, measurement))
-        for device_id, added in advancing.items():
-            state = self._devices[device_id]
-            for _, measurement in sorted(added, key=lambda am: am[0]):  # arrival order
+            added = self._observe(state, items, outputs)
+            if added:
+                advancing.append((state, added))
+        for state, added in advancing:
+            for measurement in added:
                 outputs.extend(self._advance(state, measurement))
             if state.watermark is not None:
                 outputs.extend(self._closer.close_ripe(state, state.watermark))
         return outputs
+
+    def _observe(
+        self, state: DeviceState, items: list[Measurement], outputs: list[Output]
+    ) -> list[Measurement]:
+        """Observe one device's measurements in order and put them in their hour buffers;
+        the first measurement of each frame that added a value (the ones that may move the
+        watermark). Frames are told apart by identity of their shared fields (a packet's
+        measurements share them): an equal frame seen as a new one only costs a redundant,
+        idempotent ``observe_frame``."""
+        quality, context, policy = state.quality, state.context, self._policy
+        closer, emit = self._closer, outputs.append
+        added: list[Measurement] = []
+        buffer: dict[str, FactorReadings] | None = None
+        period: PeriodKind | None = None
+        start: datetime | None = None
+        received: datetime | None = None
+        advanced = False
+        for measurement in items:
+            if (
+                measurement.period_start is not start
+                or measurement.received_at is not received
+                or measurement.period is not period
+            ):
+                period, start = measurement.period, measurement.period_start
+                received = measurement.received_at
+                outputs.extend(quality.observe_frame(context, measurement, policy))
+                buffer = state.open_hour(hour_start(start)) if period in AGGREGATED else None
+                advanced = False
+            quality.observe_value(context, measurement, policy, emit)
+            if period is PeriodKind.HOUR:
+                outputs.extend(closer.device_hourly(state, measurement))
+            if buffer is not None and add_reading(buffer, measurement) and not advanced:
+                advanced = True
+                added.append(measurement)
+        return added
 
     def close_all(self) -> list[Output]:
         """Close every open window (end of a replay)."""
@@ -499,3 +537,19 @@ class Engine:
             return []
         state.watermark = event
         return state.quality.resume(state.context, previous, measurement.period_start, self._policy)
+
+
+def first_of_frames(measurements: Sequence[Measurement]) -> list[Measurement]:
+    """The first of each run of measurements alike in device, period and period start (a
+    frame's, one per factor): all that the hydration plans read of them. Runs are told
+    apart by identity of those fields (a decoded packet's measurements share the objects);
+    equal ones not shared only make a run shorter, never change a plan."""
+    firsts: list[Measurement] = []
+    device: str | None = None
+    period: PeriodKind | None = None
+    start: datetime | None = None
+    for m in measurements:
+        if m.period_start is not start or m.device_id is not device or m.period is not period:
+            device, period, start = m.device_id, m.period, m.period_start
+            firsts.append(m)
+    return firsts

@@ -29,12 +29,11 @@ from math import fsum
 from typing import Any, Final
 
 from streams.domain.daily import HourSummary
-from streams.domain.periods import DAY, HOUR
+from streams.domain.periods import DAY, HOUR, HOURS_PER_DAY
 from streams.domain.substitution import NO_METHOD, SubstitutionRules, substitution_rules
 
 LOOK_BACK: Final = max(t.previous_valid_hours for t in substitution_rules().tiers)
 """The longest look-back of the tiers (valid hours kept in a history's staircase)."""
-HOURS_PER_DAY: Final = 24
 
 
 def quarter_start(moment: datetime) -> datetime:

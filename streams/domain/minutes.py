@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import fsum
+from typing import NamedTuple
 
 from schemas.measurement import INVALID_FOR_COMPLIANCE, Measurement, PeriodKind
 from schemas.registry import Medium
@@ -35,9 +36,11 @@ _MARKED_FLAGS = ("T", "S")
 """Flags of values that stay valid but are marked, in order of precedence."""
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One reported value of one factor: a real-time sample or a device minute."""
+class Reading(NamedTuple):
+    """One reported value of one factor: a real-time sample or a device minute.
+
+    A named tuple (immutable, built in C): the engine keeps one per measurement
+    (docs/perf.md)."""
 
     value: float
     flag: str = "N"
@@ -108,9 +111,9 @@ class FactorReadings:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class MinuteValue:
-    """The value of one factor for one minute, with its validity and flag."""
+class MinuteValue(NamedTuple):
+    """The value of one factor for one minute, with its validity and flag (a named tuple:
+    one per minute and factor of every hour closed)."""
 
     value: float
     valid: bool
@@ -125,15 +128,10 @@ def minute_values(
 ) -> dict[datetime, MinuteValue]:
     """Minute start → minute value, in time order (device minutes first, then real-time)."""
     result: dict[datetime, MinuteValue] = {}
-    for start, reading in readings.minutes.items():
-        result[minute_start(start)] = MinuteValue(
-            reading.value,
-            reading.valid,
-            reading.flag,
-            reading.device_corrected,
-            reading.low,
-            reading.high,
-        )
+    invalid = INVALID_FOR_COMPLIANCE
+    for start, (value, flag, corrected, low, high) in readings.minutes.items():
+        valid = flag not in invalid
+        result[minute_start(start)] = MinuteValue(value, valid, flag, corrected, low, high)
     grouped: dict[datetime, list[Reading]] = {}
     for instant in sorted(readings.rtd):
         start = minute_start(instant)

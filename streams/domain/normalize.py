@@ -27,7 +27,7 @@ from typing import Final
 
 from ingest.hj212 import Packet, factor_code_2005_to_2017
 from ingest.hj212.packet import FactorValue
-from schemas.measurement import Measurement, PeriodKind
+from schemas.measurement import DataFlag, Measurement, PeriodKind
 from schemas.registry import Registry
 from streams.domain.errors import NormalizeError, NormalizeReason
 from streams.domain.periods import china_time, day_start, hour_start, minute_start
@@ -43,6 +43,7 @@ PERIOD_OF_COMMAND: Final[Mapping[str, PeriodKind]] = {
 _NUMERIC_SUFFIXES: Final = ("Rtd", "Avg", "Min", "Max", "Cou", "ZsRtd", "ZsAvg")
 """The numeric fields, in the order of ``Measurement``'s rtd, avg, min, max, cou, zs_rtd,
 zs_avg."""
+_NUMERIC_SLOT: Final = {suffix: slot for slot, suffix in enumerate(_NUMERIC_SUFFIXES)}
 
 
 def normalize_packet(
@@ -70,14 +71,16 @@ def normalize_packet(
     start = _period_start(packet.data_time, period)
     code_map = factor_code_2005_to_2017()
     measurements: dict[str, Measurement] = {}
+    device_id, outlet_id, qn = packet.mn, outlet.id, packet.qn
     for sent, fields in packet.values.items():
-        rtd, avg, low, high, cou, zs_rtd, zs_avg = _numbers(fields)
-        if rtd is avg is low is high is cou is zs_rtd is zs_avg is None:
+        numbers = _numbers(fields)
+        if numbers is None:
             continue
+        rtd, avg, low, high, cou, zs_rtd, zs_avg = numbers
         factor = code_map.get(sent, sent)
         measurements[factor] = Measurement(
-            device_id=packet.mn,
-            outlet_id=outlet.id,
+            device_id=device_id,
+            outlet_id=outlet_id,
             factor=factor,
             factor_as_sent=sent,
             period=period,
@@ -91,7 +94,7 @@ def normalize_packet(
             zs_avg=zs_avg,
             flag=_flag(fields.get("Flag")),
             received_at=received_at,
-            qn=packet.qn,
+            qn=qn,
         )
     return list(measurements.values())
 
@@ -106,15 +109,30 @@ def _period_start(data_time: datetime, period: PeriodKind) -> datetime:
     return day_start(data_time)
 
 
-def _numbers(fields: Mapping[str, FactorValue]) -> list[float | None]:
-    """The numeric fields (``_NUMERIC_SUFFIXES`` order); None where absent or not a number."""
-    return [
-        value if isinstance(value := fields.get(suffix), float) else None
-        for suffix in _NUMERIC_SUFFIXES
-    ]
+def _numbers(fields: Mapping[str, FactorValue]) -> list[float | None] | None:
+    """The numeric fields (``_NUMERIC_SUFFIXES`` order), None where absent or not a number;
+    None when there is none at all. One pass over the fields the device sent (usually two
+    or three) instead of a look-up per suffix."""
+    numbers: list[float | None] = [None] * len(_NUMERIC_SUFFIXES)
+    found = False
+    slot_of = _NUMERIC_SLOT
+    for suffix, value in fields.items():
+        slot = slot_of.get(suffix)
+        if slot is not None and isinstance(value, float):
+            numbers[slot] = value
+            found = True
+    return numbers if found else None
 
 
 def _flag(value: FactorValue | None) -> str:
-    if isinstance(value, str) and value.strip():
-        return value.strip().upper()
+    if isinstance(value, str):
+        known = _FLAGS.get(value)
+        if known is not None:
+            return known
+        if value.strip():
+            return value.strip().upper()
     return "N"
+
+
+_FLAGS: Final = {f.value: f.value for f in DataFlag} | {f.value.lower(): f.value for f in DataFlag}
+"""The HJ 212-2017 flags as sent (either case): what ``_flag`` makes of them, without work."""

@@ -18,6 +18,7 @@ from ingest.hj212.packet import CHINA_TZ
 MINUTE: Final = timedelta(minutes=1)
 HOUR: Final = timedelta(hours=1)
 DAY: Final = timedelta(days=1)
+HOURS_PER_DAY: Final = 24
 _CACHED: Final = 1 << 16
 """Period starts remembered per function: a batch asks for the same few minutes, hours and
 days once per factor and stage (8 factors × several stages per frame; docs/perf.md)."""
@@ -48,6 +49,13 @@ def hour_start(moment: datetime) -> datetime:
 def day_start(moment: datetime) -> datetime:
     """Start (00:00 UTC+8) of the China calendar day containing ``moment``."""
     return china_time(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@lru_cache(maxsize=1024)
+def day_hours(day: datetime) -> tuple[datetime, ...]:
+    """The hour starts of the China day starting at ``day`` (a ``day_start``): 24, China
+    time has no daylight saving. Remembered: a new device asks for its day's hours."""
+    return tuple(day + index * HOUR for index in range(HOURS_PER_DAY))
 
 
 def china_date(moment: datetime) -> date:

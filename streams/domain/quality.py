@@ -42,6 +42,7 @@ factor (late or re-sent data) does not change the flagged or flatline state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,6 +84,18 @@ class DeviceQuality:
         self, device: DeviceContext, measurement: Measurement, policy: AlertPolicy
     ) -> list[QualitySignal]:
         """Signals that start or end with ``measurement`` (call in event-time order)."""
+        signals = self.observe_frame(device, measurement, policy)
+        self.observe_value(device, measurement, policy, signals.append)
+        return signals
+
+    def observe_frame(
+        self, device: DeviceContext, measurement: Measurement, policy: AlertPolicy
+    ) -> list[QualitySignal]:
+        """The device-wide part of ``observe``: reception (``silent`` cleared) and the clock.
+
+        It depends only on the measurement's period, period start and ``received_at``, so a
+        frame's measurements (one per factor, all alike in these) need it once: calling it
+        again for another measurement of the same frame changes nothing and returns []."""
         signals: list[QualitySignal] = []
         received = measurement.received_at
         if self.last_received is None or received > self.last_received:
@@ -90,20 +103,37 @@ class DeviceQuality:
         if self.silent:
             self.silent = False
             signals.append(_signal(device, None, QualityKind.SILENT, False, received, {}))
-        if measurement.period not in (PeriodKind.RTD, PeriodKind.MINUTE):
-            return signals
-        end = measurement.period_start
-        if measurement.period is PeriodKind.MINUTE:
-            end += MINUTE
-        signals.extend(self._clock(device, measurement, end, policy))
-        factor = measurement.factor
-        last = self.last_event.get(factor)
-        if last is not None and measurement.period_start < last:
-            return signals
-        self.last_event[factor] = measurement.period_start
-        signals.extend(self._flag(device, measurement))
-        signals.extend(self._flatline(device, measurement, end, policy))
+        period = measurement.period
+        if period is PeriodKind.MINUTE:
+            signals.extend(
+                self._clock(device, measurement, measurement.period_start + MINUTE, policy)
+            )
+        elif period is PeriodKind.RTD:
+            signals.extend(self._clock(device, measurement, measurement.period_start, policy))
         return signals
+
+    def observe_value(
+        self,
+        device: DeviceContext,
+        measurement: Measurement,
+        policy: AlertPolicy,
+        emit: Callable[[QualitySignal], object],
+    ) -> None:
+        """The per-factor part of ``observe`` (flagged, flatline), each signal given to
+        ``emit`` (a list's ``append``); call after ``observe_frame`` of its frame."""
+        period = measurement.period
+        if period is not PeriodKind.MINUTE and period is not PeriodKind.RTD:
+            return
+        factor = measurement.factor
+        start = measurement.period_start
+        last = self.last_event.get(factor)
+        if last is not None and start < last:
+            return
+        self.last_event[factor] = start
+        if measurement.flag in INVALID_FOR_COMPLIANCE or factor in self.flagged:
+            self._flag(device, measurement, emit)  # else: no flagged run starts or ends
+        if device.medium is Medium.GAS and factors.is_pollutant(factor):
+            self._flatline(device, measurement, policy.flatline_minutes, emit)
 
     def check_silence(
         self, device: DeviceContext, now: datetime, policy: AlertPolicy
@@ -179,62 +209,60 @@ class DeviceQuality:
             _signal(device, None, QualityKind.CLOCK_SKEW, skewed, measurement.received_at, detail)
         ]
 
-    def _flag(self, device: DeviceContext, measurement: Measurement) -> list[QualitySignal]:
+    def _flag(
+        self,
+        device: DeviceContext,
+        measurement: Measurement,
+        emit: Callable[[QualitySignal], object],
+    ) -> None:
         factor, flag = measurement.factor, measurement.flag
         previous = self.flagged.get(factor)
-        if flag in INVALID_FOR_COMPLIANCE and previous is None:
-            self.flagged[factor] = flag
-            detail = {"flag": flag}
-            return [
-                _signal(device, factor, QualityKind.FLAGGED, True, measurement.period_start, detail)
-            ]
-        if flag not in INVALID_FOR_COMPLIANCE and previous is not None:
+        if previous is None:
+            if flag in INVALID_FOR_COMPLIANCE:
+                self.flagged[factor] = flag
+                at = measurement.period_start
+                detail = {"flag": flag}
+                emit(_signal(device, factor, QualityKind.FLAGGED, True, at, detail))
+        elif flag not in INVALID_FOR_COMPLIANCE:
             del self.flagged[factor]
+            at = measurement.period_start
             detail = {"flag": flag, "previous_flag": previous}
-            return [
-                _signal(
-                    device, factor, QualityKind.FLAGGED, False, measurement.period_start, detail
-                )
-            ]
-        return []
+            emit(_signal(device, factor, QualityKind.FLAGGED, False, at, detail))
 
     def _flatline(
-        self, device: DeviceContext, measurement: Measurement, end: datetime, policy: AlertPolicy
-    ) -> list[QualitySignal]:
-        factor = measurement.factor
-        value = measurement.rtd if measurement.period is PeriodKind.RTD else measurement.avg
+        self,
+        device: DeviceContext,
+        measurement: Measurement,
+        flatline_minutes: int,
+        emit: Callable[[QualitySignal], object],
+    ) -> None:
+        """Call for pollutants at gas outlets only (``observe_value`` checks)."""
+        period = measurement.period
+        value = measurement.rtd if period is PeriodKind.RTD else measurement.avg
         if value is None or measurement.flag in INVALID_FOR_COMPLIANCE:
-            return []
-        if device.medium is not Medium.GAS or not factors.is_pollutant(factor):
-            return []
+            return
+        factor = measurement.factor
+        start = measurement.period_start
         run = self.runs.get(factor)
         if run is None or run.value != value:
-            self.runs[factor] = _Run(value, measurement.period_start)
+            self.runs[factor] = _Run(value, start)
             if run is not None and run.active:
                 ended = {"value": run.value, "new_value": value}
-                return [
-                    _signal(
-                        device,
-                        factor,
-                        QualityKind.FLATLINE,
-                        False,
-                        measurement.period_start,
-                        ended,
-                    )
-                ]
-            return []
+                emit(_signal(device, factor, QualityKind.FLATLINE, False, start, ended))
+            return
+        if run.active or value == 0.0:
+            return
+        end = start + MINUTE if period is PeriodKind.MINUTE else start
         duration = end - run.since
-        if run.active or value == 0.0 or duration < timedelta(minutes=policy.flatline_minutes):
-            return []
+        if duration < timedelta(minutes=flatline_minutes):
+            return
         run.active = True
         detail: dict[str, Any] = {
             "value": value,
             "since": run.since.isoformat(),
             "minutes": duration.total_seconds() / 60,
         }
-        return [
-            _signal(device, factor, QualityKind.FLATLINE, True, measurement.period_start, detail)
-        ]
+        emit(_signal(device, factor, QualityKind.FLATLINE, True, start, detail))
 
 
 def _signal(

@@ -107,10 +107,16 @@ class MemoryStore:
 
     def add(self, measurements: Iterable[Measurement]) -> None:
         """Write measurements (only rtd and minute values are read back)."""
+        held = self._minutes
+        bucket: dict[tuple[str, PeriodKind, datetime], Measurement] = {}
+        device, start = "", None
         for m in measurements:
-            if m.period in AGGREGATED:
-                key = (m.device_id, hour_start(m.period_start))
-                self._minutes.setdefault(key, {})[(m.factor, m.period, m.period_start)] = m
+            if m.period not in AGGREGATED:
+                continue
+            if m.period_start is not start or m.device_id is not device:  # a new frame
+                device, start = m.device_id, m.period_start
+                bucket = held.setdefault((device, hour_start(start)), {})
+            bucket[(m.factor, m.period, start)] = m
 
     def record(self, outputs: Iterable[object]) -> None:
         """Write the aggregates among ``outputs`` (hourly ones and daily loads are read back;

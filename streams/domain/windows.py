@@ -150,6 +150,9 @@ class WindowCloser:
         readings = state.hours.pop(hour)
         context = state.context
         day_state = state.days.setdefault(day_start(hour), DayState())
+        if not readings:  # hydrated with nothing stored: nothing to aggregate or judge
+            state.evasion.observe(context, ClosedHour(hour, [], {}, {}, {}), self._policy.evasion)
+            return []
         outputs: list[Output] = []
         results = aggregate_hour(context, hour, readings, self._policy)
         judged = {r.aggregate.factor: judge_hour(r, context, self._registry) for r in results}

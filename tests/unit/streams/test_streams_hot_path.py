@@ -125,9 +125,11 @@ def test_a_batch_boundary_anywhere_gives_the_same_outputs() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="Engine.ingest observes a batch in (device, event time) order: quality signals of "
-    "a back-fill that arrives in the same batch as the live data after it differ from one "
-    "frame at a time (the worker's batches are cut by timing); reported with issue 15",
+    reason="Engine.ingest closes a batch's windows once, after the whole batch: a day closed "
+    "by live data before its back-fill (补发) arrives, one frame at a time, issues a "
+    "low_capture signal that one batch holding both never issues (the worker's batches are "
+    "cut by timing); the order of observation is the arrival order since issue 15 "
+    "(test_streams_batch_order.py)",
 )
 def test_one_engine_batch_with_a_back_fill_equals_line_by_line() -> None:
     replay = Replay(REGISTRY, include_quality=True)

@@ -1,0 +1,151 @@
+"""``greenwatch replay`` at speed, this tree beside main's in the same run (issue 15).
+
+Writes one fraction of a province-day (``bench.replay_fraction``: ``BENCH_REPLAY_DEVICES`` ×
+``BENCH_REPLAY_MINUTES`` minute frames × 8 factors) and replays it ``BENCH_REPLAY_ROUNDS``
+times with this tree's ``streams.replay`` and with main's, each in a fresh interpreter
+(``python bench/replay_fraction.py --input FILE`` on that tree's ``PYTHONPATH``), alternating
+which goes first. Main's tree is ``BENCH_REPLAY_BASE`` (a checkout), else
+``git archive BENCH_REPLAY_BASE_REF`` (default ``main``) of this repository unpacked in a
+temporary directory; without either, only this tree is measured. The baseline measured in
+the same run is the HJ 212 decode of the same lines alone (what no replay can beat).
+
+Figures: measurements/s (wall clock) and CPU µs per measurement (``time.process_time`` of the
+replaying process: other load on a shared machine moves it much less). Target: replay
+≥ 100 000 measurements/s.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from statistics import median
+
+from bench import replay_fraction
+from bench.replay_fraction import ReplayFigure
+from ingest.hj212 import DecodeError, decode
+
+ROOT = Path(__file__).resolve().parents[1]
+ROUNDS = int(os.environ.get("BENCH_REPLAY_ROUNDS", "3"))
+BASE_DIR = os.environ.get("BENCH_REPLAY_BASE", "")
+BASE_REF = os.environ.get("BENCH_REPLAY_BASE_REF", "main")
+TARGET_PER_S = 100_000
+FACTORS = 8
+
+
+def run() -> list[str]:
+    with tempfile.TemporaryDirectory(prefix="gw-bench-replay-") as tmp:
+        path = Path(tmp) / "province-day-fraction.hj212"
+        frames = replay_fraction.write_fraction(path)
+        decode_s = _decode_seconds(path)
+        with _base_tree(Path(tmp)) as (base, where):
+            figures: dict[str, list[ReplayFigure]] = {"this": [], "main": []}
+            for round_index in range(ROUNDS):
+                order = ["main", "this"] if round_index % 2 == 0 else ["this", "main"]
+                for name in order:
+                    tree = ROOT if name == "this" else base
+                    if tree is not None:
+                        figures[name].append(_replay(tree, path))
+    values = frames * FACTORS
+    lines = [
+        f"fraction: {replay_fraction.REPLAY_DEVICES} devices × {replay_fraction.REPLAY_MINUTES} "
+        f"minute frames × {FACTORS} factors = {values:,} values "
+        f"({values / replay_fraction.PROVINCE_DAY_VALUES:.2%} of a province-day); "
+        f"{ROUNDS} rounds, order alternating; main's tree: {where}",
+        f"baseline, same run: HJ 212 decode alone {frames / decode_s:,.0f} frames/s = "
+        f"{values / decode_s:,.0f} values/s",
+    ]
+    for name in ("main", "this"):
+        runs = figures[name]
+        if not runs:
+            lines.append(f"{name}: not measured")
+            continue
+        rates = ", ".join(f"{f.rate:,.0f}" for f in runs)
+        cpu = ", ".join(f"{f.cpu_seconds / f.measurements * 1e6:.1f}" for f in runs)
+        lines.append(f"{name}: replay {rates} measurements/s; CPU {cpu} µs per measurement")
+    if figures["main"] and figures["this"]:
+        this, main = _median_rate(figures["this"]), _median_rate(figures["main"])
+        this_cpu, main_cpu = _median_cpu(figures["this"]), _median_cpu(figures["main"])
+        lines.append(
+            f"median: this {this:,.0f}/s vs main {main:,.0f}/s (×{this / main:.2f}); "
+            f"CPU {this_cpu:.1f} vs {main_cpu:.1f} µs per measurement (×{main_cpu / this_cpu:.2f})"
+        )
+    if figures["this"]:
+        this = _median_rate(figures["this"])
+        verdict = "reached" if this >= TARGET_PER_S else "NOT reached"
+        lines.append(
+            f"target ≥ {TARGET_PER_S:,} measurements/s: {verdict} ({this / TARGET_PER_S:.0%}); "
+            f"decode alone is {values / decode_s / this:.1f}× the replay"
+        )
+    return lines
+
+
+def _decode_seconds(path: Path) -> float:
+    """Seconds to decode every frame of ``path`` once (receive time and TAB cut off)."""
+    frames = [line.split(b"\t", 1)[-1] for line in path.read_bytes().splitlines()]
+    started = time.perf_counter()
+    for frame in frames:
+        with suppress(DecodeError):
+            decode(frame)
+    return time.perf_counter() - started
+
+
+def _replay(tree: Path, path: Path) -> ReplayFigure:
+    """One replay of ``path`` by the ``streams.replay`` of ``tree``, in a fresh interpreter."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree),
+        "BENCH_PIPELINE_DEVICES": str(replay_fraction.REPLAY_DEVICES),
+    }
+    script = str(Path(replay_fraction.__file__).resolve())
+    done = subprocess.run(
+        [sys.executable, script, "--input", str(path)],
+        env=env,
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return ReplayFigure(**json.loads(done.stdout.splitlines()[0]))
+
+
+@contextmanager
+def _base_tree(tmp: Path) -> Iterator[tuple[Path | None, str]]:
+    """Main's tree: ``BENCH_REPLAY_BASE``, else ``git archive`` of ``BENCH_REPLAY_BASE_REF``."""
+    if BASE_DIR:
+        yield Path(BASE_DIR), BASE_DIR
+        return
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", BASE_REF],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        yield None, f"none (git archive {BASE_REF}: {archive.stderr.decode().strip()[:80]})"
+        return
+    target = tmp / "base"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(target, filter="data")
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", BASE_REF],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    yield target, f"git archive {BASE_REF} ({commit})"
+
+
+def _median_rate(figures: list[ReplayFigure]) -> float:
+    return median(f.rate for f in figures)
+
+
+def _median_cpu(figures: list[ReplayFigure]) -> float:
+    return median(f.cpu_seconds / f.measurements * 1e6 for f in figures)
