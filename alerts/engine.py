@@ -168,10 +168,12 @@ class Batch:
         registry = self.world.registry
         machine_input = assess_capture(verdict, registry.policy, registry.version)
         key = capture_key(verdict)
+        if key is None:
+            return
         record = self.records.get(key.alert_id)
         if machine_input is None or (isinstance(machine_input, Clear) and record is None):
             return
-        record = record or AlertRecord.blank(key, enterprise_id, verdict.outlet_id, None)
+        record = record or AlertRecord.blank(key, enterprise_id, verdict.outlet_id, key.subject)
         if isinstance(machine_input, Clear) and not record.active:
             return
         self._keep(self._step(record, machine_input))

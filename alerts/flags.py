@@ -34,18 +34,29 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.ladder import Basis
-from alerts.model import QUALITY_RULE_PREFIX, AlertKey, Clear, MaintenanceWindow, Mark, Marks, Raise
+from alerts.model import (
+    AlertKey,
+    Clear,
+    MaintenanceWindow,
+    Mark,
+    Marks,
+    Raise,
+    quality_alert_key,
+    quality_rule,
+)
 from alerts.rules import QUALITY_WINDOW, Assessment, period_key
 from schemas.alert import AlertLevel, QualityKind, QualitySignal
 from schemas.registry import AlertPolicy
 from schemas.verdict import Rule, Verdict, VerdictStatus
 
-RULE = f"{QUALITY_RULE_PREFIX}{QualityKind.UNDECLARED_FLAG.value}"
+RULE = quality_rule(QualityKind.UNDECLARED_FLAG.value)
 
 
 def undeclared_key(signal: QualitySignal) -> AlertKey:
     """The undeclared-flag alert of the signal's device and factor."""
-    return AlertKey(signal.device_id, signal.factor, RULE)
+    return quality_alert_key(
+        signal.device_id, signal.factor, QualityKind.UNDECLARED_FLAG.value, None
+    )
 
 
 def declared_window(
@@ -77,7 +88,9 @@ def declared_for_hour(
 def flagged_hour_key(verdict: Verdict) -> AlertKey | None:
     """The undeclared-flag alert an hour invalid by flags belongs to (its device, factor)."""
     device = verdict.evidence.get("device_id")
-    return AlertKey(str(device), verdict.factor, RULE) if device else None
+    if not device:
+        return None
+    return quality_alert_key(str(device), verdict.factor, QualityKind.UNDECLARED_FLAG.value, None)
 
 
 def assess_flagged_hour(

@@ -113,7 +113,8 @@ def scope(inputs: Iterable[Input], registry: Registry) -> tuple[set[str], set[st
         if isinstance(item, Verdict):
             ids.add(verdict_key(item).alert_id)
             ids.add(revision_key(item).alert_id)
-            ids.add(capture_key(item).alert_id)
+            if (capture := capture_key(item)) is not None:
+                ids.add(capture.alert_id)  # an hour with too few minutes (alerts.capture)
             if (hour_key := flagged_hour_key(item)) is not None:
                 ids.add(hour_key.alert_id)  # an hour invalid by undeclared flags (alerts.flags)
             outlets.add(item.outlet_id)
