@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from alerts.cli import alerts_app
 from audit.cli import api_app, audit_app
+from deploy.archive_cli import archive_app
 from deploy.db_cli import db_app
 from deploy.stack_cli import stack_app
 from grafana.cli import grafana_app
@@ -68,4 +69,5 @@ app.add_typer(report_app, name="report")
 app.add_typer(energy_app, name="energy")
 app.add_typer(api_app, name="api")
 app.add_typer(audit_app, name="audit")
+app.add_typer(archive_app, name="archive")
 reflow_help(app)
