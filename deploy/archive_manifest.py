@@ -9,8 +9,10 @@ sorted) and never appended to. ``manifest.json`` lists every file with its SHA-2
 record count and offsets, and per topic and partition the next offset to archive (so a run
 resumes where the last one stopped) and any gap (records deleted by retention before they
 were archived). Verification recomputes every digest: a file changed, missing, or not listed
-is named. Keep the manifest's own digest (printed by ``archive raw`` and ``archive verify``)
-somewhere the archive's custodian cannot write, so the manifest cannot be rewritten with it.
+is named. The frames hold the devices' passwords (PW) as the worker reads them: files are
+written 0600 in directories 0700, for the archive's custodian only. Keep the manifest's own
+digest (printed by ``archive raw`` and ``archive verify``) somewhere the archive's custodian
+cannot write, so the manifest cannot be rewritten with it.
 """
 
 from __future__ import annotations
@@ -162,7 +164,7 @@ def write_file(directory: Path, records: Sequence[RawRecord]) -> ArchivedFile:
     text = "".join(r.as_line() + "\n" for r in records).encode()
     data = gzip.compress(text, mtime=0)
     target = directory / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     _replace(target, data)
     return ArchivedFile(
         relative,
@@ -229,7 +231,8 @@ def _archive_files(directory: Path) -> Iterable[Path]:
 
 def _replace(target: Path, data: bytes) -> None:
     draft = target.with_name(f".{target.name}.{os.getpid()}")
-    with open(draft, "wb") as out:
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # frames hold the PW
+    with os.fdopen(fd, "wb") as out:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())

@@ -47,7 +47,7 @@ def archive_raw(
     timeout_s: float = 60.0,
 ) -> ArchiveRun:
     """Archive ``topics`` (full names) into ``directory``; see the module doc."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     manifest = load_manifest(directory)
     run = ArchiveRun()
     consumer = KafkaConsumer(
