@@ -25,6 +25,7 @@ from schemas.registry import Registry
 from schemas.verdict import Verdict
 from streams.domain import factors
 from streams.domain.annual import YearLedger
+from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.capture import day_capture, flag_evidence
 from streams.domain.context import DeviceContext
 from streams.domain.daily import HourSummary, aggregate_day, fingerprint
@@ -234,7 +235,10 @@ class WindowCloser:
                     outputs.append(capture)
             quota = context.quota(factor)
             if quota is not None and quota.annual_kg is not None:
-                outputs.extend(self._record_day_load(context, factor, day, aggregate.load_kg))
+                substituted = SubstitutedLoad.of(substitution)
+                outputs.extend(
+                    self._record_day_load(context, factor, day, aggregate.load_kg, substituted)
+                )
         day_state.closed = True
         day_state.dirty = False
         return outputs
@@ -263,7 +267,12 @@ class WindowCloser:
         return substitute_day(day, hours, basis)
 
     def _record_day_load(
-        self, context: DeviceContext, factor: str, day: datetime, load_kg: float | None
+        self,
+        context: DeviceContext,
+        factor: str,
+        day: datetime,
+        load_kg: float | None,
+        substituted: SubstitutedLoad | None,
     ) -> list[Verdict]:
         ledger = self._years.setdefault((context.outlet_id, factor, day.year), YearLedger())
-        return ledger.record(context, factor, day, load_kg, self._policy)
+        return ledger.record(context, factor, day, load_kg, self._policy, substituted)
