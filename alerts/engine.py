@@ -24,6 +24,7 @@ from alerts.flags import (
     declared_for_hour,
     declared_window,
     flagged_hour_key,
+    undeclared_budget,
     undeclared_key,
 )
 from alerts.machine import step
@@ -204,6 +205,7 @@ class Batch:
             raise RejectedInput("unknown_device", f"device {signal.device_id} is not registered")
         if signal.kind is QualityKind.FLAGGED:
             self._flagged(signal, enterprise_id, outlet_id)
+        signal = undeclared_budget(signal, self.world.maintenance, enterprise_id, outlet_id)
         key = quality_key(signal)
         record = self.records.get(key.alert_id) or AlertRecord.blank(
             key, enterprise_id, outlet_id, signal.device_id
