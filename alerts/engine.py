@@ -42,6 +42,7 @@ from alerts.model import (
     OrderNoted,
     RegulatorOrder,
     Tick,
+    quality_rule,
 )
 from alerts.revisions import revised_down, revision_key
 from alerts.routing import Subscription, route
@@ -359,7 +360,8 @@ class Batch:
         kinds = (
             policy.evasion_quality_kinds if which == "evasion" else policy.inhibiting_quality_kinds
         )
-        return frozenset(f"quality.{kind}" for kind in kinds)
+        # a kind counts whether judged per run or hour or over a whole day (quality_rule)
+        return frozenset(quality_rule(kind, period) for kind in kinds for period in (None, "day"))
 
     def _quality_firing(self, outlet_id: str | None, rules: frozenset[str]) -> bool:
         """Is a data-quality alert of one of ``rules`` firing for a device of the outlet?"""

@@ -22,7 +22,7 @@ from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Rule, Verdict
 from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.load_substitution import LOOK_BACK, StoredRates, quarter_start, staircase
-from streams.domain.periods import HOUR, MINUTE, china_date, china_time, hour_start
+from streams.domain.periods import HOUR, MINUTE, china_date, china_time, day_start, hour_start
 
 DeviceHour = tuple[str, datetime]
 """(device MN, start of the China-time hour, aware UTC+8)."""
@@ -180,6 +180,20 @@ class MemoryStore:
 
     def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
         return {key: dict(self._daily_loads.get(key, {})) for key in keys}
+
+    def day_series(self) -> dict[datetime, dict[tuple[str, str], dict[datetime, float]]]:
+        """Every China day's stored values by (device, factor) and time stamp, minute values
+        over real-time ones at the same time stamp (``streams.domain.identical``)."""
+        days: dict[datetime, dict[tuple[str, str], dict[datetime, float]]] = {}
+        for (device, hour), stored in sorted(self._minutes.items()):
+            day = day_start(hour)
+            ordered = sorted(stored.values(), key=lambda m: m.period is PeriodKind.MINUTE)
+            for m in ordered:
+                value = m.avg if m.avg is not None else m.rtd
+                if value is not None:
+                    series = days.setdefault(day, {}).setdefault((device, m.factor), {})
+                    series[m.period_start] = value
+        return days
 
     def daily_substitutions(
         self, keys: Iterable[OutletYear]
