@@ -228,13 +228,7 @@ class PgStore:
         found: dict[OutletYear, dict[date, float]] = {k: {} for k in wanted}
         if not wanted:
             return found
-        params: dict[str, Any] = {
-            "outlets": [k[0] for k in wanted],
-            "factors": [k[1] for k in wanted],
-            "years": [k[2] for k in wanted],
-            "starts": [_year_start(k[2]) for k in wanted],
-            "ends": [_year_start(k[2] + 1) for k in wanted],
-        }
+        params = _year_params(wanted)
         with self._pool.connection() as conn:
             for outlet_id, factor, year, start, load in conn.execute(_DAILY_LOADS, params):
                 found[(outlet_id, factor, int(year))][_china(start).date()] = float(load)
@@ -249,13 +243,7 @@ class PgStore:
         found: dict[OutletYear, dict[date, SubstitutedLoad]] = {k: {} for k in wanted}
         if not wanted:
             return found
-        params: dict[str, Any] = {
-            "outlets": [k[0] for k in wanted],
-            "factors": [k[1] for k in wanted],
-            "years": [k[2] for k in wanted],
-            "starts": [_year_start(k[2]) for k in wanted],
-            "ends": [_year_start(k[2] + 1) for k in wanted],
-        }
+        params = _year_params(wanted)
         with self._pool.connection() as conn:
             for outlet_id, factor, year, start, evidence in conn.execute(
                 _DAILY_SUBSTITUTIONS, params
@@ -342,6 +330,17 @@ def _device_spans(keys: Iterable[DeviceHour]) -> dict[str, tuple[datetime, datet
         first, last = spans.get(device, (hour, hour))
         spans[device] = (min(first, hour), max(last, hour))
     return spans
+
+
+def _year_params(wanted: list[OutletYear]) -> dict[str, Any]:
+    """The query parameters of (outlet, factor, China year) keys with their years' bounds."""
+    return {
+        "outlets": [k[0] for k in wanted],
+        "factors": [k[1] for k in wanted],
+        "years": [k[2] for k in wanted],
+        "starts": [_year_start(k[2]) for k in wanted],
+        "ends": [_year_start(k[2] + 1) for k in wanted],
+    }
 
 
 def _year_start(year: int) -> datetime:

@@ -71,7 +71,10 @@ def test_a_gap_is_filled_by_the_max_of_the_previous_180_valid_hours_apart_from_m
     assert "substituted_hours" not in daily_load(rows, 0)["evidence"]  # day 1 had no gap
 
 
-def outputs(batches: Sequence[list[Measurement]], restart_before: int | None) -> list[Any]:
+def outputs(
+    batches: Sequence[list[Measurement]], restart_before: int | None, rule: str = "daily_load"
+) -> list[Any]:
+    """The latest ``rule`` verdicts of an engine over a store, restarted before a batch."""
     store = MemoryStore()
     engine = Engine(REGISTRY)
     latest: dict[Any, Verdict] = {}
@@ -82,8 +85,8 @@ def outputs(batches: Sequence[list[Measurement]], restart_before: int | None) ->
         store.add(batch)
         out = engine.ingest(batch)
         store.record(out)
-        for o in out:
-            if isinstance(o, Verdict) and o.rule.value == "daily_load":
+        for o in [*out, *(engine.close_all() if index == len(batches) - 1 else [])]:
+            if isinstance(o, Verdict) and o.rule.value == rule:
                 latest[o.period_start] = o
     return [latest[k].model_dump() for k in sorted(latest)]
 
@@ -151,26 +154,6 @@ def test_the_annual_load_judges_measured_plus_substituted_and_shows_them_apart()
     assert evidence["ytd_load_kg"] == pytest.approx(measured + 4 * peak)
 
 
-def annual_outputs(batches: Sequence[list[Measurement]], restart_before: int | None) -> list[Any]:
-    store = MemoryStore()
-    engine = Engine(REGISTRY)
-    latest: dict[Any, Verdict] = {}
-    for index, batch in enumerate(batches):
-        if index == restart_before:
-            engine = Engine(REGISTRY)
-        engine.prepare(batch, store)
-        store.add(batch)
-        out = engine.ingest(batch)
-        store.record(out)
-        for o in out:
-            if isinstance(o, Verdict) and o.rule.value == "annual_load":
-                latest[o.period_start] = o
-    for o in engine.close_all():
-        if isinstance(o, Verdict) and o.rule.value == "annual_load":
-            latest[o.period_start] = o
-    return [latest[k].model_dump() for k in sorted(latest)]
-
-
 def three_days() -> list[list[Measurement]]:
     """``two_days`` and a complete third day: its annual verdict counts day 2's substitution."""
     third = [hour_of(48 + h, 20.0) for h in range(24)]
@@ -179,6 +162,6 @@ def three_days() -> list[list[Measurement]]:
 
 def test_a_worker_restarted_after_a_substituted_day_keeps_it_in_the_annual_load() -> None:
     batches = three_days()
-    restarted = annual_outputs(batches, restart_before=60)  # during day 3: day 2 is stored
-    assert restarted == annual_outputs(batches, restart_before=None)
+    restarted = outputs(batches, 60, "annual_load")  # during day 3: day 2 is stored
+    assert restarted == outputs(batches, None, "annual_load")
     assert restarted[-1]["evidence"]["ytd_substituted_load_kg"] > 0
