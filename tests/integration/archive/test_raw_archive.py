@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from typer.testing import CliRunner
 
-from deploy.archive_manifest import load_manifest, read_file
+from deploy.archive_manifest import load_manifest, read_file, save_manifest
 from deploy.kafka_provision import provision
 from greenwatch.cli import app
 from runtime.kafka_access import Principal, kafka_access
@@ -146,3 +146,39 @@ def test_verify_of_a_directory_without_manifest_is_a_clear_error(tmp_path: Path)
     result = CliRunner().invoke(app, ["archive", "verify", str(tmp_path)], obj=Settings())
     assert result.exit_code == 2
     assert "no manifest" in result.output
+
+
+def test_records_deleted_before_they_were_archived_are_reported_as_a_gap(
+    local: Settings, prefix: str, services: Any, tmp_path: Path
+) -> None:
+    topic = topic_name(prefix, Topic.RAW_ENERGY)  # its own topic: offsets of this test only
+    producer = KafkaProducer(**services.kafka.client_config(), acks="all")
+    try:
+        for index in range(6):
+            producer.send(topic, value=f"item {index}".encode(), partition=0).get(timeout=15)
+    finally:
+        producer.close(timeout=5)
+    out = tmp_path / "archive"
+    args = ["archive", "raw", "--out", str(out), "--prefix", prefix, "--topic", "energy"]
+    manifest_path = out / "manifest.json"
+    first = CliRunner().invoke(app, args, obj=local)
+    assert first.exit_code == 0 and "archived 6 records" in first.output, first.output
+    manifest = load_manifest(out)
+    manifest.next_offsets[topic]["0"] = 2  # as if the last run had stopped after offset 1
+    manifest.files = [f for f in manifest.files if f.partition != 0]
+    save_manifest(out, manifest)
+    for path in out.rglob("p0-*.jsonl.gz"):
+        path.unlink()
+    admin = KafkaAdminClient(**services.kafka.client_config())
+    try:  # retention (here: by hand) deletes offsets 0–3 before the next run
+        admin.delete_records({TopicPartition(topic, 0): 4})
+    finally:
+        admin.close()
+    second = CliRunner().invoke(app, args, obj=local)
+    assert second.exit_code == 0, second.output
+    assert f"{topic}[0] offsets 2..3 were deleted by retention" in second.output
+    assert "archived 2 records" in second.output  # offsets 4 and 5
+    assert load_manifest(out).gaps == [{"topic": topic, "partition": 0, "from": 2, "to": 3}]
+    verified = CliRunner().invoke(app, ["archive", "verify", str(out)], obj=local)
+    assert verified.exit_code == 0 and f"gap: {topic}[0] offsets 2..3" in verified.output
+    assert manifest_path.exists()
