@@ -4,11 +4,13 @@ HJ 75-2017 (domain.md §3): a valid hour needs ``valid_minutes_per_hour`` valid 
 that is invalid because too few minutes were *reported at all* (valid + flagged minutes below
 that number: 20 of 60 minutes sent) is not a flag and not a silent device: it is just
 ``invalid``, and nobody is told (the launder trick's second form, issue 13). Such an hourly
-verdict raises ``<outlet>/<factor>/quality.low_capture`` (basis ``hj75_low_capture``), a
-data-quality alert that the enterprise hears of at once and the regulator when it persists
-(escalated after ``quality_escalate_hours``, counted from the hour's end); the next hourly
-verdict with enough minutes clears it (after ``quality_resolve_minutes``). An hour invalid
-because of flags is the business of ``alerts.flags``. Pure: no I/O.
+verdict raises ``<device>/<factor>/quality.low_capture`` (basis ``hj75_low_capture``; the
+data-quality key rule ``alerts.model.quality_alert_key``: a low-capture *day* is
+``<device>/<factor>/quality.low_capture.day``), a data-quality alert that the enterprise
+hears of at once and the regulator when it persists (escalated after
+``quality_escalate_hours``, counted from the hour's end); the next hourly verdict with
+enough minutes clears it (after ``quality_resolve_minutes``). An hour invalid because of
+flags is the business of ``alerts.flags``. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ from datetime import timedelta
 from typing import Any
 
 from alerts.ladder import Basis
-from alerts.model import QUALITY_RULE_PREFIX, AlertKey, Clear, Raise
+from alerts.model import AlertKey, Clear, Raise, quality_alert_key, quality_rule
 from schemas.alert import AlertLevel, QualityKind
 from schemas.registry import AlertPolicy
 from schemas.verdict import Rule, Verdict, VerdictStatus
 
-RULE = f"{QUALITY_RULE_PREFIX}{QualityKind.LOW_CAPTURE.value}"
 
-
-def capture_key(verdict: Verdict) -> AlertKey:
-    """The low-capture alert of the verdict's outlet and factor."""
-    return AlertKey(verdict.outlet_id, verdict.factor, RULE)
+def capture_key(verdict: Verdict) -> AlertKey | None:
+    """The low-capture alert of the verdict's device and factor (None: the verdict does not
+    name its device)."""
+    device = verdict.evidence.get("device_id")
+    if not device:
+        return None
+    return quality_alert_key(str(device), verdict.factor, QualityKind.LOW_CAPTURE.value, None)
 
 
 def reported_minutes(verdict: Verdict) -> tuple[int, int] | None:
@@ -53,7 +57,7 @@ def assess_capture(
     reported, required = counts
     end = verdict.period_start + timedelta(hours=1)
     evidence: dict[str, Any] = {
-        "rule": RULE,
+        "rule": quality_rule(QualityKind.LOW_CAPTURE.value),
         "basis": Basis.LOW_CAPTURE.value,
         "kind": QualityKind.LOW_CAPTURE.value,
         "period_start": verdict.period_start.isoformat(),

@@ -24,6 +24,7 @@ from alerts.flags import (
     declared_for_hour,
     declared_window,
     flagged_hour_key,
+    undeclared_budget,
     undeclared_key,
 )
 from alerts.machine import step
@@ -41,6 +42,7 @@ from alerts.model import (
     OrderNoted,
     RegulatorOrder,
     Tick,
+    quality_rule,
 )
 from alerts.revisions import revised_down, revision_key
 from alerts.routing import Subscription, route
@@ -168,10 +170,12 @@ class Batch:
         registry = self.world.registry
         machine_input = assess_capture(verdict, registry.policy, registry.version)
         key = capture_key(verdict)
+        if key is None:
+            return
         record = self.records.get(key.alert_id)
         if machine_input is None or (isinstance(machine_input, Clear) and record is None):
             return
-        record = record or AlertRecord.blank(key, enterprise_id, verdict.outlet_id, None)
+        record = record or AlertRecord.blank(key, enterprise_id, verdict.outlet_id, key.subject)
         if isinstance(machine_input, Clear) and not record.active:
             return
         self._keep(self._step(record, machine_input))
@@ -202,6 +206,7 @@ class Batch:
             raise RejectedInput("unknown_device", f"device {signal.device_id} is not registered")
         if signal.kind is QualityKind.FLAGGED:
             self._flagged(signal, enterprise_id, outlet_id)
+        signal = undeclared_budget(signal, self.world.maintenance, enterprise_id, outlet_id)
         key = quality_key(signal)
         record = self.records.get(key.alert_id) or AlertRecord.blank(
             key, enterprise_id, outlet_id, signal.device_id
@@ -355,7 +360,8 @@ class Batch:
         kinds = (
             policy.evasion_quality_kinds if which == "evasion" else policy.inhibiting_quality_kinds
         )
-        return frozenset(f"quality.{kind}" for kind in kinds)
+        # a kind counts whether judged per run or hour or over a whole day (quality_rule)
+        return frozenset(quality_rule(kind, period) for kind in kinds for period in (None, "day"))
 
     def _quality_firing(self, outlet_id: str | None, rules: frozenset[str]) -> bool:
         """Is a data-quality alert of one of ``rules`` firing for a device of the outlet?"""

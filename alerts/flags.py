@@ -34,18 +34,30 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.ladder import Basis
-from alerts.model import QUALITY_RULE_PREFIX, AlertKey, Clear, MaintenanceWindow, Mark, Marks, Raise
+from alerts.model import (
+    DAY_PERIOD,
+    AlertKey,
+    Clear,
+    MaintenanceWindow,
+    Mark,
+    Marks,
+    Raise,
+    quality_alert_key,
+    quality_rule,
+)
 from alerts.rules import QUALITY_WINDOW, Assessment, period_key
 from schemas.alert import AlertLevel, QualityKind, QualitySignal
 from schemas.registry import AlertPolicy
 from schemas.verdict import Rule, Verdict, VerdictStatus
 
-RULE = f"{QUALITY_RULE_PREFIX}{QualityKind.UNDECLARED_FLAG.value}"
+RULE = quality_rule(QualityKind.UNDECLARED_FLAG.value)
 
 
 def undeclared_key(signal: QualitySignal) -> AlertKey:
     """The undeclared-flag alert of the signal's device and factor."""
-    return AlertKey(signal.device_id, signal.factor, RULE)
+    return quality_alert_key(
+        signal.device_id, signal.factor, QualityKind.UNDECLARED_FLAG.value, None
+    )
 
 
 def declared_window(
@@ -77,7 +89,49 @@ def declared_for_hour(
 def flagged_hour_key(verdict: Verdict) -> AlertKey | None:
     """The undeclared-flag alert an hour invalid by flags belongs to (its device, factor)."""
     device = verdict.evidence.get("device_id")
-    return AlertKey(str(device), verdict.factor, RULE) if device else None
+    if not device:
+        return None
+    return quality_alert_key(str(device), verdict.factor, QualityKind.UNDECLARED_FLAG.value, None)
+
+
+def windows_needed_since(signal: QualitySignal) -> datetime:
+    """The earliest time the maintenance windows a signal is checked against may end after:
+    its ``observed_at``, or the start of its day for a day-level signal (``detail.period``)."""
+    if signal.detail.get("period") == DAY_PERIOD:
+        return signal.observed_at - timedelta(days=1)
+    return signal.observed_at
+
+
+def undeclared_budget(
+    signal: QualitySignal,
+    windows: Iterable[MaintenanceWindow],
+    enterprise_id: str,
+    outlet_id: str | None,
+) -> QualitySignal:
+    """A day's flag-budget signal (``undeclared_flag`` with ``detail.period: "day"``, the
+    streams' ``flag_budget``) without the hours beyond the budget that a window declared
+    beforehand covers; cleared when none is left. Any other signal is returned as it is."""
+    budgets = signal.detail.get("budgets")
+    if (
+        signal.kind is not QualityKind.UNDECLARED_FLAG
+        or signal.detail.get("period") != DAY_PERIOD
+        or not isinstance(budgets, dict)
+    ):
+        return signal
+    left: dict[str, Any] = {}
+    declared: list[str] = []
+    for flag, budget in sorted(budgets.items()):
+        hours = []
+        for row in budget.get("over_budget", []):
+            hour = datetime.fromisoformat(str(row["hour"]))
+            if declared_for_hour(windows, enterprise_id, outlet_id, hour) is None:
+                hours.append(row)
+            else:
+                declared.append(str(row["hour"]))
+        if hours:
+            left[flag] = {**budget, "over_budget": hours}
+    detail = {**signal.detail, "budgets": left, "declared_hours": declared}
+    return signal.model_copy(update={"active": bool(left), "detail": detail})
 
 
 def assess_flagged_hour(

@@ -47,6 +47,28 @@ class AlertKey:
         return self.rule.startswith(QUALITY_RULE_PREFIX)
 
 
+DAY_PERIOD = "day"
+"""``detail.period`` of a data-quality signal judged over a whole China day."""
+
+
+def quality_alert_key(
+    device_id: str, factor: str | None, kind: str, period: str | None
+) -> AlertKey:
+    """The one key rule of data-quality alerts about a device's data (docs/alerts.md):
+    subject the device MN, the factor, rule ``quality.<kind>``, plus ``.day`` when the
+    condition was judged over a whole China day (``period == "day"``) rather than an hour or
+    a run, so that a day's alert is not cleared by the next good hour. Used alike for the
+    streams' signals and for the alerts derived from hourly verdicts (``low_capture``,
+    ``undeclared_flag``)."""
+    return AlertKey(device_id, factor, quality_rule(kind, period))
+
+
+def quality_rule(kind: str, period: str | None = None) -> str:
+    """The rule part of ``quality_alert_key``: ``quality.<kind>``, ``quality.<kind>.day``."""
+    suffix = f".{DAY_PERIOD}" if period == DAY_PERIOD else ""
+    return f"{QUALITY_RULE_PREFIX}{kind}{suffix}"
+
+
 @dataclass(frozen=True, slots=True)
 class Mark:
     """One judged period of a verdict rule: its status, value, limit and revision."""

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts.ladder import ENERGY_RULES, Basis, Situation, exceedance_rung, warning_basis
-from alerts.model import QUALITY_RULE_PREFIX, AlertKey, Clear, Mark, Marks, Raise
+from alerts.model import AlertKey, Clear, Mark, Marks, Raise, quality_alert_key
 from schemas.alert import AlertLevel, QualitySignal
 from schemas.registry import AlertPolicy
 from schemas.verdict import Rule, Verdict, VerdictStatus
@@ -243,7 +243,15 @@ def _evidence(
 
 
 def quality_key(signal: QualitySignal) -> AlertKey:
-    return AlertKey(signal.device_id, signal.factor, f"{QUALITY_RULE_PREFIX}{signal.kind.value}")
+    """The alert of a streams signal: the data-quality key rule (``quality_alert_key``), a
+    day's signal (``detail.period: "day"``) apart from the hours'."""
+    period = signal.detail.get("period")
+    return quality_alert_key(
+        signal.device_id,
+        signal.factor,
+        signal.kind.value,
+        period if isinstance(period, str) else None,
+    )
 
 
 QUALITY_WINDOW = 8
@@ -268,7 +276,7 @@ def assess_quality(
     mark = Mark("active" if signal.active else "cleared", None, None)
     window = _prune({**marks, key: mark}, QUALITY_WINDOW)
     evidence = {
-        "rule": f"{QUALITY_RULE_PREFIX}{signal.kind.value}",
+        "rule": quality_key(signal).rule,
         "basis": Basis.DATA_QUALITY.value,
         "kind": signal.kind.value,
         "active": signal.active,

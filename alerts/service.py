@@ -41,7 +41,7 @@ from pydantic import ValidationError
 from alerts.capture import capture_key
 from alerts.engine import Batch
 from alerts.errors import PoisonMessage, RejectedInput
-from alerts.flags import flagged_hour_key, undeclared_key
+from alerts.flags import flagged_hour_key, undeclared_key, windows_needed_since
 from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, describe_change
 from alerts.revisions import revision_key
@@ -113,7 +113,8 @@ def scope(inputs: Iterable[Input], registry: Registry) -> tuple[set[str], set[st
         if isinstance(item, Verdict):
             ids.add(verdict_key(item).alert_id)
             ids.add(revision_key(item).alert_id)
-            ids.add(capture_key(item).alert_id)
+            if (capture := capture_key(item)) is not None:
+                ids.add(capture.alert_id)  # an hour with too few minutes (alerts.capture)
             if (hour_key := flagged_hour_key(item)) is not None:
                 ids.add(hour_key.alert_id)  # an hour invalid by undeclared flags (alerts.flags)
             outlets.add(item.outlet_id)
@@ -334,7 +335,8 @@ class AlertService:
             store = AlertStore(conn)
             ids, outlets, enterprises = scope((item for _, item in decoded), self._registry)
             since = min(
-                (i.observed_at for _, i in decoded if isinstance(i, QualitySignal)), default=None
+                (windows_needed_since(i) for _, i in decoded if isinstance(i, QualitySignal)),
+                default=None,
             )
             batch = store.open_batch(self._registry, now, ids, outlets, enterprises, since)
             for record, item in decoded:

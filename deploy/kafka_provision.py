@@ -27,6 +27,7 @@ from pydantic import SecretStr
 
 from runtime.kafka_access import KafkaAccess, Principal, local_broker, password_file_name
 from runtime.kafka_acls import group_grants, topic_grants
+from runtime.raw_retention import apply_raw_retention
 from runtime.registry_topic import registry_topic
 from runtime.settings import Settings, kafka_servers, local_secret
 from runtime.topics import catalogue_topics, ensure_topics
@@ -79,7 +80,8 @@ def acl_bindings(prefix: str) -> list[ACL]:
 
 def provision(settings: Settings, prefix: str, *, users: bool = True) -> list[str]:
     """As the local admin: upsert every principal's SCRAM user (``users``), create the
-    catalogue's topics under ``prefix`` and grant the ACLs. Returns the topics created.
+    catalogue's topics under ``prefix``, set the raw topics' retention
+    (``raw_topic_retention_days``) and grant the ACLs. Returns the topics created.
 
     Only for the local stack's broker (its admin password is in the state dir); a production
     cluster is provisioned by its operators from ``runtime.kafka_acls`` (docs/security.md).
@@ -101,8 +103,18 @@ def provision(settings: Settings, prefix: str, *, users: bool = True) -> list[st
             if failed:
                 raise KafkaError(f"SCRAM users not made: {failed}")
         registry = registry_topic(prefix)  # compacted, with its large-record limit
-        topics = [t for t in catalogue_topics(prefix) if t.name != registry.name] + [registry]
+        topics = [
+            t
+            for t in catalogue_topics(prefix, raw_retention_days=settings.raw_topic_retention_days)
+            if t.name != registry.name
+        ] + [registry]
         created = ensure_topics(admin_access, topics, client_id="greenwatch-provision")
+        apply_raw_retention(  # new and existing raw topics alike (runtime.raw_retention)
+            admin_access,
+            prefix,
+            settings.raw_topic_retention_days,
+            client_id="greenwatch-provision",
+        )
         result = admin.create_acls(acl_bindings(prefix))
         if result["failed"]:
             raise KafkaError(f"ACLs not made: {result['failed']}")

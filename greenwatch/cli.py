@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from alerts.cli import alerts_app
 from audit.cli import api_app, audit_app
+from deploy.archive_cli import archive_app
 from deploy.db_cli import db_app
 from deploy.stack_cli import stack_app
 from grafana.cli import grafana_app
@@ -22,6 +23,7 @@ from ingest.hj212.cli import hj212_app
 from runtime.settings import load_settings
 from schemas.cli import schemas_app
 from streams.cli import energy_worker_command, replay_command, worker_command
+from streams.identical_job import identical_command
 from streams.plan_cli import plan_app, report_app
 from streams.surcharge_cli import energy_app
 
@@ -68,4 +70,11 @@ app.add_typer(report_app, name="report")
 app.add_typer(energy_app, name="energy")
 app.add_typer(api_app, name="api")
 app.add_typer(audit_app, name="audit")
+app.add_typer(archive_app, name="archive")
+evasion_app = typer.Typer(
+    help="Evasion rules over stored data that need several devices at once.",
+    no_args_is_help=True,
+)
+evasion_app.command("identical")(identical_command)
+app.add_typer(evasion_app, name="evasion")
 reflow_help(app)

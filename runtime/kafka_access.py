@@ -47,6 +47,8 @@ class Principal(StrEnum):
     """``db load-registry``: the only writer of the registry topic."""
     PLAN = "plan"
     """``plan progress --publish``: ``plan_progress`` verdicts to the alert service."""
+    ARCHIVER = "archiver"
+    """``archive raw``: reads the raw topics (only them) to copy them to archive files."""
 
 
 def password_file_name(principal: Principal) -> str:

@@ -27,9 +27,13 @@ class TopicRights:
 
     reads: frozenset[Topic] = frozenset()
     writes: frozenset[Topic] = frozenset()
+    assigns_by_hand: bool = False
+    """Reads its partitions by assignment, never in a consumer group (no group ACL)."""
 
     @property
     def consumes_in_groups(self) -> bool:
+        if self.assigns_by_hand:
+            return False
         return bool(self.reads - {Topic.REGISTRY})  # the registry follower assigns by hand
 
 
@@ -58,9 +62,13 @@ RIGHTS: Final[dict[Principal, TopicRights]] = {
     ),
     Principal.REGISTRY: TopicRights(writes=frozenset({Topic.REGISTRY})),
     Principal.PLAN: TopicRights(writes=frozenset({Topic.VERDICTS})),
+    Principal.ARCHIVER: TopicRights(  # archive raw: resumes from its manifest, not a group
+        reads=frozenset({Topic.RAW_HJ212, Topic.RAW_ENERGY}), assigns_by_hand=True
+    ),
 }
 """Every principal but the admin (a super user). Only ``REGISTRY`` writes the registry topic;
-only ``WORKER`` reads the raw HJ 212 topic (it holds the frames as received)."""
+only ``WORKER`` and ``ARCHIVER`` read the raw HJ 212 topic (it holds the frames as received);
+``ARCHIVER`` reads nothing else and writes nothing."""
 
 GROUP_PREFIXES: Final = ("greenwatch-",)
 """Consumer-group name prefixes every consumer principal may use, besides ``<prefix>``."""

@@ -93,6 +93,22 @@ class Settings(BaseSettings):
         "(the default: auditors need the history).",
     )
 
+    raw_topic_retention_days: int = Field(
+        default=7,
+        ge=-1,
+        description="Kafka: how long the raw topics (raw.hj212, raw.energy: the immutable "
+        "record as received) keep their records, in days; -1 keeps them forever. Applied by "
+        "`stack up` / `stack provision` and `archive retention --apply`; older records "
+        "survive only in `greenwatch archive raw` files (docs/operations-archive.md).",
+    )
+
+    @field_validator("raw_topic_retention_days")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("0 days would delete the raw record at once: use -1 (forever) or >= 1")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _check_dsn(cls, value: SecretStr | None) -> SecretStr | None:

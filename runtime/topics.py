@@ -16,6 +16,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 
 from runtime.kafka_access import KafkaAccess
+from runtime.raw_retention import RAW_TOPICS, RETENTION_KEY, retention_ms
 from schemas.topics import CATALOGUE, Topic, topic_name
 
 
@@ -30,14 +31,29 @@ class KafkaTopic:
     configs: tuple[tuple[str, str], ...] = ()
 
 
-def catalogue_topics(prefix: str, only: Iterable[Topic] | None = None) -> list[KafkaTopic]:
-    """The catalogue's topics under ``prefix`` (all, or those in ``only``)."""
+def catalogue_topics(
+    prefix: str, only: Iterable[Topic] | None = None, *, raw_retention_days: int | None = None
+) -> list[KafkaTopic]:
+    """The catalogue's topics under ``prefix`` (all, or those in ``only``); with
+    ``raw_retention_days`` (the setting) the raw topics are created with that retention
+    (``runtime.raw_retention``; existing topics are changed by ``apply_raw_retention``)."""
     wanted = None if only is None else set(only)
     return [
-        KafkaTopic(topic_name(prefix, spec.topic), spec.partitions, spec.compacted)
+        KafkaTopic(
+            topic_name(prefix, spec.topic),
+            spec.partitions,
+            spec.compacted,
+            _retention(spec.topic, raw_retention_days),
+        )
         for spec in CATALOGUE
         if wanted is None or spec.topic in wanted
     ]
+
+
+def _retention(topic: Topic, days: int | None) -> tuple[tuple[str, str], ...]:
+    if days is None or topic not in RAW_TOPICS:
+        return ()
+    return ((RETENTION_KEY, str(retention_ms(days))),)
 
 
 def ensure_topics(

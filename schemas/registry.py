@@ -322,6 +322,10 @@ class AlertPolicy(_Frozen):
     flag_allowance_minutes: dict[str, int] = Field(default_factory=lambda: {"C": 30})
     """A run of this F/M/C/D/B flag no longer than this (minutes) needs no declared window
     (e.g. the daily automatic calibration); flags not listed: none. Our default."""
+    flag_daily_allowance_minutes: dict[str, int] = Field(default_factory=lambda: {"C": 60})
+    """Minutes of this flag per device, factor and China day that need no declared window,
+    spent by minute time (the earliest first; ``streams.domain.flag_budget``); beyond them a
+    day-level ``undeclared_flag`` signal. Flags not listed: no daily budget. Our default."""
     evasion: EvasionPolicy = EvasionPolicy()
     """Thresholds of the evasion rules that raise ``tampering`` signals."""
 

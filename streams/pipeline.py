@@ -49,6 +49,7 @@ from schemas.envelope import DeadLetter
 from schemas.measurement import AggregateValue, Measurement
 from schemas.registry import Registry
 from schemas.verdict import Verdict
+from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError
 from streams.domain.load_substitution import StoredRates
@@ -429,6 +430,12 @@ class _CommittedReads:
     def daily_loads(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, dict[date, float]]:
         wanted = list(keys)
         return self._read(lambda: self._store.daily_loads(wanted))
+
+    def daily_substitutions(
+        self, keys: Iterable[OutletYear]
+    ) -> Mapping[OutletYear, dict[date, SubstitutedLoad]]:
+        wanted = list(keys)
+        return self._read(lambda: self._store.daily_substitutions(wanted))
 
     def rate_histories(self, keys: Iterable[RateKey]) -> Mapping[RateKey, StoredRates]:
         wanted = list(keys)

@@ -40,6 +40,7 @@ from schemas.registry import Registry
 from schemas.verdict import Verdict
 from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError, NormalizeReason
+from streams.domain.identical import identical_signals
 from streams.domain.normalize import PERIOD_OF_COMMAND, normalize_packet
 from streams.domain.store import MemoryStore
 
@@ -145,6 +146,10 @@ class Replay:
     def finish(self) -> list[dict[str, Any]]:
         """Close every window; the latest outputs as JSON-ready dicts in the stable order."""
         self._keep(self._engine.close_all())
+        if self._include_quality:  # the cross-device step, as `evasion identical` runs it
+            evasion = self._registry.policy.evasion
+            for day, series in sorted(self._store.day_series().items()):
+                self._quality.extend(identical_signals(self._registry, day, series, evasion))
         rows = [(_sort_key(o), _row(o)) for o in self._latest.values()]
         lines = [row for _, row in sorted(rows, key=lambda pair: pair[0])]
         if self._include_quality:

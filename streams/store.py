@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from ingest.hj212 import CHINA_TZ
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.load_substitution import LOOK_BACK, StoredRates, quarter_start
 from streams.domain.periods import HOUR
 from streams.domain.store import (
@@ -53,6 +54,18 @@ SELECT k.outlet_id, k.factor, k.year, a.period_start, a.load_kg
     ON a.outlet_id = k.outlet_id AND a.factor = k.factor AND a.period = 'day'
    AND a.period_start >= k.year_start AND a.period_start < k.year_end
  WHERE a.load_kg IS NOT NULL
+"""
+
+
+_DAILY_SUBSTITUTIONS = """
+SELECT k.outlet_id, k.factor, k.year, v.period_start, v.evidence
+  FROM unnest(%(outlets)s::text[], %(factors)s::text[], %(years)s::int[],
+              %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+       AS k(outlet_id, factor, year, year_start, year_end)
+  JOIN verdicts v
+    ON v.outlet_id = k.outlet_id AND v.factor = k.factor AND v.rule = 'daily_load'
+   AND v.period_start >= k.year_start AND v.period_start < k.year_end
+ WHERE v.evidence ? 'substituted_hours'
 """
 
 
@@ -215,16 +228,29 @@ class PgStore:
         found: dict[OutletYear, dict[date, float]] = {k: {} for k in wanted}
         if not wanted:
             return found
-        params: dict[str, Any] = {
-            "outlets": [k[0] for k in wanted],
-            "factors": [k[1] for k in wanted],
-            "years": [k[2] for k in wanted],
-            "starts": [_year_start(k[2]) for k in wanted],
-            "ends": [_year_start(k[2] + 1) for k in wanted],
-        }
+        params = _year_params(wanted)
         with self._pool.connection() as conn:
             for outlet_id, factor, year, start, load in conn.execute(_DAILY_LOADS, params):
                 found[(outlet_id, factor, int(year))][_china(start).date()] = float(load)
+        return found
+
+    def daily_substitutions(
+        self, keys: Iterable[OutletYear]
+    ) -> dict[OutletYear, dict[date, SubstitutedLoad]]:
+        """The substitutions of the stored daily load verdicts (``Store.daily_substitutions``):
+        every requested key is in the result."""
+        wanted = sorted(set(keys))
+        found: dict[OutletYear, dict[date, SubstitutedLoad]] = {k: {} for k in wanted}
+        if not wanted:
+            return found
+        params = _year_params(wanted)
+        with self._pool.connection() as conn:
+            for outlet_id, factor, year, start, evidence in conn.execute(
+                _DAILY_SUBSTITUTIONS, params
+            ):
+                substituted = SubstitutedLoad.from_evidence(evidence)
+                if substituted is not None:
+                    found[(outlet_id, factor, int(year))][_china(start).date()] = substituted
         return found
 
     def rate_histories(self, keys: Iterable[RateKey]) -> dict[RateKey, StoredRates]:
@@ -304,6 +330,17 @@ def _device_spans(keys: Iterable[DeviceHour]) -> dict[str, tuple[datetime, datet
         first, last = spans.get(device, (hour, hour))
         spans[device] = (min(first, hour), max(last, hour))
     return spans
+
+
+def _year_params(wanted: list[OutletYear]) -> dict[str, Any]:
+    """The query parameters of (outlet, factor, China year) keys with their years' bounds."""
+    return {
+        "outlets": [k[0] for k in wanted],
+        "factors": [k[1] for k in wanted],
+        "years": [k[2] for k in wanted],
+        "starts": [_year_start(k[2]) for k in wanted],
+        "ends": [_year_start(k[2] + 1) for k in wanted],
+    }
 
 
 def _year_start(year: int) -> datetime:

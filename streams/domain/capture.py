@@ -11,8 +11,9 @@ different tricks (the launder: exceedance minutes sent flagged; and sending too 
 - the **flag allowance** (``AlertPolicy.flag_allowance_minutes``, per flag; e.g. ``C: 30``,
   a CEMS's automatic calibration; our default, set by no standard): the flags of this hour
   with more minutes than their allowance (0 for flags not listed) are
-  ``flag_allowance_exceeded``. Counted per hour, not yet as a daily budget: a day's total
-  would make an hour's verdict depend on the order its day's hours close in. Whether a window
+  ``flag_allowance_exceeded``. Counted per hour (a day's running total would make an hour's
+  verdict depend on the order its day's hours close in); the daily budget, spent by minute
+  time, is ``streams.domain.flag_budget``. Whether a window
   was declared for them is the alert service's business (it holds the declarations,
   ``alerts.flags``); a verdict with flags beyond the allowance is what it checks.
 - a **low-capture day**: fewer than ``valid_hours_per_day`` valid hours even if every hour
@@ -52,7 +53,8 @@ def flag_evidence(
 
     ``flag_allowance_exceeded`` counts this hour's minutes only (a value of the hour, so the
     verdict does not depend on the order the day's hours close in: replay equals streaming);
-    ``day_hours`` is accepted for the daily budget, which is not applied yet."""
+    ``day_hours`` is not read: the daily budget is ``streams.domain.flag_budget``, applied
+    when the day closes."""
     here = {f: n for f, n in aggregate.flag_counts.items() if f in INVALID_FOR_COMPLIANCE and n}
     allowance = policy.flag_allowance_minutes
     exceeded = sorted(f for f, n in here.items() if n > allowance.get(f, 0))

@@ -59,6 +59,7 @@ from schemas.alert import QualitySignal
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.registry import AlertPolicy, Registry
 from streams.domain.annual import YearLedger
+from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.context import device_context
 from streams.domain.daily import HourSummary
 from streams.domain.load_substitution import RateHistory, StoredRates
@@ -253,8 +254,16 @@ class Engine:
                 self.hydrate(device_hour, minutes.get(device_hour, []))
         if years:
             loads = store.daily_loads(years)
+            substituted = store.daily_substitutions(years)
             for outlet_id, factor, year in sorted(years):
-                self.hydrate_year(outlet_id, factor, year, loads.get((outlet_id, factor, year), {}))
+                year_key = (outlet_id, factor, year)
+                self.hydrate_year(
+                    outlet_id,
+                    factor,
+                    year,
+                    loads.get(year_key, {}),
+                    substituted.get(year_key, {}),
+                )
         rate_keys = self._missing_rates(frames)
         if rate_keys:
             stored_rates = store.rate_histories(rate_keys)
@@ -407,11 +416,18 @@ class Engine:
         return missing
 
     def hydrate_year(
-        self, outlet_id: str, factor: str, year: int, ytd_load_kg: float | Mapping[date, float]
+        self,
+        outlet_id: str,
+        factor: str,
+        year: int,
+        ytd_load_kg: float | Mapping[date, float],
+        substituted: Mapping[date, SubstitutedLoad] | None = None,
     ) -> None:
-        """Stored daily loads (China day → kg) of ``year``, or a year-to-date total, for the
-        annual quota. Days the engine has closed itself keep the engine's value."""
-        self._years.setdefault((outlet_id, factor, year), YearLedger()).hydrate(year, ytd_load_kg)
+        """Stored daily loads (China day → kg) of ``year`` with their HJ 75-2017 substituted
+        kg (``Store.daily_substitutions``), or a year-to-date total, for the annual quota.
+        Days the engine has closed itself keep the engine's value."""
+        ledger = self._years.setdefault((outlet_id, factor, year), YearLedger())
+        ledger.hydrate(year, ytd_load_kg, substituted)
 
     # -- processing --------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -190,9 +191,12 @@ def judge_annual_load(
     ytd_load_kg: float,
     days_counted: int,
     policy: AlertPolicy,
+    substitution: Mapping[str, Any] | None = None,
 ) -> Verdict | None:
     """The year-to-date load verdict issued when ``day`` closes (period_start = that day),
-    or None when the permit sets no annual quota for the factor."""
+    or None when the permit sets no annual quota for the factor. ``ytd_load_kg`` is measured
+    + HJ 75-2017 substituted kg; ``substitution`` (``annual_substitution.year_evidence``)
+    shows them apart in the evidence."""
     quota = device.quota(factor)
     if quota is None or quota.annual_kg is None:
         return None
@@ -204,6 +208,8 @@ def judge_annual_load(
         "days_counted": days_counted,
         "ytd_load_kg": ytd_load_kg,
     }
+    if substitution is not None:
+        evidence.update(substitution)
     return _verdict(
         device,
         factor,

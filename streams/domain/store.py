@@ -19,8 +19,10 @@ from datetime import date, datetime, timedelta
 from typing import Final, Protocol
 
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from schemas.verdict import Rule, Verdict
+from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.load_substitution import LOOK_BACK, StoredRates, quarter_start, staircase
-from streams.domain.periods import HOUR, MINUTE, china_date, china_time, hour_start
+from streams.domain.periods import HOUR, MINUTE, china_date, china_time, day_start, hour_start
 
 DeviceHour = tuple[str, datetime]
 """(device MN, start of the China-time hour, aware UTC+8)."""
@@ -70,6 +72,14 @@ class Store(Protocol):
         """Stored daily loads (China day → kg) of each outlet, factor and China year."""
         ...
 
+    def daily_substitutions(
+        self, keys: Iterable[OutletYear]
+    ) -> Mapping[OutletYear, dict[date, SubstitutedLoad]]:
+        """The HJ 75-2017 substituted kg by method of each stored day of each outlet, factor
+        and China year (read from the stored daily load verdicts' evidence); days without
+        substitution are absent."""
+        ...
+
     def rate_histories(self, keys: Iterable[RateKey]) -> Mapping[RateKey, StoredRates]:
         """The valid hourly emission rates of each device, outlet and factor before the day
         (HJ 75-2017 substitution, ``load_substitution``): the staircase of the last
@@ -103,6 +113,7 @@ class MemoryStore:
         self._minutes: dict[DeviceHour, dict[tuple[str, PeriodKind, datetime], Measurement]] = {}
         self._hourly: dict[DeviceHour, dict[str, AggregateValue]] = {}
         self._daily_loads: dict[OutletYear, dict[date, float]] = {}
+        self._substitutions: dict[OutletYear, dict[date, SubstitutedLoad]] = {}
         self._rates: dict[tuple[str, str, str], dict[datetime, float | None]] = {}
 
     def add(self, measurements: Iterable[Measurement]) -> None:
@@ -119,9 +130,12 @@ class MemoryStore:
             bucket[(m.factor, m.period, start)] = m
 
     def record(self, outputs: Iterable[object]) -> None:
-        """Write the aggregates among ``outputs`` (hourly ones and daily loads are read back;
-        verdicts and signals are not)."""
+        """Write the aggregates among ``outputs`` (hourly ones and daily loads are read back)
+        and the substitutions of the daily load verdicts (``daily_substitutions``); other
+        verdicts and signals are not read back."""
         for output in outputs:
+            if isinstance(output, Verdict) and output.rule is Rule.DAILY_LOAD:
+                self._record_substitution(output)
             if not isinstance(output, AggregateValue):
                 continue
             if output.period is PeriodKind.HOUR:
@@ -172,6 +186,34 @@ class MemoryStore:
 
     def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
         return {key: dict(self._daily_loads.get(key, {})) for key in keys}
+
+    def day_series(self) -> dict[datetime, dict[tuple[str, str], dict[datetime, float]]]:
+        """Every China day's stored values by (device, factor) and time stamp, minute values
+        over real-time ones at the same time stamp (``streams.domain.identical``)."""
+        days: dict[datetime, dict[tuple[str, str], dict[datetime, float]]] = {}
+        for (device, hour), stored in sorted(self._minutes.items()):
+            day = day_start(hour)
+            ordered = sorted(stored.values(), key=lambda m: m.period is PeriodKind.MINUTE)
+            for m in ordered:
+                value = m.avg if m.avg is not None else m.rtd
+                if value is not None:
+                    series = days.setdefault(day, {}).setdefault((device, m.factor), {})
+                    series[m.period_start] = value
+        return days
+
+    def daily_substitutions(
+        self, keys: Iterable[OutletYear]
+    ) -> dict[OutletYear, dict[date, SubstitutedLoad]]:
+        return {key: dict(self._substitutions.get(key, {})) for key in keys}
+
+    def _record_substitution(self, verdict: Verdict) -> None:
+        day = china_date(verdict.period_start)
+        days = self._substitutions.setdefault((verdict.outlet_id, verdict.factor, day.year), {})
+        found = SubstitutedLoad.from_evidence(verdict.evidence)
+        if found is None:
+            days.pop(day, None)
+        else:
+            days[day] = found
 
     def rate_histories(self, keys: Iterable[RateKey]) -> dict[RateKey, StoredRates]:
         found: dict[RateKey, StoredRates] = {}

@@ -25,11 +25,13 @@ from schemas.registry import Registry
 from schemas.verdict import Verdict
 from streams.domain import factors
 from streams.domain.annual import YearLedger
+from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.capture import day_capture, flag_evidence
 from streams.domain.context import DeviceContext
 from streams.domain.daily import HourSummary, aggregate_day, fingerprint
 from streams.domain.evaluate import judge_daily_load, judge_hour
 from streams.domain.evasion import ClosedHour, EvasionWatch
+from streams.domain.flag_budget import day_flag_budget
 from streams.domain.hourly import HourResult, aggregate_hour
 from streams.domain.load_substitution import (
     DaySubstitution,
@@ -61,6 +63,8 @@ class DayState:
     dirty: bool = False
     bases: dict[str, RateHistory] = field(default_factory=dict)
     """Per factor, the valid hourly rates before the day its load substitution used."""
+    budgets: dict[str, tuple[bool, dict[str, Any]]] = field(default_factory=dict)
+    """Per factor, the day's last issued flag-budget signal (``flag_budget``), as captures."""
     captures: dict[str, tuple[bool, dict[str, Any]]] = field(default_factory=dict)
     """Per factor, the day's last issued ``low_capture`` signal (active, detail): a day
     re-closed by late data issues it again only when it says something else, so the signals
@@ -235,12 +239,29 @@ class WindowCloser:
                 if day_state.captures.get(factor) != said:
                     day_state.captures[factor] = said
                     outputs.append(capture)
+            outputs.extend(self._flag_budget(context, day, day_state, factor))
             quota = context.quota(factor)
             if quota is not None and quota.annual_kg is not None:
-                outputs.extend(self._record_day_load(context, factor, day, aggregate.load_kg))
+                substituted = SubstitutedLoad.of(substitution)
+                outputs.extend(
+                    self._record_day_load(context, factor, day, aggregate.load_kg, substituted)
+                )
         day_state.closed = True
         day_state.dirty = False
         return outputs
+
+    def _flag_budget(
+        self, context: DeviceContext, day: datetime, day_state: DayState, factor: str
+    ) -> list[QualitySignal]:
+        """The day's flag-budget signal when it says something else than the last one issued
+        (never a first one that is clear)."""
+        budget = day_flag_budget(context, day, factor, day_state.hours[factor], self._policy)
+        said = (budget.active, budget.detail)
+        before = day_state.budgets.get(factor)
+        if before == said or (before is None and not budget.active):
+            return []
+        day_state.budgets[factor] = said
+        return [budget]
 
     def _substitution(
         self, state: DeviceState, day: datetime, day_state: DayState, factor: str
@@ -266,7 +287,12 @@ class WindowCloser:
         return substitute_day(day, hours, basis)
 
     def _record_day_load(
-        self, context: DeviceContext, factor: str, day: datetime, load_kg: float | None
+        self,
+        context: DeviceContext,
+        factor: str,
+        day: datetime,
+        load_kg: float | None,
+        substituted: SubstitutedLoad | None,
     ) -> list[Verdict]:
         ledger = self._years.setdefault((context.outlet_id, factor, day.year), YearLedger())
-        return ledger.record(context, factor, day, load_kg, self._policy)
+        return ledger.record(context, factor, day, load_kg, self._policy, substituted)

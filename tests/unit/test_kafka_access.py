@@ -10,7 +10,7 @@ import pytest
 from deploy import kafka_service
 from deploy.db_roles import PRIVILEGES, load_grants
 from runtime.kafka_access import KafkaAccess, Principal, kafka_access, password_file_name
-from runtime.kafka_acls import RIGHTS, topic_grants
+from runtime.kafka_acls import RIGHTS, group_grants, topic_grants
 from runtime.settings import Settings
 from schemas.topics import Topic
 
@@ -76,11 +76,11 @@ def test_the_local_broker_accepts_only_authenticated_clients_and_authorizes() ->
     assert "super.users=User:admin\n" in properties
 
 
-def test_only_the_publisher_writes_the_registry_and_only_the_worker_reads_raw() -> None:
+def test_only_the_publisher_writes_the_registry_and_only_worker_and_archiver_read_raw() -> None:
     grants = topic_grants("gw")
     writers = {g.principal for g in grants if g.topic == "gw.registry" and g.operation == "WRITE"}
     readers = {g.principal for g in grants if g.topic == "gw.raw.hj212" and g.operation == "READ"}
-    assert (writers, readers) == ({Principal.REGISTRY}, {Principal.WORKER})
+    assert (writers, readers) == ({Principal.REGISTRY}, {Principal.WORKER, Principal.ARCHIVER})
     assert Principal.ADMIN not in RIGHTS  # the super user needs no ACL
     assert Topic.RAW_HJ212 in RIGHTS[Principal.GATEWAY].writes
 
@@ -99,3 +99,12 @@ def test_grants_name_only_plain_privileges_and_known_roles() -> None:
 @pytest.mark.parametrize("principal", list(Principal))
 def test_every_principal_has_a_password_file_name(principal: Principal) -> None:
     assert password_file_name(principal) == f"kafka-{principal.value}.password"
+
+
+def test_the_archiver_reads_the_raw_topics_only_and_joins_no_group() -> None:
+    grants = [g for g in topic_grants("gw") if g.principal is Principal.ARCHIVER]
+    assert {(g.operation, g.topic) for g in grants} == {
+        ("READ", "gw.raw.hj212"),
+        ("READ", "gw.raw.energy"),
+    }
+    assert all(p is not Principal.ARCHIVER for p, _ in group_grants("gw"))

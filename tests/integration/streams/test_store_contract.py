@@ -12,6 +12,8 @@ from psycopg_pool import ConnectionPool
 
 from ingest.hj212 import CHINA_TZ
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from schemas.verdict import Rule, Verdict, VerdictStatus
+from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.store import MemoryStore, Store
 from streams.sink import PgSink, SinkBatch
 from streams.store import PgStore
@@ -42,6 +44,27 @@ def daily(day: datetime, load: float | None) -> AggregateValue:
                           registry_version="v1")  # fmt: skip
 
 
+def daily_verdict(day: datetime, evidence: dict[str, object]) -> Verdict:
+    return Verdict(enterprise_id="E1", outlet_id="O1", factor="a21026", rule=Rule.DAILY_LOAD,
+                   period=PeriodKind.DAY, period_start=day, value=9.0, limit=10.0, ratio=0.9,
+                   status=VerdictStatus.WARNING, evidence=evidence,
+                   registry_version="v1")  # fmt: skip
+
+
+SUBSTITUTED = {
+    "measured_load_kg": 7.25,
+    "substituted_load_kg": 1.25,
+    "substituted_hours": [
+        {"hour": "2026-03-02T10:00:00+08:00", "rate_kgh": 0.5, "method": "hj75_max180"},
+        {"hour": "2026-03-02T11:00:00+08:00", "rate_kgh": 0.5, "method": "hj75_max180"},
+        {"hour": "2026-03-02T12:00:00+08:00", "rate_kgh": 0.25, "method": "hj75_max720"},
+    ],
+    "unsubstituted_hours": 1,
+}
+VERDICTS = [
+    daily_verdict(datetime(2026, 3, 1, tzinfo=CHINA_TZ), {"daily_load_kg": 9.5}),
+    daily_verdict(datetime(2026, 3, 2, tzinfo=CHINA_TZ), SUBSTITUTED),
+]
 MINUTES = [minute("MN1", H10 + timedelta(minutes=i)) for i in range(75)]
 RESENT = minute("MN1", H10 + timedelta(minutes=3), avg=99.0)  # the later write wins
 AHEAD = minute("MN1", H10 + timedelta(hours=1, minutes=50))  # a clock far ahead: no watermark
@@ -61,11 +84,12 @@ def written(request: pytest.FixtureRequest) -> Iterator[Store]:
     if request.param == "memory":
         store = MemoryStore()
         store.add(measurements)
-        store.record(AGGREGATES)
+        store.record([*AGGREGATES, *VERDICTS])
         yield store
         return
     pool: ConnectionPool = request.getfixturevalue("sink_pool")
-    PgSink(pool).flush(SinkBatch(measurements=measurements, aggregates=AGGREGATES))
+    batch = SinkBatch(measurements=measurements, aggregates=AGGREGATES, verdicts=VERDICTS)
+    PgSink(pool).flush(batch)
     yield PgStore(pool)
 
 
@@ -112,6 +136,17 @@ def test_daily_loads_per_outlet_factor_and_china_year(written: Store) -> None:
         datetime(2026, 3, 2).date(): 7.25,
     }
     assert dict(found[("O1", "a21026", 2025)]) == {datetime(2025, 12, 31).date(): 1.0}
+    assert dict(found[("O9", "x", 2026)]) == {}
+
+
+def test_daily_substitutions_come_from_the_stored_daily_load_verdicts(written: Store) -> None:
+    found = written.daily_substitutions([("O1", "a21026", 2026), ("O9", "x", 2026)])
+
+    assert dict(found[("O1", "a21026", 2026)]) == {
+        datetime(2026, 3, 2).date(): SubstitutedLoad(
+            (("hj75_max180", 2, 1.0), ("hj75_max720", 1, 0.25)), unsubstituted=1
+        )
+    }
     assert dict(found[("O9", "x", 2026)]) == {}
 
 

@@ -167,3 +167,37 @@ def test_the_service_loads_the_undeclared_flag_alert_of_an_hourly_verdict() -> N
     """Without it, the hour's case would start from a blank record and close the run's alert."""
     ids, _, _ = scope([invalid_by_flags(0, ["C"])], demo_registry())
     assert UNDECLARED in ids
+
+
+BUDGET = f"{POWER[2]}/{SO2}/quality.undeclared_flag.day"
+
+
+def over_budget_day(*hours: int) -> QualitySignal:
+    """The streams' day-level budget signal (streams.domain.flag_budget) for day T0."""
+    rows = [{"hour": (T0 + timedelta(hours=h)).isoformat(), "minutes": 20} for h in hours]
+    budgets = {"C": {"allowance_minutes": 60, "minutes": 60 + 20 * len(hours), "over_budget": rows}}
+    detail = {"period": "day", "day": T0.date().isoformat(), "budgets": budgets}
+    return QualitySignal(
+        device_id=POWER[2], factor=SO2, kind=QualityKind.UNDECLARED_FLAG, active=True,
+        observed_at=T0 + timedelta(days=1), detail=detail,
+    )  # fmt: skip
+
+
+def test_a_day_beyond_its_calibration_budget_is_its_own_alert_unless_declared() -> None:
+    run = Run()
+    run.signal(over_budget_day(2, 9))
+    record = run.records[BUDGET]
+    assert record.active and record.device_id == POWER[2]
+    assert record.evidence["detail"]["budgets"]["C"]["over_budget"][0]["minutes"] == 20
+    assert UNDECLARED not in run.records  # not the run's or the hour's alert
+    declared = Run(window(declared_at=T0 - timedelta(days=1)))  # covers hours 0–4 only
+    declared.signal(over_budget_day(2))
+    assert BUDGET not in declared.records  # every hour beyond the budget was declared
+    declared.signal(
+        over_budget_day(2, 9).model_copy(update={"observed_at": T0 + timedelta(days=2)})
+    )
+    left = declared.records[BUDGET].evidence["detail"]
+    assert [r["hour"] for r in left["budgets"]["C"]["over_budget"]] == [
+        (T0 + timedelta(hours=9)).isoformat()
+    ]
+    assert left["declared_hours"] == [(T0 + timedelta(hours=2)).isoformat()]

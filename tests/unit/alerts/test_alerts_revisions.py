@@ -14,7 +14,7 @@ from alerts.ladder import Basis
 from alerts.model import AlertRecord, Mark
 from alerts.revisions import softened
 from alerts.routing import ALL_ENTERPRISES, Audience, Subscription
-from schemas.alert import AlertLevel, AlertState
+from schemas.alert import AlertLevel, AlertState, QualityKind, QualitySignal
 from schemas.verdict import Verdict
 
 ENTERPRISE = Subscription(1, POWER[0], Audience.ENTERPRISE, "json://tp", AlertLevel.DATA_QUALITY)
@@ -157,3 +157,23 @@ def test_an_exceedance_after_a_rewrite_is_an_art6_1_case_by_default() -> None:
     record = run.records[f"{POWER[1]}/{SO2}/hourly_concentration"]
     assert record.basis == Basis.ART6_EVASION.value
     assert record.level is AlertLevel.SUSPEND_FOR_RECTIFICATION
+
+
+def test_an_exceedance_while_identical_analysers_fire_is_an_art6_1_case() -> None:
+    """Issue 13 item 4: the cross-device tampering signal (a day's, streams.domain.identical)
+    counts among the evasion kinds like the per-hour one."""
+    run = Run(quality_pending_minutes=0)
+    detail = {"family": "evasion", "period": "day", "rules": ["identical_devices"]}
+    batch = run.batch()
+    batch.signal(
+        QualitySignal(
+            device_id=POWER[2], outlet_id=POWER[1], enterprise_id=POWER[0], factor=SO2,
+            kind=QualityKind.TAMPERING, active=True, observed_at=T0 + timedelta(hours=1),
+            detail=detail,
+        )
+    )  # fmt: skip
+    run.batch().tick(run.records)  # past the pending time: firing
+    assert run.records[f"{POWER[2]}/{SO2}/quality.tampering.day"].open
+    run.verdict(verdict(12, "exceedance", value=90.0), 1)
+    record = run.records[f"{POWER[1]}/{SO2}/hourly_concentration"]
+    assert record.basis == Basis.ART6_EVASION.value

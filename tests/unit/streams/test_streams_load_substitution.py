@@ -71,7 +71,10 @@ def test_a_gap_is_filled_by_the_max_of_the_previous_180_valid_hours_apart_from_m
     assert "substituted_hours" not in daily_load(rows, 0)["evidence"]  # day 1 had no gap
 
 
-def outputs(batches: Sequence[list[Measurement]], restart_before: int | None) -> list[Any]:
+def outputs(
+    batches: Sequence[list[Measurement]], restart_before: int | None, rule: str = "daily_load"
+) -> list[Any]:
+    """The latest ``rule`` verdicts of an engine over a store, restarted before a batch."""
     store = MemoryStore()
     engine = Engine(REGISTRY)
     latest: dict[Any, Verdict] = {}
@@ -82,8 +85,8 @@ def outputs(batches: Sequence[list[Measurement]], restart_before: int | None) ->
         store.add(batch)
         out = engine.ingest(batch)
         store.record(out)
-        for o in out:
-            if isinstance(o, Verdict) and o.rule.value == "daily_load":
+        for o in [*out, *(engine.close_all() if index == len(batches) - 1 else [])]:
+            if isinstance(o, Verdict) and o.rule.value == rule:
                 latest[o.period_start] = o
     return [latest[k].model_dump() for k in sorted(latest)]
 
@@ -115,3 +118,50 @@ def test_the_staircase_keeps_what_the_max_of_any_suffix_needs() -> None:
     assert [stored.max_of_last(c) for c in range(1, 7)] == [
         history.max_of_last(c) for c in range(1, 7)
     ]
+
+
+def annual_load(rows: list[dict[str, Any]], day: int) -> dict[str, Any]:
+    start = (T0 + day * DAY).isoformat()
+    [verdict] = pick(rows, "verdict", rule="annual_load", factor=SO2, period_start=start)
+    return verdict
+
+
+def test_the_annual_load_judges_measured_plus_substituted_and_shows_them_apart() -> None:
+    """Worked example (issue 13 item 5): day 1 complete, day 2 missing hours 10–13. Through
+    day 2 the year holds the two measured daily loads plus the 4 substituted hours at the
+    maximum valid rate before the gap (method hj75_max180)."""
+    replay = Replay(REGISTRY)
+    for batch in two_days():
+        replay.process(batch)
+    rows = replay.finish()
+    peak = hourly_rate(rows, 5)
+    [day1, day2] = (
+        pick(rows, "daily", factor=SO2, period_start=(T0 + d * DAY).isoformat())[0] for d in (0, 1)
+    )
+    measured = day1["load_kg"] + day2["load_kg"]
+    first = annual_load(rows, 0)["evidence"]
+    assert "ytd_substituted_load_kg" not in first  # nothing substituted through day 1
+    verdict = annual_load(rows, 1)
+    evidence = verdict["evidence"]
+    assert evidence["ytd_measured_load_kg"] == pytest.approx(measured)
+    assert evidence["ytd_substituted_load_kg"] == pytest.approx(4 * peak)
+    assert evidence["substituted_hours"] == 4
+    assert evidence["substituted_by_method"] == {
+        "hj75_max180": {"hours": 4, "load_kg": pytest.approx(4 * peak)}
+    }
+    assert evidence["days_with_substitution"] == 1
+    assert verdict["value"] == pytest.approx(measured + 4 * peak)
+    assert evidence["ytd_load_kg"] == pytest.approx(measured + 4 * peak)
+
+
+def three_days() -> list[list[Measurement]]:
+    """``two_days`` and a complete third day: its annual verdict counts day 2's substitution."""
+    third = [hour_of(48 + h, 20.0) for h in range(24)]
+    return [*two_days()[:-1], *third, gas_minutes(T0 + 72 * HOUR, 20.0, minutes=15)]
+
+
+def test_a_worker_restarted_after_a_substituted_day_keeps_it_in_the_annual_load() -> None:
+    batches = three_days()
+    restarted = outputs(batches, 60, "annual_load")  # during day 3: day 2 is stored
+    assert restarted == outputs(batches, None, "annual_load")
+    assert restarted[-1]["evidence"]["ytd_substituted_load_kg"] > 0
