@@ -49,6 +49,7 @@ from streams.domain.errors import StreamsError
 from streams.domain.normalize import normalize_packet
 from streams.metrics import StreamMetrics
 from streams.pipeline import Pipeline
+from streams.registry_file import load_registry_apart
 from streams.sink import PgSink, create_pool
 from streams.store import PgStore
 
@@ -151,9 +152,13 @@ def registry_source(settings: Settings, options: WorkerOptions) -> RegistrySourc
     no valid registry within the wait, or Kafka does not answer.
     """
     kafka, prefix = kafka_access(settings, Principal.WORKER), settings.topic_prefix
+    file = options.registry_file or settings.registry_file
     try:
+        if file is not None:  # read apart: the YAML's peak stays out of the worker's memory
+            origin = f"file {file}, read once, no hot reload"
+            return RegistrySource(load_registry_apart(file), origin)
         return open_registry_source(
-            options.registry_file or settings.registry_file,
+            None,
             kafka,
             prefix,
             "greenwatch-worker-registry",
