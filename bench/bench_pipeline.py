@@ -28,6 +28,9 @@ minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature, pressure, moi
    their measurements/s together, counted as in 1.
 5. ``greenwatch replay`` from a file (``bench.replay_fraction``): a fraction of a
    province-day, measurements/s.
+5b. What the sink's history keeping costs (``bench.sink_costs``): the trail and lock
+   triggers of migration 009 on and off, and a re-sent batch (revision tables of migration
+   007) against new keys.
 
 6. What authentication costs (issue 11: at most 10 %): step 1 runs again on a private broker
    without authentication or authorizer started for the purpose (``BENCH_PIPELINE_COMPARE=0``
@@ -64,7 +67,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from bench import pipeline_fleet, replay_fraction, spy
+from bench import pipeline_fleet, replay_fraction, sink_costs, spy
 from bench.db import unreachable
 from bench.kafka import bench_kafka, plaintext_broker, service_env
 from bench.pipeline_figures import Figures, summary
@@ -107,12 +110,18 @@ def run() -> list[str]:
         with _topics(settings) as (kafka, prefix):
             two = _two_workers(kafka, login, schema(), prefix, registry_file, backlog, Path(tmp))
         replay = replay_fraction.measure(registry, Path(tmp))
+        costs = sink_costs.measure(schema)
         auth = []
         if os.environ.get("BENCH_PIPELINE_COMPARE", "1") != "0":
             auth = _without_authentication(settings, one, schema, registry, backlog, Path(tmp))
     lines.append(f"two workers (two processes, one consumer group): {two:,.0f} measurements/s")
     lines.append(replay_fraction.describe(replay))
-    return [*lines, *auth, *summary(dataclasses.replace(one, two_workers=two, replay=replay.rate))]
+    return [
+        *lines,
+        *costs,
+        *auth,
+        *summary(dataclasses.replace(one, two_workers=two, replay=replay.rate)),
+    ]
 
 
 @contextlib.contextmanager
