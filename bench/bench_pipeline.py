@@ -14,7 +14,8 @@ minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature, pressure, moi
    worker's resident memory with every device in its engine.
 2. Baselines on the same rows, in the same run, into fresh schemas, batch by batch in turn:
    a raw binary ``COPY`` into ``measurements`` (one COPY + COMMIT per 2 000 frames, the
-   worker's batch), and the sink alone (``PgSink.flush``, one transaction per batch). Both
+   worker's batch), and the sink alone (``PgSink.flush``, one transaction per batch), both
+   under the worker's garbage-collector tuning (``streams.worker.tune_garbage_collector``). Both
    start from the same ``Measurement`` objects; decoding them is not timed. Ratios: sink /
    raw COPY and end to end / raw COPY.
 3. Latency at ``PACED_RATE`` measurements/s: ``PACED_DEVICES`` devices of the fleet go on
@@ -83,7 +84,7 @@ from schemas.registry import Registry, dump_registry
 from schemas.topics import Topic, topic_name
 from streams.domain.normalize import normalize_packet
 from streams.sink import PgSink, SinkBatch, create_pool
-from streams.worker import ensure_topics
+from streams.worker import ensure_topics, tune_garbage_collector
 
 PACED_RATE = float(os.environ.get("BENCH_PIPELINE_PACED_RATE", "5000"))
 PACED_S = float(os.environ.get("BENCH_PIPELINE_PACED_S", "20"))
@@ -231,7 +232,7 @@ def _measure(
         f"end to end: {rate:,.0f} measurements/s ({rows} rows in {seconds:.1f} s; "
         f"count(*) = {stored})"
         + (" — py-spy attached (BENCH_PIPELINE_SPY): slower than without" if spy.SPY_DIR else ""),
-        f"raw COPY of the same rows: {raw:,.0f} rows/s; sink alone (staging COPY + upsert): "
+        f"raw COPY of the same rows: {raw:,.0f} rows/s; sink alone (PgSink.flush): "
         f"{sink:,.0f} rows/s",
         f"ratios: sink / raw COPY = {sink / raw:.0%}; end to end / raw COPY = {rate / raw:.0%}",
         f"worker memory with {DEVICES} devices: RSS {rss:.0f} MiB (peak {peak:.0f} MiB); "
@@ -366,6 +367,10 @@ def _baselines(
     types = [*["text"] * 3, "timestamptz", "text", "text", *["float8"] * 7, "text",
              "timestamptz", "text"]  # fmt: skip
     raw_seconds, sink_seconds, rows = 0.0, 0.0, 0
+    # The worker's garbage collector regime (streams.worker): with the default thresholds
+    # and this process's heap (the backlog, the registry), collections triggered by the
+    # sink's batch of row tuples took 80 % of its client CPU, a cost the worker does not pay.
+    tune_garbage_collector()
     # Interleaved batch by batch (each into its own fresh schema), so that load from
     # elsewhere on the machine falls on both figures alike.
     with psycopg.connect(schema()) as conn, create_pool(schema()) as pool:

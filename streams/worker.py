@@ -133,7 +133,7 @@ class _Worker(faust.Worker):
         await super().on_stop()
 
 
-def _tune_garbage_collector() -> None:
+def tune_garbage_collector() -> None:
     """Fewer, later cyclic collections: a batch allocates ~10⁵ short-lived objects (models,
     rows) that reference counting frees, and with the default thresholds the collector
     would also scan the engine's and the registry's long-lived objects several times per
@@ -190,7 +190,7 @@ def run_worker(settings: Settings, options: WorkerOptions) -> None:
 
 def _run(settings: Settings, options: WorkerOptions, source: RegistrySource) -> None:
     registry = source.registry
-    _tune_garbage_collector()
+    tune_garbage_collector()
     created = ensure_topics(kafka_access(settings, Principal.WORKER), settings.topic_prefix)
     if created:
         log.info("created topics %s", ", ".join(created))
