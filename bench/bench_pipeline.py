@@ -14,7 +14,8 @@ minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature, pressure, moi
    worker's resident memory with every device in its engine.
 2. Baselines on the same rows, in the same run, into fresh schemas, batch by batch in turn:
    a raw binary ``COPY`` into ``measurements`` (one COPY + COMMIT per 2 000 frames, the
-   worker's batch), and the sink alone (``PgSink.flush``, one transaction per batch). Both
+   worker's batch), and the sink alone (``PgSink.flush``, one transaction per batch), both
+   under the worker's garbage-collector tuning (``streams.worker.tune_garbage_collector``). Both
    start from the same ``Measurement`` objects; decoding them is not timed. Ratios: sink /
    raw COPY and end to end / raw COPY.
 3. Latency at ``PACED_RATE`` measurements/s: ``PACED_DEVICES`` devices of the fleet go on
@@ -28,6 +29,9 @@ minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature, pressure, moi
    their measurements/s together, counted as in 1.
 5. ``greenwatch replay`` from a file (``bench.replay_fraction``): a fraction of a
    province-day, measurements/s.
+5b. What the sink's history keeping costs (``bench.sink_costs``): the trail and lock
+   triggers of migration 009 on and off, and a re-sent batch (revision tables of migration
+   007) against new keys.
 
 6. What authentication costs (issue 11: at most 10 %): step 1 runs again on a private broker
    without authentication or authorizer started for the purpose (``BENCH_PIPELINE_COMPARE=0``
@@ -64,7 +68,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from bench import pipeline_fleet, replay_fraction, spy
+from bench import pipeline_fleet, replay_fraction, sink_costs, spy
 from bench.db import unreachable
 from bench.kafka import bench_kafka, plaintext_broker, service_env
 from bench.pipeline_figures import Figures, summary
@@ -80,7 +84,7 @@ from schemas.registry import Registry, dump_registry
 from schemas.topics import Topic, topic_name
 from streams.domain.normalize import normalize_packet
 from streams.sink import PgSink, SinkBatch, create_pool
-from streams.worker import ensure_topics
+from streams.worker import ensure_topics, tune_garbage_collector
 
 PACED_RATE = float(os.environ.get("BENCH_PIPELINE_PACED_RATE", "5000"))
 PACED_S = float(os.environ.get("BENCH_PIPELINE_PACED_S", "20"))
@@ -107,12 +111,18 @@ def run() -> list[str]:
         with _topics(settings) as (kafka, prefix):
             two = _two_workers(kafka, login, schema(), prefix, registry_file, backlog, Path(tmp))
         replay = replay_fraction.measure(registry, Path(tmp))
+        costs = sink_costs.measure(schema)
         auth = []
         if os.environ.get("BENCH_PIPELINE_COMPARE", "1") != "0":
             auth = _without_authentication(settings, one, schema, registry, backlog, Path(tmp))
     lines.append(f"two workers (two processes, one consumer group): {two:,.0f} measurements/s")
     lines.append(replay_fraction.describe(replay))
-    return [*lines, *auth, *summary(dataclasses.replace(one, two_workers=two, replay=replay.rate))]
+    return [
+        *lines,
+        *costs,
+        *auth,
+        *summary(dataclasses.replace(one, two_workers=two, replay=replay.rate)),
+    ]
 
 
 @contextlib.contextmanager
@@ -222,7 +232,7 @@ def _measure(
         f"end to end: {rate:,.0f} measurements/s ({rows} rows in {seconds:.1f} s; "
         f"count(*) = {stored})"
         + (" — py-spy attached (BENCH_PIPELINE_SPY): slower than without" if spy.SPY_DIR else ""),
-        f"raw COPY of the same rows: {raw:,.0f} rows/s; sink alone (staging COPY + upsert): "
+        f"raw COPY of the same rows: {raw:,.0f} rows/s; sink alone (PgSink.flush): "
         f"{sink:,.0f} rows/s",
         f"ratios: sink / raw COPY = {sink / raw:.0%}; end to end / raw COPY = {rate / raw:.0%}",
         f"worker memory with {DEVICES} devices: RSS {rss:.0f} MiB (peak {peak:.0f} MiB); "
@@ -357,6 +367,10 @@ def _baselines(
     types = [*["text"] * 3, "timestamptz", "text", "text", *["float8"] * 7, "text",
              "timestamptz", "text"]  # fmt: skip
     raw_seconds, sink_seconds, rows = 0.0, 0.0, 0
+    # The worker's garbage collector regime (streams.worker): with the default thresholds
+    # and this process's heap (the backlog, the registry), collections triggered by the
+    # sink's batch of row tuples took 80 % of its client CPU, a cost the worker does not pay.
+    tune_garbage_collector()
     # Interleaved batch by batch (each into its own fresh schema), so that load from
     # elsewhere on the machine falls on both figures alike.
     with psycopg.connect(schema()) as conn, create_pool(schema()) as pool:

@@ -43,7 +43,7 @@ def summary(figures: Figures) -> list[str]:
          f"{figures.one_worker / raw:.0%}", TARGETS["one_worker"]),
         ("raw topic → committed rows, two workers", f"{figures.two_workers:,.0f}/s",
          f"{figures.two_workers / raw:.0%}", TARGETS["two_workers"]),
-        ("sink alone (staging COPY + upsert)", f"{figures.sink:,.0f}/s",
+        ("sink alone (PgSink.flush)", f"{figures.sink:,.0f}/s",
          f"{figures.sink / raw:.0%}", TARGETS["sink"]),
         ("p99 event → verdict at 5 000/s", f"{figures.p99_ms:,.0f} ms", "", TARGETS["p99_ms"]),
         (f"worker RSS, {figures.devices:,} devices", f"{figures.rss_mib:,.0f} MiB", "",

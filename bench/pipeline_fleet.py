@@ -22,7 +22,22 @@ DEVICES = int(os.environ.get("BENCH_PIPELINE_DEVICES", "10000"))
 FRAMES_PER_DEVICE = int(os.environ.get("BENCH_PIPELINE_FRAMES_PER_DEVICE", "6"))
 GRACE_MINUTES = 2
 PASSWORD = "bench-pw"
-DAY0 = datetime(2026, 3, 2, tzinfo=CHINA_TZ)
+
+
+def recent_day(now: datetime | None = None) -> datetime:
+    """Midnight, China time, two days before ``now``: the fleet's first minute.
+
+    Recent as live data are, not a fixed date: the benchmark's schemas are migrated with the
+    TimescaleDB compression policy (``compress_after_days``, 30 by default), whose job
+    compressed a chunk of months-old benchmark data while the worker and the baselines were
+    writing into it, and their COPYs waited for it (up to 31 s for one batch, docs/perf.md).
+    Two days back, the paced run's later minutes are still in the past.
+    """
+    today = (now or datetime.now(CHINA_TZ)).astimezone(CHINA_TZ)
+    return today.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+
+
+DAY0 = recent_day()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
 """The PostgreSQL sink: one transaction per batch, upserts on natural keys (psycopg 3).
 
 ``PgSink.flush(batch)`` writes a batch's measurements, hourly/daily values, verdicts and dead
-letters in ONE transaction (``streams.upserts``: binary COPY into staging, the versions the
-batch replaces kept in the revision tables (``streams.revisions``), then upserts on the
-natural keys, then the rollup refresh) and returns only after ``COMMIT`` succeeded; the caller
+letters in ONE transaction (``streams.upserts``: new measurement keys by a binary COPY
+straight into the table, else binary COPY into staging, the versions the batch replaces kept
+in the revision tables (``streams.revisions``) and upserts on the natural keys; then the
+rollup refresh) and returns only after ``COMMIT`` succeeded; the caller
 acks the batch's Kafka messages after that, so an offset is never committed before its rows
 (see docs/streams.md).
 
@@ -22,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -43,6 +44,8 @@ from streams.metrics import StreamMetrics
 from streams.revisions import MeasurementKey, batch_source
 from streams.upserts import (
     VerdictKey,
+    copy_new_measurements,
+    measurement_rows,
     prepare_connection,
     refresh_rollups,
     upsert_aggregates,
@@ -90,6 +93,10 @@ class FlushResult:
     revisions: dict[VerdictKey, int]
     seconds: float
     replaced: bool = False
+
+
+class _KeysStored(Exception):
+    """The optimistic COPY met a stored measurement key (``PgSink._flush_once``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,13 +203,37 @@ class PgSink:
         )
 
     def _flush_once(self, batch: SinkBatch) -> FlushResult:
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            measurements, replaced = upsert_measurements(cur, batch.measurements, batch.sources)
-            source = batch_source(batch.sources)
-            aggregates = upsert_aggregates(cur, batch.aggregates, source)
-            revisions = upsert_verdicts(cur, batch.verdicts, source)
-            dead_letters = insert_dead_letters(cur, batch.dead_letters)
-            refresh_rollups(cur, batch.aggregates)
+        """One attempt: the batch's measurements ``COPY``'d straight into the table as the
+        transaction's first statement (new keys, the usual batch); when one is stored
+        already, that transaction is rolled back and the batch written again in a new one
+        through staging and upserts (no savepoint: two statements fewer per usual flush)."""
+        rows = measurement_rows(batch.measurements) if batch.measurements else []
+        with self._pool.connection() as conn:
+            if rows:
+                try:
+                    with conn.transaction(), conn.cursor() as cur:
+                        try:
+                            copy_new_measurements(cur, rows)
+                        except psycopg.errors.UniqueViolation as stored:
+                            raise _KeysStored from stored  # rolls the transaction back
+                        return self._write_outputs(cur, batch, len(rows), replaced=False)
+                except _KeysStored:
+                    pass
+            with conn.transaction(), conn.cursor() as cur:
+                measurements = upsert_measurements(cur, batch.measurements, batch.sources)
+                return self._write_outputs(cur, batch, measurements, replaced=bool(rows))
+
+    @staticmethod
+    def _write_outputs(
+        cur: psycopg.Cursor[Any], batch: SinkBatch, measurements: int, *, replaced: bool
+    ) -> FlushResult:
+        """The batch's hourly/daily values, verdicts, dead letters and rollups, after its
+        measurements, in the same transaction."""
+        source = batch_source(batch.sources)
+        aggregates = upsert_aggregates(cur, batch.aggregates, source)
+        revisions = upsert_verdicts(cur, batch.verdicts, source)
+        dead_letters = insert_dead_letters(cur, batch.dead_letters)
+        refresh_rollups(cur, batch.aggregates)
         return FlushResult(
             measurements, aggregates, len(revisions), dead_letters, revisions, 0.0, replaced
         )

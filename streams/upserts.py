@@ -6,8 +6,9 @@ pooled connection by ``prepare_connection`` (``ON COMMIT DELETE ROWS``) and fill
 ``COPY``; one ``INSERT … SELECT`` moves them into the table. Natural keys:
 
 - measurements ``(device_id, factor, period, period_start)``: a re-sent value replaces the old
-  (optimistic: a binary ``COPY`` straight into the table under a savepoint first, staging and
-  ``ON CONFLICT DO UPDATE`` when a key exists);
+  (optimistic: ``copy_new_measurements``, a binary ``COPY`` straight into the table as the
+  transaction's first statement; staging and ``ON CONFLICT DO UPDATE`` in a new transaction
+  when a key exists, ``upsert_measurements``);
 - aggregates ``(outlet_id, factor, period, period_start)``: late data re-aggregate;
 - verdicts ``(outlet_id, factor, rule, period_start)``: ``revision`` increments only when the
   judged value or the status changed, so a replayed batch changes nothing;
@@ -162,38 +163,49 @@ def _set_excluded(columns: Iterable[str]) -> sql.Composed:
     )
 
 
+def measurement_rows(measurements: Sequence[Measurement]) -> list[tuple[object, ...]]:
+    """COPY rows (``_MEASUREMENT_COLUMNS`` order) of ``measurements``, one per natural key,
+    the last of a key in the batch winning (in the position of its first).
+
+    One tuple per measurement and, only when the batch carries a key twice, one dict of
+    the keys (a row's first four fields, hashed in C; ``period`` is a ``StrEnum``, dumped
+    as its text), instead of a key tuple and a dict entry for every measurement.
+    """
+    rows: list[tuple[object, ...]] = [
+        (m.device_id, m.factor, m.period, m.period_start, m.outlet_id, m.factor_as_sent,
+         m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag, m.received_at, m.qn)
+        for m in measurements
+    ]  # fmt: skip
+    latest = {row[:4]: row for row in rows}
+    return rows if len(latest) == len(rows) else list(latest.values())
+
+
+def copy_new_measurements(cur: psycopg.Cursor[Any], rows: Sequence[Sequence[object]]) -> None:
+    """Binary ``COPY`` of ``rows`` (``measurement_rows``) straight into ``measurements``.
+
+    Raises ``psycopg.errors.UniqueViolation`` when a key is already stored; the caller's
+    transaction is then aborted and must be rolled back (``streams.sink`` runs this as the
+    first statement of its transaction and, on that error, writes the batch again in a new
+    one with ``upsert_measurements``: no savepoint on the usual path).
+    """
+    _copy_rows(cur, "measurements", _MEASUREMENT_COLUMNS, rows)
+
+
 def upsert_measurements(
     cur: psycopg.Cursor[Any],
     measurements: Sequence[Measurement],
     sources: Mapping[MeasurementKey, SourcePosition] | None = None,
-) -> tuple[int, bool]:
-    """Upsert measurements (the last one of a key in the batch wins).
-
-    Returns the distinct keys written and whether some already existed. Optimistic: the
-    rows are first ``COPY``'d straight into ``measurements`` under a savepoint (new keys only,
-    the usual batch: as cheap as a raw COPY, no staging table and no ``INSERT … SELECT``);
-    when a key exists (a re-sent minute, a batch replayed after a crash) the savepoint is
-    rolled back, the stored values it replaces with other values are kept in
-    ``measurement_revisions`` with the position of the replacing message from ``sources``
-    (``streams.revisions``), and the whole batch goes through the staging table and
-    ``ON CONFLICT``.
+) -> int:
+    """Upsert measurements (the last one of a key in the batch wins) when some keys may be
+    stored already (a re-sent minute, a batch replayed after a crash): staging table, the
+    stored values it replaces with other values kept in ``measurement_revisions`` with the
+    position of the replacing message from ``sources`` (``streams.revisions``), then
+    ``ON CONFLICT DO UPDATE``. Returns the distinct keys written. A batch of new keys goes
+    faster through ``copy_new_measurements``.
     """
     if not measurements:
-        return 0, False
-    latest: dict[tuple[str, str, str, datetime], Measurement] = {}
-    for m in measurements:
-        latest[(m.device_id, m.factor, m.period, m.period_start)] = m
-    rows = [
-        (m.device_id, m.factor, m.period.value, m.period_start, m.outlet_id, m.factor_as_sent,
-         m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag, m.received_at, m.qn)
-        for m in latest.values()
-    ]  # fmt: skip
-    try:
-        with cur.connection.transaction():
-            _copy_rows(cur, "measurements", _MEASUREMENT_COLUMNS, rows)
-        return len(latest), False
-    except psycopg.errors.UniqueViolation:
-        pass
+        return 0
+    rows = measurement_rows(measurements)
     _copy_to_stage(cur, "measurements", rows)
     changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
         sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in _MEASUREMENT_VALUES),
@@ -208,7 +220,7 @@ def upsert_measurements(
     # Unsorted: a device's measurements come from one partition, hence one worker; keys
     # overlap between workers only while a partition moves, and a deadlock is retried.
     cur.execute(_upsert_statement("measurements", _MEASUREMENT_KEY, updates, in_key_order=False))
-    return len(latest), True
+    return len(rows)
 
 
 def upsert_aggregates(

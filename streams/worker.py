@@ -49,6 +49,7 @@ from streams.domain.errors import StreamsError
 from streams.domain.normalize import normalize_packet
 from streams.metrics import StreamMetrics
 from streams.pipeline import Pipeline
+from streams.registry_file import load_registry_apart
 from streams.sink import PgSink, create_pool
 from streams.store import PgStore
 
@@ -132,7 +133,7 @@ class _Worker(faust.Worker):
         await super().on_stop()
 
 
-def _tune_garbage_collector() -> None:
+def tune_garbage_collector() -> None:
     """Fewer, later cyclic collections: a batch allocates ~10⁵ short-lived objects (models,
     rows) that reference counting frees, and with the default thresholds the collector
     would also scan the engine's and the registry's long-lived objects several times per
@@ -151,9 +152,13 @@ def registry_source(settings: Settings, options: WorkerOptions) -> RegistrySourc
     no valid registry within the wait, or Kafka does not answer.
     """
     kafka, prefix = kafka_access(settings, Principal.WORKER), settings.topic_prefix
+    file = options.registry_file or settings.registry_file
     try:
+        if file is not None:  # read apart: the YAML's peak stays out of the worker's memory
+            origin = f"file {file}, read once, no hot reload"
+            return RegistrySource(load_registry_apart(file), origin)
         return open_registry_source(
-            options.registry_file or settings.registry_file,
+            None,
             kafka,
             prefix,
             "greenwatch-worker-registry",
@@ -185,7 +190,7 @@ def run_worker(settings: Settings, options: WorkerOptions) -> None:
 
 def _run(settings: Settings, options: WorkerOptions, source: RegistrySource) -> None:
     registry = source.registry
-    _tune_garbage_collector()
+    tune_garbage_collector()
     created = ensure_topics(kafka_access(settings, Principal.WORKER), settings.topic_prefix)
     if created:
         log.info("created topics %s", ", ".join(created))
