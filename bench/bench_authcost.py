@@ -1,0 +1,235 @@
+"""What authentication and ACLs cost the pipeline (issue 11: at most 10 %), on one broker.
+
+Setup: one private broker (the local stack's jars and config, data in a temporary directory,
+stopped at the end) with two client listeners, and the local stack's PostgreSQL:
+
+- ``A`` (baseline): a PLAINTEXT listener whose anonymous clients are super users — no login
+  and no ACL lookup (``deploy.kafka_service.server_properties``'s ``baseline_port``, opened
+  by nothing but this benchmark);
+- ``B`` (secured): the SASL_PLAINTEXT listener of the local stack — each client logs in with
+  SCRAM-SHA-512 as its own principal (producer ``gateway``, worker ``worker``) and every
+  request is authorised by KRaft's ``StandardAuthorizer`` against the principals' ACLs
+  (``runtime.kafka_acls``, provisioned as ``greenwatch stack up`` does).
+
+Same broker, same JVM, same topic layout (a fresh prefix per round, the catalogue's topics,
+the previous round's deleted), same data (``bench.pipeline_fleet``: ``DEVICES`` CEMS ×
+``FRAMES_PER_DEVICE`` minute frames × 8 factors), a fresh migrated schema per round, the same
+worker command; only the listener and the login differ. Rounds alternate A B B A A B …
+(``BENCH_AUTHCOST_ROUNDS``, default 6), so a drift of the machine's load falls on both
+sides alike; each adjacent pair (A, B) gives a ratio B / A, and the cost is 1 − the median
+of those ratios.
+
+Per round: ``producer`` = frames/s of a kafka-python producer (the gateway's client, acks=all)
+writing the backlog; ``pipeline`` = measurements/s of one ``greenwatch worker`` (faust /
+aiokafka) draining it into PostgreSQL, from the first to the last committed row (its
+``rows_written`` counter, as in ``bench.bench_pipeline``). The machine is shared, so figures
+vary between runs; nothing asserts a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Final, Literal
+
+from bench import pipeline_fleet
+from bench.bench_pipeline import (
+    _delete_topics,
+    _drain,
+    _free_port,
+    _produce,
+    _schemas,
+    _start_worker,
+)
+from bench.db import unreachable
+from bench.kafka import service_env
+from bench.pipeline_fleet import Frame
+from deploy import kafka_service
+from deploy.kafka_provision import bootstrap_admin, local_passwords, provision
+from runtime.kafka_access import KafkaAccess, Principal, kafka_access
+from runtime.settings import Settings, database_dsn
+from schemas.registry import dump_registry
+
+ROUNDS: Final = int(os.environ.get("BENCH_AUTHCOST_ROUNDS", "6"))
+ORDER: Final = "ABBA"
+Side = Literal["A", "B"]
+SIDE_NAMES: Final[dict[str, str]] = {
+    "A": "PLAINTEXT, no login, no ACL (baseline)",
+    "B": "SASL/SCRAM-SHA-512 + ACLs",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One round's figures."""
+
+    side: Side
+    producer: float
+    """frames/s written by the producer (send + flush)."""
+    pipeline: float
+    """measurements/s committed by the worker."""
+
+
+@dataclass(frozen=True, slots=True)
+class TwoListeners:
+    """The private broker: the secured side's settings (its state dir holds the passwords)
+    and the baseline listener's bootstrap."""
+
+    secured: Settings
+    baseline: str
+
+    def producer(self, side: Side) -> KafkaAccess:
+        if side == "A":
+            return KafkaAccess(self.baseline)
+        return kafka_access(self.secured, Principal.GATEWAY)
+
+    def worker_env(self, side: Side) -> dict[str, str]:
+        if side == "A":
+            return {
+                "GREENWATCH_KAFKA_BOOTSTRAP": self.baseline,
+                "GREENWATCH_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
+            }
+        return service_env(self.secured, Principal.WORKER)
+
+
+def run() -> list[str]:
+    settings = Settings()
+    dsn = database_dsn(settings)
+    if missing := unreachable(dsn):
+        return missing
+    lines = [
+        f"fleet: {pipeline_fleet.DEVICES} devices × {pipeline_fleet.FRAMES_PER_DEVICE} minute "
+        f"frames × 8 factors per round; one broker, two listeners; {ROUNDS} rounds "
+        f"({''.join(side_of(i) for i in range(ROUNDS))})",
+        *(f"{side}: {name}" for side, name in SIDE_NAMES.items()),
+    ]
+    rounds: list[Round] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="gw-authcost-") as tmp,
+        _schemas(dsn) as schema,
+        two_listeners(settings, Path(tmp) / "broker") as broker,
+    ):
+        registry_file = Path(tmp) / "registry.yaml"
+        registry_file.write_text(dump_registry(pipeline_fleet.registry()), "utf-8")
+        backlog = [
+            pipeline_fleet.frame(mn, at, at + timedelta(seconds=3))
+            for mn, at in pipeline_fleet.backlog_times()
+        ]
+        for index in range(ROUNDS):
+            side = side_of(index)
+            work = Path(tmp) / f"round{index}"
+            result = _round(broker, side, schema, registry_file, backlog, work)
+            rounds.append(result)
+            lines.append(
+                f"round {index + 1} {side}: pipeline {result.pipeline:,.0f} measurements/s, "
+                f"producer {result.producer:,.0f} frames/s"
+            )
+    return [*lines, *summary(rounds)]
+
+
+def side_of(index: int) -> Side:
+    """The side of round ``index``: A B B A A B B A …"""
+    return "A" if ORDER[index % len(ORDER)] == "A" else "B"
+
+
+def summary(rounds: list[Round]) -> list[str]:
+    """Per adjacent pair the ratio secured / baseline, and the medians (the cost line)."""
+    lines = []
+    figures: dict[str, Callable[[Round], float]] = {
+        "pipeline": lambda r: r.pipeline,
+        "producer": lambda r: r.producer,
+    }
+    for name, figure in figures.items():
+        ratios = pair_ratios(rounds, figure)
+        if not ratios:
+            continue
+        median = statistics.median(ratios)
+        baseline = statistics.median(figure(r) for r in rounds if r.side == "A")
+        secured = statistics.median(figure(r) for r in rounds if r.side == "B")
+        lines.append(
+            f"{name}: B / A per pair {', '.join(f'{r:.2f}' for r in ratios)}; median ratio "
+            f"{median:.3f} → authentication costs {1 - median:+.1%} (target ≤ 10 %); "
+            f"medians A {baseline:,.0f}, B {secured:,.0f}"
+        )
+    return lines
+
+
+def pair_ratios(rounds: list[Round], figure: Callable[[Round], float]) -> list[float]:
+    """B / A of ``figure`` for each adjacent pair of rounds (1-2, 3-4, …; a lone last round
+    is left out)."""
+    ratios = []
+    for first, second in zip(rounds[::2], rounds[1::2], strict=False):
+        a, b = (first, second) if first.side == "A" else (second, first)
+        if figure(a) > 0:
+            ratios.append(figure(b) / figure(a))
+    return ratios
+
+
+def _round(
+    broker: TwoListeners,
+    side: Side,
+    schema: Callable[[], str],
+    registry_file: Path,
+    backlog: list[Frame],
+    work: Path,
+) -> Round:
+    prefix = f"auth{uuid.uuid4().hex[:8]}"
+    provision(broker.secured, prefix)  # SCRAM users (idempotent), the topics and their ACLs
+    admin = bootstrap_admin(broker.secured)
+    try:
+        started = time.perf_counter()
+        _produce(broker.producer(side), prefix, backlog)
+        producer = len(backlog) / (time.perf_counter() - started)
+        worker_dsn = schema()
+        port = _free_port()
+        worker = _start_worker(broker.worker_env(side), worker_dsn, prefix, registry_file,
+                               port, work)  # fmt: skip
+        try:
+            pipeline, _, _ = _drain([port], [worker], len(backlog) * 8)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    finally:
+        _delete_topics(admin, prefix)
+    return Round(side, producer, pipeline)
+
+
+@contextlib.contextmanager
+def two_listeners(settings: Settings, home: Path) -> Iterator[TwoListeners]:
+    """A private broker with the secured listener and the baseline one, its SCRAM users
+    made (passwords under ``home/secrets``); stopped on exit. Blocks until it answers
+    (up to 90 s); raises ``TimeoutError`` when it does not, ``KafkaError`` from provisioning."""
+    ports = (_free_port(), _free_port(), _free_port())
+    secured = settings.model_copy(
+        update={
+            "state_dir": home,
+            "kafka_bootstrap": None,
+            "kafka_port": ports[0],
+            "kafka_controller_port": ports[1],
+            "kafka_username": None,
+            "kafka_security_protocol": None,
+        }
+    )
+    layout = kafka_service.layout(home, ports[0], ports[1])
+    layout.home.mkdir(parents=True)
+    libs = kafka_service.layout(settings.state_dir, 0, 0).libs
+    layout.libs.symlink_to(libs.resolve())
+    password = local_passwords(secured)[Principal.ADMIN]
+    kafka_service.start(layout, lambda _: None, password, baseline_port=ports[2])
+    try:
+        deadline = time.monotonic() + 90
+        while not kafka_service.is_healthy(bootstrap_admin(secured), timeout_s=2.0):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the private broker did not answer: {layout.log_file}")
+            time.sleep(0.5)
+        yield TwoListeners(secured, f"127.0.0.1:{ports[2]}")
+    finally:
+        kafka_service.stop(layout, lambda _: None)
