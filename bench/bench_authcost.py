@@ -40,12 +40,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Final, Literal
 
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
 from bench import pipeline_fleet
 from bench.bench_pipeline import (
     _delete_topics,
     _drain,
     _free_port,
-    _produce,
     _schemas,
     _start_worker,
 )
@@ -57,6 +59,7 @@ from deploy.kafka_provision import bootstrap_admin, local_passwords, provision
 from runtime.kafka_access import KafkaAccess, Principal, kafka_access
 from runtime.settings import Settings, database_dsn
 from schemas.registry import dump_registry
+from schemas.topics import Topic, topic_name
 
 ROUNDS: Final = int(os.environ.get("BENCH_AUTHCOST_ROUNDS", "6"))
 ORDER: Final = "ABBA"
@@ -76,6 +79,10 @@ class Round:
     """frames/s written by the producer (send + flush)."""
     pipeline: float
     """measurements/s committed by the worker."""
+    worker_us: float
+    """the worker's CPU time (user + system) per measurement while it drained, µs."""
+    broker_us: float
+    """the broker's CPU time per measurement over the same interval, µs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,14 @@ class TwoListeners:
 
     secured: Settings
     baseline: str
+    log_file: Path
+    pid: int
+
+    def refusals(self) -> int:
+        """Requests the authorizer refused so far (its audit log's "Denied" lines): a client
+        retrying something its ACLs do not allow would cost the secured side alone."""
+        with self.log_file.open(encoding="utf-8", errors="replace") as log:
+            return sum(" is Denied " in line for line in log)
 
     def producer(self, side: Side) -> KafkaAccess:
         if side == "A":
@@ -130,8 +145,10 @@ def run() -> list[str]:
             rounds.append(result)
             lines.append(
                 f"round {index + 1} {side}: pipeline {result.pipeline:,.0f} measurements/s, "
+                f"CPU µs/measurement worker {result.worker_us:.1f}, broker {result.broker_us:.1f}; "
                 f"producer {result.producer:,.0f} frames/s"
             )
+        lines.append(f"authorizer refusals during the rounds: {broker.refusals()}")
     return [*lines, *summary(rounds)]
 
 
@@ -143,21 +160,25 @@ def side_of(index: int) -> Side:
 def summary(rounds: list[Round]) -> list[str]:
     """Per adjacent pair the ratio secured / baseline, and the medians (the cost line)."""
     lines = []
-    figures: dict[str, Callable[[Round], float]] = {
-        "pipeline": lambda r: r.pipeline,
-        "producer": lambda r: r.producer,
-    }
-    for name, figure in figures.items():
+    # (name, figure, unit, higher is better)
+    figures: list[tuple[str, Callable[[Round], float], str, bool]] = [
+        ("pipeline", lambda r: r.pipeline, "measurements/s", True),
+        ("worker CPU", lambda r: r.worker_us, "µs/measurement", False),
+        ("broker CPU", lambda r: r.broker_us, "µs/measurement", False),
+        ("producer", lambda r: r.producer, "frames/s", True),
+    ]
+    for name, figure, unit, higher in figures:
         ratios = pair_ratios(rounds, figure)
         if not ratios:
             continue
         median = statistics.median(ratios)
+        cost = 1 - median if higher else median - 1
         baseline = statistics.median(figure(r) for r in rounds if r.side == "A")
         secured = statistics.median(figure(r) for r in rounds if r.side == "B")
         lines.append(
             f"{name}: B / A per pair {', '.join(f'{r:.2f}' for r in ratios)}; median ratio "
-            f"{median:.3f} → authentication costs {1 - median:+.1%} (target ≤ 10 %); "
-            f"medians A {baseline:,.0f}, B {secured:,.0f}"
+            f"{median:.3f} → authentication costs {cost:+.1%}; medians A {baseline:,.1f}, "
+            f"B {secured:,.1f} {unit}"
         )
     return lines
 
@@ -185,21 +206,65 @@ def _round(
     provision(broker.secured, prefix)  # SCRAM users (idempotent), the topics and their ACLs
     admin = bootstrap_admin(broker.secured)
     try:
-        started = time.perf_counter()
-        _produce(broker.producer(side), prefix, backlog)
-        producer = len(backlog) / (time.perf_counter() - started)
+        producer = produce(broker.producer(side), prefix, backlog)
         worker_dsn = schema()
         port = _free_port()
         worker = _start_worker(broker.worker_env(side), worker_dsn, prefix, registry_file,
                                port, work)  # fmt: skip
+        start: list[float] = []
         try:
-            pipeline, _, _ = _drain([port], [worker], len(backlog) * 8)
+            pipeline, rows, _ = _drain(
+                [port], [worker], len(backlog) * 8,
+                lambda: start.extend((cpu_seconds(worker.pid), cpu_seconds(broker.pid))),
+            )  # fmt: skip
+            worker_us = (cpu_seconds(worker.pid) - start[0]) / rows * 1e6
+            broker_us = (cpu_seconds(broker.pid) - start[1]) / rows * 1e6
         finally:
             worker.terminate()
             worker.wait(timeout=30)
     finally:
         _delete_topics(admin, prefix)
-    return Round(side, producer, pipeline)
+    return Round(side, producer, pipeline, worker_us, broker_us)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def produce(access: KafkaAccess, prefix: str, frames: list[Frame]) -> float:
+    """Write ``frames`` to the raw topic as ``access``; frames/s from the first send to the
+    end of the flush. Waits (up to 30 s) until the topic's ACL reaches the authorizer first:
+    the broker applies new ACLs from the metadata log a moment after ``create_acls``
+    returns, and a record refused then would be lost. Raises ``RuntimeError`` when any
+    record is refused, so a round never waits for rows that were never written."""
+    producer = KafkaProducer(**access.client_config(), acks="all", linger_ms=20,
+                             batch_size=256 * 1024)  # fmt: skip
+    topic = topic_name(prefix, Topic.RAW_HJ212)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                producer.partitions_for(topic)
+                break
+            except KafkaError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        started = time.perf_counter()
+        sent = [
+            producer.send(topic, key=f.mn.encode(), value=f.value, headers=list(f.headers))
+            for f in frames
+        ]
+        producer.flush(timeout=120)
+        seconds = time.perf_counter() - started
+    finally:
+        producer.close()
+    refused = [future.exception for future in sent if future.failed()]
+    if refused:
+        raise RuntimeError(f"{len(refused)} of {len(frames)} records refused: {refused[0]!r}")
+    return len(frames) / seconds
 
 
 @contextlib.contextmanager
@@ -230,6 +295,9 @@ def two_listeners(settings: Settings, home: Path) -> Iterator[TwoListeners]:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the private broker did not answer: {layout.log_file}")
             time.sleep(0.5)
-        yield TwoListeners(secured, f"127.0.0.1:{ports[2]}")
+        pid = kafka_service.running_pid(layout)
+        if pid is None:
+            raise RuntimeError(f"the private broker stopped: {layout.log_file}")
+        yield TwoListeners(secured, f"127.0.0.1:{ports[2]}", layout.log_file, pid)
     finally:
         kafka_service.stop(layout, lambda _: None)
