@@ -40,7 +40,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Final, Literal
 
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaError
 
 from bench import pipeline_fleet
@@ -55,13 +55,16 @@ from bench.db import unreachable
 from bench.kafka import service_env
 from bench.pipeline_fleet import Frame
 from deploy import kafka_service
-from deploy.kafka_provision import bootstrap_admin, local_passwords, provision
+from deploy.kafka_provision import acl_bindings, bootstrap_admin, local_passwords, provision
 from runtime.kafka_access import KafkaAccess, Principal, kafka_access
 from runtime.settings import Settings, database_dsn
 from schemas.registry import dump_registry
 from schemas.topics import Topic, topic_name
 
 ROUNDS: Final = int(os.environ.get("BENCH_AUTHCOST_ROUNDS", "6"))
+STALE_PREFIXES: Final = int(os.environ.get("BENCH_AUTHCOST_STALE_PREFIXES", "0"))
+"""ACLs of this many other prefixes made before the rounds (no topics): a long-lived broker
+keeps those of every prefix it ever served, and the authorizer searches them all."""
 ORDER: Final = "ABBA"
 Side = Literal["A", "B"]
 SIDE_NAMES: Final[dict[str, str]] = {
@@ -82,10 +85,16 @@ class Round:
     worker_us: float
     """the worker's CPU time (user + system) per measurement while it drained, µs."""
     broker_us: float
-    """the broker's CPU time per measurement over the same interval, µs."""
+    """the broker's CPU time per measurement over the same interval, less its idle CPU
+    (KRaft's own timers, measured before the rounds) for as long, µs."""
+
+    @property
+    def cpu_us(self) -> float:
+        """The pipeline's Kafka-side CPU per measurement: worker + broker, µs."""
+        return self.worker_us + self.broker_us
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TwoListeners:
     """The private broker: the secured side's settings (its state dir holds the passwords)
     and the baseline listener's bootstrap."""
@@ -94,6 +103,15 @@ class TwoListeners:
     baseline: str
     log_file: Path
     pid: int
+    idle_cpu: float = 0.0
+    """The broker's CPU seconds per second when nobody uses it (``measure_idle``)."""
+
+    def measure_idle(self, seconds: float = 5.0) -> float:
+        """Measure (blocking ``seconds``) and keep the broker's idle CPU seconds per second."""
+        before = cpu_seconds(self.pid)
+        time.sleep(seconds)
+        self.idle_cpu = (cpu_seconds(self.pid) - before) / seconds
+        return self.idle_cpu
 
     def refusals(self) -> int:
         """Requests the authorizer refused so far (its audit log's "Denied" lines): a client
@@ -124,6 +142,7 @@ def run() -> list[str]:
         f"fleet: {pipeline_fleet.DEVICES} devices × {pipeline_fleet.FRAMES_PER_DEVICE} minute "
         f"frames × 8 factors per round; one broker, two listeners; {ROUNDS} rounds "
         f"({''.join(side_of(i) for i in range(ROUNDS))})",
+        f"ACLs of {STALE_PREFIXES} other prefixes on the broker (BENCH_AUTHCOST_STALE_PREFIXES)",
         *(f"{side}: {name}" for side, name in SIDE_NAMES.items()),
     ]
     rounds: list[Round] = []
@@ -132,24 +151,34 @@ def run() -> list[str]:
         _schemas(dsn) as schema,
         two_listeners(settings, Path(tmp) / "broker") as broker,
     ):
+        stale_acls(broker, STALE_PREFIXES)
         registry_file = Path(tmp) / "registry.yaml"
         registry_file.write_text(dump_registry(pipeline_fleet.registry()), "utf-8")
         backlog = [
             pipeline_fleet.frame(mn, at, at + timedelta(seconds=3))
             for mn, at in pipeline_fleet.backlog_times()
         ]
+        for side in ("A", "B"):  # the broker's JIT and caches warm on both paths first
+            warm = _round(broker, side, schema, registry_file, backlog, Path(tmp) / f"w{side}")
+            lines.append(describe(f"warm-up {side} (not counted)", warm))
+        idle = broker.measure_idle()
+        lines.append(f"broker idle: {idle * 1000:.1f} ms CPU per second (subtracted)")
         for index in range(ROUNDS):
             side = side_of(index)
             work = Path(tmp) / f"round{index}"
             result = _round(broker, side, schema, registry_file, backlog, work)
             rounds.append(result)
-            lines.append(
-                f"round {index + 1} {side}: pipeline {result.pipeline:,.0f} measurements/s, "
-                f"CPU µs/measurement worker {result.worker_us:.1f}, broker {result.broker_us:.1f}; "
-                f"producer {result.producer:,.0f} frames/s"
-            )
+            lines.append(describe(f"round {index + 1} {side}", result))
         lines.append(f"authorizer refusals during the rounds: {broker.refusals()}")
     return [*lines, *summary(rounds)]
+
+
+def describe(name: str, result: Round) -> str:
+    return (
+        f"{name}: pipeline {result.pipeline:,.0f} measurements/s; CPU µs/measurement "
+        f"{result.cpu_us:.1f} (worker {result.worker_us:.1f}, broker {result.broker_us:.1f}); "
+        f"producer {result.producer:,.0f} frames/s"
+    )
 
 
 def side_of(index: int) -> Side:
@@ -163,6 +192,7 @@ def summary(rounds: list[Round]) -> list[str]:
     # (name, figure, unit, higher is better)
     figures: list[tuple[str, Callable[[Round], float], str, bool]] = [
         ("pipeline", lambda r: r.pipeline, "measurements/s", True),
+        ("CPU", lambda r: r.cpu_us, "µs/measurement", False),
         ("worker CPU", lambda r: r.worker_us, "µs/measurement", False),
         ("broker CPU", lambda r: r.broker_us, "µs/measurement", False),
         ("producer", lambda r: r.producer, "frames/s", True),
@@ -215,16 +245,29 @@ def _round(
         try:
             pipeline, rows, _ = _drain(
                 [port], [worker], len(backlog) * 8,
-                lambda: start.extend((cpu_seconds(worker.pid), cpu_seconds(broker.pid))),
+                lambda: start.extend(
+                    (time.monotonic(), cpu_seconds(worker.pid), cpu_seconds(broker.pid))
+                ),
             )  # fmt: skip
-            worker_us = (cpu_seconds(worker.pid) - start[0]) / rows * 1e6
-            broker_us = (cpu_seconds(broker.pid) - start[1]) / rows * 1e6
+            idle = broker.idle_cpu * (time.monotonic() - start[0])
+            worker_us = (cpu_seconds(worker.pid) - start[1]) / rows * 1e6
+            broker_us = (cpu_seconds(broker.pid) - start[2] - idle) / rows * 1e6
         finally:
             worker.terminate()
             worker.wait(timeout=30)
     finally:
         _delete_topics(admin, prefix)
     return Round(side, producer, pipeline, worker_us, broker_us)
+
+
+def stale_acls(broker: TwoListeners, prefixes: int) -> None:
+    """The ACLs of ``prefixes`` other topic prefixes, as ``provision`` grants them."""
+    admin = KafkaAdminClient(**bootstrap_admin(broker.secured).client_config())
+    try:
+        for _ in range(prefixes):
+            admin.create_acls(acl_bindings(f"old{uuid.uuid4().hex[:8]}"))
+    finally:
+        admin.close()
 
 
 def cpu_seconds(pid: int) -> float:
