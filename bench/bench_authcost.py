@@ -15,14 +15,19 @@ Same broker, same JVM, same topic layout (a fresh prefix per round, the catalogu
 the previous round's deleted), same data (``bench.pipeline_fleet``: ``DEVICES`` CEMS ×
 ``FRAMES_PER_DEVICE`` minute frames × 8 factors), a fresh migrated schema per round, the same
 worker command; only the listener and the login differ. Rounds alternate A B B A A B …
-(``BENCH_AUTHCOST_ROUNDS``, default 6), so a drift of the machine's load falls on both
-sides alike; each adjacent pair (A, B) gives a ratio B / A, and the cost is 1 − the median
-of those ratios.
+(``BENCH_AUTHCOST_ROUNDS``, default 8, after one warm-up round per side that is printed but
+not counted: the first round otherwise pays the broker's cold JIT), so a drift of the
+machine's load falls on both sides alike; each adjacent pair (A, B) gives a ratio B / A, and
+the cost is 1 − the median of those ratios (for CPU figures: the median − 1).
 
-Per round: ``producer`` = frames/s of a kafka-python producer (the gateway's client, acks=all)
-writing the backlog; ``pipeline`` = measurements/s of one ``greenwatch worker`` (faust /
-aiokafka) draining it into PostgreSQL, from the first to the last committed row (its
-``rows_written`` counter, as in ``bench.bench_pipeline``). The machine is shared, so figures
+Per round: ``pipeline`` = measurements/s of one ``greenwatch worker`` (faust / aiokafka)
+draining the backlog into PostgreSQL, from the first to the last committed row (its
+``rows_written`` counter, as in ``bench.bench_pipeline``); ``CPU`` = the worker's and the
+broker's CPU seconds (``/proc``) over the same interval per measurement — the figure a loaded
+machine disturbs least (the broker's includes its background work, which grows with the
+interval); ``producer`` = frames/s of a kafka-python producer (the gateway's client,
+acks=all) writing the backlog. ``BENCH_AUTHCOST_STALE_PREFIXES=N`` first grants the ACLs of
+N other prefixes, as a long-lived broker accumulates them. The machine is shared, so figures
 vary between runs; nothing asserts a time.
 """
 
@@ -61,7 +66,7 @@ from runtime.settings import Settings, database_dsn
 from schemas.registry import dump_registry
 from schemas.topics import Topic, topic_name
 
-ROUNDS: Final = int(os.environ.get("BENCH_AUTHCOST_ROUNDS", "6"))
+ROUNDS: Final = int(os.environ.get("BENCH_AUTHCOST_ROUNDS", "8"))
 STALE_PREFIXES: Final = int(os.environ.get("BENCH_AUTHCOST_STALE_PREFIXES", "0"))
 """ACLs of this many other prefixes made before the rounds (no topics): a long-lived broker
 keeps those of every prefix it ever served, and the authorizer searches them all."""
@@ -85,8 +90,8 @@ class Round:
     worker_us: float
     """the worker's CPU time (user + system) per measurement while it drained, µs."""
     broker_us: float
-    """the broker's CPU time per measurement over the same interval, less its idle CPU
-    (KRaft's own timers, measured before the rounds) for as long, µs."""
+    """the broker's CPU time per measurement over the same interval, µs; it includes the
+    broker's background work (timers, log cleaning, GC), which grows with the interval."""
 
     @property
     def cpu_us(self) -> float:
@@ -103,15 +108,6 @@ class TwoListeners:
     baseline: str
     log_file: Path
     pid: int
-    idle_cpu: float = 0.0
-    """The broker's CPU seconds per second when nobody uses it (``measure_idle``)."""
-
-    def measure_idle(self, seconds: float = 5.0) -> float:
-        """Measure (blocking ``seconds``) and keep the broker's idle CPU seconds per second."""
-        before = cpu_seconds(self.pid)
-        time.sleep(seconds)
-        self.idle_cpu = (cpu_seconds(self.pid) - before) / seconds
-        return self.idle_cpu
 
     def refusals(self) -> int:
         """Requests the authorizer refused so far (its audit log's "Denied" lines): a client
@@ -161,8 +157,6 @@ def run() -> list[str]:
         for side in ("A", "B"):  # the broker's JIT and caches warm on both paths first
             warm = _round(broker, side, schema, registry_file, backlog, Path(tmp) / f"w{side}")
             lines.append(describe(f"warm-up {side} (not counted)", warm))
-        idle = broker.measure_idle()
-        lines.append(f"broker idle: {idle * 1000:.1f} ms CPU per second (subtracted)")
         for index in range(ROUNDS):
             side = side_of(index)
             work = Path(tmp) / f"round{index}"
@@ -245,13 +239,10 @@ def _round(
         try:
             pipeline, rows, _ = _drain(
                 [port], [worker], len(backlog) * 8,
-                lambda: start.extend(
-                    (time.monotonic(), cpu_seconds(worker.pid), cpu_seconds(broker.pid))
-                ),
+                lambda: start.extend((cpu_seconds(worker.pid), cpu_seconds(broker.pid))),
             )  # fmt: skip
-            idle = broker.idle_cpu * (time.monotonic() - start[0])
-            worker_us = (cpu_seconds(worker.pid) - start[1]) / rows * 1e6
-            broker_us = (cpu_seconds(broker.pid) - start[2] - idle) / rows * 1e6
+            worker_us = (cpu_seconds(worker.pid) - start[0]) / rows * 1e6
+            broker_us = (cpu_seconds(broker.pid) - start[1]) / rows * 1e6
         finally:
             worker.terminate()
             worker.wait(timeout=30)
