@@ -186,7 +186,7 @@ def server_properties(
     ``baseline_port``: a second client listener ``BASELINE``, PLAINTEXT on 127.0.0.1, whose
     anonymous clients are super users (no login, no ACL lookup). Only for the private broker
     of ``bench.bench_authcost``, which measures what authentication and ACLs cost on one
-    broker; the local stack never opens it (``deploy.stack`` passes None).
+    broker; the local stack never opens it (``deploy.stack`` never passes a port).
     """
     plain_jaas = (
         "org.apache.kafka.common.security.plain.PlainLoginModule required "
