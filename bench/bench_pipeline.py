@@ -33,10 +33,9 @@ minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature, pressure, moi
    triggers of migration 009 on and off, and a re-sent batch (revision tables of migration
    007) against new keys.
 
-6. What authentication costs (issue 11: at most 10 %): step 1 runs again on a private broker
-   without authentication or authorizer started for the purpose (``BENCH_PIPELINE_COMPARE=0``
-   skips it); the other steps run on the local stack's broker (SASL/SCRAM-SHA-512 and ACLs,
-   the worker logged in as its own principal). A line puts the two side by side.
+6. What authentication costs is ``bench.bench_authcost`` (one broker, two listeners,
+   alternating rounds); every step here runs on the local stack's broker (SASL/SCRAM-SHA-512
+   and ACLs, the worker logged in as its own principal).
 
 The records are what the gateway writes (``runtime.raw_record`` version 2). The summary at the
 end prints issue 15's table (``bench.pipeline_figures``): each figure, its share of the raw
@@ -70,7 +69,7 @@ from psycopg.conninfo import make_conninfo
 
 from bench import pipeline_fleet, replay_fraction, sink_costs, spy
 from bench.db import unreachable
-from bench.kafka import bench_kafka, plaintext_broker, service_env
+from bench.kafka import bench_kafka, service_env
 from bench.pipeline_figures import Figures, summary
 from bench.pipeline_fleet import DAY0, DEVICES, FRAMES_PER_DEVICE, GRACE_MINUTES, Frame
 from deploy.migrate import migrate
@@ -112,17 +111,9 @@ def run() -> list[str]:
             two = _two_workers(kafka, login, schema(), prefix, registry_file, backlog, Path(tmp))
         replay = replay_fraction.measure(registry, Path(tmp))
         costs = sink_costs.measure(schema)
-        auth = []
-        if os.environ.get("BENCH_PIPELINE_COMPARE", "1") != "0":
-            auth = _without_authentication(settings, one, schema, registry, backlog, Path(tmp))
     lines.append(f"two workers (two processes, one consumer group): {two:,.0f} measurements/s")
     lines.append(replay_fraction.describe(replay))
-    return [
-        *lines,
-        *costs,
-        *auth,
-        *summary(dataclasses.replace(one, two_workers=two, replay=replay.rate)),
-    ]
+    return [*lines, *costs, *summary(dataclasses.replace(one, two_workers=two, replay=replay.rate))]
 
 
 @contextlib.contextmanager
@@ -136,30 +127,6 @@ def _topics(settings: Settings) -> Iterator[tuple[KafkaAccess, str]]:
         yield kafka, prefix
     finally:
         _delete_topics(kafka, prefix)
-
-
-def _without_authentication(
-    settings: Settings,
-    secured: Figures,
-    schema: Callable[[], str],
-    registry: Registry,
-    backlog: list[Frame],
-    tmp: Path,
-) -> list[str]:
-    """Step 1 again on a private PLAINTEXT broker (same run), and the cost line."""
-    prefix = f"bench{uuid.uuid4().hex[:8]}"
-    ports = (_free_port(), _free_port())
-    with plaintext_broker(settings, tmp / "plain-kafka", *ports) as plain:
-        login = {"GREENWATCH_KAFKA_BOOTSTRAP": plain.bootstrap,
-                 "GREENWATCH_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}  # fmt: skip
-        ensure_topics(plain, prefix)
-        _, unsecured = _measure(plain, login, schema, prefix, registry, backlog, tmp / "plain")
-    cost = 1 - secured.one_worker / unsecured.one_worker if unsecured.one_worker else 0.0
-    return [
-        f"authentication: end to end {secured.one_worker:,.0f} with SASL/SCRAM + ACLs vs "
-        f"{unsecured.one_worker:,.0f} measurements/s without ({cost:+.1%} cost; target ≤ 10 %); "
-        f"p99 {secured.p99_ms:.0f} vs {unsecured.p99_ms:.0f} ms"
-    ]
 
 
 def _two_workers(

@@ -4,12 +4,6 @@ are those of the authenticated, authorised pipeline (issue 11)."""
 
 from __future__ import annotations
 
-import contextlib
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
-from deploy import kafka_service
 from deploy.kafka_provision import provision
 from runtime.kafka_access import KafkaAccess, Principal, kafka_access, local_broker
 from runtime.settings import Settings
@@ -36,29 +30,3 @@ def service_env(settings: Settings, principal: Principal) -> dict[str, str]:
     if access.ca_file is not None:
         env["GREENWATCH_KAFKA_CA_FILE"] = str(access.ca_file)
     return env
-
-
-@contextlib.contextmanager
-def plaintext_broker(
-    settings: Settings, home: Path, port: int, controller_port: int
-) -> Iterator[KafkaAccess]:
-    """A private broker without authentication or authorizer (the local stack's jars, data
-    under ``home``), for the benchmark that measures what authentication costs; stopped on
-    exit. Blocks until it answers (up to 90 s); raises ``TimeoutError`` when it does not."""
-    libs = kafka_service.layout(settings.state_dir, 0, 0).libs
-    home.mkdir(parents=True)
-    (home / "libs").symlink_to(libs.resolve())
-    layout = kafka_service.KafkaLayout(home, port, controller_port)
-    kafka_service.start(layout, lambda _: None, None)
-    access = KafkaAccess(layout.bootstrap)
-    try:
-        deadline = time.monotonic() + 90
-        while not kafka_service.is_healthy(access, timeout_s=2.0):
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"the private PLAINTEXT broker did not answer: {layout.log_file}"
-                )
-            time.sleep(0.5)
-        yield access
-    finally:
-        kafka_service.stop(layout, lambda _: None)

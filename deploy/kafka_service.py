@@ -100,9 +100,12 @@ def clean_stale_pid(kafka: KafkaLayout, notify: Notify) -> None:
         kafka.pid_file.unlink(missing_ok=True)
 
 
-def start(kafka: KafkaLayout, notify: Notify, admin_password: str | None) -> int:
+def start(
+    kafka: KafkaLayout, notify: Notify, admin_password: str, baseline_port: int | None = None
+) -> int:
     """Start the broker detached (own session) unless it runs; return its pid.
-    ``admin_password``: the super user's (``deploy.kafka_provision.local_passwords``).
+    ``admin_password``: the super user's (``deploy.kafka_provision.local_passwords``);
+    ``baseline_port``: see ``server_properties`` (the authentication benchmark's only).
 
     Blocks until it started (not until healthy: see ``deploy.stack``). Raises
     ``MissingDependency`` (no java, no jars), ``PortInUse``, ``ServiceStartFailed``.
@@ -124,7 +127,7 @@ def start(kafka: KafkaLayout, notify: Notify, admin_password: str | None) -> int
         if processes.port_in_use(port):
             raise PortInUse("kafka", port, setting)
     kafka.data.mkdir(parents=True, exist_ok=True)
-    _write_config(kafka, admin_password)
+    _write_config(kafka, server_properties(kafka, admin_password, baseline_port))
     _format_storage(kafka, java)
     return _launch(kafka, java, notify)
 
@@ -168,7 +171,9 @@ def cluster_id(kafka: KafkaLayout) -> str:
     return new_id
 
 
-def server_properties(kafka: KafkaLayout, admin_password: str | None) -> str:
+def server_properties(
+    kafka: KafkaLayout, admin_password: str, baseline_port: int | None = None
+) -> str:
     """The broker config: single node, both roles, replication factor 1 everywhere.
 
     Authenticated and authorised (issue 11): the client listener speaks SASL_PLAINTEXT on
@@ -178,11 +183,11 @@ def server_properties(kafka: KafkaLayout, admin_password: str | None) -> str:
     PLAIN ``admin`` only. KRaft's StandardAuthorizer refuses whatever no ACL allows; ``admin``
     is the super user. The file holds the admin password: it is written mode 0600.
 
-    ``admin_password`` None: an open PLAINTEXT broker without authorizer (only for the
-    benchmark that measures what authentication costs, ``bench.bench_pipeline``).
+    ``baseline_port``: a second client listener ``BASELINE``, PLAINTEXT on 127.0.0.1, whose
+    anonymous clients are super users (no login, no ACL lookup). Only for the private broker
+    of ``bench.bench_authcost``, which measures what authentication and ACLs cost on one
+    broker; the local stack never opens it (``deploy.stack`` never passes a port).
     """
-    if admin_password is None:
-        return _properties(kafka, _open_listeners(kafka))
     plain_jaas = (
         "org.apache.kafka.common.security.plain.PlainLoginModule required "
         f'username="admin" password="{admin_password}" user_admin="{admin_password}";'
@@ -191,18 +196,23 @@ def server_properties(kafka: KafkaLayout, admin_password: str | None) -> str:
         "org.apache.kafka.common.security.scram.ScramLoginModule required "
         f'username="admin" password="{admin_password}";'
     )
-    return _properties(kafka, _secured_listeners(kafka, plain_jaas, scram_jaas))
+    listeners = _secured_listeners(kafka, plain_jaas, scram_jaas)
+    if baseline_port is not None:
+        listeners = _with_baseline(listeners, baseline_port)
+    return _properties(kafka, listeners)
 
 
-def _open_listeners(kafka: KafkaLayout) -> dict[str, str]:
+def _with_baseline(listeners: dict[str, str], port: int) -> dict[str, str]:
+    """``listeners`` plus the open ``BASELINE`` listener on ``port`` (benchmark only)."""
+    endpoint = f"BASELINE://127.0.0.1:{port}"
     return {
-        "listeners": (
-            f"PLAINTEXT://127.0.0.1:{kafka.port},CONTROLLER://127.0.0.1:{kafka.controller_port}"
+        **listeners,
+        "listeners": f"{listeners['listeners']},{endpoint}",
+        "advertised.listeners": f"{listeners['advertised.listeners']},{endpoint}",
+        "listener.security.protocol.map": (
+            f"{listeners['listener.security.protocol.map']},BASELINE:PLAINTEXT"
         ),
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{kafka.port}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "super.users": f"{listeners['super.users']};User:ANONYMOUS",
     }
 
 
@@ -277,11 +287,11 @@ def _log4j_properties(kafka: KafkaLayout) -> str:
     )
 
 
-def _write_config(kafka: KafkaLayout, admin_password: str | None) -> None:
+def _write_config(kafka: KafkaLayout, properties: str) -> None:
     fd = os.open(kafka.properties, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # an older file may have been world-readable
     with os.fdopen(fd, "w") as out:
-        out.write(server_properties(kafka, admin_password))
+        out.write(properties)
     kafka.log4j.write_text(_log4j_properties(kafka))
 
 
