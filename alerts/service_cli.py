@@ -23,6 +23,7 @@ from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, RegistryInbox
 from alerts.registry_source import service_registry
 from alerts.service import AlertService, ServiceOptions
+from runtime.db_connect import connect_or_exit
 from runtime.kafka_access import Principal, kafka_access
 from runtime.registry_topic import RegistrySource
 from runtime.settings import DbLogin, Settings, database_dsn, registry_key
@@ -35,15 +36,10 @@ def settings_of(ctx: typer.Context) -> Settings:
     return settings
 
 
-def connect(settings: Settings) -> psycopg.Connection[Any]:
-    """An autocommit connection; exits 2 with a hint when PostgreSQL does not answer."""
-    try:
-        return psycopg.connect(
-            database_dsn(settings, DbLogin.ALERTS), autocommit=True, connect_timeout=10
-        )
-    except psycopg.OperationalError as exc:
-        typer.echo(f"error: cannot connect to PostgreSQL ({exc}); is the stack up?", err=True)
-        raise typer.Exit(2) from exc
+def connect(settings: Settings, command: str = "alerts") -> psycopg.Connection[Any]:
+    """As the alert service's role ``gw_alerts``; exit 2 with one line when PostgreSQL does
+    not answer or refuses the login (``runtime.db_connect``)."""
+    return connect_or_exit(settings, DbLogin.ALERTS, command)
 
 
 RunRegistryOption = Annotated[
