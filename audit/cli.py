@@ -55,7 +55,8 @@ def serve_command(
     dsn = database_dsn(settings, DbLogin.API)  # reads api_tokens, then SET ROLE per request
     with connect_or_exit(settings, DbLogin.API, "api serve"):
         pass  # a refused login or a server down: exit 2 with one line, before serving
-    with ConnectionPool(dsn, min_size=1, max_size=pool_size) as pool:
+    named = {"application_name": "greenwatch api serve"}
+    with ConnectionPool(dsn, min_size=1, max_size=pool_size, kwargs=named) as pool:
         app = create_app(pool)
         typer.echo(f"audit API on http://{host}:{port} (docs: /docs)", err=True)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
