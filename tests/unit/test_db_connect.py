@@ -32,9 +32,7 @@ def _closed_port() -> int:
         (["grafana", "check"], "grafana check"),
     ],
 )
-def test_a_server_that_does_not_answer_exits_2_with_one_line(
-    args: list[str], command: str
-) -> None:
+def test_a_server_that_does_not_answer_exits_2_with_one_line(args: list[str], command: str) -> None:
     dsn = f"postgresql://someone:s3cret-pw@127.0.0.1:{_closed_port()}/greenwatch"
     result = CliRunner().invoke(app, args, obj=Settings(database_url=dsn, device_key="k"))
     assert result.exit_code == 2, result.output

@@ -40,6 +40,7 @@ def sessions_of(dsn: str, application: str) -> set[str]:
         ).fetchall()
     return {str(row[0]) for row in rows}
 
+
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[3]
 GREENWATCH = str(Path(sys.executable).parent / "greenwatch")

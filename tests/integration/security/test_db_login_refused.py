@@ -17,7 +17,11 @@ from runtime.settings import Settings
 @pytest.mark.parametrize(
     ("args", "command", "login"),
     [
-        (["plan", "credit-list", "--year", "2025", "--out", "x.csv"], "plan credit-list", "gw_plan"),
+        (
+            ["plan", "credit-list", "--year", "2025", "--out", "x.csv"],
+            "plan credit-list",
+            "gw_plan",
+        ),
         (["alerts", "list"], "alerts", "gw_alerts"),
         (["db", "rekey-passwords"], "db rekey-passwords", "gw_registry"),
     ],
