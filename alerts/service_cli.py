@@ -28,6 +28,7 @@ from runtime.kafka_access import Principal, kafka_access
 from runtime.registry_topic import RegistrySource
 from runtime.settings import DbLogin, Settings, database_dsn, registry_key
 from schemas.registry import RegistryError
+from schemas.topics import consumer_group
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -90,7 +91,10 @@ def run_command(
             "starting from the database's."
         ),
     ] = 3.0,
-    group: Annotated[str, typer.Option(help="Kafka consumer group.")] = "greenwatch-alerts",
+    group: Annotated[
+        str | None,
+        typer.Option(help="Kafka consumer group (default: <GREENWATCH_TOPIC_PREFIX>-alerts)."),
+    ] = None,
     tick_seconds: Annotated[float, typer.Option(help="Timer period (repeats, pending).")] = 5.0,
     notify: Annotated[bool, typer.Option(help="Run the outbox dispatcher too.")] = True,
     retry_base_seconds: Annotated[float, typer.Option(help="First retry delay.")] = 10.0,
@@ -103,6 +107,7 @@ def run_command(
         source = _service_registry(settings, conn, registry_file, registry_wait)
     follows = source.updates()
     updates = None if follows is None else RegistryFollowThread(follows, RegistryInbox())
+    group = group or consumer_group(settings.topic_prefix, "alerts")
     options = ServiceOptions(
         group_id=group,
         tick_s=tick_seconds,

@@ -7,7 +7,9 @@ KRaft's ``StandardAuthorizer`` with ``allow.everyone.if.no.acl.found=false``: wh
 granted here is refused. Pure data: no Kafka client here.
 
 Consumer groups: each consumer principal may use the groups whose names start with
-``greenwatch-`` (the defaults) or with the prefix (``<prefix>-streams``, the worker's).
+``<prefix>-`` (``schemas.topics.consumer_group``: ``<prefix>-streams``, ``<prefix>-alerts``,
+``<prefix>-energy``), so a deployment's groups are its own: ``gw-`` does not match the groups
+of ``gw.demo…`` (the demo's prefixes), which their own provisioning grants.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from runtime.kafka_access import Principal
-from schemas.topics import Topic, topic_name
+from schemas.topics import Topic, group_prefix, topic_name
 
 Operation = Literal["READ", "WRITE"]
 
@@ -62,9 +64,6 @@ RIGHTS: Final[dict[Principal, TopicRights]] = {
 """Every principal but the admin (a super user). Only ``REGISTRY`` writes the registry topic;
 only ``WORKER`` reads the raw HJ 212 topic (it holds the frames as received)."""
 
-GROUP_PREFIXES: Final = ("greenwatch-",)
-"""Consumer-group name prefixes every consumer principal may use, besides ``<prefix>``."""
-
 
 @dataclass(frozen=True, slots=True)
 class TopicGrant:
@@ -90,10 +89,8 @@ def topic_grants(prefix: str) -> list[TopicGrant]:
 
 def group_grants(prefix: str) -> list[tuple[Principal, str]]:
     """(principal, group-name prefix) pairs: who may join consumer groups named how."""
-    prefixes = (*GROUP_PREFIXES, prefix) if prefix else GROUP_PREFIXES
     return [
-        (principal, name)
+        (principal, group_prefix(prefix))
         for principal, rights in RIGHTS.items()
         if rights.consumes_in_groups
-        for name in prefixes
     ]
