@@ -1,7 +1,8 @@
 """`greenwatch demo` on the local stack as a user runs it (no GREENWATCH_DATABASE_URL, no Kafka
 login of the tests): every process it starts logs in to PostgreSQL as its own role and the
 demo's own summary reads as gw_reader; the owner is used only for the run's schema work
-(create, migrate, prune), named ``greenwatch demo <step>`` (issue 11, item 4). Sessions are
+(create, migrate, prune), named ``greenwatch demo <step>``, and ``stack up``'s health probe
+(issue 11, item 4). Sessions are
 sampled from pg_stat_activity while the demo runs."""
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import subprocess
 import sys
 import threading
 import uuid
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -51,7 +51,7 @@ def test_every_demo_process_logs_in_as_its_own_role(services: Any) -> None:
             "GREENWATCH_DATABASE_URL",
             "GREENWATCH_KAFKA_USERNAME",
             "GREENWATCH_KAFKA_PASSWORD",
-        )  # fmt: skip
+        )
     }
     env |= {
         "GREENWATCH_STATE_DIR": str(services.settings.state_dir),
@@ -76,6 +76,7 @@ def test_every_demo_process_logs_in_as_its_own_role(services: Any) -> None:
     assert "final summary" in result.stdout and "plan progress (issue 10)" in result.stdout
     assert "GREENWATCH_DATABASE_SCHEMA=demo_" in result.stdout  # how to look further: no DSN
     owner = {app for login, app in sampler.seen if login == "greenwatch" and app != "sampler"}
-    assert owner <= {"greenwatch demo create", "greenwatch demo migrate", "greenwatch demo prune"}
+    schema_work = {"greenwatch demo create", "greenwatch demo migrate", "greenwatch demo prune"}
+    assert owner <= {*schema_work, "greenwatch stack probe"}, sampler.seen  # stack up's SELECT 1
     logins = {login for login, _ in sampler.seen}
     assert {"gw_worker", "gw_energy_worker", "gw_alerts", "gw_reader"} <= logins, sampler.seen
