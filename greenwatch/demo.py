@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TextIO
 
-import psycopg
 import typer
 
 from deploy import kafka_provision, stack
@@ -35,6 +34,7 @@ from ingest.hj212 import CHINA_TZ
 from ingest.simulator.energy import EPISODES as ENERGY_EPISODES
 from ingest.simulator.energy import load_energy_plan, with_energy
 from ingest.simulator.plan import load_sim_plan, statistic_posts, with_plan
+from runtime.db_connect import connect_or_exit
 from runtime.kafka_access import local_broker
 from runtime.registry_store import store_registry
 from runtime.registry_topic import publish_as_publisher
@@ -120,7 +120,7 @@ def _prepare_database(settings: Settings, registry: Registry) -> None:
     publish it to the registry topic the gateway follows."""
     with demo_namespace.owner_connection(settings, "migrate") as conn:
         report = migrate(conn, policies=Policies.from_settings(settings))
-    with psycopg.connect(database_dsn(settings, DbLogin.REGISTRY), autocommit=True) as conn:
+    with connect_or_exit(settings, DbLogin.REGISTRY, "demo load-registry") as conn:
         store_registry(conn, registry)  # as `db load-registry` does: the loader's role
     _echo(f"database: {report.flavor}, migrations applied {len(report.applied)}")
     record = publish_as_publisher(settings, registry)

@@ -25,8 +25,9 @@ from kafka import KafkaAdminClient
 from psycopg import sql
 
 from deploy.timescaledb import drop_schema
+from runtime.db_connect import connect_or_exit
 from runtime.kafka_access import Principal, kafka_access
-from runtime.settings import DbLogin, Settings, database_dsn
+from runtime.settings import DbLogin, Settings
 
 SCHEMA_PATTERN: Final = re.compile(r"^demo_(\d{14})$")
 """Schemas this module creates (and the only ones ``prune`` drops)."""
@@ -92,13 +93,8 @@ def prune(settings: Settings, keep: int, notify: Callable[[str], None]) -> list[
 def owner_connection(settings: Settings, step: str) -> psycopg.Connection[Any]:
     """The demo's schema work (create, migrate, prune) as the owner, the only role that may
     create or drop; named ``greenwatch demo <step>`` in pg_stat_activity. Everything else the
-    demo runs logs in as its own role."""
-    return psycopg.connect(
-        database_dsn(settings, DbLogin.OWNER),
-        autocommit=True,
-        connect_timeout=10,
-        application_name=f"greenwatch demo {step}",
-    )
+    demo runs logs in as its own role. A server down or a refused login: exit 2, one line."""
+    return connect_or_exit(settings, DbLogin.OWNER, f"demo {step}")
 
 
 def _comment(settings: Settings, run_id: str) -> str:
