@@ -139,12 +139,17 @@ def _grant_memberships(conn: psycopg.Connection[Any], grants: Grants, present: s
         if role.login not in present or not role.member_of:
             continue
         login = sql.Identifier(role.login)
-        conn.execute(sql.SQL("ALTER ROLE {} NOINHERIT").format(login))
-        existing = conn.execute(
-            "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) ORDER BY 1",
-            [list(role.member_of)],
+        inherits = conn.execute(
+            "SELECT rolinherit FROM pg_roles WHERE rolname = %s", [role.login]
+        ).fetchone()
+        if inherits is None or inherits[0]:  # only when needed: pg_authid rows are shared
+            conn.execute(sql.SQL("ALTER ROLE {} NOINHERIT").format(login))
+        missing = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)"
+            " AND NOT pg_has_role(%s, oid, 'MEMBER') ORDER BY 1",
+            [list(role.member_of), role.login],
         ).fetchall()
-        for (name,) in existing:
+        for (name,) in missing:
             conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(name), login))
 
 
