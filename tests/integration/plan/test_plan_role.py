@@ -1,7 +1,7 @@
 """The plan commands run as their own role (issue 11, item 4): on the local stack, without
 GREENWATCH_DATABASE_URL, `plan progress`, `plan credit-list` and `report quarterly` log in as
 ``gw_plan`` — never the owner — and still do their whole job. Who wrote is recorded by a
-trigger (``session_user``, the login) on the tables they write."""
+trigger (``session_user``, the login) on the tables they write (``services.record_writers``)."""
 
 from __future__ import annotations
 
@@ -11,24 +11,11 @@ from typing import Any
 import psycopg
 import pytest
 from plan_support import AS_OF, prepared, seed_year
-from services import PgSchema
+from services import PgSchema, record_writers, writers
 from typer.testing import CliRunner
 
 from greenwatch.cli import app
 from runtime.settings import Settings
-
-RECORD_WRITERS = """
-CREATE TABLE writers (login text, tbl text);
-CREATE FUNCTION record_writer() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
-BEGIN
-    INSERT INTO writers VALUES (session_user, TG_TABLE_NAME);
-    RETURN NULL;
-END $$;
-CREATE TRIGGER record_writer AFTER INSERT OR UPDATE ON plan_progress
-    FOR EACH STATEMENT EXECUTE FUNCTION record_writer();
-CREATE TRIGGER record_writer AFTER INSERT OR UPDATE ON plan_consequences
-    FOR EACH STATEMENT EXECUTE FUNCTION record_writer();
-"""
 
 
 @pytest.fixture
@@ -44,7 +31,7 @@ def test_plan_and_report_commands_write_as_gw_plan(
 ) -> None:
     prepared(db_conn)
     seed_year(db_conn, months=9)
-    db_conn.execute(RECORD_WRITERS)
+    record_writers(db_conn, ["plan_progress", "plan_consequences"])
     runs = [
         ["plan", "progress", "--region", "520000", "--as-of", AS_OF.isoformat()],
         ["plan", "credit-list", "--year", "2026", "--out", str(tmp_path / "credit.csv")],
@@ -54,6 +41,5 @@ def test_plan_and_report_commands_write_as_gw_plan(
     for args in runs:
         result = CliRunner().invoke(app, args, obj=as_roles)
         assert result.exit_code == 0, (args, result.output)
-    writers = db_conn.execute("SELECT DISTINCT login, tbl FROM writers ORDER BY 2").fetchall()
-    assert writers == [("gw_plan", "plan_consequences"), ("gw_plan", "plan_progress")]
+    assert writers(db_conn) == [("gw_plan", "plan_consequences"), ("gw_plan", "plan_progress")]
     assert (tmp_path / "report.html").stat().st_size > 1000
