@@ -54,7 +54,7 @@ from runtime.topics import catalogue_topics, ensure_topics
 from schemas.alert import QualitySignal
 from schemas.envelope import DeadLetter
 from schemas.registry import Registry
-from schemas.topics import Topic, topic_name
+from schemas.topics import Topic, consumer_group, topic_name
 from schemas.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,8 @@ Applied = tuple[Batch, list[KeyedDeadLetter]]
 
 @dataclass(frozen=True, slots=True)
 class ServiceOptions:
-    group_id: str = "greenwatch-alerts"
+    group_id: str | None = None
+    """Kafka consumer group; None = the prefix's (``<prefix>-alerts``, schemas.topics)."""
     tick_s: float = 5.0
     poll_ms: int = 500
     max_records: int = 500
@@ -151,6 +152,7 @@ class AlertService:
         self._registry = registry
         self._updates = updates
         self._options = options or ServiceOptions()
+        self._group_id = self._options.group_id or consumer_group(prefix, "alerts")
         self._clock = clock
         self._verdicts = topic_name(prefix, Topic.VERDICTS)
         self._quality = topic_name(prefix, Topic.QUALITY)
@@ -221,7 +223,7 @@ class AlertService:
     def _session(self, stop: threading.Event) -> None:
         consumer = KafkaConsumer(
             **self._kafka.client_config(),
-            group_id=self._options.group_id,
+            group_id=self._group_id,
             client_id="greenwatch-alerts",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

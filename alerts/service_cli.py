@@ -23,10 +23,12 @@ from alerts.notifier import Dispatcher, NotifierOptions
 from alerts.registry_follow import RegistryFollowThread, RegistryInbox
 from alerts.registry_source import service_registry
 from alerts.service import AlertService, ServiceOptions
+from runtime.db_connect import connect_or_exit
 from runtime.kafka_access import Principal, kafka_access
 from runtime.registry_topic import RegistrySource
 from runtime.settings import DbLogin, Settings, database_dsn, registry_key
 from schemas.registry import RegistryError
+from schemas.topics import consumer_group
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -35,15 +37,10 @@ def settings_of(ctx: typer.Context) -> Settings:
     return settings
 
 
-def connect(settings: Settings) -> psycopg.Connection[Any]:
-    """An autocommit connection; exits 2 with a hint when PostgreSQL does not answer."""
-    try:
-        return psycopg.connect(
-            database_dsn(settings, DbLogin.ALERTS), autocommit=True, connect_timeout=10
-        )
-    except psycopg.OperationalError as exc:
-        typer.echo(f"error: cannot connect to PostgreSQL ({exc}); is the stack up?", err=True)
-        raise typer.Exit(2) from exc
+def connect(settings: Settings, command: str = "alerts") -> psycopg.Connection[Any]:
+    """As the alert service's role ``gw_alerts``; exit 2 with one line when PostgreSQL does
+    not answer or refuses the login (``runtime.db_connect``)."""
+    return connect_or_exit(settings, DbLogin.ALERTS, command)
 
 
 RunRegistryOption = Annotated[
@@ -94,7 +91,10 @@ def run_command(
             "starting from the database's."
         ),
     ] = 3.0,
-    group: Annotated[str, typer.Option(help="Kafka consumer group.")] = "greenwatch-alerts",
+    group: Annotated[
+        str | None,
+        typer.Option(help="Kafka consumer group (default: <GREENWATCH_TOPIC_PREFIX>-alerts)."),
+    ] = None,
     tick_seconds: Annotated[float, typer.Option(help="Timer period (repeats, pending).")] = 5.0,
     notify: Annotated[bool, typer.Option(help="Run the outbox dispatcher too.")] = True,
     retry_base_seconds: Annotated[float, typer.Option(help="First retry delay.")] = 10.0,
@@ -107,6 +107,7 @@ def run_command(
         source = _service_registry(settings, conn, registry_file, registry_wait)
     follows = source.updates()
     updates = None if follows is None else RegistryFollowThread(follows, RegistryInbox())
+    group = group or consumer_group(settings.topic_prefix, "alerts")
     options = ServiceOptions(
         group_id=group,
         tick_s=tick_seconds,

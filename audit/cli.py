@@ -15,12 +15,12 @@ from typing import Annotated
 import psycopg
 import typer
 
-from alerts.service_cli import connect
 from audit.errors import AuditError
 from audit.export import Format
 from audit.principal import Principal, Role, region_prefixes
 from audit.tokens import create_token, list_tokens, revoke_token
-from runtime.settings import Settings, database_dsn
+from runtime.db_connect import connect_or_exit
+from runtime.settings import DbLogin, Settings, database_dsn
 
 api_app = typer.Typer(help="The auditors' read API (docs/audit.md): serve it, manage its tokens.")
 token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.")
@@ -52,7 +52,11 @@ def serve_command(
     from audit.api import create_app
 
     settings = _settings(ctx)
-    with ConnectionPool(database_dsn(settings), min_size=1, max_size=pool_size) as pool:
+    dsn = database_dsn(settings, DbLogin.API)  # reads api_tokens, then SET ROLE per request
+    with connect_or_exit(settings, DbLogin.API, "api serve"):
+        pass  # a refused login or a server down: exit 2 with one line, before serving
+    named = {"application_name": "greenwatch api serve"}
+    with ConnectionPool(dsn, min_size=1, max_size=pool_size, kwargs=named) as pool:
         app = create_app(pool)
         typer.echo(f"audit API on http://{host}:{port} (docs: /docs)", err=True)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
@@ -79,7 +83,7 @@ def token_create_command(
     try:
         regions = region_prefixes(region or "")
         principal = Principal(role, enterprise, regions)
-        with connect(_settings(ctx)) as conn:
+        with connect_or_exit(_settings(ctx), DbLogin.OWNER, "api token create") as conn:
             expires = datetime.now(UTC) + timedelta(days=days)
             issued = create_token(conn, principal, expires, created_by, label)
     except AuditError as exc:
@@ -94,7 +98,7 @@ def token_list_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
     """Every token's id, role, scope, expiry and revocation (never a secret)."""
-    with connect(_settings(ctx)) as conn:
+    with connect_or_exit(_settings(ctx), DbLogin.OWNER, "api token list") as conn:
         rows = list_tokens(conn)
     for row in rows:
         if as_json:
@@ -110,7 +114,7 @@ def token_revoke_command(
     ctx: typer.Context, token_id: Annotated[str, typer.Argument(help="The id (gwa_<id>_…).")]
 ) -> None:
     """Revoke a token: refused from the next request on."""
-    with connect(_settings(ctx)) as conn:
+    with connect_or_exit(_settings(ctx), DbLogin.OWNER, "api token revoke") as conn:
         if not revoke_token(conn, token_id):
             typer.echo(f"error: no unrevoked token {token_id!r}", err=True)
             raise typer.Exit(2)
@@ -126,7 +130,7 @@ def reproduce_command(
     prints JSON (result equal or different, and the diff). Exit 0 equal, 1 different."""
     from audit.reproduce import reproduce
 
-    with connect(_settings(ctx)) as conn:
+    with connect_or_exit(_settings(ctx), DbLogin.READER, "audit reproduce") as conn:
         try:
             result = reproduce(conn, verdict)
         except AuditError as exc:
@@ -180,7 +184,7 @@ def export_command(
         raise typer.Exit(2)
     args = dict(_pair(item) for item in filters or ())
     args.update({k: v for k, v in (("from", start), ("to", end)) if v is not None})
-    with connect(_settings(ctx)) as conn:
+    with connect_or_exit(_settings(ctx), DbLogin.API, "audit export") as conn:
         try:
             with scoped_connection(conn, token) as principal, output.open("wb") as out:
                 manifest = export(conn, build_query(found, principal, args), fmt, out, principal)
@@ -215,7 +219,7 @@ def verify_command(
     if anchors is not None and not anchors.exists():
         typer.echo(f"error: anchor file {anchors} does not exist", err=True)
         raise typer.Exit(2)
-    with connect(_settings(ctx)) as conn:
+    with connect_or_exit(_settings(ctx), DbLogin.READER, "audit verify") as conn:
         try:
             result = verify(conn, anchors)
         except AuditError as exc:
@@ -243,7 +247,7 @@ def anchor_command(
     """Record every chain's head and their root hash (print the root in the quarterly report)."""
     from audit.verify import anchor_record, heads
 
-    with connect(_settings(ctx)) as conn:
+    with connect_or_exit(_settings(ctx), DbLogin.READER, "audit anchor") as conn:
         record = anchor_record(heads(conn))
     try:
         with file.open("a", encoding="utf-8") as out:
@@ -268,7 +272,7 @@ def lock_command(
         start, end = quarter(quarter_name)
     except AuditError as exc:
         raise fail(exc) from None
-    with connect(_settings(ctx)) as conn:
+    with connect_or_exit(_settings(ctx), DbLogin.OWNER, "audit lock") as conn:
         now = conn.execute("SELECT now()").fetchone()
         if now is not None and now[0] < end:
             typer.echo(f"error: {quarter_name} has not ended yet (ends {end:%Y-%m-%d})", err=True)

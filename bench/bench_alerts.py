@@ -47,6 +47,7 @@ from psycopg.conninfo import make_conninfo
 from alerts.engine import Batch, World
 from alerts.model import AlertRecord
 from alerts.routing import Audience, Subscription
+from bench.db import service_db_env
 from bench.kafka import bench_kafka, service_env
 from deploy.migrate import migrate
 from deploy.timescaledb import drop_schema
@@ -305,7 +306,7 @@ def _service_figures(
             service = _start_service(
                 {
                     **service_env(settings, Principal.ALERTS),
-                    "GREENWATCH_DATABASE_URL": schema_dsn,
+                    **service_db_env(settings, schema_dsn),  # its own role, gw_alerts
                     "GREENWATCH_TOPIC_PREFIX": prefix,
                     "GREENWATCH_REGISTRY_FILE": str(registry_file),
                 },

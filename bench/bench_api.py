@@ -37,7 +37,7 @@ import httpx
 import psycopg
 
 from bench.bench_pipeline import _free_port
-from bench.db import migrated_schema, unreachable
+from bench.db import migrated_schema, service_db_env, unreachable
 from deploy.processes import http_answers, wait_until
 from runtime.settings import Settings, database_dsn
 
@@ -110,7 +110,8 @@ class _server:
 
     def __enter__(self) -> str:
         port = _free_port()
-        env = {**os.environ, "GREENWATCH_DATABASE_URL": self._dsn}
+        env = {k: v for k, v in os.environ.items() if k != "GREENWATCH_DATABASE_URL"}
+        env |= service_db_env(Settings(), self._dsn)  # the API's own role, gw_api
         self._process = subprocess.Popen(
             [GREENWATCH, "api", "serve", "--port", str(port), "--pool-size", "20"],
             env=env, stderr=subprocess.DEVNULL,

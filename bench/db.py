@@ -8,10 +8,11 @@ from collections.abc import Iterator
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from deploy.migrate import Flavor, migrate
 from deploy.timescaledb import drop_schema
+from runtime.settings import Settings
 
 
 def unreachable(dsn: str) -> list[str]:
@@ -39,3 +40,19 @@ def migrated_schema(dsn: str, prefix: str, flavor: Flavor | None = None) -> Iter
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             drop_schema(conn, name)
+
+
+def service_db_env(settings: Settings, scoped: str) -> dict[str, str]:
+    """Environment of a service process measured in the schema of ``scoped`` (a DSN of
+    ``migrated_schema``): on the local stack no DSN, so the service logs in as its own role
+    (``gw_alerts``, ``gw_api``, ...; passwords in the state dir) with
+    ``GREENWATCH_DATABASE_SCHEMA``; with a configured GREENWATCH_DATABASE_URL, that DSN's
+    schema-scoped form. Merge it over ``os.environ`` minus ``GREENWATCH_DATABASE_URL``."""
+    if settings.database_url is not None:
+        return {"GREENWATCH_DATABASE_URL": scoped}
+    options = str(conninfo_to_dict(scoped).get("options") or "")
+    schema = options.removeprefix("-c search_path=").split(",")[0]
+    return {
+        "GREENWATCH_STATE_DIR": str(settings.state_dir.resolve()),
+        "GREENWATCH_DATABASE_SCHEMA": schema,
+    }

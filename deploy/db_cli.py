@@ -6,30 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
 
 from deploy.migrate import Flavor, MigrationError, migrate
 from deploy.timescaledb import Policies
+from runtime.db_connect import connect_or_exit
 from runtime.registry_store import rekey_stored_registries, store_registry
 from runtime.registry_topic import RegistryPublishError, publish_as_publisher, registry_topic
-from runtime.settings import DbLogin, Settings, database_dsn, device_key
+from runtime.settings import DbLogin, Settings, device_key
 from schemas.registry import Registry, RegistryError, load_registry
 
 db_app = typer.Typer(help="Database: versioned migrations and registry loading.")
-
-
-def _connect(
-    settings: Settings, login: DbLogin = DbLogin.OWNER
-) -> psycopg.Connection[tuple[object, ...]]:
-    """As the owner, or (local stack, no GREENWATCH_DATABASE_URL) as the role ``login``."""
-    dsn = database_dsn(settings, login)
-    try:
-        return psycopg.connect(dsn, autocommit=True, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        typer.echo(f"error: cannot connect to PostgreSQL ({exc}).", err=True)
-        typer.echo("Is the stack up? Run: greenwatch stack up", err=True)
-        raise typer.Exit(2) from exc
 
 
 @db_app.command("migrate")
@@ -50,7 +37,7 @@ def migrate_command(
     GREENWATCH_COMPRESS_AFTER_DAYS and GREENWATCH_RAW_RETENTION_DAYS.
     """
     settings: Settings = ctx.obj
-    with _connect(settings) as conn:
+    with connect_or_exit(settings, DbLogin.OWNER, "db migrate") as conn:
         try:
             report = migrate(conn, flavor, Policies.from_settings(settings))
         except MigrationError as exc:
@@ -101,7 +88,7 @@ def load_registry_command(
     except RegistryError as exc:
         typer.echo(f"error: invalid registry: {exc}", err=True)
         raise typer.Exit(2) from exc
-    with _connect(settings, DbLogin.REGISTRY) as conn:  # the registry loader's role
+    with connect_or_exit(settings, DbLogin.REGISTRY, "db load-registry") as conn:
         store_registry(conn, registry)
     outlets = sum(len(e.outlets) for e in registry.enterprises)
     typer.echo(
@@ -138,7 +125,8 @@ def rekey_passwords_command(ctx: typer.Context) -> None:
     """
     settings: Settings = ctx.obj
     key = device_key(settings)
-    with _connect(settings) as conn:
+    # the registry loader's role: rekeying rewrites the stored registry versions, nothing else
+    with connect_or_exit(settings, DbLogin.REGISTRY, "db rekey-passwords") as conn:
         changed = rekey_stored_registries(conn, key)
     if changed:
         typer.echo(f"rekeyed the device digests of {len(changed)} versions: {', '.join(changed)}")

@@ -37,11 +37,13 @@ class GrantsError(DeployError):
 
 @dataclass(frozen=True, slots=True)
 class ServiceRole:
-    """A key of ``grants.yaml`` (``worker``), its LOGIN role (``gw_worker``), what it is."""
+    """A key of ``grants.yaml`` (``worker``), its LOGIN role (``gw_worker``), what it is, and
+    the NOLOGIN roles it may ``SET ROLE`` to (``member_of``; it then inherits nothing)."""
 
     key: str
     login: str
     description: str
+    member_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,9 @@ def load_grants() -> Grants:
     text = resources.files("deploy").joinpath("grants.yaml").read_text("utf-8")
     document: dict[str, Any] = yaml.safe_load(text)
     roles = {
-        key: ServiceRole(key, str(spec["login"]), str(spec["is"]))
+        key: ServiceRole(
+            key, str(spec["login"]), str(spec["is"]), tuple(map(str, spec.get("member_of", ())))
+        )
         for key, spec in document["roles"].items()
     }
     tables: dict[str, dict[str, frozenset[str]]] = {}
@@ -97,6 +101,7 @@ def apply_grants(conn: psycopg.Connection[Any]) -> list[str]:
     }
     schema = sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])  # type: ignore[index]
     with conn.transaction():
+        _grant_memberships(conn, grants, present)
         for login in sorted(present):
             role = sql.Identifier(login)
             conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
@@ -123,6 +128,29 @@ def apply_grants(conn: psycopg.Connection[Any]) -> list[str]:
                     )
                 )
     return [table for table in tables if table not in grants.tables]
+
+
+def _grant_memberships(conn: psycopg.Connection[Any], grants: Grants, present: set[str]) -> None:
+    """Each present login with ``member_of``: NOINHERIT (the privileges of those roles are
+    reached only by ``SET ROLE``, so their row-level security always applies), then a member
+    of those of them that exist (the audit API's are made by migration 009). Needs the
+    owner's CREATEROLE."""
+    for role in grants.roles.values():
+        if role.login not in present or not role.member_of:
+            continue
+        login = sql.Identifier(role.login)
+        inherits = conn.execute(
+            "SELECT rolinherit FROM pg_roles WHERE rolname = %s", [role.login]
+        ).fetchone()
+        if inherits is None or inherits[0]:  # only when needed: pg_authid rows are shared
+            conn.execute(sql.SQL("ALTER ROLE {} NOINHERIT").format(login))
+        missing = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)"
+            " AND NOT pg_has_role(%s, oid, 'MEMBER') ORDER BY 1",
+            [list(role.member_of), role.login],
+        ).fetchall()
+        for (name,) in missing:
+            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(name), login))
 
 
 def local_db_passwords(settings: Settings) -> dict[str, str]:

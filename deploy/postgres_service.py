@@ -45,6 +45,8 @@ START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 60
 SERVICE_USER = "postgres"  # used when we run as root
 SUPERUSER = "postgres"
+PROBE = "greenwatch stack probe"
+"""``application_name`` of the stack's health and TimescaleDB probes (``stack up|status``)."""
 APP_ROLE = "greenwatch"
 APP_DATABASE = "greenwatch"
 
@@ -259,7 +261,9 @@ def stop(pg: PostgresLayout, notify: Notify) -> bool:
 def is_healthy(dsn: str, timeout_s: float = 3.0) -> bool:
     """True if ``SELECT 1`` succeeds on ``dsn``. Blocks up to about ``timeout_s``; never raises."""
     try:
-        with psycopg.connect(dsn, connect_timeout=max(1, int(timeout_s))) as conn:
+        with psycopg.connect(
+            dsn, connect_timeout=max(1, int(timeout_s)), application_name=PROBE
+        ) as conn:
             return conn.execute("SELECT 1").fetchone() == (1,)
     except psycopg.Error:
         return False
@@ -271,7 +275,7 @@ def timescaledb_version(dsn: str) -> str | None:
     Never raises (None when the server does not answer).
     """
     try:
-        with psycopg.connect(dsn, connect_timeout=3) as conn:
+        with psycopg.connect(dsn, connect_timeout=3, application_name=PROBE) as conn:
             found = timescaledb.probe(conn)
     except psycopg.Error:
         return None

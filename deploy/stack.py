@@ -62,9 +62,9 @@ class StackStatus:
         return self.kafka.up and self.postgres.up
 
     def as_json(self) -> dict[str, dict[str, str | bool | None]]:
-        """The local DSN verbatim (the owner's generated password: the operator's own stack);
-        external ones redacted."""
-        dsn = self.postgres.dsn if self.postgres.local else redact_dsn(self.postgres.dsn)
+        """The DSN with its password replaced by ``***`` (local: the owner's, which makes
+        any shell that exports it the owner; the passwords are in ``<state_dir>/secrets``)."""
+        dsn = redact_dsn(self.postgres.dsn)
         return {
             "kafka": {"bootstrap": self.kafka.bootstrap, "up": self.kafka.up},
             "postgres": {

@@ -8,7 +8,7 @@ import typer
 
 from deploy import stack
 from deploy.stack_errors import StackError
-from runtime.settings import Settings
+from runtime.settings import DbLogin, Settings, database_dsn
 
 stack_app = typer.Typer(
     help="The local stack: one Kafka broker (KRaft) and one PostgreSQL cluster under the "
@@ -46,7 +46,7 @@ def up(
     except StackError as exc:
         _say(f"error: {exc}")
         raise typer.Exit(1) from exc
-    _print_addresses(result.status)
+    _print_addresses(settings, result.status)
     if not result.status.all_up:
         _say("error: not every service answers; see `greenwatch stack status`")
         raise typer.Exit(1)
@@ -111,9 +111,20 @@ def status(
         raise typer.Exit(1)
 
 
-def _print_addresses(result: stack.StackStatus) -> None:
+def _print_addresses(settings: Settings, result: stack.StackStatus) -> None:
+    """The bootstrap servers; for the local PostgreSQL no password-bearing owner DSN (a shell
+    that exported it would make every service the owner): where the per-role passwords are,
+    and the read-only role's DSN (Grafana, psql)."""
     typer.echo(f"GREENWATCH_KAFKA_BOOTSTRAP={result.kafka.bootstrap}")
-    typer.echo(f"GREENWATCH_DATABASE_URL={result.as_json()['postgres']['dsn']}")
+    if not result.postgres.local:
+        typer.echo(f"GREENWATCH_DATABASE_URL={result.as_json()['postgres']['dsn']}")
+        return
+    secrets = (settings.state_dir / "secrets").resolve()
+    typer.echo(
+        f"# PostgreSQL 127.0.0.1:{settings.postgres_port}: leave GREENWATCH_DATABASE_URL unset,"
+        f" each command logs in as its own role (passwords: {secrets}/postgres-<role>.password)"
+    )
+    typer.echo(f"# read-only (Grafana, psql): {database_dsn(settings, DbLogin.READER)}")
 
 
 def _print_status(result: stack.StackStatus) -> None:

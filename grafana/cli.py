@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
 
 from grafana.check import check_dashboard
@@ -14,7 +13,8 @@ from grafana.dashboards import DASHBOARDS, FOLDER_TITLE, FOLDER_UID, export_dash
 from grafana.macros import QueryContext
 from grafana.publish import DEFAULT_TIMEOUT_S, PublishError, connect, publish
 from runtime import timescaledb
-from runtime.settings import DbLogin, Settings, database_dsn
+from runtime.db_connect import connect_or_exit
+from runtime.settings import DbLogin, Settings
 
 grafana_app = typer.Typer(
     help="Grafana dashboards as code: export JSON, publish by API, check panel SQL."
@@ -85,24 +85,18 @@ def check_command(
     settings: Settings = ctx.obj
     end = datetime.now(UTC)
     failures = 0
-    try:
-        with psycopg.connect(
-            database_dsn(settings, DbLogin.READER), autocommit=True, connect_timeout=10
-        ) as conn:
-            with_timescaledb = timescaledb.probe(conn).created_in is not None
-            typer.echo(f"database: {'TimescaleDB' if with_timescaledb else 'plain PostgreSQL'}")
-            context = QueryContext(
-                start=end - timedelta(hours=hours), end=end, timescaledb=with_timescaledb
-            )
-            for dashboard in DASHBOARDS:
-                for outcome in check_dashboard(conn, dashboard, context):
-                    status = f"{outcome.rows} rows" if outcome.error is None else "ERROR"
-                    typer.echo(f"{outcome.dashboard_uid}\t{status}\t{outcome.panel_title}")
-                    if outcome.error is not None:
-                        failures += 1
-                        typer.echo(f"  {outcome.error}", err=True)
-    except psycopg.OperationalError as exc:
-        typer.echo(f"error: cannot connect to PostgreSQL ({exc}).", err=True)
-        raise typer.Exit(2) from exc
+    with connect_or_exit(settings, DbLogin.READER, "grafana check") as conn:
+        with_timescaledb = timescaledb.probe(conn).created_in is not None
+        typer.echo(f"database: {'TimescaleDB' if with_timescaledb else 'plain PostgreSQL'}")
+        context = QueryContext(
+            start=end - timedelta(hours=hours), end=end, timescaledb=with_timescaledb
+        )
+        for dashboard in DASHBOARDS:
+            for outcome in check_dashboard(conn, dashboard, context):
+                status = f"{outcome.rows} rows" if outcome.error is None else "ERROR"
+                typer.echo(f"{outcome.dashboard_uid}\t{status}\t{outcome.panel_title}")
+                if outcome.error is not None:
+                    failures += 1
+                    typer.echo(f"  {outcome.error}", err=True)
     if failures:
         raise typer.Exit(1)

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TextIO
 
-import psycopg
 import typer
 
 from deploy import kafka_provision, stack
@@ -35,10 +34,11 @@ from ingest.hj212 import CHINA_TZ
 from ingest.simulator.energy import EPISODES as ENERGY_EPISODES
 from ingest.simulator.energy import load_energy_plan, with_energy
 from ingest.simulator.plan import load_sim_plan, statistic_posts, with_plan
+from runtime.db_connect import connect_or_exit
 from runtime.kafka_access import local_broker
 from runtime.registry_store import store_registry
 from runtime.registry_topic import publish_as_publisher
-from runtime.settings import Settings, database_dsn, kafka_servers
+from runtime.settings import DbLogin, Settings, database_dsn, kafka_servers
 from schemas.registry import Registry, dump_registry, load_registry
 
 DEMO_EPISODES = ";".join(
@@ -118,9 +118,10 @@ def _echo(message: str) -> None:
 def _prepare_database(settings: Settings, registry: Registry) -> None:
     """Migrate, then load the registry as ``greenwatch db load-registry`` does: store it, then
     publish it to the registry topic the gateway follows."""
-    with psycopg.connect(database_dsn(settings), autocommit=True) as conn:
+    with demo_namespace.owner_connection(settings, "migrate") as conn:
         report = migrate(conn, policies=Policies.from_settings(settings))
-        store_registry(conn, registry)
+    with connect_or_exit(settings, DbLogin.REGISTRY, "demo load-registry") as conn:
+        store_registry(conn, registry)  # as `db load-registry` does: the loader's role
     _echo(f"database: {report.flavor}, migrations applied {len(report.applied)}")
     record = publish_as_publisher(settings, registry)
     _echo(f"registry {registry.version} published to {record.topic} (offset {record.offset})")
@@ -196,7 +197,8 @@ class _Platform:
     last: DemoSummary | None = None
 
     def read(self) -> DemoSummary:
-        summary = read_summary(database_dsn(self.settings), self.metrics_url, self.sinks)
+        reader = database_dsn(self.settings, DbLogin.READER)  # the summary only reads
+        summary = read_summary(reader, self.metrics_url, self.sinks)
         if not summary.gateway and self.last is not None:  # gateway gone: keep its last count
             summary.gateway, summary.rejects = self.last.gateway, self.last.rejects
         return summary
@@ -362,13 +364,17 @@ def demo_command(
     _echo("\nplan progress (issue 10)")
     plan_summary(settings, workdir, datetime.now(CHINA_TZ), _echo)
     if namespace is not None:
-        _echo(f"\nlook further: {namespace.environment(configured)} greenwatch alerts list")
+        _echo(f"\nlook further: {namespace.environment()} greenwatch alerts list")
 
 
 def _environment(settings: Settings, registry_file: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["GREENWATCH_KAFKA_BOOTSTRAP"] = kafka_servers(settings)
-    env["GREENWATCH_DATABASE_URL"] = database_dsn(settings)
+    env.pop("GREENWATCH_DATABASE_URL", None)  # each component logs in as its own role
+    if settings.database_url is not None:  # unless the operator gave one DSN for all
+        env["GREENWATCH_DATABASE_URL"] = settings.database_url.get_secret_value()
+    if settings.database_schema is not None:
+        env["GREENWATCH_DATABASE_SCHEMA"] = settings.database_schema
     env["GREENWATCH_TOPIC_PREFIX"] = settings.topic_prefix
     env["GREENWATCH_REGISTRY_FILE"] = str(registry_file.resolve())
     env["GREENWATCH_STATE_DIR"] = str(settings.state_dir.resolve())

@@ -17,11 +17,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import psycopg
 
 from ingest.simulator.energy import Post
+from runtime.db_connect import connect_or_exit
 from runtime.registry_store import latest_stored_registry
-from runtime.settings import Settings, database_dsn
+from runtime.settings import DbLogin, Settings
 from schemas.plans import load_plans
 from streams.domain.periods import china_date
 from streams.plan_cli import VINTAGES, barometer_lines, compute_progress
@@ -74,7 +74,8 @@ def plan_summary(
     year, number = int(quarter[:4]), int(quarter[-1])
     first = date(year, 3 * number - 2, 1)
     last = (date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)) - timedelta(1)
-    with psycopg.connect(database_dsn(settings), autocommit=True) as conn:
+    # as `plan progress` / `report quarterly` (it stores the plan verdicts): the plan role
+    with connect_or_exit(settings, DbLogin.PLAN, "demo plan summary") as conn:
         registry = latest_stored_registry(conn)
         region = registry.region.code
         verdicts = compute_progress(conn, registry, catalogue, region, as_of, vintage)

@@ -7,7 +7,9 @@ KRaft's ``StandardAuthorizer`` with ``allow.everyone.if.no.acl.found=false``: wh
 granted here is refused. Pure data: no Kafka client here.
 
 Consumer groups: each consumer principal may use the groups whose names start with
-``greenwatch-`` (the defaults) or with the prefix (``<prefix>-streams``, the worker's).
+``<prefix>-`` (``schemas.topics.consumer_group``: ``<prefix>-streams``, ``<prefix>-alerts``,
+``<prefix>-energy``), so a deployment's groups are its own: ``gw-`` does not match the groups
+of ``gw.demo…`` (the demo's prefixes), which their own provisioning grants.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from runtime.kafka_access import Principal
-from schemas.topics import Topic, topic_name
+from schemas.topics import Topic, group_prefix, topic_name
 
 Operation = Literal["READ", "WRITE"]
 
@@ -70,9 +72,6 @@ RIGHTS: Final[dict[Principal, TopicRights]] = {
 only ``WORKER`` and ``ARCHIVER`` read the raw HJ 212 topic (it holds the frames as received);
 ``ARCHIVER`` reads nothing else and writes nothing."""
 
-GROUP_PREFIXES: Final = ("greenwatch-",)
-"""Consumer-group name prefixes every consumer principal may use, besides ``<prefix>``."""
-
 
 @dataclass(frozen=True, slots=True)
 class TopicGrant:
@@ -98,10 +97,8 @@ def topic_grants(prefix: str) -> list[TopicGrant]:
 
 def group_grants(prefix: str) -> list[tuple[Principal, str]]:
     """(principal, group-name prefix) pairs: who may join consumer groups named how."""
-    prefixes = (*GROUP_PREFIXES, prefix) if prefix else GROUP_PREFIXES
     return [
-        (principal, name)
+        (principal, group_prefix(prefix))
         for principal, rights in RIGHTS.items()
         if rights.consumes_in_groups
-        for name in prefixes
     ]

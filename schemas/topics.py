@@ -63,3 +63,16 @@ CATALOGUE: tuple[TopicSpec, ...] = (
 def topic_name(prefix: str, topic: Topic) -> str:
     """Full Kafka topic name for ``topic`` under ``prefix`` (e.g. ``gw.raw.hj212``)."""
     return f"{prefix}.{topic.value}" if prefix else topic.value
+
+
+def consumer_group(prefix: str, service: str) -> str:
+    """The Kafka consumer group of ``service`` (``streams``, ``alerts``, ``energy``) for the
+    topics under ``prefix`` (e.g. ``gw-alerts``): two deployments (or demo runs) on one broker
+    never share a group. Every group of a prefix starts with ``group_prefix(prefix)``."""
+    return f"{group_prefix(prefix)}{service}"
+
+
+def group_prefix(prefix: str) -> str:
+    """What the consumer groups of ``prefix`` start with (their ACL, runtime.kafka_acls):
+    ``<prefix>-``, or ``greenwatch-`` for the empty prefix."""
+    return f"{prefix}-" if prefix else "greenwatch-"

@@ -19,7 +19,7 @@ import faust
 
 from runtime.kafka_access import KafkaAccess, Principal, kafka_access
 from runtime.settings import Settings, kafka_servers
-from schemas.topics import CATALOGUE, Topic, topic_name
+from schemas.topics import CATALOGUE, Topic, consumer_group, topic_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ class StreamTopics:
 
 def group_id(settings: Settings) -> str:
     """Consumer group (= faust app id) shared by every worker of a deployment."""
-    return f"{settings.topic_prefix}-streams" if settings.topic_prefix else "greenwatch-streams"
+    return consumer_group(settings.topic_prefix, "streams")
 
 
 def broker_urls(settings: Settings) -> list[str]:

@@ -44,7 +44,7 @@ from runtime.runner import BatchRunner, Outgoing, PublishFailed
 from schemas.energy import EnergyBatch, EnergyRecord
 from schemas.envelope import DeadLetter, Protocol, RawEnvelope
 from schemas.registry import Registry
-from schemas.topics import Topic, topic_name
+from schemas.topics import Topic, consumer_group, topic_name
 from schemas.verdict import Verdict
 from streams.domain.energy.engine import EnergyEngine
 from streams.domain.energy.model import EnergyOutput
@@ -59,7 +59,8 @@ SOURCE = "streams.energy"
 class EnergyWorkerOptions:
     kafka: KafkaAccess
     prefix: str
-    group_id: str = "greenwatch-energy"
+    group_id: str | None = None
+    """Kafka consumer group; None = the prefix's (``<prefix>-energy``, schemas.topics)."""
     batch_size: int = 2_000
     poll_ms: int = 500
     restart_pause_s: float = 2.0
@@ -229,7 +230,7 @@ def _session(
     raw = topic_name(options.prefix, Topic.RAW_ENERGY)
     consumer = KafkaConsumer(
         **options.kafka.client_config(),
-        group_id=options.group_id,
+        group_id=options.group_id or consumer_group(options.prefix, "energy"),
         client_id="greenwatch-energy-worker",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -19,9 +19,10 @@ import psycopg
 import typer
 from kafka.errors import KafkaError
 
+from runtime.db_connect import connect_or_exit
 from runtime.kafka_access import Principal, kafka_access
 from runtime.registry_store import latest_stored_registry
-from runtime.settings import Settings, database_dsn
+from runtime.settings import DbLogin, Settings
 from schemas.plans import PlanCatalogue, load_plans
 from schemas.registry import Registry, RegistryError, load_registry
 from streams.domain.periods import china_date
@@ -53,11 +54,9 @@ def fail(command: str, reason: str) -> typer.Exit:
 
 
 def connect(settings: Settings, command: str) -> psycopg.Connection[Any]:
-    """An autocommit connection; exits 2 with a hint when PostgreSQL does not answer."""
-    try:
-        return psycopg.connect(database_dsn(settings), autocommit=True, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        raise fail(command, f"cannot connect to PostgreSQL ({exc}); is the stack up?") from exc
+    """As the plan role ``gw_plan`` (it reads the figures and writes only the plan tables);
+    exit 2 with one line when PostgreSQL does not answer or refuses the login."""
+    return connect_or_exit(settings, DbLogin.PLAN, command)
 
 
 def registry_of(conn: psycopg.Connection[Any], path: Path | None, command: str) -> Registry:

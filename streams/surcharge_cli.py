@@ -17,6 +17,8 @@ from typing import Any
 import psycopg
 import typer
 
+from runtime.db_connect import connect_or_exit
+from runtime.settings import DbLogin
 from schemas.registry import EnergyQuota
 from streams.domain.periods import china_date, day_start_of
 from streams.domain.surcharge_estimate import (
@@ -25,7 +27,7 @@ from streams.domain.surcharge_estimate import (
     total,
     year_surcharges,
 )
-from streams.plan_cli import connect, fail, registry_of
+from streams.plan_cli import fail, registry_of
 
 energy_app = typer.Typer(help="Energy: electricity surcharges from the stored figures.")
 
@@ -62,7 +64,7 @@ def surcharge_command(
     if not 2000 <= year <= today.year:
         raise fail(command, f"--year {year}: not a pricing year with data (2000..{today.year})")
     catalogue = packaged_catalogue()
-    with connect(ctx.obj, command) as conn:
+    with connect_or_exit(ctx.obj, DbLogin.READER, command) as conn:
         registry = registry_of(conn, registry_file, command)
         found = next((e for e in registry.enterprises if e.id == enterprise), None)
         if found is None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import SecretStr
 
@@ -117,6 +118,30 @@ def sessions_as(dsn: str, login: str) -> int:
             "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", [login]
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+def record_writers(conn: psycopg.Connection[Any], tables: list[str]) -> None:
+    """In the schema of ``conn`` (the owner's): a table ``writers`` that a trigger on each of
+    ``tables`` fills with the login (``session_user``) of every INSERT or UPDATE statement,
+    whatever role that login has; read it with ``writers``."""
+    conn.execute("CREATE TABLE writers (login text, tbl text)")
+    conn.execute(
+        "CREATE FUNCTION record_writer() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS"
+        " $$ BEGIN INSERT INTO writers VALUES (session_user, TG_TABLE_NAME); RETURN NULL; END $$"
+    )
+    for table in tables:
+        conn.execute(
+            sql.SQL(
+                "CREATE TRIGGER record_writer AFTER INSERT OR UPDATE ON {}"
+                " FOR EACH STATEMENT EXECUTE FUNCTION record_writer()"
+            ).format(sql.Identifier(table))
+        )
+
+
+def writers(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    """(login, table) pairs ``record_writers`` saw, sorted by table."""
+    rows = conn.execute("SELECT DISTINCT login, tbl FROM writers ORDER BY 2, 1").fetchall()
+    return [(str(login), str(table)) for login, table in rows]
 
 
 def _say(message: str) -> None:

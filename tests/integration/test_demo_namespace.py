@@ -44,8 +44,10 @@ def test_a_run_writes_to_its_own_schema_and_prefix(services: Any) -> None:
                 "SELECT table_schema FROM information_schema.tables WHERE table_name = 'probe'"
             ).fetchall()
         assert found == [("demo_20310102030405",)]  # not public: the run's own schema
-        assert "GREENWATCH_TOPIC_PREFIX=" in namespace.environment(configured)
-        assert services.database_url.split("@")[0] not in namespace.environment(configured)
+        told = namespace.environment()
+        assert f"GREENWATCH_TOPIC_PREFIX={namespace.prefix}" in told
+        assert "GREENWATCH_DATABASE_SCHEMA=demo_20310102030405" in told
+        assert "postgresql" not in told and "password" not in told  # no DSN, no secret
     finally:
         with psycopg.connect(services.database_url, autocommit=True) as conn:
             drop_schema(conn, "demo_20310102030405")

@@ -195,3 +195,25 @@ def foreign_listener() -> Iterator[int]:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         yield listener.getsockname()[1]
+
+
+def test_stack_up_and_status_never_print_the_owners_password(services: Services) -> None:
+    """Issue 11: a shell that exported the owner's DSN made every service the owner. `up`
+    says where the per-role passwords are and prints the read-only role's DSN; `status`
+    (text and JSON) redacts the DSN."""
+    if services.origin != "local":
+        pytest.skip("the local stack's output")
+    settings = services.settings
+    owner = (settings.state_dir / "secrets" / "postgres-greenwatch.password").read_text().strip()
+    up = runner.invoke(stack_app, ["up"], obj=settings)
+    assert up.exit_code == 0, up.output
+    assert owner not in up.output
+    assert "GREENWATCH_DATABASE_URL=" not in up.stdout
+    assert f"{(settings.state_dir / 'secrets').resolve()}/postgres-<role>.password" in up.stdout
+    assert "read-only (Grafana, psql): postgresql://gw_reader:" in up.stdout
+    for args in (["status"], ["status", "--json"]):
+        status = runner.invoke(stack_app, args, obj=settings)
+        assert status.exit_code == 0, status.output
+        assert owner not in status.output
+    report = json.loads(runner.invoke(stack_app, ["status", "--json"], obj=settings).stdout)
+    assert report["postgres"]["dsn"].startswith("postgresql://greenwatch:***@")

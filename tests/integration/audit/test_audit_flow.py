@@ -28,6 +28,18 @@ try:
 except ImportError:  # pragma: no cover
     from tests.services import free_port, wait_for_http
 
+
+def sessions_of(dsn: str, application: str) -> set[str]:
+    """The logins of the sessions named ``application`` right now."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT usename FROM pg_stat_activity WHERE application_name = %s", [application]
+        ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[3]
 GREENWATCH = str(Path(sys.executable).parent / "greenwatch")
@@ -44,10 +56,16 @@ def _run(env: dict[str, str], *args: str, ok: tuple[int, ...] = (0,)) -> str:
 
 @pytest.fixture
 def env(pg_schema: Any, services: Any) -> dict[str, str]:
-    return {
-        **os.environ,
-        "GREENWATCH_DATABASE_URL": pg_schema.dsn,
-        "GREENWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
+    """Each command as it runs by default: on the local stack, no GREENWATCH_DATABASE_URL,
+    so each logs in as its own role (`db migrate` and `api token` as the owner, `api serve`
+    as gw_api, `audit reproduce|anchor|verify` as gw_reader; issue 11)."""
+    env = {**os.environ, "GREENWATCH_KAFKA_BOOTSTRAP": services.kafka_bootstrap}
+    if services.origin != "local":
+        return env | {"GREENWATCH_DATABASE_URL": pg_schema.dsn}
+    env.pop("GREENWATCH_DATABASE_URL", None)
+    return env | {
+        "GREENWATCH_STATE_DIR": str(services.settings.state_dir),
+        "GREENWATCH_DATABASE_SCHEMA": pg_schema.name,
     }
 
 
@@ -75,6 +93,8 @@ def api(env: dict[str, str], pg_schema: Any) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(url + "/health", process)
+        if "GREENWATCH_DATABASE_URL" not in env:  # the API's pool: gw_api, never the owner
+            assert sessions_of(pg_schema.dsn, "greenwatch api serve") == {"gw_api"}
         yield url
     finally:
         process.terminate()

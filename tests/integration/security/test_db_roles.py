@@ -114,6 +114,23 @@ def test_no_service_role_can_rewrite_the_record_or_the_schema(
         ("reader", "INSERT INTO verdicts SELECT * FROM verdicts LIMIT 0"),
         ("reader", "UPDATE enterprises SET name = name"),
         ("reader", "SELECT count(*) FROM alert_subscriptions"),
+        ("reader", "INSERT INTO plan_progress SELECT * FROM plan_progress LIMIT 0"),
+        # plan progress / credit-list / report quarterly: only the plan tables are theirs
+        ("plan", "INSERT INTO alert_events SELECT * FROM alert_events LIMIT 0"),
+        ("plan", "UPDATE alerts SET state = state"),
+        ("plan", "INSERT INTO verdicts SELECT * FROM verdicts LIMIT 0"),
+        ("plan", "UPDATE registry_versions SET document = document"),
+        ("plan", "SELECT count(*) FROM api_tokens"),
+        ("plan", "SELECT count(*) FROM alert_subscriptions"),
+        # the audit API's login: it reads the tokens and nothing else until it SETs ROLE
+        ("api", "SELECT count(*) FROM enterprises"),
+        ("api", "SELECT count(*) FROM measurements_scoped"),
+        ("api", "INSERT INTO api_tokens SELECT * FROM api_tokens LIMIT 0"),
+        ("api", "UPDATE api_tokens SET label = label"),
+        ("api", "SET ROLE greenwatch"),
+        ("api", "SET ROLE gw_worker"),
+        # db rekey-passwords runs as the registry loader: the registry, nothing else
+        ("registry", "UPDATE verdicts SET status = status"),
     ],
 )
 def test_a_role_cannot_touch_another_services_tables(
@@ -139,11 +156,35 @@ def test_a_role_cannot_touch_another_services_tables(
         ("worker", "SELECT count(*) FROM measurement_versions"),
         ("worker", "SELECT count(*) FROM verdict_versions"),
         ("energy_worker", "SELECT count(*) FROM verdict_versions"),
+        ("plan", "INSERT INTO plan_progress SELECT * FROM plan_progress LIMIT 0"),
+        ("plan", "UPDATE plan_consequences SET year = year"),
+        ("plan", "SELECT count(*) FROM energy_consumption JOIN enterprises USING (enterprise_id)"),
+        ("plan", "SELECT count(*) FROM alert_events JOIN alerts USING (alert_id)"),
+        ("api", "SELECT count(*) FROM api_tokens"),
+        ("registry", "SELECT version FROM registry_versions FOR UPDATE"),  # rekey-passwords
     ],
 )
 def test_a_role_can_do_its_own_job(local: Settings, schema: str, key: str, statement: str) -> None:
     with _as(local, key, schema) as conn:
         conn.execute(statement)
+
+
+@pytest.mark.parametrize(
+    "api_role", ["greenwatch_api_enterprise", "greenwatch_api_regulator", "greenwatch_api_auditor"]
+)
+def test_the_api_login_reads_only_as_a_scoped_api_role(
+    local: Settings, schema: str, api_role: str
+) -> None:
+    """gw_api may SET ROLE to each API role (then row-level security applies: nothing in
+    scope, nothing seen) and can write nothing, before or after."""
+    with _as(local, "api", schema) as conn:
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(api_role)))
+        seen = conn.execute("SELECT count(*) FROM enterprises").fetchone()
+        assert seen == (0,)
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("UPDATE enterprises SET name = name")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO api_tokens SELECT * FROM api_tokens LIMIT 0")
 
 
 def test_the_registry_loader_stores_a_registry_as_its_role(local: Settings, schema: str) -> None:
