@@ -22,8 +22,9 @@ import typer
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from runtime.db_connect import connect_or_exit
 from runtime.kafka_access import Principal, kafka_access
-from runtime.settings import DbLogin, Settings, database_dsn
+from runtime.settings import DbLogin, Settings
 from schemas.alert import QualitySignal
 from schemas.registry import Registry, RegistryError, load_registry
 from schemas.topics import Topic, topic_name
@@ -53,11 +54,12 @@ def stored_day_series(
     return dict(found)
 
 
-def identical_for_day(dsn: str, registry: Registry, day: date) -> list[QualitySignal]:
+def identical_for_day(
+    conn: psycopg.Connection[Any], registry: Registry, day: date
+) -> list[QualitySignal]:
     """The signals of ``day`` over the stored values (blocks on PostgreSQL)."""
     start = day_start_of(day)
-    with psycopg.connect(dsn) as conn:
-        series = stored_day_series(conn, registry, start)
+    series = stored_day_series(conn, registry, start)
     return identical_signals(registry, start, series, registry.policy.evasion)
 
 
@@ -71,8 +73,8 @@ def identical_command(
 ) -> None:
     """Compare the stored values of every two devices of an enterprise reporting the same
     pollutant on DAY (evasion rule identical_devices, docs/processing.md §7a); print the
-    tampering signals as JSON lines. Exit 2 for a bad registry or day, 1 when PostgreSQL or
-    Kafka cannot be reached."""
+    tampering signals as JSON lines. Exit 2 for a bad registry or day or when PostgreSQL
+    refuses the connection, 1 when a query or Kafka fails."""
     settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
     try:
         loaded = load_registry(registry)
@@ -80,11 +82,12 @@ def identical_command(
     except (RegistryError, OSError, ValueError) as error:
         typer.echo(f"evasion identical: {error}", err=True)
         raise typer.Exit(2) from None
-    try:
-        signals = identical_for_day(database_dsn(settings, DbLogin.WORKER), loaded, wanted)
-    except psycopg.Error as error:
-        typer.echo(f"evasion identical: PostgreSQL: {error}", err=True)
-        raise typer.Exit(1) from None
+    with connect_or_exit(settings, DbLogin.WORKER, "evasion identical") as conn:
+        try:
+            signals = identical_for_day(conn, loaded, wanted)
+        except psycopg.Error as error:
+            typer.echo(f"evasion identical: PostgreSQL: {error}", err=True)
+            raise typer.Exit(1) from None
     for signal in signals:
         fields = signal.model_dump(mode="json")
         fields["signal"] = fields.pop("kind")

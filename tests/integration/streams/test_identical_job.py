@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 from typer.testing import CliRunner
 
@@ -76,7 +77,8 @@ def test_the_stored_values_give_what_replay_gives(
 ) -> None:
     reg = registry()
     PgSink(sink_pool).flush(SinkBatch(measurements=DATA))
-    stored = identical_for_day(pg_schema.dsn, reg, T0.date())
+    with psycopg.connect(pg_schema.dsn) as conn:
+        stored = identical_for_day(conn, reg, T0.date())
     rows = []
     for signal in stored:
         fields = signal.model_dump(mode="json")
