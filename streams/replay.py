@@ -3,7 +3,9 @@
 The adapter the auditors use to re-derive every number (design.md: "any past verdict can be
 reproduced by ``greenwatch replay``"). It drives the very ``Engine`` the faust worker drives,
 with an in-memory store in place of PostgreSQL (``streams.domain.store.MemoryStore``: every
-measurement it has seen, every hourly aggregate and daily load it has issued), read through
+measurement it has seen, every hourly aggregate and daily load it has issued; the minute
+values of each device's hours before its open window in a private temporary file,
+``streams.replay_spill``, so memory grows with devices, not with the input), read through
 the same ``Engine.prepare`` the worker calls on ``PgStore`` when the engine asks for windows
 it holds no state for (late data, a new day).
 
@@ -42,6 +44,7 @@ from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError, NormalizeReason
 from streams.domain.normalize import PERIOD_OF_COMMAND, normalize_packet
 from streams.domain.store import MemoryStore
+from streams.replay_spill import SpilledHours
 
 _KIND_RANK: Final = {"hourly": 0, "daily": 1, "verdict": 2}
 BATCH_LINES: Final = 2000
@@ -67,10 +70,12 @@ class ReplayStats:
 class Replay:
     """Feed lines, then ``finish()`` for the latest outputs. Not thread-safe."""
 
-    def __init__(self, registry: Registry, include_quality: bool = False) -> None:
+    def __init__(
+        self, registry: Registry, include_quality: bool = False, store: MemoryStore | None = None
+    ) -> None:
         self._registry = registry
         self._engine = Engine(registry)
-        self._store = MemoryStore()
+        self._store = store if store is not None else MemoryStore(cold=SpilledHours())
         self._include_quality = include_quality
         self._latest: dict[tuple[Any, ...], AggregateValue | Verdict] = {}
         self._quality: list[QualitySignal] = []

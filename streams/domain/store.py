@@ -95,28 +95,108 @@ def event_end(measurement: Measurement) -> datetime:
     return measurement.period_start
 
 
+class ColdHours(Protocol):
+    """Where ``MemoryStore`` moves the minute values of hours it no longer keeps in memory
+    (``streams.replay_spill.SpilledHours``: a temporary file). Every hour is put at most once
+    before it is taken back; blocking I/O is allowed."""
+
+    def put(self, key: DeviceHour, measurements: list[Measurement]) -> None:
+        """Keep the hour's values (any order), replacing what was kept for ``key``."""
+        ...
+
+    def get(self, key: DeviceHour) -> list[Measurement]:
+        """The hour's values ([] when none were put); they stay kept."""
+        ...
+
+    def take(self, key: DeviceHour) -> list[Measurement]:
+        """The hour's values ([] when none were put), no longer kept."""
+        ...
+
+
+HourValues = dict[tuple[str, PeriodKind, datetime], Measurement]
+"""One device-hour's stored values by natural key (factor, period, period start)."""
+
+
 class MemoryStore:
     """``Store`` over what was written to it: measurements by natural key (last write wins,
-    like the sink's upsert) and the aggregates issued (hourly, and daily loads)."""
+    like the sink's upsert) and the aggregates issued (hourly, and daily loads).
 
-    def __init__(self) -> None:
-        self._minutes: dict[DeviceHour, dict[tuple[str, PeriodKind, datetime], Measurement]] = {}
+    With ``cold``, memory is bounded by devices × open window, not by the input's length:
+    once a device's data reach an hour, the minute values of its hours more than
+    ``hot_hours`` before it move to ``cold`` and are read from there when asked for (late
+    data for a closed hour, a rebuilt day, a device's recent values), or moved back when
+    late values arrive for them; every read answers as if all were in memory. Hourly
+    aggregates, rates and daily loads (a few per device-hour, like the replay's output)
+    stay in memory. Without ``cold`` everything stays in memory."""
+
+    def __init__(self, cold: ColdHours | None = None, hot_hours: int = 1) -> None:
+        self._minutes: dict[DeviceHour, HourValues] = {}
         self._hourly: dict[DeviceHour, dict[str, AggregateValue]] = {}
         self._daily_loads: dict[OutletYear, dict[date, float]] = {}
         self._rates: dict[tuple[str, str, str], dict[datetime, float | None]] = {}
+        self._cold = cold
+        self._hot_reach = HOUR * hot_hours
+        self._hot: dict[str, set[datetime]] = {}
+        """Per device, the hours held in ``_minutes`` (only with ``cold``)."""
+        self._newest: dict[str, datetime] = {}
+        self._cold_span: dict[str, tuple[datetime, datetime]] = {}
+        """Per device, the first and last hour ever moved to ``cold`` (reads outside skip it)."""
 
     def add(self, measurements: Iterable[Measurement]) -> None:
         """Write measurements (only rtd and minute values are read back)."""
         held = self._minutes
-        bucket: dict[tuple[str, PeriodKind, datetime], Measurement] = {}
+        bucket: HourValues = {}
         device, start = "", None
         for m in measurements:
             if m.period not in AGGREGATED:
                 continue
             if m.period_start is not start or m.device_id is not device:  # a new frame
                 device, start = m.device_id, m.period_start
-                bucket = held.setdefault((device, hour_start(start)), {})
+                key = (device, hour_start(start))
+                found = held.get(key)
+                bucket = self._open_hour(key) if found is None else found
             bucket[(m.factor, m.period, start)] = m
+
+    def _open_hour(self, key: DeviceHour) -> HourValues:
+        """A device-hour not in memory: back from ``cold`` if it went there; then the
+        device's hours now too old for memory go to ``cold``."""
+        bucket: HourValues = {}
+        self._minutes[key] = bucket
+        cold = self._cold
+        if cold is None:
+            return bucket
+        device, hour = key
+        if self._was_cold(device, hour):
+            for m in cold.take(key):
+                bucket[(m.factor, m.period, m.period_start)] = m
+        hot = self._hot.setdefault(device, set())
+        hot.add(hour)
+        newest = self._newest.get(device)
+        if newest is None or hour > newest:
+            self._newest[device] = hour
+            for old in [h for h in hot if h < hour - self._hot_reach]:
+                hot.discard(old)
+                cold.put((device, old), list(self._minutes.pop((device, old)).values()))
+                first, last = self._cold_span.get(device, (old, old))
+                self._cold_span[device] = (min(first, old), max(last, old))
+        return bucket
+
+    def held_hours(self) -> int:
+        """Device-hours whose minute values are in memory (the rest are in ``cold``)."""
+        return len(self._minutes)
+
+    def _was_cold(self, device: str, hour: datetime) -> bool:
+        span = self._cold_span.get(device)
+        return span is not None and span[0] <= hour <= span[1]
+
+    def _hour_values(self, key: DeviceHour) -> Iterable[Measurement]:
+        """A device-hour's stored values, from memory or ``cold``."""
+        found = self._minutes.get(key)
+        if found is not None:
+            return found.values()
+        if self._cold is not None and self._was_cold(*key):
+            return self._cold.get(key)
+        return ()
 
     def record(self, outputs: Iterable[object]) -> None:
         """Write the aggregates among ``outputs`` (hourly ones and daily loads are read back;
@@ -146,7 +226,7 @@ class MemoryStore:
         found: dict[DeviceHour, list[Measurement]] = {}
         for device, hour in keys:
             key = (device, china_time(hour))
-            stored = self._minutes.get(key, {}).values()
+            stored = self._hour_values(key)
             found[key] = sorted(stored, key=lambda m: (m.period_start, m.factor, m.period))
         return found
 
@@ -203,7 +283,7 @@ class MemoryStore:
     def _stored_between(self, device: str, start: datetime, end: datetime) -> list[Measurement]:
         hour, found = start, list[Measurement]()
         while hour < end:
-            found.extend(self._minutes.get((device, hour), {}).values())
+            found.extend(self._hour_values((device, hour)))
             hour += HOUR
         return [m for m in found if start <= m.period_start < end]
 

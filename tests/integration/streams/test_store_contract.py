@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 from ingest.hj212 import CHINA_TZ
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from streams.domain.store import MemoryStore, Store
+from streams.replay_spill import SpilledHours
 from streams.sink import PgSink, SinkBatch
 from streams.store import PgStore
 
@@ -54,12 +55,14 @@ AGGREGATES = [
 ]
 
 
-@pytest.fixture(params=["memory", "postgres"])
+@pytest.fixture(params=["memory", "spilled", "postgres"])
 def written(request: pytest.FixtureRequest) -> Iterator[Store]:
     """A store holding MINUTES, RESENT, AHEAD, OTHER and AGGREGATES."""
     measurements = [*MINUTES, RESENT, AHEAD, OTHER]
-    if request.param == "memory":
-        store = MemoryStore()
+    if request.param in ("memory", "spilled"):
+        # "spilled": the replay's bounded store, every hour but the newest in its file
+        spilled = request.param == "spilled"
+        store = MemoryStore(cold=SpilledHours(), hot_hours=0) if spilled else MemoryStore()
         store.add(measurements)
         store.record(AGGREGATES)
         yield store
@@ -145,7 +148,7 @@ def rated(index: int, rate: float | None) -> AggregateValue:
                           registry_version="v1")  # fmt: skip
 
 
-@pytest.fixture(params=["memory", "postgres"])
+@pytest.fixture(params=["memory", "spilled", "postgres"])
 def rates_written(request: pytest.FixtureRequest) -> Iterator[Store]:
     hours = [rated(i, r) for i, r in enumerate(RATES)]
     late = rated(0, 1.0).model_copy(update={"period_start": RATE_DAY + HOUR})  # after the day

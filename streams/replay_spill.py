@@ -1,0 +1,73 @@
+"""The replay's cold minute values: hours ``MemoryStore`` no longer keeps in memory, in a
+private temporary SQLite file (issue 15: a province-day replay in bounded memory).
+
+``greenwatch replay`` must answer every read the worker's ``PgStore`` would (late data for a
+closed hour re-reads its minutes however late they come), so nothing read is dropped: a
+device's hours older than its open window go here, one row per device-hour, and come back
+only when asked for. The file is SQLite's private temporary database (``connect("")``):
+nobody else can open it, and it is deleted when the connection closes or the process ends.
+
+One row holds the hour's values as a pickled list of field tuples (``attrgetter`` over the
+dataclass fields, ~0.6 µs per value to write; the frame's device, outlet and times are
+written once per hour by pickle's memo). Pickle is safe here: the process reads back only
+what it wrote to its own private file.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+from dataclasses import fields
+from operator import attrgetter
+from typing import Any, Final
+
+from schemas.measurement import Measurement
+from streams.domain.store import DeviceHour
+
+_FIELDS: Final = tuple(f.name for f in fields(Measurement))
+_AS_ROW: Final = attrgetter(*_FIELDS)
+
+
+class SpilledHours:
+    """``streams.domain.store.ColdHours`` in a private temporary SQLite database. Blocks on
+    the local disk; raises ``sqlite3.Error`` when the disk is full. Not thread-safe."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute(
+            "CREATE TABLE hours (device TEXT, hour INTEGER, hour_values BLOB, "
+            "PRIMARY KEY (device, hour))"
+        )
+
+    def put(self, key: DeviceHour, measurements: list[Measurement]) -> None:
+        rows = [_AS_ROW(m) for m in measurements]
+        blob = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+        self._db.execute("INSERT OR REPLACE INTO hours VALUES (?, ?, ?)", (*_key(key), blob))
+
+    def get(self, key: DeviceHour) -> list[Measurement]:
+        found = self._db.execute(
+            "SELECT hour_values FROM hours WHERE device = ? AND hour = ?", _key(key)
+        ).fetchone()
+        return [] if found is None else _measurements(found[0])
+
+    def take(self, key: DeviceHour) -> list[Measurement]:
+        found = self.get(key)
+        if found:
+            self._db.execute("DELETE FROM hours WHERE device = ? AND hour = ?", _key(key))
+        return found
+
+    def close(self) -> None:
+        """Delete the file (also done when the object is collected)."""
+        self._db.close()
+
+
+def _key(key: DeviceHour) -> tuple[str, int]:
+    device, hour = key
+    return device, int(hour.timestamp())
+
+
+def _measurements(blob: bytes) -> list[Measurement]:
+    rows: list[tuple[Any, ...]] = pickle.loads(blob)
+    return [Measurement(**dict(zip(_FIELDS, row, strict=True))) for row in rows]
