@@ -4,8 +4,8 @@ The adapter the auditors use to re-derive every number (design.md: "any past ver
 reproduced by ``greenwatch replay``"). It drives the very ``Engine`` the faust worker drives,
 with an in-memory store in place of PostgreSQL (``streams.domain.store.MemoryStore``: every
 measurement it has seen, every hourly aggregate and daily load it has issued; the minute
-values of each device's hours before its open window in a private temporary file,
-``streams.replay_spill``, so memory grows with devices, not with the input), read through
+values in a private temporary file, ``streams.replay_spill``, so memory does not grow with
+the input's values), read through
 the same ``Engine.prepare`` the worker calls on ``PgStore`` when the engine asks for windows
 it holds no state for (late data, a new day).
 

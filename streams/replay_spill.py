@@ -2,14 +2,14 @@
 private temporary SQLite file (issue 15: a province-day replay in bounded memory).
 
 ``greenwatch replay`` must answer every read the worker's ``PgStore`` would (late data for a
-closed hour re-reads its minutes however late they come), so nothing read is dropped: a
-device's hours older than its open window go here, one row per device-hour, and come back
-only when asked for. The file is SQLite's private temporary database (``connect("")``):
+closed hour re-reads its minutes however late they come), so nothing read is dropped: every
+batch's minute values go here, one row per device-hour and batch, and come back only when
+asked for (the engine holds its open hours itself). The file is SQLite's private temporary database (``connect("")``):
 nobody else can open it, and it is deleted when the connection closes or the process ends.
 
-One row holds the hour's values as a pickled list of field tuples (``attrgetter`` over the
+One row holds a batch's values of one device-hour as a pickled list of field tuples (``attrgetter`` over the
 dataclass fields, ~0.6 µs per value to write; the frame's device, outlet and times are
-written once per hour by pickle's memo). Pickle is safe here: the process reads back only
+written once per row by pickle's memo). Pickle is safe here: the process reads back only
 what it wrote to its own private file.
 """
 
@@ -36,27 +36,22 @@ class SpilledHours:
         self._db = sqlite3.connect("", isolation_level=None)
         self._db.execute("PRAGMA journal_mode = OFF")
         self._db.execute("PRAGMA synchronous = OFF")
-        self._db.execute(
-            "CREATE TABLE hours (device TEXT, hour INTEGER, hour_values BLOB, "
-            "PRIMARY KEY (device, hour))"
-        )
+        self._db.execute("CREATE TABLE hours (device TEXT, hour INTEGER, hour_values BLOB)")
+        self._db.execute("CREATE INDEX hours_by_key ON hours (device, hour)")
 
-    def put(self, key: DeviceHour, measurements: list[Measurement]) -> None:
+    def append(self, key: DeviceHour, measurements: list[Measurement]) -> None:
         rows = [_AS_ROW(m) for m in measurements]
         blob = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-        self._db.execute("INSERT OR REPLACE INTO hours VALUES (?, ?, ?)", (*_key(key), blob))
+        self._db.execute("INSERT INTO hours VALUES (?, ?, ?)", (*_key(key), blob))
 
     def get(self, key: DeviceHour) -> list[Measurement]:
-        found = self._db.execute(
-            "SELECT hour_values FROM hours WHERE device = ? AND hour = ?", _key(key)
-        ).fetchone()
-        return [] if found is None else _measurements(found[0])
-
-    def take(self, key: DeviceHour) -> list[Measurement]:
-        found = self.get(key)
-        if found:
-            self._db.execute("DELETE FROM hours WHERE device = ? AND hour = ?", _key(key))
-        return found
+        latest: dict[tuple[Any, ...], Measurement] = {}
+        for (blob,) in self._db.execute(
+            "SELECT hour_values FROM hours WHERE device = ? AND hour = ? ORDER BY rowid", _key(key)
+        ):
+            for m in _measurements(blob):
+                latest[(m.factor, m.period, m.period_start)] = m
+        return list(latest.values())
 
     def close(self) -> None:
         """Delete the file (also done when the object is collected)."""

@@ -96,20 +96,16 @@ def event_end(measurement: Measurement) -> datetime:
 
 
 class ColdHours(Protocol):
-    """Where ``MemoryStore`` moves the minute values of hours it no longer keeps in memory
-    (``streams.replay_spill.SpilledHours``: a temporary file). Every hour is put at most once
-    before it is taken back; blocking I/O is allowed."""
+    """Where ``MemoryStore`` keeps minute values outside memory (``streams.replay_spill.
+    SpilledHours``: a temporary file). Blocking I/O is allowed."""
 
-    def put(self, key: DeviceHour, measurements: list[Measurement]) -> None:
-        """Keep the hour's values (any order), replacing what was kept for ``key``."""
+    def append(self, key: DeviceHour, measurements: list[Measurement]) -> None:
+        """Add values of a device-hour; a later value of the same natural key (factor,
+        period, period start) replaces an earlier one."""
         ...
 
     def get(self, key: DeviceHour) -> list[Measurement]:
-        """The hour's values ([] when none were put); they stay kept."""
-        ...
-
-    def take(self, key: DeviceHour) -> list[Measurement]:
-        """The hour's values ([] when none were put), no longer kept."""
+        """The device-hour's values, one per natural key, the latest written ([] when none)."""
         ...
 
 
@@ -121,30 +117,24 @@ class MemoryStore:
     """``Store`` over what was written to it: measurements by natural key (last write wins,
     like the sink's upsert) and the aggregates issued (hourly, and daily loads).
 
-    With ``cold``, memory is bounded by devices × open window, not by the input's length:
-    once a device's data reach an hour, the minute values of its hours more than
-    ``hot_hours`` before it move to ``cold`` and are read from there when asked for (late
-    data for a closed hour, a rebuilt day, a device's recent values), or moved back when
-    late values arrive for them; every read answers as if all were in memory. Hourly
-    aggregates, rates and daily loads (a few per device-hour, like the replay's output)
-    stay in memory. Without ``cold`` everything stays in memory."""
+    With ``cold`` the minute values go there as they are added and are read from there when
+    asked for (late data for a closed hour, a rebuilt day, a device's recent values): memory
+    no longer grows with the input's minute values, and every read answers as if they were
+    held. Hourly aggregates, rates and daily loads (a few per device-hour, like the replay's
+    output) stay in memory. Without ``cold`` everything stays in memory."""
 
-    def __init__(self, cold: ColdHours | None = None, hot_hours: int = 1) -> None:
+    def __init__(self, cold: ColdHours | None = None) -> None:
         self._minutes: dict[DeviceHour, HourValues] = {}
         self._hourly: dict[DeviceHour, dict[str, AggregateValue]] = {}
         self._daily_loads: dict[OutletYear, dict[date, float]] = {}
         self._rates: dict[tuple[str, str, str], dict[datetime, float | None]] = {}
         self._cold = cold
-        self._hot_reach = HOUR * hot_hours
-        self._hot: dict[str, set[datetime]] = {}
-        """Per device, the hours held in ``_minutes`` (only with ``cold``)."""
-        self._newest: dict[str, datetime] = {}
         self._cold_span: dict[str, tuple[datetime, datetime]] = {}
-        """Per device, the first and last hour ever moved to ``cold`` (reads outside skip it)."""
+        """Per device, its first and last hour in ``cold`` (reads outside skip it)."""
 
     def add(self, measurements: Iterable[Measurement]) -> None:
         """Write measurements (only rtd and minute values are read back)."""
-        held = self._minutes
+        held: dict[DeviceHour, HourValues] = {} if self._cold is not None else self._minutes
         bucket: HourValues = {}
         device, start = "", None
         for m in measurements:
@@ -152,51 +142,29 @@ class MemoryStore:
                 continue
             if m.period_start is not start or m.device_id is not device:  # a new frame
                 device, start = m.device_id, m.period_start
-                key = (device, hour_start(start))
-                found = held.get(key)
-                bucket = self._open_hour(key) if found is None else found
+                bucket = held.setdefault((device, hour_start(start)), {})
             bucket[(m.factor, m.period, start)] = m
-
-    def _open_hour(self, key: DeviceHour) -> HourValues:
-        """A device-hour not in memory: back from ``cold`` if it went there; then the
-        device's hours now too old for memory go to ``cold``."""
-        bucket: HourValues = {}
-        self._minutes[key] = bucket
-        cold = self._cold
-        if cold is None:
-            return bucket
-        device, hour = key
-        if self._was_cold(device, hour):
-            for m in cold.take(key):
-                bucket[(m.factor, m.period, m.period_start)] = m
-        hot = self._hot.setdefault(device, set())
-        hot.add(hour)
-        newest = self._newest.get(device)
-        if newest is None or hour > newest:
-            self._newest[device] = hour
-            for old in [h for h in hot if h < hour - self._hot_reach]:
-                hot.discard(old)
-                cold.put((device, old), list(self._minutes.pop((device, old)).values()))
-                first, last = self._cold_span.get(device, (old, old))
-                self._cold_span[device] = (min(first, old), max(last, old))
-        return bucket
+        if self._cold is not None:
+            spans = self._cold_span
+            for key, values in held.items():
+                self._cold.append(key, list(values.values()))
+                device, hour = key
+                first, last = spans.get(device, (hour, hour))
+                spans[device] = (min(first, hour), max(last, hour))
 
     def held_hours(self) -> int:
-        """Device-hours whose minute values are in memory (the rest are in ``cold``)."""
+        """Device-hours whose minute values are held in memory (none with ``cold``)."""
         return len(self._minutes)
-
-    def _was_cold(self, device: str, hour: datetime) -> bool:
-        span = self._cold_span.get(device)
-        return span is not None and span[0] <= hour <= span[1]
 
     def _hour_values(self, key: DeviceHour) -> Iterable[Measurement]:
         """A device-hour's stored values, from memory or ``cold``."""
-        found = self._minutes.get(key)
-        if found is not None:
-            return found.values()
-        if self._cold is not None and self._was_cold(*key):
-            return self._cold.get(key)
-        return ()
+        if self._cold is None:
+            found = self._minutes.get(key)
+            return () if found is None else found.values()
+        span = self._cold_span.get(key[0])
+        if span is None or not span[0] <= key[1] <= span[1]:
+            return ()
+        return self._cold.get(key)
 
     def record(self, outputs: Iterable[object]) -> None:
         """Write the aggregates among ``outputs`` (hourly ones and daily loads are read back;

@@ -60,9 +60,9 @@ def written(request: pytest.FixtureRequest) -> Iterator[Store]:
     """A store holding MINUTES, RESENT, AHEAD, OTHER and AGGREGATES."""
     measurements = [*MINUTES, RESENT, AHEAD, OTHER]
     if request.param in ("memory", "spilled"):
-        # "spilled": the replay's bounded store, every hour but the newest in its file
+        # "spilled": the replay's bounded store, the minute values in its file
         spilled = request.param == "spilled"
-        store = MemoryStore(cold=SpilledHours(), hot_hours=0) if spilled else MemoryStore()
+        store = MemoryStore(cold=SpilledHours()) if spilled else MemoryStore()
         store.add(measurements)
         store.record(AGGREGATES)
         yield store

@@ -1,5 +1,5 @@
-"""The replay in bounded memory (issue 15): its store keeps each device's open window in
-memory and the older hours' minutes in a private file, and answers every read as before."""
+"""The replay in bounded memory (issue 15): its store keeps the minute values in a private
+file instead of memory, and answers every read as before."""
 
 from __future__ import annotations
 
@@ -22,15 +22,18 @@ def _hours(count: int) -> list[Measurement]:
     return [m for index in range(count) for m in gas_minutes(H0 + index * HOUR, 20.0 + index)]
 
 
-def test_memory_holds_the_open_window_whatever_the_input_length() -> None:
+def test_memory_holds_no_minute_values_whatever_the_input_length() -> None:
     for hours in (3, 12):
-        store = MemoryStore(cold=SpilledHours(), hot_hours=1)
-        store.add(_hours(hours))
-        assert store.held_hours() == 2  # the newest hour and the one before it
+        store = MemoryStore(cold=SpilledHours())
+        for index in range(hours):
+            store.add(gas_minutes(H0 + index * HOUR, 20.0))
+        assert store.held_hours() == 0
+        newest = (GAS, H0 + (hours - 1) * HOUR)
+        assert len(store.device_hours([newest])[newest]) == 60 * 4  # read back from the file
 
 
 def test_a_spilled_store_answers_every_read_as_one_holding_everything() -> None:
-    everything, spilled = MemoryStore(), MemoryStore(cold=SpilledHours(), hot_hours=0)
+    everything, spilled = MemoryStore(), MemoryStore(cold=SpilledHours())
     late = measurement(SO2, H0 + timedelta(minutes=7), 99.0, received_at=H0 + 9 * HOUR)
     for store in (everything, spilled):
         store.add(_hours(8))
@@ -45,16 +48,14 @@ def test_a_spilled_store_answers_every_read_as_one_holding_everything() -> None:
     )
     anchors = {GAS: H0 + 8 * HOUR}
     assert spilled.recent(anchors, 3 * HOUR, SKEW) == everything.recent(anchors, 3 * HOUR, SKEW)
-    assert spilled.held_hours() == 1
+    assert spilled.held_hours() == 0 and everything.held_hours() == 9
 
 
 def test_replay_with_a_spilled_store_equals_one_holding_everything() -> None:
     """The episode of test_streams_hot_path (an outage back-filled after the live data, a
-    minute re-sent hours late) with every hour but the newest in the file."""
+    minute re-sent hours late) with the minute values in the file."""
     everything = Replay(REGISTRY, include_quality=True, store=MemoryStore())
-    spilled = Replay(
-        REGISTRY, include_quality=True, store=MemoryStore(cold=SpilledHours(), hot_hours=0)
-    )
+    spilled = Replay(REGISTRY, include_quality=True, store=MemoryStore(cold=SpilledHours()))
     for replay in (everything, spilled):
         replay.feed_lines(LINES, batch_lines=50)
     assert everything.finish() == EXPECTED
