@@ -1,16 +1,17 @@
-"""The replay's cold minute values: hours ``MemoryStore`` no longer keeps in memory, in a
-private temporary SQLite file (issue 15: a province-day replay in bounded memory).
+"""The replay's minute values outside memory, in a private temporary SQLite file (issue 15:
+a province-day replay in bounded memory).
 
 ``greenwatch replay`` must answer every read the worker's ``PgStore`` would (late data for a
-closed hour re-reads its minutes however late they come), so nothing read is dropped: every
+closed hour re-read its minutes however late they come), so nothing read is dropped: every
 batch's minute values go here, one row per device-hour and batch, and come back only when
-asked for (the engine holds its open hours itself). The file is SQLite's private temporary database (``connect("")``):
-nobody else can open it, and it is deleted when the connection closes or the process ends.
+asked for (the engine holds its open hours itself). The file is SQLite's private temporary
+database (``connect("")``): nobody else can open it, and it is deleted when the connection
+closes or the process ends.
 
-One row holds a batch's values of one device-hour as a pickled list of field tuples (``attrgetter`` over the
-dataclass fields, ~0.6 µs per value to write; the frame's device, outlet and times are
-written once per row by pickle's memo). Pickle is safe here: the process reads back only
-what it wrote to its own private file.
+A row holds a batch's values of one device-hour as a pickled list of field tuples
+(``attrgetter`` over the dataclass fields, under a µs per value to write; the frame's
+device, outlet and times are written once per row by pickle's memo). Pickle is safe here:
+the process reads back only what it wrote to its own private file.
 """
 
 from __future__ import annotations
