@@ -25,6 +25,7 @@ import pstats
 import resource
 import sys
 import time
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -94,7 +95,13 @@ def measure_file(registry: Registry, path: Path) -> ReplayFigure:
 
 
 def _peak_rss_mib() -> float:
-    """This process's peak resident set so far, MiB (Linux reports KiB)."""
+    """This process's peak resident set so far, MiB: ``VmHWM`` of ``/proc/self/status``
+    (since ``exec``; ``ru_maxrss`` would carry the peak of the benchmark that forked it),
+    else ``ru_maxrss``."""
+    with suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

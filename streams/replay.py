@@ -236,10 +236,10 @@ BULK_GC_THRESHOLD: Final = (50_000, 20, 100)
 def bulk_collection() -> Iterator[None]:
     """Fewer, later cyclic collections for the block, the previous thresholds restored after.
 
-    A replay keeps every measurement it read (its in-memory store) and allocates a few
+    A replay keeps long-lived state (the engine's windows, every output) and allocates a few
     short-lived objects per value, which reference counting frees; with the default
-    thresholds the collector scanned the growing store again and again (measured: ~25 % of
-    the replay's CPU, docs/perf.md)."""
+    thresholds the collector scanned the long-lived objects again and again (measured: ~25 %
+    of the replay's CPU when the store still held every value, docs/perf.md)."""
     previous = gc.get_threshold()
     gc.set_threshold(*BULK_GC_THRESHOLD)
     try:
