@@ -99,9 +99,9 @@ class ColdHours(Protocol):
     """Where ``MemoryStore`` keeps minute values outside memory (``streams.replay_spill.
     SpilledHours``: a temporary file). Blocking I/O is allowed."""
 
-    def append(self, key: DeviceHour, measurements: list[Measurement]) -> None:
-        """Add values of a device-hour; a later value of the same natural key (factor,
-        period, period start) replaces an earlier one."""
+    def append(self, hours: Mapping[DeviceHour, list[Measurement]]) -> None:
+        """Add values of device-hours (one batch); a later value of the same natural key
+        (factor, period, period start) replaces an earlier one."""
         ...
 
     def get(self, key: DeviceHour) -> list[Measurement]:
@@ -144,11 +144,10 @@ class MemoryStore:
                 device, start = m.device_id, m.period_start
                 bucket = held.setdefault((device, hour_start(start)), {})
             bucket[(m.factor, m.period, start)] = m
-        if self._cold is not None:
+        if self._cold is not None and held:
+            self._cold.append({key: list(values.values()) for key, values in held.items()})
             spans = self._cold_span
-            for key, values in held.items():
-                self._cold.append(key, list(values.values()))
-                device, hour = key
+            for device, hour in held:
                 first, last = spans.get(device, (hour, hour))
                 spans[device] = (min(first, hour), max(last, hour))
 
