@@ -12,6 +12,11 @@ the same run is the HJ 212 decode of the same lines alone (what no replay can be
 Figures: measurements/s (wall clock) and CPU µs per measurement (``time.process_time`` of the
 replaying process: other load on a shared machine moves it much less). Target: replay
 ≥ 100 000 measurements/s.
+
+Memory: the peak RSS of one replay per tree of ``BENCH_REPLAY_RSS_DEVICES`` devices (default
+200) at two input lengths, ``BENCH_REPLAY_RSS_MINUTES`` (default ``90,360``) minutes, beside
+the interpreter's own peak before the replay (modules and registry). A bounded replay's peak
+does not grow with the input's length.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ BASE_DIR = os.environ.get("BENCH_REPLAY_BASE", "")
 BASE_REF = os.environ.get("BENCH_REPLAY_BASE_REF", "main")
 TARGET_PER_S = 100_000
 FACTORS = 8
+RSS_DEVICES = int(os.environ.get("BENCH_REPLAY_RSS_DEVICES", "200"))
+RSS_MINUTES = tuple(int(m) for m in os.environ.get("BENCH_REPLAY_RSS_MINUTES", "90,360").split(","))
 
 
 def run() -> list[str]:
@@ -54,6 +61,7 @@ def run() -> list[str]:
                     tree = ROOT if name == "this" else base
                     if tree is not None:
                         figures[name].append(_replay(tree, path))
+            memory = _memory_lines(Path(tmp), base)
     values = frames * FACTORS
     lines = [
         f"fraction: {replay_fraction.REPLAY_DEVICES} devices × {replay_fraction.REPLAY_MINUTES} "
@@ -85,6 +93,30 @@ def run() -> list[str]:
             f"target ≥ {TARGET_PER_S:,} measurements/s: {verdict} ({this / TARGET_PER_S:.0%}); "
             f"decode alone is {values / decode_s / this:.1f}× the replay"
         )
+    return lines + memory
+
+
+def _memory_lines(tmp: Path, base: Path | None) -> list[str]:
+    """Peak RSS of one replay per tree at each of ``RSS_MINUTES`` (order alternating)."""
+    peaks: dict[str, list[ReplayFigure]] = {"main": [], "this": []}
+    for index, minutes in enumerate(RSS_MINUTES):
+        path = tmp / f"rss-{minutes}.hj212"
+        replay_fraction.write_fraction(path, RSS_DEVICES, minutes)
+        for name in ["main", "this"] if index % 2 == 0 else ["this", "main"]:
+            tree = ROOT if name == "this" else base
+            if tree is not None:
+                peaks[name].append(_replay(tree, path, RSS_DEVICES))
+    lines = [f"memory: {RSS_DEVICES} devices × {'/'.join(map(str, RSS_MINUTES))} minutes"]
+    for name in ("main", "this"):
+        if not peaks[name]:
+            continue
+        shown = "; ".join(
+            f"{minutes} min ({f.measurements:,} values) peak RSS {f.peak_rss_mib:,.0f} MiB "
+            f"(interpreter + registry before it {f.rss_before_mib:,.0f} MiB)"
+            for minutes, f in zip(RSS_MINUTES, peaks[name], strict=True)
+        )
+        growth = peaks[name][-1].peak_rss_mib - peaks[name][0].peak_rss_mib
+        lines.append(f"{name}: {shown}; growth {growth:+,.0f} MiB")
     return lines
 
 
@@ -98,13 +130,9 @@ def _decode_seconds(path: Path) -> float:
     return time.perf_counter() - started
 
 
-def _replay(tree: Path, path: Path) -> ReplayFigure:
+def _replay(tree: Path, path: Path, devices: int = replay_fraction.REPLAY_DEVICES) -> ReplayFigure:
     """One replay of ``path`` by the ``streams.replay`` of ``tree``, in a fresh interpreter."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(tree),
-        "BENCH_PIPELINE_DEVICES": str(replay_fraction.REPLAY_DEVICES),
-    }
+    env = {**os.environ, "PYTHONPATH": str(tree), "BENCH_PIPELINE_DEVICES": str(devices)}
     script = str(Path(replay_fraction.__file__).resolve())
     done = subprocess.run(
         [sys.executable, script, "--input", str(path)],

@@ -22,8 +22,10 @@ import cProfile
 import json
 import os
 import pstats
+import resource
 import sys
 import time
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -39,14 +41,17 @@ PROVINCE_DAY_VALUES = 10_000 * 1_440 * 8
 
 @dataclass(frozen=True, slots=True)
 class ReplayFigure:
-    """One timed replay: measurements replayed, lines, outputs printed, seconds (wall clock)
-    and the process's CPU seconds."""
+    """One timed replay: measurements replayed, lines, outputs printed, seconds (wall clock),
+    the process's CPU seconds, and its peak resident memory (MiB) before and after the replay
+    (before: the interpreter, the modules and the registry)."""
 
     measurements: int
     lines: int
     outputs: int
     seconds: float
     cpu_seconds: float = 0.0
+    rss_before_mib: float = 0.0
+    peak_rss_mib: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -54,12 +59,13 @@ class ReplayFigure:
         return self.measurements / self.seconds if self.seconds else 0.0
 
 
-def write_fraction(path: Path) -> int:
-    """Write the fraction's frames to ``path`` (receive time TAB frame, CR LF); returns lines."""
+def write_fraction(path: Path, devices: int = REPLAY_DEVICES, minutes: int = REPLAY_MINUTES) -> int:
+    """Write ``devices`` × ``minutes`` frames to ``path`` (receive time TAB frame, CR LF);
+    returns lines."""
     lines = 0
     with path.open("wb") as out:
-        for minute in range(REPLAY_MINUTES):
-            for index in range(min(REPLAY_DEVICES, pipeline_fleet.DEVICES)):
+        for minute in range(minutes):
+            for index in range(min(devices, pipeline_fleet.DEVICES)):
                 at = pipeline_fleet.DAY0 + timedelta(minutes=minute)
                 received = at + timedelta(minutes=1, seconds=3)
                 frame = pipeline_fleet.frame(pipeline_fleet.mn(index), at, received)
@@ -76,12 +82,27 @@ def measure(registry: Registry, directory: Path) -> ReplayFigure:
 
 
 def measure_file(registry: Registry, path: Path) -> ReplayFigure:
-    """Time ``replay_lines`` over the lines of ``path`` (wall clock and CPU)."""
+    """Time ``replay_lines`` over the lines of ``path`` (wall clock and CPU) and take the
+    process's peak RSS (``ru_maxrss``) before and after it."""
+    before = _peak_rss_mib()
     started, cpu = time.perf_counter(), time.process_time()
     with path.open("rb") as lines:
         outputs, stats = replay_lines(lines, registry)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return ReplayFigure(stats.measurements, stats.lines, len(outputs), seconds, cpu)
+    return ReplayFigure(
+        stats.measurements, stats.lines, len(outputs), seconds, cpu, before, _peak_rss_mib()
+    )
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident set so far, MiB: ``VmHWM`` of ``/proc/self/status``
+    (since ``exec``; ``ru_maxrss`` would carry the peak of the benchmark that forked it),
+    else ``ru_maxrss``."""
+    with suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def describe(figure: ReplayFigure) -> str:

@@ -3,7 +3,9 @@
 The adapter the auditors use to re-derive every number (design.md: "any past verdict can be
 reproduced by ``greenwatch replay``"). It drives the very ``Engine`` the faust worker drives,
 with an in-memory store in place of PostgreSQL (``streams.domain.store.MemoryStore``: every
-measurement it has seen, every hourly aggregate and daily load it has issued), read through
+measurement it has seen, every hourly aggregate and daily load it has issued; the minute
+values in a private temporary file, ``streams.replay_spill``, so memory does not grow with
+the input's values), read through
 the same ``Engine.prepare`` the worker calls on ``PgStore`` when the engine asks for windows
 it holds no state for (late data, a new day).
 
@@ -43,6 +45,7 @@ from streams.domain.errors import NormalizeError, NormalizeReason
 from streams.domain.identical import identical_signals
 from streams.domain.normalize import PERIOD_OF_COMMAND, normalize_packet
 from streams.domain.store import MemoryStore
+from streams.replay_spill import SpilledHours
 
 _KIND_RANK: Final = {"hourly": 0, "daily": 1, "verdict": 2}
 BATCH_LINES: Final = 2000
@@ -68,10 +71,12 @@ class ReplayStats:
 class Replay:
     """Feed lines, then ``finish()`` for the latest outputs. Not thread-safe."""
 
-    def __init__(self, registry: Registry, include_quality: bool = False) -> None:
+    def __init__(
+        self, registry: Registry, include_quality: bool = False, store: MemoryStore | None = None
+    ) -> None:
         self._registry = registry
         self._engine = Engine(registry)
-        self._store = MemoryStore()
+        self._store = store if store is not None else MemoryStore(cold=SpilledHours())
         self._include_quality = include_quality
         self._latest: dict[tuple[Any, ...], AggregateValue | Verdict] = {}
         self._quality: list[QualitySignal] = []
@@ -236,10 +241,10 @@ BULK_GC_THRESHOLD: Final = (50_000, 20, 100)
 def bulk_collection() -> Iterator[None]:
     """Fewer, later cyclic collections for the block, the previous thresholds restored after.
 
-    A replay keeps every measurement it read (its in-memory store) and allocates a few
+    A replay keeps long-lived state (the engine's windows, every output) and allocates a few
     short-lived objects per value, which reference counting frees; with the default
-    thresholds the collector scanned the growing store again and again (measured: ~25 % of
-    the replay's CPU, docs/perf.md)."""
+    thresholds the collector scanned the long-lived objects again and again (measured: ~25 %
+    of the replay's CPU when the store still held every value, docs/perf.md)."""
     previous = gc.get_threshold()
     gc.set_threshold(*BULK_GC_THRESHOLD)
     try:

@@ -105,21 +105,48 @@ def event_end(measurement: Measurement) -> datetime:
     return measurement.period_start
 
 
+class ColdHours(Protocol):
+    """Where ``MemoryStore`` keeps minute values outside memory (``streams.replay_spill.
+    SpilledHours``: a temporary file). Blocking I/O is allowed."""
+
+    def append(self, hours: Mapping[DeviceHour, list[Measurement]]) -> None:
+        """Add values of device-hours (one batch); a later value of the same natural key
+        (factor, period, period start) replaces an earlier one."""
+        ...
+
+    def get(self, key: DeviceHour) -> list[Measurement]:
+        """The device-hour's values, one per natural key, the latest written ([] when none)."""
+        ...
+
+
+HourValues = dict[tuple[str, PeriodKind, datetime], Measurement]
+"""One device-hour's stored values by natural key (factor, period, period start)."""
+
+
 class MemoryStore:
     """``Store`` over what was written to it: measurements by natural key (last write wins,
-    like the sink's upsert) and the aggregates issued (hourly, and daily loads)."""
+    like the sink's upsert) and the aggregates issued (hourly, and daily loads).
 
-    def __init__(self) -> None:
-        self._minutes: dict[DeviceHour, dict[tuple[str, PeriodKind, datetime], Measurement]] = {}
+    With ``cold`` the minute values go there as they are added and are read from there when
+    asked for (late data for a closed hour, a rebuilt day, a device's recent values): memory
+    no longer grows with the input's minute values, and every read answers as if they were
+    held. Hourly aggregates, rates and daily loads (a few per device-hour, like the replay's
+    output) stay in memory. Without ``cold`` everything stays in memory."""
+
+    def __init__(self, cold: ColdHours | None = None) -> None:
+        self._minutes: dict[DeviceHour, HourValues] = {}
         self._hourly: dict[DeviceHour, dict[str, AggregateValue]] = {}
         self._daily_loads: dict[OutletYear, dict[date, float]] = {}
         self._substitutions: dict[OutletYear, dict[date, SubstitutedLoad]] = {}
         self._rates: dict[tuple[str, str, str], dict[datetime, float | None]] = {}
+        self._cold = cold
+        self._cold_span: dict[str, tuple[datetime, datetime]] = {}
+        """Per device, its first and last hour in ``cold`` (reads outside skip it)."""
 
     def add(self, measurements: Iterable[Measurement]) -> None:
         """Write measurements (only rtd and minute values are read back)."""
-        held = self._minutes
-        bucket: dict[tuple[str, PeriodKind, datetime], Measurement] = {}
+        held: dict[DeviceHour, HourValues] = {} if self._cold is not None else self._minutes
+        bucket: HourValues = {}
         device, start = "", None
         for m in measurements:
             if m.period not in AGGREGATED:
@@ -128,6 +155,26 @@ class MemoryStore:
                 device, start = m.device_id, m.period_start
                 bucket = held.setdefault((device, hour_start(start)), {})
             bucket[(m.factor, m.period, start)] = m
+        if self._cold is not None and held:
+            self._cold.append({key: list(values.values()) for key, values in held.items()})
+            spans = self._cold_span
+            for device, hour in held:
+                first, last = spans.get(device, (hour, hour))
+                spans[device] = (min(first, hour), max(last, hour))
+
+    def held_hours(self) -> int:
+        """Device-hours whose minute values are held in memory (none with ``cold``)."""
+        return len(self._minutes)
+
+    def _hour_values(self, key: DeviceHour) -> Iterable[Measurement]:
+        """A device-hour's stored values, from memory or ``cold``."""
+        if self._cold is None:
+            found = self._minutes.get(key)
+            return () if found is None else found.values()
+        span = self._cold_span.get(key[0])
+        if span is None or not span[0] <= key[1] <= span[1]:
+            return ()
+        return self._cold.get(key)
 
     def record(self, outputs: Iterable[object]) -> None:
         """Write the aggregates among ``outputs`` (hourly ones and daily loads are read back)
@@ -160,7 +207,7 @@ class MemoryStore:
         found: dict[DeviceHour, list[Measurement]] = {}
         for device, hour in keys:
             key = (device, china_time(hour))
-            stored = self._minutes.get(key, {}).values()
+            stored = self._hour_values(key)
             found[key] = sorted(stored, key=lambda m: (m.period_start, m.factor, m.period))
         return found
 
@@ -245,7 +292,7 @@ class MemoryStore:
     def _stored_between(self, device: str, start: datetime, end: datetime) -> list[Measurement]:
         hour, found = start, list[Measurement]()
         while hour < end:
-            found.extend(self._minutes.get((device, hour), {}).values())
+            found.extend(self._hour_values((device, hour)))
             hour += HOUR
         return [m for m in found if start <= m.period_start < end]
 

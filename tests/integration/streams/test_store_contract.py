@@ -15,6 +15,7 @@ from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Rule, Verdict, VerdictStatus
 from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.store import MemoryStore, Store
+from streams.replay_spill import SpilledHours
 from streams.sink import PgSink, SinkBatch
 from streams.store import PgStore
 
@@ -77,12 +78,14 @@ AGGREGATES = [
 ]
 
 
-@pytest.fixture(params=["memory", "postgres"])
+@pytest.fixture(params=["memory", "spilled", "postgres"])
 def written(request: pytest.FixtureRequest) -> Iterator[Store]:
     """A store holding MINUTES, RESENT, AHEAD, OTHER and AGGREGATES."""
     measurements = [*MINUTES, RESENT, AHEAD, OTHER]
-    if request.param == "memory":
-        store = MemoryStore()
+    if request.param in ("memory", "spilled"):
+        # "spilled": the replay's bounded store, the minute values in its file
+        spilled = request.param == "spilled"
+        store = MemoryStore(cold=SpilledHours()) if spilled else MemoryStore()
         store.add(measurements)
         store.record([*AGGREGATES, *VERDICTS])
         yield store
@@ -180,7 +183,7 @@ def rated(index: int, rate: float | None) -> AggregateValue:
                           registry_version="v1")  # fmt: skip
 
 
-@pytest.fixture(params=["memory", "postgres"])
+@pytest.fixture(params=["memory", "spilled", "postgres"])
 def rates_written(request: pytest.FixtureRequest) -> Iterator[Store]:
     hours = [rated(i, r) for i, r in enumerate(RATES)]
     late = rated(0, 1.0).model_copy(update={"period_start": RATE_DAY + HOUR})  # after the day
