@@ -1,11 +1,11 @@
 """The one way a CLI command connects to PostgreSQL: as its role, or exit 2 with one line.
 
 Every command that connects (``db``, ``plan``, ``report``, ``energy surcharge``, ``alerts``,
-``api``, ``audit``, ``grafana check``, ``evasion identical``) calls ``connect_or_exit`` with the ``DbLogin`` it runs as
-on the local stack (ignored when GREENWATCH_DATABASE_URL is set: that DSN is the login) and its
-own name. A server that does not answer, a refused login or a DSN libpq refuses is the user's
-to fix, not a bug: one line on stderr naming the command and the role, exit code 2, never a
-traceback. libpq's messages carry host and port, never the password.
+``api``, ``audit``, ``grafana check``, ``evasion identical``) calls ``connect_or_exit`` with the
+``DbLogin`` it runs as on the local stack (ignored when GREENWATCH_DATABASE_URL is set: that
+DSN is the login) and its own name. A server that does not answer, a refused login or a DSN
+libpq refuses is the user's to fix, not a bug: one line on stderr naming the command and the
+role, exit code 2, never a traceback. libpq's messages carry host and port, never the password.
 """
 
 from __future__ import annotations
