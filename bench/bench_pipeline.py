@@ -72,6 +72,7 @@ from bench.db import unreachable
 from bench.kafka import bench_kafka, service_env
 from bench.pipeline_figures import Figures, summary
 from bench.pipeline_fleet import DAY0, DEVICES, FRAMES_PER_DEVICE, GRACE_MINUTES, Frame
+from bench.sends import CheckedSends
 from deploy.migrate import migrate
 from deploy.timescaledb import drop_schema
 from ingest.hj212 import CHINA_TZ, decode
@@ -214,10 +215,13 @@ def _produce(kafka: KafkaAccess, prefix: str, frames: list[Frame]) -> None:
     producer = KafkaProducer(**kafka.client_config(), acks="all", linger_ms=20,
                              batch_size=256 * 1024, compression_type=None)  # fmt: skip
     topic = topic_name(prefix, Topic.RAW_HJ212)
+    sends = CheckedSends(topic)
     for frame in frames:
-        producer.send(topic, key=frame.mn.encode(), value=frame.value, headers=list(frame.headers))
+        sends.track(producer.send(topic, key=frame.mn.encode(), value=frame.value,
+                                  headers=list(frame.headers)))  # fmt: skip
     producer.flush(timeout=120)
     producer.close()
+    sends.check()  # a refused record fails the benchmark here, not as a drain that never ends
 
 
 def _start_worker(
@@ -394,6 +398,7 @@ def _send_paced(kafka: KafkaAccess, prefix: str) -> list[tuple[str, datetime, fl
     """Send paced frames; returns (mn, data time, wall send time) of each."""
     producer = KafkaProducer(**kafka.client_config(), acks="all", linger_ms=1)
     topic = topic_name(prefix, Topic.RAW_HJ212)
+    sends = CheckedSends(topic)
     frames_per_s = PACED_RATE / 8
     total = int(frames_per_s * PACED_S)
     prepared = []
@@ -411,9 +416,11 @@ def _send_paced(kafka: KafkaAccess, prefix: str) -> list[tuple[str, datetime, fl
         if pause > 0:
             time.sleep(pause)
         sent.append((frame.mn, frame.data_time, time.time()))
-        producer.send(topic, key=frame.mn.encode(), value=frame.value, headers=list(frame.headers))
+        sends.track(producer.send(topic, key=frame.mn.encode(), value=frame.value,
+                                  headers=list(frame.headers)))  # fmt: skip
     producer.flush(timeout=60)
     producer.close()
+    sends.check()
     return sent
 
 

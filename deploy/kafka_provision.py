@@ -25,6 +25,7 @@ from kafka.admin import (
 from kafka.errors import KafkaError
 from pydantic import SecretStr
 
+from deploy.kafka_acl_wait import wait_for_acls
 from runtime.kafka_access import KafkaAccess, Principal, local_broker, password_file_name
 from runtime.kafka_acls import group_grants, topic_grants
 from runtime.raw_retention import apply_raw_retention
@@ -85,7 +86,9 @@ def provision(settings: Settings, prefix: str, *, users: bool = True) -> list[st
 
     Only for the local stack's broker (its admin password is in the state dir); a production
     cluster is provisioned by its operators from ``runtime.kafka_acls`` (docs/security.md).
-    Blocks a few seconds; raises ``KafkaError``.
+    Returns once the broker's authorizer shows every ACL (``deploy.kafka_acl_wait``), so a
+    principal may write at once. Blocks a few seconds (at most 30 s for the ACLs); raises
+    ``KafkaError`` (``AclsNotInForce`` when the ACLs do not show in time).
     """
     if not local_broker(settings):
         raise ValueError("provision() manages the local stack's broker only")
@@ -115,9 +118,11 @@ def provision(settings: Settings, prefix: str, *, users: bool = True) -> list[st
             settings.raw_topic_retention_days,
             client_id="greenwatch-provision",
         )
-        result = admin.create_acls(acl_bindings(prefix))
+        acls = acl_bindings(prefix)
+        result = admin.create_acls(acls)
         if result["failed"]:
             raise KafkaError(f"ACLs not made: {result['failed']}")
+        wait_for_acls(admin, acls)  # in force before a service writes (deploy.kafka_acl_wait)
         return created
     finally:
         admin.close()

@@ -61,7 +61,9 @@ def provision(
 ) -> None:
     """Create the topics of a prefix on the local broker and grant each service principal its
     ACLs there (runtime.kafka_acls; `stack up` does it for the configured prefix). Run it before
-    starting services with another GREENWATCH_TOPIC_PREFIX. Exit 1 when the broker refuses."""
+    starting services with another GREENWATCH_TOPIC_PREFIX. Returns once the broker shows every
+    ACL (services may write at once). Exit 1 when the broker refuses or the ACLs do not show
+    within 30 s."""
     from kafka.errors import KafkaError
 
     from deploy.kafka_provision import provision as provision_prefix

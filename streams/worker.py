@@ -1,10 +1,11 @@
 """Run one stream worker (``greenwatch worker``): the composition root of ``streams``.
 
-``run_worker(settings, options)`` gets the registry, creates the catalogue's topics that are
-missing (partitions and cleanup policy from ``schemas.topics.CATALOGUE``), builds the one
-psycopg pool, the sink, the store and the engine, adds the agents to the faust App and runs
-a faust Worker until SIGTERM/SIGINT. Several processes with the same settings form one
-consumer group and split the raw topic's partitions.
+``run_worker(settings, options)`` gets the registry, creates those of its own topics
+(``worker_topics``: the ones it reads or writes) that are missing (partitions and cleanup
+policy from ``schemas.topics.CATALOGUE``), builds the one psycopg pool, the sink, the store
+and the engine, adds the agents to the faust App and runs a faust Worker until SIGTERM/SIGINT.
+Several processes with the same settings form one consumer group and split the raw topic's
+partitions.
 
 The registry comes from a file (``--registry`` or ``GREENWATCH_REGISTRY_FILE``), read once,
 or else from the registry topic ``<prefix>.registry`` (``greenwatch db load-registry``): the
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from kafka.errors import KafkaError
 from prometheus_client import start_http_server
 
 from runtime.kafka_access import KafkaAccess, Principal, kafka_access
+from runtime.kafka_acls import RIGHTS
 from runtime.registry_topic import (
     NO_REGISTRY_HINT,
     InvalidRegistryRecord,
@@ -42,6 +45,7 @@ from runtime.settings import DbLogin, Settings, database_dsn, registry_key
 from runtime.topics import catalogue_topics
 from runtime.topics import ensure_topics as create_missing_topics
 from schemas.registry import RegistryError
+from schemas.topics import Topic
 from streams.agents import CommitLane, register_agents
 from streams.app import WorkerTuning, create_app, stream_topics
 from streams.domain.engine import Engine
@@ -78,15 +82,29 @@ class WorkerOptions:
     registry_wait_s: float = 30.0
 
 
-def ensure_topics(kafka: KafkaAccess, prefix: str, timeout_s: float = 30.0) -> list[str]:
-    """Create the catalogue's missing topics under ``prefix``; returns the names created.
+def worker_topics() -> frozenset[Topic]:
+    """The topics the worker reads or writes (``runtime.kafka_acls.RIGHTS``): the only ones it
+    may see, so the only ones it checks at start (others, e.g. ``raw.energy``, would be
+    refused)."""
+    return RIGHTS[Principal.WORKER].reads | RIGHTS[Principal.WORKER].writes
+
+
+def ensure_topics(
+    kafka: KafkaAccess,
+    prefix: str,
+    timeout_s: float = 30.0,
+    *,
+    only: Iterable[Topic] | None = None,
+) -> list[str]:
+    """Create the missing topics under ``prefix`` of ``only`` (default: ``worker_topics()``;
+    pass ``Topic`` for the whole catalogue); returns the names created.
 
     Raises WorkerError when Kafka does not answer within about ``timeout_s``.
     """
     try:
         return create_missing_topics(
             kafka,
-            catalogue_topics(prefix),
+            catalogue_topics(prefix, worker_topics() if only is None else only),
             client_id="greenwatch-worker-setup",
             timeout_s=timeout_s,
         )

@@ -86,7 +86,7 @@ def test_minutes_resent_lower_after_an_exceedance_reach_enterprise_and_regulator
         migrate(conn)
         store_registry(conn, load_registry(registry))
     prefix = topic_prefix
-    ensure_topics(services.kafka, prefix)
+    ensure_topics(services.kafka, prefix, only=Topic)  # the alert service's, too
     settings = Settings(
         kafka_bootstrap=services.kafka_bootstrap,
         database_url=pg_schema.dsn,

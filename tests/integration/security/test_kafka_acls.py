@@ -25,15 +25,6 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def local(services: Any) -> Settings:
-    """The local stack's settings with no explicit login: each principal's own credentials."""
-    if services.origin != "local":
-        pytest.skip("the principals and their passwords are the local stack's")
-    settings: Settings = services.settings
-    return settings.model_copy(update={"kafka_username": None, "kafka_password": None})
-
-
-@pytest.fixture(scope="module")
 def prefix(local: Settings, services: Any) -> Iterator[str]:
     """A prefix whose topics and ACLs are provisioned as ``stack up`` does for its own."""
     name = f"acl{uuid.uuid4().hex[:10]}"
