@@ -153,7 +153,7 @@ class Replay:
         self._keep(self._engine.close_all())
         if self._include_quality:  # the cross-device step, as `evasion identical` runs it
             evasion = self._registry.policy.evasion
-            for day, series in sorted(self._store.day_series().items()):
+            for day, series in self._store.day_series():
                 self._quality.extend(identical_signals(self._registry, day, series, evasion))
         rows = [(_sort_key(o), _row(o)) for o in self._latest.values()]
         lines = [row for _, row in sorted(rows, key=lambda pair: pair[0])]

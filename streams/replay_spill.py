@@ -20,6 +20,7 @@ import pickle
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import fields
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, Final
 
@@ -60,6 +61,12 @@ class SpilledHours:
             for m in _measurements(rows[wanted]):
                 latest[(m.factor, m.period, m.period_start)] = m
         return list(latest.values())
+
+    def hours(self) -> list[DeviceHour]:
+        return [
+            (device, datetime.fromtimestamp(hour, UTC))
+            for device, hour in self._db.execute("SELECT DISTINCT device, hour FROM hours")
+        ]
 
     def close(self) -> None:
         """Delete the file (also done when the object is collected)."""

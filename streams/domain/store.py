@@ -13,9 +13,11 @@ Pure: no I/O here (``PgStore`` is the adapter).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Final, Protocol
 
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
@@ -116,6 +118,11 @@ class ColdHours(Protocol):
 
     def get(self, key: DeviceHour) -> list[Measurement]:
         """The device-hour's values, one per natural key, the latest written ([] when none)."""
+        ...
+
+    def hours(self) -> list[DeviceHour]:
+        """Every device-hour that has values here (any order; hour starts may be in any time
+        zone, the same instants as added)."""
         ...
 
 
@@ -234,19 +241,24 @@ class MemoryStore:
     def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
         return {key: dict(self._daily_loads.get(key, {})) for key in keys}
 
-    def day_series(self) -> dict[datetime, dict[tuple[str, str], dict[datetime, float]]]:
-        """Every China day's stored values by (device, factor) and time stamp, minute values
-        over real-time ones at the same time stamp (``streams.domain.identical``)."""
-        days: dict[datetime, dict[tuple[str, str], dict[datetime, float]]] = {}
-        for (device, hour), stored in sorted(self._minutes.items()):
-            day = day_start(hour)
-            ordered = sorted(stored.values(), key=lambda m: m.period is PeriodKind.MINUTE)
-            for m in ordered:
-                value = m.avg if m.avg is not None else m.rtd
-                if value is not None:
-                    series = days.setdefault(day, {}).setdefault((device, m.factor), {})
-                    series[m.period_start] = value
-        return days
+    def day_series(
+        self,
+    ) -> Iterator[tuple[datetime, dict[tuple[str, str], dict[datetime, float]]]]:
+        """Each China day's stored values by (device, factor) and time stamp, minute values over
+        real-time ones at the same time stamp (``streams.domain.identical``), one day at a time
+        in day order (from ``cold`` too: a day's series is all that is held at once)."""
+        held = self._cold.hours() if self._cold is not None else list(self._minutes)
+        by_day = sorted((day_start(hour), device, hour) for device, hour in held)
+        for day, keys in groupby(by_day, key=itemgetter(0)):
+            series: dict[tuple[str, str], dict[datetime, float]] = {}
+            for _, device, hour in keys:
+                stored = self._hour_values((device, hour))
+                for m in sorted(stored, key=lambda m: m.period is PeriodKind.MINUTE):
+                    value = m.avg if m.avg is not None else m.rtd
+                    if value is not None:
+                        series.setdefault((device, m.factor), {})[m.period_start] = value
+            if series:
+                yield day, series
 
     def daily_substitutions(
         self, keys: Iterable[OutletYear]

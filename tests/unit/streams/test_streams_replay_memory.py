@@ -49,6 +49,10 @@ def test_a_spilled_store_answers_every_read_as_one_holding_everything() -> None:
     anchors = {GAS: H0 + 8 * HOUR}
     assert spilled.recent(anchors, 3 * HOUR, SKEW) == everything.recent(anchors, 3 * HOUR, SKEW)
     assert spilled.held_hours() == 0 and everything.held_hours() == 9
+    # the cross-device evasion step's input (issue 13), day by day, across a China midnight
+    days = list(spilled.day_series())
+    assert days == list(everything.day_series())
+    assert len(days) == 2 and days[0][1][(GAS, SO2)][H0 + timedelta(minutes=7)] == 99.0
 
 
 def test_replay_with_a_spilled_store_equals_one_holding_everything() -> None:
