@@ -87,13 +87,4 @@ def day_capture(
         "hours_with_data": len(hours),
         "valid_hours_required": policy.valid_hours_per_day,
     }
-    return QualitySignal(
-        device_id=device.device_id,
-        outlet_id=device.outlet_id,
-        enterprise_id=device.enterprise_id,
-        factor=factor,
-        kind=QualityKind.LOW_CAPTURE,
-        active=low,
-        observed_at=day + DAY,
-        detail=detail,
-    )
+    return device.signal(factor, QualityKind.LOW_CAPTURE, low, day + DAY, detail)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from schemas.alert import QualityKind, QualitySignal
 from schemas.registry import LoadQuota, Medium, Outlet, Registry
 
 
@@ -30,6 +33,27 @@ class DeviceContext:
     def quota(self, factor: str) -> LoadQuota | None:
         """The permit's load quota (排污许可总量) of ``factor`` at this outlet, or None."""
         return self.outlet.load_quotas.get(factor)
+
+    def signal(
+        self,
+        factor: str | None,
+        kind: QualityKind,
+        active: bool,
+        observed_at: datetime,
+        detail: dict[str, Any],
+    ) -> QualitySignal:
+        """A data-quality signal about this device (the one place a signal gets its device,
+        outlet and enterprise)."""
+        return QualitySignal(
+            device_id=self.device_id,
+            outlet_id=self.outlet_id,
+            enterprise_id=self.enterprise_id,
+            factor=factor,
+            kind=kind,
+            active=active,
+            observed_at=observed_at,
+            detail=detail,
+        )
 
 
 def device_context(registry: Registry, mn: str) -> DeviceContext | None:

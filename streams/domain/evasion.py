@@ -290,16 +290,7 @@ class EvasionWatch:
         }
         if not rules:
             detail["previous_rules"] = sorted(r.value for r in before)
-        return QualitySignal(
-            device_id=device.device_id,
-            outlet_id=device.outlet_id,
-            enterprise_id=device.enterprise_id,
-            factor=factor,
-            kind=QualityKind.TAMPERING,
-            active=bool(rules),
-            observed_at=at,
-            detail=detail,
-        )
+        return device.signal(factor, QualityKind.TAMPERING, bool(rules), at, detail)
 
 
 def _comparable(aggregate: AggregateValue) -> bool:

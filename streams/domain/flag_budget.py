@@ -72,13 +72,4 @@ def day_flag_budget(
         "rule": "flag_daily_allowance",
         "budgets": budgets,
     }
-    return QualitySignal(
-        device_id=device.device_id,
-        outlet_id=device.outlet_id,
-        enterprise_id=device.enterprise_id,
-        factor=factor,
-        kind=QualityKind.UNDECLARED_FLAG,
-        active=bool(budgets),
-        observed_at=day + DAY,
-        detail=detail,
-    )
+    return device.signal(factor, QualityKind.UNDECLARED_FLAG, bool(budgets), day + DAY, detail)

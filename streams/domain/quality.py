@@ -102,7 +102,7 @@ class DeviceQuality:
             self.last_received = received
         if self.silent:
             self.silent = False
-            signals.append(_signal(device, None, QualityKind.SILENT, False, received, {}))
+            signals.append(device.signal(None, QualityKind.SILENT, False, received, {}))
         period = measurement.period
         if period is PeriodKind.MINUTE:
             signals.extend(
@@ -155,7 +155,7 @@ class DeviceQuality:
         }
         if self.last_received is None:
             detail["expected_since"] = last.isoformat()
-        return _signal(device, None, QualityKind.SILENT, True, now, detail)
+        return device.signal(None, QualityKind.SILENT, True, now, detail)
 
     def resume(
         self,
@@ -186,8 +186,8 @@ class DeviceQuality:
         }
         started = watermark + allowed
         return [
-            _signal(device, None, QualityKind.SILENT, True, started, detail),
-            _signal(device, None, QualityKind.SILENT, False, resumed_at, detail),
+            device.signal(None, QualityKind.SILENT, True, started, detail),
+            device.signal(None, QualityKind.SILENT, False, resumed_at, detail),
         ]
 
     def _clock(
@@ -206,7 +206,7 @@ class DeviceQuality:
             "allowed_seconds": policy.clock_skew_seconds,
         }
         return [
-            _signal(device, None, QualityKind.CLOCK_SKEW, skewed, measurement.received_at, detail)
+            device.signal(None, QualityKind.CLOCK_SKEW, skewed, measurement.received_at, detail)
         ]
 
     def _flag(
@@ -222,12 +222,12 @@ class DeviceQuality:
                 self.flagged[factor] = flag
                 at = measurement.period_start
                 detail = {"flag": flag}
-                emit(_signal(device, factor, QualityKind.FLAGGED, True, at, detail))
+                emit(device.signal(factor, QualityKind.FLAGGED, True, at, detail))
         elif flag not in INVALID_FOR_COMPLIANCE:
             del self.flagged[factor]
             at = measurement.period_start
             detail = {"flag": flag, "previous_flag": previous}
-            emit(_signal(device, factor, QualityKind.FLAGGED, False, at, detail))
+            emit(device.signal(factor, QualityKind.FLAGGED, False, at, detail))
 
     def _flatline(
         self,
@@ -248,7 +248,7 @@ class DeviceQuality:
             self.runs[factor] = _Run(value, start)
             if run is not None and run.active:
                 ended = {"value": run.value, "new_value": value}
-                emit(_signal(device, factor, QualityKind.FLATLINE, False, start, ended))
+                emit(device.signal(factor, QualityKind.FLATLINE, False, start, ended))
             return
         if run.active or value == 0.0:
             return
@@ -262,24 +262,4 @@ class DeviceQuality:
             "since": run.since.isoformat(),
             "minutes": duration.total_seconds() / 60,
         }
-        emit(_signal(device, factor, QualityKind.FLATLINE, True, start, detail))
-
-
-def _signal(
-    device: DeviceContext,
-    factor: str | None,
-    kind: QualityKind,
-    active: bool,
-    observed_at: datetime,
-    detail: dict[str, Any],
-) -> QualitySignal:
-    return QualitySignal(
-        device_id=device.device_id,
-        outlet_id=device.outlet_id,
-        enterprise_id=device.enterprise_id,
-        factor=factor,
-        kind=kind,
-        active=active,
-        observed_at=observed_at,
-        detail=detail,
-    )
+        emit(device.signal(factor, QualityKind.FLATLINE, True, start, detail))
