@@ -16,7 +16,6 @@ Two fresh migrated schemas, written batch by batch in turn with the same rows by
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,7 +97,7 @@ def _minutes(minute: int, value: float) -> list[Measurement]:
     )  # fmt: skip
     start = DAY0 + timedelta(hours=12, minutes=minute)
     return [
-        replace(template, device_id=f"BENCH{index:06d}", outlet_id=f"BENCH-O{index:05d}",
-                period_start=start)
+        template._replace(device_id=f"BENCH{index:06d}", outlet_id=f"BENCH-O{index:05d}",
+                          period_start=start)
         for index in range(MINUTES)
     ]  # fmt: skip

@@ -193,13 +193,15 @@ def decode_records(
         if isinstance(result, KeyedDeadLetter):
             decoded.rejected.append(result)
             continue
+        if not result:
+            continue
         decoded.measurements.extend(result)
+        # one frame: its measurements share device, period and period start
+        first, position, sources = result[0], record.position, decoded.sources
+        device, period, start = first.device_id, first.period.value, first.period_start
         for m in result:
-            decoded.sources[(m.device_id, m.factor, m.period.value, m.period_start)] = (
-                record.position
-            )
-        for device in {m.device_id for m in result}:
-            decoded.partitions[device] = record.position.partition
+            sources[(device, m.factor, period, start)] = position
+        decoded.partitions[device] = position.partition
     return decoded
 
 

@@ -19,16 +19,11 @@ from __future__ import annotations
 import pickle
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import fields
 from datetime import UTC, datetime
-from operator import attrgetter
-from typing import Any, Final
+from typing import Any
 
 from schemas.measurement import Measurement
 from streams.domain.store import DeviceHour
-
-_FIELDS: Final = tuple(f.name for f in fields(Measurement))
-_AS_ROW: Final = attrgetter(*_FIELDS)
 
 
 class SpilledHours:
@@ -44,7 +39,7 @@ class SpilledHours:
         self._db.execute("CREATE INDEX hours_by_key ON hours (device, hour)")
 
     def append(self, hours: Mapping[DeviceHour, list[Measurement]]) -> None:
-        keyed = {_key(key): [_AS_ROW(m) for m in values] for key, values in hours.items()}
+        keyed = {_key(key): [tuple(m) for m in values] for key, values in hours.items()}
         blob = pickle.dumps(keyed, protocol=pickle.HIGHEST_PROTOCOL)
         batch = self._db.execute("INSERT INTO batches (hour_values) VALUES (?)", (blob,)).lastrowid
         self._db.executemany("INSERT INTO hours VALUES (?, ?, ?)", [(*key, batch) for key in keyed])
@@ -79,4 +74,4 @@ def _key(key: DeviceHour) -> tuple[str, int]:
 
 
 def _measurements(rows: list[tuple[Any, ...]]) -> list[Measurement]:
-    return [Measurement(**dict(zip(_FIELDS, row, strict=True))) for row in rows]
+    return [Measurement._make(row) for row in rows]

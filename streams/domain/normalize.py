@@ -27,7 +27,7 @@ from typing import Final
 
 from ingest.hj212 import Packet, factor_code_2005_to_2017
 from ingest.hj212.packet import FactorValue
-from schemas.measurement import DataFlag, Measurement, PeriodKind
+from schemas.measurement import SCHEMA_VERSION, DataFlag, Measurement, PeriodKind
 from schemas.registry import Registry
 from streams.domain.errors import NormalizeError, NormalizeReason
 from streams.domain.periods import china_time, day_start, hour_start, minute_start
@@ -67,35 +67,26 @@ def normalize_packet(
             f"CN {packet.cn} without a readable DataTime",
             mn=packet.mn,
         )
-    outlet = found.outlet
     start = _period_start(packet.data_time, period)
     code_map = factor_code_2005_to_2017()
+    new, flags, numbers_of = tuple.__new__, _FLAGS, _numbers
+    # One frame's shared fields, read once; each value is a tuple built in C, in
+    # ``Measurement._fields`` order (``tests/unit/streams/test_streams_normalize_frame.py``).
+    device_id, outlet_id, qn, version = packet.mn, found.outlet.id, packet.qn, SCHEMA_VERSION
     measurements: dict[str, Measurement] = {}
-    device_id, outlet_id, qn = packet.mn, outlet.id, packet.qn
     for sent, fields in packet.values.items():
-        numbers = _numbers(fields)
+        numbers = numbers_of(fields)
         if numbers is None:
             continue
         rtd, avg, low, high, cou, zs_rtd, zs_avg = numbers
+        flag = fields.get("Flag", "N")
+        flag = flags.get(flag) or _flag(flag)
         factor = code_map.get(sent, sent)
-        measurements[factor] = Measurement(
-            device_id=device_id,
-            outlet_id=outlet_id,
-            factor=factor,
-            factor_as_sent=sent,
-            period=period,
-            period_start=start,
-            rtd=rtd,
-            avg=avg,
-            min=low,
-            max=high,
-            cou=cou,
-            zs_rtd=zs_rtd,
-            zs_avg=zs_avg,
-            flag=_flag(fields.get("Flag")),
-            received_at=received_at,
-            qn=qn,
-        )
+        measurements[factor] = new(
+            Measurement,
+            (device_id, factor, sent, period, start, received_at, version, outlet_id,
+             rtd, avg, low, high, cou, zs_rtd, zs_avg, flag, qn),
+        )  # fmt: skip
     return list(measurements.values())
 
 
@@ -134,5 +125,7 @@ def _flag(value: FactorValue | None) -> str:
     return "N"
 
 
-_FLAGS: Final = {f.value: f.value for f in DataFlag} | {f.value.lower(): f.value for f in DataFlag}
+_FLAGS: Final[dict[FactorValue, str]] = {
+    sent: f.value for f in DataFlag for sent in (f.value, f.value.lower())
+}
 """The HJ 212-2017 flags as sent (either case): what ``_flag`` makes of them, without work."""
