@@ -36,7 +36,7 @@ import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
@@ -49,11 +49,10 @@ from schemas.envelope import DeadLetter
 from schemas.measurement import AggregateValue, Measurement
 from schemas.registry import Registry
 from schemas.verdict import Verdict
-from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError
 from streams.domain.load_substitution import StoredRates
-from streams.domain.store import DeviceHour, OutletYear, RateKey, Store, StoredHours
+from streams.domain.store import DeviceHour, OutletYear, RateKey, Store, StoredHours, StoredYear
 from streams.metrics import StreamMetrics
 from streams.ownership import partition_of, registry_devices
 from streams.revisions import MeasurementKey
@@ -429,15 +428,9 @@ class _CommittedReads:
         wanted = list(keys)
         return self._read(lambda: self._store.closed_hours(wanted, outlets, skew))
 
-    def daily_loads(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, dict[date, float]]:
+    def daily_years(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, StoredYear]:
         wanted = list(keys)
-        return self._read(lambda: self._store.daily_loads(wanted))
-
-    def daily_substitutions(
-        self, keys: Iterable[OutletYear]
-    ) -> Mapping[OutletYear, dict[date, SubstitutedLoad]]:
-        wanted = list(keys)
-        return self._read(lambda: self._store.daily_substitutions(wanted))
+        return self._read(lambda: self._store.daily_years(wanted))
 
     def rate_histories(self, keys: Iterable[RateKey]) -> Mapping[RateKey, StoredRates]:
         wanted = list(keys)

@@ -31,6 +31,7 @@ from streams.domain.store import (
     OutletYear,
     RateKey,
     StoredHours,
+    StoredYear,
 )
 
 _WINDOWS = """
@@ -45,28 +46,27 @@ SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_
  ORDER BY m.device_id, m.period_start, m.factor, m.period
 """
 
-_DAILY_LOADS = """
-SELECT k.outlet_id, k.factor, k.year, a.period_start, a.load_kg
-  FROM unnest(%(outlets)s::text[], %(factors)s::text[], %(years)s::int[],
+_YEAR_KEYS = """unnest(%(outlets)s::text[], %(factors)s::text[], %(years)s::int[],
               %(starts)s::timestamptz[], %(ends)s::timestamptz[])
-       AS k(outlet_id, factor, year, year_start, year_end)
+       AS k(outlet_id, factor, year, year_start, year_end)"""
+
+_DAILY_YEARS = f"""
+SELECT k.outlet_id, k.factor, k.year, a.period_start, a.load_kg, NULL::jsonb AS evidence
+  FROM {_YEAR_KEYS}
   JOIN aggregates a
     ON a.outlet_id = k.outlet_id AND a.factor = k.factor AND a.period = 'day'
    AND a.period_start >= k.year_start AND a.period_start < k.year_end
  WHERE a.load_kg IS NOT NULL
-"""
-
-
-_DAILY_SUBSTITUTIONS = """
-SELECT k.outlet_id, k.factor, k.year, v.period_start, v.evidence
-  FROM unnest(%(outlets)s::text[], %(factors)s::text[], %(years)s::int[],
-              %(starts)s::timestamptz[], %(ends)s::timestamptz[])
-       AS k(outlet_id, factor, year, year_start, year_end)
+UNION ALL
+SELECT k.outlet_id, k.factor, k.year, v.period_start, NULL::double precision, v.evidence
+  FROM {_YEAR_KEYS}
   JOIN verdicts v
     ON v.outlet_id = k.outlet_id AND v.factor = k.factor AND v.rule = 'daily_load'
    AND v.period_start >= k.year_start AND v.period_start < k.year_end
  WHERE v.evidence ? 'substituted_hours'
 """
+"""The stored daily loads (rows with ``load_kg``) and daily load verdicts' substitutions
+(rows with ``evidence``) of outlet-factor-years: one statement, one round trip."""
 
 
 _WATERMARKS = """
@@ -219,39 +219,36 @@ class PgStore:
                         bucket.append(AggregateValue.model_validate(row | {"period_start": hour}))
         return found
 
-    def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
-        """Stored daily loads (China day → kg) of each outlet, factor and China year.
+    def daily_years(self, keys: Iterable[OutletYear]) -> dict[OutletYear, StoredYear]:
+        """Stored daily loads (China day → kg) and the substitutions of the stored daily load
+        verdicts of each outlet, factor and China year (``Store.daily_years``), one query.
 
-        Every requested key is in the result (an empty mapping when nothing is stored).
+        Every requested key is in the result (empty mappings when nothing is stored).
         """
         wanted = sorted(set(keys))
-        found: dict[OutletYear, dict[date, float]] = {k: {} for k in wanted}
+        found: dict[OutletYear, StoredYear] = {k: StoredYear() for k in wanted}
         if not wanted:
             return found
-        params = _year_params(wanted)
         with self._pool.connection() as conn:
-            for outlet_id, factor, year, start, load in conn.execute(_DAILY_LOADS, params):
-                found[(outlet_id, factor, int(year))][_china(start).date()] = float(load)
+            for outlet_id, factor, year, start, load, evidence in conn.execute(
+                _DAILY_YEARS, _year_params(wanted)
+            ):
+                stored, day = found[(outlet_id, factor, int(year))], _china(start).date()
+                if evidence is None:
+                    stored.loads[day] = float(load)
+                elif (substituted := SubstitutedLoad.from_evidence(evidence)) is not None:
+                    stored.substituted[day] = substituted
         return found
+
+    def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
+        """The loads of ``daily_years`` (the store contract tests read them alone)."""
+        return {key: found.loads for key, found in self.daily_years(keys).items()}
 
     def daily_substitutions(
         self, keys: Iterable[OutletYear]
     ) -> dict[OutletYear, dict[date, SubstitutedLoad]]:
-        """The substitutions of the stored daily load verdicts (``Store.daily_substitutions``):
-        every requested key is in the result."""
-        wanted = sorted(set(keys))
-        found: dict[OutletYear, dict[date, SubstitutedLoad]] = {k: {} for k in wanted}
-        if not wanted:
-            return found
-        params = _year_params(wanted)
-        with self._pool.connection() as conn:
-            for outlet_id, factor, year, start, evidence in conn.execute(
-                _DAILY_SUBSTITUTIONS, params
-            ):
-                substituted = SubstitutedLoad.from_evidence(evidence)
-                if substituted is not None:
-                    found[(outlet_id, factor, int(year))][_china(start).date()] = substituted
-        return found
+        """The substitutions of ``daily_years`` (read alone by the store contract tests)."""
+        return {key: found.substituted for key, found in self.daily_years(keys).items()}
 
     def rate_histories(self, keys: Iterable[RateKey]) -> dict[RateKey, StoredRates]:
         """The valid hourly rates before each day (``Store.rate_histories``): two queries,

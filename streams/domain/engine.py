@@ -68,7 +68,7 @@ from streams.domain.periods import DAY, HOUR, MINUTE, day_hours, day_start, hour
 from streams.domain.rebuild import rebuild_signals, recent_span
 from streams.domain.store import AGGREGATED as AGGREGATED
 from streams.domain.store import DeviceHour as DeviceHour
-from streams.domain.store import RateKey, Store
+from streams.domain.store import RateKey, Store, StoredYear
 from streams.domain.windows import CLOSED_DAY_RETENTION as CLOSED_DAY_RETENTION
 from streams.domain.windows import DayState, DeviceState, WindowCloser, add_reading
 from streams.domain.windows import Output as Output
@@ -223,12 +223,14 @@ class Engine:
         it holds no state for; call before ``ingest(measurements)``. The one hydration entry
         of the worker (``streams.pipeline``) and the replay (``streams.replay``).
 
-        Reads at most four times, only when something is missing: the closed hours of the
+        Reads at most five times, only when something is missing: the closed hours of the
         days to rebuild from their stored hourly aggregates (``closed_hours``; their stored
         watermark first), then the minutes of the hours the batch touches and of the closed
-        hours the aggregates did not suffice for (``device_hours``), and the daily loads of
-        the years it lacks (``daily_loads``). Blocks as long as the store does; raises what
-        the store raises, then the engine may hold part of the state (it is re-read on use).
+        hours the aggregates did not suffice for (``device_hours``), the daily loads and
+        substitutions of the years it lacks (``daily_years``: one read), the rates before
+        open days (``rate_histories``) and a fresh device's latest values (``recent``).
+        Blocks as long as the store does; raises what the store raises, then the engine may
+        hold part of the state (it is re-read on use).
         A device it did not hold gets its signal state (flagged runs, flatline, evasion
         rules) rebuilt from its latest stored values (``recent``, ``hydrate_signals``).
         """
@@ -253,17 +255,10 @@ class Engine:
             for device_hour in sorted(hours):
                 self.hydrate(device_hour, minutes.get(device_hour, []))
         if years:
-            loads = store.daily_loads(years)
-            substituted = store.daily_substitutions(years)
+            stored_years = store.daily_years(years)
             for outlet_id, factor, year in sorted(years):
-                year_key = (outlet_id, factor, year)
-                self.hydrate_year(
-                    outlet_id,
-                    factor,
-                    year,
-                    loads.get(year_key, {}),
-                    substituted.get(year_key, {}),
-                )
+                found = stored_years.get((outlet_id, factor, year), StoredYear())
+                self.hydrate_year(outlet_id, factor, year, found.loads, found.substituted)
         rate_keys = self._missing_rates(frames)
         if rate_keys:
             stored_rates = store.rate_histories(rate_keys)

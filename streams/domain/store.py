@@ -14,7 +14,7 @@ Pure: no I/O here (``PgStore`` is the adapter).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
@@ -44,6 +44,15 @@ for a grace of up to an hour; a later watermark only makes the last hours read a
 
 
 @dataclass(frozen=True, slots=True)
+class StoredYear:
+    """What ``Store.daily_years`` found for one outlet, factor and China year: the stored
+    daily loads (China day → kg) and the days' substitutions (HJ 75-2017)."""
+
+    loads: dict[date, float] = field(default_factory=dict)
+    substituted: dict[date, SubstitutedLoad] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class StoredHours:
     """What ``Store.closed_hours`` found: per device, the watermark of its stored data in the
     requested range (None: no data); per requested device-hour, its hourly aggregates."""
@@ -70,16 +79,11 @@ class Store(Protocol):
         device MN → outlet id; devices without an outlet are left out."""
         ...
 
-    def daily_loads(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, dict[date, float]]:
-        """Stored daily loads (China day → kg) of each outlet, factor and China year."""
-        ...
-
-    def daily_substitutions(
-        self, keys: Iterable[OutletYear]
-    ) -> Mapping[OutletYear, dict[date, SubstitutedLoad]]:
-        """The HJ 75-2017 substituted kg by method of each stored day of each outlet, factor
-        and China year (read from the stored daily load verdicts' evidence); days without
-        substitution are absent."""
+    def daily_years(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, StoredYear]:
+        """Each outlet, factor and China year's stored daily loads (China day → kg) and the
+        HJ 75-2017 substituted kg by method of its days (read from the stored daily load
+        verdicts' evidence; days without substitution are absent), in one read: the two
+        share their key and year window (``Engine.prepare``'s annual quota ledgers)."""
         ...
 
     def rate_histories(self, keys: Iterable[RateKey]) -> Mapping[RateKey, StoredRates]:
@@ -147,12 +151,14 @@ class MemoryStore:
         self._substitutions: dict[OutletYear, dict[date, SubstitutedLoad]] = {}
         self._rates: dict[tuple[str, str, str], dict[datetime, float | None]] = {}
         self._cold = cold
-        self._cold_span: dict[str, tuple[datetime, datetime]] = {}
-        """Per device, its first and last hour in ``cold`` (reads outside skip it)."""
+        self._spans: dict[str, tuple[datetime, datetime]] = {}
+        """Per device, its first and last hour with values (held or in ``cold``): reads
+        outside it find nothing without looking (a new device's day, its recent values)."""
 
     def add(self, measurements: Iterable[Measurement]) -> None:
         """Write measurements (only rtd and minute values are read back)."""
         held: dict[DeviceHour, HourValues] = {} if self._cold is not None else self._minutes
+        spans = self._spans
         bucket: HourValues = {}
         device, start = "", None
         for m in measurements:
@@ -160,14 +166,16 @@ class MemoryStore:
                 continue
             if m.period_start is not start or m.device_id is not device:  # a new frame
                 device, start = m.device_id, m.period_start
-                bucket = held.setdefault((device, hour_start(start)), {})
+                hour = hour_start(start)
+                bucket = held.setdefault((device, hour), {})
+                span = spans.get(device)
+                if span is None:
+                    spans[device] = (hour, hour)
+                elif not span[0] <= hour <= span[1]:
+                    spans[device] = (min(span[0], hour), max(span[1], hour))
             bucket[(m.factor, m.period, start)] = m
         if self._cold is not None and held:
             self._cold.append({key: list(values.values()) for key, values in held.items()})
-            spans = self._cold_span
-            for device, hour in held:
-                first, last = spans.get(device, (hour, hour))
-                spans[device] = (min(first, hour), max(last, hour))
 
     def held_hours(self) -> int:
         """Device-hours whose minute values are held in memory (none with ``cold``)."""
@@ -178,7 +186,7 @@ class MemoryStore:
         if self._cold is None:
             found = self._minutes.get(key)
             return () if found is None else found.values()
-        span = self._cold_span.get(key[0])
+        span = self._spans.get(key[0])
         if span is None or not span[0] <= key[1] <= span[1]:
             return ()
         return self._cold.get(key)
@@ -238,8 +246,17 @@ class MemoryStore:
             )
         return found
 
+    def daily_years(self, keys: Iterable[OutletYear]) -> dict[OutletYear, StoredYear]:
+        return {
+            key: StoredYear(
+                dict(self._daily_loads.get(key, {})), dict(self._substitutions.get(key, {}))
+            )
+            for key in keys
+        }
+
     def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
-        return {key: dict(self._daily_loads.get(key, {})) for key in keys}
+        """The loads of ``daily_years`` (the store contract tests read them alone)."""
+        return {key: found.loads for key, found in self.daily_years(keys).items()}
 
     def day_series(
         self,
@@ -263,7 +280,8 @@ class MemoryStore:
     def daily_substitutions(
         self, keys: Iterable[OutletYear]
     ) -> dict[OutletYear, dict[date, SubstitutedLoad]]:
-        return {key: dict(self._substitutions.get(key, {})) for key in keys}
+        """The substitutions of ``daily_years`` (read alone by the store contract tests)."""
+        return {key: found.substituted for key, found in self.daily_years(keys).items()}
 
     def _record_substitution(self, verdict: Verdict) -> None:
         day = china_date(verdict.period_start)
@@ -302,6 +320,9 @@ class MemoryStore:
         return found
 
     def _stored_between(self, device: str, start: datetime, end: datetime) -> list[Measurement]:
+        span = self._spans.get(device)
+        if span is None or end <= span[0] or start >= span[1] + HOUR:
+            return []  # nothing stored in [start, end): no hour to look at
         hour, found = start, list[Measurement]()
         while hour < end:
             found.extend(self._hour_values((device, hour)))
