@@ -106,6 +106,8 @@ class Engine:
         self._devices: dict[str, DeviceState] = {}
         self._unknown: set[str] = set()
         self._years: dict[YearKey, YearLedger] = {}
+        self._years_ready: set[tuple[str, int]] = set()
+        """(device, China year) whose annual quotas' ledgers are all held (``missing_years``)."""
         self._rates: dict[tuple[str, str], RateHistory] = {}
         self._set_registry(registry)
         self.skipped = 0
@@ -144,6 +146,7 @@ class Engine:
     def forget(self, device_ids: Iterable[str]) -> None:
         """Drop every state of these devices (windows, quality, and the year-to-date loads
         of their outlets); what they need later is asked for again through hydration."""
+        self._years_ready.clear()  # ledgers of the devices' outlets go (shared by others)
         for mn in device_ids:
             state = self._devices.pop(mn, None)
             self._unknown.discard(mn)
@@ -190,6 +193,7 @@ class Engine:
         skew_s = registry.policy.clock_skew_seconds or AlertPolicy().clock_skew_seconds
         self._skew = timedelta(seconds=skew_s)
         self._closer = WindowCloser(registry, self._years, self._rates)
+        self._years_ready = set()  # the new version's quotas may differ
 
     # -- hydration ---------------------------------------------------------------------------
 
@@ -302,6 +306,8 @@ class Engine:
                 continue
             context = state.context
             quotas = [f for f, q in context.outlet.load_quotas.items() if q.daily_kg is not None]
+            if not quotas:
+                continue
             open_days = sorted(d for d, ds in state.days.items() if not ds.closed or ds.dirty)
             for factor in quotas:
                 history = self._rates.get((device_id, factor))
@@ -392,22 +398,31 @@ class Engine:
 
     def missing_years(self, measurements: Sequence[Measurement]) -> set[YearKey]:
         """(outlet, factor, year) with an annual quota that these measurements may close a
-        day of and for which the engine holds no year-to-date state."""
+        day of and for which the engine holds no year-to-date state.
+
+        A device and year found complete (every annual quota's ledger held) is remembered,
+        so a hydrated device costs one look-up per frame; ``forget`` and a registry swap
+        (quotas may change) clear that memory."""
         missing: set[YearKey] = set()
-        seen: set[tuple[str, int]] = set()
+        ready, years, reach = self._years_ready, self._years, DAY + self._grace
         for measurement in measurements:
-            state = self._device(measurement.device_id)
-            if state is None:
-                continue
-            start = measurement.period_start
-            for year in {day_start(start).year, day_start(start - DAY - self._grace).year}:
-                if (measurement.device_id, year) in seen:
+            device, start = measurement.device_id, measurement.period_start
+            for year in (day_start(start).year, day_start(start - reach).year):
+                if (device, year) in ready:
                     continue
-                seen.add((measurement.device_id, year))
-                for factor, quota in state.context.outlet.load_quotas.items():
-                    key = (state.context.outlet_id, factor, year)
-                    if quota.annual_kg is not None and key not in self._years:
-                        missing.add(key)
+                state = self._device(device)
+                if state is None:
+                    break
+                outlet = state.context.outlet
+                lacking = {
+                    (outlet.id, factor, year)
+                    for factor, quota in outlet.load_quotas.items()
+                    if quota.annual_kg is not None and (outlet.id, factor, year) not in years
+                }
+                if lacking:
+                    missing |= lacking
+                else:
+                    ready.add((device, year))
         return missing
 
     def hydrate_year(
