@@ -54,6 +54,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import repeat
 
 from schemas.alert import QualitySignal
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
@@ -218,8 +219,12 @@ class Engine:
             days = [day]
             if measurement.period_start < day + self._grace and day - DAY not in state.days:
                 days.append(day - DAY)  # yesterday may still be open: its hours are needed
-            held = state.hours
-            missing.update((key[0], h) for start in days for h in day_hours(start) if h not in held)
+            held, device = state.hours, key[0]
+            for start in days:
+                if held:
+                    missing.update((device, h) for h in day_hours(start) if h not in held)
+                else:  # a device just met: the whole day (no per-hour test)
+                    missing.update(zip(repeat(device), day_hours(start)))
         return missing
 
     def prepare(self, measurements: Sequence[Measurement], store: Store) -> None:
@@ -245,7 +250,8 @@ class Engine:
         hours = set(plan.minutes)
         if plan.closed:
             registry = self._registry
-            outlets = {d: site.outlet.id for d, _ in plan.closed if (site := registry.device(d))}
+            devices = {d for d, _ in plan.closed}
+            outlets = {d: site.outlet.id for d in devices if (site := registry.device(d))}
             stored = store.closed_hours(plan.closed, outlets, self.skew)
             for device, watermark in sorted(stored.watermarks.items()):
                 self.hydrate_watermark(device, watermark)

@@ -223,23 +223,28 @@ class MemoryStore:
         for device, hour in keys:
             key = (device, china_time(hour))
             stored = self._hour_values(key)
-            found[key] = sorted(stored, key=lambda m: (m.period_start, m.factor, m.period))
+            found[key] = sorted(stored, key=_time_order) if stored else []
         return found
 
     def closed_hours(
         self, keys: Iterable[DeviceHour], outlets: Mapping[str, str], skew: timedelta
     ) -> StoredHours:
         wanted = {(d, china_time(h)) for d, h in keys if d in outlets}
-        found = StoredHours({d: None for d, _ in wanted}, {k: [] for k in wanted})
+        found = StoredHours({}, {})
         spans: dict[str, tuple[datetime, datetime]] = {}
-        for device, hour in wanted:
-            first, last = spans.get(device, (hour, hour))
-            spans[device] = (min(first, hour), max(last, hour))
-            found.hourly[(device, hour)] = [
-                a
-                for a in self._hourly.get((device, hour), {}).values()
-                if a.outlet_id == outlets[device]
-            ]
+        hourly, stored_hourly = found.hourly, self._hourly
+        for key in wanted:
+            device, hour = key
+            span = spans.get(device)
+            if span is None:
+                spans[device] = (hour, hour)
+            elif not span[0] <= hour <= span[1]:
+                spans[device] = (min(span[0], hour), max(span[1], hour))
+            held = stored_hourly.get(key)
+            outlet = outlets[device]
+            hourly[key] = (
+                [] if held is None else [a for a in held.values() if a.outlet_id == outlet]
+            )
         for device, (first, last) in spans.items():
             found.watermarks[device] = _watermark(
                 self._stored_between(device, first, last + HOUR + WATERMARK_REACH), skew
@@ -330,6 +335,10 @@ class MemoryStore:
         return [m for m in found if start <= m.period_start < end]
 
 
+def _time_order(m: Measurement) -> tuple[datetime, str, PeriodKind]:
+    return m.period_start, m.factor, m.period
+
+
 def recent_of(stored: Sequence[Measurement], span: timedelta, skew: timedelta) -> list[Measurement]:
     """``stored`` within ``span`` before the latest period start not beyond ``skew``, in time
     order (the contract of ``Store.recent``)."""
@@ -338,7 +347,7 @@ def recent_of(stored: Sequence[Measurement], span: timedelta, skew: timedelta) -
         return []
     latest = max(starts)
     kept = [m for m in stored if latest - span < m.period_start <= latest]
-    return sorted(kept, key=lambda m: (m.period_start, m.factor, m.period))
+    return sorted(kept, key=_time_order)
 
 
 def _watermark(stored: Sequence[Measurement], skew: timedelta) -> datetime | None:
