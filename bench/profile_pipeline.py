@@ -1,7 +1,7 @@
 """Where a worker's time goes per measurement: cProfile over ``Pipeline.prepare`` + ``commit``.
 
-``python -m bench.profile_pipeline [--sink] [--top N]`` (``make profile``) builds the pipeline
-benchmark's fleet (``bench.pipeline_fleet``; ``BENCH_PIPELINE_DEVICES`` devices ×
+``python -m bench.profile_pipeline [--sink] [--top N] [--rounds N]`` (``make profile``) builds
+the pipeline benchmark's fleet (``bench.pipeline_fleet``; ``BENCH_PIPELINE_DEVICES`` devices ×
 ``BENCH_PIPELINE_FRAMES_PER_DEVICE`` minute frames × 8 factors, ``make profile`` uses 2 000
 devices), turns each raw-topic value into a ``RawRecord`` as the faust agent does, and runs
 the worker's ``streams.pipeline.Pipeline`` over batches of 2 000 records under cProfile:
@@ -10,10 +10,13 @@ migrated schema (the local stack's PostgreSQL; without ``--sink`` an in-memory s
 that only counts). Kafka and faust are left out: this is the CPU a worker spends per
 measurement between the consumer and the database.
 
-Prints the process's CPU time per measurement of an unprofiled run (``time.process_time``: load
+Prints the process's CPU time per measurement of unprofiled runs (``time.process_time``: load
 from other processes on a shared machine changes it little; with ``--sink`` the database
-server's CPU is not in it), then the top ``N`` functions of a profiled run by own time
-(``tottime``, wall clock), each as µs per measurement and share of the profiled time.
+server's CPU is not in it; ``--rounds N``: the median of N runs), first under Python's default
+collector thresholds, then under the worker's (``streams.worker.tune_garbage_collector``: the
+regime the worker really runs in, which the profiled run keeps), then the top ``N`` functions
+of a profiled run by own time (``tottime``, wall clock), each as µs per measurement and share
+of the profiled time.
 Profiling slows Python code several times, most where calls are many and short: compare
 shares, and the unprofiled CPU µs before and after.
 """
@@ -24,6 +27,7 @@ import argparse
 import contextlib
 import cProfile
 import pstats
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +42,7 @@ from streams.domain.normalize import normalize_packet
 from streams.domain.store import MemoryStore
 from streams.pipeline import Pipeline, RawRecord
 from streams.sink import FlushResult, SinkBatch, SourcePosition
+from streams.worker import tune_garbage_collector
 
 T = TypeVar("T")
 BATCH = 2000
@@ -104,18 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sink", action="store_true", help="write to PostgreSQL (PgSink)")
     parser.add_argument("--top", type=int, default=10, help="functions to print (default 10)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="unprofiled runs per collector regime (default 1)"
+    )
     args = parser.parse_args(argv)
     registry = pipeline_fleet.registry()
     raw = records()
     batches = [raw[i : i + BATCH] for i in range(0, len(raw), BATCH)]
-    with _pipeline(registry, args.sink) as pipeline:
-        started = time.process_time()
-        measurements = run(batches, pipeline)
-        cpu = time.process_time() - started
-    print(
-        f"without the profiler: {cpu / max(measurements, 1) * 1e6:.1f} µs of this process's "
-        f"CPU per measurement ({measurements} measurements, {cpu:.2f} s CPU)"
-    )
+    print(_unprofiled("without the profiler", registry, batches, args.sink, args.rounds))
+    tune_garbage_collector()  # from here on as the worker runs (streams.worker)
+    print(_unprofiled("the same, worker's collector", registry, batches, args.sink, args.rounds))
     with _pipeline(registry, args.sink) as pipeline:
         profile = cProfile.Profile()
         started = time.perf_counter()
@@ -126,6 +129,24 @@ def main(argv: list[str] | None = None) -> int:
     for line in report(profile, measurements, seconds, args.top, args.sink):
         print(line)
     return 0
+
+
+def _unprofiled(
+    label: str, registry: Registry, batches: Sequence[Sequence[RawRecord]], sink: bool, rounds: int
+) -> str:
+    """CPU µs per measurement of ``rounds`` unprofiled runs (each on a new pipeline)."""
+    figures: list[float] = []
+    for _ in range(max(rounds, 1)):
+        with _pipeline(registry, sink) as pipeline:
+            started = time.process_time()
+            measurements = run(batches, pipeline)
+            cpu = time.process_time() - started
+        figures.append(cpu / max(measurements, 1) * 1e6)
+    each = ", ".join(f"{f:.1f}" for f in figures)
+    return (
+        f"{label}: {statistics.median(figures):.1f} µs of this process's CPU per measurement "
+        f"(median of {len(figures)}: {each}; {measurements} measurements a run)"
+    )
 
 
 def report(

@@ -32,6 +32,7 @@ from streams.domain.store import (
     RateKey,
     StoredHours,
     StoredYear,
+    widen_span,
 )
 
 _WINDOWS = """
@@ -314,9 +315,7 @@ def _windows(keys: Iterable[DeviceHour]) -> list[tuple[str, datetime, datetime]]
     """One [first hour, last hour + 1 h) range per device and China day of ``keys``."""
     spans: dict[tuple[str, date], tuple[datetime, datetime]] = {}
     for device, hour in keys:
-        day = (device, hour.date())
-        first, last = spans.get(day, (hour, hour))
-        spans[day] = (min(first, hour), max(last, hour))
+        widen_span(spans, (device, hour.date()), hour)
     return sorted((device, first, last + HOUR) for (device, _), (first, last) in spans.items())
 
 
@@ -324,8 +323,7 @@ def _device_spans(keys: Iterable[DeviceHour]) -> dict[str, tuple[datetime, datet
     """(first hour, last hour) of each device in ``keys``."""
     spans: dict[str, tuple[datetime, datetime]] = {}
     for device, hour in keys:
-        first, last = spans.get(device, (hour, hour))
-        spans[device] = (min(first, hour), max(last, hour))
+        widen_span(spans, device, hour)
     return spans
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Rule, Verdict
@@ -168,11 +168,7 @@ class MemoryStore:
                 device, start = m.device_id, m.period_start
                 hour = hour_start(start)
                 bucket = held.setdefault((device, hour), {})
-                span = spans.get(device)
-                if span is None:
-                    spans[device] = (hour, hour)
-                elif not span[0] <= hour <= span[1]:
-                    spans[device] = (min(span[0], hour), max(span[1], hour))
+                widen_span(spans, device, hour)
             bucket[(m.factor, m.period, start)] = m
         if self._cold is not None and held:
             self._cold.append({key: list(values.values()) for key, values in held.items()})
@@ -235,11 +231,7 @@ class MemoryStore:
         hourly, stored_hourly = found.hourly, self._hourly
         for key in wanted:
             device, hour = key
-            span = spans.get(device)
-            if span is None:
-                spans[device] = (hour, hour)
-            elif not span[0] <= hour <= span[1]:
-                spans[device] = (min(span[0], hour), max(span[1], hour))
+            widen_span(spans, device, hour)
             held = stored_hourly.get(key)
             outlet = outlets[device]
             hourly[key] = (
@@ -333,6 +325,20 @@ class MemoryStore:
             found.extend(self._hour_values((device, hour)))
             hour += HOUR
         return [m for m in found if start <= m.period_start < end]
+
+
+K = TypeVar("K")
+
+
+def widen_span(spans: dict[K, tuple[datetime, datetime]], key: K, hour: datetime) -> None:
+    """Widen ``key``'s (first, last) hour span to take in ``hour`` (a new key: that hour)."""
+    span = spans.get(key)
+    if span is None:
+        spans[key] = (hour, hour)
+    elif hour < span[0]:
+        spans[key] = (hour, span[1])
+    elif hour > span[1]:
+        spans[key] = (span[0], hour)
 
 
 def _time_order(m: Measurement) -> tuple[datetime, str, PeriodKind]:
