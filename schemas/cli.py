@@ -16,7 +16,7 @@ from schemas.measurement import AggregateValue, Measurement
 from schemas.registry import Registry
 from schemas.verdict import Verdict
 
-EXPORTED: dict[str, type[Any]] = {  # pydantic models, and Measurement (a slotted dataclass)
+EXPORTED: dict[str, type[Any]] = {  # pydantic models, and Measurement (a named tuple)
     "raw-envelope": RawEnvelope,
     "dead-letter": DeadLetter,
     "measurement": Measurement,

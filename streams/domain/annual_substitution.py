@@ -7,7 +7,7 @@ summed per method code into a ``SubstitutedLoad``; the annual ledger (``annual.Y
 keeps one per day beside the day's measured load, and the annual verdict judges measured +
 substituted kg with both shown apart (``year_evidence``): substituted hours are never counted
 as measured. After a restart the ledger reads them back from the stored daily load verdicts'
-evidence (``from_evidence``; ``Store.daily_substitutions``), so the worker equals replay.
+evidence (``from_evidence``; ``Store.daily_years``), so the worker equals replay.
 
 Only factors with a daily quota are substituted (the engine keeps rate histories for them);
 an annual quota without a daily one sums measured loads only. Pure: no I/O.
