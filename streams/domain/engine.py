@@ -255,14 +255,18 @@ class Engine:
             stored = store.closed_hours(plan.closed, outlets, self.skew)
             for device, watermark in sorted(stored.watermarks.items()):
                 self.hydrate_watermark(device, watermark)
+            # An hour without stored aggregates changes nothing in hydrate_closed (so in any
+            # order, unsorted: a new device's day is most of a batch's keys); the others are
+            # rebuilt in time order.
+            hourly = stored.hourly
             hours |= {
-                key
-                for key in sorted(plan.closed)
-                if not self.hydrate_closed(key, stored.hourly.get(key, []))
+                k for k in plan.closed if not hourly.get(k) and not self.hydrate_closed(k, [])
             }
+            rebuilt = sorted(k for k in plan.closed if hourly.get(k))
+            hours |= {k for k in rebuilt if not self.hydrate_closed(k, hourly[k])}
         if hours:
             minutes = store.device_hours(hours)
-            for device_hour in sorted(hours):
+            for device_hour in hours:  # each hour's buffer on its own: any order
                 self.hydrate(device_hour, minutes.get(device_hour, []))
         if years:
             stored_years = store.daily_years(years)
