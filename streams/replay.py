@@ -70,6 +70,16 @@ class ReplayStats:
     missing_data_time: int = 0
     measurements: int = 0
 
+    def add(self, other: ReplayStats) -> None:
+        """Count ``other``'s lines too (a partition's, ``streams.replay_parallel``)."""
+        self.lines += other.lines
+        self.decoded += other.decoded
+        self.undecodable.update(other.undecodable)
+        self.bad_receive_time += other.bad_receive_time
+        self.unknown_devices.update(other.unknown_devices)
+        self.missing_data_time += other.missing_data_time
+        self.measurements += other.measurements
+
 
 class Replay:
     """Feed lines, then ``finish()`` for the latest outputs. Not thread-safe."""
