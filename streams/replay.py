@@ -49,7 +49,7 @@ from streams.domain.identical import identical_signals
 from streams.domain.normalize import PERIOD_OF_COMMAND, normalize_packet
 from streams.domain.store import MemoryStore
 from streams.replay_output import OutputSpill, Row
-from streams.replay_spill import SpilledHours
+from streams.replay_spill import SpilledAggregates, SpilledHours
 
 BATCH_LINES: Final = 2000
 """Lines ``replay_lines`` processes at a time at most: a worker's batch of raw messages."""
@@ -89,7 +89,11 @@ class Replay:
     ) -> None:
         self._registry = registry
         self._engine = Engine(registry)
-        self._store = store if store is not None else MemoryStore(cold=SpilledHours())
+        self._store = (
+            store
+            if store is not None
+            else MemoryStore(cold=SpilledHours(), hourly=SpilledAggregates())
+        )
         self._include_quality = include_quality
         self._outputs = OutputSpill()
         self.stats = ReplayStats()

@@ -12,21 +12,28 @@ A row holds a batch's values as one pickle of field tuples per device-hour (``at
 over the dataclass fields; a batch's devices, outlets and times are written once by pickle's
 memo); a late read unpickles the batches that hold its hour. Pickle is safe here: the
 process reads back only what it wrote to its own private file.
+
+``SpilledAggregates`` does the same for the hourly aggregates the store keeps for hydration
+(``MemoryStore(hourly=...)``): one pickled row per device-hour, the latest written held as
+objects, so neither the minute values nor the hourly aggregates grow the replay's memory.
 """
 
 from __future__ import annotations
 
 import pickle
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import fields
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, Final
 
-from schemas.measurement import Measurement
+from schemas.measurement import AggregateValue, Measurement
 from streams.domain.store import DeviceHour
 
+HELD_HOURS: Final = 2_000
+"""Device-hours of hourly aggregates ``SpilledAggregates`` keeps as objects (the latest
+written); the others are in the file."""
 _FIELDS: Final = tuple(f.name for f in fields(Measurement))
 _AS_ROW: Final = attrgetter(*_FIELDS)
 
@@ -71,6 +78,98 @@ class SpilledHours:
     def close(self) -> None:
         """Delete the file (also done when the object is collected)."""
         self._db.close()
+
+
+HourAggregates = dict[str, AggregateValue]
+"""One device-hour's hourly aggregates by factor (``MemoryStore``'s hourly map)."""
+
+
+class SpilledAggregates(MutableMapping[DeviceHour, HourAggregates]):
+    """``MemoryStore``'s hourly aggregates (device-hour → factor → ``AggregateValue``, ~3 KB
+    each) in a private temporary SQLite database, the ``held`` latest written device-hours
+    kept as objects: a write-back cache, so memory does not grow with the input's hours.
+    ``setdefault`` returns the held dict that the caller then fills (what ``MemoryStore.
+    record`` does); ``get`` of a spilled hour returns a copy read from the file. Blocks on the
+    local disk; not thread-safe."""
+
+    def __init__(self, held: int = HELD_HOURS) -> None:
+        self._db = sqlite3.connect("", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute(
+            "CREATE TABLE hourly (device TEXT, hour INTEGER, aggregates BLOB, "
+            "PRIMARY KEY (device, hour)) WITHOUT ROWID"
+        )
+        self._held: dict[tuple[str, int], HourAggregates] = {}
+        self._limit = max(1, held)
+
+    def __getitem__(self, key: DeviceHour) -> HourAggregates:
+        wanted = _key(key)
+        found = self._held.get(wanted)
+        if found is not None:
+            return found
+        row = self._db.execute(
+            "SELECT aggregates FROM hourly WHERE device = ? AND hour = ?", wanted
+        ).fetchone()
+        if row is None:
+            raise KeyError(key)
+        aggregates: HourAggregates = pickle.loads(row[0])  # our own private file
+        return aggregates
+
+    def __setitem__(self, key: DeviceHour, value: HourAggregates) -> None:
+        wanted = _key(key)
+        self._held.pop(wanted, None)
+        self._held[wanted] = value
+        self._write_oldest()
+
+    def __delitem__(self, key: DeviceHour) -> None:
+        wanted = _key(key)
+        held = self._held.pop(wanted, None)
+        gone = self._db.execute("DELETE FROM hourly WHERE device = ? AND hour = ?", wanted)
+        if held is None and gone.rowcount == 0:
+            raise KeyError(key)
+
+    def __iter__(self) -> Iterator[DeviceHour]:
+        spilled = self._db.execute("SELECT device, hour FROM hourly").fetchall()
+        for device, hour in {*spilled, *self._held}:
+            yield device, datetime.fromtimestamp(hour, UTC)
+
+    def __len__(self) -> int:
+        spilled = self._db.execute("SELECT device, hour FROM hourly").fetchall()
+        return len({*spilled, *self._held})
+
+    def setdefault(self, key: DeviceHour, default: HourAggregates | None = None) -> HourAggregates:
+        """The device-hour's aggregates, held from now on (read back from the file when
+        spilled), ``default`` when there are none."""
+        wanted = _key(key)
+        found = self._held.get(wanted)
+        if found is not None:
+            return found
+        try:
+            found = self[key]
+        except KeyError:
+            found = default if default is not None else {}
+        self[key] = found
+        return found
+
+    def held(self) -> int:
+        """Device-hours held as objects (at most the ``held`` given)."""
+        return len(self._held)
+
+    def close(self) -> None:
+        """Delete the file (also done when the object is collected)."""
+        self._db.close()
+
+    def _write_oldest(self) -> None:
+        if len(self._held) <= self._limit:
+            return
+        count = len(self._held) - self._limit // 2  # write half at once: one executemany
+        oldest = list(self._held)[:count]
+        rows = [
+            (device, hour, pickle.dumps(self._held.pop((device, hour)), pickle.HIGHEST_PROTOCOL))
+            for device, hour in oldest
+        ]
+        self._db.executemany("INSERT OR REPLACE INTO hourly VALUES (?, ?, ?)", rows)
 
 
 def _key(key: DeviceHour) -> tuple[str, int]:
