@@ -85,7 +85,11 @@ class Replay:
     """Feed lines, then ``finish()`` for the latest outputs. Not thread-safe."""
 
     def __init__(
-        self, registry: Registry, include_quality: bool = False, store: MemoryStore | None = None
+        self,
+        registry: Registry,
+        include_quality: bool = False,
+        store: MemoryStore | None = None,
+        outputs: OutputSpill | None = None,
     ) -> None:
         self._registry = registry
         self._engine = Engine(registry)
@@ -95,7 +99,7 @@ class Replay:
             else MemoryStore(cold=SpilledHours(), hourly=SpilledAggregates())
         )
         self._include_quality = include_quality
-        self._outputs = OutputSpill()
+        self._outputs = outputs if outputs is not None else OutputSpill()
         self.stats = ReplayStats()
 
     def feed_line(self, line: bytes) -> None:
