@@ -101,36 +101,50 @@ class Replay:
         self._include_quality = include_quality
         self._outputs = outputs if outputs is not None else OutputSpill()
         self.stats = ReplayStats()
+        self._latest_start: dict[str, datetime] = {}
+        """Per device, the latest period start fed in (``feed_lines``' late lines)."""
 
     def feed_line(self, line: bytes) -> None:
         """Decode, normalize and process one input line (blank lines are ignored)."""
-        self.process(self._measurements(line))
+        measurements = self._measurements(line)
+        if measurements:
+            first = measurements[0]
+            seen = self._latest_start.get(first.device_id)
+            if seen is None or first.period_start > seen:
+                self._latest_start[first.device_id] = first.period_start
+        self.process(measurements)
 
     def feed_lines(self, lines: Iterable[bytes], batch_lines: int = BATCH_LINES) -> None:
         """Decode, normalize and process lines up to ``batch_lines`` at a time (one
         ``Engine.prepare`` + ``ingest`` per batch instead of per line), with the outputs of
         ``feed_line`` one line after the other.
 
-        ``Engine.ingest`` observes a batch in (device, event time) order, so a batch in
-        which a device's data go back in time (a back-fill (补发) after live data, a re-sent
-        minute) would be observed in another order than line by line; a batch therefore ends
-        before the line that would do that, and the order of every device's data is the
-        order of the lines.
+        ``Engine.ingest`` closes a batch's windows once, after the whole batch, so only data
+        that move each device forward in event time are batched: a line whose data are not
+        later than everything its device sent before (a back-fill (补发) after live data, a
+        re-sent minute, history re-sent for a day already closed) is processed on its own,
+        between two batches, as one line at a time would (each late line re-closes its day:
+        a batch holding several issued one ``low_capture`` for all of them instead of one
+        each, so the output depended on where 2 000-line batches fell, and on ``--jobs``).
         """
         pending: list[Measurement] = []
-        latest: dict[str, datetime] = {}
+        latest = self._latest_start
         count = 0
         for line in lines:
             measurements = self._measurements(line)
             # One line is one packet: its measurements share device and period start.
-            first = measurements[0] if measurements else None
-            seen = latest.get(first.device_id) if first is not None else None
-            back = first is not None and seen is not None and first.period_start <= seen
-            if back or count >= batch_lines:
-                self.process(pending)
-                pending, latest, count, seen = [], {}, 0, None
-            if first is not None and (seen is None or first.period_start > seen):
+            if measurements:
+                first = measurements[0]
+                seen = latest.get(first.device_id)
+                if seen is not None and first.period_start <= seen:
+                    self.process(pending)
+                    self.process(measurements)
+                    pending, count = [], 0
+                    continue
                 latest[first.device_id] = first.period_start
+            if count >= batch_lines:
+                self.process(pending)
+                pending, count = [], 0
             pending.extend(measurements)
             count += 1
         self.process(pending)
