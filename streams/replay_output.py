@@ -30,7 +30,7 @@ from schemas.alert import QualitySignal
 from schemas.measurement import AggregateValue, PeriodKind
 from schemas.verdict import Verdict
 
-PENDING: Final = 5_000
+PENDING: Final = 2_000
 """Outputs held as objects before they are written as rows (bounds the replay's memory)."""
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)

@@ -31,7 +31,7 @@ from typing import Any, Final
 from schemas.measurement import AggregateValue, Measurement
 from streams.domain.store import DeviceHour
 
-HELD_HOURS: Final = 2_000
+HELD_HOURS: Final = 256
 """Device-hours of hourly aggregates ``SpilledAggregates`` keeps as objects (the latest
 written); the others are in the file."""
 _FIELDS: Final = tuple(f.name for f in fields(Measurement))
