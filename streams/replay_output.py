@@ -21,7 +21,6 @@ UTF-8, the order of Python's ``str``), a signal's ``active`` as 0/1, and the ord
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -29,6 +28,7 @@ from typing import Any, Final
 from schemas.alert import QualitySignal
 from schemas.measurement import AggregateValue, PeriodKind
 from schemas.verdict import Verdict
+from streams.replay_spill import private_database
 
 PENDING: Final = 2_000
 """Outputs held as objects before they are written as rows (bounds the replay's memory)."""
@@ -88,9 +88,7 @@ class OutputSpill:
     thread-safe."""
 
     def __init__(self, pending: int = PENDING) -> None:
-        self._db = sqlite3.connect("", isolation_level=None)
-        self._db.execute("PRAGMA journal_mode = OFF")
-        self._db.execute("PRAGMA synchronous = OFF")
+        self._db = private_database()
         self._db.execute(
             "CREATE TABLE latest (at INTEGER, outlet TEXT, factor TEXT, rank INTEGER, "
             "rule TEXT, period TEXT, kind TEXT, line TEXT, "
