@@ -34,7 +34,10 @@ from streams.domain.store import DeviceHour
 HELD_HOURS: Final = 256
 """Device-hours of hourly aggregates ``SpilledAggregates`` keeps as objects (the latest
 written); the others are in the file."""
-_FIELDS: Final = tuple(f.name for f in fields(Measurement))
+_FIELDS: Final[tuple[str, ...]] = tuple(
+    getattr(Measurement, "_fields", None) or (f.name for f in fields(Measurement))
+)
+"""``Measurement``'s fields, a dataclass's or (issue 15, hot) a named tuple's."""
 _OWN_FIELDS: Final = ("factor", "factor_as_sent", "rtd", "avg", "min", "max", "cou", "zs_rtd",
                       "zs_avg", "flag")  # fmt: skip
 """What each value of a packet has of its own; the other fields the packet's values share."""
