@@ -11,8 +11,10 @@ loading the registry are not timed. No services needed.
 Run as a script (``python bench/replay_fraction.py --input FILE``, what ``bench_replay`` does
 for this tree and for main's, each on its own ``PYTHONPATH``) it replays ``FILE`` (written
 first when missing) with whatever ``streams.replay`` its path gives and prints the figure as
-one JSON line; ``--profile N`` then prints the top ``N`` costs of a replay under cProfile
-(own time, µs per measurement, as ``make profile`` does for the worker's pipeline).
+one JSON line (``--jobs N``: ``streams.replay_parallel.replay_file`` in N processes, this
+tree's ``greenwatch replay --jobs N``); ``--profile N`` then prints the top ``N`` costs of a
+replay under cProfile (own time, µs per measurement, as ``make profile`` does for the
+worker's pipeline).
 """
 
 from __future__ import annotations
@@ -81,17 +83,35 @@ def measure(registry: Registry, directory: Path) -> ReplayFigure:
     return measure_file(registry, path)
 
 
-def measure_file(registry: Registry, path: Path) -> ReplayFigure:
-    """Time ``replay_lines`` over the lines of ``path`` (wall clock and CPU) and take the
-    process's peak RSS (``ru_maxrss``) before and after it."""
+def measure_file(registry: Registry, path: Path, jobs: int | None = None) -> ReplayFigure:
+    """Time a replay of the lines of ``path`` (wall clock and CPU, its processes' included)
+    and take the process's peak RSS (``VmHWM``) before and after it. ``jobs`` None: the tree's
+    ``replay_lines`` (main's, whose replay has no ``--jobs``); else ``replay_file`` in that
+    many processes (what ``greenwatch replay --jobs N`` runs), its rows read in print order
+    and counted, and the peak RSS the sum of this process's and every partition process's."""
     before = _peak_rss_mib()
-    started, cpu = time.perf_counter(), time.process_time()
-    with path.open("rb") as lines:
-        outputs, stats = replay_lines(lines, registry)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return ReplayFigure(
-        stats.measurements, stats.lines, len(outputs), seconds, cpu, before, _peak_rss_mib()
-    )
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    children: list[float] = []
+    if jobs is None:
+        with path.open("rb") as lines:
+            outputs, stats = replay_lines(lines, registry)
+        count = len(outputs)
+    else:
+        from streams.replay_parallel import replay_file  # this tree's only
+
+        replayed = replay_file(path, registry, jobs=jobs)
+        count = sum(1 for _ in replayed.rows)
+        stats, children = replayed.stats, replayed.peak_rss_mib
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    peak = _peak_rss_mib() + sum(children)
+    return ReplayFigure(stats.measurements, stats.lines, count, seconds, cpu, before, peak)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its waited-for children (the partitions)."""
+    own = time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own + children.ru_utime + children.ru_stime
 
 
 def _peak_rss_mib() -> float:
@@ -147,11 +167,14 @@ def main(argv: list[str] | None = None) -> int:
         "--input", type=Path, required=True, help="fraction file (written if missing)"
     )
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N costs")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="replay_file in N processes (default: replay_lines)"
+    )
     args = parser.parse_args(argv)
     registry = pipeline_fleet.registry()
     if not args.input.exists():
         write_fraction(args.input)
-    print(json.dumps(asdict(measure_file(registry, args.input))), flush=True)
+    print(json.dumps(asdict(measure_file(registry, args.input, args.jobs))), flush=True)
     if args.profile:
         for line in top_costs(args.input, registry, args.profile):
             print(line)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 import typer
 
-from schemas.registry import RegistryError, load_registry
+from schemas.registry import Registry, RegistryError, load_registry
 from streams.app import WorkerTuning
 from streams.energy_replay import replay_energy
-from streams.replay import ReplayStats, replay_lines
+from streams.replay import ReplayStats, replay_rows
+from streams.replay_output import Row
+from streams.replay_parallel import replay_file, usable_cores
 
 _LISTED_MNS = 20
 """Unknown MNs named on stderr (all are counted)."""
@@ -40,6 +44,15 @@ def replay_command(
     quality: bool = typer.Option(
         False, "--quality", help="Also print the data-quality signals (kind 'quality')."
     ),
+    jobs: int = typer.Option(
+        usable_cores(),
+        "--jobs",
+        min=1,
+        help="Processes replaying the HJ 212 input, each a partition of the enterprises; the "
+        "output is the same for any number (default: the usable cores; 1: this process only). "
+        "With more than one, stdin is first copied to a private temporary file.",
+        show_default="usable cores",
+    ),
 ) -> None:
     """Replay HJ 212 frames and/or energy records offline through the stream engines; print
     JSON lines.
@@ -47,8 +60,9 @@ def replay_command(
     Prints the latest hourly and daily aggregates and verdicts ({"kind": "hourly" | "daily" |
     "verdict", ...}) sorted by period start, outlet, factor and rule; with --energy, then the
     latest energy consumption, intensities and energy verdicts; what was skipped
-    (undecodable lines, unknown MNs) is counted on stderr. Exit code 2 when the registry or
-    an input cannot be read.
+    (undecodable lines, unknown MNs) is counted on stderr. The outputs wait in a private
+    temporary file until the input ends, not in memory. Exit code 2 when the registry or an
+    input cannot be read.
     """
     try:
         loaded = load_registry(registry)
@@ -57,24 +71,27 @@ def replay_command(
         raise typer.Exit(2) from None
     if input is None and energy is None:
         input = "-"
-    rows: list[dict[str, object]] = []
-    stats: ReplayStats | None = None
+    out = sys.stdout
+    kinds: Counter[str] = Counter()
+    summary: list[str] = []
     try:
-        if input is not None:
-            with _open_input(input) as stream:
-                rows, stats = replay_lines(stream, loaded, include_quality=quality)
-        summary = _summary(stats, rows) if stats is not None else []
-        if energy is not None:
+        if energy is not None:  # read first: an unreadable file stops the replay before output
             with open(energy, "rb") as lines:
                 energy_rows, energy_stats = replay_energy(lines, loaded)
-            rows += energy_rows
+        if input is not None:
+            with _hj212_rows(input, loaded, quality, jobs) as (rows, stats):
+                for _, kind, text in rows:
+                    out.write(text)
+                    out.write("\n")
+                    kinds[kind] += 1
+            summary = _summary(stats, kinds)
+        if energy is not None:
+            for row in energy_rows:
+                out.write(json.dumps(row, ensure_ascii=False))
+                out.write("\n")
     except OSError as error:
         typer.echo(f"replay: cannot read input: {error}", err=True)
         raise typer.Exit(2) from None
-    out = sys.stdout
-    for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False))
-        out.write("\n")
     out.flush()
     for line in summary:
         typer.echo(f"replay: {line}", err=True)
@@ -87,15 +104,27 @@ def replay_command(
 
 
 @contextmanager
-def _open_input(name: str) -> Iterator[BinaryIO]:
-    if name == "-":
-        yield sys.stdin.buffer
+def _hj212_rows(
+    name: str, registry: Registry, quality: bool, jobs: int
+) -> Iterator[tuple[Iterator[Row], ReplayStats]]:
+    """The printed lines and counts of the HJ 212 input ``name`` ('-': stdin), replayed in
+    ``jobs`` processes (stdin copied to a private temporary file first when more than one)."""
+    if name != "-":
+        replayed = replay_file(Path(name), registry, quality, jobs)
+        yield replayed.rows, replayed.stats
         return
-    with open(name, "rb") as stream:
-        yield stream
+    if jobs == 1:
+        yield replay_rows(sys.stdin.buffer, registry, quality)
+        return
+    with tempfile.TemporaryDirectory(prefix="gw-replay-stdin-") as directory:
+        copy = Path(directory) / "input.hj212"
+        with copy.open("wb") as spool:
+            shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+        replayed = replay_file(copy, registry, quality, jobs)
+        yield replayed.rows, replayed.stats
 
 
-def _summary(stats: ReplayStats, rows: list[dict[str, object]]) -> list[str]:
+def _summary(stats: ReplayStats, kinds: Counter[str]) -> list[str]:
     undecodable = sum(stats.undecodable.values())
     reasons = ", ".join(f"{r} {n}" for r, n in sorted(stats.undecodable.items()))
     lines = [
@@ -115,12 +144,8 @@ def _summary(stats: ReplayStats, rows: list[dict[str, object]]) -> list[str]:
             f"{stats.missing_data_time} measurement packets without DataTime, "
             f"{stats.bad_receive_time} lines with a bad receive time skipped"
         )
-    kinds: dict[str, int] = {}
-    for row in rows:
-        kind = str(row["kind"])
-        kinds[kind] = kinds.get(kind, 0) + 1
     counted = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
-    lines.append(f"{stats.measurements} measurements → {len(rows)} lines ({counted})")
+    lines.append(f"{stats.measurements} measurements → {kinds.total()} lines ({counted})")
     return lines
 
 

@@ -21,12 +21,16 @@ start, outlet, factor, kind (hourly, daily, verdict), rule. With ``include_quali
 quality signals follow, every one of them (they are events, not revisions), ordered by
 observation time, device, factor and signal kind; their ``QualitySignal.kind`` is printed
 as ``"signal"`` because ``"kind"`` is the line's kind (``{"kind": "quality", "signal":
-"flatline", ...}``).
+"flatline", ...}``). The outputs are kept outside memory as they are issued
+(``streams.replay_output``) and read back in that order at the end; ``streams.replay_parallel``
+runs one replay per partition of the devices in as many processes and merges their lines
+into the same order.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,18 +40,17 @@ from typing import Any, Final
 
 from ingest.hj212 import DecodeError, Packet, ReasonCode, crc_variant, decode, inspect
 from schemas.alert import QualitySignal
-from schemas.measurement import AggregateValue, Measurement, PeriodKind
+from schemas.measurement import Measurement, PeriodKind
 from schemas.registry import CrcVariant as DeviceCrc
 from schemas.registry import Registry
-from schemas.verdict import Verdict
 from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError, NormalizeReason
 from streams.domain.identical import identical_signals
 from streams.domain.normalize import PERIOD_OF_COMMAND, normalize_packet
 from streams.domain.store import MemoryStore
-from streams.replay_spill import SpilledHours
+from streams.replay_output import OutputSpill, Row
+from streams.replay_spill import SpilledAggregates, SpilledHours
 
-_KIND_RANK: Final = {"hourly": 0, "daily": 1, "verdict": 2}
 BATCH_LINES: Final = 2000
 """Lines ``replay_lines`` processes at a time at most: a worker's batch of raw messages."""
 
@@ -67,50 +70,81 @@ class ReplayStats:
     missing_data_time: int = 0
     measurements: int = 0
 
+    def add(self, other: ReplayStats) -> None:
+        """Count ``other``'s lines too (a partition's, ``streams.replay_parallel``)."""
+        self.lines += other.lines
+        self.decoded += other.decoded
+        self.undecodable.update(other.undecodable)
+        self.bad_receive_time += other.bad_receive_time
+        self.unknown_devices.update(other.unknown_devices)
+        self.missing_data_time += other.missing_data_time
+        self.measurements += other.measurements
+
 
 class Replay:
     """Feed lines, then ``finish()`` for the latest outputs. Not thread-safe."""
 
     def __init__(
-        self, registry: Registry, include_quality: bool = False, store: MemoryStore | None = None
+        self,
+        registry: Registry,
+        include_quality: bool = False,
+        store: MemoryStore | None = None,
+        outputs: OutputSpill | None = None,
     ) -> None:
         self._registry = registry
         self._engine = Engine(registry)
-        self._store = store if store is not None else MemoryStore(cold=SpilledHours())
+        self._store = (
+            store
+            if store is not None
+            else MemoryStore(cold=SpilledHours(), hourly=SpilledAggregates())
+        )
         self._include_quality = include_quality
-        self._latest: dict[tuple[Any, ...], AggregateValue | Verdict] = {}
-        self._quality: list[QualitySignal] = []
+        self._outputs = outputs if outputs is not None else OutputSpill()
         self.stats = ReplayStats()
+        self._latest_start: dict[str, datetime] = {}
+        """Per device, the latest period start fed in (``feed_lines``' late lines)."""
 
     def feed_line(self, line: bytes) -> None:
         """Decode, normalize and process one input line (blank lines are ignored)."""
-        self.process(self._measurements(line))
+        measurements = self._measurements(line)
+        if measurements:
+            first = measurements[0]
+            seen = self._latest_start.get(first.device_id)
+            if seen is None or first.period_start > seen:
+                self._latest_start[first.device_id] = first.period_start
+        self.process(measurements)
 
     def feed_lines(self, lines: Iterable[bytes], batch_lines: int = BATCH_LINES) -> None:
         """Decode, normalize and process lines up to ``batch_lines`` at a time (one
         ``Engine.prepare`` + ``ingest`` per batch instead of per line), with the outputs of
         ``feed_line`` one line after the other.
 
-        ``Engine.ingest`` observes a batch in (device, event time) order, so a batch in
-        which a device's data go back in time (a back-fill (补发) after live data, a re-sent
-        minute) would be observed in another order than line by line; a batch therefore ends
-        before the line that would do that, and the order of every device's data is the
-        order of the lines.
+        ``Engine.ingest`` closes a batch's windows once, after the whole batch, so only data
+        that move each device forward in event time are batched: a line whose data are not
+        later than everything its device sent before (a back-fill (补发) after live data, a
+        re-sent minute, history re-sent for a day already closed) is processed on its own,
+        between two batches, as one line at a time would (each late line re-closes its day:
+        a batch holding several issued one ``low_capture`` for all of them instead of one
+        each, so the output depended on where 2 000-line batches fell, and on ``--jobs``).
         """
         pending: list[Measurement] = []
-        latest: dict[str, datetime] = {}
+        latest = self._latest_start
         count = 0
         for line in lines:
             measurements = self._measurements(line)
             # One line is one packet: its measurements share device and period start.
-            first = measurements[0] if measurements else None
-            seen = latest.get(first.device_id) if first is not None else None
-            back = first is not None and seen is not None and first.period_start <= seen
-            if back or count >= batch_lines:
-                self.process(pending)
-                pending, latest, count, seen = [], {}, 0, None
-            if first is not None and (seen is None or first.period_start > seen):
+            if measurements:
+                first = measurements[0]
+                seen = latest.get(first.device_id)
+                if seen is not None and first.period_start <= seen:
+                    self.process(pending)
+                    self.process(measurements)
+                    pending, count = [], 0
+                    continue
                 latest[first.device_id] = first.period_start
+            if count >= batch_lines:
+                self.process(pending)
+                pending, count = [], 0
             pending.extend(measurements)
             count += 1
         self.process(pending)
@@ -150,38 +184,27 @@ class Replay:
 
     def finish(self) -> list[dict[str, Any]]:
         """Close every window; the latest outputs as JSON-ready dicts in the stable order."""
+        return [json.loads(line) for _, _, line in self.finish_rows()]
+
+    def finish_rows(self) -> Iterator[Row]:
+        """Close every window; the printed lines (``streams.replay_output.Row``: print-order
+        key, kind, JSON text) in the stable order, read back one at a time."""
         self._keep(self._engine.close_all())
         if self._include_quality:  # the cross-device step, as `evasion identical` runs it
             evasion = self._registry.policy.evasion
             for day, series in self._store.day_series():
-                self._quality.extend(identical_signals(self._registry, day, series, evasion))
-        rows = [(_sort_key(o), _row(o)) for o in self._latest.values()]
-        lines = [row for _, row in sorted(rows, key=lambda pair: pair[0])]
-        if self._include_quality:
-            for signal in sorted(self._quality, key=_quality_key):
-                fields = signal.model_dump(mode="json")
-                fields["signal"] = fields.pop("kind")
-                lines.append({"kind": "quality", **fields})
-        return lines
+                signals = identical_signals(self._registry, day, series, evasion)
+                self._outputs.keep_signals(signals)
+        return self._outputs.rows()
 
     def _keep(self, outputs: list[Output]) -> None:
         self._store.record(outputs)
         for output in outputs:
             if isinstance(output, QualitySignal):
                 if self._include_quality:
-                    self._quality.append(output)
-            elif isinstance(output, Verdict):
-                key: tuple[Any, ...] = (
-                    "v",
-                    output.outlet_id,
-                    output.factor,
-                    output.rule,
-                    output.period_start,
-                )
-                self._latest[key] = output
+                    self._outputs.keep_signal(output)
             else:
-                key = ("a", output.outlet_id, output.factor, output.period, output.period_start)
-                self._latest[key] = output
+                self._outputs.keep(output)
 
     def _decode(self, line: bytes) -> Packet | None:
         try:
@@ -227,10 +250,22 @@ def replay_lines(
     lines: Iterable[bytes], registry: Registry, include_quality: bool = False
 ) -> tuple[list[dict[str, Any]], ReplayStats]:
     """Replay every line; the latest outputs (see the module doc) and the counts."""
+    rows, stats = replay_rows(lines, registry, include_quality)
+    return [json.loads(line) for _, _, line in rows], stats
+
+
+def replay_rows(
+    lines: Iterable[bytes],
+    registry: Registry,
+    include_quality: bool = False,
+    batch_lines: int = BATCH_LINES,
+) -> tuple[Iterator[Row], ReplayStats]:
+    """Replay every line (one process: ``greenwatch replay --jobs 1``); the printed lines in
+    print order, read back one at a time from the replay's private file, and the counts."""
     replay = Replay(registry, include_quality)
     with bulk_collection():
-        replay.feed_lines(lines)
-        return replay.finish(), replay.stats
+        replay.feed_lines(lines, batch_lines)
+        return replay.finish_rows(), replay.stats
 
 
 BULK_GC_THRESHOLD: Final = (50_000, 20, 100)
@@ -259,28 +294,3 @@ def _receive_time(stamp: bytes) -> datetime | None:
     except (UnicodeDecodeError, ValueError):
         return None
     return moment if moment.tzinfo is not None else None
-
-
-def _row(output: AggregateValue | Verdict) -> dict[str, Any]:
-    if isinstance(output, Verdict):
-        kind = "verdict"
-    else:
-        kind = "hourly" if output.period is PeriodKind.HOUR else "daily"
-    return {"kind": kind, **output.model_dump(mode="json")}
-
-
-def _sort_key(output: AggregateValue | Verdict) -> tuple[datetime, str, str, int, str]:
-    if isinstance(output, Verdict):
-        return (output.period_start, output.outlet_id, output.factor, 2, output.rule.value)
-    rank = _KIND_RANK["hourly" if output.period is PeriodKind.HOUR else "daily"]
-    return (output.period_start, output.outlet_id, output.factor, rank, "")
-
-
-def _quality_key(signal: QualitySignal) -> tuple[datetime, str, str, str, bool]:
-    return (
-        signal.observed_at,
-        signal.device_id,
-        signal.factor or "",
-        signal.kind.value,
-        signal.active,
-    )

@@ -13,7 +13,7 @@ Pure: no I/O here (``PgStore`` is the adapter).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
@@ -141,12 +141,17 @@ class MemoryStore:
     With ``cold`` the minute values go there as they are added and are read from there when
     asked for (late data for a closed hour, a rebuilt day, a device's recent values): memory
     no longer grows with the input's minute values, and every read answers as if they were
-    held. Hourly aggregates, rates and daily loads (a few per device-hour, like the replay's
-    output) stay in memory. Without ``cold`` everything stays in memory."""
+    held. With ``hourly`` (``streams.replay_spill.SpilledAggregates``) the hourly aggregates
+    go to a mapping that keeps them outside memory too. Rates and daily loads (a few floats per
+    device-hour) stay in memory. Without either everything stays in memory."""
 
-    def __init__(self, cold: ColdHours | None = None) -> None:
+    def __init__(
+        self,
+        cold: ColdHours | None = None,
+        hourly: MutableMapping[DeviceHour, dict[str, AggregateValue]] | None = None,
+    ) -> None:
         self._minutes: dict[DeviceHour, HourValues] = {}
-        self._hourly: dict[DeviceHour, dict[str, AggregateValue]] = {}
+        self._hourly = hourly if hourly is not None else {}
         self._daily_loads: dict[OutletYear, dict[date, float]] = {}
         self._substitutions: dict[OutletYear, dict[date, SubstitutedLoad]] = {}
         self._rates: dict[tuple[str, str, str], dict[datetime, float | None]] = {}

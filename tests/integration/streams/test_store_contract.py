@@ -15,7 +15,7 @@ from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Rule, Verdict, VerdictStatus
 from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.store import MemoryStore, Store
-from streams.replay_spill import SpilledHours
+from streams.replay_spill import SpilledAggregates, SpilledHours
 from streams.sink import PgSink, SinkBatch
 from streams.store import PgStore
 
@@ -78,10 +78,18 @@ AGGREGATES = [
 ]
 
 
-@pytest.fixture(params=["memory", "spilled", "postgres"])
+@pytest.fixture(params=["memory", "spilled", "spilled_aggregates", "postgres"])
 def written(request: pytest.FixtureRequest) -> Iterator[Store]:
     """A store holding MINUTES, RESENT, AHEAD, OTHER and AGGREGATES."""
     measurements = [*MINUTES, RESENT, AHEAD, OTHER]
+    if request.param == "spilled_aggregates":
+        # the replay's store since issue 15's fourth slice: hourly aggregates in a file too,
+        # one device-hour held as objects (every other read comes from the file)
+        store = MemoryStore(cold=SpilledHours(), hourly=SpilledAggregates(held=1))
+        store.add(measurements)
+        store.record([*AGGREGATES, *VERDICTS])
+        yield store
+        return
     if request.param in ("memory", "spilled"):
         # "spilled": the replay's bounded store, the minute values in its file
         spilled = request.param == "spilled"
