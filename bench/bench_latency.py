@@ -80,8 +80,11 @@ def run() -> list[str]:
     ]
     with tempfile.TemporaryDirectory(prefix="gw-latency-") as tmp:
         for index in range(ROUNDS):
-            for name in order if index % 2 == 0 else order[::-1]:
-                measured = _round(settings, dsn, name, trees[name], Path(tmp) / f"r{index}{name}")
+            for step, name in enumerate(order if index % 2 == 0 else order[::-1]):
+                where = Path(tmp) / f"r{index}-{step}-{name}"
+                measured = _round(settings, dsn, name, trees[name], where)
+                print(f"   (round {index}.{step} {name}: p99 {measured.p99_ms:,.0f} ms)",
+                      file=sys.stderr, flush=True)  # fmt: skip
                 rounds.append(measured)
                 lines.append(
                     f"{name}: drained {measured.drained:,.0f} measurements/s; event → verdict "
