@@ -11,8 +11,9 @@ from elsewhere on the shared machine falls on both alike; the summary gives the 
 The stages of this tree's worker (``bench.pipeline_stages``) are printed per round.
 
 Settings: ``BENCH_LATENCY_BASE`` a checkout of the base (e.g. ``git worktree add --detach
-/tmp/base main``; without it only this tree runs), ``BENCH_LATENCY_ROUNDS`` (pairs, default
-2), and the pipeline benchmark's ``BENCH_PIPELINE_PACED_DEVICES`` (1 000),
+/tmp/base main``; without it only this tree runs, one round per repetition),
+``BENCH_LATENCY_ROUNDS`` (repetitions of base, this, this, base; default 2), and the
+pipeline benchmark's ``BENCH_PIPELINE_PACED_DEVICES`` (1 000),
 ``BENCH_PIPELINE_PACED_RATE`` and ``BENCH_PIPELINE_PACED_S`` (the registry holds the whole
 fleet, ``BENCH_PIPELINE_DEVICES``). Needs the local stack (``greenwatch stack up``).
 Nothing asserts a time.
@@ -71,7 +72,7 @@ def run() -> list[str]:
     if missing := unreachable(dsn):
         return missing
     trees = {"this": HERE, **({"base": Path(BASE)} if BASE else {})}
-    order = ["base", "this", "this", "base"] if BASE else ["this", "this"]
+    order = ["base", "this", "this", "base"] if BASE else ["this"]
     rounds: list[Round] = []
     lines = [
         f"fleet: {bench_pipeline.PACED_DEVICES} devices × {pipeline_fleet.FRAMES_PER_DEVICE} "
