@@ -64,6 +64,8 @@ class Round:
     p99_ms: float
     verdicts: int
     stages: list[str]
+    cpu_s: float
+    """The worker's CPU seconds (user + system) during the paced run."""
 
 
 def run() -> list[str]:
@@ -90,7 +92,8 @@ def run() -> list[str]:
                 lines.append(
                     f"{name}: drained {measured.drained:,.0f} measurements/s; event → verdict "
                     f"({measured.verdicts} verdicts) p50 {measured.p50_ms:,.0f} ms, "
-                    f"p99 {measured.p99_ms:,.0f} ms"
+                    f"p99 {measured.p99_ms:,.0f} ms; worker CPU in the paced run "
+                    f"{measured.cpu_s:.1f} s"
                 )
                 lines.extend(measured.stages if name == "this" else [])
     for name in trees:
@@ -98,7 +101,8 @@ def run() -> list[str]:
         lines.append(
             f"median of {len(mine)} {name} rounds: p99 {median(r.p99_ms for r in mine):,.0f} ms,"
             f" p50 {median(r.p50_ms for r in mine):,.0f} ms, drained"
-            f" {median(r.drained for r in mine):,.0f} measurements/s"
+            f" {median(r.drained for r in mine):,.0f} measurements/s, worker CPU in the paced run"
+            f" {median(r.cpu_s for r in mine):.1f} s"
         )
     return lines
 
@@ -123,7 +127,9 @@ def _round(settings: Settings, dsn: str, name: str, tree: Path, tmp: Path) -> Ro
         try:
             drained, _, _ = bench_pipeline._drain([port], [worker], len(backlog) * 8)
             before = pipeline_stages.parse(bench_pipeline._scrape(port))
+            cpu_before = _cpu_seconds(worker.pid)
             latencies = bench_pipeline._paced(kafka, prefix)
+            cpu = _cpu_seconds(worker.pid) - cpu_before
             after = pipeline_stages.parse(bench_pipeline._scrape(port))
         finally:
             worker.terminate()
@@ -136,7 +142,14 @@ def _round(settings: Settings, dsn: str, name: str, tree: Path, tmp: Path) -> Ro
         bench_pipeline._quantile(latencies, 0.99),
         len(latencies),
         pipeline_stages.describe(pipeline_stages.between(before, after)),
+        cpu,
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far (/proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
