@@ -67,7 +67,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from bench import pipeline_fleet, replay_fraction, sink_costs, spy
+from bench import pipeline_fleet, pipeline_stages, replay_fraction, sink_costs, spy
 from bench.db import unreachable
 from bench.kafka import bench_kafka, service_env
 from bench.pipeline_figures import Figures, summary
@@ -183,11 +183,12 @@ def _measure(
         rss, peak = _memory(worker.pid)
         stored = _count(worker_dsn)
         raw, sink = _baselines(schema, backlog, registry)
-        before = _flush_stats(port)
+        before, stages_before = _flush_stats(port), pipeline_stages.parse(_scrape(port))
         latencies = _paced(kafka, prefix)
         flushes, flush_s, batches, batch_raw = (
             a - b for a, b in zip(_flush_stats(port), before, strict=True)
         )
+        stages = pipeline_stages.between(stages_before, pipeline_stages.parse(_scrape(port)))
         rss_after, peak_after = _memory(worker.pid)
     finally:
         worker.terminate()
@@ -207,7 +208,8 @@ def _measure(
         f"after the paced run RSS {rss_after:.0f} MiB (peak {peak_after:.0f} MiB)",
         _latency_line(latencies),
         f"paced run: {batches:.0f} batches of {batch_raw / max(batches, 1):.0f} raw messages on "
-        f"average; flush {flush_s / max(flushes, 1) * 1000:.0f} ms on average",
+        f"average; flush {flush_s / max(flushes, 1) * 1000:.0f} ms on average; per stage:",
+        *pipeline_stages.describe(stages),
     ], figures
 
 
@@ -225,10 +227,18 @@ def _produce(kafka: KafkaAccess, prefix: str, frames: list[Frame]) -> None:
 
 
 def _start_worker(
-    login: dict[str, str], dsn: str, prefix: str, registry_file: Path, port: int, tmp: Path
+    login: dict[str, str],
+    dsn: str,
+    prefix: str,
+    registry_file: Path,
+    port: int,
+    tmp: Path,
+    tree: Path | None = None,
 ) -> subprocess.Popen[bytes]:
+    """A ``greenwatch worker``; with ``tree``, that source tree's code (on ``PYTHONPATH``)."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GREENWATCH_KAFKA_")},
+        **({"PYTHONPATH": str(tree)} if tree is not None else {}),
         **login,
         "GREENWATCH_DATABASE_URL": dsn,
         "GREENWATCH_TOPIC_PREFIX": prefix,
@@ -243,12 +253,17 @@ def _start_worker(
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 
 
-def _metric(port: int, name: str, label: str = "") -> float:
+def _scrape(port: int) -> str:
+    """The worker's /metrics text ("" when it does not answer)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
+            return str(response.read().decode())
     except OSError:
-        return 0.0
+        return ""
+
+
+def _metric(port: int, name: str, label: str = "") -> float:
+    text = _scrape(port)
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()

@@ -33,6 +33,7 @@ import asyncio
 import functools
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, cast
@@ -46,6 +47,7 @@ from streams.app import StreamTopics, WorkerTuning
 from streams.metrics import StreamMetrics
 from streams.pipeline import BatchOutcome, Pipeline, PreparedBatch, RawRecord
 from streams.sink import SourcePosition
+from streams.take import adaptive_take
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +97,23 @@ class Publisher:
 
         Raises the producer's error when one cannot be delivered.
         """
-        messages = self.outgoing(outcome)
-        if not messages:
-            return
+        await self.delivered(outcome, await self.send(outcome))
+
+    async def send(self, outcome: BatchOutcome) -> list[Awaitable[Any]]:
+        """Hand every output of ``outcome`` to the producer, in order; returns the pending
+        deliveries (await them with ``delivered``). Outputs of batches sent one after the
+        other keep that order per partition."""
         producer = self._app.producer
-        pending = [
+        return [
             await producer.send(m.topic, m.key, m.value, None, None, dict(m.headers) or None)
-            for m in messages
+            for m in self.outgoing(outcome)
         ]
-        await asyncio.gather(*pending)
-        self._count(outcome)
+
+    async def delivered(self, outcome: BatchOutcome, pending: Sequence[Awaitable[Any]]) -> None:
+        """Wait until Kafka acknowledged every one of ``pending`` (``outcome``'s outputs)."""
+        if pending:
+            await asyncio.gather(*pending)
+            self._count(outcome)
 
     def outgoing(self, outcome: BatchOutcome) -> list[Outgoing]:
         """The records ``outcome`` publishes, in order (``runtime.runner.Outgoing``)."""
@@ -142,14 +151,26 @@ class Publisher:
 
 class CommitLane:
     """Runs batches through ``Pipeline.prepare`` and ``Pipeline.commit``: prepares are
-    serialised (so batches are committed in the order they were prepared), and one commit,
-    followed by its publication and its acks, runs while the next batch is prepared."""
+    serialised (so batches are committed in the order they were prepared); one batch commits
+    while the next is prepared, and a batch's publication overlaps the next batch's commit.
 
-    def __init__(self, pipeline: Pipeline, publisher: Publisher) -> None:
+    Per batch, in order: its commit starts once the batch before committed and handed its
+    outputs to the producer (so outputs stay in batch order); its acks wait until its own
+    outputs and every earlier batch's are acknowledged by Kafka (so an acked raw message
+    always has its rows committed and its outputs durable). ``run`` returns once the batch
+    before committed and the one before that is acked, which bounds what is in flight.
+    """
+
+    def __init__(
+        self, pipeline: Pipeline, publisher: Publisher, metrics: StreamMetrics | None = None
+    ) -> None:
         self._pipeline = pipeline
         self._publisher = publisher
+        self._metrics = metrics
         self._ordering = asyncio.Lock()
-        self._previous: asyncio.Task[None] | None = None
+        self._committed: asyncio.Future[None] | None = None
+        self._done: asyncio.Task[None] | None = None
+        self._done_before: asyncio.Task[None] | None = None
         self._swaps: set[asyncio.Task[None]] = set()
 
     def swap_registry(self, registry: Registry) -> None:
@@ -169,32 +190,56 @@ class CommitLane:
         acknowledge: Callable[[], Awaitable[None]] | None,
     ) -> None:
         """Prepare a batch (in a thread), queue its commit, and return once the batch queued
-        before it is done. Ends the process on failure (``die``)."""
+        before it committed and the one before that is done. Ends the process on failure
+        (``die``)."""
         async with self._ordering:
+            started = time.perf_counter()
             try:
                 prepared = await asyncio.to_thread(prepare)
             except Exception as error:
                 die(error, stopping=self._pipeline.stopping)
-            previous = self._previous
-            self._previous = asyncio.create_task(self._commit(previous, prepared, acknowledge))
+            self._observe("prepare", started)
+            committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            previous, previous_done = self._committed, self._done
+            two_back = self._done_before
+            self._committed, self._done_before = committed, previous_done
+            self._done = asyncio.create_task(
+                self._commit(previous, previous_done, committed, prepared, acknowledge)
+            )
             if previous is not None:
                 await asyncio.shield(previous)
+            if two_back is not None:  # at most one publication waits beside a commit
+                await asyncio.shield(two_back)
 
     async def _commit(
         self,
-        previous: asyncio.Task[None] | None,
+        previous: asyncio.Future[None] | None,
+        previous_done: asyncio.Task[None] | None,
+        committed: asyncio.Future[None],
         prepared: PreparedBatch,
         acknowledge: Callable[[], Awaitable[None]] | None,
     ) -> None:
+        started = time.perf_counter()
         if previous is not None:
             await previous
+        self._observe("commit_wait", started)
         try:
             outcome = await asyncio.to_thread(self._pipeline.commit, prepared)
-            await self._publisher.publish(outcome)
+            started = time.perf_counter()
+            pending = await self._publisher.send(outcome)
+            committed.set_result(None)
+            await self._publisher.delivered(outcome, pending)
+            self._observe("publish", started)
         except Exception as error:
             die(error, stopping=self._pipeline.stopping)
+        if previous_done is not None:
+            await previous_done
         if acknowledge is not None:
             await acknowledge()
+
+    def _observe(self, stage: str, started: float) -> None:
+        if self._metrics is not None:
+            self._metrics.stage_seconds.labels(stage).observe(time.perf_counter() - started)
 
 
 def die(error: BaseException, *, stopping: bool = False) -> None:
@@ -235,10 +280,11 @@ def register_agents(
     lane their batches go through (``CommitLane.swap_registry`` queues a registry swap)."""
     publisher = Publisher(app, topics, metrics)
 
-    lane = CommitLane(pipeline, publisher)
+    lane = CommitLane(pipeline, publisher, metrics)
 
     async def process_raw(stream: Any) -> None:
-        async for events in stream.noack_take(tuning.batch_size, within=tuning.batch_within_s):
+        batches = adaptive_take(stream, tuning.batch_size, tuning.batch_within_s, metrics)
+        async for events in batches:
             records = [raw_record(event) for event in events]
 
             async def acknowledge(taken: Sequence[Any] = events) -> None:

@@ -27,7 +27,9 @@ class WorkerTuning:
     """Batching, buffering and timers of one worker.
 
     - ``batch_size``: raw messages per batch (one database transaction);
-    - ``batch_within_s``: process a partial batch after this long without filling it;
+    - ``batch_within_s``: process a partial batch once its first message waited this long
+      (``streams.take``: while the worker is busy its buffer keeps filling, so a busy worker
+      batches by size whatever this is; a quiet one hands a lone frame over after it);
     - ``buffer_maxsize``: messages faust buffers per partition before it pauses fetching
       (with the take buffer this bounds the memory of a worker whose database is down);
     - ``tick_interval_s``: period of ``Engine.tick`` (silence detection), wall clock;
@@ -37,7 +39,7 @@ class WorkerTuning:
     """
 
     batch_size: int = 2000
-    batch_within_s: float = 0.25
+    batch_within_s: float = 0.02
     buffer_maxsize: int = 4096
     tick_interval_s: float = 30.0
     commit_interval_s: float = 1.0

@@ -158,7 +158,10 @@ def worker_command(
         _WORKER.batch_size, min=1, help="Raw messages per batch (one database transaction)."
     ),
     batch_within: float = typer.Option(
-        _WORKER.batch_within_s, min=0.01, help="Seconds before a partial batch is processed."
+        _WORKER.batch_within_s,
+        min=0.01,
+        help="Seconds a partial batch's first message waits before the batch is processed"
+        " (a busy worker batches by size).",
     ),
     tick_interval: float = typer.Option(
         _WORKER.tick_interval_s, min=0.1, help="Seconds between silence checks (Engine.tick)."

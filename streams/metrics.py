@@ -16,6 +16,12 @@ Names (all prefixed ``greenwatch_streams_``):
 - ``replacing_flushes_total``        flushes whose measurements had stored keys (re-sent or
                                      replayed data: the slower upsert path)
 - ``batch_size``                     raw messages per processed batch
+- ``stage_seconds{stage}``           where a batch's latency goes: ``take_wait`` (its first
+                                     message waiting in the take buffer), ``prepare`` (decode
+                                     and engine), ``commit_wait`` (behind the batch before),
+                                     ``flush_<statement>`` (measurements, aggregates,
+                                     verdicts, dead_letters, rollups), ``publish`` (sent and
+                                     acknowledged by Kafka)
 - ``consumer_lag{partition}``        high watermark − last processed offset per raw partition
 - ``assigned_partitions``            raw-topic partitions this worker owns (after a rebalance)
 - ``registry_info{version}``         1, labelled with the registry version the engine judges
@@ -31,6 +37,7 @@ from dataclasses import dataclass
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 _PREFIX = "greenwatch_streams"
+_STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,7 @@ class StreamMetrics:
     flush_retries: Counter
     replacing_flushes: Counter
     batch_size: Histogram
+    stage_seconds: Histogram
     consumer_lag: Gauge
     assigned_partitions: Gauge
     registry_info: Gauge
@@ -100,6 +108,14 @@ class StreamMetrics:
                 f"{_PREFIX}_batch_size",
                 "Raw messages per processed batch.",
                 buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+                registry=registry,
+            ),
+            stage_seconds=Histogram(
+                f"{_PREFIX}_stage_seconds",
+                "Seconds a batch spent in each stage (take_wait, prepare, commit_wait,"
+                " flush_<statement>, publish).",
+                ["stage"],
+                buckets=_STAGE_BUCKETS,
                 registry=registry,
             ),
             consumer_lag=Gauge(

@@ -17,11 +17,12 @@ a constraint the data break) is raised as is after the transaction rolled back.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -213,27 +214,44 @@ class PgSink:
                 try:
                     with conn.transaction(), conn.cursor() as cur:
                         try:
-                            copy_new_measurements(cur, rows)
+                            with self._timed("flush_measurements"):
+                                copy_new_measurements(cur, rows)
                         except psycopg.errors.UniqueViolation as stored:
                             raise _KeysStored from stored  # rolls the transaction back
                         return self._write_outputs(cur, batch, len(rows), replaced=False)
                 except _KeysStored:
                     pass
             with conn.transaction(), conn.cursor() as cur:
-                measurements = upsert_measurements(cur, batch.measurements, batch.sources)
+                with self._timed("flush_measurements"):
+                    measurements = upsert_measurements(cur, batch.measurements, batch.sources)
                 return self._write_outputs(cur, batch, measurements, replaced=bool(rows))
 
-    @staticmethod
+    @contextlib.contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        """Observe the block's wall time as ``stage_seconds{stage}`` (with metrics)."""
+        if self._metrics is None:
+            yield
+            return
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._metrics.stage_seconds.labels(stage).observe(time.perf_counter() - started)
+
     def _write_outputs(
-        cur: psycopg.Cursor[Any], batch: SinkBatch, measurements: int, *, replaced: bool
+        self, cur: psycopg.Cursor[Any], batch: SinkBatch, measurements: int, *, replaced: bool
     ) -> FlushResult:
         """The batch's hourly/daily values, verdicts, dead letters and rollups, after its
-        measurements, in the same transaction."""
+        measurements, in the same transaction (each statement's time a ``flush_*`` stage)."""
         source = batch_source(batch.sources)
-        aggregates = upsert_aggregates(cur, batch.aggregates, source)
-        revisions = upsert_verdicts(cur, batch.verdicts, source)
-        dead_letters = insert_dead_letters(cur, batch.dead_letters)
-        refresh_rollups(cur, batch.aggregates)
+        with self._timed("flush_aggregates"):
+            aggregates = upsert_aggregates(cur, batch.aggregates, source)
+        with self._timed("flush_verdicts"):
+            revisions = upsert_verdicts(cur, batch.verdicts, source)
+        with self._timed("flush_dead_letters"):
+            dead_letters = insert_dead_letters(cur, batch.dead_letters)
+        with self._timed("flush_rollups"):
+            refresh_rollups(cur, batch.aggregates)
         return FlushResult(
             measurements, aggregates, len(revisions), dead_letters, revisions, 0.0, replaced
         )
