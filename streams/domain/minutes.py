@@ -150,14 +150,14 @@ _MINUTE_US: Final = 60_000_000
 _NOT_HELD: Final = -1
 
 
-@lru_cache(maxsize=1 << 14)
 def _instant(moment: datetime) -> int:
     """``moment`` (aware, any time zone) as microseconds since ``_EPOCH``: exact, and equal
-    for equal instants, as datetime keys of a dict are."""
+    for equal instants, as datetime keys of a dict are. Not remembered: a cache would keep
+    the datetimes alive that the arrays exist not to keep."""
     return (moment - _EPOCH) // _MICROSECOND
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 12)
 def _moment(instant: int) -> datetime:
     """The China-time datetime of ``instant`` (what ``periods.minute_start`` gives)."""
     return _EPOCH + instant * _MICROSECOND
