@@ -77,6 +77,22 @@ class DictReadings:
         return dict(sorted(result.items()))
 
 
+def _value(period: PeriodKind, at: datetime, value: float | None, flag: str = "N") -> Measurement:
+    """A real-time (Rtd) or minute (Avg) value of SO2."""
+    is_rtd = period is PeriodKind.RTD
+    return Measurement(
+        device_id="D1",
+        factor="a21026",
+        factor_as_sent="a21026",
+        period=period,
+        period_start=at,
+        rtd=value if is_rtd else None,
+        avg=None if is_rtd else value,
+        flag=flag,
+        received_at=at,
+    )
+
+
 numbers = st.one_of(
     st.none(),
     st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
@@ -99,21 +115,14 @@ def measurements(draw: st.DrawFn) -> Measurement:
     start = (HOUR + offset).astimezone(draw(st.sampled_from(ZONES)))
     value = draw(st.one_of(st.none(), st.sampled_from([20.0, 20.5, 0.0]), numbers))
     is_rtd = period is PeriodKind.RTD
-    return Measurement(
-        device_id="D1",
-        factor="a21026",
-        factor_as_sent="a21026",
-        period=period,
-        period_start=start,
-        rtd=value if is_rtd else None,
-        avg=None if is_rtd else value,
-        min=draw(numbers),
-        max=draw(numbers),
-        zs_rtd=draw(numbers) if is_rtd else None,
-        zs_avg=None if is_rtd else draw(numbers),
-        flag=draw(st.sampled_from(FLAGS)),
-        received_at=HOUR + timedelta(hours=1),
-    )
+    numbers_sent = {
+        "min": draw(numbers),
+        "max": draw(numbers),
+        "zs_rtd" if is_rtd else "zs_avg": draw(numbers),
+        "received_at": HOUR + timedelta(hours=1),
+    }
+    flag = draw(st.sampled_from(FLAGS))
+    return _value(period, start, value, flag).model_copy(update=numbers_sent)
 
 
 @settings(max_examples=400, deadline=None)
@@ -139,29 +148,11 @@ def test_more_distinct_flags_than_a_byte_codes_keep_each_flag() -> None:
     """Flags beyond the code table (255 distinct ones) are kept per row, not lost."""
     compact, oracle = FactorReadings(), DictReadings()
     for second in range(300):
-        m = Measurement(
-            device_id="D1",
-            factor="a21026",
-            factor_as_sent="a21026",
-            period=PeriodKind.RTD,
-            period_start=HOUR + timedelta(seconds=second * 10),
-            rtd=float(second),
-            flag=f"Z{second}",
-            received_at=HOUR,
-        )
+        m = _value(PeriodKind.RTD, HOUR + timedelta(seconds=second * 10), second, f"Z{second}")
         compact.add(m)
         oracle.add(m)
-    for m_re in range(0, 300, 7):  # re-sent with a known flag: the odd one is replaced
-        m = Measurement(
-            device_id="D1",
-            factor="a21026",
-            factor_as_sent="a21026",
-            period=PeriodKind.RTD,
-            period_start=HOUR + timedelta(seconds=m_re * 10),
-            rtd=1.5,
-            flag="N",
-            received_at=HOUR,
-        )
+    for second in range(0, 300, 7):  # re-sent with a known flag: the odd one is replaced
+        m = _value(PeriodKind.RTD, HOUR + timedelta(seconds=second * 10), 1.5)
         compact.add(m)
         oracle.add(m)
     got = minute_values(compact, Medium.WATER, 0.75)
@@ -182,17 +173,7 @@ def test_an_open_hour_holds_few_bytes_per_value() -> None:
             readings = FactorReadings()
             for minute in range(minutes):
                 at = HOUR + timedelta(minutes=minute, microseconds=hour)  # fresh objects
-                readings.add(
-                    Measurement(
-                        device_id="D1",
-                        factor="a21026",
-                        factor_as_sent="a21026",
-                        period=PeriodKind.MINUTE,
-                        period_start=at,
-                        avg=20.0 + minute + hour / 1000,
-                        received_at=at,
-                    )
-                )
+                readings.add(_value(PeriodKind.MINUTE, at, 20.0 + minute + hour / 1000))
             held.append(readings)
         per_value = (tracemalloc.get_traced_memory()[0] - before) / (hours * minutes)
     finally:
