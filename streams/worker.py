@@ -59,6 +59,7 @@ from streams.process_memory import (
     release_free_memory,
 )
 from streams.registry_file import load_registry_apart
+from streams.registry_memory import share_fields_sets
 from streams.sink import PgSink, create_pool
 from streams.store import PgStore
 
@@ -221,6 +222,7 @@ def run_worker(settings: Settings, options: WorkerOptions) -> None:
 
 def _run(settings: Settings, options: WorkerOptions, source: RegistrySource) -> None:
     registry = source.registry
+    share_fields_sets(registry)  # before the freeze: 16.7 of its 32 MiB at 10 000 devices
     tune_garbage_collector()
     release_free_memory()  # the registry JSON's parse garbage
     created = ensure_topics(kafka_access(settings, Principal.WORKER), settings.topic_prefix)

@@ -123,7 +123,13 @@ class FactorReadings:
         if value is None or series is None:
             return False
         start, flag = measurement.period_start, measurement.flag
-        at = _instant(start)
+        # µs since _EPOCH: exact, equal for equal instants in any time zone (as datetime keys
+        # of a dict are); not remembered, a cache would keep alive the datetimes not kept here
+        at = (start - _EPOCH) // _MICROSECOND
+        times = series.at
+        if not times or (series.ordered and at > times[-1]):  # the usual case: a new instant
+            series.append(at, value, flag, corrected, measurement.min, measurement.max)
+            return True
         row = series.find(at)
         if row < 0:
             series.append(at, value, flag, corrected, measurement.min, measurement.max)
@@ -148,13 +154,6 @@ a minute start is an instant minus its remainder of ``_MINUTE_US``)."""
 _MICROSECOND: Final = timedelta(microseconds=1)
 _MINUTE_US: Final = 60_000_000
 _NOT_HELD: Final = -1
-
-
-def _instant(moment: datetime) -> int:
-    """``moment`` (aware, any time zone) as microseconds since ``_EPOCH``: exact, and equal
-    for equal instants, as datetime keys of a dict are. Not remembered: a cache would keep
-    the datetimes alive that the arrays exist not to keep."""
-    return (moment - _EPOCH) // _MICROSECOND
 
 
 @lru_cache(maxsize=1 << 12)
@@ -221,11 +220,22 @@ class _Series:
         self, at: int, value: float, flag: str, corrected: float | None,
         low: float | None, high: float | None,
     ) -> None:  # fmt: skip
-        if self.ordered and self.at and at < self.at[-1]:
+        times = self.at
+        if self.ordered and times and at < times[-1]:
             self.ordered = False
-        row = len(self.at)
-        self.at.append(at)
+        row = len(times)
+        times.append(at)
         self.value.append(value)
+        code = _FLAG_CODES.get(flag)
+        if (
+            code is not None
+            and self.extra is None
+            and corrected is None
+            and low is None
+            and high is None
+        ):
+            self.flag.append(code)  # the usual case: a known flag, no optional number
+            return
         self.flag.append(0)
         if self.extra is not None:
             self.extra.extend((0.0, 0.0, 0.0))
