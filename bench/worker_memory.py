@@ -19,8 +19,8 @@ Needs ``greenwatch stack up``; the machine is shared, so only memory is compared
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,7 +80,10 @@ def _run_one(
                 rss, peak = _memory(worker.pid)
             finally:
                 worker.terminate()
-                with contextlib.suppress(Exception):
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:  # a worker still starting may not stop
+                    worker.kill()
                     worker.wait(timeout=30)
     finally:
         os.environ.clear()
