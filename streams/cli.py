@@ -203,8 +203,13 @@ def worker_command(
         commit_interval_s=commit_interval,
         session_timeout_s=session_timeout,
     )
+    options = WorkerOptions(tuning, metrics_port, loglevel, registry, registry_wait)
+    from streams.worker_process import exec_worker, should_exec
+
+    if should_exec(ctx.obj):  # without the other commands' modules (docs/perf.md, rss)
+        exec_worker(options)
     try:
-        run_worker(ctx.obj, WorkerOptions(tuning, metrics_port, loglevel, registry, registry_wait))
+        run_worker(ctx.obj, options)
     except WorkerError as error:
         typer.echo(f"worker: {error.reason}", err=True)
         raise typer.Exit(2) from None

@@ -53,7 +53,13 @@ from streams.domain.errors import StreamsError
 from streams.domain.normalize import normalize_packet
 from streams.metrics import StreamMetrics
 from streams.pipeline import Pipeline
+from streams.process_memory import (
+    TRIM_INTERVAL_S,
+    limit_malloc_arenas,
+    release_free_memory,
+)
 from streams.registry_file import load_registry_apart
+from streams.registry_memory import share_fields_sets
 from streams.sink import PgSink, create_pool
 from streams.store import PgStore
 
@@ -141,6 +147,13 @@ class _Worker(faust.Worker):
                 updates, on_loop(loop, self._lane.swap_registry), owner="worker"
             )
             self._watch.start()
+        self.add_future(self._release_free_memory())
+
+    async def _release_free_memory(self) -> None:
+        """Now and then, the C heap's free pages back to the system (``process_memory``)."""
+        while not self.should_stop:
+            await self.sleep(TRIM_INTERVAL_S)
+            release_free_memory()
 
     async def on_stop(self) -> None:
         # Runs before the app stops: a batch retrying the database gives up and the process
@@ -199,6 +212,7 @@ def registry_source(settings: Settings, options: WorkerOptions) -> RegistrySourc
 
 def run_worker(settings: Settings, options: WorkerOptions) -> None:
     """Start the worker and block until it stops (see the module docstring)."""
+    limit_malloc_arenas()  # before any thread: the registry's reader starts one
     source = registry_source(settings, options)
     try:
         _run(settings, options, source)
@@ -208,7 +222,9 @@ def run_worker(settings: Settings, options: WorkerOptions) -> None:
 
 def _run(settings: Settings, options: WorkerOptions, source: RegistrySource) -> None:
     registry = source.registry
+    share_fields_sets(registry)  # before the freeze: 16.7 of its 32 MiB at 10 000 devices
     tune_garbage_collector()
+    release_free_memory()  # the registry JSON's parse garbage
     created = ensure_topics(kafka_access(settings, Principal.WORKER), settings.topic_prefix)
     if created:
         log.info("created topics %s", ", ".join(created))

@@ -397,7 +397,7 @@ class Engine:
         if state is None:
             return
         hour = hour_start(device_hour[1])
-        buffer = state.open_hour(hour)
+        buffer = state.open_hour(hour) if stored else state.hold_hour(hour)
         for measurement in stored:
             if (
                 measurement.device_id == state.context.device_id

@@ -20,17 +20,19 @@ order the values arrived in.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
 from math import fsum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-from schemas.measurement import INVALID_FOR_COMPLIANCE, Measurement, PeriodKind
+from ingest.hj212.packet import CHINA_TZ
+from schemas.measurement import INVALID_FOR_COMPLIANCE, DataFlag, Measurement, PeriodKind
 from schemas.registry import Medium
 from streams.domain import factors
-from streams.domain.periods import minute_start
 
 _MARKED_FLAGS = ("T", "S")
 """Flags of values that stay valid but are marked, in order of precedence."""
@@ -39,8 +41,9 @@ _MARKED_FLAGS = ("T", "S")
 class Reading(NamedTuple):
     """One reported value of one factor: a real-time sample or a device minute.
 
-    A named tuple (immutable, built in C): the engine keeps one per measurement
-    (docs/perf.md)."""
+    A named tuple (immutable, built in C). The engine holds its values in a
+    ``FactorReadings``' arrays and makes a ``Reading`` of a value only to read it back
+    (closing its hour, or keeping a re-sent value's first one)."""
 
     value: float
     flag: str = "N"
@@ -78,37 +81,233 @@ class Resent:
         }
 
 
-@dataclass(slots=True)
 class FactorReadings:
-    """What one device reported for one factor in one hour, keyed by time (idempotent)."""
+    """What one device reported for one factor in one hour, keyed by time (idempotent).
 
-    rtd: dict[datetime, Reading] = field(default_factory=dict)
-    minutes: dict[datetime, Reading] = field(default_factory=dict)
-    resent: dict[tuple[PeriodKind, datetime], Resent] = field(default_factory=dict)
-    """Periods re-sent with a value or flag differing from the one first held."""
+    Held compactly (docs/perf.md, "Fourth slice"): the engine keeps one per device, factor and
+    open hour, and at 10 000 devices × 60 minutes × 8 factors a named tuple and a dict entry
+    per value were most of a worker's memory. Each kind of data (real-time, minute) is a
+    ``_Series`` of parallel arrays, ~17 bytes per value instead of ~150; ``minute_values``
+    gives exactly what the dicts of ``Reading``s keyed by datetime gave.
+    """
+
+    __slots__ = ("_minutes", "_resent", "_rtd")
+
+    def __init__(self) -> None:
+        self._rtd: _Series | None = None
+        self._minutes: _Series | None = None
+        self._resent: dict[tuple[PeriodKind, datetime], Resent] | None = None
+
+    @property
+    def resent(self) -> dict[tuple[PeriodKind, datetime], Resent]:
+        """Periods re-sent with a value or flag differing from the one first held."""
+        return self._resent if self._resent is not None else {}
 
     def add(self, measurement: Measurement) -> bool:
         """Store ``measurement`` (a re-sent one replaces the earlier, and is kept in
         ``resent`` when its value or flag differs); False when it carries no usable value
         (not rtd/minute, or no Rtd/Avg)."""
-        if measurement.period is PeriodKind.RTD:
-            value, corrected, target = measurement.rtd, measurement.zs_rtd, self.rtd
-        elif measurement.period is PeriodKind.MINUTE:
-            value, corrected, target = measurement.avg, measurement.zs_avg, self.minutes
+        period = measurement.period
+        if period is PeriodKind.RTD:
+            value, corrected = measurement.rtd, measurement.zs_rtd
+            series = self._rtd
+            if series is None and value is not None:
+                series = self._rtd = _Series()
+        elif period is PeriodKind.MINUTE:
+            value, corrected = measurement.avg, measurement.zs_avg
+            series = self._minutes
+            if series is None and value is not None:
+                series = self._minutes = _Series()
         else:
             return False
-        if value is None:
+        if value is None or series is None:
             return False
-        start = measurement.period_start
-        reading = Reading(value, measurement.flag, corrected, measurement.min, measurement.max)
-        held = target.get(start)
-        if held is not None and (held.value, held.flag) != (reading.value, reading.flag):
-            key = (measurement.period, start)
-            known = self.resent.get(key)
+        start, flag = measurement.period_start, measurement.flag
+        # µs since _EPOCH: exact, equal for equal instants in any time zone (as datetime keys
+        # of a dict are); not remembered, a cache would keep alive the datetimes not kept here
+        at = (start - _EPOCH) // _MICROSECOND
+        times = series.at
+        if not times or (series.ordered and at > times[-1]):  # the usual case: a new instant
+            series.append(at, value, flag, corrected, measurement.min, measurement.max)
+            return True
+        row = series.find(at)
+        if row < 0:
+            series.append(at, value, flag, corrected, measurement.min, measurement.max)
+            return True
+        held = series.reading(row)
+        if (held.value, held.flag) != (value, flag):
+            key = (period, start)
+            resent = self._resent
+            if resent is None:
+                resent = self._resent = {}
+            known = resent.get(key)
             first = known.first if known is not None else held
-            self.resent[key] = Resent(measurement.period, start, first, reading)
-        target[start] = reading
+            reading = Reading(value, flag, corrected, measurement.min, measurement.max)
+            resent[key] = Resent(period, start, first, reading)
+        series.put(row, value, flag, corrected, measurement.min, measurement.max)
         return True
+
+
+_EPOCH: Final = datetime(2000, 1, 1, tzinfo=CHINA_TZ)
+"""Instants are held as integer microseconds since this China-time midnight (minute-aligned:
+a minute start is an instant minus its remainder of ``_MINUTE_US``)."""
+_MICROSECOND: Final = timedelta(microseconds=1)
+_MINUTE_US: Final = 60_000_000
+_NOT_HELD: Final = -1
+
+
+@lru_cache(maxsize=1 << 12)
+def _moment(instant: int) -> datetime:
+    """The China-time datetime of ``instant`` (what ``periods.minute_start`` gives)."""
+    return _EPOCH + instant * _MICROSECOND
+
+
+_FLAG_CODES: dict[str, int] = {}
+_FLAG_TEXTS: list[str] = []
+_ODD_FLAG: Final = 255
+"""The code of a flag beyond the first 255 distinct ones seen: the row's flag is then in
+its series' ``odd`` dict (flags are one letter in HJ 212-2017; this only bounds the table)."""
+
+
+def _flag_code(flag: str) -> int:
+    code = _FLAG_CODES.get(flag)
+    if code is None:
+        if len(_FLAG_TEXTS) >= _ODD_FLAG:
+            return _ODD_FLAG
+        code = _FLAG_CODES[flag] = len(_FLAG_TEXTS)
+        _FLAG_TEXTS.append(flag)
+    return code
+
+
+for _known in ("N", *sorted(f.value for f in DataFlag if f.value != "N")):
+    _flag_code(_known)
+
+_CORRECTED, _LOW, _HIGH = 1, 2, 4
+"""Bits of a row's ``present`` byte: which of its optional numbers were sent."""
+
+
+class _Series:
+    """One factor-hour's values of one kind as parallel arrays, one row per period start,
+    rows in the order first received (a re-sent period replaces its row in place, as a dict
+    keeps a replaced key's place): instants (µs since ``_EPOCH``), values, flag codes, and,
+    once any row has one, the optional device-corrected value, low and high (``extra``:
+    three per row, with ``present`` bits saying which were sent)."""
+
+    __slots__ = ("at", "extra", "flag", "odd", "ordered", "present", "value")
+
+    def __init__(self) -> None:
+        self.at = array("q")
+        self.value = array("d")
+        self.flag = bytearray()
+        self.extra: array[float] | None = None
+        self.present: bytearray | None = None
+        self.odd: dict[int, str] | None = None
+        self.ordered = True
+        """Rows are in time order (the usual case: no search for a new instant, no sort
+        when the hour closes)."""
+
+    def find(self, at: int) -> int:
+        """The row of instant ``at``, or ``_NOT_HELD``."""
+        held = self.at
+        if not held or (self.ordered and at > held[-1]):
+            return _NOT_HELD
+        try:
+            return held.index(at)
+        except ValueError:
+            return _NOT_HELD
+
+    def append(
+        self, at: int, value: float, flag: str, corrected: float | None,
+        low: float | None, high: float | None,
+    ) -> None:  # fmt: skip
+        times = self.at
+        if self.ordered and times and at < times[-1]:
+            self.ordered = False
+        row = len(times)
+        times.append(at)
+        self.value.append(value)
+        code = _FLAG_CODES.get(flag)
+        if (
+            code is not None
+            and self.extra is None
+            and corrected is None
+            and low is None
+            and high is None
+        ):
+            self.flag.append(code)  # the usual case: a known flag, no optional number
+            return
+        self.flag.append(0)
+        if self.extra is not None:
+            self.extra.extend((0.0, 0.0, 0.0))
+            assert self.present is not None
+            self.present.append(0)
+        self._set(row, value, flag, corrected, low, high)
+
+    def put(
+        self, row: int, value: float, flag: str, corrected: float | None,
+        low: float | None, high: float | None,
+    ) -> None:  # fmt: skip
+        self.value[row] = value
+        self._set(row, value, flag, corrected, low, high)
+
+    def _set(
+        self, row: int, value: float, flag: str, corrected: float | None,
+        low: float | None, high: float | None,
+    ) -> None:  # fmt: skip
+        code = _flag_code(flag)
+        self.flag[row] = code
+        if code == _ODD_FLAG:
+            if self.odd is None:
+                self.odd = {}
+            self.odd[row] = flag
+        elif self.odd is not None:
+            self.odd.pop(row, None)
+        extra, present = self.extra, self.present
+        if corrected is None and low is None and high is None:
+            if present is not None:
+                present[row] = 0
+            return
+        if extra is None or present is None:
+            extra = self.extra = array("d", bytes(24 * len(self.at)))
+            present = self.present = bytearray(len(self.at))
+        bits = 0
+        base = 3 * row
+        if corrected is not None:
+            extra[base] = corrected
+            bits |= _CORRECTED
+        if low is not None:
+            extra[base + 1] = low
+            bits |= _LOW
+        if high is not None:
+            extra[base + 2] = high
+            bits |= _HIGH
+        present[row] = bits
+
+    def flag_of(self, row: int) -> str:
+        code = self.flag[row]
+        if code == _ODD_FLAG and self.odd is not None:
+            return self.odd[row]
+        return _FLAG_TEXTS[code]
+
+    def reading(self, row: int) -> Reading:
+        """Row ``row`` as the ``Reading`` it was made from."""
+        value, flag = self.value[row], self.flag_of(row)
+        present = self.present
+        if present is None or not present[row]:
+            return Reading(value, flag)
+        bits, extra, base = present[row], self.extra, 3 * row
+        assert extra is not None
+        return Reading(
+            value,
+            flag,
+            extra[base] if bits & _CORRECTED else None,
+            extra[base + 1] if bits & _LOW else None,
+            extra[base + 2] if bits & _HIGH else None,
+        )
+
+    def rows_in_time_order(self) -> Iterable[int]:
+        rows = range(len(self.at))
+        return rows if self.ordered else sorted(rows, key=self.at.__getitem__)
 
 
 class MinuteValue(NamedTuple):
@@ -127,19 +326,30 @@ def minute_values(
     readings: FactorReadings, medium: Medium, normal_fraction: float
 ) -> dict[datetime, MinuteValue]:
     """Minute start → minute value, in time order (device minutes first, then real-time)."""
-    result: dict[datetime, MinuteValue] = {}
+    result: dict[int, MinuteValue] = {}
     invalid = INVALID_FOR_COMPLIANCE
-    for start, (value, flag, corrected, low, high) in readings.minutes.items():
-        valid = flag not in invalid
-        result[minute_start(start)] = MinuteValue(value, valid, flag, corrected, low, high)
-    grouped: dict[datetime, list[Reading]] = {}
-    for instant in sorted(readings.rtd):
-        start = minute_start(instant)
-        if start not in result:
-            grouped.setdefault(start, []).append(readings.rtd[instant])
-    for start, samples in grouped.items():
-        result[start] = _minute_from_samples(samples, medium, normal_fraction)
-    return dict(sorted(result.items()))
+    minutes = readings._minutes
+    if minutes is not None:
+        for row in range(len(minutes.at)):
+            value, flag, corrected, low, high = minutes.reading(row)
+            at = minutes.at[row]
+            start = at - at % _MINUTE_US
+            result[start] = MinuteValue(value, flag not in invalid, flag, corrected, low, high)
+    rtd = readings._rtd
+    if rtd is not None:
+        grouped: dict[int, list[Reading]] = {}
+        for row in rtd.rows_in_time_order():
+            at = rtd.at[row]
+            start = at - at % _MINUTE_US
+            if start not in result:
+                samples = grouped.get(start)
+                if samples is None:
+                    grouped[start] = [rtd.reading(row)]
+                else:
+                    samples.append(rtd.reading(row))
+        for start, samples in grouped.items():
+            result[start] = _minute_from_samples(samples, medium, normal_fraction)
+    return {_moment(start): result[start] for start in sorted(result)}
 
 
 def _minute_from_samples(
