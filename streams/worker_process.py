@@ -20,10 +20,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runtime.settings import Settings, load_settings
 from streams.app import WorkerTuning
+
+if TYPE_CHECKING:  # imported by main() only: the re-executed image needs it, the command not yet
+    from streams.worker import WorkerOptions
 
 
 def should_exec(settings: Settings) -> bool:
@@ -32,7 +35,7 @@ def should_exec(settings: Settings) -> bool:
     return Path(sys.argv[0]).name == "greenwatch" and settings == load_settings()
 
 
-def exec_worker(options: Any) -> None:
+def exec_worker(options: WorkerOptions) -> None:
     """Replace this process with the lean worker (``WorkerOptions`` ``options``); does not
     return (raises ``OSError`` when the interpreter cannot be executed)."""
     encoded = json.dumps(
