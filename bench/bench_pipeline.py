@@ -83,6 +83,7 @@ from schemas.measurement import Measurement
 from schemas.registry import Registry, dump_registry
 from schemas.topics import Topic, topic_name
 from streams.domain.normalize import normalize_packet
+from streams.process_memory import resident_mib
 from streams.sink import PgSink, SinkBatch, create_pool
 from streams.worker import ensure_topics, tune_garbage_collector
 
@@ -318,11 +319,10 @@ def _flush_stats(port: int) -> tuple[float, float, float, float]:
 
 def _memory(pid: int) -> tuple[float, float]:
     """(RSS, peak RSS) of ``pid`` in MiB, from /proc."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value.strip()
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+    memory = resident_mib(pid)
+    if memory is None:
+        raise RuntimeError(f"no /proc/{pid}/status: the worker is gone")
+    return memory
 
 
 def _count(dsn: str) -> int:

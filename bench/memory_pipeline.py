@@ -30,6 +30,7 @@ from streams.domain.engine import Engine
 from streams.domain.normalize import normalize_packet
 from streams.domain.store import MemoryStore
 from streams.pipeline import Pipeline, RawRecord
+from streams.process_memory import resident_mib
 from streams.sink import SourcePosition
 
 BATCH = 2000
@@ -63,10 +64,8 @@ def batches() -> Iterator[list[RawRecord]]:
 
 def rss_mib() -> float:
     """This process's resident set size (``VmRSS``) in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    memory = resident_mib()
+    return memory[0] if memory is not None else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,13 +27,13 @@ import pstats
 import resource
 import sys
 import time
-from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from bench import pipeline_fleet
 from schemas.registry import Registry
+from streams.process_memory import resident_mib
 from streams.replay import replay_lines
 
 REPLAY_DEVICES = int(os.environ.get("BENCH_REPLAY_DEVICES", "1000"))
@@ -118,10 +118,9 @@ def _peak_rss_mib() -> float:
     """This process's peak resident set so far, MiB: ``VmHWM`` of ``/proc/self/status``
     (since ``exec``; ``ru_maxrss`` would carry the peak of the benchmark that forked it),
     else ``ru_maxrss``."""
-    with suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+    memory = resident_mib()
+    if memory is not None:
+        return memory[1]
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -22,6 +22,7 @@ import ctypes
 import ctypes.util
 import logging
 from functools import cache
+from pathlib import Path
 from typing import Any, Final
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,20 @@ def _libc() -> Any:
     except (OSError, AttributeError, TypeError):
         return None
     return libc
+
+
+def resident_mib(pid: int | str = "self") -> tuple[float, float] | None:
+    """(resident set ``VmRSS``, its peak ``VmHWM``) of process ``pid`` in MiB, from
+    ``/proc/PID/status``; None where there is no such file (not Linux, the process gone)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text("ascii").splitlines()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    try:
+        return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+    except (KeyError, IndexError, ValueError):
+        return None
 
 
 def limit_malloc_arenas(arenas: int = WORKER_MALLOC_ARENAS) -> bool:

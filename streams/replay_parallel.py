@@ -41,6 +41,7 @@ from typing import Any, BinaryIO, Final
 
 from ingest.hj212 import inspect
 from schemas.registry import Registry
+from streams.process_memory import resident_mib
 from streams.replay import BATCH_LINES, ReplayStats, replay_rows
 from streams.replay_output import Row
 
@@ -233,11 +234,5 @@ def _slot(key: bytes, jobs: int) -> int:
 
 def _peak_rss_mib() -> float:
     """This process's peak resident set (``VmHWM``), MiB; 0 where /proc is not there."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    memory = resident_mib()
+    return memory[1] if memory is not None else 0.0
