@@ -11,19 +11,16 @@ before the p99 slice) has no stages.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from prometheus_client.parser import text_string_to_metric_families
 
 ORDER = (
     "take_wait", "prepare", "commit_wait", "flush_measurements", "flush_aggregates",
     "flush_verdicts", "flush_dead_letters", "flush_rollups", "publish",
 )  # fmt: skip
-_LINE = re.compile(
-    r"^greenwatch_streams_stage_seconds_(?P<kind>bucket|sum|count)\{(?P<labels>[^}]*)\}"
-    r" (?P<value>\S+)$"
-)
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
+_NAME = "greenwatch_streams_stage_seconds"
 
 
 @dataclass
@@ -51,21 +48,20 @@ class Stage:
 
 
 def parse(text: str) -> dict[str, Stage]:
-    """The stages of a Prometheus text exposition (``/metrics``)."""
+    """The stages of a Prometheus text exposition (``/metrics``), read with prometheus_client's
+    own parser."""
     stages: dict[str, Stage] = {}
-    for line in text.splitlines():
-        found = _LINE.match(line)
-        if found is None:
+    for family in text_string_to_metric_families(text):
+        if family.name != _NAME:
             continue
-        labels = dict(_LABEL.findall(found["labels"]))
-        stage = stages.setdefault(labels.get("stage", "?"), Stage())
-        value = float(found["value"])
-        if found["kind"] == "count":
-            stage.count = value
-        elif found["kind"] == "sum":
-            stage.seconds = value
-        else:
-            stage.buckets[float(labels["le"])] = value
+        for sample in family.samples:
+            stage = stages.setdefault(sample.labels.get("stage", "?"), Stage())
+            if sample.name.endswith("_count"):
+                stage.count = sample.value
+            elif sample.name.endswith("_sum"):
+                stage.seconds = sample.value
+            elif sample.name.endswith("_bucket"):
+                stage.buckets[float(sample.labels["le"])] = sample.value
     return stages
 
 
