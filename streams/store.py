@@ -38,7 +38,7 @@ from streams.domain.store import (
 _WINDOWS = """
 SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_start,
        m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag, m.received_at, m.qn
-  FROM unnest(%(devices)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+  FROM unnest(%(devices)b::text[], %(starts)b::timestamptz[], %(ends)b::timestamptz[])
        AS k(device_id, window_start, window_end)
   JOIN measurements m
     ON m.device_id = k.device_id
@@ -47,8 +47,8 @@ SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_
  ORDER BY m.device_id, m.period_start, m.factor, m.period
 """
 
-_YEAR_KEYS = """unnest(%(outlets)s::text[], %(factors)s::text[], %(years)s::int[],
-              %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+_YEAR_KEYS = """unnest(%(outlets)b::text[], %(factors)b::text[], %(years)b::int[],
+              %(starts)b::timestamptz[], %(ends)b::timestamptz[])
        AS k(outlet_id, factor, year, year_start, year_end)"""
 
 _DAILY_YEARS = f"""
@@ -74,7 +74,7 @@ _WATERMARKS = """
 SELECT k.device_id,
        max(m.period_start
            + CASE WHEN m.period = 'minute' THEN interval '1 minute' ELSE interval '0' END)
-  FROM unnest(%(devices)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+  FROM unnest(%(devices)b::text[], %(starts)b::timestamptz[], %(ends)b::timestamptz[])
        AS k(device_id, window_start, window_end)
   JOIN measurements m
     ON m.device_id = k.device_id
@@ -88,8 +88,8 @@ SELECT a.outlet_id, a.device_id, a.factor, a.period, a.period_start, a.valid, a.
        a.invalid_count, a.flag_counts, a.mean, a.min, a.max, a.o2_measured, a.o2_reference,
        a.o2_corrected, a.device_o2_corrected, a.o2_disagrees, a.flow_std_m3h,
        a.emission_rate_kgh, a.load_kg, a.registry_version
-  FROM unnest(%(outlets)s::text[], %(devices)s::text[], %(starts)s::timestamptz[],
-              %(ends)s::timestamptz[])
+  FROM unnest(%(outlets)b::text[], %(devices)b::text[], %(starts)b::timestamptz[],
+              %(ends)b::timestamptz[])
        AS k(outlet_id, device_id, window_start, window_end)
   JOIN aggregates a
     ON a.outlet_id = k.outlet_id AND a.device_id = k.device_id AND a.period = 'hour'
@@ -106,7 +106,7 @@ SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_
                    AND l.period_start >= k.anchor - %(reach)s
                    AND l.period_start < k.anchor + %(reach)s
                    AND l.period_start <= l.received_at + %(skew)s) AS latest
-          FROM unnest(%(devices)s::text[], %(anchors)s::timestamptz[]) AS k(device_id, anchor))
+          FROM unnest(%(devices)b::text[], %(anchors)b::timestamptz[]) AS k(device_id, anchor))
        AS d
   JOIN measurements m
     ON m.device_id = d.device_id AND m.period IN ('rtd', 'minute')
@@ -118,8 +118,8 @@ SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_
 _RATE_FILTER = """a.device_id = k.device_id AND a.outlet_id = k.outlet_id AND a.factor = k.factor
    AND a.period = 'hour' AND a.valid AND a.emission_rate_kgh IS NOT NULL
    AND a.period_start < k.before"""
-_RATE_KEYS = """unnest(%(devices)s::text[], %(outlets)s::text[], %(factors)s::text[],
-              %(befores)s::timestamptz[], %(quarters)s::timestamptz[])
+_RATE_KEYS = """unnest(%(devices)b::text[], %(outlets)b::text[], %(factors)b::text[],
+              %(befores)b::timestamptz[], %(quarters)b::timestamptz[])
        WITH ORDINALITY AS k(device_id, outlet_id, factor, before, quarter, i)"""
 _RATE_STEPS = f"""
 SELECT k.i, s.back, s.rate
