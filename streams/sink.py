@@ -208,7 +208,10 @@ class PgSink:
         transaction's first statement (new keys, the usual batch); when one is stored
         already, that transaction is rolled back and the batch written again in a new one
         through staging and upserts (no savepoint: two statements fewer per usual flush)."""
-        rows = measurement_rows(batch.measurements) if batch.measurements else []
+        # sources are keyed by natural key, one per measurement of the batch: as many as the
+        # measurements means no key twice (the pipeline's batches, new keys as a rule)
+        distinct = len(batch.sources) == len(batch.measurements)
+        rows = measurement_rows(batch.measurements, distinct=distinct)
         with self._pool.connection() as conn:
             if rows:
                 try:

@@ -163,9 +163,15 @@ def _set_excluded(columns: Iterable[str]) -> sql.Composed:
     )
 
 
-def measurement_rows(measurements: Sequence[Measurement]) -> list[tuple[object, ...]]:
+def measurement_rows(
+    measurements: Sequence[Measurement], *, distinct: bool = False
+) -> list[tuple[object, ...]]:
     """COPY rows (``_MEASUREMENT_COLUMNS`` order) of ``measurements``, one per natural key,
     the last of a key in the batch winning (in the position of its first).
+
+    ``distinct``: the caller knows every natural key occurs once (``SinkBatch.sources``, keyed
+    by natural key, has one entry per measurement): the rows are returned without hashing
+    their keys.
 
     One tuple per measurement and, only when the batch carries a key twice, one dict of
     the keys (a row's first four fields, hashed in C; ``period`` is a ``StrEnum``, dumped
@@ -176,6 +182,8 @@ def measurement_rows(measurements: Sequence[Measurement]) -> list[tuple[object, 
          m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag, m.received_at, m.qn)
         for m in measurements
     ]  # fmt: skip
+    if distinct:
+        return rows
     latest = {row[:4]: row for row in rows}
     return rows if len(latest) == len(rows) else list(latest.values())
 
@@ -298,6 +306,6 @@ def refresh_rollups(cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateValu
     if not keys:
         return
     cur.execute(
-        "SELECT gw_refresh_measurement_hourly_keys(%s::text[], %s::timestamptz[])",
+        "SELECT gw_refresh_measurement_hourly_keys(%b::text[], %b::timestamptz[])",
         ([k[0] for k in keys], [k[1] for k in keys]),
     )

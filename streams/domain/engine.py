@@ -258,16 +258,16 @@ class Engine:
             # An hour without stored aggregates changes nothing in hydrate_closed (so in any
             # order, unsorted: a new device's day is most of a batch's keys); the others are
             # rebuilt in time order.
-            hourly = stored.hourly
-            hours |= {
-                k for k in plan.closed if not hourly.get(k) and not self.hydrate_closed(k, [])
+            hourly, held = stored.hourly, self._devices
+            hours |= {  # hydrate_closed(k, []) inlined: False unless the hour is held
+                k
+                for k in plan.closed
+                if not hourly.get(k) and (s := held.get(k[0])) is not None and k[1] not in s.hours
             }
             rebuilt = sorted(k for k in plan.closed if hourly.get(k))
             hours |= {k for k in rebuilt if not self.hydrate_closed(k, hourly[k])}
         if hours:
-            minutes = store.device_hours(hours)
-            for device_hour in hours:  # each hour's buffer on its own: any order
-                self.hydrate(device_hour, minutes.get(device_hour, []))
+            self.hydrate_hours(hours, store.device_hours(hours))
         if years:
             stored_years = store.daily_years(years)
             for outlet_id, factor, year in sorted(years):
@@ -389,6 +389,28 @@ class Engine:
             )
             day_state.hours.setdefault(row.factor, {})[hour] = HourSummary.of(canonical)
         return True
+
+    def hydrate_hours(
+        self, hours: Iterable[DeviceHour], stored: Mapping[DeviceHour, Sequence[Measurement]]
+    ) -> None:
+        """``hydrate`` each of ``hours`` (hour starts, as ``missing_hours`` lists them) with
+        its ``stored`` minutes (``Store.device_hours``; a key absent: nothing stored). The
+        hours with nothing stored are held per device in one step (``DeviceState.hold_hours``:
+        a new device's day is most of a batch's keys), the others one by one: each hour's
+        buffer is independent, so the order does not matter."""
+        empty: dict[str, list[datetime]] = {}
+        for device_hour in hours:
+            found = stored.get(device_hour)
+            if found:
+                self.hydrate(device_hour, found)
+            elif (hours_of := empty.get(device_hour[0])) is None:
+                empty[device_hour[0]] = [device_hour[1]]
+            else:
+                hours_of.append(device_hour[1])
+        for device_id, nothing_stored in empty.items():
+            state = self._device(device_id)
+            if state is not None:
+                state.hold_hours(map(hour_start, nothing_stored))
 
     def hydrate(self, device_hour: DeviceHour, stored: Sequence[Measurement]) -> None:
         """Give the engine what the store holds for ``device_hour`` ([] is fine). Re-sent

@@ -15,6 +15,7 @@ when they change (fingerprints), so closing the same data twice issues nothing n
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -110,6 +111,17 @@ class DeviceState:
             if day not in self.days:
                 self.days[day] = DayState()
         return buffer
+
+    def hold_hours(self, hours: Iterable[datetime]) -> None:
+        """``hold_hour`` each of ``hours`` (hour starts) without returning buffers: the hours
+        of a device-day the store holds nothing for, in one call (a new device's day)."""
+        held, days = self.hours, self.days
+        for hour in hours:
+            if hour not in held:
+                held[hour] = NOTHING_HELD
+                day = day_start(hour)
+                if day not in days:
+                    days[day] = DayState()
 
 
 def _roll(history: RateHistory, state: DeviceState, factor: str, day: datetime) -> None:
