@@ -1,10 +1,12 @@
 """Where a worker's time goes per measurement: cProfile over ``Pipeline.prepare`` + ``commit``.
 
-``python -m bench.profile_pipeline [--sink] [--top N] [--rounds N]`` (``make profile``) builds
-the pipeline benchmark's fleet (``bench.pipeline_fleet``; ``BENCH_PIPELINE_DEVICES`` devices ×
-``BENCH_PIPELINE_FRAMES_PER_DEVICE`` minute frames × 8 factors, ``make profile`` uses 2 000
-devices), turns each raw-topic value into a ``RawRecord`` as the faust agent does, and runs
-the worker's ``streams.pipeline.Pipeline`` over batches of 2 000 records under cProfile:
+``python -m bench.profile_pipeline [--sink] [--top N] [--rounds N] [--batch N]`` (``make
+profile``) builds the pipeline benchmark's fleet (``bench.pipeline_fleet``;
+``BENCH_PIPELINE_DEVICES`` devices × ``BENCH_PIPELINE_FRAMES_PER_DEVICE`` minute frames × 8
+factors, every device new, as in the benchmark's drain; ``make profile`` uses 2 000 devices,
+``make profile PROFILE_DEVICES=10000 PROFILE_ARGS=--sink`` is the drain's shape), turns each
+raw-topic value into a ``RawRecord`` as the faust agent does, and runs the worker's
+``streams.pipeline.Pipeline`` over batches of 2 000 records (``--batch``) under cProfile:
 decode, normalise, the engine and, with ``--sink``, the real ``PgSink``/``PgStore`` on a fresh
 migrated schema (the local stack's PostgreSQL; without ``--sink`` an in-memory store and a sink
 that only counts). Kafka and faust are left out: this is the CPU a worker spends per
@@ -19,86 +21,30 @@ of a profiled run by own time (``tottime``, wall clock), each as µs per measure
 of the profiled time.
 Profiling slows Python code several times, most where calls are many and short: compare
 shares, and the unprofiled CPU µs before and after.
+
+``--stages`` prints instead the CPU per measurement by stage (decode, ``Engine.prepare`` and its
+store reads, ``Engine.ingest``, commit: ``bench.profile_stages``), and ``--baseline DIR`` the
+same for the code of another checkout (a worktree of main) beside this tree's, rounds
+alternating which goes first: ``make profile PROFILE_ARGS="--sink --baseline ../base --rounds 4"``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import pstats
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
-from bench import pipeline_fleet
+from bench import pipeline_fleet, profile_stages
+from bench.profile_stages import BATCH, CountingSink, batches_of, records, run
+from bench.profile_stages import pipeline as _pipeline
 from schemas.registry import Registry
-from streams.domain.engine import Engine
-from streams.domain.normalize import normalize_packet
-from streams.domain.store import MemoryStore
-from streams.pipeline import Pipeline, RawRecord
-from streams.sink import FlushResult, SinkBatch, SourcePosition
+from streams.pipeline import RawRecord
 from streams.worker import tune_garbage_collector
-
-T = TypeVar("T")
-BATCH = 2000
-
-
-class CountingSink:
-    """A sink that writes nothing (the profile of decode + engine alone)."""
-
-    def flush(self, batch: SinkBatch) -> FlushResult:
-        return FlushResult(len(batch.measurements), len(batch.aggregates), len(batch.verdicts),
-                           len(batch.dead_letters), {}, 0.0)  # fmt: skip
-
-    def with_retry(self, read: Callable[[], T]) -> T:
-        return read()
-
-    def stop(self) -> None:
-        return None
-
-
-def records() -> list[RawRecord]:
-    """The fleet's backlog as raw-topic records, in production order."""
-    received = datetime.now(UTC)
-    records: list[RawRecord] = []
-    for offset, (mn, at) in enumerate(pipeline_fleet.backlog_times()):
-        frame = pipeline_fleet.frame(mn, at, at + timedelta(seconds=3))
-        position = SourcePosition("bench.raw.hj212", 0, offset)
-        records.append(RawRecord(position, frame.value, received, frame.headers))
-    return records
-
-
-@contextlib.contextmanager
-def _pipeline(registry: Registry, with_sink: bool) -> Iterator[Pipeline]:
-    if not with_sink:
-        yield Pipeline(registry, engine_factory=Engine, normalize=normalize_packet,
-                       sink=CountingSink(), store=MemoryStore())  # fmt: skip
-        return
-    from bench.db import migrated_schema, unreachable
-    from runtime.settings import Settings, database_dsn
-    from streams.sink import PgSink, create_pool
-    from streams.store import PgStore
-
-    dsn = database_dsn(Settings())
-    if missing := unreachable(dsn):
-        raise SystemExit(missing[0])
-    with migrated_schema(dsn, "profile") as scoped, create_pool(scoped) as pool:
-        pool.wait(timeout=30)
-        yield Pipeline(registry, engine_factory=Engine, normalize=normalize_packet,
-                       sink=PgSink(pool), store=PgStore(pool))  # fmt: skip
-
-
-def run(batches: Sequence[Sequence[RawRecord]], pipeline: Pipeline) -> int:
-    """Prepare and commit every batch in order; returns the measurements committed."""
-    measurements = 0
-    for batch in batches:
-        measurements += pipeline.commit(pipeline.prepare(batch)).measurements
-    return measurements
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,10 +58,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=1, help="unprofiled runs per collector regime (default 1)"
     )
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="only the CPU per measurement by stage (bench.profile_stages), in child processes",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="with --stages: a checkout (e.g. a worktree of main) measured beside this tree, "
+        "alternating rounds",
+    )
+    parser.add_argument(
+        "--batch", type=int, default=BATCH, help=f"raw records per batch (default {BATCH})"
+    )
     args = parser.parse_args(argv)
+    if args.stages or args.baseline is not None:
+        stages = ["--batch", str(args.batch), "--rounds", str(args.rounds)]
+        stages += ["--sink"] if args.sink else []
+        stages += ["--baseline", str(args.baseline)] if args.baseline is not None else []
+        return profile_stages.main(stages)
     registry = pipeline_fleet.registry()
-    raw = records()
-    batches = [raw[i : i + BATCH] for i in range(0, len(raw), BATCH)]
+    batches = batches_of(records(), args.batch)
     print(_unprofiled("without the profiler", registry, batches, args.sink, args.rounds))
     tune_garbage_collector()  # from here on as the worker runs (streams.worker)
     print(_unprofiled("the same, worker's collector", registry, batches, args.sink, args.rounds))
@@ -176,6 +140,9 @@ def _short(path: str) -> str:
     """A profiled file relative to the repository or to site-packages."""
     root = str(Path(__file__).resolve().parent.parent) + "/"
     return path.removeprefix(root).split("site-packages/")[-1]
+
+
+__all__ = ["CountingSink", "main", "report"]  # CountingSink: bench.memory_pipeline
 
 
 if __name__ == "__main__":
