@@ -89,7 +89,8 @@ def prepare_revision_staging(conn: psycopg.Connection[Any]) -> None:
 def batch_source(sources: Mapping[MeasurementKey, SourcePosition]) -> Jsonb | None:
     """The raw-topic positions of a batch, per topic and partition: first and last offset."""
     spans: dict[tuple[str, int], tuple[int, int]] = {}
-    for position in sources.values():
+    # a frame's measurements share one position object: each looked at once (by identity)
+    for position in {id(p): p for p in sources.values()}.values():
         key = (position.topic, position.partition)
         first, last = spans.get(key, (position.offset, position.offset))
         spans[key] = (min(first, position.offset), max(last, position.offset))

@@ -23,7 +23,7 @@ from ingest.hj212 import CHINA_TZ
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.load_substitution import LOOK_BACK, StoredRates, quarter_start
-from streams.domain.periods import HOUR
+from streams.domain.periods import HOUR, china_time
 from streams.domain.store import (
     RECENT_REACH,
     WATERMARK_REACH,
@@ -307,24 +307,42 @@ class PgStore:
         return found
 
 
-def _china(moment: datetime) -> datetime:
-    return moment.astimezone(CHINA_TZ)
+_china = china_time
+"""A stored or requested time in China time (as it is, the usual case, when it already is)."""
 
 
 def _windows(keys: Iterable[DeviceHour]) -> list[tuple[str, datetime, datetime]]:
-    """One [first hour, last hour + 1 h) range per device and China day of ``keys``."""
-    spans: dict[tuple[str, date], tuple[datetime, datetime]] = {}
-    for device, hour in keys:
-        widen_span(spans, (device, hour.date()), hour)
-    return sorted((device, first, last + HOUR) for (device, _), (first, last) in spans.items())
+    """One [first hour, last hour + 1 h) range per device and China day of ``keys`` (China
+    time hour starts); a device's hours within one China day, the usual request (a new
+    device's day), are one range without a per-hour step."""
+    windows: list[tuple[str, datetime, datetime]] = []
+    for device, hours in _hours_by_device(keys).items():
+        first, last = min(hours), max(hours)
+        if first.date() == last.date():
+            windows.append((device, first, last + HOUR))
+            continue
+        spans: dict[date, tuple[datetime, datetime]] = {}
+        for hour in hours:
+            widen_span(spans, hour.date(), hour)
+        windows.extend((device, start, end + HOUR) for start, end in spans.values())
+    return sorted(windows)
 
 
 def _device_spans(keys: Iterable[DeviceHour]) -> dict[str, tuple[datetime, datetime]]:
     """(first hour, last hour) of each device in ``keys``."""
-    spans: dict[str, tuple[datetime, datetime]] = {}
+    return {device: (min(hours), max(hours)) for device, hours in _hours_by_device(keys).items()}
+
+
+def _hours_by_device(keys: Iterable[DeviceHour]) -> dict[str, list[datetime]]:
+    """The hours of each device in ``keys`` (one list per device, no call per key)."""
+    grouped: dict[str, list[datetime]] = {}
     for device, hour in keys:
-        widen_span(spans, device, hour)
-    return spans
+        hours = grouped.get(device)
+        if hours is None:
+            grouped[device] = [hour]
+        else:
+            hours.append(hour)
+    return grouped
 
 
 def _year_params(wanted: list[OutletYear]) -> dict[str, Any]:

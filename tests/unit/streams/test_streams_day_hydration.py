@@ -13,6 +13,9 @@ from schemas.measurement import Measurement
 from streams.domain.engine import DeviceHour, Engine
 from streams.domain.periods import day_hours, day_start
 from streams.domain.windows import NOTHING_HELD
+from streams.revisions import batch_source
+from streams.sink import SourcePosition
+from streams.store import _windows
 from streams.upserts import measurement_rows
 
 REGISTRY = make_registry()
@@ -62,3 +65,28 @@ def test_copy_rows_of_distinct_keys_skip_the_key_dictionary_with_the_same_rows()
     twice = [*BATCH, BATCH[0]._replace(avg=99.0)]
     rows = measurement_rows(twice)
     assert len(rows) == len(BATCH) and rows[0][7] == 99.0  # the last of a key wins
+
+
+def test_store_reads_one_range_per_device_and_china_day() -> None:
+    day = day_hours(DAY)
+    keys = [(GAS, h) for h in day] + [("B", day[23]), ("B", day[23] + timedelta(hours=1))]
+    keys += [("B", day[5])]
+    assert _windows(keys) == [
+        ("B", day[5], day[23] + timedelta(hours=1)),
+        ("B", day[23] + timedelta(hours=1), day[23] + timedelta(hours=2)),
+        (GAS, day[0], day[23] + timedelta(hours=1)),
+    ]
+
+
+def test_a_batch_source_spans_each_partitions_offsets() -> None:
+    shared = SourcePosition("raw", 0, 7)
+    sources = {("D", f, "minute", T0): shared for f in (SO2, O2)}
+    sources[("D", SO2, "minute", T0 + timedelta(minutes=1))] = SourcePosition("raw", 0, 3)
+    sources[("E", SO2, "minute", T0)] = SourcePosition("raw", 1, 5)
+    found = batch_source(sources)
+    assert found is not None and found.obj == {
+        "positions": [
+            {"topic": "raw", "partition": 0, "first": 3, "last": 7},
+            {"topic": "raw", "partition": 1, "first": 5, "last": 5},
+        ]
+    }
