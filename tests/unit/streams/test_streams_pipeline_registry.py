@@ -106,3 +106,32 @@ def test_the_windows_the_engine_holds_are_a_metric() -> None:
     pipeline.own(set(), 4, T0 + HOUR)  # a rebalance took every partition: state forgotten
     assert scraped.get_sample_value(held, {"kind": "hour"}) == 0.0
     assert scraped.get_sample_value(held, {"kind": "day"}) == 0.0
+
+
+def test_the_windows_gauge_is_counted_at_most_once_a_second_after_batches() -> None:
+    """Counting the held windows walks every device (~1.7 ms at 10 000 devices): a worker
+    taking small batches refreshes the gauge once a second, and at once on a rebalance."""
+    counted: list[int] = []
+
+    class Counting(Engine):
+        def held_windows(self) -> tuple[int, int]:
+            counted.append(1)
+            return super().held_windows()
+
+    now = [100.0]
+    scraped = CollectorRegistry()
+    pipeline = Pipeline(edition("v1"), engine_factory=Counting, normalize=normalize_packet,
+                        sink=NothingWritten(), store=MemoryStore(),
+                        metrics=StreamMetrics.create(scraped), clock=lambda: now[0])  # fmt: skip
+    held = "greenwatch_streams_windows_held"
+    _run(pipeline, pipeline.prepare(_minutes(GAS, 0, 3, 20.0)))
+    assert len(counted) == 1 and (scraped.get_sample_value(held, {"kind": "hour"}) or 0) > 0
+    for first in (3, 6, 9):  # within the second: not counted again
+        now[0] += 0.2
+        _run(pipeline, pipeline.prepare(_minutes(GAS, first, 3, 20.0)))
+    assert len(counted) == 1  # main: once per batch
+    now[0] += 0.5
+    _run(pipeline, pipeline.prepare(_minutes(GAS, 12, 3, 20.0)))
+    assert len(counted) == 2
+    pipeline.own(set(), 4, T0 + HOUR)  # a rebalance: at once
+    assert len(counted) == 3 and scraped.get_sample_value(held, {"kind": "hour"}) == 0.0
