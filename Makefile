@@ -96,6 +96,8 @@ bench: install
 	$(BIN)/python -m bench
 
 # PROFILE_DEVICES devices × 6 minute frames × 8 factors; PROFILE_ARGS=--sink adds PostgreSQL.
+# PROFILE_DEVICES=10000 PROFILE_ARGS=--sink is the pipeline benchmark drain's shape; add
+#   "--stages --baseline DIR --rounds N" for CPU by stage beside another checkout (main).
 PROFILE_DEVICES ?= 2000
 PROFILE_ARGS ?=
 profile: install

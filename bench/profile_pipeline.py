@@ -30,7 +30,6 @@ alternating which goes first: ``make profile PROFILE_ARGS="--sink --baseline ../
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import pstats
 import statistics
@@ -40,7 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import pipeline_fleet, profile_stages
-from bench.profile_stages import BATCH, CountingSink, batches_of, records, run
+from bench.profile_stages import CountingSink, batches_of, records, run
 from bench.profile_stages import pipeline as _pipeline
 from schemas.registry import Registry
 from streams.pipeline import RawRecord
@@ -48,12 +47,7 @@ from streams.worker import tune_garbage_collector
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.profile_pipeline",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--sink", action="store_true", help="write to PostgreSQL (PgSink)")
+    parser = profile_stages.argument_parser("python -m bench.profile_pipeline", __doc__)
     parser.add_argument("--top", type=int, default=10, help="functions to print (default 10)")
     parser.add_argument(
         "--rounds", type=int, default=1, help="unprofiled runs per collector regime (default 1)"
@@ -68,9 +62,6 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="with --stages: a checkout (e.g. a worktree of main) measured beside this tree, "
         "alternating rounds",
-    )
-    parser.add_argument(
-        "--batch", type=int, default=BATCH, help=f"raw records per batch (default {BATCH})"
     )
     args = parser.parse_args(argv)
     if args.stages or args.baseline is not None:

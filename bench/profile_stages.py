@@ -215,14 +215,20 @@ def compare(baseline: Path | None, with_sink: bool, batch: int, rounds: int) -> 
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
+def argument_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """The options both profiles share: ``--sink`` and ``--batch``."""
     parser = argparse.ArgumentParser(
-        prog="python -m bench.profile_stages",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sink", action="store_true", help="write to PostgreSQL (PgSink)")
-    parser.add_argument("--batch", type=int, default=BATCH, help="raw records per batch")
+    parser.add_argument(
+        "--batch", type=int, default=BATCH, help=f"raw records per batch (default {BATCH})"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser("python -m bench.profile_stages", __doc__)
     parser.add_argument("--rounds", type=int, default=1, help="runs per tree (default 1)")
     parser.add_argument("--baseline", type=Path, help="a checkout to measure beside this tree")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
