@@ -282,7 +282,10 @@ def _start_worker(
     tmp: Path,
     tree: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """A ``greenwatch worker``; with ``tree``, that source tree's code (on ``PYTHONPATH``)."""
+    """A ``greenwatch worker``; with ``tree``, that source tree's code (on ``PYTHONPATH``, and
+    as the working directory: the command re-executes itself as ``python -m
+    streams.worker_process``, which puts the working directory first on ``sys.path``, so from
+    any other directory the worker ran the benchmark's tree whatever ``PYTHONPATH`` said)."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GREENWATCH_KAFKA_")},
         **({"PYTHONPATH": str(tree)} if tree is not None else {}),
@@ -297,7 +300,7 @@ def _start_worker(
     tmp.mkdir(parents=True, exist_ok=True)
     log = (tmp / "worker.log").open("wb")
     return subprocess.Popen([str(Path(sys.executable).parent / "greenwatch"), *args], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+                            cwd=tree, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 
 
 def _scrape(port: int) -> str:

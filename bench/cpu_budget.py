@@ -152,6 +152,21 @@ def take(probe: Probe) -> Sample:
     return Sample(at=time.monotonic(), ticks=ticks, box=box)
 
 
+def seconds_by_role(before: Sample, after: Sample) -> dict[str, float]:
+    """CPU seconds per role between two samples; a worker's ``: main thread`` entry is
+    followed by its ``: other threads`` (the rest of its tree)."""
+    spent: dict[str, float] = {}
+    for name, ticks in after.ticks.items():
+        if name.endswith(": main thread"):
+            continue
+        spent[name] = (ticks - before.ticks.get(name, 0)) * TICK_S
+        main = f"{name}: main thread"
+        if main in after.ticks:
+            spent[main] = (after.ticks[main] - before.ticks.get(main, 0)) * TICK_S
+            spent[f"{name}: other threads"] = spent[name] - spent[main]
+    return spent
+
+
 def describe(before: Sample, after: Sample, measurements: float) -> list[str]:
     """The budget between two samples: per role, CPU seconds, % of one core, µs per
     measurement; a worker's main thread and its other threads on their own lines; then the
@@ -160,20 +175,14 @@ def describe(before: Sample, after: Sample, measurements: float) -> list[str]:
     count = max(measurements, 1.0)
     lines = [f"{'CPU over ' + format(wall, '.1f') + ' s':<44} {'CPU s':>7} {'% core':>7} "
              f"{'µs/meas':>8}"]  # fmt: skip
-
-    def line(name: str, ticks: int) -> str:
-        seconds = ticks * TICK_S
+    for name, seconds in seconds_by_role(before, after).items():
         share = seconds / wall if wall > 0 else float("nan")
-        return f"{name:<44} {seconds:>7.2f} {share:>7.0%} {seconds * 1e6 / count:>8.1f}"
-
-    delta = {name: after.ticks[name] - before.ticks.get(name, 0) for name in after.ticks}
-    for name, ticks in delta.items():
+        shown = name
         if name.endswith(": main thread"):
-            continue
-        lines.append(line(name, ticks))
-        if (main := delta.get(f"{name}: main thread")) is not None:
-            lines.append(line("  main thread (event loop)", main))
-            lines.append(line("  other threads (+ children)", ticks - main))
+            shown = "  main thread (event loop)"
+        elif name.endswith(": other threads"):
+            shown = "  other threads (+ children)"
+        lines.append(f"{shown:<44} {seconds:>7.2f} {share:>7.0%} {seconds * 1e6 / count:>8.1f}")
     idle = after.box[0] - before.box[0]
     total = after.box[1] - before.box[1]
     cores = os.cpu_count() or 1
