@@ -9,9 +9,13 @@ minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature, pressure, moi
 1. Throughput and memory: ``FRAMES_PER_DEVICE`` frames per device are produced first (a
    backlog; device d reports minutes d mod 60 … +5, so about 1/15 of the devices close an
    hour, near the real ratio of one hourly value per 60 minutes), then the worker drains it.
-   Figure: measurements/s from the first to the last committed row (the worker's
-   ``rows_written`` counter, counted after COMMIT; cross-checked with count(*)), and the
-   worker's resident memory with every device in its engine.
+   Figure: measurements/s on the steady clock (``bench.pipeline_drain``: from the first
+   scrape at which the worker owns partitions, or the last without a committed row when that
+   is later, to the last committed row; the worker's ``rows_written`` counter, counted after
+   COMMIT; cross-checked with count(*)), the first-row clock beside it, the worker's start
+   (spawned → partitions assigned), the CPU budget of the drain (``bench.cpu_budget``: the
+   worker's main thread and other threads, PostgreSQL, the broker, the benchmark, the box's
+   idle share), and the worker's resident memory with every device in its engine.
 2. Baselines on the same rows, in the same run, into fresh schemas, batch by batch in turn:
    a raw binary ``COPY`` into ``measurements`` (one COPY + COMMIT per 2 000 frames, the
    worker's batch), and the sink alone (``PgSink.flush``, one transaction per batch), both
@@ -23,10 +27,15 @@ minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature, pressure, moi
    so devices cross an hour boundary during the run, about 1 frame in 60 closes an hour as
    in real traffic). For each hourly verdict, latency = the verdict message's timestamp on
    the ``verdicts`` topic (published after the database commit) − the send time of the
-   frame that closed its hour.
+   frame that closed its hour. The CPU budget of the paced run is printed per measurement
+   sent.
 4. Two workers: a fresh topic prefix and schema, the same backlog, two ``greenwatch worker``
    processes in one consumer group (the raw topic's partitions split between them); figure:
-   their measurements/s together, counted as in 1.
+   their measurements/s together on the steady clock, from the first scrape at which *both*
+   own partitions (the rows committed before, while one drained alone and during the
+   rebalance, are reported apart), with the first-row clock (the figure before issue 15's
+   fifth slice) and the budget beside it. ``python -m bench drains`` runs 1 and 2 beside a
+   base tree, alternating rounds.
 5. ``greenwatch replay`` from a file (``bench.replay_fraction``): a fraction of a
    province-day, measurements/s.
 5b. What the sink's history keeping costs (``bench.sink_costs``): the trail and lock
@@ -178,6 +187,7 @@ def _drain_lines(what: str, figures: Drain[cpu_budget.Sample | None]) -> list[st
     start, and the CPU budget of the steady window (bench.pipeline_drain, bench.cpu_budget)."""
     steady, first = figures.steady, figures.first_row
     starts = ", ".join("never" if s is None else f"{s:.1f} s" for s in figures.starts)
+    batches = ", ".join(f"{n:.0f} of {size:.0f}" for n, size in steady.batch_sizes())
     budget: list[str] = []
     if steady.start.extra is not None and steady.end.extra is not None:
         budget = cpu_budget.describe(steady.start.extra, steady.end.extra, steady.rows)
@@ -188,6 +198,7 @@ def _drain_lines(what: str, figures: Drain[cpu_budget.Sample | None]) -> list[st
         f"  from the first committed row (the figure before issue 15's fifth slice): "
         f"{first.rate:,.0f} measurements/s ({first.rows:,.0f} rows in {first.seconds:.1f} s)",
         f"  worker start, spawned → partitions assigned: {starts}",
+        f"  batches in the steady window (count of raw messages on average): {batches}",
         *(f"  {line}" for line in budget),
     ]
 
@@ -362,7 +373,9 @@ def _drain_clocks(
         each = tuple(_sum_metric(t, _ROWS, 'table="measurements"') for t in texts)
         assigned = tuple(_sum_metric(t, "greenwatch_streams_assigned_partitions") for t in texts)
         sample = cpu_budget.take(probe) if probe is not None else None
-        scrapes.append(Scrape(time.monotonic(), each, assigned, sample))
+        batches = tuple(_sum_metric(t, "greenwatch_streams_batch_size_count") for t in texts)
+        batched = tuple(_sum_metric(t, "greenwatch_streams_batch_size_sum") for t in texts)
+        scrapes.append(Scrape(time.monotonic(), each, assigned, sample, batches, batched))
         if rows == 0 < sum(each):
             on_first()
         rows = sum(each)

@@ -27,12 +27,15 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class Scrape(Generic[T]):
     """One poll of every worker: monotonic time, committed rows and assigned raw partitions
-    per worker, and whatever the caller attaches (a CPU sample)."""
+    per worker, and whatever the caller attaches (a CPU sample); ``batches`` and ``batched``
+    are each worker's processed batches and raw messages in them so far (when scraped)."""
 
     at: float
     rows: tuple[float, ...]
     assigned: tuple[float, ...]
     extra: T
+    batches: tuple[float, ...] = ()
+    batched: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,15 @@ class Window(Generic[T]):
     @property
     def rate(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else float("nan")
+
+    def batch_sizes(self) -> tuple[tuple[float, float], ...]:
+        """Per worker: (batches, raw messages per batch on average) within the window."""
+        counts = [b - a for a, b in zip(self.start.batches, self.end.batches, strict=True)]
+        sizes = [b - a for a, b in zip(self.start.batched, self.end.batched, strict=True)]
+        return tuple(
+            (count, size / count if count else float("nan"))
+            for count, size in zip(counts, sizes, strict=True)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,3 +122,11 @@ def test_one_worker_without_a_start_effect_has_both_clocks_equal() -> None:
 def test_a_drain_without_a_row_is_refused() -> None:
     with pytest.raises(ValueError):
         drain([_scrape(1.0, (0,), (12,))], spawned=0.0)
+
+
+def test_batch_sizes_are_counted_within_the_window() -> None:
+    scrapes = [
+        Scrape(1.0, (0, 0), (6, 6), None, (10, 0), (10_000, 0)),
+        Scrape(5.0, (80_000, 64_000), (6, 6), None, (15, 9), (20_000, 9_000)),
+    ]
+    assert drain(scrapes, spawned=0.0).steady.batch_sizes() == ((5, 2_000), (9, 1_000))
