@@ -10,6 +10,12 @@ budget of the steady window (``bench.cpu_budget``). Rounds alternate the trees (
 this, base, …) so that load from elsewhere on the shared machine falls on both alike; the
 summary gives medians: measurements/s, and µs of CPU per measurement (less sensitive to load).
 
+``BENCH_DRAINS_JOINED=1``: the workers start on the empty raw topic and the backlog is produced
+only once every worker owns partitions, so no rebalance moves a device between workers during
+the drain (its new owner would read that device's state from the store again); the drain then
+also waits for the producer (its time is printed), so compare CPU per measurement rather than
+the rates.
+
 Settings: ``BENCH_DRAINS_BASE`` a checkout of the base (``git worktree add --detach DIR
 main``; without it only this tree runs), ``BENCH_DRAINS_ROUNDS`` (repetitions of base, this,
 this, base; default 1), ``BENCH_DRAINS_WORKERS`` (worker counts, default ``1,2``), and the
@@ -44,6 +50,7 @@ from schemas.registry import dump_registry
 BASE = os.environ.get("BENCH_DRAINS_BASE", "")
 ROUNDS = int(os.environ.get("BENCH_DRAINS_ROUNDS", "1"))
 WORKERS = [int(n) for n in os.environ.get("BENCH_DRAINS_WORKERS", "1,2").split(",")]
+JOINED = os.environ.get("BENCH_DRAINS_JOINED", "") == "1"
 HERE = Path(__file__).resolve().parents[1]
 
 
@@ -75,8 +82,10 @@ def run() -> list[str]:
     ]
     lines = [
         f"fleet: {pipeline_fleet.DEVICES} devices × {pipeline_fleet.FRAMES_PER_DEVICE} frames "
-        f"× 8 = {len(backlog) * 8:,} measurements per drain; base: {BASE or 'none'}"
-    ]
+        f"× 8 = {len(backlog) * 8:,} measurements per drain; base: {BASE or 'none'}; "
+        + ("backlog produced once every worker owns partitions" if JOINED
+           else "backlog produced before the workers start")
+    ]  # fmt: skip
     measured: list[Measured] = []
     with tempfile.TemporaryDirectory(prefix="gw-drains-") as tmp:
         registry_file = Path(tmp) / "registry.yaml"
@@ -106,7 +115,8 @@ def _round(
 ) -> Drain[cpu_budget.Sample | None]:
     login = service_env(settings, Principal.WORKER)
     with _schema(dsn, tree) as schema, bench_pipeline._topics(settings) as (kafka, prefix):
-        bench_pipeline._produce(kafka, prefix, backlog)
+        if not JOINED:
+            bench_pipeline._produce(kafka, prefix, backlog)
         ports = [bench_pipeline._free_port() for _ in range(count)]
         spawned = time.monotonic()
         workers = [
@@ -119,6 +129,11 @@ def _round(
             settings, {f"worker {n + 1}": w.pid for n, w in enumerate(workers)}
         )
         try:
+            if JOINED:
+                _await_partitions(ports, workers)
+                began = time.monotonic()
+                bench_pipeline._produce(kafka, prefix, backlog)
+                print(f"   (produced in {time.monotonic() - began:.1f} s)", file=sys.stderr)
             return bench_pipeline._drain_clocks(ports, workers, len(backlog) * 8, probe, spawned)
         finally:
             for worker in workers:
@@ -126,6 +141,22 @@ def _round(
             for worker in workers:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.wait(timeout=30)
+
+
+def _await_partitions(ports: list[int], workers: list[subprocess.Popen[bytes]]) -> None:
+    """Block until every worker reports assigned raw partitions (raises after 300 s or when
+    a worker exits)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and all(w.poll() is None for w in workers):
+        assigned = [
+            bench_pipeline._metric(port, "greenwatch_streams_assigned_partitions") for port in ports
+        ]
+        if all(a > 0 for a in assigned):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(
+        f"the workers did not all own partitions (exits {[w.poll() for w in workers]})"
+    )
 
 
 def _figures(tree: str, count: int, drained: Drain[cpu_budget.Sample | None]) -> Measured:

@@ -188,6 +188,9 @@ def _drain_lines(what: str, figures: Drain[cpu_budget.Sample | None]) -> list[st
     steady, first = figures.steady, figures.first_row
     starts = ", ".join("never" if s is None else f"{s:.1f} s" for s in figures.starts)
     batches = ", ".join(f"{n:.0f} of {size:.0f}" for n, size in steady.batch_sizes())
+    rows = ", ".join(
+        f"{b - a:,.0f}" for a, b in zip(steady.start.rows, steady.end.rows, strict=True)
+    )
     budget: list[str] = []
     if steady.start.extra is not None and steady.end.extra is not None:
         budget = cpu_budget.describe(steady.start.extra, steady.end.extra, steady.rows)
@@ -198,7 +201,8 @@ def _drain_lines(what: str, figures: Drain[cpu_budget.Sample | None]) -> list[st
         f"  from the first committed row (the figure before issue 15's fifth slice): "
         f"{first.rate:,.0f} measurements/s ({first.rows:,.0f} rows in {first.seconds:.1f} s)",
         f"  worker start, spawned → partitions assigned: {starts}",
-        f"  batches in the steady window (count of raw messages on average): {batches}",
+        f"  in the steady window, per worker: rows {rows}; batches (count of raw messages on "
+        f"average) {batches}",
         *(f"  {line}" for line in budget),
     ]
 
