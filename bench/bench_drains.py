@@ -12,9 +12,10 @@ summary gives medians: measurements/s, and µs of CPU per measurement (less sens
 
 ``BENCH_DRAINS_JOINED=1``: the workers start on the empty raw topic and the backlog is produced
 only once every worker owns partitions, so no rebalance moves a device between workers during
-the drain (its new owner would read that device's state from the store again); the drain then
-also waits for the producer (its time is printed), so compare CPU per measurement rather than
-the rates.
+the drain (its new owner would read that device's state from the store again); the backlog is
+produced by a thread of the benchmark while the drain is scraped (its CPU is in the
+benchmark's line), so the drain also waits for the producer: compare CPU per measurement
+rather than the rates.
 
 Settings: ``BENCH_DRAINS_BASE`` a checkout of the base (``git worktree add --detach DIR
 main``; without it only this tree runs), ``BENCH_DRAINS_ROUNDS`` (repetitions of base, this,
@@ -30,6 +31,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -129,12 +131,17 @@ def _round(
             settings, {f"worker {n + 1}": w.pid for n, w in enumerate(workers)}
         )
         try:
-            if JOINED:
+            producer = None
+            if JOINED:  # produced while the drain is scraped: its clock starts before a row
                 _await_partitions(ports, workers)
-                began = time.monotonic()
-                bench_pipeline._produce(kafka, prefix, backlog)
-                print(f"   (produced in {time.monotonic() - began:.1f} s)", file=sys.stderr)
-            return bench_pipeline._drain_clocks(ports, workers, len(backlog) * 8, probe, spawned)
+                producer = threading.Thread(
+                    target=bench_pipeline._produce, args=(kafka, prefix, backlog), daemon=True
+                )
+                producer.start()
+            drained = bench_pipeline._drain_clocks(ports, workers, len(backlog) * 8, probe, spawned)
+            if producer is not None:
+                producer.join()
+            return drained
         finally:
             for worker in workers:
                 worker.terminate()
