@@ -26,7 +26,6 @@ Needs the local stack (``greenwatch stack up``). Nothing asserts a time.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -143,11 +142,7 @@ def _round(
                 producer.join()
             return drained
         finally:
-            for worker in workers:
-                worker.terminate()
-            for worker in workers:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    worker.wait(timeout=30)
+            bench_pipeline._stop_workers(workers)
 
 
 def _await_partitions(ports: list[int], workers: list[subprocess.Popen[bytes]]) -> None:

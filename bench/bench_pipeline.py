@@ -175,11 +175,16 @@ def _two_workers(
     try:
         return _drain_clocks(ports, workers, len(backlog) * 8, probe, spawned)
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.wait(timeout=30)
+        _stop_workers(workers)
+
+
+def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every worker, then wait up to 30 s for each."""
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(timeout=30)
 
 
 def _drain_lines(what: str, figures: Drain[cpu_budget.Sample | None]) -> list[str]:
