@@ -9,9 +9,13 @@ minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature, pressure, moi
 1. Throughput and memory: ``FRAMES_PER_DEVICE`` frames per device are produced first (a
    backlog; device d reports minutes d mod 60 … +5, so about 1/15 of the devices close an
    hour, near the real ratio of one hourly value per 60 minutes), then the worker drains it.
-   Figure: measurements/s from the first to the last committed row (the worker's
-   ``rows_written`` counter, counted after COMMIT; cross-checked with count(*)), and the
-   worker's resident memory with every device in its engine.
+   Figure: measurements/s on the steady clock (``bench.pipeline_drain``: from the first
+   scrape at which the worker owns partitions, or the last without a committed row when that
+   is later, to the last committed row; the worker's ``rows_written`` counter, counted after
+   COMMIT; cross-checked with count(*)), the first-row clock beside it, the worker's start
+   (spawned → partitions assigned), the CPU budget of the drain (``bench.cpu_budget``: the
+   worker's main thread and other threads, PostgreSQL, the broker, the benchmark, the box's
+   idle share), and the worker's resident memory with every device in its engine.
 2. Baselines on the same rows, in the same run, into fresh schemas, batch by batch in turn:
    a raw binary ``COPY`` into ``measurements`` (one COPY + COMMIT per 2 000 frames, the
    worker's batch), and the sink alone (``PgSink.flush``, one transaction per batch), both
@@ -23,10 +27,15 @@ minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature, pressure, moi
    so devices cross an hour boundary during the run, about 1 frame in 60 closes an hour as
    in real traffic). For each hourly verdict, latency = the verdict message's timestamp on
    the ``verdicts`` topic (published after the database commit) − the send time of the
-   frame that closed its hour.
+   frame that closed its hour. The CPU budget of the paced run is printed per measurement
+   sent.
 4. Two workers: a fresh topic prefix and schema, the same backlog, two ``greenwatch worker``
    processes in one consumer group (the raw topic's partitions split between them); figure:
-   their measurements/s together, counted as in 1.
+   their measurements/s together on the steady clock, from the first scrape at which *both*
+   own partitions (the rows committed before, while one drained alone and during the
+   rebalance, are reported apart), with the first-row clock (the figure before issue 15's
+   fifth slice) and the budget beside it. ``python -m bench drains`` runs 1 and 2 beside a
+   base tree, alternating rounds.
 5. ``greenwatch replay`` from a file (``bench.replay_fraction``): a fraction of a
    province-day, measurements/s.
 5b. What the sink's history keeping costs (``bench.sink_costs``): the trail and lock
@@ -67,9 +76,10 @@ from kafka import KafkaConsumer, KafkaProducer
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from bench import pipeline_fleet, pipeline_stages, replay_fraction, sink_costs, spy
+from bench import cpu_budget, pipeline_fleet, pipeline_stages, replay_fraction, sink_costs, spy
 from bench.db import unreachable
 from bench.kafka import bench_kafka, service_env
+from bench.pipeline_drain import Drain, Scrape, drain
 from bench.pipeline_figures import Figures, summary
 from bench.pipeline_fleet import DAY0, DEVICES, FRAMES_PER_DEVICE, GRACE_MINUTES, Frame
 from bench.sends import CheckedSends
@@ -108,14 +118,24 @@ def run() -> list[str]:
         ]
         login = service_env(settings, Principal.WORKER)
         with _topics(settings) as (kafka, prefix):
-            lines, one = _measure(kafka, login, schema, prefix, registry, backlog, Path(tmp))
+            lines, one = _measure(
+                settings, kafka, login, schema, prefix, registry, backlog, Path(tmp)
+            )
         with _topics(settings) as (kafka, prefix):
-            two = _two_workers(kafka, login, schema(), prefix, registry_file, backlog, Path(tmp))
+            two = _two_workers(
+                settings, kafka, login, schema(), prefix, registry_file, backlog, Path(tmp)
+            )
         replay = replay_fraction.measure(registry, Path(tmp))
         costs = sink_costs.measure(schema)
-    lines.append(f"two workers (two processes, one consumer group): {two:,.0f} measurements/s")
+    lines += _drain_lines("two workers (two processes, one consumer group)", two)
     lines.append(replay_fraction.describe(replay))
-    return [*lines, *costs, *summary(dataclasses.replace(one, two_workers=two, replay=replay.rate))]
+    figures = dataclasses.replace(
+        one,
+        two_workers=two.steady.rate,
+        two_workers_first_row=two.first_row.rate,
+        replay=replay.rate,
+    )
+    return [*lines, *costs, *summary(figures)]
 
 
 @contextlib.contextmanager
@@ -132,6 +152,7 @@ def _topics(settings: Settings) -> Iterator[tuple[KafkaAccess, str]]:
 
 
 def _two_workers(
+    settings: Settings,
     kafka: KafkaAccess,
     login: dict[str, str],
     dsn: str,
@@ -139,26 +160,60 @@ def _two_workers(
     registry_file: Path,
     backlog: list[Frame],
     tmp: Path,
-) -> float:
-    """measurements/s of two worker processes draining the backlog into one schema."""
+) -> Drain[cpu_budget.Sample | None]:
+    """Two worker processes draining the backlog into one schema (both clocks, the budget)."""
     _produce(kafka, prefix, backlog)
     ports = [_free_port(), _free_port()]
+    spawned = time.monotonic()
     workers = [
         _start_worker(login, dsn, prefix, registry_file, port, tmp / f"w{index}")
         for index, port in enumerate(ports)
     ]
+    probe = cpu_budget.stack_probe(
+        settings, {f"worker {index + 1}": w.pid for index, w in enumerate(workers)}
+    )
     try:
-        rate, _, _ = _drain(ports, workers, len(backlog) * 8)
+        return _drain_clocks(ports, workers, len(backlog) * 8, probe, spawned)
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.wait(timeout=30)
-    return rate
+        _stop_workers(workers)
+
+
+def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every worker, then wait up to 30 s for each."""
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(timeout=30)
+
+
+def _drain_lines(what: str, figures: Drain[cpu_budget.Sample | None]) -> list[str]:
+    """The drain's figure on the steady clock, the first-row clock beside it, the workers'
+    start, and the CPU budget of the steady window (bench.pipeline_drain, bench.cpu_budget)."""
+    steady, first = figures.steady, figures.first_row
+    starts = ", ".join("never" if s is None else f"{s:.1f} s" for s in figures.starts)
+    batches = ", ".join(f"{n:.0f} of {size:.0f}" for n, size in steady.batch_sizes())
+    rows = ", ".join(
+        f"{b - a:,.0f}" for a, b in zip(steady.start.rows, steady.end.rows, strict=True)
+    )
+    budget: list[str] = []
+    if steady.start.extra is not None and steady.end.extra is not None:
+        budget = cpu_budget.describe(steady.start.extra, steady.end.extra, steady.rows)
+    return [
+        f"{what}: {steady.rate:,.0f} measurements/s steady (every worker with partitions: "
+        f"{steady.rows:,.0f} rows in {steady.seconds:.1f} s; {figures.rows_before:,.0f} rows "
+        f"committed before)",
+        f"  from the first committed row (the figure before issue 15's fifth slice): "
+        f"{first.rate:,.0f} measurements/s ({first.rows:,.0f} rows in {first.seconds:.1f} s)",
+        f"  worker start, spawned → partitions assigned: {starts}",
+        f"  in the steady window, per worker: rows {rows}; batches (count of raw messages on "
+        f"average) {batches}",
+        *(f"  {line}" for line in budget),
+    ]
 
 
 def _measure(
+    settings: Settings,
     kafka: KafkaAccess,
     login: dict[str, str],
     schema: Callable[[], str],
@@ -174,18 +229,26 @@ def _measure(
     _produce(kafka, prefix, backlog)
     worker_dsn = schema()
     port = _free_port()
+    spawned = time.monotonic()
     worker = _start_worker(login, worker_dsn, prefix, registry_file, port, tmp)
+    probe = cpu_budget.stack_probe(settings, {"worker": worker.pid})
     try:
         spies: list[subprocess.Popen[bytes]] = []
-        rate, rows, seconds = _drain(
-            [port], [worker], len(backlog) * 8, lambda: spies.extend(spy.start(worker.pid))
-        )
+        one = _drain_clocks(
+            [port], [worker], len(backlog) * 8, probe, spawned,
+            lambda: spies.extend(spy.start(worker.pid)),
+        )  # fmt: skip
         spy.stop(spies)
+        rate, rows = one.steady.rate, int(sum(one.steady.end.rows))
         rss, peak = _memory(worker.pid)
         stored = _count(worker_dsn)
         raw, sink = _baselines(schema, backlog, registry)
         before, stages_before = _flush_stats(port), pipeline_stages.parse(_scrape(port))
+        paced_before = cpu_budget.take(probe)
         latencies = _paced(kafka, prefix)
+        paced_budget = cpu_budget.describe(
+            paced_before, cpu_budget.take(probe), PACED_RATE * PACED_S
+        )
         flushes, flush_s, batches, batch_raw = (
             a - b for a, b in zip(_flush_stats(port), before, strict=True)
         )
@@ -199,9 +262,9 @@ def _measure(
     return [
         f"fleet: {DEVICES} devices × {FRAMES_PER_DEVICE} minute frames × 8 factors "
         f"= {len(backlog) * 8} measurements (backlog on the raw topic)",
-        f"end to end: {rate:,.0f} measurements/s ({rows} rows in {seconds:.1f} s; "
-        f"count(*) = {stored})"
+        f"count(*) = {stored} of {rows} rows written"
         + (" — py-spy attached (BENCH_PIPELINE_SPY): slower than without" if spy.SPY_DIR else ""),
+        *_drain_lines("end to end, one worker", one),
         f"raw COPY of the same rows: {raw:,.0f} rows/s; sink alone (PgSink.flush): "
         f"{sink:,.0f} rows/s",
         f"ratios: sink / raw COPY = {sink / raw:.0%}; end to end / raw COPY = {rate / raw:.0%}",
@@ -211,6 +274,9 @@ def _measure(
         f"paced run: {batches:.0f} batches of {batch_raw / max(batches, 1):.0f} raw messages on "
         f"average; flush {flush_s / max(flushes, 1) * 1000:.0f} ms on average; per stage:",
         *pipeline_stages.describe(stages),
+        f"CPU of the paced run ({PACED_RATE * PACED_S:,.0f} measurements sent, µs per "
+        f"measurement sent):",
+        *(f"  {line}" for line in paced_budget),
     ], figures
 
 
@@ -236,7 +302,10 @@ def _start_worker(
     tmp: Path,
     tree: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """A ``greenwatch worker``; with ``tree``, that source tree's code (on ``PYTHONPATH``)."""
+    """A ``greenwatch worker``; with ``tree``, that source tree's code (on ``PYTHONPATH``, and
+    as the working directory: the command re-executes itself as ``python -m
+    streams.worker_process``, which puts the working directory first on ``sys.path``, so from
+    any other directory the worker ran the benchmark's tree whatever ``PYTHONPATH`` said)."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GREENWATCH_KAFKA_")},
         **({"PYTHONPATH": str(tree)} if tree is not None else {}),
@@ -251,7 +320,7 @@ def _start_worker(
     tmp.mkdir(parents=True, exist_ok=True)
     log = (tmp / "worker.log").open("wb")
     return subprocess.Popen([str(Path(sys.executable).parent / "greenwatch"), *args], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+                            cwd=tree, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 
 
 def _scrape(port: int) -> str:
@@ -264,7 +333,10 @@ def _scrape(port: int) -> str:
 
 
 def _metric(port: int, name: str, label: str = "") -> float:
-    text = _scrape(port)
+    return _sum_metric(_scrape(port), name, label)
+
+
+def _sum_metric(text: str, name: str, label: str = "") -> float:
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
@@ -280,31 +352,51 @@ def _drain(
 ) -> tuple[float, int, float]:
     """(measurements/s, rows, seconds) of ``workers`` together (their metrics on ``ports``),
     from the last scrape that saw no committed measurement row (the clock starts there, so a
-    backlog drained between two scrapes still counts) to the last one."""
+    backlog drained between two scrapes still counts) to the last one: the first-row clock of
+    ``_drain_clocks`` (used by the other benchmarks that start one worker)."""
+    window = _drain_clocks(ports, workers, total, None, time.monotonic(), on_first).first_row
+    return window.rate, int(sum(window.end.rows)), window.seconds
+
+
+def _drain_clocks(
+    ports: list[int],
+    workers: list[subprocess.Popen[bytes]],
+    total: int,
+    probe: cpu_budget.Probe | None,
+    spawned: float,
+    on_first: Callable[[], object] = lambda: None,
+) -> Drain[cpu_budget.Sample | None]:
+    """Scrape ``workers`` (their metrics on ``ports``) every ~0.1 s until they committed
+    ``total`` measurement rows; both clocks of bench.pipeline_drain, with a CPU sample per
+    scrape when a ``probe`` is given. ``on_first`` is called at the first scrape that sees a
+    committed row; ``spawned`` is when the workers were started (for their start time)."""
     deadline = time.monotonic() + 900
-    first: tuple[float, float] | None = None
-    previous = (time.monotonic(), 0.0)
+    scrapes: list[Scrape[cpu_budget.Sample | None]] = []
     rows = 0.0
     while (
         rows < total
         and time.monotonic() < deadline
         and all(worker.poll() is None for worker in workers)
     ):
-        rows = sum(
-            _metric(port, "greenwatch_streams_rows_written_total", 'table="measurements"')
-            for port in ports
-        )
-        now = time.monotonic()
-        if first is None and rows > 0:
-            first = previous
+        texts = [_scrape(port) for port in ports]
+        each = tuple(_sum_metric(t, _ROWS, 'table="measurements"') for t in texts)
+        assigned = tuple(_sum_metric(t, "greenwatch_streams_assigned_partitions") for t in texts)
+        sample = cpu_budget.take(probe) if probe is not None else None
+        batches = tuple(_sum_metric(t, "greenwatch_streams_batch_size_count") for t in texts)
+        batched = tuple(_sum_metric(t, "greenwatch_streams_batch_size_sum") for t in texts)
+        scrapes.append(Scrape(time.monotonic(), each, assigned, sample, batches, batched))
+        if rows == 0 < sum(each):
             on_first()
-        previous = (now, rows)
+        rows = sum(each)
         time.sleep(0.1)
-    if first is None or rows <= first[1]:
+    try:
+        return drain(scrapes, spawned)
+    except ValueError:
         exits = [worker.poll() for worker in workers]
-        raise RuntimeError(f"the workers wrote {rows} of {total} rows (exits {exits})")
-    seconds = time.monotonic() - first[0]
-    return (rows - first[1]) / seconds, int(rows), seconds
+        raise RuntimeError(f"the workers wrote {rows} of {total} rows (exits {exits})") from None
+
+
+_ROWS = "greenwatch_streams_rows_written_total"
 
 
 def _flush_stats(port: int) -> tuple[float, float, float, float]:

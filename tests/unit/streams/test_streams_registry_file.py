@@ -50,5 +50,7 @@ def test_the_yaml_peak_stays_out_of_this_process(
     path.write_text(dump_registry(registry), "utf-8")
     here = _traced_peak(load_registry, path)
     apart = _traced_peak(load_registry_apart, path)
-    # Measured at 10 000 devices: 257 MiB here, the JSON and the models (~55 MiB) apart.
-    assert apart < here / 2, (outlets, apart, here)
+    # Measured at 10 000 devices with PyYAML's loader: 257 MiB here, the JSON and the models
+    # (~55 MiB) apart. Folded from libyaml's events (schemas.yaml_events) there is no node
+    # graph any more: 54 MiB here against 37 MiB apart (100 devices: 629 against 461 kB).
+    assert apart < here * 0.85, (outlets, apart, here)
