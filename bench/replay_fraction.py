@@ -8,6 +8,10 @@ that file (what ``greenwatch replay --input FILE`` runs: decode, normalise, the 
 every hourly and daily value and verdict, the sorted latest outputs). Writing the file and
 loading the registry are not timed. No services needed.
 
+``measure`` (the figure ``python -m bench pipeline`` prints) times what a user runs:
+``greenwatch replay``'s default ``--jobs``, the usable cores (``streams.replay_parallel``),
+and beside it one process (``replay_lines``) as the baseline, both in the same run.
+
 Run as a script (``python bench/replay_fraction.py --input FILE``, what ``bench_replay`` does
 for this tree and for main's, each on its own ``PYTHONPATH``) it replays ``FILE`` (written
 first when missing) with whatever ``streams.replay`` its path gives and prints the figure as
@@ -76,11 +80,36 @@ def write_fraction(path: Path, devices: int = REPLAY_DEVICES, minutes: int = REP
     return lines
 
 
-def measure(registry: Registry, directory: Path) -> ReplayFigure:
-    """Write the fraction under ``directory`` and time its replay."""
+@dataclass(frozen=True, slots=True)
+class ReplayAsRun:
+    """``greenwatch replay`` as a user runs it (``jobs``: its default ``--jobs``) beside one
+    process (``replay_lines``), the baseline, over the same file in the same run."""
+
+    jobs: int
+    as_run: ReplayFigure
+    one_process: ReplayFigure
+
+    @property
+    def rate(self) -> float:
+        """Measurements per second of the replay as a user runs it."""
+        return self.as_run.rate
+
+
+def measure(
+    registry: Registry,
+    directory: Path,
+    devices: int = REPLAY_DEVICES,
+    minutes: int = REPLAY_MINUTES,
+) -> ReplayAsRun:
+    """Write the fraction under ``directory`` and time its replay: one process first (the
+    baseline), then the default ``--jobs``."""
+    from streams.replay_parallel import usable_cores
+
     path = directory / "province-day-fraction.hj212"
-    write_fraction(path)
-    return measure_file(registry, path)
+    write_fraction(path, devices, minutes)
+    one_process = measure_file(registry, path)
+    jobs = usable_cores()
+    return ReplayAsRun(jobs, measure_file(registry, path, jobs), one_process)
 
 
 def measure_file(registry: Registry, path: Path, jobs: int | None = None) -> ReplayFigure:
@@ -124,14 +153,17 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def describe(figure: ReplayFigure) -> str:
-    """The report line of a replay figure."""
+def describe(replay: ReplayAsRun) -> str:
+    """The report line of a replay as run, with the one-process baseline beside it."""
+    figure = replay.as_run
     share = figure.measurements / PROVINCE_DAY_VALUES
     day_s = PROVINCE_DAY_VALUES / figure.rate if figure.rate else float("inf")
     return (
-        f"replay from a file: {figure.rate:,.0f} measurements/s ({figure.measurements} values "
-        f"= {share:.2%} of a province-day, {figure.lines} lines, {figure.outputs} outputs, "
-        f"{figure.seconds:.1f} s; a whole province-day ≈ {day_s / 60:.0f} min at this rate)"
+        f"replay from a file (--jobs {replay.jobs}, the default): {figure.rate:,.0f} "
+        f"measurements/s, one process {replay.one_process.rate:,.0f}/s "
+        f"({figure.measurements} values = {share:.2%} of a province-day, {figure.lines} lines, "
+        f"{figure.outputs} outputs, {figure.seconds:.1f} s; a whole province-day ≈ "
+        f"{day_s / 60:.0f} min at this rate)"
     )
 
 

@@ -56,6 +56,7 @@ from streams.domain.load_substitution import StoredRates
 from streams.domain.store import DeviceHour, OutletYear, RateKey, Store, StoredHours, StoredYear
 from streams.metrics import StreamMetrics
 from streams.ownership import partition_of, registry_devices
+from streams.registry_memory import share_fields_sets
 from streams.revisions import MeasurementKey
 from streams.sink import FlushResult, SinkBatch
 
@@ -307,6 +308,7 @@ class Pipeline:
         topic): decode and the engine switch to it (``Engine.use_registry``: open windows
         close under it, devices it lacks are forgotten). Called through the commit lane like
         ``prepare``, so never in the middle of a batch; returns an empty batch to commit."""
+        share_fields_sets(registry)  # as the worker's first registry (docs/perf.md, rss)
         with self._engine_lock:
             swap = self._engine.use_registry(registry)
             self._registry = registry

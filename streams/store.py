@@ -241,16 +241,6 @@ class PgStore:
                     stored.substituted[day] = substituted
         return found
 
-    def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
-        """The loads of ``daily_years`` (the store contract tests read them alone)."""
-        return {key: found.loads for key, found in self.daily_years(keys).items()}
-
-    def daily_substitutions(
-        self, keys: Iterable[OutletYear]
-    ) -> dict[OutletYear, dict[date, SubstitutedLoad]]:
-        """The substitutions of ``daily_years`` (read alone by the store contract tests)."""
-        return {key: found.substituted for key, found in self.daily_years(keys).items()}
-
     def rate_histories(self, keys: Iterable[RateKey]) -> dict[RateKey, StoredRates]:
         """The valid hourly rates before each day (``Store.rate_histories``): two queries,
         the staircase computed by the database (a window maximum), not 2160 rows a key."""

@@ -466,7 +466,7 @@ class Engine:
         substituted: Mapping[date, SubstitutedLoad] | None = None,
     ) -> None:
         """Stored daily loads (China day → kg) of ``year`` with their HJ 75-2017 substituted
-        kg (``Store.daily_substitutions``), or a year-to-date total, for the annual quota.
+        kg (``Store.daily_years``), or a year-to-date total, for the annual quota.
         Days the engine has closed itself keep the engine's value."""
         ledger = self._years.setdefault((outlet_id, factor, year), YearLedger())
         ledger.hydrate(year, ytd_load_kg, substituted)

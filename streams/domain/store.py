@@ -194,7 +194,7 @@ class MemoryStore:
 
     def record(self, outputs: Iterable[object]) -> None:
         """Write the aggregates among ``outputs`` (hourly ones and daily loads are read back)
-        and the substitutions of the daily load verdicts (``daily_substitutions``); other
+        and the substitutions of the daily load verdicts (``daily_years``); other
         verdicts and signals are not read back."""
         for output in outputs:
             if isinstance(output, Verdict) and output.rule is Rule.DAILY_LOAD:
@@ -256,10 +256,6 @@ class MemoryStore:
             for key in keys
         }
 
-    def daily_loads(self, keys: Iterable[OutletYear]) -> dict[OutletYear, dict[date, float]]:
-        """The loads of ``daily_years`` (the store contract tests read them alone)."""
-        return {key: found.loads for key, found in self.daily_years(keys).items()}
-
     def day_series(
         self,
     ) -> Iterator[tuple[datetime, dict[tuple[str, str], dict[datetime, float]]]]:
@@ -278,12 +274,6 @@ class MemoryStore:
                         series.setdefault((device, m.factor), {})[m.period_start] = value
             if series:
                 yield day, series
-
-    def daily_substitutions(
-        self, keys: Iterable[OutletYear]
-    ) -> dict[OutletYear, dict[date, SubstitutedLoad]]:
-        """The substitutions of ``daily_years`` (read alone by the store contract tests)."""
-        return {key: found.substituted for key, found in self.daily_years(keys).items()}
 
     def _record_substitution(self, verdict: Verdict) -> None:
         day = china_date(verdict.period_start)

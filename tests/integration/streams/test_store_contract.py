@@ -140,7 +140,8 @@ def test_closed_hours_of_another_outlet_are_not_this_ones(written: Store) -> Non
 
 
 def test_daily_loads_per_outlet_factor_and_china_year(written: Store) -> None:
-    found = written.daily_loads([("O1", "a21026", 2026), ("O1", "a21026", 2025), ("O9", "x", 2026)])
+    keys = [("O1", "a21026", 2026), ("O1", "a21026", 2025), ("O9", "x", 2026)]
+    found = {key: year.loads for key, year in written.daily_years(keys).items()}
 
     assert dict(found[("O1", "a21026", 2026)]) == {
         datetime(2026, 3, 1).date(): 9.5,
@@ -151,7 +152,8 @@ def test_daily_loads_per_outlet_factor_and_china_year(written: Store) -> None:
 
 
 def test_daily_substitutions_come_from_the_stored_daily_load_verdicts(written: Store) -> None:
-    found = written.daily_substitutions([("O1", "a21026", 2026), ("O9", "x", 2026)])
+    keys = [("O1", "a21026", 2026), ("O9", "x", 2026)]
+    found = {key: year.substituted for key, year in written.daily_years(keys).items()}
 
     assert dict(found[("O1", "a21026", 2026)]) == {
         datetime(2026, 3, 2).date(): SubstitutedLoad(
