@@ -41,9 +41,7 @@ def _consumer(tmp_path: Path) -> Any:
     return app.consumer
 
 
-async def _drain(
-    consumer: Any, offsets: list[int], deliver: Any, stopper: _Stopper
-) -> list[Any]:
+async def _drain(consumer: Any, offsets: list[int], deliver: Any, stopper: _Stopper) -> list[Any]:
     """Run the consumer's fetch loop over records of ``offsets`` (one getmany); returns the
     calls of ``wait_first`` it made."""
     calls: list[Any] = []
