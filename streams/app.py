@@ -22,6 +22,7 @@ from runtime.kafka_access import KafkaAccess, Principal, kafka_access
 from runtime.settings import Settings, kafka_servers
 from schemas.topics import CATALOGUE, Topic, consumer_group, topic_name
 from streams.fetch import LeanTransport
+from streams.lean_monitor import LeanMonitor
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,8 @@ def broker_credentials(kafka: KafkaAccess) -> faust.types.auth.CredentialsT | No
 
 class WorkerApp(faust.App):
     """faust's App whose consumer fetch loop is ``streams.fetch.LeanConsumer`` (no four
-    asyncio tasks per record); everything else is faust's."""
+    asyncio tasks per record) and whose Monitor sensor is ``streams.lean_monitor.LeanMonitor``
+    (no per-message bookkeeping); everything else is faust's."""
 
     def _new_transport(self) -> TransportT:
         return LeanTransport(self.conf.broker_consumer, self)
@@ -104,6 +106,7 @@ def create_app(settings: Settings, tuning: WorkerTuning) -> faust.App:
         broker=broker_urls(settings),
         broker_credentials=broker_credentials(kafka_access(settings, Principal.WORKER)),
         store="memory://",
+        monitor=LeanMonitor(),
         autodiscover=False,
         datadir=str(datadir),
         web_enabled=False,

@@ -19,6 +19,7 @@ from faust.types import TP
 from runtime.settings import Settings
 from streams.app import WorkerTuning, create_app
 from streams.fetch import LeanConsumer, first_step, resume
+from streams.lean_monitor import LeanMonitor
 
 RAW = TP("raw", 0)
 
@@ -184,5 +185,25 @@ def test_cancelling_a_resumed_coroutine_cancels_what_it_waits_for() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         assert future.cancelled()
+
+    asyncio.run(scenario())
+
+
+def test_the_worker_apps_monitor_keeps_only_when_a_stream_took_an_event(tmp_path: Path) -> None:
+    """faust's consumer reads ``stream_inbound_time`` to warn about idle streams; the per-message
+    counters and timings of faust's Monitor are not kept (``streams.lean_monitor``)."""
+
+    async def scenario() -> None:
+        app = create_app(Settings(state_dir=tmp_path), WorkerTuning())
+        list(app.on_init_dependencies())  # what starting the App does: the sensor is added
+        assert isinstance(app.monitor, LeanMonitor) and app.monitor in set(app.sensors)
+        message = Record("raw", 9)
+        app.sensors.on_message_in(RAW, 9, message)  # type: ignore[arg-type]
+        state = app.sensors.on_stream_event_in(RAW, 9, object(), object())  # type: ignore[arg-type]
+        app.sensors.on_stream_event_out(RAW, 9, object(), object(), state)  # type: ignore[arg-type]
+        app.sensors.on_message_out(RAW, 9, message)  # type: ignore[arg-type]
+        assert RAW in app.monitor.stream_inbound_time
+        assert app.monitor.messages_received_total == 0 and app.monitor.events_total == 0
+        assert not hasattr(message, "time_in")
 
     asyncio.run(scenario())
