@@ -70,9 +70,20 @@ def raw_record(event: Any) -> RawRecord:
 
 
 def _headers(headers: Any) -> Headers:
-    """A faust message's headers (a list of pairs, a mapping, or None) as a tuple of pairs."""
+    """A faust message's headers (a list of pairs, a mapping, or None) as a tuple of pairs.
+
+    aiokafka already hands a tuple of ``(str, bytes)`` pairs: that tuple is kept as it is
+    (checked, not rebuilt: this runs on the event loop for every raw record); a null
+    header value (None) becomes ``b""``.
+    """
     if not headers:
         return ()
+    if type(headers) is tuple:
+        for name, value in headers:
+            if type(value) is not bytes or type(name) is not str:
+                break
+        else:
+            return cast(Headers, headers)
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     return tuple((str(name), bytes(value or b"")) for name, value in pairs)
 

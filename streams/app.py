@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import faust
+from faust.types.transports import TransportT
 
 from runtime.kafka_access import KafkaAccess, Principal, kafka_access
 from runtime.settings import Settings, kafka_servers
 from schemas.topics import CATALOGUE, Topic, consumer_group, topic_name
+from streams.fetch import LeanTransport
+from streams.lean_monitor import LeanMonitor
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,15 @@ def broker_credentials(kafka: KafkaAccess) -> faust.types.auth.CredentialsT | No
     return None if context is None else faust.SSLCredentials(context)
 
 
+class WorkerApp(faust.App):
+    """faust's App whose consumer fetch loop is ``streams.fetch.LeanConsumer`` (no four
+    asyncio tasks per record) and whose Monitor sensor is ``streams.lean_monitor.LeanMonitor``
+    (no per-message bookkeeping); everything else is faust's."""
+
+    def _new_transport(self) -> TransportT:
+        return LeanTransport(self.conf.broker_consumer, self)
+
+
 def create_app(settings: Settings, tuning: WorkerTuning) -> faust.App:
     """A configured faust App (not started); agents are added by ``streams.agents``.
 
@@ -89,11 +101,12 @@ def create_app(settings: Settings, tuning: WorkerTuning) -> faust.App:
     """
     datadir = Path(settings.state_dir) / "streams"
     datadir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    return WorkerApp(
         group_id(settings),
         broker=broker_urls(settings),
         broker_credentials=broker_credentials(kafka_access(settings, Principal.WORKER)),
         store="memory://",
+        monitor=LeanMonitor(),
         autodiscover=False,
         datadir=str(datadir),
         web_enabled=False,
