@@ -8,12 +8,13 @@ every record. In the one-worker drain that was ~20 % of the event-loop thread's 
 (docs/perf.md "Fifth slice (loop)"), while the callback (find the partition's channels,
 decode the raw bytes, put the event in the stream's queue) almost never waits.
 
-``LeanConsumer`` runs the same loop, but first steps the callback itself
-(``first_step``): when it finishes without waiting (its queue had room, the flow was not
-suspended, the producer buffer was not full) nothing else is created; when it has to wait,
-the rest of it goes through ``wait_first`` exactly as before (``resume``), so suspending the
-flow during a rebalance or stopping the service abandons it as faust does. Records, their
-order, read offsets, gaps and the commit-every rule are faust's, line for line.
+``LeanConsumer`` keeps faust's loop and overrides only ``wait_first``: it first steps the
+awaited coroutine itself (``first_step``); when that finishes without waiting (the stream's
+queue had room, the flow was not suspended) nothing else is created, and the other awaitables
+(the suspension event's unstarted ``wait()``) are closed; when it has to wait, the rest of it
+goes through mode's ``wait_first`` exactly as before (``resume``), so suspending the flow
+during a rebalance or stopping the service abandons it as faust does. Records, their order,
+read offsets, gaps and the commit-every rule are faust's own code.
 
 ``LeanTransport`` is faust's aiokafka transport with this consumer; ``streams.app`` builds the
 worker's App with it. Written against faust-streaming 0.15 (``deploy/constraints.txt`` pins
@@ -23,14 +24,14 @@ it); ``tests/unit/streams/test_streams_fetch.py`` checks the loop on a real faus
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine, Generator
+from collections.abc import Coroutine, Generator
 from types import CoroutineType
 from typing import Any, ClassVar, cast
 
-from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.transports import ConsumerT
 from mode import Service
+from mode.services import WaitResults
 
 
 class Suspended(Exception):
@@ -89,82 +90,32 @@ class _Waiting:
 
 
 class LeanConsumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer whose fetch loop steps each record's callback itself."""
+    """faust's aiokafka consumer whose ``wait_first`` steps the awaited coroutine first.
 
-    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - see the test
-        # faust.transport.consumer.Consumer._drain_messages (0.15), with the callback's
-        # first step taken here instead of in wait_first's four tasks.
-        callback = self.callback
-        getmany = self.getmany
-        service = cast(Service, self)
-        consumer_should_stop = service._stopped.is_set
-        fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
-        slow_path_needed = self._slow_path_needed
+    faust's fetch loop (``Consumer._drain_messages``, unchanged) delivers each record with
+    ``await self.wait_first(callback(message), self.suspend_flow.wait())``. When the first
+    argument is a coroutine that finishes without waiting, and neither the flow is suspended
+    nor the service stopping or crashed, this returns what mode's ``wait_first`` returns
+    for it (that coroutine the winner, its result, not stopped) and closes the others
+    unstarted; otherwise mode's ``wait_first`` runs as before, with the stepped coroutine
+    resumed where it stopped (``resume``).
+    """
 
-        get_read_offset = self._read_offset.__getitem__
-        set_read_offset = self._read_offset.__setitem__
-        set_flag = self.diag.set_flag
-        unset_flag = self.diag.unset_flag
-        commit_every = self._commit_every
-        acks_enabled_for = self.app.topics.acks_enabled_for
-
-        yield_every = 100
-        num_since_yield = 0
-        sleep = asyncio.sleep
-
-        try:
-            while not (consumer_should_stop() or fetcher_should_stop()):
-                set_flag(CONSUMER_FETCHING)
-                ait = cast(AsyncIterator[Any], getmany(timeout=1.0))
-                await self.sleep(0)
-                if not self.should_stop:
-                    async for tp, message in ait:
-                        num_since_yield += 1
-                        if num_since_yield > yield_every:
-                            await sleep(0)
-                            num_since_yield = 0
-
-                        offset = message.offset
-                        r_offset = get_read_offset(tp)
-                        if r_offset is None or offset >= r_offset:
-                            gap = offset - (r_offset or 0)
-                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                                await self._add_gap(tp, r_offset + 1, offset)
-                            if commit_every is not None and self._n_acked >= commit_every:
-                                self._n_acked = 0
-                                await self.commit()
-                            delivery = callback(message)
-                            if type(delivery) is CoroutineType and not slow_path_needed():
-                                finished, yielded = first_step(delivery)
-                                if not finished:
-                                    await self.wait_first(
-                                        resume(delivery, yielded), self.suspend_flow.wait()
-                                    )
-                            else:
-                                await self.wait_first(delivery, self.suspend_flow.wait())
-                            set_read_offset(tp, offset)
-                        else:
-                            self.log.dev("DROPPED MESSAGE ROFF %r", offset)
-                    unset_flag(CONSUMER_FETCHING)
-        except self.consumer_stopped_errors:
-            if self.transport.app.should_stop:
-                self.log.info("Broker stopped consumer, shutting down...")
-                return
-            raise
-        except asyncio.CancelledError:
-            if self.transport.app.should_stop:
-                self.log.info("Consumer shutting down for user cancel.")
-                return
-            raise
-        except Exception as exc:
-            self.log.exception("Drain messages raised: %r", exc)
-            raise
-        finally:
-            unset_flag(CONSUMER_FETCHING)
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
+        first = coros[0] if coros else None
+        if type(first) is not CoroutineType or self._slow_path_needed():
+            return await super().wait_first(*coros, timeout=timeout)
+        finished, yielded = first_step(first)
+        if finished:
+            for other in coros[1:]:
+                if type(other) is CoroutineType:
+                    other.close()  # never started: nothing to unwind, no "never awaited"
+            return WaitResults([first], [yielded], False)
+        return await super().wait_first(resume(first, yielded), *coros[1:], timeout=timeout)
 
     def _slow_path_needed(self) -> bool:
-        """The flow is suspended or the service stopping: then ``wait_first`` decides at once,
-        as faust does, whether the record is delivered."""
+        """The flow is suspended or the service stopping: then mode's ``wait_first`` decides
+        at once, as faust does, whether the record is delivered."""
         service = cast(Service, self)
         return bool(
             self.suspend_flow.is_set() or service._stopped.is_set() or service._crashed.is_set()

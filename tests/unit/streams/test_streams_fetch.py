@@ -1,7 +1,7 @@
 """The worker's faust fetch loop (``streams.fetch``, issue 15 loop slice): the worker's App
-consumes with ``LeanConsumer``, whose loop hands each record to the conductor's callback
-without mode's ``wait_first`` (four asyncio tasks per record) when the callback does not
-wait, and through ``wait_first`` as faust does when it waits: records arrive in order, read
+consumes with ``LeanConsumer``, whose ``wait_first`` hands each record to the conductor's
+callback without mode's four asyncio tasks per record when the callback does not wait, and
+through mode's ``wait_first`` as faust does when it waits: records arrive in order, read
 offsets advance as faust's, a waiting callback is awaited to its end, and a callback still
 waiting when the flow is suspended (a rebalance) is abandoned as faust abandons it."""
 
@@ -22,6 +22,7 @@ from streams.fetch import LeanConsumer, first_step, resume
 from streams.lean_monitor import LeanMonitor
 
 RAW = TP("raw", 0)
+_FETCH = ("Event.wait",)  # faust's loop sleeps once per fetch (mode's Service.sleep)
 
 
 @dataclass
@@ -42,26 +43,29 @@ def _consumer(tmp_path: Path) -> Any:
     return app.consumer
 
 
-async def _drain(consumer: Any, offsets: list[int], deliver: Any, stopper: _Stopper) -> list[Any]:
-    """Run the consumer's fetch loop over records of ``offsets`` (one getmany); returns the
-    calls of ``wait_first`` it made."""
-    calls: list[Any] = []
-    original = consumer.wait_first
+async def _drain(consumer: Any, offsets: list[int], deliver: Any, stopper: _Stopper) -> list[str]:
+    """Run faust's fetch loop of ``consumer`` over records of ``offsets`` (one getmany);
+    returns the names of the coroutines it ran as asyncio tasks, the loop's own excepted."""
+    loop = asyncio.get_running_loop()
+    created: list[str] = []
 
-    async def wait_first(*coros: Any, **kwargs: Any) -> Any:
-        calls.append(coros)
-        return await original(*coros, **kwargs)
+    def count(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        created.append(coro.__qualname__)
+        return asyncio.Task(coro, loop=loop, **kwargs)
 
     async def getmany(timeout: float) -> AsyncIterator[tuple[TP, Record]]:
         for offset in offsets:
             yield RAW, Record("raw", offset)
         stopper._stopped.set()
 
-    consumer.wait_first = wait_first
     consumer.getmany = getmany
     consumer.callback = deliver
-    await asyncio.wait_for(consumer._drain_messages(stopper), 10)
-    return calls
+    loop.set_task_factory(count)
+    try:
+        await asyncio.wait_for(consumer._drain_messages(stopper), 10)
+    finally:
+        loop.set_task_factory(None)
+    return [name for name in created if name != "Consumer._drain_messages"]
 
 
 def test_the_worker_app_consumes_with_the_lean_fetch_loop(tmp_path: Path) -> None:
@@ -73,12 +77,13 @@ def test_the_worker_app_consumes_with_the_lean_fetch_loop(tmp_path: Path) -> Non
         async def deliver(message: Record) -> None:
             seen.append(message.offset)
 
-        tasks_before = len(asyncio.all_tasks())
-        calls = await _drain(consumer, [5, 6, 7], deliver, _Stopper())
+        none = await _drain(_consumer(tmp_path / "none"), [], deliver, _Stopper())
+        created = await _drain(consumer, [5, 6, 7], deliver, _Stopper())
         assert seen == [5, 6, 7]
         assert consumer._read_offset[RAW] == 7
-        assert calls == [], "a callback that does not wait needs no wait_first"
-        assert len(asyncio.all_tasks()) == tasks_before
+        assert created == none, "a callback that does not wait needs no task"
+        many = await _drain(_consumer(tmp_path / "many"), list(range(30)), deliver, _Stopper())
+        assert many == none
 
     asyncio.run(scenario())
 
@@ -97,9 +102,11 @@ def test_a_waiting_callback_goes_through_wait_first_and_is_awaited_to_its_end(
                 await room.wait()  # the stream's queue is full until the agent takes
             seen.append(message.offset)
 
-        calls = await _drain(consumer, [0, 1, 2], deliver, _Stopper())
+        created = await _drain(consumer, [0, 1, 2], deliver, _Stopper())
         assert seen == [0, 1, 2]
-        assert len(calls) == 1
+        assert sorted(created) == sorted(
+            [*_FETCH, "resume", "Event.wait", "Event.wait", "Event.wait"]
+        ), "mode's wait_first for the one waiting record: four tasks"
         assert consumer._read_offset[RAW] == 2
 
     asyncio.run(scenario())
@@ -123,9 +130,11 @@ def test_a_callback_waiting_when_the_flow_is_suspended_is_abandoned_as_faust_doe
                     raise
             seen.append(message.offset)
 
-        calls = await _drain(consumer, [0, 1], deliver, _Stopper())
+        created = await _drain(consumer, [0, 1], deliver, _Stopper())
         assert seen == [0] and cancelled == [1]
-        assert len(calls) == 1
+        assert sorted(created) == sorted(
+            [*_FETCH, "resume", "Event.wait", "Event.wait", "Event.wait"]
+        ), "mode's wait_first for the one waiting record: four tasks"
         consumer.suspend_flow.clear()
 
     asyncio.run(scenario())
