@@ -44,6 +44,7 @@ from bench.db import unreachable
 from bench.kafka import service_env
 from bench.pipeline_drain import Drain
 from bench.pipeline_fleet import Frame
+from bench.trees import compared
 from runtime.kafka_access import Principal
 from runtime.settings import Settings, database_dsn
 from schemas.registry import dump_registry
@@ -75,8 +76,7 @@ def run() -> list[str]:
     dsn = database_dsn(settings)
     if missing := unreachable(dsn):
         return missing
-    trees = {"this": HERE, **({"base": Path(BASE)} if BASE else {})}
-    order = ["base", "this", "this", "base"] if BASE else ["this"]
+    trees, order = compared(HERE, BASE)
     backlog = [
         pipeline_fleet.frame(mn, at, at + timedelta(seconds=3))
         for mn, at in pipeline_fleet.backlog_times()

@@ -40,6 +40,7 @@ from psycopg.conninfo import make_conninfo
 from bench import bench_pipeline, pipeline_fleet, pipeline_stages
 from bench.db import unreachable
 from bench.kafka import service_env
+from bench.trees import compared
 from deploy.timescaledb import drop_schema
 from runtime.kafka_access import Principal
 from runtime.settings import Settings, database_dsn
@@ -73,8 +74,7 @@ def run() -> list[str]:
     dsn = database_dsn(settings)
     if missing := unreachable(dsn):
         return missing
-    trees = {"this": HERE, **({"base": Path(BASE)} if BASE else {})}
-    order = ["base", "this", "this", "base"] if BASE else ["this"]
+    trees, order = compared(HERE, BASE)
     rounds: list[Round] = []
     lines = [
         f"fleet: {bench_pipeline.PACED_DEVICES} devices × {pipeline_fleet.FRAMES_PER_DEVICE} "
