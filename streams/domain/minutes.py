@@ -124,8 +124,15 @@ class FactorReadings:
             return False
         start, flag = measurement.period_start, measurement.flag
         # µs since _EPOCH: exact, equal for equal instants in any time zone (as datetime keys
-        # of a dict are); not remembered, a cache would keep alive the datetimes not kept here
-        at = (start - _EPOCH) // _MICROSECOND
+        # of a dict are). The factors of one frame share its start (the same object): the last
+        # one is remembered (one datetime kept alive; a (start, at) pair swapped atomically)
+        global _LAST_INSTANT
+        last = _LAST_INSTANT
+        if last[0] is start:
+            at = last[1]
+        else:
+            at = (start - _EPOCH) // _MICROSECOND
+            _LAST_INSTANT = (start, at)
         times = series.at
         if not times or (series.ordered and at > times[-1]):  # the usual case: a new instant
             series.append(at, value, flag, corrected, measurement.min, measurement.max)
@@ -152,6 +159,8 @@ _EPOCH: Final = datetime(2000, 1, 1, tzinfo=CHINA_TZ)
 """Instants are held as integer microseconds since this China-time midnight (minute-aligned:
 a minute start is an instant minus its remainder of ``_MINUTE_US``)."""
 _MICROSECOND: Final = timedelta(microseconds=1)
+_LAST_INSTANT: tuple[datetime, int] = (_EPOCH, 0)
+"""The last period start ``FactorReadings.add`` converted, and its instant."""
 _MINUTE_US: Final = 60_000_000
 _NOT_HELD: Final = -1
 
