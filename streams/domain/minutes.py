@@ -135,7 +135,20 @@ class FactorReadings:
             _LAST_INSTANT = (start, at)
         times = series.at
         if not times or (series.ordered and at > times[-1]):  # the usual case: a new instant
-            series.append(at, value, flag, corrected, measurement.min, measurement.max)
+            low, high = measurement.min, measurement.max
+            code = _FLAG_CODES.get(flag)
+            if (
+                code is not None
+                and series.extra is None
+                and corrected is None
+                and low is None
+                and high is None
+            ):  # ... with a known flag and no optional number: the row ``_Series.append``
+                times.append(at)  # would add, without the call (once per value)
+                series.value.append(value)
+                series.flag.append(code)
+                return True
+            series.append(at, value, flag, corrected, low, high)
             return True
         row = series.find(at)
         if row < 0:
