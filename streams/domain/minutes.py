@@ -143,8 +143,8 @@ class FactorReadings:
                 and corrected is None
                 and low is None
                 and high is None
-            ):  # ... with a known flag and no optional number: the row ``_Series.append``
-                times.append(at)  # would add, without the call (once per value)
+            ):  # ... with a known flag and no optional number: the row is the three
+                times.append(at)  # arrays' next item (``_Series.append`` does the rest)
                 series.value.append(value)
                 series.flag.append(code)
                 return True
@@ -248,16 +248,6 @@ class _Series:
         row = len(times)
         times.append(at)
         self.value.append(value)
-        code = _FLAG_CODES.get(flag)
-        if (
-            code is not None
-            and self.extra is None
-            and corrected is None
-            and low is None
-            and high is None
-        ):
-            self.flag.append(code)  # the usual case: a known flag, no optional number
-            return
         self.flag.append(0)
         if self.extra is not None:
             self.extra.extend((0.0, 0.0, 0.0))
