@@ -124,11 +124,31 @@ class FactorReadings:
             return False
         start, flag = measurement.period_start, measurement.flag
         # µs since _EPOCH: exact, equal for equal instants in any time zone (as datetime keys
-        # of a dict are); not remembered, a cache would keep alive the datetimes not kept here
-        at = (start - _EPOCH) // _MICROSECOND
+        # of a dict are). The factors of one frame share its start (the same object): the last
+        # one is remembered (one datetime kept alive; a (start, at) pair swapped atomically)
+        global _LAST_INSTANT
+        last = _LAST_INSTANT
+        if last[0] is start:
+            at = last[1]
+        else:
+            at = (start - _EPOCH) // _MICROSECOND
+            _LAST_INSTANT = (start, at)
         times = series.at
         if not times or (series.ordered and at > times[-1]):  # the usual case: a new instant
-            series.append(at, value, flag, corrected, measurement.min, measurement.max)
+            low, high = measurement.min, measurement.max
+            code = _FLAG_CODES.get(flag)
+            if (
+                code is not None
+                and series.extra is None
+                and corrected is None
+                and low is None
+                and high is None
+            ):  # ... with a known flag and no optional number: the row is the three
+                times.append(at)  # arrays' next item (``_Series.append`` does the rest)
+                series.value.append(value)
+                series.flag.append(code)
+                return True
+            series.append(at, value, flag, corrected, low, high)
             return True
         row = series.find(at)
         if row < 0:
@@ -152,6 +172,8 @@ _EPOCH: Final = datetime(2000, 1, 1, tzinfo=CHINA_TZ)
 """Instants are held as integer microseconds since this China-time midnight (minute-aligned:
 a minute start is an instant minus its remainder of ``_MINUTE_US``)."""
 _MICROSECOND: Final = timedelta(microseconds=1)
+_LAST_INSTANT: tuple[datetime, int] = (_EPOCH, 0)
+"""The last period start ``FactorReadings.add`` converted, and its instant."""
 _MINUTE_US: Final = 60_000_000
 _NOT_HELD: Final = -1
 
@@ -226,16 +248,6 @@ class _Series:
         row = len(times)
         times.append(at)
         self.value.append(value)
-        code = _FLAG_CODES.get(flag)
-        if (
-            code is not None
-            and self.extra is None
-            and corrected is None
-            and low is None
-            and high is None
-        ):
-            self.flag.append(code)  # the usual case: a known flag, no optional number
-            return
         self.flag.append(0)
         if self.extra is not None:
             self.extra.extend((0.0, 0.0, 0.0))

@@ -40,11 +40,6 @@ PERIOD_OF_COMMAND: Final[Mapping[str, PeriodKind]] = {
 }
 """HJ 212-2017 command codes (CN) that carry measurements, and the period of each."""
 
-_NUMERIC_SUFFIXES: Final = ("Rtd", "Avg", "Min", "Max", "Cou", "ZsRtd", "ZsAvg")
-"""The numeric fields, in the order of ``Measurement``'s rtd, avg, min, max, cou, zs_rtd,
-zs_avg."""
-_NUMERIC_SLOT: Final = {suffix: slot for slot, suffix in enumerate(_NUMERIC_SUFFIXES)}
-
 
 def normalize_packet(
     packet: Packet, received_at: datetime, registry: Registry
@@ -69,17 +64,38 @@ def normalize_packet(
         )
     start = _period_start(packet.data_time, period)
     code_map = factor_code_2005_to_2017()
-    new, flags, numbers_of = tuple.__new__, _FLAGS, _numbers
+    new, flags = tuple.__new__, _FLAGS
     # One frame's shared fields, read once; each value is a tuple built in C, in
     # ``Measurement._fields`` order (``tests/unit/streams/test_streams_normalize_frame.py``).
     device_id, outlet_id, qn, version = packet.mn, found.outlet.id, packet.qn, SCHEMA_VERSION
     measurements: dict[str, Measurement] = {}
     for sent, fields in packet.values.items():
-        numbers = numbers_of(fields)
-        if numbers is None:
-            continue
-        rtd, avg, low, high, cou, zs_rtd, zs_avg = numbers
-        flag = fields.get("Flag", "N")
+        # One pass over the fields the device sent (usually Avg or Rtd, and Flag), tested in
+        # the order they are most often sent; a field that is not a number is left out.
+        rtd = avg = low = high = cou = zs_rtd = zs_avg = None
+        flag: FactorValue = "N"
+        found_number = False
+        for suffix, value in fields.items():
+            if suffix == "Flag":
+                flag = value
+            elif not isinstance(value, float):
+                continue
+            elif suffix == "Avg":
+                avg, found_number = value, True
+            elif suffix == "Rtd":
+                rtd, found_number = value, True
+            elif suffix == "Min":
+                low, found_number = value, True
+            elif suffix == "Max":
+                high, found_number = value, True
+            elif suffix == "Cou":
+                cou, found_number = value, True
+            elif suffix == "ZsRtd":
+                zs_rtd, found_number = value, True
+            elif suffix == "ZsAvg":
+                zs_avg, found_number = value, True
+        if not found_number:
+            continue  # no number at all: equipment status, text values
         flag = flags.get(flag) or _flag(flag)
         factor = code_map.get(sent, sent)
         measurements[factor] = new(
@@ -98,21 +114,6 @@ def _period_start(data_time: datetime, period: PeriodKind) -> datetime:
     if period is PeriodKind.HOUR:
         return hour_start(data_time)
     return day_start(data_time)
-
-
-def _numbers(fields: Mapping[str, FactorValue]) -> list[float | None] | None:
-    """The numeric fields (``_NUMERIC_SUFFIXES`` order), None where absent or not a number;
-    None when there is none at all. One pass over the fields the device sent (usually two
-    or three) instead of a look-up per suffix."""
-    numbers: list[float | None] = [None] * len(_NUMERIC_SUFFIXES)
-    found = False
-    slot_of = _NUMERIC_SLOT
-    for suffix, value in fields.items():
-        slot = slot_of.get(suffix)
-        if slot is not None and isinstance(value, float):
-            numbers[slot] = value
-            found = True
-    return numbers if found else None
 
 
 def _flag(value: FactorValue | None) -> str:

@@ -160,13 +160,15 @@ class WindowCloser:
         """Close hours and days that end (plus grace) at or before ``watermark``; None
         closes everything. Closed days past ``CLOSED_DAY_RETENTION`` are dropped."""
         outputs: list[Output] = []
+        grace = self._grace
         for hour in sorted(state.hours):
-            if watermark is None or hour + HOUR + self._grace <= watermark:
-                outputs.extend(self._close_hour(state, hour))
+            if watermark is not None and hour + HOUR + grace > watermark:
+                break  # in time order: no later hour is ripe either
+            outputs.extend(self._close_hour(state, hour))
         for day in sorted(state.days):
+            if watermark is not None and day + DAY + grace > watermark:
+                break  # in time order: no later day is ripe either
             day_state = state.days[day]
-            if watermark is not None and day + DAY + self._grace > watermark:
-                continue
             if not day_state.closed or day_state.dirty:
                 outputs.extend(self._close_day(state, day, day_state))
         for day in sorted(state.days):  # after closing: a day's close reads the day before

@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from streams_support import CHINA, GAS, make_registry
 
-from ingest.hj212 import decode, encode
+from ingest.hj212 import Packet, decode, encode
 from schemas.cli import export_json_schemas
 from schemas.measurement import MEASUREMENT_ADAPTER, Measurement, PeriodKind
 from streams.domain.normalize import normalize_packet
@@ -80,3 +82,42 @@ def test_the_edge_reads_and_writes_the_object_form() -> None:
     parsed = MEASUREMENT_ADAPTER.validate_json(json.dumps(document))
     assert type(parsed) is Measurement and parsed == m
     assert MEASUREMENT_ADAPTER.validate_python(m) == m
+
+
+_SUFFIXES = ("Rtd", "Avg", "Min", "Max", "Cou", "ZsRtd", "ZsAvg", "Flag", "RS", "EFlag")
+_FIELD_VALUES = st.one_of(
+    st.floats(allow_nan=False), st.sampled_from(["N", "m", " d ", "", "x", "1.5"])
+)
+
+
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(_SUFFIXES), _FIELD_VALUES, max_size=6),
+        min_size=1,
+        max_size=4,
+    )
+)
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_each_factors_numbers_and_flag_are_its_fields_by_suffix(
+    fields_of: list[dict[str, float | str]],
+) -> None:
+    """The rule of the module docstring, field by field, for any mix of suffixes and values:
+    a numeric suffix gives its value when it is a number, None otherwise; Flag gives the
+    upper-cased flag (N when absent or blank); a factor with no number is left out."""
+    values = {f"a{21000 + i:05d}": fields for i, fields in enumerate(fields_of)}
+    packet = Packet("31", "2051", GAS, data_time=AT, values=values)  # type: ignore[arg-type]
+    by_factor = {m.factor: m for m in normalize_packet(packet, AT, REGISTRY)}
+    names = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg")
+    for factor, fields in values.items():
+        numbers = {
+            name: value if isinstance(value := fields.get(suffix), float) else None
+            for name, suffix in zip(names, _SUFFIXES, strict=False)
+        }
+        if all(number is None for number in numbers.values()):
+            assert factor not in by_factor
+            continue
+        flag = fields.get("Flag", "N")
+        expected_flag = flag.strip().upper() if isinstance(flag, str) and flag.strip() else "N"
+        m = by_factor[factor]
+        assert {name: getattr(m, name) for name in names} == numbers
+        assert m.flag == expected_flag
