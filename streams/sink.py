@@ -45,13 +45,17 @@ from streams.metrics import StreamMetrics
 from streams.revisions import MeasurementKey, batch_source
 from streams.upserts import (
     VerdictKey,
+    apply_aggregates,
+    apply_verdicts,
     copy_new_measurements,
+    hour_keys,
     measurement_rows,
     prepare_connection,
     refresh_rollups,
-    upsert_aggregates,
+    stage_aggregates,
+    stage_verdicts,
     upsert_measurements,
-    upsert_verdicts,
+    verdict_revisions_of,
 )
 
 log = logging.getLogger(__name__)
@@ -245,16 +249,33 @@ class PgSink:
         self, cur: psycopg.Cursor[Any], batch: SinkBatch, measurements: int, *, replaced: bool
     ) -> FlushResult:
         """The batch's hourly/daily values, verdicts, dead letters and rollups, after its
-        measurements, in the same transaction (each statement's time a ``flush_*`` stage)."""
+        measurements, in the same transaction.
+
+        The staging ``COPY``s go first (``flush_aggregates``, ``flush_verdicts``: a ``COPY``
+        cannot be pipelined); then the statements that read no result from each other, each
+        table's revision insert and upsert and the rollup refresh, in their usual order in
+        one libpq pipeline (``flush_upserts``: one round trip instead of one per statement);
+        then the dead letters (``flush_dead_letters``)."""
         source = batch_source(batch.sources)
         with self._timed("flush_aggregates"):
-            aggregates = upsert_aggregates(cur, batch.aggregates, source)
+            aggregates = stage_aggregates(cur, batch.aggregates)
         with self._timed("flush_verdicts"):
-            revisions = upsert_verdicts(cur, batch.verdicts, source)
+            verdicts = stage_verdicts(cur, batch.verdicts)
+        revisions: dict[VerdictKey, int] = {}
+        rollups = hour_keys(batch.aggregates)
+        if aggregates or verdicts or rollups:
+            conn = cur.connection
+            with self._timed("flush_upserts"), conn.cursor() as verdict_cur:
+                with conn.pipeline():
+                    if aggregates:
+                        apply_aggregates(cur, source)
+                    if verdicts:
+                        apply_verdicts(verdict_cur, source)
+                    refresh_rollups(cur, rollups)
+                if verdicts:
+                    revisions = verdict_revisions_of(verdict_cur)
         with self._timed("flush_dead_letters"):
             dead_letters = insert_dead_letters(cur, batch.dead_letters)
-        with self._timed("flush_rollups"):
-            refresh_rollups(cur, batch.aggregates)
         return FlushResult(
             measurements, aggregates, len(revisions), dead_letters, revisions, 0.0, replaced
         )
