@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import pq
+from psycopg import pq, sql
 from psycopg_pool import ConnectionPool
 
 from deploy.migrate import Flavor, migrate
@@ -292,3 +292,30 @@ def test_a_closing_hours_flush_pipelines_its_upserts(
         " verdict_revisions), (SELECT count(*) FROM measurement_revisions)"
     ).fetchone()
     assert kept == (4, 4, 4)
+
+
+def test_a_flush_composes_no_sql(
+    one_connection_pool: ConnectionPool,
+    db_conn: psycopg.Connection[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15 (batch slice): the COPY and upsert statements are composed and quoted once,
+    not for every batch (a fixed client cost of each flush); what is stored is the same,
+    a verdict's evidence with non-ASCII text and nested values included."""
+    sink = PgSink(one_connection_pool)
+    sink.flush(closing_hour(2, 20.0))  # the first flush may compose (import, caches)
+    composed: list[str] = []
+    as_bytes = sql.Composed.as_bytes
+
+    def counted(self: sql.Composed, context: Any = None) -> bytes:
+        composed.append(repr(self)[:80])
+        return as_bytes(self, context)
+
+    monkeypatch.setattr(sql.Composed, "as_bytes", counted)
+    batch = closing_hour(2, 30.0)
+    evidence = {"valid_minutes": 60, "note": "烟尘 超标", "flags": {"N": 59, "D": 1}, "r": 0.1}
+    batch.verdicts = [v.model_copy(update={"evidence": evidence}) for v in batch.verdicts]
+    sink.flush(batch)
+    assert composed == []
+    stored = db_conn.execute("SELECT DISTINCT evidence FROM verdicts").fetchall()
+    assert stored == [(evidence,)]
