@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,9 +29,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
-_RUN_HARNESS = (
-    "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
-)
 DEVICES = 16
 FACTORS = ("a21026", "a21002", "a34013", "a19001", "a01011", "a01012", "a01013", "a01014")
 FLUSHES = 200
@@ -135,30 +130,16 @@ def measure() -> dict[str, float]:
     return figures
 
 
-def _child(tree: Path) -> dict[str, float]:
-    from runtime.settings import Settings
-
-    harness = str(Path(__file__).resolve())
-    state = str(Settings().state_dir.resolve())
-    env = dict(os.environ, PYTHONPATH=str(tree), GREENWATCH_STATE_DIR=state)
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN_HARNESS, harness, "--child"],
-        env=env, cwd=tree, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"{tree}: the harness failed:\n{done.stderr[-2000:]}")
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
-
-
 def compare(baseline: Path | None, rounds: int) -> list[str]:
     """Rounds of this tree (and ``baseline``, alternating first) and the table of medians."""
+    from bench.trees import child_figures  # here: a base tree's child may not have it
+
     trees = {"this": _ROOT} | ({"baseline": baseline.resolve()} if baseline else {})
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     for round_ in range(max(rounds, 1)):
         order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
         for name in order:
-            runs[name].append(_child(trees[name]))
+            runs[name].append(child_figures(Path(__file__), trees[name], ["--child"]))
     lines = [
         f"sink flush, {DEVICES} raw records × {len(FACTORS)} factors per batch, {FLUSHES} "
         f"flushes per shape; median of {max(rounds, 1)} rounds (each round in brackets)",
