@@ -4,9 +4,10 @@
 the paced run; the difference gives, per stage, the batches that went through it, their mean
 and an upper bound of their 99th percentile (the histogram bucket it falls in). Stages, in a
 closing frame's path: ``take_wait`` → ``prepare`` → ``commit_wait`` → ``flush_measurements``,
-``flush_aggregates``, ``flush_verdicts``, ``flush_dead_letters``, ``flush_rollups`` (the
-rest of the flush: ``BEGIN``/``COMMIT``) → ``publish``. A worker without the histogram (main
-before the p99 slice) has no stages.
+``flush_aggregates``, ``flush_verdicts`` (their staging ``COPY``s), ``flush_upserts`` (the
+pipelined revision inserts, upserts and rollup refresh; ``flush_rollups`` on a worker from
+before the batch slice), ``flush_dead_letters`` (the rest of the flush: ``BEGIN``/
+``COMMIT``) → ``publish``. A worker without the histogram (main before the p99 slice) has no stages.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 ORDER = (
     "take_wait", "prepare", "commit_wait", "flush_measurements", "flush_aggregates",
-    "flush_verdicts", "flush_dead_letters", "flush_rollups", "publish",
+    "flush_verdicts", "flush_upserts", "flush_rollups", "flush_dead_letters", "publish",
 )  # fmt: skip
 _NAME = "greenwatch_streams_stage_seconds"
 

@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -50,10 +48,6 @@ BATCH = 2000
 STAGES = ("decode", "Engine.prepare", "  store reads", "Engine.ingest", "commit", "total")
 _STORE_READS = ("closed_hours", "device_hours", "daily_years", "rate_histories", "recent")
 _ROOT = Path(__file__).resolve().parent.parent
-_RUN_HARNESS = (
-    "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
-)
-"""A child's program: this file as ``__main__`` without its directory on ``sys.path``."""
 
 
 class CountingSink:
@@ -167,22 +161,11 @@ def measure(with_sink: bool, batch: int) -> dict[str, float]:
 
 
 def _child(tree: Path, with_sink: bool, batch: int) -> dict[str, float]:
-    """``measure`` in a fresh process over ``tree``'s code (this file as the harness, run from
-    ``tree`` so that only ``tree``'s packages are importable; the same local stack)."""
-    from runtime.settings import Settings
+    """``measure`` in a fresh process over ``tree``'s code (``bench.tree_child``)."""
+    from bench.tree_child import child_figures  # here: a base tree's child may not have it
 
-    harness = str(Path(__file__).resolve())
-    args = [sys.executable, "-c", _RUN_HARNESS, harness, "--child", "--batch", str(batch)]
-    state = str(Settings().state_dir.resolve())
-    env = dict(os.environ, PYTHONPATH=str(tree), GREENWATCH_STATE_DIR=state)
-    done = subprocess.run(
-        [*args, *(["--sink"] if with_sink else [])],
-        env=env, cwd=tree, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"{tree}: the harness failed:\n{done.stderr[-2000:]}")
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    args = ["--child", "--batch", str(batch), *(["--sink"] if with_sink else [])]
+    return child_figures(Path(__file__), tree, args)
 
 
 def compare(baseline: Path | None, with_sink: bool, batch: int, rounds: int) -> list[str]:

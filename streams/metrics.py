@@ -19,8 +19,10 @@ Names (all prefixed ``greenwatch_streams_``):
 - ``stage_seconds{stage}``           where a batch's latency goes: ``take_wait`` (its first
                                      message waiting in the take buffer), ``prepare`` (decode
                                      and engine), ``commit_wait`` (behind the batch before),
-                                     ``flush_<statement>`` (measurements, aggregates,
-                                     verdicts, dead_letters, rollups), ``publish`` (sent and
+                                     ``flush_<step>`` (measurements; aggregates and
+                                     verdicts: their staging COPY; upserts: the revision
+                                     inserts, upserts and rollup refresh, pipelined;
+                                     dead_letters), ``publish`` (sent and
                                      acknowledged by Kafka)
 - ``consumer_lag{partition}``        high watermark − last processed offset per raw partition
 - ``assigned_partitions``            raw-topic partitions this worker owns (after a rebalance)

@@ -21,6 +21,7 @@ continuous aggregate). Errors are psycopg's, raised as they come.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from pydantic_core import to_jsonable_python
+from pydantic_core import to_json
 
 from runtime.dead_letters import SourcePosition
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
@@ -115,15 +116,26 @@ def _copy_to_stage(cur: psycopg.Cursor[Any], table: str, rows: Iterable[Sequence
     _copy_rows(cur, stage, columns, rows)
 
 
-def _copy_rows(
-    cur: psycopg.Cursor[Any], table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
-) -> None:
-    """Binary ``COPY`` of ``rows`` (tuples in ``columns`` order) into ``table``."""
+@functools.cache
+def _copy_statement(table: str, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """The binary ``COPY`` statement into ``table`` and its columns' types, composed once
+    per table (a flush used to compose and quote it again for every batch)."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(table), _names(columns)
     )
+    return statement.as_string(), tuple(_BINARY_TYPES[c] for c in columns)
+
+
+def _copy_rows(
+    cur: psycopg.Cursor[Any],
+    table: str,
+    columns: tuple[str, ...],
+    rows: Iterable[Sequence[object]],
+) -> None:
+    """Binary ``COPY`` of ``rows`` (tuples in ``columns`` order) into ``table``."""
+    statement, types = _copy_statement(table, columns)
     with cur.copy(statement) as copy:
-        copy.set_types([_BINARY_TYPES[c] for c in columns])
+        copy.set_types(types)
         for row in rows:
             copy.write_row(row)
 
@@ -135,7 +147,7 @@ def _upsert_statement(
     *,
     returning: str = "",
     in_key_order: bool = True,
-) -> sql.Composed:
+) -> str:
     """``INSERT … SELECT`` from the staging table with ``ON CONFLICT (key) DO UPDATE``.
 
     ``in_key_order`` sorts the rows so that two workers upserting overlapping keys lock them
@@ -143,17 +155,21 @@ def _upsert_statement(
     """
     stage, columns = _STAGING[table]
     order = sql.SQL(" ORDER BY {}").format(_names(key)) if in_key_order else sql.SQL("")
-    return sql.SQL(
-        "INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {stage}{order}"
-        " ON CONFLICT ({key}) DO UPDATE SET {updates}{returning}"
-    ).format(
-        order=order,
-        table=sql.Identifier(table),
-        columns=_names(columns),
-        stage=sql.Identifier(stage),
-        key=_names(key),
-        updates=updates,
-        returning=sql.SQL(returning),
+    return (
+        sql.SQL(
+            "INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {stage}{order}"
+            " ON CONFLICT ({key}) DO UPDATE SET {updates}{returning}"
+        )
+        .format(
+            order=order,
+            table=sql.Identifier(table),
+            columns=_names(columns),
+            stage=sql.Identifier(stage),
+            key=_names(key),
+            updates=updates,
+            returning=sql.SQL(returning),
+        )
+        .as_string()
     )
 
 
@@ -199,6 +215,56 @@ def copy_new_measurements(cur: psycopg.Cursor[Any], rows: Sequence[Sequence[obje
     _copy_rows(cur, "measurements", _MEASUREMENT_COLUMNS, rows)
 
 
+def _measurement_upsert() -> str:
+    changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
+        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in _MEASUREMENT_VALUES),
+        sql.SQL(", ").join(
+            sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in _MEASUREMENT_VALUES
+        ),
+    )
+    updates = sql.SQL("{} WHERE {}").format(
+        _set_excluded(c for c in _MEASUREMENT_COLUMNS if c not in _MEASUREMENT_KEY), changed
+    )
+    # Unsorted: a device's measurements come from one partition, hence one worker; keys
+    # overlap between workers only while a partition moves, and a deadlock is retried.
+    return _upsert_statement("measurements", _MEASUREMENT_KEY, updates, in_key_order=False)
+
+
+def _aggregate_upsert() -> str:
+    updates = sql.SQL("{}, computed_at = now()").format(
+        _set_excluded(c for c in _AGGREGATE_COLUMNS if c not in _AGGREGATE_KEY)
+    )
+    return _upsert_statement("aggregates", _AGGREGATE_KEY, updates)
+
+
+def _verdict_upsert() -> str:
+    changed = sql.SQL("(t.value, t.status) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.status)")
+    updates = sql.SQL(
+        "{}, revision = t.revision + CASE WHEN {changed} THEN 1 ELSE 0 END,"
+        " issued_at = CASE WHEN {changed} THEN now() ELSE t.issued_at END"
+    ).format(_set_excluded(c for c in _VERDICT_COLUMNS if c not in _VERDICT_KEY), changed=changed)
+    return _upsert_statement(
+        "verdicts",
+        _VERDICT_KEY,
+        updates,
+        returning=" RETURNING outlet_id, factor, rule, period_start, revision",
+    )
+
+
+# Composed once at import: the same text every batch sent, without composing and quoting
+# it again per flush.
+_MEASUREMENT_UPSERT = _measurement_upsert()
+_AGGREGATE_UPSERT = _aggregate_upsert()
+_VERDICT_UPSERT = _verdict_upsert()
+
+
+def _jsonb(value: object) -> Jsonb:
+    """A ``jsonb`` parameter serialised by pydantic-core (in Rust) rather than ``json.dumps``
+    of ``to_jsonable_python``: the same JSON value, which PostgreSQL stores as the same
+    ``jsonb`` (it keeps no text form)."""
+    return Jsonb(value, dumps=to_json)
+
+
 def upsert_measurements(
     cur: psycopg.Cursor[Any],
     measurements: Sequence[Measurement],
@@ -215,28 +281,14 @@ def upsert_measurements(
         return 0
     rows = measurement_rows(measurements)
     _copy_to_stage(cur, "measurements", rows)
-    changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
-        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in _MEASUREMENT_VALUES),
-        sql.SQL(", ").join(
-            sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in _MEASUREMENT_VALUES
-        ),
-    )
-    updates = sql.SQL("{} WHERE {}").format(
-        _set_excluded(c for c in _MEASUREMENT_COLUMNS if c not in _MEASUREMENT_KEY), changed
-    )
     record_measurement_revisions(cur, sources or {})
-    # Unsorted: a device's measurements come from one partition, hence one worker; keys
-    # overlap between workers only while a partition moves, and a deadlock is retried.
-    cur.execute(_upsert_statement("measurements", _MEASUREMENT_KEY, updates, in_key_order=False))
+    cur.execute(_MEASUREMENT_UPSERT)
     return len(rows)
 
 
-def upsert_aggregates(
-    cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateValue], source: Jsonb | None = None
-) -> int:
-    """Upsert hourly/daily values (the last of a key in the batch wins); returns keys. The
-    stored values it replaces with others are kept in ``aggregate_revisions`` (``source``:
-    the batch's raw positions, ``streams.revisions.batch_source``)."""
+def stage_aggregates(cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateValue]) -> int:
+    """Binary ``COPY`` of hourly/daily values into their staging table (the last of a key in
+    the batch wins); returns the keys staged. ``apply_aggregates`` writes them."""
     if not aggregates:
         return 0
     latest = {(a.outlet_id, a.factor, a.period, a.period_start): a for a in aggregates}
@@ -245,18 +297,67 @@ def upsert_aggregates(
         "aggregates",
         (
             (a.outlet_id, a.factor, a.period.value, a.period_start, a.device_id, a.valid,
-             a.valid_count, a.invalid_count, Jsonb(a.flag_counts), a.mean, a.min, a.max,
+             a.valid_count, a.invalid_count, _jsonb(a.flag_counts), a.mean, a.min, a.max,
              a.o2_measured, a.o2_reference, a.o2_corrected, a.device_o2_corrected,
              a.o2_disagrees, a.flow_std_m3h, a.emission_rate_kgh, a.load_kg, a.registry_version)
             for a in latest.values()
         ),
     )  # fmt: skip
-    record_aggregate_revisions(cur, source)
-    updates = sql.SQL("{}, computed_at = now()").format(
-        _set_excluded(c for c in _AGGREGATE_COLUMNS if c not in _AGGREGATE_KEY)
-    )
-    cur.execute(_upsert_statement("aggregates", _AGGREGATE_KEY, updates))
     return len(latest)
+
+
+def apply_aggregates(cur: psycopg.Cursor[Any], source: Jsonb | None = None) -> None:
+    """The staged hourly/daily values into ``aggregates``: the stored values they replace with
+    others kept in ``aggregate_revisions`` (``source``: the batch's raw positions,
+    ``streams.revisions.batch_source``), then the upsert. Two statements that read no result,
+    so they can be queued in a pipeline (``PgSink``)."""
+    record_aggregate_revisions(cur, source)
+    cur.execute(_AGGREGATE_UPSERT)
+
+
+def upsert_aggregates(
+    cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateValue], source: Jsonb | None = None
+) -> int:
+    """Upsert hourly/daily values (the last of a key in the batch wins); returns keys. The
+    stored values it replaces with others are kept in ``aggregate_revisions`` (``source``:
+    the batch's raw positions, ``streams.revisions.batch_source``)."""
+    staged = stage_aggregates(cur, aggregates)
+    if staged:
+        apply_aggregates(cur, source)
+    return staged
+
+
+def stage_verdicts(cur: psycopg.Cursor[Any], verdicts: Sequence[Verdict]) -> int:
+    """Binary ``COPY`` of verdicts into their staging table (the last of a key in the batch
+    wins); returns the keys staged. ``apply_verdicts`` writes them."""
+    if not verdicts:
+        return 0
+    latest = {(v.outlet_id, v.factor, v.rule.value, v.period_start): v for v in verdicts}
+    _copy_to_stage(
+        cur,
+        "verdicts",
+        (
+            (v.outlet_id, v.factor, v.rule.value, v.period_start, v.enterprise_id,
+             v.period.value, v.value, v.limit, v.ratio, v.status.value, v.standard,
+             _jsonb(v.evidence), v.registry_version)
+            for v in latest.values()
+        ),
+    )  # fmt: skip
+    return len(latest)
+
+
+def apply_verdicts(cur: psycopg.Cursor[Any], source: Jsonb | None = None) -> None:
+    """The staged verdicts into ``verdicts``: a re-issue bumps ``revision`` only if value or
+    status changed, and the revision it supersedes is kept in ``verdict_revisions``
+    (``source``: the batch's raw positions). The upsert is the cursor's last statement: its
+    rows (``verdict_revisions_of(cur)``) may be read after a pipeline's sync (``PgSink``)."""
+    record_verdict_revisions(cur, source)
+    cur.execute(_VERDICT_UPSERT)
+
+
+def verdict_revisions_of(cur: psycopg.Cursor[Any]) -> dict[VerdictKey, int]:
+    """The revision now stored for every verdict ``apply_verdicts`` wrote on ``cur``."""
+    return {(r[0], r[1], r[2], r[3]): int(r[4]) for r in cur.fetchall()}
 
 
 def upsert_verdicts(
@@ -268,41 +369,22 @@ def upsert_verdicts(
 
     Returns the revision now stored for every verdict of the batch.
     """
-    if not verdicts:
+    if not stage_verdicts(cur, verdicts):
         return {}
-    latest = {(v.outlet_id, v.factor, v.rule.value, v.period_start): v for v in verdicts}
-    _copy_to_stage(
-        cur,
-        "verdicts",
-        (
-            (v.outlet_id, v.factor, v.rule.value, v.period_start, v.enterprise_id,
-             v.period.value, v.value, v.limit, v.ratio, v.status.value, v.standard,
-             Jsonb(to_jsonable_python(v.evidence)), v.registry_version)
-            for v in latest.values()
-        ),
-    )  # fmt: skip
-    record_verdict_revisions(cur, source)
-    changed = sql.SQL("(t.value, t.status) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.status)")
-    updates = sql.SQL(
-        "{}, revision = t.revision + CASE WHEN {changed} THEN 1 ELSE 0 END,"
-        " issued_at = CASE WHEN {changed} THEN now() ELSE t.issued_at END"
-    ).format(_set_excluded(c for c in _VERDICT_COLUMNS if c not in _VERDICT_KEY), changed=changed)
-    cur.execute(
-        _upsert_statement(
-            "verdicts",
-            _VERDICT_KEY,
-            updates,
-            returning=" RETURNING outlet_id, factor, rule, period_start, revision",
-        )
-    )
-    return {(r[0], r[1], r[2], r[3]): int(r[4]) for r in cur.fetchall()}
+    apply_verdicts(cur, source)
+    return verdict_revisions_of(cur)
 
 
-def refresh_rollups(cur: psycopg.Cursor[Any], aggregates: Sequence[AggregateValue]) -> None:
-    """Recompute ``measurement_hourly`` for the device-hours whose hourly value was written."""
-    keys = sorted(
+def hour_keys(aggregates: Sequence[AggregateValue]) -> list[tuple[str, datetime]]:
+    """The (device, hour) keys whose hourly value is written, sorted: ``refresh_rollups``'."""
+    return sorted(
         {(a.device_id, a.period_start) for a in aggregates if a.period is PeriodKind.HOUR}
     )
+
+
+def refresh_rollups(cur: psycopg.Cursor[Any], keys: Sequence[tuple[str, datetime]]) -> None:
+    """Recompute ``measurement_hourly`` for the device-hours ``keys`` (``hour_keys``) whose
+    hourly value was written (sends nothing when there are none)."""
     if not keys:
         return
     cur.execute(

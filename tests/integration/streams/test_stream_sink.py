@@ -6,6 +6,7 @@ that meets stored keys still replaces them (staging + upsert) in a transaction o
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,7 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import pq
+from psycopg import pq, sql
 from psycopg_pool import ConnectionPool
 
 from deploy.migrate import Flavor, migrate
@@ -175,9 +176,8 @@ def one_connection_pool(
         pool.close()
 
 
-def traced_statements(pool: ConnectionPool, trace: Path, flush: Any) -> list[str]:
-    """The SQL texts the pool's connection sent (simple and extended protocol) during
-    ``flush()``, from libpq's trace."""
+def traced(pool: ConnectionPool, trace: Path, flush: Any) -> str:
+    """libpq's protocol trace of the pool's connection during ``flush()``."""
     with trace.open("w") as out:
         with pool.connection() as conn:
             conn.pgconn.trace(out.fileno())
@@ -187,8 +187,21 @@ def traced_statements(pool: ConnectionPool, trace: Path, flush: Any) -> list[str
         finally:
             with pool.connection() as conn:
                 conn.pgconn.untrace()
+    return trace.read_text(errors="replace")
+
+
+def traced_statements(pool: ConnectionPool, trace: Path, flush: Any) -> list[str]:
+    """The SQL texts the pool's connection sent (simple and extended protocol) during
+    ``flush()``, from libpq's trace."""
     sent = re.compile(r'^F\s+\d+\s+(?:Query|Parse)\s+(?:"[^"]*"\s+)?"(.*)"', re.MULTILINE)
-    return [m.group(1) for m in sent.finditer(trace.read_text(errors="replace"))]
+    return [m.group(1) for m in sent.finditer(traced(pool, trace, flush))]
+
+
+def round_trips(trace: str) -> int:
+    """How often the client waited for the server: a run of frontend (``F``) messages in
+    libpq's trace followed by a backend (``B``) one."""
+    sides = re.findall(r"^([FB])\s", trace, re.MULTILINE)
+    return sum(1 for sent, answer in itertools.pairwise(sides) if (sent, answer) == ("F", "B"))
 
 
 def test_new_keys_are_one_copy_without_savepoint(
@@ -223,3 +236,86 @@ def test_a_stored_key_still_replaces_in_a_transaction_of_its_own(
     assert rows == (5, 20.0, 20.0)
     kept = db_conn.execute("SELECT count(*) FROM measurement_revisions").fetchone()
     assert kept == (3,)
+
+
+def closing_hour(devices: int, value: float) -> SinkBatch:
+    """A batch in which an hour closes: the devices' last minute, their hourly values and
+    verdicts (trail trigger), so the rollup refresh runs too."""
+    batch = SinkBatch()
+    for index in range(devices):
+        device, outlet = f"MN{index}", f"O{index}"
+        last = minute(59, value)._replace(device_id=device, outlet_id=outlet)
+        batch.measurements.append(last)
+        batch.sources[(device, last.factor, last.period, last.period_start)] = SourcePosition(
+            "gw.raw.hj212", 0, index
+        )
+        batch.aggregates.append(
+            hourly(value).model_copy(update={"outlet_id": outlet, "device_id": device})
+        )
+        batch.verdicts.append(
+            verdict(value, VerdictStatus.COMPLIANT, {"valid_minutes": 60}).model_copy(
+                update={"outlet_id": outlet}
+            )
+        )
+    return batch
+
+
+def test_a_closing_hours_flush_pipelines_its_upserts(
+    one_connection_pool: ConnectionPool, db_conn: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    """Issue 15 (batch slice): the revision inserts, upserts and the rollup refresh of a
+    closing hour go in one pipeline: BEGIN, three COPYs (two waits each), the pipeline's one
+    sync, COMMIT = 9 waits for the server (13 when each statement waited for its answer)."""
+    sink = PgSink(one_connection_pool)
+    result = None
+
+    def flush() -> None:
+        nonlocal result
+        result = sink.flush(closing_hour(4, 20.0))
+
+    trace = traced(one_connection_pool, tmp_path / "closing.trace", flush)
+    assert result is not None and (result.measurements, result.aggregates) == (4, 4)
+    assert result.revisions == {
+        (f"O{i}", "a21026", "hourly_concentration", HOUR): 1 for i in range(4)
+    }
+    assert round_trips(trace) <= 9, trace
+    assert db_conn.execute("SELECT count(*) FROM aggregates").fetchone() == (4,)
+    assert db_conn.execute("SELECT count(*) FROM audit_trail").fetchone() == (4,)
+    rollup = db_conn.execute("SELECT count(*) FROM measurement_hourly").fetchone()
+    assert rollup == (4,)
+    # the same hour again with other values: the superseded versions and new revisions
+    # come back through the pipeline as they did statement by statement
+    again = sink.flush(closing_hour(4, 40.0))
+    assert again.replaced and set(again.revisions.values()) == {2}
+    kept = db_conn.execute(
+        "SELECT (SELECT count(*) FROM aggregate_revisions), (SELECT count(*) FROM"
+        " verdict_revisions), (SELECT count(*) FROM measurement_revisions)"
+    ).fetchone()
+    assert kept == (4, 4, 4)
+
+
+def test_a_flush_composes_no_sql(
+    one_connection_pool: ConnectionPool,
+    db_conn: psycopg.Connection[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15 (batch slice): the COPY and upsert statements are composed and quoted once,
+    not for every batch (a fixed client cost of each flush); what is stored is the same,
+    a verdict's evidence with non-ASCII text and nested values included."""
+    sink = PgSink(one_connection_pool)
+    sink.flush(closing_hour(2, 20.0))  # the first flush may compose (import, caches)
+    composed: list[str] = []
+    as_bytes = sql.Composed.as_bytes
+
+    def counted(self: sql.Composed, context: Any = None) -> bytes:
+        composed.append(repr(self)[:80])
+        return as_bytes(self, context)
+
+    monkeypatch.setattr(sql.Composed, "as_bytes", counted)
+    batch = closing_hour(2, 30.0)
+    evidence = {"valid_minutes": 60, "note": "烟尘 超标", "flags": {"N": 59, "D": 1}, "r": 0.1}
+    batch.verdicts = [v.model_copy(update={"evidence": evidence}) for v in batch.verdicts]
+    sink.flush(batch)
+    assert composed == []
+    stored = db_conn.execute("SELECT DISTINCT evidence FROM verdicts").fetchall()
+    assert stored == [(evidence,)]
