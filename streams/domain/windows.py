@@ -115,13 +115,8 @@ class DeviceState:
     def hold_hours(self, hours: Iterable[datetime]) -> None:
         """``hold_hour`` each of ``hours`` (hour starts) without returning buffers: the hours
         of a device-day the store holds nothing for, in one call (a new device's day)."""
-        held, days = self.hours, self.days
         for hour in hours:
-            if hour not in held:
-                held[hour] = NOTHING_HELD
-                day = day_start(hour)
-                if day not in days:
-                    days[day] = DayState()
+            self.hold_hour(hour)
 
 
 def _roll(history: RateHistory, state: DeviceState, factor: str, day: datetime) -> None:
