@@ -132,7 +132,7 @@ def measure() -> dict[str, float]:
 
 def compare(baseline: Path | None, rounds: int) -> list[str]:
     """Rounds of this tree (and ``baseline``, alternating first) and the table of medians."""
-    from bench.tree_child import child_figures  # here: a base tree's child may not have it
+    from bench.trees import child_figures  # here: a base tree's child may not have it
 
     trees = {"this": _ROOT} | ({"baseline": baseline.resolve()} if baseline else {})
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}

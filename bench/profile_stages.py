@@ -161,8 +161,8 @@ def measure(with_sink: bool, batch: int) -> dict[str, float]:
 
 
 def _child(tree: Path, with_sink: bool, batch: int) -> dict[str, float]:
-    """``measure`` in a fresh process over ``tree``'s code (``bench.tree_child``)."""
-    from bench.tree_child import child_figures  # here: a base tree's child may not have it
+    """``measure`` in a fresh process over ``tree``'s code (``bench.trees.child_figures``)."""
+    from bench.trees import child_figures  # here: a base tree's child may not have it
 
     args = ["--child", "--batch", str(batch), *(["--sink"] if with_sink else [])]
     return child_figures(Path(__file__), tree, args)
