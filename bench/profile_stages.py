@@ -116,8 +116,9 @@ def _timed_stages(spent: dict[str, float]) -> Iterator[None]:
 
     patched: list[tuple[Any, str, Any]] = [
         (pipeline_module, "decode_records", "decode"),
-        (Engine, "prepare", "Engine.prepare"),
-        (Engine, "ingest", "Engine.ingest"),
+        # a tree whose worker hands the engine frames (``Engine.ingest_frames``) is timed there
+        (Engine, _frames_or(Engine, "prepare"), "Engine.prepare"),
+        (Engine, _frames_or(Engine, "ingest"), "Engine.ingest"),
         (Pipeline, "commit", "commit"),
         *((cls, name, "  store reads") for cls in (pg_store.PgStore, MemoryStore)
           for name in _STORE_READS),
@@ -130,6 +131,11 @@ def _timed_stages(spent: dict[str, float]) -> Iterator[None]:
     finally:
         for owner, name, original in originals:
             setattr(owner, name, original)
+
+
+def _frames_or(owner: type, name: str) -> str:
+    """``name + "_frames"`` when ``owner`` has it (the worker calls that), else ``name``."""
+    return f"{name}_frames" if hasattr(owner, f"{name}_frames") else name
 
 
 def _timing(function: Callable[..., T], stage: str, spent: dict[str, float]) -> Callable[..., T]:

@@ -8,9 +8,9 @@ A batch taken from the raw topic goes through two stages, each run in a thread b
        ``decode`` (with the device's CRC variant from the registry) → ``normalize_packet``;
        anything that fails becomes a ``KeyedDeadLetter`` (dead letter with the original bytes,
        the stable reason and the Kafka position) and the rest of the batch goes on.
-    2. ``Engine.prepare(measurements, store)`` reads what the ``Store`` (``PgStore``) holds
+    2. ``Engine.prepare_frames(frames, store)`` reads what the ``Store`` (``PgStore``) holds
        for the device-hours (and years) the engine has no state for, after every earlier
-       batch is committed and before this one is (``_CommittedReads``), then ``ingest``
+       batch is committed and before this one is (``_CommittedReads``), then ``ingest_frames``
        returns the aggregates, verdicts and quality signals the batch closed or changed.
 
 ``commit(prepared)`` (I/O: the database)
@@ -52,6 +52,7 @@ from schemas.registry import Registry
 from schemas.verdict import Verdict
 from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError
+from streams.domain.frames import Frame, frame_of
 from streams.domain.load_substitution import StoredRates
 from streams.domain.store import DeviceHour, OutletYear, RateKey, Store, StoredHours, StoredYear
 from streams.metrics import StreamMetrics
@@ -85,9 +86,12 @@ class RawRecord:
 
 @dataclass(slots=True)
 class Decoded:
-    """The measurements of a batch and the inputs it rejected."""
+    """The measurements of a batch (and the same as frames) and the inputs it rejected."""
 
     measurements: list[Measurement] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
+    """The measurements of each decoded raw record, in order, as one ``Frame`` (the engine's
+    unit of work: ``Engine.prepare_frames`` / ``ingest_frames``)."""
     rejected: list[KeyedDeadLetter] = field(default_factory=list)
     partitions: dict[str, int] = field(default_factory=dict)
     """Device MN → the raw-topic partition its latest decoded frame came from."""
@@ -201,8 +205,10 @@ def decode_records(
             continue
         decoded.measurements.extend(result)
         # one frame: its measurements share device, period and period start
-        first, position, sources = result[0], record.position, decoded.sources
-        device, period, start = first.device_id, first.period.value, first.period_start
+        frame = frame_of(result)
+        decoded.frames.append(frame)
+        position, sources = record.position, decoded.sources
+        device, period, start = frame.device_id, frame.period.value, frame.period_start
         for m in result:
             sources[(device, m.factor, period, start)] = position
         decoded.partitions[device] = position.partition
@@ -297,8 +303,8 @@ class Pipeline:
             outputs: list[Output] = []
             if decoded.measurements:
                 committed = _CommittedReads(self._store, self._sink, self, sequence - 1)
-                self._engine.prepare(decoded.measurements, committed)
-                outputs = self._engine.ingest(decoded.measurements)
+                self._engine.prepare_frames(decoded.frames, committed)
+                outputs = self._engine.ingest_frames(decoded.frames)
             self._show_windows()
         return PreparedBatch(sequence, len(records), decoded.measurements, outputs,
                              decoded.rejected, decoded.sources)  # fmt: skip

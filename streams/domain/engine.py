@@ -63,8 +63,9 @@ from streams.domain.annual import YearLedger
 from streams.domain.annual_substitution import SubstitutedLoad
 from streams.domain.context import device_context
 from streams.domain.daily import HourSummary
+from streams.domain.frames import Frame, frames_of
 from streams.domain.load_substitution import RateHistory, StoredRates
-from streams.domain.minutes import FactorReadings
+from streams.domain.minutes import add_frame
 from streams.domain.periods import DAY, HOUR, MINUTE, day_hours, day_start, hour_start
 from streams.domain.rebuild import rebuild_signals, recent_span
 from streams.domain.store import AGGREGATED as AGGREGATED
@@ -228,8 +229,12 @@ class Engine:
         return missing
 
     def prepare(self, measurements: Sequence[Measurement], store: Store) -> None:
+        """``prepare_frames`` of the frames of ``measurements`` (``frames.frames_of``)."""
+        self.prepare_frames(frames_of(measurements), store)
+
+    def prepare_frames(self, batch: Sequence[Frame], store: Store) -> None:
         """Give the engine what ``store`` holds for the windows these measurements need and
-        it holds no state for; call before ``ingest(measurements)``. The one hydration entry
+        it holds no state for; call before ``ingest_frames(batch)``. The one hydration entry
         of the worker (``streams.pipeline``) and the replay (``streams.replay``).
 
         Reads at most five times, only when something is missing: the closed hours of the
@@ -243,7 +248,7 @@ class Engine:
         A device it did not hold gets its signal state (flagged runs, flatline, evasion
         rules) rebuilt from its latest stored values (``recent``, ``hydrate_signals``).
         """
-        frames = first_of_frames(measurements)  # what the plans read is alike within a frame
+        frames = [frame.measurements[0] for frame in batch]  # what the plans read of a frame
         fresh = self._fresh_devices(frames)
         plan = self.hydration_plan(frames)
         years = self.missing_years(frames)
@@ -477,28 +482,33 @@ class Engine:
         """Add measurements; return the aggregates, verdicts and quality signals that closed
         or changed. Hours not hydrated are treated as hydrated with [].
 
-        Each device's measurements are taken in the order given (its partition order, as
-        one frame at a time would take them: a back-fill (补发) after the live data that
-        ended a gap is observed after them), devices in MN order; then every device's
-        watermark moves, and what it passed closes. Per frame (the measurements of one
-        packet share period, period start and ``received_at``) the device-wide work is done
-        once: the hour buffer, reception and clock (``DeviceQuality.observe_frame``) and the
-        watermark.
+        The measurements are taken as the frames they come in (``frames.frames_of``: runs
+        alike in device, period, period start and ``received_at``): ``ingest_frames``."""
+        return self.ingest_frames(frames_of(measurements))
+
+    def ingest_frames(self, frames: Sequence[Frame]) -> list[Output]:
+        """``ingest`` of frames (``streams.domain.frames``; the worker's decoder makes them).
+
+        Each device's frames are taken in the order given (its partition order, as one
+        frame at a time would take them: a back-fill (补发) after the live data that ended
+        a gap is observed after them), devices in MN order; then every device's watermark
+        moves, and what it passed closes. Per frame the device-wide work is done once: the
+        hour buffer, reception and clock (``DeviceQuality.observe_frame``) and the watermark.
         """
         outputs: list[Output] = []
-        by_device: dict[str, list[Measurement]] = {}
-        for measurement in measurements:
-            items = by_device.get(measurement.device_id)
+        by_device: dict[str, list[Frame]] = {}
+        for frame in frames:
+            items = by_device.get(frame.device_id)
             if items is None:
-                by_device[measurement.device_id] = [measurement]
+                by_device[frame.device_id] = [frame]
             else:
-                items.append(measurement)
+                items.append(frame)
         advancing: list[tuple[DeviceState, list[Measurement]]] = []
         for device_id in sorted(by_device):
             items = by_device[device_id]
             state = self._device(device_id)
             if state is None:
-                self.skipped += len(items)
+                self.skipped += sum(len(frame.measurements) for frame in items)
                 continue
             added = self._observe(state, items, outputs)
             if added:
@@ -511,38 +521,26 @@ class Engine:
         return outputs
 
     def _observe(
-        self, state: DeviceState, items: list[Measurement], outputs: list[Output]
+        self, state: DeviceState, frames: list[Frame], outputs: list[Output]
     ) -> list[Measurement]:
-        """Observe one device's measurements in order and put them in their hour buffers;
+        """Observe one device's frames in order and put their values in their hour buffers;
         the first measurement of each frame that added a value (the ones that may move the
-        watermark). Frames are told apart by identity of their shared fields (a packet's
-        measurements share them): an equal frame seen as a new one only costs a redundant,
-        idempotent ``observe_frame``."""
+        watermark). A frame cut in two (``frames_of``) only costs a redundant, idempotent
+        ``observe_frame``."""
         quality, context, policy = state.quality, state.context, self._policy
         closer, emit = self._closer, outputs.append
         added: list[Measurement] = []
-        buffer: dict[str, FactorReadings] | None = None
-        period: PeriodKind | None = None
-        start: datetime | None = None
-        received: datetime | None = None
-        advanced = False
-        for measurement in items:
-            if (
-                measurement.period_start is not start
-                or measurement.received_at is not received
-                or measurement.period is not period
-            ):
-                period, start = measurement.period, measurement.period_start
-                received = measurement.received_at
-                outputs.extend(quality.observe_frame(context, measurement, policy))
-                buffer = state.open_hour(hour_start(start)) if period in AGGREGATED else None
-                advanced = False
-            quality.observe_value(context, measurement, policy, emit)
-            if period is PeriodKind.HOUR:
-                outputs.extend(closer.device_hourly(state, measurement))
-            if buffer is not None and add_reading(buffer, measurement) and not advanced:
-                advanced = True
-                added.append(measurement)
+        for frame in frames:
+            items, period = frame.measurements, frame.period
+            outputs.extend(quality.observe_frame(context, items[0], policy))
+            if period is PeriodKind.HOUR:  # no per-factor quality (rtd and minute only)
+                for measurement in items:
+                    outputs.extend(closer.device_hourly(state, measurement))
+            elif period in AGGREGATED:
+                quality.observe_values(context, items, policy, emit)
+                first = add_frame(state.open_hour(hour_start(frame.period_start)), items)
+                if first is not None:
+                    added.append(first)
         return added
 
     def close_all(self) -> list[Output]:
@@ -595,19 +593,3 @@ class Engine:
             return []
         state.watermark = event
         return state.quality.resume(state.context, previous, measurement.period_start, self._policy)
-
-
-def first_of_frames(measurements: Sequence[Measurement]) -> list[Measurement]:
-    """The first of each run of measurements alike in device, period and period start (a
-    frame's, one per factor): all that the hydration plans read of them. Runs are told
-    apart by identity of those fields (a decoded packet's measurements share the objects);
-    equal ones not shared only make a run shorter, never change a plan."""
-    firsts: list[Measurement] = []
-    device: str | None = None
-    period: PeriodKind | None = None
-    start: datetime | None = None
-    for m in measurements:
-        if m.period_start is not start or m.device_id is not device or m.period is not period:
-            device, period, start = m.device_id, m.period, m.period_start
-            firsts.append(m)
-    return firsts

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -166,6 +166,56 @@ class FactorReadings:
             resent[key] = Resent(period, start, first, reading)
         series.put(row, value, flag, corrected, measurement.min, measurement.max)
         return True
+
+
+def add_frame(
+    buffer: dict[str, FactorReadings], measurements: Sequence[Measurement]
+) -> Measurement | None:
+    """Put one frame's measurements (all of one period and period start: a ``Frame``'s) in
+    their factors' readings of the hour ``buffer``, in order, as ``FactorReadings.add`` each
+    would; the first that added a value (the one that may move the watermark), None when
+    none did. The frame's instant is computed once, and the usual value (a new instant, a
+    known flag, no optional number) is appended to its series' arrays in this loop; every
+    other one goes through ``FactorReadings.add``."""
+    first_added: Measurement | None = None
+    if not measurements:
+        return first_added
+    period = measurements[0].period
+    rtd = period is PeriodKind.RTD
+    if not rtd and period is not PeriodKind.MINUTE:
+        for measurement in measurements:
+            if measurement.factor not in buffer:  # as add_reading: the factor is held
+                buffer[measurement.factor] = FactorReadings()
+        return first_added
+    at = (measurements[0].period_start - _EPOCH) // _MICROSECOND
+    codes = _FLAG_CODES
+    for m in measurements:
+        readings = buffer.get(m.factor)
+        if readings is None:
+            readings = buffer[m.factor] = FactorReadings()
+        series = readings._rtd if rtd else readings._minutes
+        if series is not None and series.ordered and series.extra is None:
+            times = series.at
+            value = m.rtd if rtd else m.avg
+            code = codes.get(m.flag)
+            if (
+                times
+                and at > times[-1]
+                and value is not None
+                and code is not None
+                and (m.zs_rtd if rtd else m.zs_avg) is None
+                and m.min is None
+                and m.max is None
+            ):
+                times.append(at)
+                series.value.append(value)
+                series.flag.append(code)
+                if first_added is None:
+                    first_added = m
+                continue
+        if readings.add(m) and first_added is None:
+            first_added = m
+    return first_added
 
 
 _EPOCH: Final = datetime(2000, 1, 1, tzinfo=CHINA_TZ)

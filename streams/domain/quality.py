@@ -42,7 +42,7 @@ factor (late or re-sent data) does not change the flagged or flatline state.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -121,19 +121,36 @@ class DeviceQuality:
     ) -> None:
         """The per-factor part of ``observe`` (flagged, flatline), each signal given to
         ``emit`` (a list's ``append``); call after ``observe_frame`` of its frame."""
-        period = measurement.period
+        self.observe_values(device, (measurement,), policy, emit)
+
+    def observe_values(
+        self,
+        device: DeviceContext,
+        measurements: Sequence[Measurement],
+        policy: AlertPolicy,
+        emit: Callable[[QualitySignal], object],
+    ) -> None:
+        """``observe_value`` of each of one frame's measurements, in order (all alike in
+        period and period start: ``streams.domain.frames.Frame``), the frame's fields and the
+        device's read once; call after ``observe_frame`` of the frame."""
+        if not measurements:
+            return
+        period = measurements[0].period
         if period is not PeriodKind.MINUTE and period is not PeriodKind.RTD:
             return
-        factor = measurement.factor
-        start = measurement.period_start
-        last = self.last_event.get(factor)
-        if last is not None and start < last:
-            return
-        self.last_event[factor] = start
-        if measurement.flag in INVALID_FOR_COMPLIANCE or factor in self.flagged:
-            self._flag(device, measurement, emit)  # else: no flagged run starts or ends
-        if device.medium is Medium.GAS and factors.is_pollutant(factor):
-            self._flatline(device, measurement, policy.flatline_minutes, emit)
+        start = measurements[0].period_start
+        last_event, flagged, invalid = self.last_event, self.flagged, INVALID_FOR_COMPLIANCE
+        gas, pollutant = device.medium is Medium.GAS, factors.is_pollutant
+        for measurement in measurements:
+            factor = measurement.factor
+            last = last_event.get(factor)
+            if last is not None and start < last:
+                continue
+            last_event[factor] = start
+            if measurement.flag in invalid or factor in flagged:
+                self._flag(device, measurement, emit)  # else: no flagged run starts or ends
+            if gas and pollutant(factor):
+                self._flatline(device, measurement, policy.flatline_minutes, emit)
 
     def check_silence(
         self, device: DeviceContext, now: datetime, policy: AlertPolicy
