@@ -261,11 +261,14 @@ class DeviceQuality:
         factor = measurement.factor
         start = measurement.period_start
         run = self.runs.get(factor)
-        if run is None or run.value != value:
+        if run is None:
             self.runs[factor] = _Run(value, start)
-            if run is not None and run.active:
+            return
+        if run.value != value:  # a new run: the run is reused (one per factor, held)
+            if run.active:
                 ended = {"value": run.value, "new_value": value}
                 emit(device.signal(factor, QualityKind.FLATLINE, False, start, ended))
+            run.value, run.since, run.active = value, start, False
             return
         if run.active or value == 0.0:
             return

@@ -156,22 +156,30 @@ class WindowCloser:
         closes everything. Closed days past ``CLOSED_DAY_RETENTION`` are dropped."""
         outputs: list[Output] = []
         grace = self._grace
-        for hour in sorted(state.hours):
-            if watermark is not None and hour + HOUR + grace > watermark:
-                break  # in time order: no later hour is ripe either
-            outputs.extend(self._close_hour(state, hour))
-        for day in sorted(state.days):
-            if watermark is not None and day + DAY + grace > watermark:
-                break  # in time order: no later day is ripe either
-            day_state = state.days[day]
-            if not day_state.closed or day_state.dirty:
-                outputs.extend(self._close_day(state, day, day_state))
-        for day in sorted(state.days):  # after closing: a day's close reads the day before
-            expired = watermark is not None and (
-                day + DAY + self._grace + CLOSED_DAY_RETENTION <= watermark
-            )
-            if expired and not any(day <= h < day + DAY for h in state.hours):
-                del state.days[day]
+        # Ripeness only grows with time: when the earliest hour (day) is not ripe, none is,
+        # and the usual call (a watermark inside the open hour) sorts nothing.
+        hours, days = state.hours, state.days
+        if hours and (watermark is None or min(hours) + HOUR + grace <= watermark):
+            for hour in sorted(hours):
+                if watermark is not None and hour + HOUR + grace > watermark:
+                    break  # in time order: no later hour is ripe either
+                outputs.extend(self._close_hour(state, hour))
+        if days and (watermark is None or min(days) + DAY + grace <= watermark):
+            for day in sorted(days):
+                if watermark is not None and day + DAY + grace > watermark:
+                    break  # in time order: no later day is ripe either
+                day_state = days[day]
+                if not day_state.closed or day_state.dirty:
+                    outputs.extend(self._close_day(state, day, day_state))
+        if watermark is None or not days:
+            return outputs
+        retention = DAY + grace + CLOSED_DAY_RETENTION
+        if min(days) + retention <= watermark:
+            for day in sorted(days):  # after closing: a day's close reads the day before
+                if day + retention > watermark:
+                    break  # in time order: no later day has expired either
+                if not any(day <= h < day + DAY for h in hours):
+                    del days[day]
         return outputs
 
     def close_hour(self, state: DeviceState, hour: datetime) -> list[Output]:
