@@ -45,6 +45,7 @@ from schemas.registry import CrcVariant as DeviceCrc
 from schemas.registry import Registry
 from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError, NormalizeReason
+from streams.domain.frames import frames_of
 from streams.domain.identical import identical_signals
 from streams.domain.normalize import PERIOD_OF_COMMAND, normalize_packet
 from streams.domain.store import MemoryStore
@@ -178,9 +179,10 @@ class Replay:
         if not measurements:
             return
         self.stats.measurements += len(measurements)
-        self._engine.prepare(measurements, self._store)
+        frames = frames_of(measurements)  # the engine's unit, as the worker's decoder makes
+        self._engine.prepare_frames(frames, self._store)
         self._store.add(measurements)
-        self._keep(self._engine.ingest(measurements))
+        self._keep(self._engine.ingest_frames(frames))
 
     def finish(self) -> list[dict[str, Any]]:
         """Close every window; the latest outputs as JSON-ready dicts in the stable order."""
