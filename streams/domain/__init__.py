@@ -9,6 +9,8 @@ Driven by ``streams.replay`` (offline) and by the faust worker, the same code bo
         .expect(devices, since) / .forget(devices)
         .missing_years(ms) / .hydrate_year(outlet_id, factor, year, ytd)
         .ingest(ms) / .close_all() / .tick(now) -> list[AggregateValue | Verdict | QualitySignal]
+        .prepare_frames(frames, store) / .ingest_frames(frames): the same, one ``frames.Frame``
+            (a decoded packet's measurements) at a time: what the worker and the replay call
 
 The calculations are plain functions in their own modules: ``minutes`` (minute values and
 their validity), ``hourly`` (hour validity, O2 correction, rates and loads), ``daily``,
