@@ -10,7 +10,6 @@ that hour (in the one-worker drain ~0.5 M rows compared per flush, 2.2 of Postgr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,11 +17,11 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from deploy.migrate import Flavor, migrate
+from deploy.migrate import Flavor
 from schemas.measurement import AggregateValue, PeriodKind
 from schemas.verdict import Rule, Verdict, VerdictStatus
 from streams.revisions import AGGREGATE_REVISIONS, VERDICT_REVISIONS
-from streams.sink import PgSink, SinkBatch, create_pool
+from streams.sink import PgSink, SinkBatch
 from streams.upserts import stage_aggregates, stage_verdicts
 
 CST = timezone(timedelta(hours=8))
@@ -54,18 +53,6 @@ def closing_hour(value: float, hour: datetime = HOUR) -> SinkBatch:
         aggregates=[hourly(o, f, value, hour) for o, f in keys],
         verdicts=[verdict(o, f, value, hour) for o, f in keys],
     )
-
-
-@pytest.fixture
-def flavored_pool(
-    db_conn: psycopg.Connection[Any], pg_schema: Any, flavor: Flavor
-) -> Iterator[ConnectionPool]:
-    migrate(db_conn, flavor)
-    pool = create_pool(pg_schema.dsn)
-    try:
-        yield pool
-    finally:
-        pool.close()
 
 
 def _rows_compared(plan: dict[str, Any]) -> int:
