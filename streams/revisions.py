@@ -67,6 +67,28 @@ _VERDICT_PRIOR = (
 )
 
 
+NATURAL_KEYS: dict[str, tuple[str, ...]] = {
+    "measurements": ("device_id", "factor", "period", "period_start"),
+    "aggregates": ("outlet_id", "factor", "period", "period_start"),
+    "verdicts": ("outlet_id", "factor", "rule", "period_start"),
+}
+"""Each latest-view table's natural key (its primary key): what every write upserts on."""
+
+
+def _stored(table: str) -> str:
+    """The stored row ``t`` of each staged row ``s``, looked up by its natural key.
+
+    A ``LATERAL`` subquery with ``LIMIT 1`` (the key is unique, so it changes nothing but the
+    plan): the planner cannot flatten it into a join, so every staged row is one probe of the
+    primary key, whatever the statistics say. As a plain join, with no statistics on the
+    temporary staging table, PostgreSQL chose a merge join on ``(period, period_start)``
+    through ``aggregates_time_idx``: every staged hourly value against every stored one of
+    the same hour (a closing hour of 10 000 devices: ~0.5 M rows compared per flush, ~80 ms
+    of the server's CPU; docs/perf.md "Seventh slice (pg)")."""
+    match = " AND ".join(f"a.{c} = s.{c}" for c in NATURAL_KEYS[table])
+    return f"CROSS JOIN LATERAL (SELECT * FROM {table} a WHERE {match} LIMIT 1) t"
+
+
 def _prefixed(prefix: str, columns: str) -> str:
     return ", ".join(f"{prefix}.{c.strip()}" for c in columns.split(","))
 
@@ -106,6 +128,39 @@ def batch_source(sources: Mapping[MeasurementKey, SourcePosition]) -> Jsonb | No
     )
 
 
+MEASUREMENT_REVISIONS = (
+    f"INSERT INTO measurement_revisions ({_MEASUREMENT_PRIOR}, superseded_by_received_at,"
+    " reason, source_topic, source_partition, source_offset)"
+    f" SELECT {_prefixed('t', _MEASUREMENT_PRIOR)}, s.received_at, 'resent',"
+    " p.source_topic, p.source_partition, p.source_offset"
+    f" FROM gw_stage_measurements s {_stored('measurements')}"
+    f" LEFT JOIN {SOURCES_STAGE} p ON p.device_id = s.device_id AND p.factor = s.factor"
+    "  AND p.period = s.period AND p.period_start = s.period_start"
+    f" WHERE {_distinct(_MEASUREMENT_VALUES)}"
+)
+"""Keeps the stored measurements the staged ones replace with other values."""
+AGGREGATE_REVISIONS = (
+    f"INSERT INTO aggregate_revisions ({_AGGREGATE_PRIOR}, reason, source)"
+    f" SELECT {_prefixed('t', _AGGREGATE_PRIOR)},"
+    " CASE WHEN t.registry_version IS DISTINCT FROM s.registry_version"
+    "  THEN 'registry_changed' ELSE 'late_or_resent_data' END, %s"
+    f" FROM gw_stage_aggregates s {_stored('aggregates')}"
+    f" WHERE {_distinct(_AGGREGATE_VALUES)}"
+)
+"""Keeps the stored hourly/daily values the staged ones replace with other values
+(parameter: the batch's source positions)."""
+VERDICT_REVISIONS = (
+    f"INSERT INTO verdict_revisions ({_VERDICT_PRIOR}, superseded_by, reason, source)"
+    f" SELECT {_prefixed('t', _VERDICT_PRIOR)}, t.revision + 1,"
+    " CASE WHEN coalesce((s.evidence ->> 'resent_values')::numeric, 0) > 0 THEN 'resent'"
+    "  WHEN t.registry_version IS DISTINCT FROM s.registry_version THEN 'registry_changed'"
+    "  ELSE 'late_or_recomputed' END, %s"
+    f" FROM gw_stage_verdicts s {_stored('verdicts')}"
+    " WHERE (t.value, t.status) IS DISTINCT FROM (s.value, s.status)"
+)
+"""Keeps the stored verdicts the staged ones supersede (parameter: source positions)."""
+
+
 def record_measurement_revisions(
     cur: psycopg.Cursor[Any], sources: Mapping[MeasurementKey, SourcePosition]
 ) -> int:
@@ -121,53 +176,21 @@ def record_measurement_revisions(
                     (device, factor, period, start, position.topic, position.partition,
                      position.offset)
                 )  # fmt: skip
-    cur.execute(
-        f"INSERT INTO measurement_revisions ({_MEASUREMENT_PRIOR}, superseded_by_received_at,"
-        " reason, source_topic, source_partition, source_offset)"
-        f" SELECT {_prefixed('t', _MEASUREMENT_PRIOR)}, s.received_at, 'resent',"
-        " p.source_topic, p.source_partition, p.source_offset"
-        " FROM gw_stage_measurements s"
-        " JOIN measurements t ON t.device_id = s.device_id AND t.factor = s.factor"
-        "  AND t.period = s.period AND t.period_start = s.period_start"
-        f" LEFT JOIN {SOURCES_STAGE} p ON p.device_id = s.device_id AND p.factor = s.factor"
-        "  AND p.period = s.period AND p.period_start = s.period_start"
-        f" WHERE {_distinct(_MEASUREMENT_VALUES)}"
-    )
+    cur.execute(MEASUREMENT_REVISIONS)
     return cur.rowcount
 
 
 def record_aggregate_revisions(cur: psycopg.Cursor[Any], source: Jsonb | None) -> int:
     """Keep the stored hourly/daily values the staged aggregates are about to replace with
     other values; call after staging and before the upsert. Returns rows kept."""
-    cur.execute(
-        f"INSERT INTO aggregate_revisions ({_AGGREGATE_PRIOR}, reason, source)"
-        f" SELECT {_prefixed('t', _AGGREGATE_PRIOR)},"
-        " CASE WHEN t.registry_version IS DISTINCT FROM s.registry_version"
-        "  THEN 'registry_changed' ELSE 'late_or_resent_data' END, %s"
-        " FROM gw_stage_aggregates s"
-        " JOIN aggregates t ON t.outlet_id = s.outlet_id AND t.factor = s.factor"
-        "  AND t.period = s.period AND t.period_start = s.period_start"
-        f" WHERE {_distinct(_AGGREGATE_VALUES)}",
-        (source,),
-    )
+    cur.execute(AGGREGATE_REVISIONS, (source,))
     return cur.rowcount
 
 
 def record_verdict_revisions(cur: psycopg.Cursor[Any], source: Jsonb | None) -> int:
     """Keep the stored verdicts the staged ones are about to supersede (value or status
     changed: a new revision); call after staging and before the upsert. Returns rows kept."""
-    cur.execute(
-        f"INSERT INTO verdict_revisions ({_VERDICT_PRIOR}, superseded_by, reason, source)"
-        f" SELECT {_prefixed('t', _VERDICT_PRIOR)}, t.revision + 1,"
-        " CASE WHEN coalesce((s.evidence ->> 'resent_values')::numeric, 0) > 0 THEN 'resent'"
-        "  WHEN t.registry_version IS DISTINCT FROM s.registry_version THEN 'registry_changed'"
-        "  ELSE 'late_or_recomputed' END, %s"
-        " FROM gw_stage_verdicts s"
-        " JOIN verdicts t ON t.outlet_id = s.outlet_id AND t.factor = s.factor"
-        "  AND t.rule = s.rule AND t.period_start = s.period_start"
-        " WHERE (t.value, t.status) IS DISTINCT FROM (s.value, s.status)",
-        (source,),
-    )
+    cur.execute(VERDICT_REVISIONS, (source,))
     return cur.rowcount
 
 

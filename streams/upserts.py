@@ -35,6 +35,7 @@ from runtime.dead_letters import SourcePosition
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Verdict
 from streams.revisions import (
+    NATURAL_KEYS,
     MeasurementKey,
     prepare_revision_staging,
     record_aggregate_revisions,
@@ -50,7 +51,7 @@ _MEASUREMENT_COLUMNS = (
     "device_id", "factor", "period", "period_start", "outlet_id", "factor_as_sent",
     "rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "flag", "received_at", "qn",
 )  # fmt: skip
-_MEASUREMENT_KEY = ("device_id", "factor", "period", "period_start")
+_MEASUREMENT_KEY = NATURAL_KEYS["measurements"]
 _MEASUREMENT_VALUES = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "flag", "outlet_id")
 _AGGREGATE_COLUMNS = (
     "outlet_id", "factor", "period", "period_start", "device_id", "valid", "valid_count",
@@ -58,12 +59,12 @@ _AGGREGATE_COLUMNS = (
     "o2_corrected", "device_o2_corrected", "o2_disagrees", "flow_std_m3h",
     "emission_rate_kgh", "load_kg", "registry_version",
 )  # fmt: skip
-_AGGREGATE_KEY = ("outlet_id", "factor", "period", "period_start")
+_AGGREGATE_KEY = NATURAL_KEYS["aggregates"]
 _VERDICT_COLUMNS = (
     "outlet_id", "factor", "rule", "period_start", "enterprise_id", "period", "value",
     "limit_value", "ratio", "status", "standard", "evidence", "registry_version",
 )  # fmt: skip
-_VERDICT_KEY = ("outlet_id", "factor", "rule", "period_start")
+_VERDICT_KEY = NATURAL_KEYS["verdicts"]
 _BINARY_TYPES = {
     **dict.fromkeys(
         ("device_id", "factor", "period", "outlet_id", "factor_as_sent", "flag", "qn", "rule",

@@ -23,7 +23,7 @@ from services import admin_access
 from stream_dataset import write_registry
 from worker_harness import StreamStack
 
-from deploy.migrate import migrate
+from deploy.migrate import Flavor, migrate
 from deploy.timescaledb import drop_schema
 from runtime.registry_store import store_registry
 from schemas.registry import load_registry
@@ -76,6 +76,19 @@ def stream_stack_factory(services: Any, tmp_path: Path) -> Iterator[StackFactory
 def sink_pool(db_conn: psycopg.Connection[Any], pg_schema: Any) -> Iterator[ConnectionPool]:
     """A psycopg pool on a freshly migrated private schema (for sink and store tests)."""
     migrate(db_conn)
+    pool = create_pool(pg_schema.dsn)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def flavored_pool(
+    db_conn: psycopg.Connection[Any], pg_schema: Any, flavor: Flavor
+) -> Iterator[ConnectionPool]:
+    """A psycopg pool on a private schema migrated with ``flavor`` (plain and TimescaleDB)."""
+    migrate(db_conn, flavor)
     pool = create_pool(pg_schema.dsn)
     try:
         yield pool

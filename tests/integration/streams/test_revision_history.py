@@ -5,7 +5,6 @@ append-only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -13,11 +12,10 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from deploy.migrate import Flavor, migrate
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Rule, Verdict, VerdictStatus
 from streams.revisions import aggregate_history, measurement_history, verdict_history
-from streams.sink import PgSink, SinkBatch, SourcePosition, create_pool
+from streams.sink import PgSink, SinkBatch, SourcePosition
 
 CST = timezone(timedelta(hours=8))
 HOUR = datetime(2026, 3, 2, 10, tzinfo=CST)
@@ -87,18 +85,6 @@ def resent_batch() -> SinkBatch:
         ],
         sources=sources(sent, 5000),
     )
-
-
-@pytest.fixture
-def flavored_pool(
-    db_conn: psycopg.Connection[Any], pg_schema: Any, flavor: Flavor
-) -> Iterator[ConnectionPool]:
-    migrate(db_conn, flavor)
-    pool = create_pool(pg_schema.dsn)
-    try:
-        yield pool
-    finally:
-        pool.close()
 
 
 @pytest.mark.integration
