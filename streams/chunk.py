@@ -53,6 +53,23 @@ class ChunkConductor(Conductor):
         super().__init__(app, **kwargs)
         self._routes: dict[str, ConsumerCallback] = {}
 
+    def _compile_message_handler(self) -> ConsumerCallback:
+        """faust's per-record entry (``Consumer.callback``): the partition's handler, looked
+        up under the lock that ``_update_indices`` holds while it rebuilds the map; when the
+        lock is free (always, but while resubscribing) it is looked up without the three
+        coroutines of ``async with``, which cannot yield on a free lock anyway."""
+        handlers = self._tp_to_callback
+        lock = self._tp_to_callback_lock
+        faust_on_message = super()._compile_message_handler()
+
+        async def on_message(message: Any) -> None:
+            if lock.locked():
+                await faust_on_message(message)
+            else:
+                await handlers[message.tp](message)
+
+        return on_message
+
     def route(self, topic: str, callback: ConsumerCallback) -> None:
         """Hand every record of ``topic`` to ``callback`` (from the next assignment on).
 
@@ -79,7 +96,10 @@ class RawChunks:
     def __init__(self, app: AppT, take: ChunkTake) -> None:
         self.take = take
         self._app = app
-        app.flow_control.manage_queue(take)  # type: ignore[arg-type]  # cleared at a rebalance
+        self._flow_control = app.flow_control
+        self._flow_control.manage_queue(take)  # type: ignore[arg-type]  # cleared at a rebalance
+        self._inbound: dict[TP, float] = {}
+        self._producer_buffer: Any = None
 
     def subscribe(self, topic: Any) -> None:
         """Route the records of faust ``topic`` here and subscribe the worker to it."""
@@ -87,24 +107,24 @@ class RawChunks:
         conductor = app.topics
         if not isinstance(conductor, ChunkConductor):
             raise ImproperlyConfigured("the app's transport has no ChunkConductor")
+        self._producer_buffer = app.producer.buffer
+        if app.monitor is not None:
+            self._inbound = app.monitor.stream_inbound_time
         for name in topic.topics:
             conductor.route(name, self.on_message)
         topic.__aiter__()  # faust's way to add a topic to the conductor's subscription
 
     async def on_message(self, message: Any) -> None:
         """Buffer one fetched record for the agent (faust's fetch loop awaits this)."""
-        app = self._app
-        flow_control = app.flow_control
+        flow_control = self._flow_control
         if not flow_control.is_active():
             await flow_control.acquire()
-        producer_buffer = app.producer.buffer
+        producer_buffer = self._producer_buffer
         if producer_buffer.size > producer_buffer.max_messages:
             await producer_buffer.wait_until_ebb()
-        if message.generation_id != app.consumer_generation_id:
+        if message.generation_id != self._app.consumer_generation_id:
             return  # fetched before a rebalance: read again from the committed offset
-        monitor = app.monitor
-        if monitor is not None:
-            monitor.stream_inbound_time[message.tp] = monotonic()
+        self._inbound[message.tp] = monotonic()
         if not self.take.offer(message):
             await self.take.put(message)
 

@@ -149,3 +149,21 @@ def test_a_taken_batch_is_pending_until_acked_and_the_acks_make_offsets_committa
         await batches.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_record_waits_while_the_conductor_rebuilds_its_partition_map(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = _app(tmp_path)
+        chunks = _chunks(app)
+        conductor = app.topics
+        await conductor._update_indices()
+        await conductor.on_partitions_assigned({TP(RAW, 0)})
+        app.flow_control.resume()
+        async with conductor._tp_to_callback_lock:  # as ``_update_indices`` holds it
+            delivery = asyncio.ensure_future(conductor.on_message(_message(app, 0, 1)))
+            await asyncio.sleep(0.01)
+            assert not delivery.done()
+        await asyncio.wait_for(delivery, 5)
+        assert [m.offset for m in chunks.take.buffer.events] == [1]
+
+    asyncio.run(scenario())
