@@ -71,6 +71,12 @@ def raw_record(message: Any) -> RawRecord:
     )
 
 
+def prepare_messages(pipeline: Pipeline, messages: Sequence[Any]) -> PreparedBatch:
+    """``Pipeline.prepare`` of a batch of raw-topic messages; runs in the lane's thread, so
+    the ``RawRecord``s are built there rather than on the event loop. Blocks."""
+    return pipeline.prepare([raw_record(message) for message in messages])
+
+
 def _headers(headers: Any) -> Headers:
     """A faust message's headers (a list of pairs, a mapping, or None) as a tuple of pairs.
 
@@ -302,13 +308,12 @@ def register_agents(
         chunks.subscribe(stream.channel)
         async for messages in chunks.take.batches():
             chunks.track(messages)
-            records = [raw_record(message) for message in messages]
 
             async def acknowledge(taken: Sequence[Any] = messages) -> None:
                 chunks.ack(taken)
                 _report_lag(app, taken, metrics)
 
-            await lane.run(functools.partial(pipeline.prepare, records), acknowledge)
+            await lane.run(functools.partial(prepare_messages, pipeline, messages), acknowledge)
 
     app.agent(topics.raw, name="raw-hj212", concurrency=1)(process_raw)
 

@@ -100,6 +100,7 @@ class RawChunks:
         self._flow_control.manage_queue(take)  # type: ignore[arg-type]  # cleared at a rebalance
         self._inbound: dict[TP, float] = {}
         self._producer_buffer: Any = None
+        self._pending: Any = None
 
     def subscribe(self, topic: Any) -> None:
         """Route the records of faust ``topic`` here and subscribe the worker to it."""
@@ -108,6 +109,8 @@ class RawChunks:
         if not isinstance(conductor, ChunkConductor):
             raise ImproperlyConfigured("the app's transport has no ChunkConductor")
         self._producer_buffer = app.producer.buffer
+        if not app.conf.producer_threaded:  # the queue ``ProducerBuffer.size`` counts
+            self._pending = self._producer_buffer.pending._queue
         if app.monitor is not None:
             self._inbound = app.monitor.stream_inbound_time
         for name in topic.topics:
@@ -120,7 +123,9 @@ class RawChunks:
         if not flow_control.is_active():
             await flow_control.acquire()
         producer_buffer = self._producer_buffer
-        if producer_buffer.size > producer_buffer.max_messages:
+        # ``ProducerBuffer.size`` without its settings lookup per record
+        pending = len(self._pending) if self._pending is not None else producer_buffer.size
+        if pending > producer_buffer.max_messages:
             await producer_buffer.wait_until_ebb()
         if message.generation_id != self._app.consumer_generation_id:
             return  # fetched before a rebalance: read again from the committed offset

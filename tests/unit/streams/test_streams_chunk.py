@@ -167,3 +167,27 @@ def test_a_record_waits_while_the_conductor_rebuilds_its_partition_map(tmp_path:
         assert [m.offset for m in chunks.take.buffer.events] == [1]
 
     asyncio.run(scenario())
+
+
+def test_a_record_waits_while_the_producers_buffer_is_over_its_limit(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        app = _app(tmp_path)
+        chunks = _chunks(app)
+        app.flow_control.resume()
+        buffer = app.producer.buffer
+        for _ in range(buffer.max_messages + 1):  # faust's send_soon queue over its limit
+            buffer.pending.put_nowait(None)
+        ebbs: list[int] = []
+
+        async def wait_until_ebb() -> None:  # faust flushes it to the broker
+            ebbs.append(buffer.size)
+            while not buffer.pending.empty():
+                buffer.pending.get_nowait()
+
+        buffer.wait_until_ebb = wait_until_ebb
+        await chunks.on_message(_message(app, 0, 1))
+        assert ebbs == [buffer.max_messages + 1]
+        await chunks.on_message(_message(app, 0, 2))
+        assert len(ebbs) == 1 and len(chunks.take.buffer.events) == 2
+
+    asyncio.run(scenario())
