@@ -5,18 +5,20 @@ steps of ``runtime.runner`` (consume → process → write → publish-and-await
 faust's producer, with the sink's commit before the publication (the outputs are re-derived
 from the stored rows on a replay):
 
-1. The agent reads the raw topic with ``stream.noack_take(n, within)``: faust neither acks
-   the events it yields nor acks them when the generator is closed (``take`` would ack a
-   batch in a ``finally``, even one whose flush failed).
+1. The agent reads the raw topic in batches of faust's ``ConsumerMessage``s handed straight
+   from the fetch loop to its take (``streams.chunk``, ``streams.take``): nothing acks them
+   but the agent, after step 3 (faust's ``take`` would ack a batch in a ``finally``, even one
+   whose flush failed); the take registers each batch with faust's consumer as pending
+   acks when the agent takes it, so a rebalance or a stop waits for it.
 2. For each batch, ``Pipeline.prepare`` (decode, engine) runs in a thread, then the batch
    goes to the ``CommitLane``: ``Pipeline.commit`` returns only after the sink's transaction
-   COMMITTED (it retries while PostgreSQL is unreachable; meanwhile the take buffer and
-   faust's per-partition buffers fill and fetching pauses). Commits run one at a time in
+   COMMITTED (it retries while PostgreSQL is unreachable; meanwhile the take fills and
+   faust's fetch loop waits for room in it). Commits run one at a time in
    order; the next batch is prepared while one commits, never more.
-3. The outputs are published and Kafka acknowledged them, then each event is acked
-   (``stream.ack(event)``). faust's commit timer commits, per partition, the offset after
-   the longest run of acked messages; so a committed offset always follows committed rows
-   and published outputs.
+3. The outputs are published and Kafka acknowledged them, then each message is acked
+   (``Consumer.ack``, ``RawChunks.ack``). faust's commit timer commits, per partition, the
+   offset after the longest run of acked messages; so a committed offset always follows
+   committed rows and published outputs.
 4. Any unexpected failure of a batch ends the process at once (exit code 70) without
    acking: the batch and everything after it are re-read from the last committed offset
    by the restarted worker (the kill -9 path), and the upserts make that harmless.
@@ -44,10 +46,11 @@ from runtime.raw_record import Headers
 from runtime.runner import Outgoing
 from schemas.registry import Registry
 from streams.app import StreamTopics, WorkerTuning
+from streams.chunk import RawChunks
 from streams.metrics import StreamMetrics
 from streams.pipeline import BatchOutcome, Pipeline, PreparedBatch, RawRecord
 from streams.sink import SourcePosition
-from streams.take import adaptive_take
+from streams.take import ChunkTake
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +61,20 @@ EXIT_STOPPED_UNFLUSHED: Final = 75
 (EX_TEMPFAIL): the batch was not committed and is re-read by the next worker."""
 
 
-def raw_record(event: Any) -> RawRecord:
-    """The position, value, broker timestamp and headers of a faust event of the raw topic."""
-    message = event.message
+def raw_record(message: Any) -> RawRecord:
+    """The position, value, broker timestamp and headers of a faust message of the raw topic."""
     return RawRecord(
         position=SourcePosition(message.topic, message.partition, message.offset),
         value=message.value,
         timestamp=datetime.fromtimestamp(message.timestamp or 0.0, UTC),
         headers=_headers(message.headers),
     )
+
+
+def prepare_messages(pipeline: Pipeline, messages: Sequence[Any]) -> PreparedBatch:
+    """``Pipeline.prepare`` of a batch of raw-topic messages; runs in the lane's thread, so
+    the ``RawRecord``s are built there rather than on the event loop. Blocks."""
+    return pipeline.prepare([raw_record(message) for message in messages])
 
 
 def _headers(headers: Any) -> Headers:
@@ -268,12 +276,12 @@ def die(error: BaseException, *, stopping: bool = False) -> None:
     os._exit(EXIT_BATCH_FAILED)
 
 
-def _report_lag(app: faust.App, events: Sequence[Any], metrics: StreamMetrics | None) -> None:
-    if metrics is None or not events:
+def _report_lag(app: faust.App, messages: Sequence[Any], metrics: StreamMetrics | None) -> None:
+    if metrics is None or not messages:
         return
     last: dict[Any, int] = {}
-    for event in events:
-        last[event.message.tp] = max(last.get(event.message.tp, -1), event.message.offset)
+    for message in messages:  # in offset order per partition
+        last[message.tp] = message.offset
     for tp, offset in last.items():
         highwater = app.consumer.highwater(tp)
         if highwater is not None:
@@ -293,24 +301,26 @@ def register_agents(
 
     lane = CommitLane(pipeline, publisher, metrics)
 
-    async def process_raw(stream: Any) -> None:
-        batches = adaptive_take(stream, tuning.batch_size, tuning.batch_within_s, metrics)
-        async for events in batches:
-            records = [raw_record(event) for event in events]
+    chunks = RawChunks(app, ChunkTake(tuning.batch_size, tuning.batch_within_s, metrics))
 
-            async def acknowledge(taken: Sequence[Any] = events) -> None:
-                for event in taken:
-                    await stream.ack(event)
+    async def process_raw(stream: Any) -> None:
+        # faust's stream of the agent carries nothing: its topic's records go to the take.
+        chunks.subscribe(stream.channel)
+        async for messages in chunks.take.batches():
+            chunks.track(messages)
+
+            async def acknowledge(taken: Sequence[Any] = messages) -> None:
+                chunks.ack(taken)
                 _report_lag(app, taken, metrics)
 
-            await lane.run(functools.partial(pipeline.prepare, records), acknowledge)
+            await lane.run(functools.partial(prepare_messages, pipeline, messages), acknowledge)
 
     app.agent(topics.raw, name="raw-hj212", concurrency=1)(process_raw)
 
     async def store_dead_letters(stream: Any) -> None:
         # Gateway and alert-service dead letters into the table; acked after the COMMIT.
         async for events in stream.noack_take(tuning.batch_size, within=tuning.batch_within_s):
-            records = [raw_record(event) for event in events]
+            records = [raw_record(event.message) for event in events]
             try:
                 await asyncio.to_thread(pipeline.store_dead_letters, records)
             except Exception as error:

@@ -87,8 +87,10 @@ def broker_credentials(kafka: KafkaAccess) -> faust.types.auth.CredentialsT | No
 
 class WorkerApp(faust.App):
     """faust's App whose consumer fetch loop is ``streams.fetch.LeanConsumer`` (no four
-    asyncio tasks per record) and whose Monitor sensor is ``streams.lean_monitor.LeanMonitor``
-    (no per-message bookkeeping); everything else is faust's."""
+    asyncio tasks per record), whose conductor is ``streams.chunk.ChunkConductor`` (the raw
+    topic's records go straight to the agent's take, no faust event or stream queue per
+    record) and whose Monitor sensor is ``streams.lean_monitor.LeanMonitor`` (no per-message
+    bookkeeping); everything else is faust's."""
 
     def _new_transport(self) -> TransportT:
         return LeanTransport(self.conf.broker_consumer, self)

@@ -16,9 +16,10 @@ goes through mode's ``wait_first`` exactly as before (``resume``), so suspending
 during a rebalance or stopping the service abandons it as faust does. Records, their order,
 read offsets, gaps and the commit-every rule are faust's own code.
 
-``LeanTransport`` is faust's aiokafka transport with this consumer; ``streams.app`` builds the
-worker's App with it. Written against faust-streaming 0.15 (``deploy/constraints.txt`` pins
-it); ``tests/unit/streams/test_streams_fetch.py`` checks the loop on a real faust consumer.
+``LeanTransport`` is faust's aiokafka transport with this consumer (and the conductor of
+``streams.chunk``); ``streams.app`` builds the worker's App with it. Written against
+faust-streaming 0.15 (``deploy/constraints.txt`` pins it);
+``tests/unit/streams/test_streams_fetch.py`` checks the loop on a real faust consumer.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from types import CoroutineType
 from typing import Any, ClassVar, cast
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types.transports import ConsumerT
+from faust.types.transports import ConductorT, ConsumerT
 from mode import Service
 from mode.services import WaitResults
+
+from streams.chunk import ChunkConductor
 
 
 class Suspended(Exception):
@@ -123,6 +126,8 @@ class LeanConsumer(faust_aiokafka.Consumer):
 
 
 class LeanTransport(faust_aiokafka.Transport):
-    """faust's aiokafka transport whose consumer is ``LeanConsumer``."""
+    """faust's aiokafka transport whose consumer is ``LeanConsumer`` and whose conductor is
+    ``streams.chunk.ChunkConductor`` (the raw topic's records go to the agent's take)."""
 
     Consumer: ClassVar[type[ConsumerT]] = LeanConsumer
+    Conductor: ClassVar[type[ConductorT]] = ChunkConductor

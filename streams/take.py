@@ -1,23 +1,25 @@
-"""The raw agent's take buffer: batches by size while the worker is busy, at once when quiet.
+"""The raw agent's take: batches by size while the worker is busy, at once when quiet.
 
 faust's ``noack_take(n, within)`` waits for ``n`` messages or ``within`` seconds counted from
 the end of the previous batch, and adds nothing to its buffer while the agent processes a
 batch. So a lone frame that closes an hour waited up to ``within`` (0.25 s) before anything
 looked at it: the largest share of the p99 event → verdict latency at 5 000 measurements/s
-(docs/perf.md "Fourth slice"). ``adaptive_take`` instead:
+(docs/perf.md "Fourth slice"). ``ChunkTake`` instead:
 
-- keeps filling its buffer (up to ``max_``, then the stream waits: backpressure, nothing
+- keeps filling its buffer (up to ``max_``, then ``put`` waits: backpressure, nothing
   dropped) while the agent prepares and commits the batch before, so a busy worker gets a
   batch of everything that arrived meanwhile, up to ``max_`` (batching by size);
 - hands a batch over as soon as the agent asks for one and its first message has waited
   ``linger_s`` (or the buffer is full); a quiet stream's lone frame waits at most
   ``linger_s``, not a whole window.
 
-Like ``noack_take`` it never acks (the agent acks after the database commit and the
-publication, ``streams.agents``) and yields the faust events themselves, in arrival order.
-``TakeBuffer`` is the pure part (bounded list, arrival time of the first message, clock
-passed in); ``adaptive_take`` wires it to a faust stream with the same private hooks
-``noack_take`` uses (``add_processor``, ``_enable_passive``) on faust-streaming 0.15.
+Records come in one at a time by ``offer``/``put`` (the raw topic's conductor callback,
+``streams.chunk``: no faust ``Event``, stream queue or per-record drainer) and go out a batch
+at a time by ``batches``: the agent is woken once per batch, not per record. It never acks
+(the agent acks after the database commit and the publication, ``streams.agents``).
+``clear`` drops what is buffered (a rebalance: those records were not handed to the agent,
+so nothing acks them and they are read again from the committed offset). ``TakeBuffer`` is
+the pure part (bounded list, arrival time of the first message, clock passed in).
 """
 
 from __future__ import annotations
@@ -61,53 +63,85 @@ class TakeBuffer:
         return taken
 
 
-async def adaptive_take(
-    stream: Any,
-    max_: int,
-    linger_s: float,
-    metrics: StreamMetrics | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> AsyncIterator[list[Any]]:
-    """Batches of ``stream``'s events (see the module docstring); ends when the stream stops.
+class ChunkTake:
+    """Records handed in one by one, handed to the agent as batches (module docstring).
 
-    Observes each batch's ``take_wait`` (its first message's wait) in ``metrics``.
+    Runs on the event loop only. ``offer`` and ``put`` are called by the producer of records
+    (one at a time, in order), ``batches`` by the one agent; observes each batch's
+    ``take_wait`` (its first record's wait, seconds) in ``metrics``.
     """
-    buffer = TakeBuffer(max_)
-    arrived = asyncio.Event()  # the buffer is not empty
-    filled = asyncio.Event()  # the buffer is full
-    room = asyncio.Event()  # the agent took the buffer
-    room.set()
 
-    async def add_to_buffer(value: Any) -> Any:
-        while buffer.full and not stream.should_stop:
-            room.clear()
-            await stream.wait(room)
-        buffer.add(stream.current_event, clock())
-        arrived.set()
+    __slots__ = (
+        "__weakref__",
+        "_arrived",
+        "_clock",
+        "_filled",
+        "_linger_s",
+        "_metrics",
+        "_room",
+        "buffer",
+    )
+
+    def __init__(
+        self,
+        max_: int,
+        linger_s: float,
+        metrics: StreamMetrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.buffer = TakeBuffer(max_)
+        self._linger_s = linger_s
+        self._metrics = metrics
+        self._clock = clock
+        self._arrived = asyncio.Event()  # the buffer is not empty
+        self._filled = asyncio.Event()  # the buffer is full
+        self._room = asyncio.Event()  # the agent took the buffer
+        self._room.set()
+
+    def offer(self, record: Any) -> bool:
+        """Buffer ``record`` unless the buffer is full; whether it was buffered. Never waits."""
+        buffer = self.buffer
         if buffer.full:
-            filled.set()
-        return value
+            return False
+        buffer.add(record, self._clock())
+        self._arrived.set()
+        if buffer.full:
+            self._filled.set()
+        return True
 
-    previous_acks = stream.enable_acks
-    stream.enable_acks = False
-    stream.add_processor(add_to_buffer)
-    stream._enable_passive(stream.channel.__aiter__())
-    try:
-        while not stream.should_stop:
+    async def put(self, record: Any) -> None:
+        """Buffer ``record``, waiting while the buffer is full (until the agent takes it)."""
+        while not self.offer(record):
+            self._room.clear()
+            await self._room.wait()
+
+    def clear(self) -> None:
+        """Drop every buffered record (not handed to the agent: nobody acks them)."""
+        self.buffer.take()
+        self._arrived.clear()
+        self._filled.clear()
+        self._room.set()
+
+    async def batches(self) -> AsyncIterator[list[Any]]:
+        """The batches, oldest first, each at most ``max_`` records; runs until cancelled."""
+        buffer, clock, linger_s = self.buffer, self._clock, self._linger_s
+        while True:
             now = clock()
             if buffer.due(now, linger_s):
-                if metrics is not None:
-                    metrics.stage_seconds.labels("take_wait").observe(now - buffer.first_at)
+                if self._metrics is not None:
+                    wait = now - buffer.first_at
+                    self._metrics.stage_seconds.labels("take_wait").observe(wait)
                 batch = buffer.take()
-                arrived.clear()
-                filled.clear()
-                room.set()
+                self._arrived.clear()
+                self._filled.clear()
+                self._room.set()
                 yield batch
-            elif buffer.events:  # the first message has not waited linger_s yet
+            elif buffer.events:  # the first record has not waited linger_s yet
                 remaining = linger_s - (now - buffer.first_at)
-                await stream.wait_for_stopped(filled, timeout=remaining)
+                try:
+                    async with asyncio.timeout(remaining):
+                        await self._filled.wait()
+                except TimeoutError:
+                    pass
             else:
-                await stream.wait_for_stopped(arrived, timeout=1.0)
-    finally:
-        stream.enable_acks = previous_acks
-        stream._processors.remove(add_to_buffer)
+                await self._arrived.wait()

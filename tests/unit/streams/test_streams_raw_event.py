@@ -1,4 +1,4 @@
-"""A faust event of the raw topic as the pipeline's ``RawRecord`` (``streams.agents.raw_record``,
+"""A faust message of the raw topic as the pipeline's ``RawRecord`` (``streams.agents.raw_record``,
 issue 15 loop slice): position, value, broker time and headers; aiokafka's header tuple of
 ``(str, bytes)`` pairs is kept as it is (not rebuilt per record on the event loop), other
 forms (a list, a mapping, null values) become the same tuple of pairs as before."""
@@ -25,13 +25,8 @@ class Message:
     headers: Any
 
 
-@dataclass
-class Event:
-    message: Message
-
-
-def _event(headers: Any, timestamp: float | None = 1_765_000_000.5) -> Event:
-    return Event(Message("gw.raw.hj212", 3, 41, b"##frame", timestamp, headers))
+def _event(headers: Any, timestamp: float | None = 1_765_000_000.5) -> Message:
+    return Message("gw.raw.hj212", 3, 41, b"##frame", timestamp, headers)
 
 
 def test_aiokafkas_header_tuple_is_kept_as_it_is() -> None:
