@@ -24,7 +24,8 @@ as a batch: ``prepare_registry`` swaps it into the decoder and the engine betwee
 batches, so every batch is decoded and judged under one registry, and every output carries
 the ``registry_version`` it was judged under.
 
-The agent prepares batch n + 1 while batch n is committed, publishes each ``BatchOutcome``
+The agent prepares batch n + 1 (and, with ``WorkerTuning.lane_depth`` 2, n + 2) while batch
+n is committed, publishes each ``BatchOutcome``
 and only then acks that batch's messages. The engine is the pure ``streams.domain`` Engine
 (the same object ``greenwatch replay`` drives), passed in by the composition root; this
 module adds only I/O and its ordering.
@@ -54,6 +55,7 @@ from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError
 from streams.domain.load_substitution import StoredRates
 from streams.domain.store import DeviceHour, OutletYear, RateKey, Store, StoredHours, StoredYear
+from streams.lane_trace import OFF, LaneTrace
 from streams.metrics import StreamMetrics
 from streams.ownership import partition_of, registry_devices
 from streams.registry_memory import share_fields_sets
@@ -213,7 +215,8 @@ class Pipeline:
     """Decode → hydrate → engine (``prepare``), then sink (``commit``); see the module docstring.
 
     ``prepare`` and ``commit`` may run at the same time in two threads (batch n + 1 is
-    prepared while batch n is written); commits happen one at a time in ``prepare`` order,
+    prepared while batch n is written, possibly with more prepared batches queued between
+    them); commits happen one at a time in ``prepare`` order,
     and a ``prepare`` that must read the store first waits until every earlier batch is
     committed, so the engine never rebuilds a window from rows that are still in flight.
     """
@@ -228,7 +231,10 @@ class Pipeline:
         store: Store,
         metrics: StreamMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
+        trace: LaneTrace = OFF,
     ) -> None:
+        self.trace = trace
+        """The batches' timeline (``streams.lane_trace``; off unless asked for)."""
         self._registry = registry
         self._clock = clock
         self._windows_shown: float | None = None
@@ -360,6 +366,17 @@ class Pipeline:
         """Block until batch ``sequence`` (and every one before it) is committed."""
         self._wait_committed(sequence)
 
+    def wait_for_reads(self, sequence: int) -> None:
+        """``wait_committed(sequence)`` for batch ``sequence + 1``'s store reads: the time
+        waited is observed as stage ``read_wait`` and marked in the trace."""
+        started = time.perf_counter()
+        self.trace.mark(sequence + 1, "read_wait")
+        self._wait_committed(sequence)
+        self.trace.mark(sequence + 1, "read_go")
+        if self._metrics is not None:
+            waited = time.perf_counter() - started
+            self._metrics.stage_seconds.labels("read_wait").observe(waited)
+
     def _show_windows(self, *, force: bool = False) -> None:
         """Report the windows the engine holds (call with the engine lock held): at most once
         per ``WINDOWS_EVERY_S`` of ``clock`` after a batch (counting them walks every device:
@@ -431,7 +448,7 @@ class _CommittedReads:
 
     def _read(self, read: Callable[[], T]) -> T:
         if not self._waited:
-            self._pipeline.wait_committed(self._previous)
+            self._pipeline.wait_for_reads(self._previous)
             self._waited = True
         return self._sink.with_retry(read)
 
