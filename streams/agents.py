@@ -169,8 +169,10 @@ class CommitLane:
     commits, up to ``depth`` − 1 more wait prepared behind it and the next is prepared, and a
     batch's publication overlaps the next batch's commit.
 
-    Per batch, in order: its commit starts once the batch before committed and handed its
-    outputs to the producer (so outputs stay in batch order); its acks wait until its own
+    Per batch, in order: its commit starts once the batch before committed; its outputs go
+    to the producer once the batch before's did (so outputs stay in batch order: a batch
+    with many outputs, such as the one closing an hour of every device, no longer holds the
+    next COMMIT while the event loop hands them over); its acks wait until its own
     outputs and every earlier batch's are acknowledged by Kafka (so an acked raw message
     always has its rows committed and its outputs durable). ``run`` of batch n returns once
     batch n − ``depth`` committed and batch n − ``depth`` − 1 is acked, which bounds what is
@@ -197,10 +199,8 @@ class CommitLane:
         self._metrics = metrics
         self._depth = depth
         self._ordering = asyncio.Lock()
-        # the latest batches (committed, done), oldest first: the one run waits for and after
-        self._queued: deque[tuple[asyncio.Future[None], asyncio.Task[None]]] = deque(
-            maxlen=depth + 2
-        )
+        # the latest batches, oldest first: the ones run waits for and those after them
+        self._queued: deque[_Queued] = deque(maxlen=depth + 2)
         self._swaps: set[asyncio.Task[None]] = set()
         self._trace = trace
         self._batches = 0
@@ -236,48 +236,53 @@ class CommitLane:
                 die(error, stopping=self._pipeline.stopping)
             self._observe("prepare", started)
             trace.mark(batch, "prepared")
-            committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             queued = self._queued
-            previous, previous_done = queued[-1] if queued else (None, None)
-            done = asyncio.create_task(
-                self._commit(batch, previous, previous_done, committed, prepared, acknowledge)
+            previous = queued[-1] if queued else None
+            loop = asyncio.get_running_loop()
+            committed: asyncio.Future[None] = loop.create_future()
+            sent: asyncio.Future[None] = loop.create_future()
+            done = loop.create_task(
+                self._commit(batch, previous, (committed, sent), prepared, acknowledge)
             )
-            queued.append((committed, done))
+            queued.append(_Queued(committed, sent, done))
             depth = self._depth
             if len(queued) > depth:
-                await asyncio.shield(queued[-depth - 1][0])
+                await asyncio.shield(queued[-depth - 1].committed)
             if len(queued) > depth + 1:  # at most one publication waits beside the commits
-                await asyncio.shield(queued[-depth - 2][1])
+                await asyncio.shield(queued[-depth - 2].done)
             trace.mark(batch, "returned")
 
     async def _commit(
         self,
         batch: int,
-        previous: asyncio.Future[None] | None,
-        previous_done: asyncio.Task[None] | None,
-        committed: asyncio.Future[None],
+        previous: _Queued | None,
+        mine: tuple[asyncio.Future[None], asyncio.Future[None]],
         prepared: PreparedBatch,
         acknowledge: Callable[[], Awaitable[None]] | None,
     ) -> None:
         started = time.perf_counter()
         if previous is not None:
-            await previous
+            await previous.committed
         self._observe("commit_wait", started)
         trace = self._trace
         try:
             trace.mark(batch, "commit")
             outcome = await asyncio.to_thread(self._pipeline.commit, prepared)
             trace.mark(batch, "committed")
+            committed, sent = mine
+            committed.set_result(None)  # the next batch's COMMIT may start
+            if previous is not None:  # outputs go to the producer in batch order
+                await previous.sent
             started = time.perf_counter()
             pending = await self._publisher.send(outcome)
-            committed.set_result(None)
+            sent.set_result(None)
             await self._publisher.delivered(outcome, pending)
             self._observe("publish", started)
             trace.mark(batch, "published")
         except Exception as error:
             die(error, stopping=self._pipeline.stopping)
-        if previous_done is not None:
-            await previous_done
+        if previous is not None:
+            await previous.done
         if acknowledge is not None:
             await acknowledge()
             trace.mark(batch, "acked")
@@ -285,6 +290,24 @@ class CommitLane:
     def _observe(self, stage: str, started: float) -> None:
         if self._metrics is not None:
             self._metrics.stage_seconds.labels(stage).observe(time.perf_counter() - started)
+
+
+class _Queued:
+    """One batch in the lane: ``committed`` once its rows are COMMITTED (the next batch's
+    COMMIT may start), ``sent`` once its outputs are handed to the producer (the next batch's
+    may follow), ``done`` (the task) once it is acked."""
+
+    __slots__ = ("committed", "done", "sent")
+
+    def __init__(
+        self,
+        committed: asyncio.Future[None],
+        sent: asyncio.Future[None],
+        done: asyncio.Task[None],
+    ) -> None:
+        self.committed = committed
+        self.sent = sent
+        self.done = done
 
 
 def die(error: BaseException, *, stopping: bool = False) -> None:

@@ -1,6 +1,7 @@
 """A per-batch timeline of the worker's commit lane, for measuring where a batch waits.
 
-Off unless ``GREENWATCH_LANE_TRACE`` names a file: then every step of every batch appends one
+Off unless ``GREENWATCH_LANE_TRACE`` names a file (``{pid}`` in it becomes the process id, so
+several workers write apart): then every step of every batch appends one
 line ``<perf_counter seconds> <thread> <batch> <step>`` to it (steps: ``taken``, the agent
 handed the batch to the lane; ``prepare``/``prepared``; ``read_wait``/``read_go``, a prepare
 waiting for the batch before's COMMIT to read the store; ``commit``/``committed``, the
@@ -31,7 +32,8 @@ class LaneTrace:
     @classmethod
     def from_env(cls) -> LaneTrace:
         """The trace ``GREENWATCH_LANE_TRACE`` asks for (off when unset or empty)."""
-        return cls(os.environ.get(ENV) or None)
+        path = os.environ.get(ENV) or None
+        return cls(path.replace("{pid}", str(os.getpid())) if path else None)
 
     @property
     def on(self) -> bool:

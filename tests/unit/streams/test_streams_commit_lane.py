@@ -166,3 +166,42 @@ def test_a_lane_of_depth_one_prepares_the_next_batch_only_while_one_commits() ->
         await _until(lambda: pipeline.log[-2:] == ["commit 2", "send 2"])
 
     asyncio.run(scenario())
+
+
+class SlowHandOver(FakePublisher):
+    """Handing batch n's outputs to the producer takes until ``handed[n]`` is set (thousands
+    of outputs, or the producer's buffer full)."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__(log)
+        self.handed: dict[int, asyncio.Event] = {}
+
+    async def send(self, n: int) -> list[Any]:
+        await self.handed.setdefault(n, asyncio.Event()).wait()
+        return await super().send(n)
+
+
+def test_the_next_commit_does_not_wait_while_the_outputs_before_are_handed_over() -> None:
+    """Seventh slice (deep): batch 2's COMMIT runs while batch 1's outputs are still being
+    handed to the producer; batch 2's outputs still follow batch 1's, and acks stay in order."""
+
+    async def scenario() -> None:
+        pipeline = FakePipeline()
+        publisher = SlowHandOver(pipeline.log)
+        lane = CommitLane(cast(Any, pipeline), cast(Any, publisher))
+        log = pipeline.log
+        for n in (1, 2):
+            publisher.handed[n] = asyncio.Event()
+            publisher.released[n] = asyncio.Event()
+            publisher.released[n].set()
+        await asyncio.wait_for(lane.run(lambda: pipeline.prepare(1), None), 5)
+        await asyncio.wait_for(lane.run(lambda: pipeline.prepare(2), None), 5)
+        await _until(lambda: "commit 2" in log)  # main's lane waited for send 1 here
+        publisher.handed[2].set()
+        await asyncio.sleep(0.05)
+        assert log == ["commit 1", "commit 2"]  # batch 2's outputs wait for batch 1's
+        publisher.handed[1].set()
+        await _until(lambda: "delivered 2" in log)
+        assert log[2:4] == ["send 1", "send 2"]
+
+    asyncio.run(scenario())
