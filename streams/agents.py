@@ -180,7 +180,8 @@ class CommitLane:
     ``depth`` 1 prepares the next batch only while one commits; 2 (the worker's default,
     ``WorkerTuning.lane_depth``) lets the prepare thread run on while a long commit holds the
     one before (docs/perf.md, "Seventh slice (deep)"). A prepare that must read the store
-    still waits for every earlier batch's COMMIT first (``Pipeline``'s ``_CommittedReads``).
+    still waits for every earlier batch's COMMIT first when its rows could be in flight
+    (``streams.committed_reads``).
     """
 
     def __init__(
