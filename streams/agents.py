@@ -177,11 +177,11 @@ class CommitLane:
     always has its rows committed and its outputs durable). ``run`` of batch n returns once
     batch n − ``depth`` committed and batch n − ``depth`` − 1 is acked, which bounds what is
     in flight: at most ``depth`` batches prepared and not committed, one more publishing.
-    ``depth`` 1 prepares the next batch only while one commits; 2 (the worker's default,
-    ``WorkerTuning.lane_depth``) lets the prepare thread run on while a long commit holds the
-    one before (docs/perf.md, "Seventh slice (deep)"). A prepare that must read the store
-    still waits for every earlier batch's COMMIT first when its rows could be in flight
-    (``streams.committed_reads``).
+    ``depth`` 1 (the worker's default, ``WorkerTuning.lane_depth``) prepares the next batch
+    only while one commits; 2 lets the prepare thread run on while a long commit holds the
+    one before (measured neither faster nor slower: docs/perf.md, "Seventh slice (deep)").
+    A prepare that must read the store still waits for every earlier batch's COMMIT first
+    when its rows could be in flight (``streams.committed_reads``).
     """
 
     def __init__(

@@ -25,7 +25,7 @@ as a batch: ``prepare_registry`` swaps it into the decoder and the engine betwee
 batches, so every batch is decoded and judged under one registry, and every output carries
 the ``registry_version`` it was judged under.
 
-The agent prepares batch n + 1 (and, with ``WorkerTuning.lane_depth`` 2, n + 2) while batch
+The agent prepares batch n + 1 (and up to ``WorkerTuning.lane_depth`` − 1 more) while batch
 n is committed, publishes each ``BatchOutcome``
 and only then acks that batch's messages. The engine is the pure ``streams.domain`` Engine
 (the same object ``greenwatch replay`` drives), passed in by the composition root; this

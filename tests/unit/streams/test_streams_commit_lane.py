@@ -10,7 +10,6 @@ import threading
 from typing import Any, cast
 
 from streams.agents import CommitLane
-from streams.app import WorkerTuning
 
 
 class FakePipeline:
@@ -100,7 +99,7 @@ class BlockingPipeline(FakePipeline):
 
 
 def test_the_worker_prepares_on_while_a_long_commit_holds_the_batch_before() -> None:
-    """Seventh slice (deep): with the worker's default depth (2) the agent gets the lane back
+    """Seventh slice (deep): with depth 2 (``--lane-depth 2``) the agent gets the lane back
     while batch 1's COMMIT is still running, so batch 3 is prepared meanwhile; batch 3's
     ``run`` returns only once batch 1 committed (two prepared, uncommitted batches at most),
     and commits, publications and acks stay in batch order."""
@@ -108,7 +107,7 @@ def test_the_worker_prepares_on_while_a_long_commit_holds_the_batch_before() -> 
     async def scenario() -> None:
         pipeline = BlockingPipeline()
         publisher = FakePublisher(pipeline.log)
-        depth = WorkerTuning().lane_depth
+        depth = 2
         lane = CommitLane(cast(Any, pipeline), cast(Any, publisher), depth=depth)
         log = pipeline.log
         prepared: list[int] = []
