@@ -305,7 +305,9 @@ def _start_worker(
     """A ``greenwatch worker``; with ``tree``, that source tree's code (on ``PYTHONPATH``, and
     as the working directory: the command re-executes itself as ``python -m
     streams.worker_process``, which puts the working directory first on ``sys.path``, so from
-    any other directory the worker ran the benchmark's tree whatever ``PYTHONPATH`` said)."""
+    any other directory the worker ran the benchmark's tree whatever ``PYTHONPATH`` said).
+    ``BENCH_WORKER_ARGS``: more options for the worker (e.g. ``--lane-depth 1``; every tree
+    compared must know them)."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GREENWATCH_KAFKA_")},
         **({"PYTHONPATH": str(tree)} if tree is not None else {}),
@@ -316,7 +318,7 @@ def _start_worker(
         "GREENWATCH_STATE_DIR": str(tmp / "state"),
     }
     args = ["worker", "--tick-interval", "3600", "--metrics-port", str(port), "--loglevel",
-            "warning"]  # fmt: skip
+            "warning", *os.environ.get("BENCH_WORKER_ARGS", "").split()]  # fmt: skip
     tmp.mkdir(parents=True, exist_ok=True)
     log = (tmp / "worker.log").open("wb")
     return subprocess.Popen([str(Path(sys.executable).parent / "greenwatch"), *args], env=env,

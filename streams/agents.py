@@ -14,7 +14,8 @@ from the stored rows on a replay):
    goes to the ``CommitLane``: ``Pipeline.commit`` returns only after the sink's transaction
    COMMITTED (it retries while PostgreSQL is unreachable; meanwhile the take fills and
    faust's fetch loop waits for room in it). Commits run one at a time in
-   order; the next batch is prepared while one commits, never more.
+   order; while one commits, the next batches are prepared, at most ``WorkerTuning.lane_depth``
+   of them prepared and not yet committed (``CommitLane``).
 3. The outputs are published and Kafka acknowledged them, then each message is acked
    (``Consumer.ack``, ``RawChunks.ack``). faust's commit timer commits, per partition, the
    offset after the longest run of acked messages; so a committed offset always follows
@@ -36,6 +37,7 @@ import functools
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, cast
@@ -47,6 +49,7 @@ from runtime.runner import Outgoing
 from schemas.registry import Registry
 from streams.app import StreamTopics, WorkerTuning
 from streams.chunk import RawChunks
+from streams.lane_trace import OFF, LaneTrace
 from streams.metrics import StreamMetrics
 from streams.pipeline import BatchOutcome, Pipeline, PreparedBatch, RawRecord
 from streams.sink import SourcePosition
@@ -170,27 +173,46 @@ class Publisher:
 
 class CommitLane:
     """Runs batches through ``Pipeline.prepare`` and ``Pipeline.commit``: prepares are
-    serialised (so batches are committed in the order they were prepared); one batch commits
-    while the next is prepared, and a batch's publication overlaps the next batch's commit.
+    serialised (so batches are committed in the order they were prepared); while one batch
+    commits, up to ``depth`` − 1 more wait prepared behind it and the next is prepared, and a
+    batch's publication overlaps the next batch's commit.
 
-    Per batch, in order: its commit starts once the batch before committed and handed its
-    outputs to the producer (so outputs stay in batch order); its acks wait until its own
+    Per batch, in order: its commit starts once the batch before committed; its outputs go
+    to the producer once the batch before's did (so outputs stay in batch order: a batch
+    with many outputs, such as the one closing an hour of every device, no longer holds the
+    next COMMIT while the event loop hands them over); its acks wait until its own
     outputs and every earlier batch's are acknowledged by Kafka (so an acked raw message
-    always has its rows committed and its outputs durable). ``run`` returns once the batch
-    before committed and the one before that is acked, which bounds what is in flight.
+    always has its rows committed and its outputs durable). ``run`` of batch n returns once
+    batch n − ``depth`` committed and batch n − ``depth`` − 1 is acked, which bounds what is
+    in flight: at most ``depth`` batches prepared and not committed, one more publishing.
+    ``depth`` 1 (the worker's default, ``WorkerTuning.lane_depth``) prepares the next batch
+    only while one commits; 2 lets the prepare thread run on while a long commit holds the
+    one before (measured neither faster nor slower: docs/perf.md, "Seventh slice (deep)").
+    A prepare that must read the store still waits for every earlier batch's COMMIT first
+    when its rows could be in flight (``streams.committed_reads``).
     """
 
     def __init__(
-        self, pipeline: Pipeline, publisher: Publisher, metrics: StreamMetrics | None = None
+        self,
+        pipeline: Pipeline,
+        publisher: Publisher,
+        metrics: StreamMetrics | None = None,
+        *,
+        depth: int = 1,
+        trace: LaneTrace = OFF,
     ) -> None:
+        if depth < 1:
+            raise ValueError(f"a commit lane's depth is at least 1, not {depth}")
         self._pipeline = pipeline
         self._publisher = publisher
         self._metrics = metrics
+        self._depth = depth
         self._ordering = asyncio.Lock()
-        self._committed: asyncio.Future[None] | None = None
-        self._done: asyncio.Task[None] | None = None
-        self._done_before: asyncio.Task[None] | None = None
+        # the latest batches, oldest first: the ones run waits for and those after them
+        self._queued: deque[_Queued] = deque(maxlen=depth + 2)
         self._swaps: set[asyncio.Task[None]] = set()
+        self._trace = trace
+        self._batches = 0
 
     def swap_registry(self, registry: Registry) -> None:
         """Queue ``registry`` to be swapped in between two batches (``prepare_registry``).
@@ -209,56 +231,92 @@ class CommitLane:
         acknowledge: Callable[[], Awaitable[None]] | None,
     ) -> None:
         """Prepare a batch (in a thread), queue its commit, and return once the batch queued
-        before it committed and the one before that is done. Ends the process on failure
-        (``die``)."""
+        ``depth`` before it committed and the one before that is done. Ends the process on
+        failure (``die``)."""
+        trace = self._trace
         async with self._ordering:
+            self._batches += 1
+            batch = self._batches
+            trace.mark(batch, "taken")
             started = time.perf_counter()
             try:
                 prepared = await asyncio.to_thread(prepare)
             except Exception as error:
                 die(error, stopping=self._pipeline.stopping)
             self._observe("prepare", started)
-            committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            previous, previous_done = self._committed, self._done
-            two_back = self._done_before
-            self._committed, self._done_before = committed, previous_done
-            self._done = asyncio.create_task(
-                self._commit(previous, previous_done, committed, prepared, acknowledge)
+            trace.mark(batch, "prepared")
+            queued = self._queued
+            previous = queued[-1] if queued else None
+            loop = asyncio.get_running_loop()
+            committed: asyncio.Future[None] = loop.create_future()
+            sent: asyncio.Future[None] = loop.create_future()
+            done = loop.create_task(
+                self._commit(batch, previous, (committed, sent), prepared, acknowledge)
             )
-            if previous is not None:
-                await asyncio.shield(previous)
-            if two_back is not None:  # at most one publication waits beside a commit
-                await asyncio.shield(two_back)
+            queued.append(_Queued(committed, sent, done))
+            depth = self._depth
+            if len(queued) > depth:
+                await asyncio.shield(queued[-depth - 1].committed)
+            if len(queued) > depth + 1:  # at most one publication waits beside the commits
+                await asyncio.shield(queued[-depth - 2].done)
+            trace.mark(batch, "returned")
 
     async def _commit(
         self,
-        previous: asyncio.Future[None] | None,
-        previous_done: asyncio.Task[None] | None,
-        committed: asyncio.Future[None],
+        batch: int,
+        previous: _Queued | None,
+        mine: tuple[asyncio.Future[None], asyncio.Future[None]],
         prepared: PreparedBatch,
         acknowledge: Callable[[], Awaitable[None]] | None,
     ) -> None:
         started = time.perf_counter()
         if previous is not None:
-            await previous
+            await previous.committed
         self._observe("commit_wait", started)
+        trace = self._trace
         try:
+            trace.mark(batch, "commit")
             outcome = await asyncio.to_thread(self._pipeline.commit, prepared)
+            trace.mark(batch, "committed")
+            committed, sent = mine
+            committed.set_result(None)  # the next batch's COMMIT may start
+            if previous is not None:  # outputs go to the producer in batch order
+                await previous.sent
             started = time.perf_counter()
             pending = await self._publisher.send(outcome)
-            committed.set_result(None)
+            sent.set_result(None)
             await self._publisher.delivered(outcome, pending)
             self._observe("publish", started)
+            trace.mark(batch, "published")
         except Exception as error:
             die(error, stopping=self._pipeline.stopping)
-        if previous_done is not None:
-            await previous_done
+        if previous is not None:
+            await previous.done
         if acknowledge is not None:
             await acknowledge()
+            trace.mark(batch, "acked")
 
     def _observe(self, stage: str, started: float) -> None:
         if self._metrics is not None:
             self._metrics.stage_seconds.labels(stage).observe(time.perf_counter() - started)
+
+
+class _Queued:
+    """One batch in the lane: ``committed`` once its rows are COMMITTED (the next batch's
+    COMMIT may start), ``sent`` once its outputs are handed to the producer (the next batch's
+    may follow), ``done`` (the task) once it is acked."""
+
+    __slots__ = ("committed", "done", "sent")
+
+    def __init__(
+        self,
+        committed: asyncio.Future[None],
+        sent: asyncio.Future[None],
+        done: asyncio.Task[None],
+    ) -> None:
+        self.committed = committed
+        self.sent = sent
+        self.done = done
 
 
 def die(error: BaseException, *, stopping: bool = False) -> None:
@@ -299,7 +357,7 @@ def register_agents(
     lane their batches go through (``CommitLane.swap_registry`` queues a registry swap)."""
     publisher = Publisher(app, topics, metrics)
 
-    lane = CommitLane(pipeline, publisher, metrics)
+    lane = CommitLane(pipeline, publisher, metrics, depth=tuning.lane_depth, trace=pipeline.trace)
 
     chunks = RawChunks(app, ChunkTake(tuning.batch_size, tuning.batch_within_s, metrics))
 

@@ -35,6 +35,11 @@ class WorkerTuning:
       batches by size whatever this is; a quiet one hands a lone frame over after it);
     - ``buffer_maxsize``: messages faust buffers per partition before it pauses fetching
       (with the take buffer this bounds the memory of a worker whose database is down);
+    - ``lane_depth``: batches prepared and not yet committed at most (``CommitLane``): 1
+      prepares the next batch only while one commits; 2 lets the prepare thread go on while
+      a long commit holds the batch before; each one more holds one more batch in memory
+      (2 measured neither faster nor slower in the drain: docs/perf.md, "Seventh slice
+      (deep)");
     - ``tick_interval_s``: period of ``Engine.tick`` (silence detection), wall clock;
     - ``commit_interval_s``: period of faust's offset commit of acked messages;
     - ``session_timeout_s``: how long the group waits for a silent (crashed) worker before
@@ -44,6 +49,7 @@ class WorkerTuning:
     batch_size: int = 2000
     batch_within_s: float = 0.02
     buffer_maxsize: int = 4096
+    lane_depth: int = 1
     tick_interval_s: float = 30.0
     commit_interval_s: float = 1.0
     session_timeout_s: float = 30.0

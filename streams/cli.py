@@ -163,6 +163,13 @@ def worker_command(
         help="Seconds a partial batch's first message waits before the batch is processed"
         " (a busy worker batches by size).",
     ),
+    lane_depth: int = typer.Option(
+        _WORKER.lane_depth,
+        min=1,
+        max=8,
+        help="Batches prepared and not yet committed at most (1: the next batch is prepared"
+        " only while one commits; each one more holds one more batch in memory).",
+    ),
     tick_interval: float = typer.Option(
         _WORKER.tick_interval_s, min=0.1, help="Seconds between silence checks (Engine.tick)."
     ),
@@ -199,6 +206,7 @@ def worker_command(
     tuning = WorkerTuning(
         batch_size=batch_size,
         batch_within_s=batch_within,
+        lane_depth=lane_depth,
         tick_interval_s=tick_interval,
         commit_interval_s=commit_interval,
         session_timeout_s=session_timeout,

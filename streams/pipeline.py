@@ -9,8 +9,9 @@ A batch taken from the raw topic goes through two stages, each run in a thread b
        anything that fails becomes a ``KeyedDeadLetter`` (dead letter with the original bytes,
        the stable reason and the Kafka position) and the rest of the batch goes on.
     2. ``Engine.prepare_frames(frames, store)`` reads what the ``Store`` (``PgStore``) holds
-       for the device-hours (and years) the engine has no state for, after every earlier
-       batch is committed and before this one is (``_CommittedReads``), then ``ingest_frames``
+       for the device-hours (and years) the engine has no state for, never seeing a row still
+       in flight: a read of devices or outlets an earlier uncommitted batch writes waits for
+       its COMMIT, others go at once (``streams.committed_reads``), then ``ingest_frames``
        returns the aggregates, verdicts and quality signals the batch closed or changed.
 
 ``commit(prepared)`` (I/O: the database)
@@ -24,7 +25,8 @@ as a batch: ``prepare_registry`` swaps it into the decoder and the engine betwee
 batches, so every batch is decoded and judged under one registry, and every output carries
 the ``registry_version`` it was judged under.
 
-The agent prepares batch n + 1 while batch n is committed, publishes each ``BatchOutcome``
+The agent prepares batch n + 1 (and up to ``WorkerTuning.lane_depth`` − 1 more) while batch
+n is committed, publishes each ``BatchOutcome``
 and only then acks that batch's messages. The engine is the pure ``streams.domain`` Engine
 (the same object ``greenwatch replay`` drives), passed in by the composition root; this
 module adds only I/O and its ordering.
@@ -35,9 +37,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
@@ -50,11 +52,12 @@ from schemas.envelope import DeadLetter
 from schemas.measurement import AggregateValue, Measurement
 from schemas.registry import Registry
 from schemas.verdict import Verdict
+from streams.committed_reads import CommittedReads, Footprint, InFlight, footprint
 from streams.domain.engine import Engine, Output
 from streams.domain.errors import NormalizeError
 from streams.domain.frames import Frame, frame_of
-from streams.domain.load_substitution import StoredRates
-from streams.domain.store import DeviceHour, OutletYear, RateKey, Store, StoredHours, StoredYear
+from streams.domain.store import Store
+from streams.lane_trace import OFF, LaneTrace
 from streams.metrics import StreamMetrics
 from streams.ownership import partition_of, registry_devices
 from streams.registry_memory import share_fields_sets
@@ -219,9 +222,11 @@ class Pipeline:
     """Decode → hydrate → engine (``prepare``), then sink (``commit``); see the module docstring.
 
     ``prepare`` and ``commit`` may run at the same time in two threads (batch n + 1 is
-    prepared while batch n is written); commits happen one at a time in ``prepare`` order,
-    and a ``prepare`` that must read the store first waits until every earlier batch is
-    committed, so the engine never rebuilds a window from rows that are still in flight.
+    prepared while batch n is written, possibly with more prepared batches queued between
+    them); commits happen one at a time in ``prepare`` order,
+    and a ``prepare`` whose store read could see rows of an earlier batch not yet committed
+    first waits until every earlier batch is committed, so the engine never rebuilds a window
+    from rows that are still in flight (``streams.committed_reads``).
     """
 
     def __init__(
@@ -234,7 +239,10 @@ class Pipeline:
         store: Store,
         metrics: StreamMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
+        trace: LaneTrace = OFF,
     ) -> None:
+        self.trace = trace
+        """The batches' timeline (``streams.lane_trace``; off unless asked for)."""
         self._registry = registry
         self._clock = clock
         self._windows_shown: float | None = None
@@ -251,6 +259,7 @@ class Pipeline:
         self._order = threading.Condition()
         self._prepared = 0
         self._committed = 0
+        self._flying = InFlight()
         self._stopping = False
 
     def stop(self) -> None:
@@ -302,9 +311,10 @@ class Pipeline:
             sequence = self._next_sequence()
             outputs: list[Output] = []
             if decoded.measurements:
-                committed = _CommittedReads(self._store, self._sink, self, sequence - 1)
+                committed = CommittedReads(self._store, self._sink, self, sequence - 1)
                 self._engine.prepare_frames(decoded.frames, committed)
                 outputs = self._engine.ingest_frames(decoded.frames)
+            self._in_flight(sequence, footprint(decoded.partitions, outputs))
             self._show_windows()
         return PreparedBatch(sequence, len(records), decoded.measurements, outputs,
                              decoded.rejected, decoded.sources)  # fmt: skip
@@ -341,7 +351,9 @@ class Pipeline:
         with self._engine_lock:
             outputs = self._engine.tick(now)
             self._show_windows()
-            return PreparedBatch(self._next_sequence(), 0, [], outputs, [])
+            sequence = self._next_sequence()
+            self._in_flight(sequence, footprint((), outputs))
+            return PreparedBatch(sequence, 0, [], outputs, [])
 
     def commit(self, prepared: PreparedBatch) -> BatchOutcome:
         """Write a prepared batch in one transaction after every earlier one; blocks.
@@ -352,6 +364,7 @@ class Pipeline:
         outcome = self._flush(prepared)
         with self._order:
             self._committed = prepared.sequence
+            self._flying.committed(prepared.sequence)
             self._order.notify_all()
         if self._metrics is not None:
             self._metrics.raw_messages.inc(prepared.raw)
@@ -365,6 +378,23 @@ class Pipeline:
     def wait_committed(self, sequence: int) -> None:
         """Block until batch ``sequence`` (and every one before it) is committed."""
         self._wait_committed(sequence)
+
+    def reads_clear(self, devices: Collection[str], outlets: Collection[str]) -> bool:
+        """No batch prepared and not yet committed writes rows of these ``devices`` or
+        ``outlets``: a store read of them need not wait (``streams.committed_reads``)."""
+        with self._order:
+            return self._flying.clear(devices, outlets)
+
+    def wait_for_reads(self, sequence: int) -> None:
+        """``wait_committed(sequence)`` for batch ``sequence + 1``'s store reads: the time
+        waited is observed as stage ``read_wait`` and marked in the trace."""
+        started = time.perf_counter()
+        self.trace.mark(sequence + 1, "read_wait")
+        self._wait_committed(sequence)
+        self.trace.mark(sequence + 1, "read_go")
+        if self._metrics is not None:
+            waited = time.perf_counter() - started
+            self._metrics.stage_seconds.labels("read_wait").observe(waited)
 
     def _show_windows(self, *, force: bool = False) -> None:
         """Report the windows the engine holds (call with the engine lock held): at most once
@@ -383,6 +413,10 @@ class Pipeline:
         with self._order:
             self._prepared += 1
             return self._prepared
+
+    def _in_flight(self, sequence: int, batch: Footprint) -> None:
+        with self._order:
+            self._flying.add(sequence, batch)
 
     def _wait_committed(self, sequence: int) -> None:
         with self._order:
@@ -421,46 +455,3 @@ class Sink(Protocol):
     def stop(self) -> None:
         """Shutdown: a waiting flush or read gives up."""
         ...
-
-
-class _CommittedReads:
-    """``Store`` reads for ``Engine.prepare`` of batch n: the first one waits until batch
-    n − 1 is committed (so the engine never rebuilds a window from rows still in flight), and
-    each is retried like a flush while the database is unreachable."""
-
-    def __init__(self, store: Store, sink: Sink, pipeline: Pipeline, previous: int) -> None:
-        self._store = store
-        self._sink = sink
-        self._pipeline = pipeline
-        self._previous = previous
-        self._waited = False
-
-    def _read(self, read: Callable[[], T]) -> T:
-        if not self._waited:
-            self._pipeline.wait_committed(self._previous)
-            self._waited = True
-        return self._sink.with_retry(read)
-
-    def device_hours(self, keys: Iterable[DeviceHour]) -> Mapping[DeviceHour, list[Measurement]]:
-        wanted = list(keys)
-        return self._read(lambda: self._store.device_hours(wanted))
-
-    def closed_hours(
-        self, keys: Iterable[DeviceHour], outlets: Mapping[str, str], skew: timedelta
-    ) -> StoredHours:
-        wanted = list(keys)
-        return self._read(lambda: self._store.closed_hours(wanted, outlets, skew))
-
-    def daily_years(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, StoredYear]:
-        wanted = list(keys)
-        return self._read(lambda: self._store.daily_years(wanted))
-
-    def rate_histories(self, keys: Iterable[RateKey]) -> Mapping[RateKey, StoredRates]:
-        wanted = list(keys)
-        return self._read(lambda: self._store.rate_histories(wanted))
-
-    def recent(
-        self, anchors: Mapping[str, datetime], span: timedelta, skew: timedelta
-    ) -> Mapping[str, list[Measurement]]:
-        wanted = dict(anchors)
-        return self._read(lambda: self._store.recent(wanted, span, skew))

@@ -51,6 +51,7 @@ from streams.app import WorkerTuning, create_app, stream_topics
 from streams.domain.engine import Engine
 from streams.domain.errors import StreamsError
 from streams.domain.normalize import normalize_packet
+from streams.lane_trace import LaneTrace
 from streams.metrics import StreamMetrics
 from streams.pipeline import Pipeline
 from streams.process_memory import (
@@ -239,6 +240,7 @@ def _run(settings: Settings, options: WorkerOptions, source: RegistrySource) -> 
         sink=PgSink(pool, metrics=metrics),
         store=PgStore(pool),
         metrics=metrics,
+        trace=LaneTrace.from_env(),
     )
     app = create_app(settings, options.tuning)
     lane = register_agents(app, stream_topics(app, settings.topic_prefix), pipeline,
