@@ -33,8 +33,11 @@ class WorkerTuning:
     - ``batch_within_s``: process a partial batch once its first message waited this long
       (``streams.take``: while the worker is busy its buffer keeps filling, so a busy worker
       batches by size whatever this is; a quiet one hands a lone frame over after it);
-    - ``buffer_maxsize``: messages faust buffers per partition before it pauses fetching
-      (with the take buffer this bounds the memory of a worker whose database is down);
+    - ``buffer_maxsize``: messages faust buffers per partition before it pauses fetching,
+      for the streams faust still drives (the dead-letter agent's); the raw topic's records
+      go straight to the agent's take (``streams.chunk``), which holds at most
+      ``batch_size`` of them before faust's fetch loop waits: that bounds the memory of a
+      worker whose database is down;
     - ``lane_depth``: batches prepared and not yet committed at most (``CommitLane``): 1
       prepares the next batch only while one commits; 2 lets the prepare thread go on while
       a long commit holds the batch before; each one more holds one more batch in memory
