@@ -108,21 +108,9 @@ class FactorReadings:
         ``resent`` when its value or flag differs); False when it carries no usable value
         (not rtd/minute, or no Rtd/Avg)."""
         period = measurement.period
-        if period is PeriodKind.RTD:
-            value, corrected = measurement.rtd, measurement.zs_rtd
-            series = self._rtd
-            if series is None and value is not None:
-                series = self._rtd = _Series()
-        elif period is PeriodKind.MINUTE:
-            value, corrected = measurement.avg, measurement.zs_avg
-            series = self._minutes
-            if series is None and value is not None:
-                series = self._minutes = _Series()
-        else:
+        if period is not PeriodKind.RTD and period is not PeriodKind.MINUTE:
             return False
-        if value is None or series is None:
-            return False
-        start, flag = measurement.period_start, measurement.flag
+        start = measurement.period_start
         # µs since _EPOCH: exact, equal for equal instants in any time zone (as datetime keys
         # of a dict are). The factors of one frame share its start (the same object): the last
         # one is remembered (one datetime kept alive; a (start, at) pair swapped atomically)
@@ -133,6 +121,25 @@ class FactorReadings:
         else:
             at = (start - _EPOCH) // _MICROSECOND
             _LAST_INSTANT = (start, at)
+        return self.add_at(measurement, at, period is PeriodKind.RTD)
+
+    def add_at(self, measurement: Measurement, at: int, rtd: bool) -> bool:
+        """``add`` of an rtd (``rtd``) or minute ``measurement`` whose period start is the
+        instant ``at`` (µs since ``_EPOCH``): what ``add`` and ``add_frame`` (which computes a
+        frame's instant once) both do once the instant is known."""
+        if rtd:
+            value, corrected = measurement.rtd, measurement.zs_rtd
+            series = self._rtd
+            if series is None and value is not None:
+                series = self._rtd = _Series()
+        else:
+            value, corrected = measurement.avg, measurement.zs_avg
+            series = self._minutes
+            if series is None and value is not None:
+                series = self._minutes = _Series()
+        if value is None or series is None:
+            return False
+        flag = measurement.flag
         times = series.at
         if not times or (series.ordered and at > times[-1]):  # the usual case: a new instant
             low, high = measurement.min, measurement.max
@@ -156,6 +163,7 @@ class FactorReadings:
             return True
         held = series.reading(row)
         if (held.value, held.flag) != (value, flag):
+            period, start = measurement.period, measurement.period_start
             key = (period, start)
             resent = self._resent
             if resent is None:
@@ -174,9 +182,7 @@ def add_frame(
     """Put one frame's measurements (all of one period and period start: a ``Frame``'s) in
     their factors' readings of the hour ``buffer``, in order, as ``FactorReadings.add`` each
     would; the first that added a value (the one that may move the watermark), None when
-    none did. The frame's instant is computed once, and the usual value (a new instant, a
-    known flag, no optional number) is appended to its series' arrays in this loop; every
-    other one goes through ``FactorReadings.add``."""
+    none did. The frame's instant is computed once (``FactorReadings.add_at``)."""
     first_added: Measurement | None = None
     if not measurements:
         return first_added
@@ -188,32 +194,11 @@ def add_frame(
                 buffer[measurement.factor] = FactorReadings()
         return first_added
     at = (measurements[0].period_start - _EPOCH) // _MICROSECOND
-    codes = _FLAG_CODES
     for m in measurements:
         readings = buffer.get(m.factor)
         if readings is None:
             readings = buffer[m.factor] = FactorReadings()
-        series = readings._rtd if rtd else readings._minutes
-        if series is not None and series.ordered and series.extra is None:
-            times = series.at
-            value = m.rtd if rtd else m.avg
-            code = codes.get(m.flag)
-            if (
-                times
-                and at > times[-1]
-                and value is not None
-                and code is not None
-                and (m.zs_rtd if rtd else m.zs_avg) is None
-                and m.min is None
-                and m.max is None
-            ):
-                times.append(at)
-                series.value.append(value)
-                series.flag.append(code)
-                if first_added is None:
-                    first_added = m
-                continue
-        if readings.add(m) and first_added is None:
+        if readings.add_at(m, at, rtd) and first_added is None:
             first_added = m
     return first_added
 
