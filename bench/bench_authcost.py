@@ -56,6 +56,7 @@ from bench.bench_pipeline import (
     _schemas,
     _start_worker,
 )
+from bench.cpu_budget import cpu_seconds
 from bench.db import unreachable
 from bench.kafka import service_env
 from bench.pipeline_fleet import Frame
@@ -259,12 +260,6 @@ def stale_acls(broker: TwoListeners, prefixes: int) -> None:
             admin.create_acls(acl_bindings(f"old{uuid.uuid4().hex[:8]}"))
     finally:
         admin.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` so far (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def produce(access: KafkaAccess, prefix: str, frames: list[Frame]) -> float:

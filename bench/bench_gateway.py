@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.cpu_budget import cpu_seconds
 from bench.kafka import bench_kafka, service_env
 from ingest.hj212 import CHINA_TZ, encode
 from runtime.kafka_access import KafkaAccess, Principal
@@ -74,9 +75,9 @@ def run() -> list[str]:
         try:
             for gateway in gateways:
                 _wait_listening(port, gateway)
-            cpu_before = sum(_cpu_seconds(g.pid) for g in gateways)
+            cpu_before = sum(cpu_seconds(g.pid) for g in gateways)
             fleet = asyncio.run(_drive(port, WINDOW))
-            cpu_used = sum(_cpu_seconds(g.pid) for g in gateways) - cpu_before
+            cpu_used = sum(cpu_seconds(g.pid) for g in gateways) - cpu_before
             gauges = [_scrape(metrics_port) for metrics_port in metrics_ports]
             paced = asyncio.run(_drive(port, 0, PACED_RATE))
         finally:
@@ -297,11 +298,6 @@ def _wait_listening(port: int, gateway: subprocess.Popen[bytes], timeout_s: floa
             return
         time.sleep(0.2)
     raise RuntimeError("gateway did not listen in time")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _scrape(port: int) -> dict[str, float]:

@@ -38,6 +38,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from bench import bench_pipeline, pipeline_fleet, pipeline_stages
+from bench.cpu_budget import cpu_seconds
 from bench.db import unreachable
 from bench.kafka import service_env
 from bench.trees import compared
@@ -127,9 +128,9 @@ def _round(settings: Settings, dsn: str, name: str, tree: Path, tmp: Path) -> Ro
         try:
             drained, _, _ = bench_pipeline._drain([port], [worker], len(backlog) * 8)
             before = pipeline_stages.parse(bench_pipeline._scrape(port))
-            cpu_before = _cpu_seconds(worker.pid)
+            cpu_before = cpu_seconds(worker.pid)
             latencies = bench_pipeline._paced(kafka, prefix)
-            cpu = _cpu_seconds(worker.pid) - cpu_before
+            cpu = cpu_seconds(worker.pid) - cpu_before
             after = pipeline_stages.parse(bench_pipeline._scrape(port))
         finally:
             worker.terminate()
@@ -144,12 +145,6 @@ def _round(settings: Settings, dsn: str, name: str, tree: Path, tmp: Path) -> Ro
         pipeline_stages.describe(pipeline_stages.between(before, after)),
         cpu,
     )
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` so far (/proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager

@@ -22,13 +22,13 @@ on the detected flavor, and on plain PostgreSQL with ``--plain``. Needs the loca
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from bench.cpu_budget import cpu_seconds
 from bench.db import migrated_schema, unreachable
 from deploy.migrate import Flavor
 from runtime.settings import Settings, database_dsn
@@ -43,13 +43,6 @@ VARIANTS = ("stored", "no-outlet-index", "sorted")
 _T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
 Row = tuple[object, ...]
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (the server backend)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def drain_batches(sort: bool) -> list[list[Row]]:
@@ -78,13 +71,13 @@ def measure(dsn: str, variant: str, flavor: Flavor | None) -> tuple[float, float
             pid = conn.info.backend_pid
             copy_s = commit_s = 0.0
             for batch in batches:
-                before = _cpu_s(pid)
+                before = cpu_seconds(pid)
                 with conn.cursor() as cur:
                     copy_new_measurements(cur, batch)
-                middle = _cpu_s(pid)
+                middle = cpu_seconds(pid)
                 conn.commit()
                 copy_s += middle - before
-                commit_s += _cpu_s(pid) - middle
+                commit_s += cpu_seconds(pid) - middle
         count = sum(len(b) for b in batches)
         return copy_s / count * 1e6, commit_s / count * 1e6
 

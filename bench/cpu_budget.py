@@ -58,6 +58,11 @@ def parse_stat(text: str) -> StatTimes:
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (its ``/proc/PID/stat``)."""
+    return parse_stat((PROC / str(pid) / "stat").read_text()).own * TICK_S
+
+
 def parse_box(text: str) -> tuple[int, int]:
     """(idle ticks, total ticks) of the box from /proc/stat's first ``cpu`` line; idle counts
     iowait too; guest time is already inside user time, so only the first 8 columns add up."""

@@ -130,3 +130,11 @@ def test_batch_sizes_are_counted_within_the_window() -> None:
         Scrape(5.0, (80_000, 64_000), (6, 6), None, (15, 9), (20_000, 9_000)),
     ]
     assert drain(scrapes, spawned=0.0).steady.batch_sizes() == ((5, 2_000), (9, 1_000))
+
+
+def test_cpu_seconds_is_this_process_cpu_as_the_os_counts_it() -> None:
+    """``cpu_seconds`` (the one /proc reader of a process's CPU the benchmarks share) agrees
+    with ``os.times`` for this process, to a clock tick or two."""
+    sum(i * i for i in range(2_000_000))  # some CPU of our own
+    times = os.times()
+    assert abs(cpu_budget.cpu_seconds(os.getpid()) - (times.user + times.system)) < 0.05
