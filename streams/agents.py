@@ -364,8 +364,7 @@ def register_agents(
     async def process_raw(stream: Any) -> None:
         # faust's stream of the agent carries nothing: its topic's records go to the take.
         chunks.subscribe(stream.channel)
-        async for messages in chunks.take.batches():
-            chunks.track(messages)
+        async for messages in chunks.batches():  # tracked, of the current generation
 
             async def acknowledge(taken: Sequence[Any] = messages) -> None:
                 chunks.ack(taken)

@@ -19,8 +19,11 @@ and stream did that matters here and nothing else:
 - it records when the partition's stream last took a record (``Monitor.stream_inbound_time``,
   read by faust's "stream idle" check) and puts the ``ConsumerMessage`` itself into the
   ``ChunkTake``, waiting while that is full (so faust's fetch loop waits: backpressure);
-- the agent gets the messages a batch at a time; ``track`` registers them with faust's
-  consumer as pending (``Consumer.unacked``, what ``wait_empty`` waits for at a rebalance and
+- the agent gets the messages a batch at a time (``batches``), each checked against the
+  consumer generation again when it is taken: a ``put`` that waited for room across a
+  rebalance buffers its record after the take was cleared, so a record of the generation
+  before can sit in the take; it is dropped there (unacked, read again by the partition's
+  owner); ``track`` registers the rest with faust's consumer as pending (``Consumer.unacked``, what ``wait_empty`` waits for at a rebalance and
   a stop) when the agent takes them, and ``ack`` acks them through ``Consumer.ack`` after the
   commit (the bookkeeping ``Event.ack`` → ``Message.ack`` ends in; faust's commit timer
   commits the offset after the longest run of acked messages);
@@ -34,7 +37,7 @@ real faust app.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, MutableSet
+from collections.abc import AsyncIterator, Callable, Iterable, MutableSet
 from time import monotonic
 from typing import Any
 
@@ -132,6 +135,21 @@ class RawChunks:
         self._inbound[message.tp] = monotonic()
         if not self.take.offer(message):
             await self.take.put(message)
+
+    async def batches(self) -> AsyncIterator[list[Any]]:
+        """The agent's batches (``ChunkTake.batches``), oldest first, runs until cancelled.
+
+        Each batch keeps only the records of the consumer generation current when it is taken
+        (a batch of none is skipped) and is registered as pending acks (``track``) before it
+        is yielded.
+        """
+        app = self._app
+        async for taken in self.take.batches():
+            generation = app.consumer_generation_id
+            messages = [m for m in taken if m.generation_id == generation]
+            if messages:
+                self.track(messages)
+                yield messages
 
     def track(self, messages: Iterable[Any]) -> None:
         """Register ``messages`` (just taken by the agent) with faust's consumer as pending

@@ -1,7 +1,8 @@
 """The raw topic's chunk path on the worker's real faust App (``streams.chunk``, issue 15 chunk
 slice, written against faust-streaming 0.15): the conductor hands the raw topic's records to
 the agent's take as faust's ``ConsumerMessage``s (no ``Event``, no stream queue), other
-topics keep faust's handler; a record of an older consumer generation is dropped unacked; a
+topics keep faust's handler; a record of an older consumer generation is dropped unacked, also
+when its put waited across a rebalance (checked again when the agent takes it); a
 suspended flow (a rebalance) makes the callback wait and clears the take; the agent's batch
 is pending in faust's consumer once taken (so ``wait_empty`` waits for it) and its acks are
 faust's offset bookkeeping (the committable offset follows the longest acked run)."""
@@ -120,6 +121,38 @@ def test_a_suspended_flow_makes_the_callback_wait_and_clears_the_take(tmp_path: 
         await asyncio.wait_for(waiting, 5)
         assert [m.offset for m in chunks.take.buffer.events] == [2]
         assert not buffered.acked, "a record dropped at the rebalance is read again"
+
+    asyncio.run(scenario())
+
+
+def test_a_record_whose_put_waited_across_a_rebalance_is_dropped_when_taken(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        app = _app(tmp_path)
+        chunks = _chunks(app, max_=1)
+        app.flow_control.resume()
+        await chunks.on_message(_message(app, 0, 1))  # the take is full
+        stale = _message(app, 0, 2)
+        waiting = asyncio.ensure_future(chunks.on_message(stale))  # checked, waits for room
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        # a rebalance: the flow suspended, the take cleared (the waiting put gets its room),
+        # a new consumer generation, the flow resumed
+        app.flow_control.suspend()
+        app.flow_control.clear()
+        app.consumer_generation_id = (app.consumer_generation_id or 0) + 1
+        app.flow_control.resume()
+        await asyncio.wait_for(waiting, 5)
+        assert chunks.take.buffer.events == [stale], "buffered after the take was cleared"
+        batches = chunks.batches()
+        taken = asyncio.ensure_future(batches.__anext__())
+        fresh = _message(app, 0, 2)  # the partition's owner reads it again
+        await asyncio.wait_for(chunks.on_message(fresh), 5)
+        assert await asyncio.wait_for(taken, 5) == [fresh]
+        assert stale not in app.consumer.unacked and not stale.acked
+        assert fresh in app.consumer.unacked, "the batch taken is pending"
+        await batches.aclose()
 
     asyncio.run(scenario())
 
