@@ -23,8 +23,9 @@ and stream did that matters here and nothing else:
   consumer generation again when it is taken: a ``put`` that waited for room across a
   rebalance buffers its record after the take was cleared, so a record of the generation
   before can sit in the take; it is dropped there (unacked, read again by the partition's
-  owner); ``track`` registers the rest with faust's consumer as pending (``Consumer.unacked``, what ``wait_empty`` waits for at a rebalance and
-  a stop) when the agent takes them, and ``ack`` acks them through ``Consumer.ack`` after the
+  owner); ``track`` registers the rest with faust's consumer as pending
+  (``Consumer.unacked``, what ``wait_empty`` waits for at a rebalance and a stop) when the
+  agent takes them, and ``ack`` acks them through ``Consumer.ack`` after the
   commit (the bookkeeping ``Event.ack`` → ``Message.ack`` ends in; faust's commit timer
   commits the offset after the longest run of acked messages);
 - the take is cleared with faust's stream queues (``FlowControlEvent.clear`` at a
