@@ -10,40 +10,39 @@ budget of the steady window (``bench.cpu_budget``). Rounds alternate the trees (
 this, base, …) so that load from elsewhere on the shared machine falls on both alike; the
 summary gives medians: measurements/s, and µs of CPU per measurement (less sensitive to load).
 
-``BENCH_DRAINS_JOINED=1``: the workers start on the empty raw topic and the backlog is produced
-only once every worker owns partitions, so no rebalance moves a device between workers during
-the drain (its new owner would read that device's state from the store again); the backlog is
-produced by a thread of the benchmark while the drain is scraped (its CPU is in the
-benchmark's line), so the drain also waits for the producer: compare CPU per measurement
-rather than the rates.
+``BENCH_DRAINS_MODES``: how the backlog meets the workers (``bench.pipeline_two``), a
+comma-separated list of ``backlog-first`` (the default: produced before the workers start;
+with two, one drains alone until a rebalance moves half the devices) and ``joined`` (produced
+once every worker owns partitions, while the workers are paused: no rebalance, and the
+benchmark's producer is not on the CPU during the drain); ``BENCH_DRAINS_JOINED=1`` is
+``joined`` alone.
 
 Settings: ``BENCH_DRAINS_BASE`` a checkout of the base (``git worktree add --detach DIR
 main``; without it only this tree runs), ``BENCH_DRAINS_ROUNDS`` (repetitions of base, this,
-this, base; default 1), ``BENCH_DRAINS_WORKERS`` (worker counts, default ``1,2``), and the
-pipeline benchmark's ``BENCH_PIPELINE_DEVICES`` / ``BENCH_PIPELINE_FRAMES_PER_DEVICE``.
+this, base; default 1), ``BENCH_DRAINS_WORKERS`` (worker counts, default ``1,2``),
+``BENCH_DRAINS_MODES``, and the pipeline benchmark's ``BENCH_PIPELINE_DEVICES`` /
+``BENCH_PIPELINE_FRAMES_PER_DEVICE``.
 Needs the local stack (``greenwatch stack up``). Nothing asserts a time.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from statistics import median
 
-from bench import bench_pipeline, cpu_budget, pipeline_fleet
+from bench import bench_pipeline, cpu_budget, pipeline_fleet, pipeline_two
 from bench.bench_latency import _schema
 from bench.db import unreachable
 from bench.kafka import service_env
 from bench.pipeline_drain import Drain
 from bench.pipeline_fleet import Frame
+from bench.pipeline_two import Mode
 from bench.trees import compared
 from runtime.kafka_access import Principal
 from runtime.settings import Settings, database_dsn
@@ -52,7 +51,15 @@ from schemas.registry import dump_registry
 BASE = os.environ.get("BENCH_DRAINS_BASE", "")
 ROUNDS = int(os.environ.get("BENCH_DRAINS_ROUNDS", "1"))
 WORKERS = [int(n) for n in os.environ.get("BENCH_DRAINS_WORKERS", "1,2").split(",")]
-JOINED = os.environ.get("BENCH_DRAINS_JOINED", "") == "1"
+_MODES = {"backlog-first": Mode.BACKLOG_FIRST, "joined": Mode.JOINED}
+MODES = [
+    _MODES[name.strip()]
+    for name in (
+        "joined"
+        if os.environ.get("BENCH_DRAINS_JOINED", "") == "1"
+        else os.environ.get("BENCH_DRAINS_MODES", "backlog-first")
+    ).split(",")
+]
 HERE = Path(__file__).resolve().parents[1]
 
 
@@ -62,6 +69,7 @@ class Measured:
 
     tree: str
     workers: int
+    mode: Mode
     steady: float
     first_row: float
     start_s: float
@@ -83,26 +91,29 @@ def run() -> list[str]:
     ]
     lines = [
         f"fleet: {pipeline_fleet.DEVICES} devices × {pipeline_fleet.FRAMES_PER_DEVICE} frames "
-        f"× 8 = {len(backlog) * 8:,} measurements per drain; base: {BASE or 'none'}; "
-        + ("backlog produced once every worker owns partitions" if JOINED
-           else "backlog produced before the workers start")
-    ]  # fmt: skip
+        f"× 8 = {len(backlog) * 8:,} measurements per drain; base: {BASE or 'none'}",
+        *(f"mode {mode.name}: {mode.value}" for mode in MODES),
+    ]
     measured: list[Measured] = []
     with tempfile.TemporaryDirectory(prefix="gw-drains-") as tmp:
         registry_file = Path(tmp) / "registry.yaml"
         registry_file.write_text(dump_registry(pipeline_fleet.registry()), "utf-8")
         for index in range(ROUNDS):
             for step, name in enumerate(order if index % 2 == 0 else order[::-1]):
-                for count in WORKERS:
-                    where = Path(tmp) / f"r{index}-{step}-{name}-{count}"
-                    drained = _round(settings, dsn, trees[name], registry_file, backlog,
-                                     count, where)  # fmt: skip
-                    figures = _figures(name, count, drained)
-                    print(f"   ({name}, {count} worker(s): {figures.steady:,.0f}/s steady)",
-                          file=sys.stderr, flush=True)  # fmt: skip
-                    measured.append(figures)
-                    lines += bench_pipeline._drain_lines(f"{name}, {count} worker(s)", drained)
-    return [*lines, *_medians(measured, trees, WORKERS)]
+                for mode in MODES:
+                    for count in WORKERS:
+                        where = Path(tmp) / f"r{index}-{step}-{name}-{mode.name}-{count}"
+                        drained, paused = _round(settings, dsn, trees[name], registry_file,
+                                                 backlog, mode, count, where)  # fmt: skip
+                        figures = _figures(name, count, mode, drained)
+                        label = f"{name}, {mode.name}, {count} worker(s)"
+                        print(f"   ({label}: {figures.steady:,.0f}/s steady)",
+                              file=sys.stderr, flush=True)  # fmt: skip
+                        measured.append(figures)
+                        lines += bench_pipeline._drain_lines(label, drained)
+                        if mode is Mode.JOINED:
+                            lines.append(pipeline_two.describe_pause(paused))
+    return [*lines, *_medians(measured, trees, WORKERS, MODES)]
 
 
 def _round(
@@ -111,57 +122,21 @@ def _round(
     tree: Path,
     registry_file: Path,
     backlog: list[Frame],
+    mode: Mode,
     count: int,
     tmp: Path,
-) -> Drain[cpu_budget.Sample | None]:
+) -> tuple[Drain[cpu_budget.Sample | None], float]:
     login = service_env(settings, Principal.WORKER)
     with _schema(dsn, tree) as schema, bench_pipeline._topics(settings) as (kafka, prefix):
-        if not JOINED:
-            bench_pipeline._produce(kafka, prefix, backlog)
-        ports = [bench_pipeline._free_port() for _ in range(count)]
-        spawned = time.monotonic()
-        workers = [
-            bench_pipeline._start_worker(
-                login, schema, prefix, registry_file, port, tmp / f"w{n}", tree=tree
-            )
-            for n, port in enumerate(ports)
-        ]
-        probe = cpu_budget.stack_probe(
-            settings, {f"worker {n + 1}": w.pid for n, w in enumerate(workers)}
+        start = [tmp / f"w{n}" for n in range(count)]
+        return pipeline_two.drain(
+            mode, settings, kafka, prefix, backlog, start, login, schema, registry_file, tree
         )
-        try:
-            producer = None
-            if JOINED:  # produced while the drain is scraped: its clock starts before a row
-                _await_partitions(ports, workers)
-                producer = threading.Thread(
-                    target=bench_pipeline._produce, args=(kafka, prefix, backlog), daemon=True
-                )
-                producer.start()
-            drained = bench_pipeline._drain_clocks(ports, workers, len(backlog) * 8, probe, spawned)
-            if producer is not None:
-                producer.join()
-            return drained
-        finally:
-            bench_pipeline._stop_workers(workers)
 
 
-def _await_partitions(ports: list[int], workers: list[subprocess.Popen[bytes]]) -> None:
-    """Block until every worker reports assigned raw partitions (raises after 300 s or when
-    a worker exits)."""
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and all(w.poll() is None for w in workers):
-        assigned = [
-            bench_pipeline._metric(port, "greenwatch_streams_assigned_partitions") for port in ports
-        ]
-        if all(a > 0 for a in assigned):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(
-        f"the workers did not all own partitions (exits {[w.poll() for w in workers]})"
-    )
-
-
-def _figures(tree: str, count: int, drained: Drain[cpu_budget.Sample | None]) -> Measured:
+def _figures(
+    tree: str, count: int, mode: Mode, drained: Drain[cpu_budget.Sample | None]
+) -> Measured:
     steady = drained.steady
     spent: dict[str, float] = {}
     if steady.start.extra is not None and steady.end.extra is not None:
@@ -175,6 +150,7 @@ def _figures(tree: str, count: int, drained: Drain[cpu_budget.Sample | None]) ->
     return Measured(
         tree=tree,
         workers=count,
+        mode=mode,
         steady=steady.rate,
         first_row=drained.first_row.rate,
         start_s=max((s for s in drained.starts if s is not None), default=float("nan")),
@@ -185,19 +161,21 @@ def _figures(tree: str, count: int, drained: Drain[cpu_budget.Sample | None]) ->
     )
 
 
-def _medians(measured: Sequence[Measured], trees: dict[str, Path], counts: list[int]) -> list[str]:
+def _medians(
+    measured: Sequence[Measured], trees: dict[str, Path], counts: list[int], modes: list[Mode]
+) -> list[str]:
     lines = [
         "medians (steady clock; CPU in µs per measurement over the steady window):",
-        f"{'tree, workers':<16} {'steady/s':>9} {'first-row/s':>11} {'start s':>8} "
+        f"{'tree, mode, workers':<28} {'steady/s':>9} {'first-row/s':>11} {'start s':>8} "
         f"{'workers':>8} {'main thr':>8} {'postgres':>8} {'kafka':>6}",
     ]
     for name in trees:
-        for count in counts:
-            mine = [m for m in measured if m.tree == name and m.workers == count]
+        for mode, count in ((mode, count) for mode in modes for count in counts):
+            mine = [m for m in measured if (m.tree, m.mode, m.workers) == (name, mode, count)]
             if not mine:
                 continue
             lines.append(
-                f"{name + ', ' + str(count):<16} {median(m.steady for m in mine):>9,.0f} "
+                f"{f'{name}, {mode.name}, {count}':<28} {median(m.steady for m in mine):>9,.0f} "
                 f"{median(m.first_row for m in mine):>11,.0f} "
                 f"{median(m.start_s for m in mine):>8.1f} "
                 f"{median(m.worker_us for m in mine):>8.1f} "

@@ -29,13 +29,17 @@ minute frames with 8 factors (SO2, NOx, PM, O2, flow, temperature, pressure, moi
    the ``verdicts`` topic (published after the database commit) − the send time of the
    frame that closed its hour. The CPU budget of the paced run is printed per measurement
    sent.
-4. Two workers: a fresh topic prefix and schema, the same backlog, two ``greenwatch worker``
-   processes in one consumer group (the raw topic's partitions split between them); figure:
-   their measurements/s together on the steady clock, from the first scrape at which *both*
-   own partitions (the rows committed before, while one drained alone and during the
-   rebalance, are reported apart), with the first-row clock (the figure before issue 15's
-   fifth slice) and the budget beside it. ``python -m bench drains`` runs 1 and 2 beside a
-   base tree, alternating rounds.
+4. Two workers, twice (``bench.pipeline_two``), each with a fresh topic prefix and schema, the
+   same backlog, two ``greenwatch worker`` processes in one consumer group (the raw topic's
+   partitions split between them); figure: their measurements/s together on the steady
+   clock, from the first scrape at which *both* own partitions, with the first-row clock
+   and the CPU budget beside it. *Joined* (the aim's figure): both own their partitions,
+   then the backlog is produced while they are paused, so neither a rebalance nor the
+   benchmark's producer is in the drain; its ratios to one worker and to raw COPY are
+   printed. *Backlog first*: the backlog is there when they start; one drains alone until
+   the other joins and a rebalance moves half the devices, whose new owner reads them from
+   the store again (the rows committed before are reported apart): what scaling out on a
+   backlog costs. ``python -m bench drains`` runs either beside a base tree, alternating.
 5. ``greenwatch replay`` from a file (``bench.replay_fraction``): a fraction of a
    province-day, measurements/s.
 5b. What the sink's history keeping costs (``bench.sink_costs``): the trail and lock
@@ -76,7 +80,15 @@ from kafka import KafkaConsumer, KafkaProducer
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from bench import cpu_budget, pipeline_fleet, pipeline_stages, replay_fraction, sink_costs, spy
+from bench import (
+    cpu_budget,
+    pipeline_fleet,
+    pipeline_stages,
+    pipeline_two,
+    replay_fraction,
+    sink_costs,
+    spy,
+)
 from bench.db import unreachable
 from bench.kafka import bench_kafka, service_env
 from bench.pipeline_drain import Drain, Scrape, drain
@@ -121,18 +133,25 @@ def run() -> list[str]:
             lines, one = _measure(
                 settings, kafka, login, schema, prefix, registry, backlog, Path(tmp)
             )
-        with _topics(settings) as (kafka, prefix):
-            two = _two_workers(
-                settings, kafka, login, schema(), prefix, registry_file, backlog, Path(tmp)
-            )
+        two: dict[pipeline_two.Mode, Drain[cpu_budget.Sample | None]] = {}
+        for mode in pipeline_two.Mode:
+            with _topics(settings) as (kafka, prefix):
+                start = [Path(tmp) / mode.name / f"w{n}" for n in range(2)]
+                two[mode], paused = pipeline_two.drain(
+                    mode, settings, kafka, prefix, backlog, start, login, schema(), registry_file
+                )
+            lines += _drain_lines(f"two workers, {mode.value}", two[mode])
+            if mode is pipeline_two.Mode.JOINED:
+                lines.append(pipeline_two.describe_pause(paused))
         replay = replay_fraction.measure(registry, Path(tmp))
         costs = sink_costs.measure(schema)
-    lines += _drain_lines("two workers (two processes, one consumer group)", two)
     lines.append(replay_fraction.describe(replay))
+    joined, first = two[pipeline_two.Mode.JOINED], two[pipeline_two.Mode.BACKLOG_FIRST]
     figures = dataclasses.replace(
         one,
-        two_workers=two.steady.rate,
-        two_workers_first_row=two.first_row.rate,
+        two_workers=joined.steady.rate,
+        two_workers_backlog_first=first.steady.rate,
+        two_workers_backlog_first_row=first.first_row.rate,
         replay=replay.rate,
     )
     return [*lines, *costs, *summary(figures)]
@@ -149,33 +168,6 @@ def _topics(settings: Settings) -> Iterator[tuple[KafkaAccess, str]]:
         yield kafka, prefix
     finally:
         _delete_topics(kafka, prefix)
-
-
-def _two_workers(
-    settings: Settings,
-    kafka: KafkaAccess,
-    login: dict[str, str],
-    dsn: str,
-    prefix: str,
-    registry_file: Path,
-    backlog: list[Frame],
-    tmp: Path,
-) -> Drain[cpu_budget.Sample | None]:
-    """Two worker processes draining the backlog into one schema (both clocks, the budget)."""
-    _produce(kafka, prefix, backlog)
-    ports = [_free_port(), _free_port()]
-    spawned = time.monotonic()
-    workers = [
-        _start_worker(login, dsn, prefix, registry_file, port, tmp / f"w{index}")
-        for index, port in enumerate(ports)
-    ]
-    probe = cpu_budget.stack_probe(
-        settings, {f"worker {index + 1}": w.pid for index, w in enumerate(workers)}
-    )
-    try:
-        return _drain_clocks(ports, workers, len(backlog) * 8, probe, spawned)
-    finally:
-        _stop_workers(workers)
 
 
 def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
