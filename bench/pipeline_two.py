@@ -28,7 +28,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -80,7 +80,9 @@ def drain(
         paused = 0.0
         if mode is Mode.JOINED:
             await_partitions(ports, workers)
-            paused = _produce_paused(workers, kafka, prefix, backlog)
+            paused = produce_paused(
+                workers, lambda: bench_pipeline._produce(kafka, prefix, backlog)
+            )
         total = len(backlog) * 8
         return bench_pipeline._drain_clocks(ports, workers, total, probe, spawned), paused
 
@@ -116,26 +118,44 @@ def _workers(
         bench_pipeline._stop_workers(workers)
 
 
-def _produce_paused(
-    workers: list[subprocess.Popen[bytes]], kafka: KafkaAccess, prefix: str, backlog: list[Frame]
+def produce_paused(
+    workers: Sequence[subprocess.Popen[bytes]],
+    produce: Callable[[], object],
+    session_timeout_s: float = SESSION_TIMEOUT_S,
 ) -> float:
-    """Produce ``backlog`` while every worker is stopped; seconds they were stopped. Raises
-    ``PausedTooLong`` when that reached the session timeout (their group would rebalance)."""
+    """Call ``produce`` (the backlog's producer) while every worker is stopped (``SIGSTOP``),
+    then resume them (``SIGCONT``, also when ``produce`` raises); returns the seconds they
+    were stopped. Raises ``PausedTooLong`` when that reached ``session_timeout_s`` (their
+    group would have moved their partitions: not a joined drain)."""
     began = time.monotonic()
     for worker in workers:
         os.kill(worker.pid, signal.SIGSTOP)
     try:
-        bench_pipeline._produce(kafka, prefix, backlog)
+        for worker in workers:  # a signal is delivered when the process is next scheduled
+            _await_stopped(worker.pid)
+        produce()
     finally:
         for worker in workers:
             os.kill(worker.pid, signal.SIGCONT)
     paused = time.monotonic() - began
-    if paused >= SESSION_TIMEOUT_S:
+    if paused >= session_timeout_s:
         raise PausedTooLong(
             f"the workers were paused {paused:.1f} s, their session timeout is "
-            f"{SESSION_TIMEOUT_S:.0f} s: a rebalance, not the joined drain"
+            f"{session_timeout_s:.0f} s: a rebalance, not the joined drain"
         )
     return paused
+
+
+def _await_stopped(pid: int, timeout_s: float = 10.0) -> None:
+    """Block until process ``pid`` is stopped (its state in /proc is ``T``); raises
+    ``RuntimeError`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "T":
+            return
+        time.sleep(0.005)
+    raise RuntimeError(f"process {pid} did not stop within {timeout_s:.0f} s")
 
 
 def await_partitions(ports: list[int], workers: list[subprocess.Popen[bytes]]) -> None:
