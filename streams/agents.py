@@ -8,8 +8,9 @@ from the stored rows on a replay):
 1. The agent reads the raw topic in batches of faust's ``ConsumerMessage``s handed straight
    from the fetch loop to its take (``streams.chunk``, ``streams.take``): nothing acks them
    but the agent, after step 3 (faust's ``take`` would ack a batch in a ``finally``, even one
-   whose flush failed); the take registers each batch with faust's consumer as pending
-   acks when the agent takes it, so a rebalance or a stop waits for it.
+   whose flush failed); each batch keeps, when the agent takes it, only the records of the
+   current consumer generation (``RawChunks.batches``) and is registered with faust's
+   consumer as pending acks, so a rebalance or a stop waits for it.
 2. For each batch, ``Pipeline.prepare`` (decode, engine) runs in a thread, then the batch
    goes to the ``CommitLane``: ``Pipeline.commit`` returns only after the sink's transaction
    COMMITTED (it retries while PostgreSQL is unreachable; meanwhile the take fills and
