@@ -149,15 +149,19 @@ class Engine:
         """Drop every state of these devices (windows, quality, and the year-to-date loads
         of their outlets); what they need later is asked for again through hydration."""
         self._years_ready.clear()  # ledgers of the devices' outlets go (shared by others)
-        for mn in device_ids:
+        # One pass over the ledgers and rates for all the devices: a rebalance forgets half a
+        # worker's devices, and a pass per device was quadratic (docs/perf.md, eighth slice).
+        devices = set(device_ids)
+        outlets: set[str] = set()
+        for mn in devices:
             state = self._devices.pop(mn, None)
             self._unknown.discard(mn)
             if state is not None:
-                outlet = state.context.outlet_id
-                for key in [k for k in self._years if k[0] == outlet]:
-                    del self._years[key]
-            for rate_key in [k for k in self._rates if k[0] == mn]:
-                del self._rates[rate_key]
+                outlets.add(state.context.outlet_id)
+        for key in [k for k in self._years if k[0] in outlets]:
+            del self._years[key]
+        for rate_key in [k for k in self._rates if k[0] in devices]:
+            del self._rates[rate_key]
 
     # -- registry (hot reload) ---------------------------------------------------------------
 
