@@ -51,8 +51,7 @@ def measurement_copy_data(frames: Iterable[Frame]) -> bytes:
     order, trailer) of the frames' measurements, in order. The caller makes sure no natural
     key occurs twice (the rows are not deduplicated). Raises ``TypeError`` on a naive time."""
     out = [SIGNATURE]
-    add = out.append
-    texts = _texts
+    add, join, texts = out.append, b"".join, _texts
     for frame in frames:
         first = frame.measurements[0]
         outlet, qn = first.outlet_id, first.qn
@@ -63,20 +62,22 @@ def measurement_copy_data(frames: Iterable[Frame]) -> bytes:
         for m in frame.measurements:
             (_, factor, sent, _, _, _, _, m_outlet, rtd, avg, low, high, cou, zs_rtd, zs_avg,
              flag, m_qn) = m  # fmt: skip
-            add(head)
-            add(texts.get(factor) or _repeated(factor))
-            add(period)
-            add(outlet_text if m_outlet is outlet else _text(m_outlet))
-            add(texts.get(sent) or _repeated(sent))
-            add(_NULL if rtd is None else _FLOAT8(8, rtd))
-            add(_NULL if avg is None else _FLOAT8(8, avg))
-            add(_NULL if low is None else _FLOAT8(8, low))
-            add(_NULL if high is None else _FLOAT8(8, high))
-            add(_NULL if cou is None else _FLOAT8(8, cou))
-            add(_NULL if zs_rtd is None else _FLOAT8(8, zs_rtd))
-            add(_NULL if zs_avg is None else _FLOAT8(8, zs_avg))
-            add(texts.get(flag) or _repeated(flag))
-            add(tail if m_qn is qn else tail[:12] + _text(m_qn))
+            add(
+                join((
+                    head, texts.get(factor) or _repeated(factor), period,
+                    outlet_text if m_outlet is outlet else _text(m_outlet),
+                    texts.get(sent) or _repeated(sent),
+                    _NULL if rtd is None else _FLOAT8(8, rtd),
+                    _NULL if avg is None else _FLOAT8(8, avg),
+                    _NULL if low is None else _FLOAT8(8, low),
+                    _NULL if high is None else _FLOAT8(8, high),
+                    _NULL if cou is None else _FLOAT8(8, cou),
+                    _NULL if zs_rtd is None else _FLOAT8(8, zs_rtd),
+                    _NULL if zs_avg is None else _FLOAT8(8, zs_avg),
+                    texts.get(flag) or _repeated(flag),
+                    tail if m_qn is qn else tail[:12] + _text(m_qn),
+                ))
+            )  # fmt: skip
     add(TRAILER)
     return b"".join(out)
 
