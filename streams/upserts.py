@@ -218,7 +218,13 @@ def copy_new_measurements(cur: psycopg.Cursor[Any], rows: Sequence[Sequence[obje
 def copy_new_measurement_data(cur: psycopg.Cursor[Any], data: bytes) -> None:
     """``copy_new_measurements`` of rows already encoded: ``data`` is a whole binary COPY of
     ``MEASUREMENT_COLUMNS`` rows (``streams.measurement_copy.measurement_copy_data``, what
-    ``PgSink`` writes). Raises as ``copy_new_measurements``."""
+    ``PgSink`` writes). Raises as ``copy_new_measurements``.
+
+    The text in ``data`` is UTF-8: a session with another client encoding is switched to
+    UTF-8 first (PostgreSQL converts to the database's encoding as it would for psycopg's
+    own dumpers; the ``SET`` is part of the caller's transaction)."""
+    if cur.connection.info.encoding != "utf-8":
+        cur.execute("SET client_encoding TO 'UTF8'")
     statement, _ = _copy_statement("measurements", _MEASUREMENT_COLUMNS)
     with cur.copy(statement) as copy:
         copy.write(data)

@@ -324,15 +324,19 @@ def test_a_flush_composes_no_sql(
     assert stored == [(evidence,)]
 
 
+@pytest.mark.parametrize("client_encoding", ["UTF8", "LATIN1"])
 def test_a_batch_of_frames_stores_every_column_as_its_rows(
-    one_connection_pool: ConnectionPool, db_conn: psycopg.Connection[Any]
+    one_connection_pool: ConnectionPool, db_conn: psycopg.Connection[Any], client_encoding: str
 ) -> None:
     """The usual batch (one source per measurement: new keys, each once) is written from its
-    frames' COPY bytes (``streams.measurement_copy``): every column reads back as the rows."""
+    frames' COPY bytes (``streams.measurement_copy``, UTF-8 text): every column reads back as
+    the rows, whatever client encoding the sink's session had."""
+    with one_connection_pool.connection() as conn:
+        conn.execute(sql.SQL("SET client_encoding TO {}").format(sql.Literal(client_encoding)))
     received = datetime(2026, 3, 2, 3, 0, 1, 123_456, tzinfo=UTC)
     frames = [
         [
-            Measurement(f"MN{d}", f, f"0{n}", PeriodKind.MINUTE, HOUR + timedelta(minutes=d),
+            Measurement(f"MNé{d}", f, f"0{n}", PeriodKind.MINUTE, HOUR + timedelta(minutes=d),
                         received, 1, None if d else "O1", rtd=-1.25 * n, avg=None,
                         min=0.5, max=float(n), cou=None if n else 3.0, zs_rtd=2.0,
                         zs_avg=None, flag="NDM"[n], qn=None if d else "20260302100000123")
