@@ -12,8 +12,9 @@ once per process (they repeat), and per measurement only its numbers are packed
 
 The format (PostgreSQL docs, "COPY", binary format): the signature and two zero int32s, then
 per row an int16 column count and per column an int32 length (−1 for NULL) and the value;
-the trailer is int16 −1. ``text`` is the string's UTF-8 bytes (``copy_new_measurement_data`` switches a
-session with another client encoding to UTF-8), ``float8`` the IEEE double big-endian, ``timestamptz`` the int64 microseconds since
+the trailer is int16 −1. ``text`` is the string's UTF-8 bytes
+(``copy_new_measurement_data`` switches a session with another client encoding to UTF-8),
+``float8`` the IEEE double big-endian, ``timestamptz`` the int64 microseconds since
 2000-01-01 00:00 UTC. Pure: no I/O; safe from any thread.
 """
 
