@@ -117,6 +117,8 @@ class PreparedBatch:
     rejected: list[KeyedDeadLetter]
     sources: dict[MeasurementKey, SourcePosition] = field(default_factory=dict)
     """Where each measurement came from (``Decoded.sources``), for the revision history."""
+    frames: list[Frame] = field(default_factory=list)
+    """``measurements`` as frames (``Decoded.frames``): the sink builds its COPY per frame."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +319,7 @@ class Pipeline:
             self._in_flight(sequence, footprint(decoded.partitions, outputs))
             self._show_windows()
         return PreparedBatch(sequence, len(records), decoded.measurements, outputs,
-                             decoded.rejected, decoded.sources)  # fmt: skip
+                             decoded.rejected, decoded.sources, decoded.frames)  # fmt: skip
 
     def prepare_registry(self, registry: Registry) -> PreparedBatch:
         """Judge with ``registry`` from the next batch on (a version published on the registry
@@ -427,9 +429,8 @@ class Pipeline:
         aggregates = [o for o in outputs if isinstance(o, AggregateValue)]
         verdicts = [o for o in outputs if isinstance(o, Verdict)]
         quality = [o for o in outputs if isinstance(o, QualitySignal)]
-        batch = SinkBatch(
-            prepared.measurements, aggregates, verdicts, prepared.rejected, prepared.sources
-        )
+        batch = SinkBatch(prepared.measurements, aggregates, verdicts, prepared.rejected,
+                          prepared.sources, prepared.frames)  # fmt: skip
         return BatchOutcome(
             raw=prepared.raw,
             measurements=len(prepared.measurements),

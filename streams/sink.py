@@ -41,12 +41,15 @@ from tenacity import (
 from runtime.dead_letters import KeyedDeadLetter, SourcePosition, insert_dead_letters
 from schemas.measurement import AggregateValue, Measurement
 from schemas.verdict import Verdict
+from streams.domain.frames import Frame, frames_of
+from streams.measurement_copy import measurement_copy_data
 from streams.metrics import StreamMetrics
 from streams.revisions import MeasurementKey, batch_source
 from streams.upserts import (
     VerdictKey,
     apply_aggregates,
     apply_verdicts,
+    copy_new_measurement_data,
     copy_new_measurements,
     hour_keys,
     measurement_rows,
@@ -76,6 +79,9 @@ class SinkBatch:
     dead_letters: list[KeyedDeadLetter] = field(default_factory=list)
     sources: dict[MeasurementKey, SourcePosition] = field(default_factory=dict)
     """The raw-topic position of each measurement's message (the revision history's source)."""
+    frames: list[Frame] = field(default_factory=list)
+    """``measurements`` as frames (``Decoded.frames``: the COPY's rows are built per frame);
+    empty: made from ``measurements`` by ``frames_of``."""
 
     def __len__(self) -> int:
         return (
@@ -231,26 +237,38 @@ class PgSink:
         transaction's first statement (new keys, the usual batch); when one is stored
         already, that transaction is rolled back and the batch written again in a new one
         through staging and upserts (no savepoint: two statements fewer per usual flush)."""
-        # sources are keyed by natural key, one per measurement of the batch: as many as the
-        # measurements means no key twice (the pipeline's batches, new keys as a rule)
-        distinct = len(batch.sources) == len(batch.measurements)
-        rows = measurement_rows(batch.measurements, distinct=distinct)
+        copy_new, count = self._new_measurements(batch)
         with self._pool.connection() as conn:
-            if rows:
+            if count:
                 try:
                     with conn.transaction(), conn.cursor() as cur:
                         try:
                             with self._timed("flush_measurements"):
-                                copy_new_measurements(cur, rows)
+                                copy_new(cur)
                         except psycopg.errors.UniqueViolation as stored:
                             raise _KeysStored from stored  # rolls the transaction back
-                        return self._write_outputs(cur, batch, len(rows), replaced=False)
+                        return self._write_outputs(cur, batch, count, replaced=False)
                 except _KeysStored:
                     pass
             with conn.transaction(), conn.cursor() as cur:
                 with self._timed("flush_measurements"):
                     measurements = upsert_measurements(cur, batch.measurements, batch.sources)
-                return self._write_outputs(cur, batch, measurements, replaced=bool(rows))
+                return self._write_outputs(cur, batch, measurements, replaced=bool(count))
+
+    @staticmethod
+    def _new_measurements(
+        batch: SinkBatch,
+    ) -> tuple[Callable[[psycopg.Cursor[Any]], None], int]:
+        """The optimistic COPY of the batch's measurements and the rows it writes (one per
+        natural key). ``sources`` are keyed by natural key, one per measurement: as many as
+        the measurements means no key twice (the pipeline's batches, new keys as a rule),
+        and the COPY's bytes are built per frame (``streams.measurement_copy``); else the
+        rows, the last of a key winning, go through psycopg's ``write_row``."""
+        if len(batch.sources) == len(batch.measurements):
+            data = measurement_copy_data(batch.frames or frames_of(batch.measurements))
+            return (lambda cur: copy_new_measurement_data(cur, data)), len(batch.measurements)
+        rows = measurement_rows(batch.measurements)
+        return (lambda cur: copy_new_measurements(cur, rows)), len(rows)
 
     @contextlib.contextmanager
     def _timed(self, stage: str) -> Iterator[None]:

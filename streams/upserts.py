@@ -34,6 +34,7 @@ from pydantic_core import to_json
 from runtime.dead_letters import SourcePosition
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Verdict
+from streams.measurement_copy import MEASUREMENT_COLUMNS
 from streams.revisions import (
     NATURAL_KEYS,
     MeasurementKey,
@@ -47,10 +48,7 @@ VerdictKey = tuple[str, str, str, datetime]
 """(outlet_id, factor, rule, period_start): the natural key of a verdict."""
 
 
-_MEASUREMENT_COLUMNS = (
-    "device_id", "factor", "period", "period_start", "outlet_id", "factor_as_sent",
-    "rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "flag", "received_at", "qn",
-)  # fmt: skip
+_MEASUREMENT_COLUMNS = MEASUREMENT_COLUMNS
 _MEASUREMENT_KEY = NATURAL_KEYS["measurements"]
 _MEASUREMENT_VALUES = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "flag", "outlet_id")
 _AGGREGATE_COLUMNS = (
@@ -186,13 +184,14 @@ def measurement_rows(
     """COPY rows (``_MEASUREMENT_COLUMNS`` order) of ``measurements``, one per natural key,
     the last of a key in the batch winning (in the position of its first).
 
-    ``distinct``: the caller knows every natural key occurs once (``SinkBatch.sources``, keyed
-    by natural key, has one entry per measurement): the rows are returned without hashing
-    their keys.
+    ``distinct``: the caller knows every natural key occurs once: the rows are returned
+    without hashing their keys.
 
     One tuple per measurement and, only when the batch carries a key twice, one dict of
     the keys (a row's first four fields, hashed in C; ``period`` is a ``StrEnum``, dumped
-    as its text), instead of a key tuple and a dict entry for every measurement.
+    as its text), instead of a key tuple and a dict entry for every measurement. A batch
+    known to carry each key once is written from its frames instead
+    (``streams.measurement_copy``).
     """
     rows: list[tuple[object, ...]] = [
         (m.device_id, m.factor, m.period, m.period_start, m.outlet_id, m.factor_as_sent,
@@ -214,6 +213,21 @@ def copy_new_measurements(cur: psycopg.Cursor[Any], rows: Sequence[Sequence[obje
     one with ``upsert_measurements``: no savepoint on the usual path).
     """
     _copy_rows(cur, "measurements", _MEASUREMENT_COLUMNS, rows)
+
+
+def copy_new_measurement_data(cur: psycopg.Cursor[Any], data: bytes) -> None:
+    """``copy_new_measurements`` of rows already encoded: ``data`` is a whole binary COPY of
+    ``MEASUREMENT_COLUMNS`` rows (``streams.measurement_copy.measurement_copy_data``, what
+    ``PgSink`` writes). Raises as ``copy_new_measurements``.
+
+    The text in ``data`` is UTF-8: a session with another client encoding is switched to
+    UTF-8 first (PostgreSQL converts to the database's encoding as it would for psycopg's
+    own dumpers; the ``SET`` is part of the caller's transaction)."""
+    if cur.connection.info.encoding != "utf-8":
+        cur.execute("SET client_encoding TO 'UTF8'")
+    statement, _ = _copy_statement("measurements", _MEASUREMENT_COLUMNS)
+    with cur.copy(statement) as copy:
+        copy.write(data)
 
 
 def _measurement_upsert() -> str:

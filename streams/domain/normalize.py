@@ -70,32 +70,39 @@ def normalize_packet(
     device_id, outlet_id, qn, version = packet.mn, found.outlet.id, packet.qn, SCHEMA_VERSION
     measurements: dict[str, Measurement] = {}
     for sent, fields in packet.values.items():
-        # One pass over the fields the device sent (usually Avg or Rtd, and Flag), tested in
-        # the order they are most often sent; a field that is not a number is left out.
         rtd = avg = low = high = cou = zs_rtd = zs_avg = None
-        flag: FactorValue = "N"
-        found_number = False
-        for suffix, value in fields.items():
-            if suffix == "Flag":
-                flag = value
-            elif not isinstance(value, float):
-                continue
-            elif suffix == "Avg":
-                avg, found_number = value, True
-            elif suffix == "Rtd":
-                rtd, found_number = value, True
-            elif suffix == "Min":
-                low, found_number = value, True
-            elif suffix == "Max":
-                high, found_number = value, True
-            elif suffix == "Cou":
-                cou, found_number = value, True
-            elif suffix == "ZsRtd":
-                zs_rtd, found_number = value, True
-            elif suffix == "ZsAvg":
-                zs_avg, found_number = value, True
-        if not found_number:
-            continue  # no number at all: equipment status, text values
+        flag: FactorValue | None = fields.get("Flag") if len(fields) == 2 else None
+        if flag is not None and (avg := fields.get("Avg")).__class__ is float:
+            pass  # the usual minute/hour factor: its mean and its flag, nothing to search
+        elif flag is not None and (rtd := fields.get("Rtd")).__class__ is float:
+            avg = None  # the usual real-time factor: its value and its flag
+        else:
+            # One pass over the fields the device sent, tested in the order they are most
+            # often sent; a field that is not a number is left out.
+            rtd = avg = None
+            flag = "N"
+            found_number = False
+            for suffix, value in fields.items():
+                if suffix == "Flag":
+                    flag = value
+                elif not isinstance(value, float):
+                    continue
+                elif suffix == "Avg":
+                    avg, found_number = value, True
+                elif suffix == "Rtd":
+                    rtd, found_number = value, True
+                elif suffix == "Min":
+                    low, found_number = value, True
+                elif suffix == "Max":
+                    high, found_number = value, True
+                elif suffix == "Cou":
+                    cou, found_number = value, True
+                elif suffix == "ZsRtd":
+                    zs_rtd, found_number = value, True
+                elif suffix == "ZsAvg":
+                    zs_avg, found_number = value, True
+            if not found_number:
+                continue  # no number at all: equipment status, text values
         flag = flags.get(flag) or _flag(flag)
         factor = code_map.get(sent, sent)
         measurements[factor] = new(

@@ -22,7 +22,10 @@ from deploy.migrate import Flavor, migrate
 from schemas.envelope import DeadLetter
 from schemas.measurement import AggregateValue, Measurement, PeriodKind
 from schemas.verdict import Rule, Verdict, VerdictStatus
+from streams.domain.frames import frames_of
+from streams.measurement_copy import MEASUREMENT_COLUMNS
 from streams.sink import KeyedDeadLetter, PgSink, SinkBatch, SourcePosition, create_pool
+from streams.upserts import measurement_rows
 
 CST = timezone(timedelta(hours=8))
 HOUR = datetime(2026, 3, 2, 10, tzinfo=CST)
@@ -319,3 +322,39 @@ def test_a_flush_composes_no_sql(
     assert composed == []
     stored = db_conn.execute("SELECT DISTINCT evidence FROM verdicts").fetchall()
     assert stored == [(evidence,)]
+
+
+@pytest.mark.parametrize("client_encoding", ["UTF8", "LATIN1"])
+def test_a_batch_of_frames_stores_every_column_as_its_rows(
+    one_connection_pool: ConnectionPool, db_conn: psycopg.Connection[Any], client_encoding: str
+) -> None:
+    """The usual batch (one source per measurement: new keys, each once) is written from its
+    frames' COPY bytes (``streams.measurement_copy``, UTF-8 text): every column reads back as
+    the rows, whatever client encoding the sink's session had."""
+    with one_connection_pool.connection() as conn:
+        conn.execute(sql.SQL("SET client_encoding TO {}").format(sql.Literal(client_encoding)))
+    received = datetime(2026, 3, 2, 3, 0, 1, 123_456, tzinfo=UTC)
+    frames = [
+        [
+            Measurement(f"MNé{d}", f, f"0{n}", PeriodKind.MINUTE, HOUR + timedelta(minutes=d),
+                        received, 1, None if d else "O1", rtd=-1.25 * n, avg=None,
+                        min=0.5, max=float(n), cou=None if n else 3.0, zs_rtd=2.0,
+                        zs_avg=None, flag="NDM"[n], qn=None if d else "20260302100000123")
+            for n, f in enumerate(("a21026", "a21002", "a34013"))
+        ]
+        for d in range(2)
+    ]  # fmt: skip
+    measurements = [m for frame in frames for m in frame]
+    position = SourcePosition("gw.raw.hj212", 0, 7)
+    batch = SinkBatch(
+        measurements=measurements,
+        sources={(m.device_id, m.factor, m.period, m.period_start): position for m in measurements},
+        frames=frames_of(measurements),
+    )
+    assert PgSink(one_connection_pool).flush(batch).measurements == 6
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in MEASUREMENT_COLUMNS)
+    stored = db_conn.execute(
+        sql.SQL("SELECT {} FROM measurements ORDER BY device_id, factor").format(columns)
+    ).fetchall()
+    expected = sorted(measurement_rows(measurements), key=lambda row: (row[0], row[1]))
+    assert stored == expected
