@@ -66,7 +66,15 @@ from streams.domain.daily import HourSummary
 from streams.domain.frames import Frame, frames_of
 from streams.domain.load_substitution import RateHistory, StoredRates
 from streams.domain.minutes import add_frame
-from streams.domain.periods import DAY, HOUR, MINUTE, day_hours, day_start, hour_start
+from streams.domain.periods import (
+    DAY,
+    HOUR,
+    MINUTE,
+    day_hours,
+    day_start,
+    day_start_of,
+    hour_start,
+)
 from streams.domain.rebuild import rebuild_signals, recent_span
 from streams.domain.store import AGGREGATED as AGGREGATED
 from streams.domain.store import DeviceHour as DeviceHour
@@ -110,6 +118,10 @@ class Engine:
         self._years: dict[YearKey, YearLedger] = {}
         self._years_ready: set[tuple[str, int]] = set()
         """(device, China year) whose annual quotas' ledgers are all held (``missing_years``)."""
+        self._years_ready_spans: dict[str, tuple[datetime, datetime]] = {}
+        """Per device, period starts [from, to) whose two years (``missing_years``: the day's
+        and the one a day plus grace before) are both in ``_years_ready``: one comparison per
+        frame instead of two ``day_start``s and two set look-ups."""
         self._rates: dict[tuple[str, str], RateHistory] = {}
         self._set_registry(registry)
         self.skipped = 0
@@ -149,6 +161,7 @@ class Engine:
         """Drop every state of these devices (windows, quality, and the year-to-date loads
         of their outlets); what they need later is asked for again through hydration."""
         self._years_ready.clear()  # ledgers of the devices' outlets go (shared by others)
+        self._years_ready_spans.clear()
         for mn in device_ids:
             state = self._devices.pop(mn, None)
             self._unknown.discard(mn)
@@ -196,6 +209,7 @@ class Engine:
         self._skew = timedelta(seconds=skew_s)
         self._closer = WindowCloser(registry, self._years, self._rates)
         self._years_ready = set()  # the new version's quotas may differ
+        self._years_ready_spans = {}
 
     # -- hydration ---------------------------------------------------------------------------
 
@@ -250,26 +264,26 @@ class Engine:
         """
         frames = [frame.measurements[0] for frame in batch]  # what the plans read of a frame
         fresh = self._fresh_devices(frames)
-        plan = self.hydration_plan(frames)
+        hours, closed = self._split_plan(frames)
         years = self.missing_years(frames)
-        hours = set(plan.minutes)
-        if plan.closed:
-            registry = self._registry
-            devices = {d for d, _ in plan.closed}
-            outlets = {d: site.outlet.id for d in devices if (site := registry.device(d))}
-            stored = store.closed_hours(plan.closed, outlets, self.skew)
+        if closed:
+            held = self._devices  # every device of a planned hour is held (missing_hours)
+            outlets = {d: held[d].context.outlet_id for d, _ in closed}
+            stored = store.closed_hours(closed, outlets, self.skew)
             for device, watermark in sorted(stored.watermarks.items()):
                 self.hydrate_watermark(device, watermark)
             # An hour without stored aggregates changes nothing in hydrate_closed (so in any
-            # order, unsorted: a new device's day is most of a batch's keys); the others are
-            # rebuilt in time order.
-            hourly, held = stored.hourly, self._devices
-            hours |= {  # hydrate_closed(k, []) inlined: False unless the hour is held
-                k
-                for k in plan.closed
-                if not hourly.get(k) and (s := held.get(k[0])) is not None and k[1] not in s.hours
-            }
-            rebuilt = sorted(k for k in plan.closed if hourly.get(k))
+            # order, unsorted: a new device's day is most of a batch's keys; hydrate_closed
+            # (k, []) inlined: False unless the hour is held); the others are rebuilt in time
+            # order. One pass over the keys.
+            hourly, minutes = stored.hourly, hours.add
+            rebuilt: list[DeviceHour] = []
+            for k in closed:
+                if hourly.get(k):
+                    rebuilt.append(k)
+                elif k[1] not in held[k[0]].hours:
+                    minutes(k)
+            rebuilt.sort()
             hours |= {k for k in rebuilt if not self.hydrate_closed(k, hourly[k])}
         if hours:
             self.hydrate_hours(hours, store.device_hours(hours))
@@ -315,17 +329,22 @@ class Engine:
         devices' factors with a daily quota without a rolling history (from their earliest
         open day), and open days older than the history that have no basis (rebuilt)."""
         keys: set[RateKey] = set()
-        for device_id in sorted({m.device_id for m in measurements}):
-            state = self._devices.get(device_id)
+        devices, rates = self._devices, self._rates
+        for device_id in {m.device_id for m in measurements}:  # a set of keys: any order
+            state = devices.get(device_id)
             if state is None:
                 continue
             context = state.context
-            quotas = [f for f, q in context.outlet.load_quotas.items() if q.daily_kg is not None]
+            quotas = context.daily_quota_factors
             if not quotas:
                 continue
-            open_days = sorted(d for d, ds in state.days.items() if not ds.closed or ds.dirty)
+            days = state.days
+            if len(days) == 1:  # the usual device: one day held (no sort)
+                open_days = [d for d, ds in days.items() if not ds.closed or ds.dirty]
+            else:
+                open_days = sorted(d for d, ds in days.items() if not ds.closed or ds.dirty)
             for factor in quotas:
-                history = self._rates.get((device_id, factor))
+                history = rates.get((device_id, factor))
                 for day in open_days:
                     basis = state.days[day].bases.get(factor)
                     if basis is None and (history is None or history.start > day):
@@ -349,13 +368,22 @@ class Engine:
         """``missing_hours`` split into the hours these measurements touch (re-read as
         minutes) and the other hours of the days to rebuild (closed ones need only their
         stored hourly aggregates: ``hydrate_watermark`` then ``hydrate_closed``)."""
+        minutes, closed = self._split_plan(measurements)
+        return HydrationPlan(frozenset(minutes), frozenset(closed))
+
+    def _split_plan(
+        self, measurements: Sequence[Measurement]
+    ) -> tuple[set[DeviceHour], set[DeviceHour]]:
+        """``hydration_plan``'s (minutes, closed) as sets of their own (no frozen copies)."""
         missing = self.missing_hours(measurements)
         touched = {
             (m.device_id, hour_start(m.period_start))
             for m in measurements
             if m.period in AGGREGATED
         }
-        return HydrationPlan(frozenset(missing & touched), frozenset(missing - touched))
+        minutes = missing & touched
+        missing -= minutes
+        return minutes, missing
 
     def hydrate_watermark(self, device_id: str, stored: datetime | None) -> None:
         """The watermark of the device's stored data (latest rtd/minute event time, data
@@ -442,9 +470,14 @@ class Engine:
         (quotas may change) clear that memory."""
         missing: set[YearKey] = set()
         ready, years, reach = self._years_ready, self._years, DAY + self._grace
+        spans = self._years_ready_spans
         for measurement in measurements:
             device, start = measurement.device_id, measurement.period_start
-            for year in (day_start(start).year, day_start(start - reach).year):
+            span = spans.get(device)
+            if span is not None and span[0] <= start < span[1]:
+                continue  # both years of ``start`` found complete before: no day_start
+            both = (day_start(start).year, day_start(start - reach).year)
+            for year in both:
                 if (device, year) in ready:
                     continue
                 state = self._device(device)
@@ -460,6 +493,10 @@ class Engine:
                     missing |= lacking
                 else:
                     ready.add((device, year))
+            year = both[0]
+            if year == both[1] and (device, year) in ready:
+                first = day_start_of(date(year, 1, 1))
+                spans[device] = (first + reach, day_start_of(date(year + 1, 1, 1)))
         return missing
 
     def hydrate_year(
