@@ -268,7 +268,7 @@ class Engine:
         years = self.missing_years(frames)
         if closed:
             held = self._devices  # every device of a planned hour is held (missing_hours)
-            outlets = {d: held[d].context.outlet_id for d, _ in closed}
+            outlets = {d: held[d].context.outlet_id for d in {d for d, _ in closed}}
             stored = store.closed_hours(closed, outlets, self.skew)
             for device, watermark in sorted(stored.watermarks.items()):
                 self.hydrate_watermark(device, watermark)
