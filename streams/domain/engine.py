@@ -77,8 +77,8 @@ from streams.domain.periods import (
 )
 from streams.domain.rebuild import rebuild_signals, recent_span
 from streams.domain.store import AGGREGATED as AGGREGATED
+from streams.domain.store import WATERMARK_REACH, RateKey, Store, StoredYear
 from streams.domain.store import DeviceHour as DeviceHour
-from streams.domain.store import RateKey, Store, StoredYear
 from streams.domain.windows import CLOSED_DAY_RETENTION as CLOSED_DAY_RETENTION
 from streams.domain.windows import DayState, DeviceState, WindowCloser, add_reading
 from streams.domain.windows import Output as Output
@@ -215,7 +215,19 @@ class Engine:
 
     def missing_hours(self, measurements: Sequence[Measurement]) -> set[DeviceHour]:
         """Device-hours these measurements touch that the engine holds no state for."""
+        missing, whole = self._missing(measurements)
+        for device, days in whole.items():
+            for start in days:
+                missing.update(zip(repeat(device), day_hours(start)))
+        return missing
+
+    def _missing(
+        self, measurements: Sequence[Measurement]
+    ) -> tuple[set[DeviceHour], dict[str, set[datetime]]]:
+        """``missing_hours`` with the whole days of devices that hold no hour apart (device →
+        day starts: every hour of those days is missing) instead of as 24 keys a day."""
         missing: set[DeviceHour] = set()
+        whole: dict[str, set[datetime]] = {}
         seen: set[DeviceHour] = set()
         for measurement in measurements:
             if measurement.period not in AGGREGATED:
@@ -235,12 +247,15 @@ class Engine:
             if measurement.period_start < day + self._grace and day - DAY not in state.days:
                 days.append(day - DAY)  # yesterday may still be open: its hours are needed
             held, device = state.hours, key[0]
+            if not held:  # a device just met: its whole days (no per-hour key)
+                if (whole_days := whole.get(device)) is None:
+                    whole[device] = set(days)
+                else:
+                    whole_days.update(days)
+                continue
             for start in days:
-                if held:
-                    missing.update((device, h) for h in day_hours(start) if h not in held)
-                else:  # a device just met: the whole day (no per-hour test)
-                    missing.update(zip(repeat(device), day_hours(start)))
-        return missing
+                missing.update((device, h) for h in day_hours(start) if h not in held)
+        return missing, whole
 
     def prepare(self, measurements: Sequence[Measurement], store: Store) -> None:
         """``prepare_frames`` of the frames of ``measurements`` (``frames.frames_of``)."""
@@ -251,10 +266,13 @@ class Engine:
         it holds no state for; call before ``ingest_frames(batch)``. The one hydration entry
         of the worker (``streams.pipeline``) and the replay (``streams.replay``).
 
-        Reads at most five times, only when something is missing: the closed hours of the
-        days to rebuild from their stored hourly aggregates (``closed_hours``; their stored
-        watermark first), then the minutes of the hours the batch touches and of the closed
-        hours the aggregates did not suffice for (``device_hours``), the daily loads and
+        Reads at most six times, only when something is missing: whether the store holds
+        anything in the days of devices that hold no hour (``stored_devices``: a new device
+        of which it holds nothing gets its days held without a read per hour), the closed
+        hours of the days to rebuild from their stored hourly aggregates (``closed_hours``;
+        their stored watermark first), then the minutes of the hours the batch touches and
+        of the closed hours the aggregates did not suffice for (``device_hours``), the daily
+        loads and
         substitutions of the years it lacks (``daily_years``: one read), the rates before
         open days (``rate_histories``) and a fresh device's latest values (``recent``).
         Blocks as long as the store does; raises what the store raises, then the engine may
@@ -264,7 +282,7 @@ class Engine:
         """
         frames = [frame.measurements[0] for frame in batch]  # what the plans read of a frame
         fresh = self._fresh_devices(frames)
-        hours, closed = self._split_plan(frames)
+        hours, closed = self._split_plan(frames, store)
         years = self.missing_years(frames)
         if closed:
             held = self._devices  # every device of a planned hour is held (missing_hours)
@@ -368,19 +386,40 @@ class Engine:
         """``missing_hours`` split into the hours these measurements touch (re-read as
         minutes) and the other hours of the days to rebuild (closed ones need only their
         stored hourly aggregates: ``hydrate_watermark`` then ``hydrate_closed``)."""
-        minutes, closed = self._split_plan(measurements)
-        return HydrationPlan(frozenset(minutes), frozenset(closed))
-
-    def _split_plan(
-        self, measurements: Sequence[Measurement]
-    ) -> tuple[set[DeviceHour], set[DeviceHour]]:
-        """``hydration_plan``'s (minutes, closed) as sets of their own (no frozen copies)."""
         missing = self.missing_hours(measurements)
         touched = {
             (m.device_id, hour_start(m.period_start))
             for m in measurements
             if m.period in AGGREGATED
         }
+        return HydrationPlan(frozenset(missing & touched), frozenset(missing - touched))
+
+    def _split_plan(
+        self, measurements: Sequence[Measurement], store: Store
+    ) -> tuple[set[DeviceHour], set[DeviceHour]]:
+        """``hydration_plan``'s (minutes, closed) as sets of their own (no frozen copies),
+        without the hours of devices that hold none and of which ``store`` has nothing in
+        those days (``Store.stored_devices``): those are held at once, nothing to read."""
+        missing, whole = self._missing(measurements)
+        touched = {
+            (m.device_id, hour_start(m.period_start))
+            for m in measurements
+            if m.period in AGGREGATED
+        }
+        if whole:
+            held = self._devices
+            # what closed_hours / device_hours of those days could find (and the watermark
+            # read's reach past the last hour): the store says whether anything is there
+            spans = {d: (min(days), max(days) + DAY + WATERMARK_REACH) for d, days in whole.items()}
+            stored = store.stored_devices(spans, {d: held[d].context.outlet_id for d in whole})
+            for device, days in whole.items():
+                if device in stored:
+                    for start in days:
+                        missing.update(zip(repeat(device), day_hours(start)))
+                else:  # as closed_hours + device_hours finding nothing would leave it
+                    state = held[device]
+                    for start in sorted(days):
+                        state.hold_hours(day_hours(start))
         minutes = missing & touched
         missing -= minutes
         return minutes, missing
