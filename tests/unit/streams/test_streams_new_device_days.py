@@ -124,3 +124,23 @@ def test_a_restarted_engine_reads_the_hours_of_a_device_the_store_has_data_for()
     assert {d for d, _ in store.asked} == {GAS, WATER}  # their day is read back hour by hour
     assert restarted.ingest(BATCHES[2]) == first.ingest(BATCHES[2])
     assert restarted.close_all() == first.close_all()
+
+
+def test_data_stored_just_after_the_day_count_as_the_watermark_read_would_see_them() -> None:
+    """Only data stored within the watermark read's reach past the day (next day 00:20):
+    the device is read hour by hour, and the late hour closes at once under that watermark."""
+    next_day = DAY + timedelta(days=1)
+    after = [measurement(SO2, next_day + timedelta(minutes=20 + i), 9.0) for i in range(10)]
+    late = [measurement(SO2, DAY + timedelta(hours=23, minutes=40 + i), 11.0) for i in range(5)]
+    outputs: dict[bool, list[Output]] = {}
+    for everyone in (False, True):
+        store = CountingStore(everyone=everyone)
+        store.add(after)
+        engine = Engine(REGISTRY)  # a restarted worker: the device holds no hour
+        engine.prepare(late, store)
+        assert {d for d, _ in store.asked} == {GAS}
+        outputs[everyone] = engine.ingest(late)
+    assert any(
+        getattr(o, "period_start", None) == DAY + timedelta(hours=23) for o in outputs[False]
+    )
+    assert outputs[False] == outputs[True]
