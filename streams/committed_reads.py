@@ -139,6 +139,13 @@ class CommittedReads:
         return self._read(lambda: self._store.closed_hours(wanted, outlets, skew), devices,
                           set(outlets.values()))  # fmt: skip
 
+    def stored_devices(
+        self, spans: Mapping[str, tuple[datetime, datetime]], outlets: Mapping[str, str]
+    ) -> set[str]:
+        wanted, where = dict(spans), dict(outlets)
+        return self._read(lambda: self._store.stored_devices(wanted, where), set(wanted),
+                          set(where.values()))  # fmt: skip
+
     def daily_years(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, StoredYear]:
         wanted = list(keys)
         outlets = {outlet for outlet, _, _ in wanted}

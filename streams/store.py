@@ -97,6 +97,19 @@ SELECT a.outlet_id, a.device_id, a.factor, a.period, a.period_start, a.valid, a.
 """
 
 
+_STORED_DEVICES = """
+SELECT k.device_id
+  FROM unnest(%(outlets)b::text[], %(devices)b::text[], %(starts)b::timestamptz[],
+              %(ends)b::timestamptz[])
+       AS k(outlet_id, device_id, window_start, window_end)
+ WHERE EXISTS (SELECT FROM measurements m
+                WHERE m.device_id = k.device_id AND m.period IN ('rtd', 'minute')
+                  AND m.period_start >= k.window_start AND m.period_start < k.window_end)
+    OR EXISTS (SELECT FROM aggregates a
+                WHERE a.outlet_id = k.outlet_id AND a.device_id = k.device_id
+                  AND a.period = 'hour'
+                  AND a.period_start >= k.window_start AND a.period_start < k.window_end)
+"""
 _RECENT = """
 SELECT m.device_id, m.outlet_id, m.factor, m.factor_as_sent, m.period, m.period_start,
        m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag, m.received_at, m.qn
@@ -218,6 +231,26 @@ class PgStore:
                     bucket = found.hourly.get((row["device_id"], hour))
                     if bucket is not None:
                         bucket.append(AggregateValue.model_validate(row | {"period_start": hour}))
+        return found
+
+    def stored_devices(
+        self, spans: Mapping[str, tuple[datetime, datetime]], outlets: Mapping[str, str]
+    ) -> set[str]:
+        """Devices of ``spans`` with a stored rtd/minute measurement or hourly aggregate in
+        their span (``Store.stored_devices``): one query, one ``EXISTS`` pair per device;
+        a device without an outlet is returned as having data (it is then read as before)."""
+        devices = sorted(d for d in spans if d in outlets)
+        found = {d for d in spans if d not in outlets}
+        if not devices:
+            return found
+        params: dict[str, Any] = {
+            "outlets": [outlets[d] for d in devices],
+            "devices": devices,
+            "starts": [spans[d][0] for d in devices],
+            "ends": [spans[d][1] for d in devices],
+        }
+        with self._pool.connection() as conn:
+            found.update(device for (device,) in conn.execute(_STORED_DEVICES, params))
         return found
 
     def daily_years(self, keys: Iterable[OutletYear]) -> dict[OutletYear, StoredYear]:

@@ -25,6 +25,10 @@ class DeviceContext:
     reference_o2: float | None
     interval_s: int
     registry_version: str
+    daily_quota_factors: tuple[str, ...] = ()
+    """The factors of the outlet's load quotas with a daily kg (HJ 75-2017 substitution needs
+    their rates before each open day), in the quotas' order: resolved once here, not per
+    batch (``Engine.prepare_frames``)."""
 
     @property
     def outlet_id(self) -> str:
@@ -70,4 +74,7 @@ def device_context(registry: Registry, mn: str) -> DeviceContext | None:
         reference_o2=registry.reference_o2(outlet) if outlet.medium is Medium.GAS else None,
         interval_s=device.interval_s,
         registry_version=registry.version,
+        daily_quota_factors=tuple(
+            f for f, quota in outlet.load_quotas.items() if quota.daily_kg is not None
+        ),
     )

@@ -66,11 +66,19 @@ from streams.domain.daily import HourSummary
 from streams.domain.frames import Frame, frames_of
 from streams.domain.load_substitution import RateHistory, StoredRates
 from streams.domain.minutes import add_frame
-from streams.domain.periods import DAY, HOUR, MINUTE, day_hours, day_start, hour_start
+from streams.domain.periods import (
+    DAY,
+    HOUR,
+    MINUTE,
+    day_hours,
+    day_start,
+    day_start_of,
+    hour_start,
+)
 from streams.domain.rebuild import rebuild_signals, recent_span
 from streams.domain.store import AGGREGATED as AGGREGATED
+from streams.domain.store import WATERMARK_REACH, RateKey, Store, StoredYear
 from streams.domain.store import DeviceHour as DeviceHour
-from streams.domain.store import RateKey, Store, StoredYear
 from streams.domain.windows import CLOSED_DAY_RETENTION as CLOSED_DAY_RETENTION
 from streams.domain.windows import DayState, DeviceState, WindowCloser, add_reading
 from streams.domain.windows import Output as Output
@@ -110,6 +118,10 @@ class Engine:
         self._years: dict[YearKey, YearLedger] = {}
         self._years_ready: set[tuple[str, int]] = set()
         """(device, China year) whose annual quotas' ledgers are all held (``missing_years``)."""
+        self._years_ready_spans: dict[str, tuple[datetime, datetime]] = {}
+        """Per device, period starts [from, to) whose two years (``missing_years``: the day's
+        and the one a day plus grace before) are both in ``_years_ready``: one comparison per
+        frame instead of two ``day_start``s and two set look-ups."""
         self._rates: dict[tuple[str, str], RateHistory] = {}
         self._set_registry(registry)
         self.skipped = 0
@@ -149,6 +161,7 @@ class Engine:
         """Drop every state of these devices (windows, quality, and the year-to-date loads
         of their outlets); what they need later is asked for again through hydration."""
         self._years_ready.clear()  # ledgers of the devices' outlets go (shared by others)
+        self._years_ready_spans.clear()
         # One pass over the ledgers and rates for all the devices: a rebalance forgets half a
         # worker's devices, and a pass per device was quadratic (docs/perf.md, eighth slice).
         devices = set(device_ids)
@@ -200,12 +213,25 @@ class Engine:
         self._skew = timedelta(seconds=skew_s)
         self._closer = WindowCloser(registry, self._years, self._rates)
         self._years_ready = set()  # the new version's quotas may differ
+        self._years_ready_spans = {}
 
     # -- hydration ---------------------------------------------------------------------------
 
     def missing_hours(self, measurements: Sequence[Measurement]) -> set[DeviceHour]:
         """Device-hours these measurements touch that the engine holds no state for."""
+        missing, whole = self._missing(measurements)
+        for device, days in whole.items():
+            for start in days:
+                missing.update(zip(repeat(device), day_hours(start)))
+        return missing
+
+    def _missing(
+        self, measurements: Sequence[Measurement]
+    ) -> tuple[set[DeviceHour], dict[str, set[datetime]]]:
+        """``missing_hours`` with the whole days of devices that hold no hour apart (device →
+        day starts: every hour of those days is missing) instead of as 24 keys a day."""
         missing: set[DeviceHour] = set()
+        whole: dict[str, set[datetime]] = {}
         seen: set[DeviceHour] = set()
         for measurement in measurements:
             if measurement.period not in AGGREGATED:
@@ -225,12 +251,15 @@ class Engine:
             if measurement.period_start < day + self._grace and day - DAY not in state.days:
                 days.append(day - DAY)  # yesterday may still be open: its hours are needed
             held, device = state.hours, key[0]
+            if not held:  # a device just met: its whole days (no per-hour key)
+                if (whole_days := whole.get(device)) is None:
+                    whole[device] = set(days)
+                else:
+                    whole_days.update(days)
+                continue
             for start in days:
-                if held:
-                    missing.update((device, h) for h in day_hours(start) if h not in held)
-                else:  # a device just met: the whole day (no per-hour test)
-                    missing.update(zip(repeat(device), day_hours(start)))
-        return missing
+                missing.update((device, h) for h in day_hours(start) if h not in held)
+        return missing, whole
 
     def prepare(self, measurements: Sequence[Measurement], store: Store) -> None:
         """``prepare_frames`` of the frames of ``measurements`` (``frames.frames_of``)."""
@@ -241,10 +270,13 @@ class Engine:
         it holds no state for; call before ``ingest_frames(batch)``. The one hydration entry
         of the worker (``streams.pipeline``) and the replay (``streams.replay``).
 
-        Reads at most five times, only when something is missing: the closed hours of the
-        days to rebuild from their stored hourly aggregates (``closed_hours``; their stored
-        watermark first), then the minutes of the hours the batch touches and of the closed
-        hours the aggregates did not suffice for (``device_hours``), the daily loads and
+        Reads at most six times, only when something is missing: whether the store holds
+        anything in the days of devices that hold no hour (``stored_devices``: a new device
+        of which it holds nothing gets its days held without a read per hour), the closed
+        hours of the days to rebuild from their stored hourly aggregates (``closed_hours``;
+        their stored watermark first), then the minutes of the hours the batch touches and
+        of the closed hours the aggregates did not suffice for (``device_hours``), the daily
+        loads and
         substitutions of the years it lacks (``daily_years``: one read), the rates before
         open days (``rate_histories``) and a fresh device's latest values (``recent``).
         Blocks as long as the store does; raises what the store raises, then the engine may
@@ -254,26 +286,26 @@ class Engine:
         """
         frames = [frame.measurements[0] for frame in batch]  # what the plans read of a frame
         fresh = self._fresh_devices(frames)
-        plan = self.hydration_plan(frames)
+        hours, closed = self._split_plan(frames, store)
         years = self.missing_years(frames)
-        hours = set(plan.minutes)
-        if plan.closed:
-            registry = self._registry
-            devices = {d for d, _ in plan.closed}
-            outlets = {d: site.outlet.id for d in devices if (site := registry.device(d))}
-            stored = store.closed_hours(plan.closed, outlets, self.skew)
+        if closed:
+            held = self._devices  # every device of a planned hour is held (missing_hours)
+            outlets = {d: held[d].context.outlet_id for d in {d for d, _ in closed}}
+            stored = store.closed_hours(closed, outlets, self.skew)
             for device, watermark in sorted(stored.watermarks.items()):
                 self.hydrate_watermark(device, watermark)
             # An hour without stored aggregates changes nothing in hydrate_closed (so in any
-            # order, unsorted: a new device's day is most of a batch's keys); the others are
-            # rebuilt in time order.
-            hourly, held = stored.hourly, self._devices
-            hours |= {  # hydrate_closed(k, []) inlined: False unless the hour is held
-                k
-                for k in plan.closed
-                if not hourly.get(k) and (s := held.get(k[0])) is not None and k[1] not in s.hours
-            }
-            rebuilt = sorted(k for k in plan.closed if hourly.get(k))
+            # order, unsorted: a new device's day is most of a batch's keys; hydrate_closed
+            # (k, []) inlined: False unless the hour is held); the others are rebuilt in time
+            # order. One pass over the keys.
+            hourly, minutes = stored.hourly, hours.add
+            rebuilt: list[DeviceHour] = []
+            for k in closed:
+                if hourly.get(k):
+                    rebuilt.append(k)
+                elif k[1] not in held[k[0]].hours:
+                    minutes(k)
+            rebuilt.sort()
             hours |= {k for k in rebuilt if not self.hydrate_closed(k, hourly[k])}
         if hours:
             self.hydrate_hours(hours, store.device_hours(hours))
@@ -319,17 +351,22 @@ class Engine:
         devices' factors with a daily quota without a rolling history (from their earliest
         open day), and open days older than the history that have no basis (rebuilt)."""
         keys: set[RateKey] = set()
-        for device_id in sorted({m.device_id for m in measurements}):
-            state = self._devices.get(device_id)
+        devices, rates = self._devices, self._rates
+        for device_id in {m.device_id for m in measurements}:  # a set of keys: any order
+            state = devices.get(device_id)
             if state is None:
                 continue
             context = state.context
-            quotas = [f for f, q in context.outlet.load_quotas.items() if q.daily_kg is not None]
+            quotas = context.daily_quota_factors
             if not quotas:
                 continue
-            open_days = sorted(d for d, ds in state.days.items() if not ds.closed or ds.dirty)
+            days = state.days
+            if len(days) == 1:  # the usual device: one day held (no sort)
+                open_days = [d for d, ds in days.items() if not ds.closed or ds.dirty]
+            else:
+                open_days = sorted(d for d, ds in days.items() if not ds.closed or ds.dirty)
             for factor in quotas:
-                history = self._rates.get((device_id, factor))
+                history = rates.get((device_id, factor))
                 for day in open_days:
                     basis = state.days[day].bases.get(factor)
                     if basis is None and (history is None or history.start > day):
@@ -360,6 +397,36 @@ class Engine:
             if m.period in AGGREGATED
         }
         return HydrationPlan(frozenset(missing & touched), frozenset(missing - touched))
+
+    def _split_plan(
+        self, measurements: Sequence[Measurement], store: Store
+    ) -> tuple[set[DeviceHour], set[DeviceHour]]:
+        """``hydration_plan``'s (minutes, closed) as sets of their own (no frozen copies),
+        without the hours of devices that hold none and of which ``store`` has nothing in
+        those days (``Store.stored_devices``): those are held at once, nothing to read."""
+        missing, whole = self._missing(measurements)
+        touched = {
+            (m.device_id, hour_start(m.period_start))
+            for m in measurements
+            if m.period in AGGREGATED
+        }
+        if whole:
+            held = self._devices
+            # what closed_hours / device_hours of those days could find (and the watermark
+            # read's reach past the last hour): the store says whether anything is there
+            spans = {d: (min(days), max(days) + DAY + WATERMARK_REACH) for d, days in whole.items()}
+            stored = store.stored_devices(spans, {d: held[d].context.outlet_id for d in whole})
+            for device, days in whole.items():
+                if device in stored:
+                    for start in days:
+                        missing.update(zip(repeat(device), day_hours(start)))
+                else:  # as closed_hours + device_hours finding nothing would leave it
+                    state = held[device]
+                    for start in sorted(days):
+                        state.hold_hours(day_hours(start))
+        minutes = missing & touched
+        missing -= minutes
+        return minutes, missing
 
     def hydrate_watermark(self, device_id: str, stored: datetime | None) -> None:
         """The watermark of the device's stored data (latest rtd/minute event time, data
@@ -446,9 +513,14 @@ class Engine:
         (quotas may change) clear that memory."""
         missing: set[YearKey] = set()
         ready, years, reach = self._years_ready, self._years, DAY + self._grace
+        spans = self._years_ready_spans
         for measurement in measurements:
             device, start = measurement.device_id, measurement.period_start
-            for year in (day_start(start).year, day_start(start - reach).year):
+            span = spans.get(device)
+            if span is not None and span[0] <= start < span[1]:
+                continue  # both years of ``start`` found complete before: no day_start
+            both = (day_start(start).year, day_start(start - reach).year)
+            for year in both:
                 if (device, year) in ready:
                     continue
                 state = self._device(device)
@@ -464,6 +536,10 @@ class Engine:
                     missing |= lacking
                 else:
                     ready.add((device, year))
+            year = both[0]
+            if year == both[1] and (device, year) in ready:
+                first = day_start_of(date(year, 1, 1))
+                spans[device] = (first + reach, day_start_of(date(year + 1, 1, 1)))
         return missing
 
     def hydrate_year(

@@ -79,6 +79,17 @@ class Store(Protocol):
         device MN → outlet id; devices without an outlet are left out."""
         ...
 
+    def stored_devices(
+        self, spans: Mapping[str, tuple[datetime, datetime]], outlets: Mapping[str, str]
+    ) -> set[str]:
+        """The devices of ``spans`` (MN → [start, end)) that have a stored rtd or minute
+        measurement (data beyond the clock-skew bound too) or an hourly aggregate of their
+        outlet (``outlets``: MN → outlet id) starting in their span: at least every device
+        for which ``device_hours`` or ``closed_hours`` over that span could find anything (it
+        may say more, never less). ``Engine.prepare_frames`` holds the day of a new device it
+        does not return without asking for its hours one by one."""
+        ...
+
     def daily_years(self, keys: Iterable[OutletYear]) -> Mapping[OutletYear, StoredYear]:
         """Each outlet, factor and China year's stored daily loads (China day → kg) and the
         HJ 75-2017 substituted kg by method of its days (read from the stored daily load
@@ -159,6 +170,8 @@ class MemoryStore:
         self._spans: dict[str, tuple[datetime, datetime]] = {}
         """Per device, its first and last hour with values (held or in ``cold``): reads
         outside it find nothing without looking (a new device's day, its recent values)."""
+        self._hourly_spans: dict[str, tuple[datetime, datetime]] = {}
+        """Per device, its first and last hour with a recorded hourly aggregate."""
 
     def add(self, measurements: Iterable[Measurement]) -> None:
         """Write measurements (only rtd and minute values are read back)."""
@@ -204,6 +217,7 @@ class MemoryStore:
             if output.period is PeriodKind.HOUR:
                 key = (output.device_id, hour_start(output.period_start))
                 self._hourly.setdefault(key, {})[output.factor] = output
+                widen_span(self._hourly_spans, output.device_id, key[1])
                 rates = self._rates.setdefault(
                     (output.device_id, output.outlet_id, output.factor), {}
                 )
@@ -246,6 +260,19 @@ class MemoryStore:
             found.watermarks[device] = _watermark(
                 self._stored_between(device, first, last + HOUR + WATERMARK_REACH), skew
             )
+        return found
+
+    def stored_devices(
+        self, spans: Mapping[str, tuple[datetime, datetime]], outlets: Mapping[str, str]
+    ) -> set[str]:
+        """Devices whose held hours (minute values, hourly aggregates of any outlet: more
+        than asked, as the contract allows) meet their span; no per-hour look-up."""
+        found: set[str] = set()
+        for device, (start, end) in spans.items():
+            for held in (self._spans.get(device), self._hourly_spans.get(device)):
+                if held is not None and held[0] < end and held[1] + HOUR > start:
+                    found.add(device)
+                    break
         return found
 
     def daily_years(self, keys: Iterable[OutletYear]) -> dict[OutletYear, StoredYear]:

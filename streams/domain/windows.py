@@ -88,6 +88,10 @@ class DeviceState:
     days: dict[datetime, DayState] = field(default_factory=dict)
     quality: DeviceQuality = field(default_factory=DeviceQuality)
     evasion: EvasionWatch = field(default_factory=EvasionWatch)
+    earliest_hour: datetime | None = None
+    """At most the earliest of ``hours`` (set when an earlier hour is held, made exact by
+    ``WindowCloser.close_ripe``): a watermark before it plus an hour and the grace closes
+    nothing, so the usual call takes no ``min`` over a new device's ~24 held hours."""
 
     def open_hour(self, hour: datetime) -> dict[str, FactorReadings]:
         """The buffer of ``hour``, to add readings to (created with its day's state when
@@ -95,6 +99,8 @@ class DeviceState:
         buffer = self.hours.get(hour)
         if buffer is None or buffer is NOTHING_HELD:
             buffer = self.hours[hour] = {}
+            if self.earliest_hour is None or hour < self.earliest_hour:
+                self.earliest_hour = hour
             day = day_start(hour)
             if day not in self.days:
                 self.days[day] = DayState()
@@ -107,6 +113,8 @@ class DeviceState:
         buffer = self.hours.get(hour)
         if buffer is None:
             buffer = self.hours[hour] = NOTHING_HELD
+            if self.earliest_hour is None or hour < self.earliest_hour:
+                self.earliest_hour = hour
             day = day_start(hour)
             if day not in self.days:
                 self.days[day] = DayState()
@@ -114,9 +122,21 @@ class DeviceState:
 
     def hold_hours(self, hours: Iterable[datetime]) -> None:
         """``hold_hour`` each of ``hours`` (hour starts) without returning buffers: the hours
-        of a device-day the store holds nothing for, in one call (a new device's day)."""
+        of a device-day the store holds nothing for, in one call (a new device's day): the
+        day's state is looked for once per run of hours of one day, not once per hour."""
+        held, days = self.hours, self.days
+        day = end = None
         for hour in hours:
-            self.hold_hour(hour)
+            if hour in held:
+                continue
+            held[hour] = NOTHING_HELD
+            if self.earliest_hour is None or hour < self.earliest_hour:
+                self.earliest_hour = hour
+            if day is None or end is None or not day <= hour < end:
+                day = day_start(hour)
+                end = day + DAY
+                if day not in days:
+                    days[day] = DayState()
 
 
 def _roll(history: RateHistory, state: DeviceState, factor: str, day: datetime) -> None:
@@ -148,6 +168,8 @@ class WindowCloser:
         self._registry = registry
         self._policy = registry.policy
         self._grace = timedelta(minutes=registry.policy.grace_minutes)
+        self._hour_due = HOUR + self._grace
+        """How long after its start an hour closes (ripe at a watermark this far past it)."""
         self._years = years
         self._rates = rates if rates is not None else {}
 
@@ -159,7 +181,13 @@ class WindowCloser:
         # Ripeness only grows with time: when the earliest hour (day) is not ripe, none is,
         # and the usual call (a watermark inside the open hour) sorts nothing.
         hours, days = state.hours, state.days
-        if hours and (watermark is None or min(hours) + HOUR + grace <= watermark):
+        ripe = bool(hours) and watermark is None
+        if hours and watermark is not None:
+            earliest, due = state.earliest_hour, self._hour_due
+            if earliest is None or earliest + due <= watermark:
+                earliest = state.earliest_hour = min(hours)  # the bound made exact
+                ripe = earliest + due <= watermark
+        if ripe:
             for hour in sorted(hours):
                 if watermark is not None and hour + HOUR + grace > watermark:
                     break  # in time order: no later hour is ripe either

@@ -133,6 +133,20 @@ def test_closed_hours_give_back_the_issued_aggregate_and_the_watermark(written: 
     assert ("NOOUTLET", H10) not in found.hourly
 
 
+def test_stored_devices_are_those_with_values_in_their_span_a_clock_ahead_too(
+    written: Store,
+) -> None:
+    outlets = {"MN1": "O1", "MN2": "O1", "NOBODY": "O1"}
+    spans = {
+        "MN1": (H10 + HOUR, H10 + 2 * HOUR),  # only AHEAD there: beyond the skew, still data
+        "MN2": (H10 + 2 * HOUR, H10 + 3 * HOUR),  # its one minute is at 10:05
+        "NOBODY": (H10, H10 + HOUR),
+    }
+    assert written.stored_devices(spans, outlets) == {"MN1"}
+    later = {"MN1": (H10 + 5 * HOUR, H10 + 6 * HOUR), "MN2": (H10, H10 + HOUR)}
+    assert written.stored_devices(later, outlets) == {"MN2"}
+
+
 def test_closed_hours_of_another_outlet_are_not_this_ones(written: Store) -> None:
     found = written.closed_hours([("MN1", H10)], {"MN1": "O2"}, SKEW)
 
