@@ -48,7 +48,6 @@ VerdictKey = tuple[str, str, str, datetime]
 """(outlet_id, factor, rule, period_start): the natural key of a verdict."""
 
 
-_MEASUREMENT_COLUMNS = MEASUREMENT_COLUMNS
 _MEASUREMENT_KEY = NATURAL_KEYS["measurements"]
 _MEASUREMENT_VALUES = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "flag", "outlet_id")
 _AGGREGATE_COLUMNS = (
@@ -87,7 +86,7 @@ _BINARY_TYPES = {
 """PostgreSQL type of every staged column: staging COPY runs in binary format (about three
 times less client CPU than text for the same rows)."""
 _STAGING = {
-    "measurements": ("gw_stage_measurements", _MEASUREMENT_COLUMNS),
+    "measurements": ("gw_stage_measurements", MEASUREMENT_COLUMNS),
     "aggregates": ("gw_stage_aggregates", _AGGREGATE_COLUMNS),
     "verdicts": ("gw_stage_verdicts", _VERDICT_COLUMNS),
 }
@@ -178,14 +177,9 @@ def _set_excluded(columns: Iterable[str]) -> sql.Composed:
     )
 
 
-def measurement_rows(
-    measurements: Sequence[Measurement], *, distinct: bool = False
-) -> list[tuple[object, ...]]:
-    """COPY rows (``_MEASUREMENT_COLUMNS`` order) of ``measurements``, one per natural key,
+def measurement_rows(measurements: Sequence[Measurement]) -> list[tuple[object, ...]]:
+    """COPY rows (``MEASUREMENT_COLUMNS`` order) of ``measurements``, one per natural key,
     the last of a key in the batch winning (in the position of its first).
-
-    ``distinct``: the caller knows every natural key occurs once: the rows are returned
-    without hashing their keys.
 
     One tuple per measurement and, only when the batch carries a key twice, one dict of
     the keys (a row's first four fields, hashed in C; ``period`` is a ``StrEnum``, dumped
@@ -198,8 +192,6 @@ def measurement_rows(
          m.rtd, m.avg, m.min, m.max, m.cou, m.zs_rtd, m.zs_avg, m.flag, m.received_at, m.qn)
         for m in measurements
     ]  # fmt: skip
-    if distinct:
-        return rows
     latest = {row[:4]: row for row in rows}
     return rows if len(latest) == len(rows) else list(latest.values())
 
@@ -212,7 +204,7 @@ def copy_new_measurements(cur: psycopg.Cursor[Any], rows: Sequence[Sequence[obje
     first statement of its transaction and, on that error, writes the batch again in a new
     one with ``upsert_measurements``: no savepoint on the usual path).
     """
-    _copy_rows(cur, "measurements", _MEASUREMENT_COLUMNS, rows)
+    _copy_rows(cur, "measurements", MEASUREMENT_COLUMNS, rows)
 
 
 def copy_new_measurement_data(cur: psycopg.Cursor[Any], data: bytes) -> None:
@@ -225,7 +217,7 @@ def copy_new_measurement_data(cur: psycopg.Cursor[Any], data: bytes) -> None:
     own dumpers; the ``SET`` is part of the caller's transaction)."""
     if cur.connection.info.encoding != "utf-8":
         cur.execute("SET client_encoding TO 'UTF8'")
-    statement, _ = _copy_statement("measurements", _MEASUREMENT_COLUMNS)
+    statement, _ = _copy_statement("measurements", MEASUREMENT_COLUMNS)
     with cur.copy(statement) as copy:
         copy.write(data)
 
@@ -238,7 +230,7 @@ def _measurement_upsert() -> str:
         ),
     )
     updates = sql.SQL("{} WHERE {}").format(
-        _set_excluded(c for c in _MEASUREMENT_COLUMNS if c not in _MEASUREMENT_KEY), changed
+        _set_excluded(c for c in MEASUREMENT_COLUMNS if c not in _MEASUREMENT_KEY), changed
     )
     # Unsorted: a device's measurements come from one partition, hence one worker; keys
     # overlap between workers only while a partition moves, and a deadlock is retried.

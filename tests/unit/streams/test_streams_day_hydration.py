@@ -59,9 +59,8 @@ def test_held_hours_have_no_buffer_of_their_own_and_stored_ones_their_readings()
     assert list(state.days) == [DAY]
 
 
-def test_copy_rows_of_distinct_keys_skip_the_key_dictionary_with_the_same_rows() -> None:
-    distinct = BATCH
-    assert measurement_rows(distinct, distinct=True) == measurement_rows(distinct)
+def test_copy_rows_of_a_key_sent_twice_keep_the_last() -> None:
+    assert len(measurement_rows(BATCH)) == len(BATCH)
     twice = [*BATCH, BATCH[0]._replace(avg=99.0)]
     rows = measurement_rows(twice)
     assert len(rows) == len(BATCH) and rows[0][7] == 99.0  # the last of a key wins
