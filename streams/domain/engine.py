@@ -360,11 +360,7 @@ class Engine:
             quotas = context.daily_quota_factors
             if not quotas:
                 continue
-            days = state.days
-            if len(days) == 1:  # the usual device: one day held (no sort)
-                open_days = [d for d, ds in days.items() if not ds.closed or ds.dirty]
-            else:
-                open_days = sorted(d for d, ds in days.items() if not ds.closed or ds.dirty)
+            open_days = sorted(d for d, ds in state.days.items() if not ds.closed or ds.dirty)
             for factor in quotas:
                 history = rates.get((device_id, factor))
                 for day in open_days:
