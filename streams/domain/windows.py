@@ -98,12 +98,7 @@ class DeviceState:
         missing, or when the hour is only held open with nothing: ``hold_hour``)."""
         buffer = self.hours.get(hour)
         if buffer is None or buffer is NOTHING_HELD:
-            buffer = self.hours[hour] = {}
-            if self.earliest_hour is None or hour < self.earliest_hour:
-                self.earliest_hour = hour
-            day = day_start(hour)
-            if day not in self.days:
-                self.days[day] = DayState()
+            buffer = self._new_hour(hour, {})
         return buffer
 
     def hold_hour(self, hour: datetime) -> dict[str, FactorReadings]:
@@ -112,31 +107,27 @@ class DeviceState:
         added to: ``open_hour`` gives a buffer of its own) when it held none yet."""
         buffer = self.hours.get(hour)
         if buffer is None:
-            buffer = self.hours[hour] = NOTHING_HELD
-            if self.earliest_hour is None or hour < self.earliest_hour:
-                self.earliest_hour = hour
-            day = day_start(hour)
-            if day not in self.days:
-                self.days[day] = DayState()
+            buffer = self._new_hour(hour, NOTHING_HELD)
         return buffer
 
     def hold_hours(self, hours: Iterable[datetime]) -> None:
         """``hold_hour`` each of ``hours`` (hour starts) without returning buffers: the hours
-        of a device-day the store holds nothing for, in one call (a new device's day): the
-        day's state is looked for once per run of hours of one day, not once per hour."""
-        held, days = self.hours, self.days
-        day = end = None
+        of a device-day the store holds nothing for, in one call (a new device's day)."""
         for hour in hours:
-            if hour in held:
-                continue
-            held[hour] = NOTHING_HELD
-            if self.earliest_hour is None or hour < self.earliest_hour:
-                self.earliest_hour = hour
-            if day is None or end is None or not day <= hour < end:
-                day = day_start(hour)
-                end = day + DAY
-                if day not in days:
-                    days[day] = DayState()
+            self.hold_hour(hour)
+
+    def _new_hour(
+        self, hour: datetime, buffer: dict[str, FactorReadings]
+    ) -> dict[str, FactorReadings]:
+        """``buffer`` as ``hour``'s, with its day's state and the ``earliest_hour`` bound
+        (every hour comes into ``hours`` through here)."""
+        self.hours[hour] = buffer
+        if self.earliest_hour is None or hour < self.earliest_hour:
+            self.earliest_hour = hour
+        day = day_start(hour)
+        if day not in self.days:
+            self.days[day] = DayState()
+        return buffer
 
 
 def _roll(history: RateHistory, state: DeviceState, factor: str, day: datetime) -> None:
