@@ -72,7 +72,6 @@ from streams.domain.periods import (
     MINUTE,
     day_hours,
     day_start,
-    day_start_of,
     hour_start,
 )
 from streams.domain.rebuild import rebuild_signals, recent_span
@@ -118,10 +117,6 @@ class Engine:
         self._years: dict[YearKey, YearLedger] = {}
         self._years_ready: set[tuple[str, int]] = set()
         """(device, China year) whose annual quotas' ledgers are all held (``missing_years``)."""
-        self._years_ready_spans: dict[str, tuple[datetime, datetime]] = {}
-        """Per device, period starts [from, to) whose two years (``missing_years``: the day's
-        and the one a day plus grace before) are both in ``_years_ready``: one comparison per
-        frame instead of two ``day_start``s and two set look-ups."""
         self._rates: dict[tuple[str, str], RateHistory] = {}
         self._set_registry(registry)
         self.skipped = 0
@@ -161,7 +156,6 @@ class Engine:
         """Drop every state of these devices (windows, quality, and the year-to-date loads
         of their outlets); what they need later is asked for again through hydration."""
         self._years_ready.clear()  # ledgers of the devices' outlets go (shared by others)
-        self._years_ready_spans.clear()
         # One pass over the ledgers and rates for all the devices: a rebalance forgets half a
         # worker's devices, and a pass per device was quadratic (docs/perf.md, eighth slice).
         devices = set(device_ids)
@@ -213,7 +207,6 @@ class Engine:
         self._skew = timedelta(seconds=skew_s)
         self._closer = WindowCloser(registry, self._years, self._rates)
         self._years_ready = set()  # the new version's quotas may differ
-        self._years_ready_spans = {}
 
     # -- hydration ---------------------------------------------------------------------------
 
@@ -509,14 +502,9 @@ class Engine:
         (quotas may change) clear that memory."""
         missing: set[YearKey] = set()
         ready, years, reach = self._years_ready, self._years, DAY + self._grace
-        spans = self._years_ready_spans
         for measurement in measurements:
             device, start = measurement.device_id, measurement.period_start
-            span = spans.get(device)
-            if span is not None and span[0] <= start < span[1]:
-                continue  # both years of ``start`` found complete before: no day_start
-            both = (day_start(start).year, day_start(start - reach).year)
-            for year in both:
+            for year in (day_start(start).year, day_start(start - reach).year):
                 if (device, year) in ready:
                     continue
                 state = self._device(device)
@@ -532,10 +520,6 @@ class Engine:
                     missing |= lacking
                 else:
                     ready.add((device, year))
-            year = both[0]
-            if year == both[1] and (device, year) in ready:
-                first = day_start_of(date(year, 1, 1))
-                spans[device] = (first + reach, day_start_of(date(year + 1, 1, 1)))
         return missing
 
     def hydrate_year(
