@@ -25,7 +25,7 @@ class DeviceContext:
     reference_o2: float | None
     interval_s: int
     registry_version: str
-    daily_quota_factors: tuple[str, ...] = ()
+    daily_quota_factors: tuple[str, ...]
     """The factors of the outlet's load quotas with a daily kg (HJ 75-2017 substitution needs
     their rates before each open day), in the quotas' order: resolved once here, not per
     batch (``Engine.prepare_frames``)."""
