@@ -43,19 +43,31 @@ class StatTimes:
     reaped: int  # cutime + cstime: children already waited for
 
 
-def parse_stat(text: str) -> StatTimes:
-    """Parse a /proc/PID/stat (or task stat) line; the command name may hold spaces and ``)``,
-    so fields are counted from the last ``)``. Raises ValueError on a line that is not one."""
+def _stat_fields(text: str) -> list[str]:
+    """The fields of a /proc/PID/stat (or task stat) line after the command name, which may
+    hold spaces and ``)``: counted from the last ``)``. Raises ValueError on a line that is
+    not one."""
     close = text.rfind(")")
     if close < 0:
         raise ValueError(f"not a /proc stat line: {text[:60]!r}")
-    fields = text[close + 2 :].split()
+    return text[close + 2 :].split()
+
+
+def parse_stat(text: str) -> StatTimes:
+    """Parse a /proc/PID/stat (or task stat) line's CPU fields and parent pid. Raises
+    ValueError on a line that is not one."""
+    fields = _stat_fields(text)
     # after the name: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14)
     return StatTimes(
         ppid=int(fields[1]),
         own=int(fields[11]) + int(fields[12]),
         reaped=int(fields[13]) + int(fields[14]),
     )
+
+
+def process_state(pid: int) -> str:
+    """The state letter of process ``pid`` (``/proc/PID/stat``: ``R``, ``S``, ``T`` stopped…)."""
+    return _stat_fields((PROC / str(pid) / "stat").read_text())[0]
 
 
 def cpu_seconds(pid: int) -> float:

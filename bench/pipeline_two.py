@@ -151,8 +151,7 @@ def _await_stopped(pid: int, timeout_s: float = 10.0) -> None:
     ``RuntimeError`` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "T":
+        if cpu_budget.process_state(pid) == "T":
             return
         time.sleep(0.005)
     raise RuntimeError(f"process {pid} did not stop within {timeout_s:.0f} s")
